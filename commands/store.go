@@ -1,0 +1,47 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// ErrConflict is returned by an EventStore when an append's expectation
+// failed: another event of the aggregate was stored since it was loaded, or
+// an aggregate that must not exist yet exists. Exactly one of two concurrent
+// writers with the same expectation succeeds; the other gets ErrConflict.
+var ErrConflict = errors.New("conflict: the aggregate changed since it was read")
+
+// ErrUnavailable is returned by an EventStore that refuses writes (a stream
+// whose configuration is not audit-grade, a sealed or full stream). The
+// outcome of the command is: nothing happened.
+var ErrUnavailable = errors.New("ledger unavailable")
+
+// Append is one event to store, with the optimistic-concurrency expectation
+// for its aggregate.
+type Append struct {
+	// Event is sealed (its Hash set) and carries its aggregate's Prev hash.
+	Event events.Envelope
+	// Expected is the stream sequence of the aggregate's last event; 0 means
+	// the aggregate must not exist yet.
+	Expected uint64
+	// MsgID deduplicates retries: the same MsgID inside the stream's
+	// duplicate window stores nothing new and returns the first sequence.
+	MsgID string
+}
+
+// EventStore is the port the command handlers append through. The JetStream
+// adapter in internal/jsstore implements it. Implementations are safe for
+// concurrent use.
+type EventStore interface {
+	// Load returns every event of one aggregate in stream order, each with
+	// its Sequence set. An aggregate without events yields an empty slice
+	// and no error.
+	Load(ctx context.Context, kind, id string) ([]events.Envelope, error)
+	// Append stores the events atomically (all or none) and returns the
+	// stream sequence of the last one. It returns ErrConflict when any
+	// expectation fails, ErrUnavailable when the store refuses writes, and
+	// another error when the outcome is unknown (retry with the same MsgIDs).
+	Append(ctx context.Context, batch ...Append) (uint64, error)
+}

@@ -1,0 +1,34 @@
+// Package events is tokenledger's vocabulary: the envelope every event
+// travels in, the typed payloads of each event type, and the JSON codec
+// that turns one into the other.
+//
+// The package imports nothing else from tokenledger and does no I/O. Wire
+// names (event types, JSON field names) are constants written out here and
+// never derived from Go type names, so renaming a Go type cannot change the
+// wire format.
+//
+// # Subjects
+//
+// Every event of an aggregate is stored on the subject
+// ledger.<kind>.<id>.<event>, e.g. ledger.token.0193….revoked. The
+// optimistic-concurrency filter for an aggregate is ledger.<kind>.<id>.*
+// (see [Subject] and [AggregateFilter]).
+//
+// # Hash chain
+//
+// Each envelope records the hash of the previous event of the same aggregate
+// (Prev, empty for the first) and its own SHA-256 over its canonical bytes
+// (Hash). [Envelope.Seal] computes Hash, [Envelope.CheckHash] recomputes it,
+// and [VerifyChain] checks one aggregate's events in order. The canonical
+// bytes are the JSON encoding of the envelope with Hash left out; every field
+// added to the envelope in a later version must therefore be omitempty, so
+// that old events hash to the same bytes they were sealed with.
+//
+// # Versions
+//
+// Each payload type has a schema version. Old versions stay decodable
+// forever: golden files for every type and version live in testdata/ and are
+// checked by the tests. A payload whose type is not registered decodes to
+// [ErrUnknownType]; a known type with an unknown version to
+// [ErrUnknownVersion].
+package events

@@ -1,0 +1,14 @@
+// Package projections holds tokenledger's read models: state derived from the
+// LEDGER stream and nothing else. Each projection can be thrown away and
+// rebuilt by replay.
+//
+// Every projection's Apply depends only on the event and the projection's
+// prior state, and is idempotent by stream sequence: an event at or below the
+// last applied sequence is ignored. Two replays of the same stream therefore
+// yield identical state.
+//
+// Subpackages: tokenset (the current tokens, verification in well under a
+// microsecond) and auditlog (every event with its actor and credential).
+// [Runner] feeds projections from a [Source] and lets readers wait for a
+// sequence (read-your-writes).
+package projections

@@ -1,0 +1,23 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Source is where projections read the stream from. The JetStream adapter in
+// internal/jsstore implements it.
+type Source interface {
+	// LastSequence is the sequence of the newest stored event (0 if none).
+	LastSequence(ctx context.Context) (uint64, error)
+	// Replay calls fn for each event with from ≤ sequence ≤ to, in order, and
+	// returns when the event at to (or the newest, if to is beyond it) was
+	// delivered. The first error from fn stops the replay and is returned.
+	Replay(ctx context.Context, from, to uint64, fn func(events.Envelope) error) error
+	// Follow calls fn for each event with sequence ≥ from, in order, and keeps
+	// following new events until ctx is done (it then returns ctx.Err()) or
+	// fn returns an error (returned as is). Events are delivered exactly
+	// once and without gaps, across reconnects.
+	Follow(ctx context.Context, from uint64, fn func(events.Envelope) error) error
+}
