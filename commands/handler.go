@@ -1,0 +1,233 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Meta is what every command carries besides its own fields: who asks,
+// through which credential, and an id that makes a retry harmless.
+type Meta struct {
+	// CommandID identifies the command. A retried command with the same id
+	// appends nothing new and reports the first outcome. Empty: the handler
+	// generates one (the command is then not retryable by id).
+	CommandID string
+	Actor     events.Actor
+	Via       events.Via
+	Reason    string
+}
+
+// Result is the outcome of a command that appended (or had appended) an
+// event: the stream sequence to wait for to read one's own write.
+type Result struct {
+	Seq uint64
+	// Replayed is true when the command id had been carried out before and
+	// nothing new was appended.
+	Replayed bool
+}
+
+// Config holds the handler's dependencies that tests replace. The zero value
+// uses the wall clock and crypto/rand.
+type Config struct {
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Handler carries out commands: it loads the aggregate from the store,
+// decides with the pure Decide functions, and appends the resulting event
+// with the aggregate's last sequence as expectation. It is safe for
+// concurrent use; two commands racing on one aggregate yield one success
+// and one ErrConflict.
+type Handler struct {
+	store EventStore
+	now   func() time.Time
+	rand  io.Reader
+
+	mu      sync.Mutex // guards entropy
+	entropy *ulid.MonotonicEntropy
+}
+
+// NewHandler returns a Handler appending to store. It panics on a nil store:
+// a wiring mistake should fail at start-up.
+func NewHandler(store EventStore, cfg Config) *Handler {
+	if store == nil {
+		panic("commands: nil event store")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, entropy: ulid.Monotonic(cfg.Rand, 0)}
+}
+
+// Now is the handler's clock.
+func (h *Handler) Now() time.Time { return h.now().UTC() }
+
+func (h *Handler) newULID(t time.Time) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(t), h.entropy).String()
+}
+
+// envelope wraps a decided payload into a sealed event of aggregate id,
+// chained to prev.
+func (h *Handler) envelope(m Meta, id string, p events.Payload, prev string, now time.Time) (events.Envelope, error) {
+	env, err := events.New(h.newULID(now), id, p, now)
+	if err != nil {
+		return events.Envelope{}, err
+	}
+	env.CommandID = m.CommandID
+	env.Actor = m.Actor
+	env.Via = m.Via
+	env.Reason = m.Reason
+	env.Prev = prev
+	if err := env.Seal(); err != nil {
+		return events.Envelope{}, err
+	}
+	return env, nil
+}
+
+func (h *Handler) withCommandID(m Meta) Meta {
+	if m.CommandID == "" {
+		m.CommandID = h.newULID(h.now())
+	}
+	return m
+}
+
+// loadToken loads and folds one token.
+func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) {
+	evs, err := h.store.Load(ctx, events.KindToken, id)
+	if err != nil {
+		return TokenState{}, fmt.Errorf("load token %s: %w", id, err)
+	}
+	return FoldToken(evs)
+}
+
+// onToken runs one command against one token aggregate.
+func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
+	if id == "" {
+		return Result{}, ErrNotFound
+	}
+	m = h.withCommandID(m)
+	s, err := h.loadToken(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok {
+		return Result{Seq: seq, Replayed: true}, nil
+	}
+	now := h.Now()
+	p, err := decide(s, now)
+	if err != nil {
+		return Result{}, err
+	}
+	env, err := h.envelope(m, id, p, s.LastHash, now)
+	if err != nil {
+		return Result{}, err
+	}
+	seq, err := h.store.Append(ctx, Append{Event: env, Expected: s.Version, MsgID: m.CommandID})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seq: seq}, nil
+}
+
+// Created is the outcome of CreateToken.
+type Created struct {
+	Result
+	TokenID string
+	// Secret is the full secret, to be shown once. It is zero when the
+	// command was replayed: the secret was shown the first time and is not
+	// kept anywhere.
+	Secret Secret
+	Token  events.TokenCreated
+}
+
+// CreateToken issues a token. With a pre-chosen c.Secret (bootstrap) the
+// secret is taken as is; otherwise one of Unleash's shape is generated.
+func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
+	m = h.withCommandID(m)
+	if c.TokenID == "" {
+		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	s, err := h.loadToken(ctx, c.TokenID)
+	if err != nil {
+		return Created{}, err
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
+		return Created{Result: Result{Seq: seq, Replayed: true}, TokenID: c.TokenID, Token: s.Created}, nil
+	}
+	secret := c.Secret
+	if secret.IsZero() {
+		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
+		if err != nil {
+			return Created{}, err
+		}
+	}
+	now := h.Now()
+	p, err := DecideCreate(s, c, secret.Verifier(), Hint(secret.Reveal()), now)
+	if err != nil {
+		return Created{}, err
+	}
+	env, err := h.envelope(m, c.TokenID, p, "", now)
+	if err != nil {
+		return Created{}, err
+	}
+	seq, err := h.store.Append(ctx, Append{Event: env, Expected: 0, MsgID: m.CommandID})
+	if errors.Is(err, ErrConflict) {
+		return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p}, nil
+}
+
+func containsAll(projects []string) bool {
+	for _, p := range projects {
+		if p == AllProjects {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangeExpiry sets a token's expiry.
+func (h *Handler) ChangeExpiry(ctx context.Context, m Meta, c ChangeExpiry) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideChangeExpiry(s, c)
+	})
+}
+
+// ExpireToken records that a token's expiry passed (the scheduler's command).
+func (h *Handler) ExpireToken(ctx context.Context, m Meta, tokenID string) (Result, error) {
+	return h.onToken(ctx, m, tokenID, func(s TokenState, now time.Time) (events.Payload, error) {
+		return DecideExpire(s, now)
+	})
+}
+
+// RevokeToken revokes a token.
+func (h *Handler) RevokeToken(ctx context.Context, m Meta, c RevokeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideRevoke(s, c)
+	})
+}
+
+// ScopeToken narrows a token's projects, revoking it when none remain.
+func (h *Handler) ScopeToken(ctx context.Context, m Meta, c ScopeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideScope(s, c)
+	})
+}

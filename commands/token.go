@@ -1,0 +1,278 @@
+package commands
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Limits on names and ids.
+const (
+	MaxNameLen = 255 // token names and PAT descriptions, in characters
+	MaxIDLen   = 100 // project ids and environment names
+)
+
+// CreateToken asks for a new token.
+type CreateToken struct {
+	// TokenID is the new aggregate's id. The handler generates a UUIDv7 when
+	// it is empty; callers that need a stable id (an idempotency key,
+	// bootstrap import) set it.
+	TokenID     string
+	Type        string // events.Token*
+	Name        string
+	Owner       *events.Owner // required for personal and service-account tokens
+	Environment string
+	// Projects is the token's project list; a "*" anywhere in it means all
+	// projects, current and future. Ignored for personal and
+	// service-account tokens.
+	Projects   []string
+	ExpiresAt  *time.Time // nil: never expires
+	Path       string     // events.Path*
+	OnBehalfOf bool
+	// Secret is a pre-chosen secret (bootstrap, import). Empty: the handler
+	// generates one.
+	Secret Secret
+}
+
+// ChangeExpiry sets a token's expiry; nil means never.
+type ChangeExpiry struct {
+	TokenID   string
+	ExpiresAt *time.Time
+}
+
+// RevokeToken ends a token for good.
+type RevokeToken struct {
+	TokenID string
+	Reason  string // events.Reason*
+}
+
+// ScopeToken removes projects from a token's scope (a project was deleted).
+// A token left without projects is revoked instead: a scope is never widened
+// to all projects.
+type ScopeToken struct {
+	TokenID string
+	Remove  []string
+	Cause   string
+}
+
+var tokenTypes = []string{events.TokenClient, events.TokenBackend, events.TokenFrontend,
+	events.TokenAdmin, events.TokenPersonal, events.TokenServiceAccount}
+
+var creationPaths = []string{events.PathAdminAPI, events.PathProjectAPI, events.PathPAT,
+	events.PathServiceAccount, events.PathBootstrap, events.PathImport}
+
+var revokeReasons = []string{events.ReasonDeleted, events.ReasonProjectDeleted,
+	events.ReasonOwnerDeleted, events.ReasonRotated, events.ReasonCompromised}
+
+// IsAccountToken reports whether tokens of this type act as a principal (a
+// user or a service account) rather than carry a scope of their own.
+func IsAccountToken(tokenType string) bool {
+	return tokenType == events.TokenPersonal || tokenType == events.TokenServiceAccount
+}
+
+// DecideCreate checks a create command against Unleash's scope rules and
+// returns the token.created payload. verifier and hint describe the secret
+// the handler will hand out. It is pure: no I/O, no clock but now.
+func DecideCreate(s TokenState, c CreateToken, verifier, hint string, now time.Time) (events.TokenCreated, error) {
+	if s.Exists {
+		return events.TokenCreated{}, ErrExists
+	}
+	if !slices.Contains(tokenTypes, c.Type) {
+		return events.TokenCreated{}, invalid("type", "must be one of client, backend, frontend, admin, personal, service-account")
+	}
+	if !slices.Contains(creationPaths, c.Path) {
+		return events.TokenCreated{}, invalid("path", "unknown creation path %q", c.Path)
+	}
+	if err := checkName("tokenName", c.Name); err != nil {
+		return events.TokenCreated{}, err
+	}
+	if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
+		return events.TokenCreated{}, invalid("expiresAt", "must be in the future")
+	}
+	out := events.TokenCreated{
+		TokenType:  c.Type,
+		Name:       c.Name,
+		ExpiresAt:  utcPtr(c.ExpiresAt),
+		Path:       c.Path,
+		Verifier:   verifier,
+		Hint:       hint,
+		OnBehalfOf: c.OnBehalfOf,
+	}
+	if IsAccountToken(c.Type) {
+		if c.Owner == nil || c.Owner.ID == "" {
+			return events.TokenCreated{}, invalid("owner", "a %s token needs an owner", c.Type)
+		}
+		want := events.ActorUser
+		if c.Type == events.TokenServiceAccount {
+			want = events.ActorServiceAccount
+		}
+		if c.Owner.Kind != want {
+			return events.TokenCreated{}, invalid("owner", "a %s token is owned by a %s", c.Type, want)
+		}
+		if c.Type == events.TokenPersonal && c.ExpiresAt == nil {
+			return events.TokenCreated{}, invalid("expiresAt", "personal access tokens need an expiry")
+		}
+		out.Owner = c.Owner
+		return out, nil
+	}
+	if c.Owner != nil {
+		return events.TokenCreated{}, invalid("owner", "only personal and service-account tokens have an owner")
+	}
+	if c.OnBehalfOf {
+		return events.TokenCreated{}, invalid("onBehalfOf", "only personal tokens are issued on behalf of a user")
+	}
+	if len(c.Projects) == 0 {
+		return events.TokenCreated{}, invalid("projects", "must list at least one project, or \"*\" for all")
+	}
+	all := slices.Contains(c.Projects, AllProjects)
+	if !all {
+		seen := map[string]bool{}
+		for _, p := range c.Projects {
+			if err := checkID("projects", p); err != nil {
+				return events.TokenCreated{}, err
+			}
+			if !seen[p] {
+				seen[p] = true
+				out.Projects = append(out.Projects, p)
+			}
+		}
+		slices.Sort(out.Projects)
+	}
+	out.AllProjects = all
+	switch {
+	case c.Environment == "":
+		return events.TokenCreated{}, invalid("environment", "is required")
+	case c.Type == events.TokenAdmin:
+		if !all {
+			return events.TokenCreated{}, invalid("projects", "Admin token cannot be scoped to single project")
+		}
+		if c.Environment != AllEnvironments {
+			return events.TokenCreated{}, invalid("environment", "Admin token cannot be scoped to single environment")
+		}
+	case c.Environment == AllEnvironments && c.Type == events.TokenFrontend:
+		return events.TokenCreated{}, invalid("environment", "Frontend token cannot be scoped to all environments")
+	case c.Environment == AllEnvironments:
+		return events.TokenCreated{}, invalid("environment", "Client token cannot be scoped to all environments")
+	default:
+		if err := checkID("environment", c.Environment); err != nil {
+			return events.TokenCreated{}, err
+		}
+	}
+	out.Environment = c.Environment
+	return out, nil
+}
+
+// DecideChangeExpiry returns the token.expiry-changed payload. A past expiry
+// is accepted, as Unleash does: the token stops working at once.
+func DecideChangeExpiry(s TokenState, c ChangeExpiry) (events.TokenExpiryChanged, error) {
+	if err := live(s); err != nil {
+		return events.TokenExpiryChanged{}, err
+	}
+	if s.Type == events.TokenPersonal && c.ExpiresAt == nil {
+		return events.TokenExpiryChanged{}, invalid("expiresAt", "personal access tokens need an expiry")
+	}
+	return events.TokenExpiryChanged{Previous: s.ExpiresAt, New: utcPtr(c.ExpiresAt)}, nil
+}
+
+// DecideExpire returns the token.expired payload once the expiry moment has
+// passed and was not recorded yet.
+func DecideExpire(s TokenState, now time.Time) (events.TokenExpired, error) {
+	if err := live(s); err != nil {
+		return events.TokenExpired{}, err
+	}
+	if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+		return events.TokenExpired{}, invalid("expiresAt", "the token has not expired")
+	}
+	if s.Expired {
+		return events.TokenExpired{}, ErrExists
+	}
+	return events.TokenExpired{ExpiresAt: s.ExpiresAt.UTC()}, nil
+}
+
+// DecideRevoke returns the token.revoked payload.
+func DecideRevoke(s TokenState, c RevokeToken) (events.TokenRevoked, error) {
+	if err := live(s); err != nil {
+		return events.TokenRevoked{}, err
+	}
+	if !slices.Contains(revokeReasons, c.Reason) {
+		return events.TokenRevoked{}, invalid("reason", "must be one of deleted, project-deleted, owner-deleted, rotated, compromised")
+	}
+	return events.TokenRevoked{Reason: c.Reason}, nil
+}
+
+// DecideScope narrows a token's projects. It returns token.scoped, or
+// token.revoked (reason project-deleted) when no project would remain, or an
+// ErrNotFound-wrapping nil payload when the token holds none of the projects.
+func DecideScope(s TokenState, c ScopeToken) (events.Payload, error) {
+	if err := live(s); err != nil {
+		return nil, err
+	}
+	if s.AllProjects {
+		return nil, invalid("projects", "an all-projects token keeps its scope")
+	}
+	keep := slices.DeleteFunc(slices.Clone(s.Projects), func(p string) bool { return slices.Contains(c.Remove, p) })
+	switch {
+	case len(keep) == len(s.Projects):
+		return nil, invalid("projects", "the token is not scoped to any of these projects")
+	case len(keep) == 0:
+		return events.TokenRevoked{Reason: events.ReasonProjectDeleted}, nil
+	}
+	return events.TokenScoped{Projects: keep, PreviousProjects: s.Projects, Cause: c.Cause}, nil
+}
+
+func live(s TokenState) error {
+	switch {
+	case !s.Exists:
+		return ErrNotFound
+	case s.Revoked:
+		return ErrGone
+	}
+	return nil
+}
+
+func checkName(field, name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name):
+		return invalid(field, "must be valid UTF-8")
+	case n == 0:
+		return invalid(field, "is required")
+	case n > MaxNameLen:
+		return invalid(field, "must be at most %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+// checkID validates a project id or environment name: 1–100 of A–Z a–z 0–9
+// _ -. The set is narrower than Unleash's because ids become subject tokens.
+func checkID(field, id string) error {
+	if id == "" || len(id) > MaxIDLen {
+		return invalid(field, "%q must be 1 to %d characters", truncate(id), MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return invalid(field, "%q may contain only letters, digits, '_' and '-'", truncate(id))
+		}
+	}
+	return nil
+}
+
+// ValidID reports whether id is a valid project id or environment name.
+func ValidID(id string) bool { return checkID("", id) == nil }
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
