@@ -32,6 +32,21 @@ var samples = []events.Payload{
 	events.TokenExpiryChanged{Previous: tp(t0.Add(90 * 24 * time.Hour)), New: tp(t0.Add(30 * 24 * time.Hour))},
 	events.TokenExpired{ExpiresAt: t0.Add(30 * 24 * time.Hour)},
 	events.TokenRevoked{Reason: events.ReasonCompromised},
+	events.UserCreated{Username: "alice", Email: "alice@example.com", Name: "Alice", RootRole: events.RoleEditor},
+	events.UserRoleChanged{RootRole: events.RoleAdmin, Previous: events.RoleEditor},
+	events.UserDeleted{},
+	events.ServiceAccountCreated{Name: "CI", Username: "ci-bot", RootRole: events.RoleViewer},
+	events.ServiceAccountUpdated{Name: "CI pipeline", RootRole: "0193a5b2-0000-7000-8000-0000000000cc"},
+	events.ServiceAccountDeleted{},
+	events.RoleCreated{Name: "Token operator", Type: events.RoleTypeRoot, Description: "backend tokens only",
+		Permissions: []string{"CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN"}},
+	events.RoleUpdated{Name: "Token operator", Permissions: []string{"READ_CLIENT_API_TOKEN"}},
+	events.RoleDeleted{},
+	events.ProjectCreated{Name: "Checkout", Description: "the checkout service"},
+	events.ProjectDeleted{},
+	events.ProjectMemberAdded{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}, Role: events.RoleMember},
+	events.ProjectMemberRemoved{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
+	events.EnvironmentCreated{Type: "production"},
 }
 
 func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
