@@ -108,6 +108,11 @@ func (h *Handler) withCommandID(m Meta) Meta {
 
 // loadToken loads and folds one token.
 func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) {
+	if !ValidID(id) {
+		// Not a possible token id: it names no token, and must never reach
+		// a subject filter ("*" or ">" would widen it).
+		return TokenState{}, nil
+	}
 	evs, err := h.store.Load(ctx, events.KindToken, id)
 	if err != nil {
 		return TokenState{}, fmt.Errorf("load token %s: %w", id, err)
@@ -161,6 +166,9 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	m = h.withCommandID(m)
 	if c.TokenID == "" {
 		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	if !ValidID(c.TokenID) {
+		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
 	}
 	s, err := h.loadToken(ctx, c.TokenID)
 	if err != nil {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config is everything "tokenledger serve" can be told.
+type Config struct {
+	Listen          string        // HTTP address
+	DataDir         string        // embedded NATS data
+	NATSListen      string        // embedded NATS client address, "off" for none
+	NATSURL         string        // external NATS instead of the embedded server
+	AuthProxyHeader string        // trusted single-sign-on header, "" = off
+	TrustedProxies  []netip.Prefix
+	ExpiryEvery     time.Duration // expiry scheduler period
+	Replicas        int           // stream replicas when creating it on a cluster
+	// NoSync turns sync_interval: always off. Only for tests and
+	// benchmarks: acknowledged events can be lost on a crash.
+	NoSync bool
+	// Getenv reads INIT_*_API_TOKENS.
+	Getenv func(string) string
+	// LogOutput receives the JSON logs (default stderr).
+	LogOutput io.Writer
+}
+
+// ParseConfig reads flags, each with a TOKENLEDGER_* environment twin (the
+// flag wins).
+func ParseConfig(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("tokenledger serve", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv("TOKENLEDGER_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	var c Config
+	var proxies, expiry string
+	fs.StringVar(&c.Listen, "listen", env("LISTEN", "127.0.0.1:4242"), "HTTP listen address (TOKENLEDGER_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory of the embedded NATS JetStream store (TOKENLEDGER_DATA_DIR)")
+	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", "127.0.0.1:4222"), `client address of the embedded NATS server, "off" for none (TOKENLEDGER_NATS_LISTEN)`)
+	fs.StringVar(&c.NATSURL, "nats-url", env("NATS_URL", ""), "use this NATS server or cluster (comma-separated URLs) instead of the embedded one (TOKENLEDGER_NATS_URL)")
+	fs.StringVar(&c.AuthProxyHeader, "auth-proxy-header", env("AUTH_PROXY_HEADER", ""), "header naming the signed-in user, set by a trusted SSO proxy; off when empty (TOKENLEDGER_AUTH_PROXY_HEADER)")
+	fs.StringVar(&proxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs the auth-proxy header is accepted from (TOKENLEDGER_TRUSTED_PROXIES)")
+	fs.StringVar(&expiry, "expiry-interval", env("EXPIRY_INTERVAL", "1s"), "how often expired tokens are recorded as token.expired (TOKENLEDGER_EXPIRY_INTERVAL)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the LEDGER stream when this process creates it (3 on a cluster)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	d, err := time.ParseDuration(expiry)
+	if err != nil || d <= 0 {
+		return Config{}, fmt.Errorf("--expiry-interval: %q is not a positive duration", expiry)
+	}
+	c.ExpiryEvery = d
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return Config{}, fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", p)
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pre)
+	}
+	if c.AuthProxyHeader != "" && len(c.TrustedProxies) == 0 {
+		return Config{}, fmt.Errorf("--auth-proxy-header needs --trusted-proxies: the header is accepted only from known proxy addresses")
+	}
+	c.Getenv = getenv
+	return c, nil
+}

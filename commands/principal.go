@@ -1,0 +1,282 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Limits on principal and catalogue fields.
+const (
+	// MaxDescriptionLen bounds role and project descriptions, in characters.
+	MaxDescriptionLen = 1000
+	// MaxEmailLen bounds e-mail addresses, in bytes (RFC 5321's path limit).
+	MaxEmailLen = 254
+)
+
+// ErrInvalidOperation: the command is well-formed but the ledger never
+// carries it out, whoever asks (deleting the default project). Unleash
+// answers such requests with 403 InvalidOperationError.
+var ErrInvalidOperation = errors.New("invalid operation")
+
+// liveAggregate returns ErrNotFound (wrapped when deleted) unless a is live.
+func liveAggregate(kind string, a AggregateState) error {
+	switch {
+	case !a.Exists:
+		return ErrNotFound
+	case a.Deleted:
+		return fmt.Errorf("%w: the %s was deleted", ErrNotFound, kind)
+	}
+	return nil
+}
+
+// checkRoleRef validates a reference to a role of roleType: a predefined
+// role name of that type (exact spelling) or the id of a live custom role of
+// that type, whose folded state the handler passes as custom (the zero
+// RoleState when ref names no custom role).
+func checkRoleRef(field, ref, roleType string, custom RoleState) error {
+	if ref == "" {
+		return invalid(field, "is required")
+	}
+	predefined, other := PredefinedRootRoles, PredefinedProjectRoles
+	if roleType == events.RoleTypeProject {
+		predefined, other = other, predefined
+	}
+	switch {
+	case slices.Contains(predefined, ref):
+		return nil
+	case slices.Contains(other, ref):
+		return invalid(field, "%s is not a %s role", ref, roleType)
+	case !custom.Live() || custom.ID != ref:
+		return invalid(field, "unknown role %q", truncate(ref))
+	case custom.Type != roleType:
+		return invalid(field, "role %q is a %s role, not a %s role", truncate(ref), custom.Type, roleType)
+	}
+	return nil
+}
+
+// checkDescription validates an optional description.
+func checkDescription(field, d string) error {
+	switch {
+	case !utf8.ValidString(d):
+		return invalid(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(d) > MaxDescriptionLen:
+		return invalid(field, "must be at most %d characters", MaxDescriptionLen)
+	}
+	return nil
+}
+
+// checkEmail is a shape sanity check, not RFC 5322: one '@' with a
+// non-empty local part before it, a domain with a dot after it that neither
+// starts nor ends with one, no whitespace or control characters.
+func checkEmail(field, email string) error {
+	if len(email) > MaxEmailLen || !utf8.ValidString(email) {
+		return invalid(field, "must be a valid e-mail address of at most %d characters", MaxEmailLen)
+	}
+	if strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return invalid(field, "must not contain spaces or control characters")
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" || strings.Contains(domain, "@") ||
+		!strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return invalid(field, "must look like name@example.com")
+	}
+	return nil
+}
+
+// load reads and folds one aggregate. An id that cannot be a subject token
+// names no aggregate: it yields the zero state without touching the store
+// (a "*" or "." must never widen the subject filter).
+func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func([]events.Envelope) (S, error)) (S, error) {
+	var zero S
+	if !ValidID(id) {
+		return zero, nil
+	}
+	evs, err := h.store.Load(ctx, kind, id)
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	s, err := fold(evs)
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	return s, nil
+}
+
+// onAggregate runs one command against one aggregate of kind: load and
+// fold it, recognise a replayed command id, decide, and append the one
+// event with the aggregate's last sequence as expectation. For a create,
+// decide rejects an existing aggregate, so the expectation is 0 and a
+// conflict means another writer created it first (ErrExists).
+func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
+	if !ValidID(id) {
+		if create {
+			return Result{}, checkID("id", id)
+		}
+		return Result{}, ErrNotFound
+	}
+	m = h.withCommandID(m)
+	s, err := load(ctx, h, kind, id, fold)
+	if err != nil {
+		return Result{}, err
+	}
+	b := s.base()
+	if seq, ok := b.Commands[m.CommandID]; ok {
+		return Result{Seq: seq, Replayed: true}, nil
+	}
+	now := h.Now()
+	p, err := decide(s, now)
+	if err != nil {
+		return Result{}, err
+	}
+	env, err := h.envelope(m, id, p, b.LastHash, now)
+	if err != nil {
+		return Result{}, err
+	}
+	seq, err := h.store.Append(ctx, Append{Event: env, Expected: b.Version, MsgID: m.CommandID})
+	if b.Version == 0 && errors.Is(err, ErrConflict) {
+		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seq: seq}, nil
+}
+
+// createWithID runs a create whose aggregate id the handler generates (a
+// UUIDv7) when the command does not carry one, and returns that id.
+func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id string,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (string, Result, error) {
+	if id == "" {
+		id = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	r, err := onAggregate(ctx, h, m, kind, id, true, fold, decide)
+	if err != nil {
+		return "", Result{}, err
+	}
+	return id, r, nil
+}
+
+// roleRef loads the custom role a command refers to. Predefined names, empty
+// refs and refs that cannot be ids yield the zero RoleState; the decide
+// function then judges the reference.
+func (h *Handler) roleRef(ctx context.Context, ref string) (RoleState, error) {
+	if ref == "" || IsPredefinedRole(ref) {
+		return RoleState{}, nil
+	}
+	return load(ctx, h, events.KindRole, ref, FoldRole)
+}
+
+// principalLive reports whether m names a live user or service account.
+func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, error) {
+	switch m.Kind {
+	case events.ActorUser:
+		s, err := load(ctx, h, events.KindUser, m.ID, FoldUser)
+		return s.Live(), err
+	case events.ActorServiceAccount:
+		s, err := load(ctx, h, events.KindServiceAccount, m.ID, FoldServiceAccount)
+		return s.Live(), err
+	}
+	return false, nil
+}
+
+// withTokens appends head (the event of the aggregate kind/id whose state is
+// s) together with one event per affected token, atomically: one Append
+// with one entry per aggregate, each with its own expectation and Prev, and
+// MsgIDs <commandID>/<i>. decide returns a nil payload for a token the
+// command does not affect; it is skipped. Token ids are deduplicated; an id
+// that cannot name a token is skipped.
+func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
+	now time.Time, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	env, err := h.envelope(m, id, head, s.LastHash, now)
+	if err != nil {
+		return Result{}, err
+	}
+	batch := []Append{{Event: env, Expected: s.Version}}
+	seen := make(map[string]bool, len(tokens))
+	for _, tid := range tokens {
+		if seen[tid] || !ValidID(tid) {
+			continue
+		}
+		seen[tid] = true
+		ts, err := h.loadToken(ctx, tid)
+		if err != nil {
+			return Result{}, err
+		}
+		p, err := decide(ts)
+		if err != nil {
+			return Result{}, fmt.Errorf("token %s: %w", tid, err)
+		}
+		if p == nil {
+			continue
+		}
+		tenv, err := h.envelope(m, tid, p, ts.LastHash, now)
+		if err != nil {
+			return Result{}, err
+		}
+		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
+	}
+	for i := range batch {
+		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
+	}
+	seq, err := h.store.Append(ctx, batch...)
+	if err != nil {
+		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
+	}
+	return Result{Seq: seq}, nil
+}
+
+// replayedWithTokens is the outcome of a replayed multi-aggregate command
+// whose head event is at headSeq: the sequence of the batch's last event,
+// found among the tokens that recorded the command id (the tokens of a
+// retry are those of the first attempt).
+func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, tokens []string) (Result, error) {
+	r := Result{Seq: headSeq, Replayed: true}
+	seen := make(map[string]bool, len(tokens))
+	for _, tid := range tokens {
+		if seen[tid] || !ValidID(tid) {
+			continue
+		}
+		seen[tid] = true
+		ts, err := h.loadToken(ctx, tid)
+		if err != nil {
+			return Result{}, err
+		}
+		if seq, ok := ts.Commands[m.CommandID]; ok && seq > r.Seq {
+			r.Seq = seq
+		}
+	}
+	return r, nil
+}
+
+// DecideOwnerDeletedToken decides what deleting owner does to one token:
+// token.revoked with reason owner-deleted for a token of that owner that is
+// not revoked yet; nil (skip) for a revoked, unknown or foreign token.
+func DecideOwnerDeletedToken(t TokenState, owner events.Owner) (events.Payload, error) {
+	if !t.Exists || t.Revoked || t.Owner == nil || *t.Owner != owner {
+		return nil, nil
+	}
+	return DecideRevoke(t, RevokeToken{TokenID: t.ID, Reason: events.ReasonOwnerDeleted})
+}
+
+// DecideProjectDeletedToken decides what deleting projectID does to one
+// token: token.scoped without it for a multi-project token, token.revoked
+// (reason project-deleted) for a token left without projects, and nil (skip)
+// for a revoked, unknown or all-projects token or one that does not list the
+// project.
+func DecideProjectDeletedToken(t TokenState, projectID string) (events.Payload, error) {
+	if !t.Exists || t.Revoked || t.AllProjects || !slices.Contains(t.Projects, projectID) {
+		return nil, nil
+	}
+	return DecideScope(t, ScopeToken{TokenID: t.ID, Remove: []string{projectID}, Cause: events.ReasonProjectDeleted + ":" + projectID})
+}

@@ -1,0 +1,438 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections/directory"
+)
+
+// roles
+
+type permissionJSON struct {
+	ID          *int   `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Environment string `json:"environment,omitempty"`
+}
+
+type roleJSON struct {
+	ID          uint64           `json:"id"`
+	Name        string           `json:"name"`
+	Type        string           `json:"type"` // Unleash's: root, root-custom, project, custom
+	Description string           `json:"description"`
+	Permissions []permissionJSON `json:"permissions"`
+}
+
+func perms(names []string) []permissionJSON {
+	out := make([]permissionJSON, 0, len(names))
+	for _, n := range names {
+		out = append(out, permissionJSON{Name: n})
+	}
+	return out
+}
+
+func (s *Server) toRole(r directory.Role) roleJSON {
+	typ := "root-custom"
+	if r.Type == events.RoleTypeProject {
+		typ = "custom"
+	}
+	return roleJSON{ID: customRoleBase + r.IntID, Name: r.Name, Type: typ, Description: r.Description, Permissions: perms(r.Permissions)}
+}
+
+func predefinedRoles() []roleJSON {
+	return []roleJSON{
+		{ID: 1, Name: events.RoleAdmin, Type: "root", Description: "Users with the root admin role have superuser access", Permissions: perms([]string{authz.Admin})},
+		{ID: 2, Name: events.RoleEditor, Type: "root", Description: "Reads every client and frontend token; manages the tokens of project default", Permissions: perms([]string{authz.ReadClientToken, authz.ReadFrontendToken})},
+		{ID: 3, Name: events.RoleViewer, Type: "root", Description: "No token permissions", Permissions: []permissionJSON{}},
+		{ID: 4, Name: events.RoleOwner, Type: "project", Description: "Manages the project's tokens", Permissions: perms(commands.ProjectTokenPermissions)},
+		{ID: 5, Name: events.RoleMember, Type: "project", Description: "Manages the project's tokens", Permissions: perms(commands.ProjectTokenPermissions)},
+	}
+}
+
+func (s *Server) roleFromPath(r *http.Request) (directory.Role, error) {
+	n, err := pathUint(r, "id")
+	if err != nil {
+		return directory.Role{}, err
+	}
+	if n <= customRoleBase {
+		if n <= 5 {
+			return directory.Role{}, newError(http.StatusForbidden, "InvalidOperationError", "Predefined roles cannot be changed")
+		}
+		return directory.Role{}, notFound(fmt.Sprintf("Could not find role with id %d", n))
+	}
+	role, ok := s.dir.RoleByIntID(n - customRoleBase)
+	if !ok || role.Deleted {
+		return directory.Role{}, notFound(fmt.Sprintf("Could not find role with id %d", n))
+	}
+	return role, nil
+}
+
+func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	out := struct {
+		Roles []roleJSON `json:"roles"`
+	}{Roles: predefinedRoles()}
+	for _, role := range s.dir.Roles() {
+		out.Roles = append(out.Roles, s.toRole(role))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	n, err := pathUint(r, "id")
+	if err != nil {
+		return err
+	}
+	for _, pr := range predefinedRoles() {
+		if pr.ID == n {
+			writeJSON(w, http.StatusOK, pr)
+			return nil
+		}
+	}
+	role, err := s.roleFromPath(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.toRole(role))
+	return nil
+}
+
+type roleBody struct {
+	Name        string           `json:"name"`
+	Type        string           `json:"type"`
+	Description string           `json:"description"`
+	Permissions []permissionJSON `json:"permissions"`
+}
+
+func roleType(t string) (string, error) {
+	switch t {
+	case "root-custom", "root":
+		return events.RoleTypeRoot, nil
+	case "custom", "project":
+		return events.RoleTypeProject, nil
+	}
+	return "", badRequest("type", `"type" must be "root-custom" (a custom root role) or "custom" (a custom project role)`)
+}
+
+func permNames(ps []permissionJSON) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	var b roleBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	typ, err := roleType(b.Type)
+	if err != nil {
+		return err
+	}
+	if existing, ok := s.dir.RoleByName(b.Name); ok && !existing.Deleted {
+		return conflict("A role with that name already exists")
+	}
+	m := s.meta(r, p)
+	id, res, err := s.cmd.CreateRole(r.Context(), m, commands.CreateRole{RoleID: stableID(m), Name: b.Name, Type: typ,
+		Description: b.Description, Permissions: permNames(b.Permissions)})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	role, ok := s.dir.Role(id)
+	if !ok {
+		return fmt.Errorf("role %s not in the directory after its write", id)
+	}
+	writeJSON(w, http.StatusCreated, s.toRole(role))
+	return nil
+}
+
+func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	role, err := s.roleFromPath(r)
+	if err != nil {
+		return err
+	}
+	var b roleBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.Type != "" {
+		if typ, err := roleType(b.Type); err != nil || typ != role.Type {
+			return badRequest("type", "a role's type cannot change")
+		}
+	}
+	if b.Name == "" {
+		b.Name = role.Name
+	}
+	res, err := s.cmd.UpdateRole(r.Context(), s.meta(r, p), commands.UpdateRole{RoleID: role.ID, Name: b.Name,
+		Description: b.Description, Permissions: permNames(b.Permissions)})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	role, _ = s.dir.Role(role.ID)
+	writeJSON(w, http.StatusOK, s.toRole(role))
+	return nil
+}
+
+func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	role, err := s.roleFromPath(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.cmd.DeleteRole(r.Context(), s.meta(r, p), role.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// projects
+
+type projectJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	out := struct {
+		Version  int           `json:"version"`
+		Projects []projectJSON `json:"projects"`
+	}{Version: 1, Projects: []projectJSON{}}
+	for _, pr := range s.dir.Projects() {
+		out.Projects = append(out.Projects, projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	var body struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := s.decode(w, r, &body); err != nil {
+		return err
+	}
+	res, err := s.cmd.CreateProject(r.Context(), s.meta(r, p), commands.CreateProject{ProjectID: body.ID, Name: body.Name, Description: body.Description})
+	if errors.Is(err, commands.ErrExists) {
+		return conflict(fmt.Sprintf("A project with id %s already exists (ids of deleted projects are not reused)", truncate(body.ID)))
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	pr, _ := s.dir.Project(body.ID)
+	b := projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()}
+	writeJSON(w, http.StatusCreated, b)
+	return nil
+}
+
+// deleteProject revokes the project's single-project tokens and narrows its
+// multi-project tokens in the same atomic append as project.deleted.
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	id := r.PathValue("projectId")
+	if pr, ok := s.dir.Project(id); !ok || pr.Deleted {
+		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+	}
+	var tokens []string
+	for _, t := range s.tokens.ByProject(id) {
+		if !t.Revoked {
+			tokens = append(tokens, t.ID)
+		}
+	}
+	res, err := s.cmd.DeleteProject(r.Context(), s.meta(r, p), id, tokens)
+	if errors.Is(err, commands.ErrInvalidOperation) {
+		return newError(http.StatusForbidden, "InvalidOperationError", "You can not delete the default project!")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// roleByIntID resolves a project role id of the membership routes.
+func (s *Server) projectRoleRef(r *http.Request) (string, error) {
+	n, err := pathUint(r, "roleId")
+	if err != nil {
+		return "", err
+	}
+	switch n {
+	case 4:
+		return events.RoleOwner, nil
+	case 5:
+		return events.RoleMember, nil
+	}
+	if n > customRoleBase {
+		if role, ok := s.dir.RoleByIntID(n - customRoleBase); ok && !role.Deleted {
+			return role.ID, nil
+		}
+	}
+	return "", badRequest("roleId", fmt.Sprintf("no project role has id %d", n))
+}
+
+func (s *Server) addProjectUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	n, err := pathUint(r, "userId")
+	if err != nil {
+		return err
+	}
+	u, ok := s.dir.UserByIntID(n)
+	if !ok || u.Deleted {
+		return notFound(fmt.Sprintf("Could not find user with id %d", n))
+	}
+	return s.addMember(w, r, p, events.Owner{Kind: events.ActorUser, ID: u.ID})
+}
+
+func (s *Server) addProjectServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	n, err := pathUint(r, "saId")
+	if err != nil {
+		return err
+	}
+	sa, ok := s.dir.ServiceAccountByIntID(n)
+	if !ok || sa.Deleted {
+		return notFound(fmt.Sprintf("Could not find service account with id %d", n))
+	}
+	return s.addMember(w, r, p, events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID})
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p *authz.Principal, member events.Owner) error {
+	role, err := s.projectRoleRef(r)
+	if err != nil {
+		return err
+	}
+	project := r.PathValue("projectId")
+	if pr, ok := s.dir.Project(project); !ok || pr.Deleted {
+		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(project)))
+	}
+	res, err := s.cmd.AddProjectMember(r.Context(), s.meta(r, p), commands.AddProjectMember{ProjectID: project, Member: member, Role: role})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	n, err := pathUint(r, "userId")
+	if err != nil {
+		return err
+	}
+	u, ok := s.dir.UserByIntID(n)
+	if !ok {
+		return notFound(fmt.Sprintf("Could not find user with id %d", n))
+	}
+	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: r.PathValue("projectId"),
+		Member: events.Owner{Kind: events.ActorUser, ID: u.ID}})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// environments
+
+type environmentJSON struct {
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	out := struct {
+		Version      int               `json:"version"`
+		Environments []environmentJSON `json:"environments"`
+	}{Version: 1, Environments: []environmentJSON{}}
+	for _, e := range s.dir.Environments() {
+		out.Environments = append(out.Environments, environmentJSON{Name: e.Name, Type: e.Type, Enabled: true, CreatedAt: e.CreatedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	var b struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	res, err := s.cmd.CreateEnvironment(r.Context(), s.meta(r, p), commands.CreateEnvironment{Name: b.Name, Type: b.Type})
+	if errors.Is(err, commands.ErrExists) {
+		return conflict(fmt.Sprintf("An environment named %s already exists", truncate(b.Name)))
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	e, _ := s.dir.Environment(b.Name)
+	writeJSON(w, http.StatusCreated, environmentJSON{Name: e.Name, Type: e.Type, Enabled: true, CreatedAt: e.CreatedAt.UTC()})
+	return nil
+}

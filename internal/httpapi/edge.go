@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// edgeToken is Unleash's edgeTokenSchema (closed).
+type edgeToken struct {
+	Token       string   `json:"token"`
+	Type        string   `json:"type"`
+	Projects    []string `json:"projects"`
+	Environment string   `json:"environment"`
+}
+
+// maxEdgeTokens bounds one validation request.
+const maxEdgeTokens = 1000
+
+// handleEdgeValidate answers Unleash Edge: for every valid, unexpired,
+// unrevoked client, backend, frontend or admin token among the inputs, its
+// scope; everything else is left out, as Unleash does. Like Unleash, the
+// route needs no credential.
+func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Tokens *[]string `json:"tokens"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if b.Tokens == nil {
+		s.writeError(w, r, badRequest("tokens", `"tokens" is required: a list of token strings`))
+		return
+	}
+	if len(*b.Tokens) > maxEdgeTokens {
+		s.writeError(w, r, badRequest("tokens", "at most 1000 tokens per request"))
+		return
+	}
+	out := struct {
+		Tokens []edgeToken `json:"tokens"`
+	}{Tokens: []edgeToken{}}
+	for _, secret := range *b.Tokens {
+		t, st := s.tokens.Verify(secret)
+		if st != tokenset.Valid || commands.IsAccountToken(t.Type) {
+			continue
+		}
+		projects := t.Projects
+		if t.AllProjects {
+			projects = []string{commands.AllProjects}
+		}
+		out.Tokens = append(out.Tokens, edgeToken{Token: secret, Type: t.Type, Projects: projects, Environment: t.Environment})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

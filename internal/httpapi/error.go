@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/internal/authz"
+)
+
+// apiError is the one error shape of every route (Unleash's):
+// {id, name, message, details:[{message, path?}]}. Its texts are safe to
+// show: they never contain a secret.
+type apiError struct {
+	Status  int      `json:"-"`
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Message string   `json:"message"`
+	Details []detail `json:"details"`
+}
+
+type detail struct {
+	Message string `json:"message"`
+	Path    string `json:"path,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func newError(status int, name, msg string, details ...detail) *apiError {
+	if len(details) == 0 {
+		details = []detail{{Message: msg}}
+	}
+	return &apiError{Status: status, ID: uuid.NewString(), Name: name, Message: msg, Details: details}
+}
+
+func badRequest(path, msg string) *apiError {
+	return newError(http.StatusBadRequest, "BadDataError",
+		"Request validation failed: your request body or params contain invalid data: "+msg,
+		detail{Message: msg, Path: path})
+}
+
+func unauthorized(msg string) *apiError {
+	return newError(http.StatusUnauthorized, "AuthenticationRequired", msg)
+}
+
+func forbidden(msg string) *apiError {
+	return newError(http.StatusForbidden, "PermissionError", msg)
+}
+
+func notFound(msg string) *apiError {
+	return newError(http.StatusNotFound, "NotFoundError", msg)
+}
+
+func conflict(msg string) *apiError {
+	return newError(http.StatusConflict, "NameExistsError", msg)
+}
+
+// toAPIError is the single place that maps errors to HTTP statuses. Anything
+// unrecognised is a 500 with a generic message; the detail goes to the log.
+func (s *Server) toAPIError(r *http.Request, err error) *apiError {
+	var ae *apiError
+	var ve *commands.ValidationError
+	var denied *authz.Denied
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ve):
+		return badRequest(ve.Field, ve.Error())
+	case errors.As(err, &denied):
+		return newError(http.StatusForbidden, "OperationDeniedError", denied.Error())
+	case errors.Is(err, commands.ErrNotFound):
+		return notFound("Could not find the requested resource")
+	case errors.Is(err, commands.ErrExists):
+		return conflict("The resource already exists")
+	case errors.Is(err, commands.ErrGone):
+		return newError(http.StatusConflict, "ConflictError", "The token is revoked and cannot change any more")
+	case errors.Is(err, commands.ErrConflict):
+		return newError(http.StatusConflict, "ConflictError", "The resource was changed by another request; read it again and retry")
+	case errors.Is(err, commands.ErrUnavailable):
+		s.log.Error("ledger unavailable", "err", err, "request_id", requestID(r))
+		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError", "The ledger cannot record changes right now; nothing was changed")
+	}
+	s.log.Error("internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r))
+	return newError(http.StatusInternalServerError, "InternalError", "Internal error; nothing was changed unless a later read shows it")
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae := s.toAPIError(r, err)
+	if ae.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+var _ = slog.Default

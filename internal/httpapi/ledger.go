@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections"
+	"github.com/tokenledger/tokenledger/projections/auditlog"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// Ledger-native routes: richer views than Unleash's closed schemas allow.
+// They are for auditors and operators, so they need ADMIN.
+
+func requireAdmin(p *authz.Principal) error {
+	if !p.IsAdmin() {
+		return forbidden("You don't have the necessary access [ADMIN] to perform this operation")
+	}
+	return nil
+}
+
+// ledgerEvent is one audit entry on the wire.
+type ledgerEvent struct {
+	Seq         uint64          `json:"seq"`
+	ID          string          `json:"id"`
+	Time        time.Time       `json:"time"`
+	Type        string          `json:"type"`
+	Kind        string          `json:"kind"`
+	AggregateID string          `json:"aggregateId"`
+	Actor       events.Actor    `json:"actor"`
+	Via         events.Via      `json:"via"`
+	Reason      string          `json:"reason,omitempty"`
+	Data        json.RawMessage `json:"data"`
+}
+
+func toLedgerEvent(e auditlog.Entry) ledgerEvent {
+	return ledgerEvent{Seq: e.Seq, ID: e.EventID, Time: e.Time.UTC(), Type: e.Type, Kind: e.Kind,
+		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data}
+}
+
+func parseTime(field, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest(field, field+" must be an RFC 3339 time")
+	}
+	return t, nil
+}
+
+func parseUint(field, v string) (uint64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, badRequest(field, field+" must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// queryEvents: GET /api/ledger/events?aggregate=&actor=&project=&environment=&type=&since=&until=&after=&limit=
+func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	since, err := parseTime("since", q.Get("since"))
+	if err != nil {
+		return err
+	}
+	until, err := parseTime("until", q.Get("until"))
+	if err != nil {
+		return err
+	}
+	after, err := parseUint("after", q.Get("after"))
+	if err != nil {
+		return err
+	}
+	limit, err := parseUint("limit", q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	entries, next := s.audit.Query(auditlog.Query{AggregateID: q.Get("aggregate"), ActorID: q.Get("actor"),
+		Project: q.Get("project"), Environment: q.Get("environment"), Type: q.Get("type"),
+		Since: since, Until: until, After: after, Limit: int(min(limit, 1000))})
+	out := struct {
+		Events []ledgerEvent `json:"events"`
+		Next   uint64        `json:"next,omitempty"`
+	}{Events: make([]ledgerEvent, 0, len(entries)), Next: next}
+	for _, e := range entries {
+		out.Events = append(out.Events, toLedgerEvent(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ledgerToken is a token with everything an auditor needs and no secret.
+type ledgerToken struct {
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Type        string        `json:"type"`
+	Status      string        `json:"status"`
+	Hint        string        `json:"hint"`
+	Owner       *events.Owner `json:"owner,omitempty"`
+	Environment string        `json:"environment,omitempty"`
+	Projects    []string      `json:"projects,omitempty"`
+	AllProjects bool          `json:"allProjects,omitempty"`
+	ExpiresAt   *time.Time    `json:"expiresAt,omitempty"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	CreatedBy   events.Actor  `json:"createdBy"`
+	Path        string        `json:"path"`
+	OnBehalfOf  bool          `json:"onBehalfOf,omitempty"`
+	RevokedAt   *time.Time    `json:"revokedAt,omitempty"`
+	Reason      string        `json:"revokeReason,omitempty"`
+	Version     uint64        `json:"version"`
+}
+
+func toLedgerToken(t tokenset.Token, now time.Time) ledgerToken {
+	out := ledgerToken{ID: t.ID, Name: t.Name, Type: t.Type, Status: t.StatusAt(now).String(), Hint: t.Hint,
+		Owner: t.Owner, Environment: t.Environment, Projects: t.Projects, AllProjects: t.AllProjects,
+		CreatedAt: t.CreatedAt.UTC(), CreatedBy: t.CreatedBy, Path: t.Path, OnBehalfOf: t.OnBehalfOf,
+		Reason: t.RevokeReason, Version: t.Version}
+	if !t.ExpiresAt.IsZero() {
+		e := t.ExpiresAt.UTC()
+		out.ExpiresAt = &e
+	}
+	if t.Revoked {
+		ra := t.RevokedAt.UTC()
+		out.RevokedAt = &ra
+	}
+	return out
+}
+
+func (s *Server) ledgerTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	writeTokenList(w, s.tokens, s.cmd.Now())
+	return nil
+}
+
+func writeTokenList(w http.ResponseWriter, set *tokenset.Set, now time.Time) {
+	all := set.All()
+	out := struct {
+		LastApplied uint64        `json:"lastApplied"`
+		Tokens      []ledgerToken `json:"tokens"`
+	}{LastApplied: set.LastApplied(), Tokens: make([]ledgerToken, 0, len(all))}
+	for _, t := range all {
+		out.Tokens = append(out.Tokens, toLedgerToken(t, now))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tokenHistory: every event of one token, with the verdict of its hash chain.
+func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	t, ok := s.tokens.ByID(id)
+	if !ok {
+		return notFound("Could not find a token with that id")
+	}
+	entries := s.audit.History(id)
+	out := struct {
+		Token  ledgerToken   `json:"token"`
+		Events []ledgerEvent `json:"events"`
+	}{Token: toLedgerToken(t, s.cmd.Now()), Events: make([]ledgerEvent, 0, len(entries))}
+	for _, e := range entries {
+		out.Events = append(out.Events, toLedgerEvent(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// stateAt: the token set as of a stream sequence (?seq=) or a moment
+// (?at=RFC3339), rebuilt by replay.
+func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	seq, err := parseUint("seq", q.Get("seq"))
+	if err != nil {
+		return err
+	}
+	at, err := parseTime("at", q.Get("at"))
+	if err != nil {
+		return err
+	}
+	var set *tokenset.Set
+	switch {
+	case seq > 0 && at.IsZero():
+		set, err = projections.AsOf(r.Context(), s.source, seq)
+	case seq == 0 && !at.IsZero():
+		set, err = projections.AsOfTime(r.Context(), s.source, at)
+	default:
+		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
+	}
+	if err != nil {
+		return err
+	}
+	now := s.cmd.Now()
+	if !at.IsZero() {
+		now = at
+	}
+	writeTokenList(w, set, now)
+	return nil
+}

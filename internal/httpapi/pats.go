@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// pat is Unleash's patSchema. ID is the stream sequence of the token's
+// creation event: unique, increasing, an integer as Unleash's clients expect.
+type pat struct {
+	ID          uint64     `json:"id"`
+	Description string     `json:"description"`
+	ExpiresAt   *time.Time `json:"expiresAt"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	SeenAt      *time.Time `json:"seenAt"`
+	UserID      uint64     `json:"userId,omitempty"`
+	Secret      string     `json:"secret,omitempty"`
+}
+
+func toPAT(t tokenset.Token, ownerIntID uint64) pat {
+	out := pat{ID: t.CreatedSeq, Description: t.Name, CreatedAt: t.CreatedAt.UTC(), UserID: ownerIntID}
+	if !t.ExpiresAt.IsZero() {
+		e := t.ExpiresAt.UTC()
+		out.ExpiresAt = &e
+	}
+	return out
+}
+
+// liveTokensOf lists the not-revoked tokens owned by a principal.
+func (s *Server) liveTokensOf(owner events.Owner) []tokenset.Token {
+	var out []tokenset.Token
+	for _, t := range s.tokens.ByOwner(owner.Kind, owner.ID) {
+		if !t.Revoked {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func requireUser(p *authz.Principal) error {
+	if p.Kind != events.ActorUser {
+		return newError(http.StatusForbidden, "ForbiddenError", "PATs require an authenticated user.")
+	}
+	return nil
+}
+
+func (s *Server) listPATs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireUser(p); err != nil {
+		return err
+	}
+	out := struct {
+		Pats []pat `json:"pats"`
+	}{Pats: []pat{}}
+	for _, t := range s.liveTokensOf(p.Owner()) {
+		out.Pats = append(out.Pats, toPAT(t, p.IntID))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type createPATBody struct {
+	Description string     `json:"description"`
+	ExpiresAt   *time.Time `json:"expiresAt"`
+}
+
+func (s *Server) createPAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireUser(p); err != nil {
+		return err
+	}
+	var b createPATBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	return s.issueAccountToken(w, r, p, p.Owner(), p.IntID, b, false)
+}
+
+// issueAccountToken creates a personal or service-account token after
+// Unleash's PAT checks: description required and unique per owner, expiry
+// required (for PATs) and in the future, at most MaxPATsPerUser live tokens.
+func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, owner events.Owner, ownerIntID uint64, b createPATBody, onBehalf bool) error {
+	typ, path := events.TokenPersonal, events.PathPAT
+	if owner.Kind == events.ActorServiceAccount {
+		typ, path = events.TokenServiceAccount, events.PathServiceAccount
+	}
+	if b.Description == "" {
+		return badRequest("description", "PAT description cannot be empty.")
+	}
+	if b.ExpiresAt == nil && typ == events.TokenPersonal {
+		return badRequest("expiresAt", `"expiresAt" is required (an ISO 8601 date-time in the future)`)
+	}
+	if b.ExpiresAt != nil && !b.ExpiresAt.After(s.cmd.Now()) {
+		return badRequest("expiresAt", "The expiry date should be in future.")
+	}
+	live := s.liveTokensOf(owner)
+	m := s.meta(r, p)
+	tokenID := newTokenID(m)
+	if _, replay := s.tokens.ByID(tokenID); !replay {
+		if len(live) >= s.cfg.MaxPATsPerUser {
+			return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cfg.MaxPATsPerUser))
+		}
+		for _, t := range live {
+			if t.Name == b.Description {
+				return conflict("PAT description already exists.")
+			}
+		}
+	}
+	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,
+		Name: b.Description, Owner: &owner, ExpiresAt: b.ExpiresAt, Path: path, OnBehalfOf: onBehalf})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, created.Result); err != nil {
+		return err
+	}
+	t, ok := s.tokens.ByID(created.TokenID)
+	if !ok {
+		return fmt.Errorf("token %s not in the token set after its write", created.TokenID)
+	}
+	out := toPAT(t, ownerIntID)
+	status := http.StatusCreated
+	if created.Replayed {
+		status = http.StatusOK
+	} else {
+		out.Secret = created.Secret.Reveal()
+	}
+	w.Header().Set("Location", "tokens/"+itoa(t.CreatedSeq))
+	writeJSON(w, status, out)
+	return nil
+}
+
+func (s *Server) deletePAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireUser(p); err != nil {
+		return err
+	}
+	n, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return badRequest("id", "the PAT id must be a positive integer")
+	}
+	t, ok := s.tokens.ByCreatedSeq(n)
+	if !ok || t.Revoked || t.Owner == nil || *t.Owner != p.Owner() {
+		w.WriteHeader(http.StatusOK) // Unleash: always 200 for the caller's own route
+		return nil
+	}
+	return s.revoke(w, r, p, t.ID)
+}
+
+// createPATOnBehalf lets an Admin issue a user's first PAT (as GitLab
+// allows); the event records the admin as actor and OnBehalfOf.
+func (s *Server) createPATOnBehalf(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if !p.IsAdmin() {
+		return forbidden("You need the ADMIN permission to issue a token for another user")
+	}
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	owner := events.Owner{Kind: events.ActorUser, ID: u.ID}
+	var b createPATBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if len(s.liveTokensOf(owner)) > 0 {
+		return newError(http.StatusForbidden, "OperationDeniedError", "The user already has a personal access token; only a user's first token may be issued on their behalf")
+	}
+	return s.issueAccountToken(w, r, p, owner, u.IntID, b, true)
+}

@@ -1,0 +1,472 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections/directory"
+)
+
+// Users, service accounts, roles, projects and environments: ADMIN manages
+// them (Unleash's user-admin, service-account, roles, projects and
+// environments routes). Integer ids are Unleash's: users and service
+// accounts use the stream sequence of their creation event; predefined
+// roles are 1–5 as in Unleash, custom roles customRoleBase + the sequence of
+// their creation.
+
+const customRoleBase = 1000
+
+var predefinedRoleIDs = map[string]int{events.RoleAdmin: 1, events.RoleEditor: 2, events.RoleViewer: 3,
+	events.RoleOwner: 4, events.RoleMember: 5}
+
+func (s *Server) roleIntID(ref string) uint64 {
+	if n, ok := predefinedRoleIDs[ref]; ok {
+		return uint64(n)
+	}
+	if r, ok := s.dir.Role(ref); ok {
+		return customRoleBase + r.IntID
+	}
+	return 0
+}
+
+// roleRef turns a request's role (an integer id, a predefined name, a
+// custom role's name or its aggregate id) into the reference the commands
+// take. Unknown references pass through for the command to reject.
+func (s *Server) roleRef(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", badRequest("rootRole", "a role is required")
+	}
+	var n uint64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		for name, id := range predefinedRoleIDs {
+			if uint64(id) == n {
+				return name, nil
+			}
+		}
+		if n > customRoleBase {
+			if r, ok := s.dir.RoleByIntID(n - customRoleBase); ok && !r.Deleted {
+				return r.ID, nil
+			}
+		}
+		return "", badRequest("rootRole", fmt.Sprintf("no role has id %d", n))
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", badRequest("rootRole", "a role is an integer id or a role name")
+	}
+	if _, ok := predefinedRoleIDs[name]; ok {
+		return name, nil
+	}
+	if r, ok := s.dir.RoleByName(name); ok && !r.Deleted {
+		return r.ID, nil
+	}
+	return name, nil
+}
+
+func pathUint(r *http.Request, name string) (uint64, error) {
+	n, err := strconv.ParseUint(r.PathValue(name), 10, 64)
+	if err != nil || n == 0 {
+		return 0, badRequest(name, name+" must be a positive integer")
+	}
+	return n, nil
+}
+
+// users
+
+type userJSON struct {
+	ID          uint64    `json:"id"`
+	Username    *string   `json:"username"`
+	Email       string    `json:"email,omitempty"`
+	Name        *string   `json:"name"`
+	RootRole    uint64    `json:"rootRole"`
+	CreatedAt   time.Time `json:"createdAt"`
+	AccountType string    `json:"accountType"`
+}
+
+func (s *Server) toUser(u directory.User) userJSON {
+	return userJSON{ID: u.IntID, Username: nonEmpty(u.Username), Email: u.Email, Name: nonEmpty(u.Name),
+		RootRole: s.roleIntID(u.RootRole), CreatedAt: u.CreatedAt.UTC(), AccountType: "User"}
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Server) userFromPath(r *http.Request) (directory.User, error) {
+	n, err := pathUint(r, "id")
+	if err != nil {
+		return directory.User{}, err
+	}
+	u, ok := s.dir.UserByIntID(n)
+	if !ok || u.Deleted {
+		return directory.User{}, notFound(fmt.Sprintf("Could not find user with id %d", n))
+	}
+	return u, nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	out := struct {
+		Users []userJSON `json:"users"`
+	}{Users: []userJSON{}}
+	for _, u := range s.dir.Users() {
+		out.Users = append(out.Users, s.toUser(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.toUser(u))
+	return nil
+}
+
+type userBody struct {
+	Username string          `json:"username"`
+	Email    string          `json:"email"`
+	Name     string          `json:"name"`
+	RootRole json.RawMessage `json:"rootRole"`
+	SendMail *bool           `json:"sendEmail"` // accepted for Unleash clients; no mail is sent
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	var b userBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	role, err := s.roleRef(b.RootRole)
+	if err != nil {
+		return err
+	}
+	for _, login := range []string{b.Username, b.Email} {
+		if login == "" {
+			continue
+		}
+		if u, ok := s.dir.UserByLogin(login); ok && !u.Deleted {
+			return conflict("A user with that username or email already exists")
+		}
+	}
+	m := s.meta(r, p)
+	id, res, err := s.cmd.CreateUser(r.Context(), m, commands.CreateUser{UserID: stableID(m), Username: b.Username,
+		Email: b.Email, Name: b.Name, RootRole: role})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	u, ok := s.dir.User(id)
+	if !ok {
+		return fmt.Errorf("user %s not in the directory after its write", id)
+	}
+	writeJSON(w, http.StatusCreated, s.toUser(u))
+	return nil
+}
+
+// stableID is a new aggregate id that a retried command reproduces.
+func stableID(m commands.Meta) string {
+	if m.CommandID == "" {
+		return ""
+	}
+	return newTokenID(m)
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		RootRole json.RawMessage `json:"rootRole"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	role, err := s.roleRef(b.RootRole)
+	if err != nil {
+		return err
+	}
+	res, err := s.cmd.ChangeUserRole(r.Context(), s.meta(r, p), commands.ChangeUserRole{UserID: u.ID, RootRole: role})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	u, _ = s.dir.User(u.ID)
+	writeJSON(w, http.StatusOK, s.toUser(u))
+	return nil
+}
+
+func (s *Server) liveTokenIDs(owner events.Owner) []string {
+	var ids []string
+	for _, t := range s.liveTokensOf(owner) {
+		ids = append(ids, t.ID)
+	}
+	return ids
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.cmd.DeleteUser(r.Context(), s.meta(r, p), u.ID, s.liveTokenIDs(events.Owner{Kind: events.ActorUser, ID: u.ID}))
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// GET /api/admin/user: the caller (Unleash's meSchema).
+func (s *Server) getMe(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	type perm struct {
+		Permission string `json:"permission"`
+		Project    string `json:"project,omitempty"`
+	}
+	out := struct {
+		User        map[string]any  `json:"user"`
+		Permissions []perm          `json:"permissions"`
+		Feedback    []any           `json:"feedback"`
+		Splash      map[string]bool `json:"splash"`
+	}{Permissions: []perm{}, Feedback: []any{}, Splash: map[string]bool{}}
+	for _, name := range p.Permissions() {
+		out.Permissions = append(out.Permissions, perm{Permission: name})
+	}
+	switch p.Kind {
+	case events.ActorUser:
+		u, _ := s.dir.User(p.ID)
+		uj := s.toUser(u)
+		out.User = map[string]any{"id": uj.ID, "username": uj.Username, "email": uj.Email, "name": uj.Name,
+			"rootRole": uj.RootRole, "createdAt": uj.CreatedAt, "accountType": "User"}
+	case events.ActorServiceAccount:
+		sa, _ := s.dir.ServiceAccount(p.ID)
+		out.User = map[string]any{"id": sa.IntID, "username": sa.Username, "name": sa.Name,
+			"rootRole": s.roleIntID(sa.RootRole), "createdAt": sa.CreatedAt.UTC(), "accountType": "Service Account"}
+	default: // admin token: Unleash's internal admin-token user id
+		out.User = map[string]any{"id": -42, "username": p.Name, "name": p.Name}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// service accounts
+
+type serviceAccountJSON struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Username  string    `json:"username"`
+	RootRole  uint64    `json:"rootRole"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (s *Server) toServiceAccount(sa directory.ServiceAccount) serviceAccountJSON {
+	return serviceAccountJSON{ID: sa.IntID, Name: sa.Name, Username: sa.Username,
+		RootRole: s.roleIntID(sa.RootRole), CreatedAt: sa.CreatedAt.UTC()}
+}
+
+func (s *Server) serviceAccountFromPath(r *http.Request) (directory.ServiceAccount, error) {
+	n, err := pathUint(r, "id")
+	if err != nil {
+		return directory.ServiceAccount{}, err
+	}
+	sa, ok := s.dir.ServiceAccountByIntID(n)
+	if !ok || sa.Deleted {
+		return directory.ServiceAccount{}, notFound(fmt.Sprintf("Could not find service account with id %d", n))
+	}
+	return sa, nil
+}
+
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	out := struct {
+		ServiceAccounts []serviceAccountJSON `json:"serviceAccounts"`
+	}{ServiceAccounts: []serviceAccountJSON{}}
+	for _, sa := range s.dir.ServiceAccounts() {
+		out.ServiceAccounts = append(out.ServiceAccounts, s.toServiceAccount(sa))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type serviceAccountBody struct {
+	Name     string          `json:"name"`
+	Username string          `json:"username"`
+	RootRole json.RawMessage `json:"rootRole"`
+}
+
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	var b serviceAccountBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	role, err := s.roleRef(b.RootRole)
+	if err != nil {
+		return err
+	}
+	for _, sa := range s.dir.ServiceAccounts() {
+		if strings.EqualFold(sa.Username, b.Username) {
+			return conflict("A service account with that username already exists")
+		}
+	}
+	m := s.meta(r, p)
+	id, res, err := s.cmd.CreateServiceAccount(r.Context(), m, commands.CreateServiceAccount{ServiceAccountID: stableID(m),
+		Name: b.Name, Username: b.Username, RootRole: role})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	sa, ok := s.dir.ServiceAccount(id)
+	if !ok {
+		return fmt.Errorf("service account %s not in the directory after its write", id)
+	}
+	writeJSON(w, http.StatusCreated, s.toServiceAccount(sa))
+	return nil
+}
+
+func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	sa, err := s.serviceAccountFromPath(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Name     *string         `json:"name"`
+		RootRole json.RawMessage `json:"rootRole"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	name, role := sa.Name, sa.RootRole
+	if b.Name != nil {
+		name = *b.Name
+	}
+	if len(b.RootRole) > 0 {
+		if role, err = s.roleRef(b.RootRole); err != nil {
+			return err
+		}
+	}
+	res, err := s.cmd.UpdateServiceAccount(r.Context(), s.meta(r, p), commands.UpdateServiceAccount{ServiceAccountID: sa.ID, Name: name, RootRole: role})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	sa, _ = s.dir.ServiceAccount(sa.ID)
+	writeJSON(w, http.StatusOK, s.toServiceAccount(sa))
+	return nil
+}
+
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	sa, err := s.serviceAccountFromPath(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.cmd.DeleteServiceAccount(r.Context(), s.meta(r, p), sa.ID,
+		s.liveTokenIDs(events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}))
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	sa, err := s.serviceAccountFromPath(r)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Pats []pat `json:"pats"`
+	}{Pats: []pat{}}
+	for _, t := range s.liveTokensOf(events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}) {
+		out.Pats = append(out.Pats, toPAT(t, sa.IntID))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	sa, err := s.serviceAccountFromPath(r)
+	if err != nil {
+		return err
+	}
+	var b createPATBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	return s.issueAccountToken(w, r, p, events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}, sa.IntID, b, false)
+}
+
+func (s *Server) deleteServiceAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	sa, err := s.serviceAccountFromPath(r)
+	if err != nil {
+		return err
+	}
+	n, err := pathUint(r, "tokenId")
+	if err != nil {
+		return err
+	}
+	t, ok := s.tokens.ByCreatedSeq(n)
+	if !ok || t.Revoked || t.Owner == nil || *t.Owner != (events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}) {
+		return notFound(fmt.Sprintf("Could not find token %d of this service account", n))
+	}
+	return s.revoke(w, r, p, t.ID)
+}

@@ -1,0 +1,246 @@
+// Package httpapi is tokenledger's HTTP surface: Unleash's token routes
+// (answers that validate against Unleash's own schemas), the principal and
+// catalogue routes, /edge/validate, and ledger-native routes for the audit
+// trail. Every mutation is one command; its event records the caller and the
+// credential it came through. Every error has one JSON shape.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections"
+	"github.com/tokenledger/tokenledger/projections/auditlog"
+	"github.com/tokenledger/tokenledger/projections/directory"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// Config holds the server's settings. The zero value is usable: no auth
+// proxy, 64 KiB bodies, 5 s read-your-writes wait.
+type Config struct {
+	// AuthProxyHeader names a header carrying the signed-in user's username
+	// or email, set by a trusted single-sign-on proxy. Empty: off.
+	AuthProxyHeader string
+	// TrustedProxies are the addresses AuthProxyHeader is accepted from.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int64
+	// WriteWait bounds how long a mutation waits for the projections to
+	// apply its event before answering.
+	WriteWait time.Duration
+	// MaxPATsPerUser is Unleash's PAT limit (10).
+	MaxPATsPerUser int
+}
+
+// Deps are the server's collaborators, built by cmd/tokenledger.
+type Deps struct {
+	Commands  *commands.Handler
+	Tokens    *tokenset.Set
+	Directory *directory.Directory
+	Audit     *auditlog.Log
+	Runner    *projections.Runner
+	Source    projections.Source
+	// Health reports why the ledger cannot accept writes (nil when it can).
+	Health func() error
+	Log    *slog.Logger
+}
+
+// Server serves the API. Build it with New; it is an http.Handler.
+type Server struct {
+	cfg    Config
+	cmd    *commands.Handler
+	tokens *tokenset.Set
+	dir    *directory.Directory
+	audit  *auditlog.Log
+	runner *projections.Runner
+	source projections.Source
+	health func() error
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New builds the server. It panics on missing dependencies.
+func New(cfg Config, d Deps) *Server {
+	if d.Commands == nil || d.Tokens == nil || d.Directory == nil || d.Audit == nil || d.Runner == nil || d.Source == nil {
+		panic("httpapi: missing dependency")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.WriteWait <= 0 {
+		cfg.WriteWait = 5 * time.Second
+	}
+	if cfg.MaxPATsPerUser <= 0 {
+		cfg.MaxPATsPerUser = 10
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Health == nil {
+		d.Health = func() error { return nil }
+	}
+	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
+		runner: d.Runner, source: d.Source, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler: request id, panic recovery, then the
+// routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "panic", v, "path", r.URL.Path, "request_id", id)
+			s.writeError(w, r, errors.New("panic"))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /health", s.handleHealth)
+	m.HandleFunc("GET /ready", s.handleHealth)
+	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
+
+	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
+	m.HandleFunc("POST /api/admin/api-tokens", s.authed(s.createToken))
+	m.HandleFunc("GET /api/admin/api-tokens/{name}", s.authed(s.tokensByName))
+	m.HandleFunc("PUT /api/admin/api-tokens/{token}", s.authed(s.updateTokenExpiry))
+	m.HandleFunc("DELETE /api/admin/api-tokens/{token}", s.authed(s.deleteToken))
+
+	m.HandleFunc("GET /api/admin/projects/{projectId}/api-tokens", s.authed(s.listProjectTokens))
+	m.HandleFunc("POST /api/admin/projects/{projectId}/api-tokens", s.authed(s.createProjectToken))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}/api-tokens/{token}", s.authed(s.deleteProjectToken))
+
+	m.HandleFunc("GET /api/admin/user", s.authed(s.getMe))
+	m.HandleFunc("GET /api/admin/user/tokens", s.authed(s.listPATs))
+	m.HandleFunc("POST /api/admin/user/tokens", s.authed(s.createPAT))
+	m.HandleFunc("DELETE /api/admin/user/tokens/{id}", s.authed(s.deletePAT))
+
+	m.HandleFunc("GET /api/admin/service-account", s.authed(s.listServiceAccounts))
+	m.HandleFunc("POST /api/admin/service-account", s.authed(s.createServiceAccount))
+	m.HandleFunc("PUT /api/admin/service-account/{id}", s.authed(s.updateServiceAccount))
+	m.HandleFunc("DELETE /api/admin/service-account/{id}", s.authed(s.deleteServiceAccount))
+	m.HandleFunc("GET /api/admin/service-account/{id}/token", s.authed(s.listServiceAccountTokens))
+	m.HandleFunc("POST /api/admin/service-account/{id}/token", s.authed(s.createServiceAccountToken))
+	m.HandleFunc("DELETE /api/admin/service-account/{id}/token/{tokenId}", s.authed(s.deleteServiceAccountToken))
+
+	m.HandleFunc("GET /api/admin/user-admin", s.authed(s.listUsers))
+	m.HandleFunc("POST /api/admin/user-admin", s.authed(s.createUser))
+	m.HandleFunc("GET /api/admin/user-admin/{id}", s.authed(s.getUser))
+	m.HandleFunc("PUT /api/admin/user-admin/{id}", s.authed(s.updateUser))
+	m.HandleFunc("DELETE /api/admin/user-admin/{id}", s.authed(s.deleteUser))
+	m.HandleFunc("POST /api/admin/user-admin/{id}/tokens", s.authed(s.createPATOnBehalf))
+
+	m.HandleFunc("GET /api/admin/roles", s.authed(s.listRoles))
+	m.HandleFunc("POST /api/admin/roles", s.authed(s.createRole))
+	m.HandleFunc("GET /api/admin/roles/{id}", s.authed(s.getRole))
+	m.HandleFunc("PUT /api/admin/roles/{id}", s.authed(s.updateRole))
+	m.HandleFunc("DELETE /api/admin/roles/{id}", s.authed(s.deleteRole))
+
+	m.HandleFunc("GET /api/admin/projects", s.authed(s.listProjects))
+	m.HandleFunc("POST /api/admin/projects", s.authed(s.createProject))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}", s.authed(s.deleteProject))
+	m.HandleFunc("POST /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.addProjectUser))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.removeProjectUser))
+	m.HandleFunc("POST /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.authed(s.addProjectServiceAccount))
+
+	m.HandleFunc("GET /api/admin/environments", s.authed(s.listEnvironments))
+	m.HandleFunc("POST /api/admin/environments", s.authed(s.createEnvironment))
+
+	m.HandleFunc("GET /api/ledger/events", s.authed(s.queryEvents))
+	m.HandleFunc("GET /api/ledger/tokens", s.authed(s.ledgerTokens))
+	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.authed(s.tokenHistory))
+	m.HandleFunc("GET /api/ledger/state", s.authed(s.stateAt))
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, notFound("No route for "+r.Method+" "+r.URL.Path))
+	})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if !s.runner.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "CATCHING_UP", "lastApplied": s.runner.LastApplied()})
+		return
+	}
+	if err := s.runner.Err(); err != nil {
+		s.log.Error("projections stopped", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "PROJECTIONS_STOPPED"})
+		return
+	}
+	if err := s.health(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "LEDGER_REFUSES_WRITES", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// handlerFunc is a route that has an authenticated principal and returns
+// its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error
+
+func (s *Server) authed(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// afterWrite makes a mutation's answer read-your-writes: it waits until the
+// projections applied seq, and tells the client the sequence.
+func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) error {
+	w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
+	defer cancel()
+	if err := s.runner.WaitFor(ctx, res.Seq); err != nil {
+		// The event is stored; only the read model lags. Say so rather than
+		// pretend the write failed.
+		s.log.Warn("projection lagging behind write", "seq", res.Seq, "err", err)
+	}
+	return nil
+}

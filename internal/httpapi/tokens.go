@@ -1,0 +1,348 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// apiToken is Unleash's apiTokenSchema (closed: no other keys). In listings
+// Secret carries the token's public id, which PUT and DELETE accept; only
+// the create answer carries the full secret.
+type apiToken struct {
+	Secret      string     `json:"secret"`
+	TokenName   string     `json:"tokenName"`
+	Type        string     `json:"type"`
+	Environment string     `json:"environment"`
+	Project     string     `json:"project"`
+	Projects    []string   `json:"projects"`
+	ExpiresAt   *time.Time `json:"expiresAt"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	SeenAt      *time.Time `json:"seenAt"`
+	Alias       *string    `json:"alias"`
+	Secure      bool       `json:"secure"`
+}
+
+type apiTokens struct {
+	Tokens []apiToken `json:"tokens"`
+}
+
+func toAPIToken(t tokenset.Token) apiToken {
+	projects := t.Projects
+	if t.AllProjects {
+		projects = []string{commands.AllProjects}
+	}
+	if projects == nil {
+		projects = []string{}
+	}
+	out := apiToken{Secret: t.ID, TokenName: t.Name, Type: t.Type, Environment: t.Environment,
+		Project: strings.Join(projects, ","), Projects: projects, CreatedAt: t.CreatedAt.UTC(), Secure: true}
+	if !t.ExpiresAt.IsZero() {
+		e := t.ExpiresAt.UTC()
+		out.ExpiresAt = &e
+	}
+	return out
+}
+
+// isAPIToken reports whether t is managed through /api/admin/api-tokens:
+// client, backend, frontend and admin tokens that are not revoked.
+func isAPIToken(t tokenset.Token) bool {
+	return !t.Revoked && !commands.IsAccountToken(t.Type)
+}
+
+// findAPIToken resolves a management reference: the token id or the full
+// secret.
+func (s *Server) findAPIToken(ref string) (tokenset.Token, bool) {
+	t, ok := s.tokens.ByID(ref)
+	if !ok {
+		t, ok = s.tokens.Lookup(ref)
+	}
+	if !ok || !isAPIToken(t) {
+		return tokenset.Token{}, false
+	}
+	return t, true
+}
+
+func (s *Server) visibleAPITokens(p *authz.Principal, ts []tokenset.Token) apiTokens {
+	out := apiTokens{Tokens: []apiToken{}}
+	for _, t := range ts {
+		if isAPIToken(t) && authz.CanOnToken(p, authz.Read, t.Type) == nil {
+			out.Tokens = append(out.Tokens, toAPIToken(t))
+		}
+	}
+	return out
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := authz.CanAny(p, authz.RoutePermissions(authz.Read)...); err != nil {
+		return forbidden(err.Error())
+	}
+	writeJSON(w, http.StatusOK, s.visibleAPITokens(p, s.tokens.All()))
+	return nil
+}
+
+func (s *Server) tokensByName(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := authz.CanAny(p, authz.RoutePermissions(authz.Read)...); err != nil {
+		return forbidden(err.Error())
+	}
+	writeJSON(w, http.StatusOK, s.visibleAPITokens(p, s.tokens.ByName(r.PathValue("name"))))
+	return nil
+}
+
+// createTokenBody is Unleash's createApiTokenSchema, strict.
+type createTokenBody struct {
+	TokenName   string           `json:"tokenName"`
+	Type        string           `json:"type"`
+	Environment *string          `json:"environment"`
+	Projects    *[]string        `json:"projects"`
+	ExpiresAt   *time.Time       `json:"expiresAt"`
+	Project     *json.RawMessage `json:"project"`
+}
+
+// tokenType normalises Unleash's case-insensitive type; admin tokens are not
+// created through the API (Unleash v7 removed it).
+func tokenType(raw string) (string, error) {
+	switch t := strings.ToLower(raw); t {
+	case events.TokenClient, events.TokenBackend, events.TokenFrontend:
+		return t, nil
+	case events.TokenAdmin:
+		return "", badRequest("type", "admin tokens cannot be created through the API; they come only from INIT_ADMIN_API_TOKENS. Use a personal access token or a service account instead")
+	case "":
+		return "", badRequest("type", `"type" is required: one of client, backend, frontend`)
+	default:
+		return "", badRequest("type", fmt.Sprintf(`"type" must be one of client, backend, frontend; got %q`, truncate(raw)))
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// checkScope verifies that the environment and projects exist.
+func (s *Server) checkScope(env string, projects []string) error {
+	if env != commands.AllEnvironments {
+		if _, ok := s.dir.Environment(env); !ok {
+			return badRequest("environment", fmt.Sprintf("Environment=%s does not exist", truncate(env)))
+		}
+	}
+	for _, p := range projects {
+		if p == commands.AllProjects || !commands.ValidID(p) {
+			continue // the command names what is wrong with a malformed id
+		}
+		if pr, ok := s.dir.Project(p); !ok || pr.Deleted {
+			return badRequest("projects", fmt.Sprintf("Project=%s does not exist", truncate(p)))
+		}
+	}
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := authz.CanAny(p, authz.RoutePermissions(authz.Create)...); err != nil {
+		return forbidden(err.Error())
+	}
+	var b createTokenBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.Project != nil {
+		return badRequest("project", `"project" is not accepted (Unleash would silently make an all-projects token); send "projects": ["<project id>"] instead`)
+	}
+	typ, err := tokenType(b.Type)
+	if err != nil {
+		return err
+	}
+	if err := authz.CanOnToken(p, authz.Create, typ); err != nil {
+		return err
+	}
+	env := "development"
+	if b.Environment != nil {
+		env = *b.Environment
+	}
+	projects := []string{commands.AllProjects}
+	if b.Projects != nil {
+		projects = *b.Projects
+	}
+	return s.issueAPIToken(w, r, p, commands.CreateToken{Type: typ, Name: b.TokenName, Environment: env,
+		Projects: projects, ExpiresAt: b.ExpiresAt, Path: events.PathAdminAPI})
+}
+
+// issueAPIToken validates the scope against the catalogue, creates the token
+// and answers 201 with the full secret, the only time it is shown.
+func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, c commands.CreateToken) error {
+	m := s.meta(r, p)
+	c.TokenID = newTokenID(m)
+	if commands.ValidID(c.Environment) || c.Environment == commands.AllEnvironments {
+		if err := s.checkScope(c.Environment, c.Projects); err != nil {
+			return err
+		}
+	}
+	created, err := s.cmd.CreateToken(r.Context(), m, c)
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, created.Result); err != nil {
+		return err
+	}
+	t, ok := s.tokens.ByID(created.TokenID)
+	if !ok {
+		return fmt.Errorf("token %s not in the token set after its write", created.TokenID)
+	}
+	out := toAPIToken(t)
+	status := http.StatusCreated
+	if created.Replayed {
+		status = http.StatusOK // the secret was shown by the first answer
+	} else {
+		out.Secret = created.Secret.Reveal()
+	}
+	w.Header().Set("Location", "api-tokens")
+	writeJSON(w, status, out)
+	return nil
+}
+
+type updateExpiryBody struct {
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+func (s *Server) updateTokenExpiry(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := authz.CanAny(p, authz.RoutePermissions(authz.Update)...); err != nil {
+		return forbidden(err.Error())
+	}
+	var b updateExpiryBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.ExpiresAt == nil {
+		return badRequest("expiresAt", `"expiresAt" is required (an ISO 8601 date-time)`)
+	}
+	t, ok := s.findAPIToken(r.PathValue("token"))
+	if !ok {
+		w.WriteHeader(http.StatusOK) // Unleash: unknown token is a no-op
+		return nil
+	}
+	if err := authz.CanOnToken(p, authz.Update, t.Type); err != nil {
+		return err
+	}
+	res, err := s.cmd.ChangeExpiry(r.Context(), s.meta(r, p), commands.ChangeExpiry{TokenID: t.ID, ExpiresAt: b.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := authz.CanAny(p, authz.RoutePermissions(authz.Delete)...); err != nil {
+		return forbidden(err.Error())
+	}
+	t, ok := s.findAPIToken(r.PathValue("token"))
+	if !ok {
+		w.WriteHeader(http.StatusOK) // Unleash: unknown token is a no-op
+		return nil
+	}
+	if err := authz.CanOnToken(p, authz.Delete, t.Type); err != nil {
+		return err
+	}
+	return s.revoke(w, r, p, t.ID)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *authz.Principal, id string) error {
+	res, err := s.cmd.RevokeToken(r.Context(), s.meta(r, p), commands.RevokeToken{TokenID: id, Reason: events.ReasonDeleted})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(w, r, res); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// project-scoped routes
+
+func (s *Server) projectFor(r *http.Request, p *authz.Principal, perm string) (string, error) {
+	id := r.PathValue("projectId")
+	if err := authz.CanInProject(p, id, perm); err != nil {
+		return "", err
+	}
+	if pr, ok := s.dir.Project(id); !ok || pr.Deleted {
+		return "", notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+	}
+	return id, nil
+}
+
+func (s *Server) listProjectTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	project, err := s.projectFor(r, p, authz.ReadProjectToken)
+	if err != nil {
+		return err
+	}
+	out := apiTokens{Tokens: []apiToken{}}
+	for _, t := range s.tokens.ByProject(project) {
+		if isAPIToken(t) && t.Type != events.TokenAdmin {
+			out.Tokens = append(out.Tokens, toAPIToken(t))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type createProjectTokenBody struct {
+	TokenName   string           `json:"tokenName"`
+	Type        string           `json:"type"`
+	Environment *string          `json:"environment"`
+	ExpiresAt   *time.Time       `json:"expiresAt"`
+	Projects    *json.RawMessage `json:"projects"`
+	Project     *json.RawMessage `json:"project"`
+}
+
+func (s *Server) createProjectToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	project, err := s.projectFor(r, p, authz.CreateProjectToken)
+	if err != nil {
+		return err
+	}
+	var b createProjectTokenBody
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.Projects != nil || b.Project != nil {
+		return badRequest("projects", "a project token is always scoped to the project in the path; leave out \"projects\" and \"project\"")
+	}
+	typ, err := tokenType(b.Type)
+	if err != nil {
+		return err
+	}
+	env := "development"
+	if b.Environment != nil {
+		env = *b.Environment
+	}
+	return s.issueAPIToken(w, r, p, commands.CreateToken{Type: typ, Name: b.TokenName, Environment: env,
+		Projects: []string{project}, ExpiresAt: b.ExpiresAt, Path: events.PathProjectAPI})
+}
+
+func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	project, err := s.projectFor(r, p, authz.DeleteProjectToken)
+	if err != nil {
+		return err
+	}
+	t, ok := s.findAPIToken(r.PathValue("token"))
+	if !ok || t.AllProjects || !slices.Contains(t.Projects, project) || t.Type == events.TokenAdmin {
+		return notFound("Could not find the token in this project")
+	}
+	if len(t.Projects) > 1 {
+		return badRequest("token", "the token is scoped to more projects than this one; delete it through /api/admin/api-tokens")
+	}
+	return s.revoke(w, r, p, t.ID)
+}

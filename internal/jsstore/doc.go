@@ -1,0 +1,46 @@
+// Package jsstore is tokenledger's JetStream adapter: the event store the
+// command handlers append through ([commands.EventStore]) and the source the
+// projections read from ([projections.Source]), both backed by the one
+// stream LEDGER.
+//
+// # The stream
+//
+// [Open] creates the stream with the audit-grade configuration of
+// [StreamConfig] when it is missing, and otherwise refuses to open a stream
+// that fails [CheckConfig] (deletes, purges, roll-ups or TTLs allowed, any
+// retention limit, DiscardOld, memory storage, …). It never changes an
+// existing stream's configuration.
+//
+// # Fail closed
+//
+// A [Store] watches the stream's update and delete advisories. After an
+// update it re-reads the configuration; while that check is pending, and for
+// good once the configuration failed it or the stream was deleted, every
+// Append returns an error wrapping [commands.ErrUnavailable] and
+// [Store.Health] says why. A latched failure clears only when a new Store is
+// opened (which checks the configuration again).
+//
+// # Appends
+//
+// Every message carries Nats-Expected-Stream, and the aggregate's
+// expectation as Nats-Expected-Last-Subject-Sequence with the filter
+// ledger.<kind>.<id>.* in Nats-Expected-Last-Subject-Sequence-Subject (the
+// same filter string for every write). One event is one synchronous publish;
+// several are one atomic batch. Both conflict codes (10071, 10164) map to
+// [commands.ErrConflict], after the single-replica idempotency trap is
+// handled: a retried command (same MsgID) whose event is already stored
+// returns that event's sequence instead of a conflict.
+//
+// # Reads
+//
+// [Store.Load] reads one aggregate with Direct Get batch requests (no
+// consumer). [Store.Replay] and [Store.Follow] read the whole stream in order
+// with an ordered consumer, which recreates itself after gaps, missed
+// heartbeats or a deleted consumer, and resumes after the last delivered
+// sequence.
+//
+// # Embedding
+//
+// [StartEmbedded] runs nats-server in the process with file storage;
+// [DefaultEmbedded] is the production configuration (fsync on every write).
+package jsstore

@@ -1,0 +1,278 @@
+package jsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// loadPageSize is how many messages one Direct Get batch request asks for.
+// A variable so tests can force paging.
+var loadPageSize = 512
+
+// pullMaxMessages is the ordered consumer's buffer for Replay and Follow.
+const pullMaxMessages = 4096
+
+// errStopScan ends a scan early without an error.
+var errStopScan = errors.New("stop scan")
+
+// numPendingHeader is set by the server on every message of a Direct Get
+// batch: how many matching messages remain after this one.
+const numPendingHeader = "Nats-Num-Pending"
+
+// Load returns every event of the aggregate kind/id in stream order, each
+// with its Sequence set; an aggregate without events yields an empty slice
+// and no error. It implements [commands.EventStore.Load].
+//
+// Load reads with Direct Get batch requests filtered by
+// ledger.<kind>.<id>.* (no consumer is created), paging when the aggregate
+// has more events than one request returns. The result is a snapshot as of
+// the first request. On a replicated stream Direct Get may be served by a
+// replica that lags: the appends' expectations catch that (ErrConflict).
+// An event that does not decode fails the Load with an error naming its
+// sequence.
+func (s *Store) Load(ctx context.Context, kind, id string) ([]events.Envelope, error) {
+	if err := checkToken("aggregate kind", kind); err != nil {
+		return nil, fmt.Errorf("jsstore: load: %w", err)
+	}
+	if err := checkToken("aggregate id", id); err != nil {
+		return nil, fmt.Errorf("jsstore: load: %w", err)
+	}
+	filter := events.AggregateFilter(kind, id)
+	evs := []events.Envelope{}
+	err := s.scan(ctx, filter, 1, func(m *jetstream.RawStreamMsg) error {
+		env, err := events.Unmarshal(m.Data)
+		if err != nil {
+			return fmt.Errorf("jsstore: load %s: event at sequence %d (%s): %w", filter, m.Sequence, m.Subject, err)
+		}
+		env.Sequence = m.Sequence
+		evs = append(evs, env)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// scan calls visit for each message matching filter with sequence ≥ from,
+// in order, using Direct Get batches. An error from visit stops the scan
+// and is returned.
+func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func(*jetstream.RawStreamMsg) error) error {
+	if from == 0 {
+		from = 1
+	}
+	for {
+		it, err := jetstreamext.GetBatch(ctx, s.js, s.name, loadPageSize,
+			jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(filter))
+		if err != nil {
+			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
+		}
+		var n int
+		var last *jetstream.RawStreamMsg
+		for m, err := range it {
+			if err != nil {
+				if n == 0 && errors.Is(err, jetstreamext.ErrNoMessages) {
+					return nil // nothing (more) to read
+				}
+				if errors.Is(err, jetstreamext.ErrBatchUnsupported) {
+					return fmt.Errorf("jsstore: read %s: the server does not support Direct Get batches (needs nats-server 2.11 or newer): %w", filter, err)
+				}
+				return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
+			}
+			n++
+			last = m
+			if err := visit(m); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			// The iterator ends silently when the request times out.
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
+			}
+			return fmt.Errorf("jsstore: read %s from %d: no answer from stream %s", filter, from, s.name)
+		}
+		pending, err := strconv.ParseUint(last.Header.Get(numPendingHeader), 10, 64)
+		if err != nil {
+			return fmt.Errorf("jsstore: read %s: bad %s header at sequence %d: %w", filter, numPendingHeader, last.Sequence, err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		from = last.Sequence + 1 // a full page, or cut short by size or time
+	}
+}
+
+// LastSequence returns the sequence of the newest stored event (0 when the
+// stream is empty). It implements [projections.Source.LastSequence].
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jsstore: stream %s info: %w", s.name, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Replay calls fn for each event with from ≤ sequence ≤ to, in stream
+// order, one call at a time, and returns nil once the event at to (or the
+// newest stored when Replay started, if to is beyond it) was delivered. A
+// from of 0 is read as 1; nothing is delivered when to < from. It
+// implements [projections.Source.Replay].
+//
+// The first error from fn stops the replay and is returned as is. A
+// message that does not decode as an envelope stops it with an error
+// naming its sequence (nothing is skipped). fn is never called after
+// Replay returned. Replay reads with an ordered consumer, deleted when it
+// returns.
+func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Envelope) error) error {
+	if from == 0 {
+		from = 1
+	}
+	if to < from {
+		return nil
+	}
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	target := min(to, last)
+	if target < from {
+		return nil
+	}
+	return s.consume(ctx, from, target, fn)
+}
+
+// Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
+// stream order, one call at a time, and keeps following new events until
+// ctx is done (it then returns ctx.Err()) or fn returns an error (returned
+// as is). It implements [projections.Source.Follow].
+//
+// Follow reads with an ordered consumer: when the consumer is lost (missed
+// heartbeats, a reconnect, the consumer deleted) it is recreated after the
+// last delivered sequence, so every event is delivered once and without
+// gaps. A message that does not decode stops Follow with an error naming
+// its sequence. If the stream is deleted, or the connection is closed,
+// Follow returns an error ([commands.ErrUnavailable] for a deleted stream).
+// fn is never called after Follow returned; it should not block for long.
+func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope) error) error {
+	if from == 0 {
+		from = 1
+	}
+	return s.consume(ctx, from, 0, fn)
+}
+
+// delivery serialises the consumer's callbacks into fn and records how the
+// run ended.
+type delivery struct {
+	mu   sync.Mutex
+	done bool
+	last uint64 // last sequence passed to fn
+	end  chan error
+}
+
+func (d *delivery) finish(err error) {
+	select {
+	case d.end <- err:
+	default: // the first outcome wins
+	}
+}
+
+// consume delivers events from from on; with target > 0 it stops after the
+// event at target (Replay), else it runs until ctx is done (Follow).
+func (s *Store) consume(ctx context.Context, from, target uint64, fn func(events.Envelope) error) error {
+	cons, err := s.js.OrderedConsumer(ctx, s.name, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
+	}
+	d := &delivery{last: from - 1, end: make(chan error, 1)}
+	handler := func(msg jetstream.Msg) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.done {
+			return
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			d.finish(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
+			d.done = true
+			return
+		}
+		seq := md.Sequence.Stream
+		if seq <= d.last {
+			return // redelivered around a consumer reset
+		}
+		if target > 0 && seq > target {
+			d.done = true
+			d.finish(nil)
+			return
+		}
+		env, err := events.Unmarshal(msg.Data())
+		if err != nil {
+			d.done = true
+			d.finish(fmt.Errorf("jsstore: read stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err))
+			return
+		}
+		env.Sequence = seq
+		d.last = seq
+		if err := fn(env); err != nil {
+			d.done = true
+			d.finish(err)
+			return
+		}
+		if target > 0 && (seq >= target || md.NumPending == 0) {
+			d.done = true
+			d.finish(nil)
+		}
+	}
+	// Runs under the ordered consumer's lock: must not call into it.
+	errHandler := func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed) {
+			d.finish(fmt.Errorf("jsstore: read stream %s: %w", s.name, err))
+		}
+	}
+	cc, err := cons.Consume(handler, jetstream.PullMaxMessages(pullMaxMessages), jetstream.ConsumeErrHandler(errHandler))
+	if err != nil {
+		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
+	}
+
+	var result error
+	select {
+	case result = <-d.end:
+	case <-ctx.Done():
+		result = ctx.Err()
+	case <-s.deleted:
+		result = fmt.Errorf("jsstore: read stream %s: %w: the stream was deleted", s.name, commands.ErrUnavailable)
+	}
+	// Wait for a running fn, then refuse further deliveries.
+	d.mu.Lock()
+	d.done = true
+	d.mu.Unlock()
+	cc.Stop()
+	s.deleteConsumer(cons)
+	return result
+}
+
+// deleteConsumer removes the ordered consumer's server-side consumer now
+// rather than after its inactivity threshold.
+func (s *Store) deleteConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.Name == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.js.DeleteConsumer(ctx, s.name, info.Name)
+}

@@ -1,0 +1,336 @@
+package jsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/projections"
+)
+
+var (
+	_ commands.EventStore = (*Store)(nil)
+	_ projections.Source  = (*Store)(nil)
+)
+
+// The oldest server the store works with: atomic batch publish arrived in
+// nats-server 2.12 (JetStream API level 2); the wildcard expectation
+// header in 2.11.
+const (
+	minServerMajor = 2
+	minServerMinor = 12
+	minAPILevel    = 2
+)
+
+// Advisory subject prefixes published by JetStream for stream changes.
+const (
+	advisoryUpdated = "$JS.EVENT.ADVISORY.STREAM.UPDATED."
+	advisoryDeleted = "$JS.EVENT.ADVISORY.STREAM.DELETED."
+)
+
+// recheckTimeout bounds one re-read of the stream configuration;
+// recheckRetry is the pause before a failed re-read after an update is
+// tried again.
+const (
+	recheckTimeout = 5 * time.Second
+	recheckRetry   = time.Second
+)
+
+// errRechecking is the fail-closed reason while an update is being checked.
+var errRechecking = errors.New("stream configuration changed; re-checking it")
+
+// Store is the JetStream event store: it appends events to the ledger
+// stream and reads them back. It implements [commands.EventStore] and
+// [projections.Source]. A Store is safe for concurrent use by multiple
+// goroutines. It does not own the connection: close the Store, then the
+// connection.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string
+	cfg    Config
+
+	subs []*nats.Subscription
+
+	mu      sync.Mutex
+	latched error  // permanent fail-closed reason (config violation, deleted)
+	pending error  // temporary fail-closed reason (re-check after update)
+	gen     uint64 // number of update advisories seen
+	closed  bool
+
+	deleted     chan struct{} // closed when the stream is known to be deleted
+	deletedOnce sync.Once
+	kick        chan struct{} // asks the watcher to re-check now
+	stop        chan struct{}
+	stopOnce    sync.Once
+	watcherDone chan struct{}
+}
+
+// Open returns a Store on the stream named by cfg (defaults applied),
+// creating it with [StreamConfig] if it does not exist. It checks that the
+// server supports what the store needs (nats-server ≥ 2.12, JetStream API
+// level ≥ 2) and that the stream passes [CheckConfig]; otherwise it
+// returns an error (a *ConfigError for the configuration) and no Store. It
+// never modifies an existing stream.
+//
+// The Store subscribes to the stream's update and delete advisories on nc
+// and keeps checking the configuration in the background until [Store.Close].
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
+	if nc == nil {
+		return nil, errors.New("jsstore: open: nil connection")
+	}
+	if strings.ContainsAny(cfg.Stream, ".*> \t\r\n") {
+		return nil, fmt.Errorf("jsstore: open: invalid stream name %q", cfg.Stream)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: open: %w", err)
+	}
+	if err := checkServer(ctx, nc, js); err != nil {
+		return nil, err
+	}
+
+	s := &Store{
+		nc:          nc,
+		js:          js,
+		name:        cfg.Stream,
+		cfg:         cfg,
+		deleted:     make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		watcherDone: make(chan struct{}),
+	}
+	// Subscribe before the first check, so that no change between the
+	// check and the subscription goes unnoticed.
+	for _, sub := range []struct {
+		subject string
+		handler nats.MsgHandler
+	}{
+		{advisoryUpdated + cfg.Stream, s.onUpdated},
+		{advisoryDeleted + cfg.Stream, s.onDeleted},
+	} {
+		ns, err := nc.Subscribe(sub.subject, sub.handler)
+		if err != nil {
+			s.unsubscribe()
+			return nil, fmt.Errorf("jsstore: open: subscribe to %s: %w", sub.subject, err)
+		}
+		s.subs = append(s.subs, ns)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = nc.FlushWithContext(fctx)
+	cancel()
+	if err != nil {
+		s.unsubscribe()
+		return nil, fmt.Errorf("jsstore: open: flush subscriptions: %w", err)
+	}
+
+	stream, err := s.openStream(ctx)
+	if err != nil {
+		s.unsubscribe()
+		return nil, err
+	}
+	s.stream = stream
+	go s.watch()
+	return s, nil
+}
+
+func (s *Store) openStream(ctx context.Context) (jetstream.Stream, error) {
+	stream, err := s.js.Stream(ctx, s.name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		stream, err = s.js.CreateStream(ctx, StreamConfig(s.cfg))
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another ledger replica created it first: check theirs.
+			stream, err = s.js.Stream(ctx, s.name)
+		} else if err != nil {
+			return nil, fmt.Errorf("jsstore: open: create stream %s: %w", s.name, err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jsstore: open: stream %s: %w", s.name, err)
+	}
+	if err := CheckConfig(stream.CachedInfo().Config); err != nil {
+		return nil, err
+	}
+	return stream, nil
+}
+
+// checkServer refuses servers older than the store needs, saying which
+// version was found and which is required.
+func checkServer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	version := nc.ConnectedServerVersion()
+	if !versionAtLeast(version, minServerMajor, minServerMinor) {
+		return fmt.Errorf("jsstore: nats-server %s is too old: the ledger needs %d.%d or newer (atomic batch publish, wildcard expectations)",
+			version, minServerMajor, minServerMinor)
+	}
+	info, err := js.AccountInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("jsstore: JetStream account info from nats-server %s: %w", version, err)
+	}
+	if info.API.Level < minAPILevel {
+		return fmt.Errorf("jsstore: JetStream API level %d of nats-server %s is too old: the ledger needs level %d (nats-server %d.%d)",
+			info.API.Level, version, minAPILevel, minServerMajor, minServerMinor)
+	}
+	return nil
+}
+
+// versionAtLeast reports whether a semantic version string ("2.15.2",
+// "v2.12.0-RC.1") is at least major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	v = strings.TrimPrefix(v, "v")
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// Health reports why the store refuses appends, or nil when it accepts
+// them: the stream's configuration stopped passing [CheckConfig], the
+// stream was deleted, a configuration update is being re-checked, or the
+// store was closed.
+func (s *Store) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.healthLocked()
+}
+
+func (s *Store) healthLocked() error {
+	switch {
+	case s.closed:
+		return errors.New("jsstore: store closed")
+	case s.latched != nil:
+		return s.latched
+	default:
+		return s.pending
+	}
+}
+
+// Close stops watching the stream and unsubscribes from its advisories.
+// Appends after Close fail with [commands.ErrUnavailable]. Close does not
+// stop running Replay or Follow calls (cancel their contexts) and does not
+// close the connection. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.stop)
+		s.unsubscribe()
+		<-s.watcherDone
+	})
+	return nil
+}
+
+func (s *Store) unsubscribe() {
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
+}
+
+func (s *Store) onUpdated(*nats.Msg) {
+	s.mu.Lock()
+	s.gen++
+	if s.pending == nil {
+		s.pending = errRechecking
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *Store) onDeleted(*nats.Msg) {
+	s.latch(fmt.Errorf("jsstore: stream %s was deleted", s.name))
+	s.markDeleted()
+}
+
+func (s *Store) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) markDeleted() { s.deletedOnce.Do(func() { close(s.deleted) }) }
+
+func (s *Store) latch(err error) {
+	s.mu.Lock()
+	if s.latched == nil {
+		s.latched = err
+	}
+	s.mu.Unlock()
+}
+
+// watch re-checks the configuration when an update advisory arrives and
+// every cfg.Recheck, until Close.
+func (s *Store) watch() {
+	defer close(s.watcherDone)
+	tick := time.NewTicker(s.cfg.Recheck)
+	defer tick.Stop()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-tick.C:
+		case <-retry:
+		}
+		retry = nil
+		if again := s.recheck(); again {
+			retry = time.After(recheckRetry)
+		}
+	}
+}
+
+// recheck reads the stream configuration and updates the fail-closed
+// state. It returns true when an update is still unconfirmed because the
+// read failed and should be retried soon.
+func (s *Store) recheck() (retry bool) {
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), recheckTimeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		s.latch(fmt.Errorf("jsstore: stream %s was deleted", s.name))
+		s.markDeleted()
+		return false
+	case err != nil:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.pending != nil {
+			s.pending = fmt.Errorf("%w: reading it failed: %v", errRechecking, err)
+			return true
+		}
+		return false // periodic check: try again at the next tick
+	}
+	if err := CheckConfig(info.Config); err != nil {
+		s.latch(err)
+		return false
+	}
+	s.mu.Lock()
+	if s.gen == gen { // no newer update arrived while we read
+		s.pending = nil
+	}
+	s.mu.Unlock()
+	return false
+}

@@ -1,0 +1,132 @@
+package tokenset_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+const benchTokens = 100_000
+
+// benchSecret is the i-th benchmark secret, generated shape.
+func benchSecret(i int) string { return fmt.Sprintf("default:development.%064x", i*7919+1) }
+
+var bench struct {
+	once    sync.Once
+	set     *tokenset.Set
+	secrets []string
+	floor   map[[32]byte]int // the same keys in a bare Go map
+}
+
+// benchSet is a Set of 100,000 client tokens, built once per test binary.
+func benchSet(b *testing.B) (*tokenset.Set, []string, map[[32]byte]int) {
+	b.Helper()
+	bench.once.Do(func() {
+		s := tokenset.New()
+		secrets := make([]string, benchTokens)
+		floor := make(map[[32]byte]int, benchTokens)
+		for i := range secrets {
+			secrets[i] = benchSecret(i)
+			floor[events.Verifier(secrets[i])] = i
+			if err := s.Apply(ev(b, uint64(i+1), fmt.Sprintf("tok-%d", i), created(secrets[i], "default"))); err != nil {
+				panic(err)
+			}
+		}
+		bench.set, bench.secrets, bench.floor = s, secrets, floor
+	})
+	return bench.set, bench.secrets, bench.floor
+}
+
+// BenchmarkVerify verifies known secrets of a 100,000-token set.
+func BenchmarkVerify(b *testing.B) {
+	s, secrets, _ := benchSet(b)
+	now := at(1)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+			b.Fatal(st)
+		}
+	}
+}
+
+// BenchmarkFloorSHA256MapProbe is the floor under BenchmarkVerify: the
+// verifier hash and a probe of a bare Go map with the same keys, no lock, no
+// copy, no compare.
+func BenchmarkFloorSHA256MapProbe(b *testing.B) {
+	_, secrets, floor := benchSet(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
+			b.Fatal("missing")
+		}
+	}
+}
+
+// BenchmarkVerifyParallel is BenchmarkVerify from GOMAXPROCS goroutines.
+func BenchmarkVerifyParallel(b *testing.B) {
+	s, secrets, _ := benchSet(b)
+	now := at(1)
+	var worker atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(worker.Add(1)) * 7777
+		for pb.Next() {
+			if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+				b.Error(st)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkFloorSHA256MapProbeParallel is the floor of
+// BenchmarkVerifyParallel.
+func BenchmarkFloorSHA256MapProbeParallel(b *testing.B) {
+	_, secrets, floor := benchSet(b)
+	var worker atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(worker.Add(1)) * 7777
+		for pb.Next() {
+			if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
+				b.Error("missing")
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkApply applies token.created events into a set; ns/op is the cost
+// of one event, so 1e9/ns is events per second. The set is renewed every
+// 100,000 events (untimed) to bound memory.
+func BenchmarkApply(b *testing.B) {
+	const pool = benchTokens
+	evs := make([]events.Envelope, pool)
+	for i := range evs {
+		evs[i] = ev(b, 1, fmt.Sprintf("0193a000-0000-7000-8000-%012d", i), created(benchSecret(i), "default"))
+	}
+	s := tokenset.New()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % pool
+		if j == 0 && i > 0 {
+			b.StopTimer()
+			s = tokenset.New()
+			b.StartTimer()
+		}
+		e := evs[j]
+		e.Sequence = uint64(j + 1)
+		if err := s.Apply(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,406 @@
+package tokenset
+
+import (
+	"cmp"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// ErrCorrupt is returned (wrapped) by [Set.Apply] for an event the Set
+// cannot apply to its state: an event for a token it never saw created, a
+// second token.created for one id, a malformed verifier or payload, or a
+// token event type this build does not know. The event is not applied and
+// the Set is unchanged; a stream that yields such an event needs an
+// operator, not a retry.
+var ErrCorrupt = errors.New("token set cannot apply event")
+
+// Set is the current token set. Create one with [New]; the zero value is
+// not usable.
+//
+// A Set is safe for concurrent use: any number of goroutines may verify and
+// look up tokens while one goroutine applies events. Readers never see a
+// half-applied event. Verification takes no lock (see vindex); the other
+// lookups share a sync.RWMutex with Apply.
+type Set struct {
+	vx vindex // verifier → current token; read without s.mu
+
+	mu   sync.RWMutex
+	last uint64
+
+	// The management indexes hold entries, which stay put while the token
+	// in them is replaced by each event (tokens are immutable once
+	// published, for the lock-free vindex).
+	byID      map[string]*entry
+	bySeq     map[uint64]*entry
+	byName    map[string][]*entry       // in CreatedSeq order; names never change
+	byOwner   map[events.Owner][]*entry // in CreatedSeq order; owners never change
+	byProject map[string]map[*entry]struct{}
+	// pending holds the tokens that may still expire: not revoked, with an
+	// ExpiresAt and no token.expired recorded for it.
+	pending map[*entry]struct{}
+	all     []*entry // in CreatedSeq order
+}
+
+// entry is a token's place in the management indexes. t is its current
+// version, replaced (never mutated) under Set.mu.
+type entry struct{ t *Token }
+
+// New returns an empty Set.
+func New() *Set {
+	return &Set{
+		byID:      map[string]*entry{},
+		bySeq:     map[uint64]*entry{},
+		byName:    map[string][]*entry{},
+		byOwner:   map[events.Owner][]*entry{},
+		byProject: map[string]map[*entry]struct{}{},
+		pending:   map[*entry]struct{}{},
+	}
+}
+
+// LastApplied is the stream sequence of the last event applied (0 before
+// the first).
+func (s *Set) LastApplied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.last
+}
+
+// Len is the number of tokens ever created, revoked ones included.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.all)
+}
+
+// Apply applies one event, which must come from the stream in order.
+//
+//   - An event whose Sequence is at or below [Set.LastApplied] was applied
+//     already and is ignored (no error): Apply is idempotent by sequence.
+//   - Events of other aggregate kinds do not change tokens but advance
+//     LastApplied.
+//   - Token events change the token of their aggregate id. An event the Set
+//     cannot apply returns an error wrapping [ErrCorrupt] and leaves the Set
+//     unchanged: an unknown token event type, an event for a token id that
+//     was never created, a second token.created for an id, or a bad payload.
+//   - An event without a stream sequence (0) is an error: it cannot be
+//     ordered.
+//
+// Two tokens created with the same verifier (the same secret, which
+// commands must prevent) resolve to the newer one: verification of that
+// secret answers with the newest token created with it.
+//
+// Apply never panics on bad input.
+func (s *Set) Apply(env events.Envelope) error {
+	if env.Sequence == 0 {
+		return fmt.Errorf("tokenset: apply %s event %s: no stream sequence", env.Type, env.ID)
+	}
+	// Decode before taking the write lock, so readers are not blocked
+	// behind JSON decoding.
+	var (
+		p        events.Payload
+		verifier [32]byte
+		perr     error
+	)
+	if env.AggregateKind == events.KindToken {
+		p, perr = env.Payload()
+		if c, ok := p.(events.TokenCreated); ok && perr == nil {
+			verifier, perr = decodeVerifier(c.Verifier)
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if env.Sequence <= s.last {
+		return nil
+	}
+	if env.AggregateKind != events.KindToken {
+		s.last = env.Sequence
+		return nil
+	}
+	if perr == nil {
+		perr = s.apply(&env, p, verifier)
+	}
+	if perr != nil {
+		return fmt.Errorf("tokenset: apply seq %d (%s of token %s): %w: %w", env.Sequence, env.Type, env.AggregateID, ErrCorrupt, perr)
+	}
+	s.last = env.Sequence
+	return nil
+}
+
+func decodeVerifier(h string) ([32]byte, error) {
+	var v [32]byte
+	if hex.DecodedLen(len(h)) != len(v) {
+		return v, fmt.Errorf("verifier has %d hex digits, want 64", len(h))
+	}
+	if _, err := hex.Decode(v[:], []byte(h)); err != nil {
+		return v, errors.New("verifier is not hex")
+	}
+	return v, nil
+}
+
+// apply changes the state for one token event. It validates everything
+// before the first change, so an error leaves the Set untouched.
+func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) error {
+	if c, ok := p.(events.TokenCreated); ok {
+		if _, dup := s.byID[env.AggregateID]; dup {
+			return errors.New("token already exists")
+		}
+		s.create(env, c, verifier)
+		return nil
+	}
+	e := s.byID[env.AggregateID]
+	if e == nil {
+		return errors.New("no such token")
+	}
+	t := *e.t // the next version; the published one stays as it is
+	switch p := p.(type) {
+	case events.TokenScoped:
+		t.Projects = slices.Clone(p.Projects)
+		t.AllProjects = false
+	case events.TokenExpiryChanged:
+		t.ExpiresAt = deref(p.New)
+		t.ExpiredRecorded = false
+	case events.TokenExpired:
+		t.ExpiredRecorded = true
+	case events.TokenRevoked:
+		// The first revocation is the one that counts.
+		if !t.Revoked {
+			t.Revoked = true
+			t.RevokedAt = env.Time
+			t.RevokeReason = p.Reason
+		}
+	default:
+		return fmt.Errorf("%w: %q is not a token event", events.ErrUnknownType, env.Type)
+	}
+	t.Version = env.Sequence
+	s.publish(e, &t)
+	return nil
+}
+
+func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]byte) {
+	t := &Token{
+		ID:          env.AggregateID,
+		Type:        c.TokenType,
+		Name:        c.Name,
+		Environment: c.Environment,
+		Projects:    slices.Clone(c.Projects),
+		AllProjects: c.AllProjects,
+		ExpiresAt:   deref(c.ExpiresAt),
+		CreatedAt:   env.Time,
+		CreatedSeq:  env.Sequence,
+		Path:        c.Path,
+		Hint:        c.Hint,
+		OnBehalfOf:  c.OnBehalfOf,
+		CreatedBy:   env.Actor,
+		Version:     env.Sequence,
+		verifier:    verifier,
+	}
+	e := &entry{}
+	if c.Owner != nil {
+		o := *c.Owner
+		t.Owner = &o
+		s.byOwner[o] = append(s.byOwner[o], e)
+	}
+	s.byID[t.ID] = e
+	s.bySeq[t.CreatedSeq] = e
+	s.byName[t.Name] = append(s.byName[t.Name], e)
+	s.all = append(s.all, e)
+	s.publish(e, t)
+}
+
+// publish makes t the current version of e's token: in the project index,
+// the pending set and the verifier index. A token whose verifier was taken
+// over by a newer token (the same secret created twice) leaves the verifier
+// with the newer one.
+func (s *Set) publish(e *entry, t *Token) {
+	old := e.t
+	e.t = t
+	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
+		if old != nil {
+			s.unindexProjects(e, old)
+		}
+		s.indexProjects(e, t)
+	}
+	if !t.Revoked && !t.ExpiresAt.IsZero() && !t.ExpiredRecorded {
+		s.pending[e] = struct{}{}
+	} else {
+		delete(s.pending, e)
+	}
+	if cur := s.vx.get(&t.verifier); old == nil || cur == nil || cur.ID == t.ID {
+		s.vx.put(t)
+	}
+}
+
+// indexProjects adds e to the index of every project t lists explicitly.
+// All-projects tokens are in no project's index.
+func (s *Set) indexProjects(e *entry, t *Token) {
+	if t.AllProjects {
+		return
+	}
+	for _, p := range t.Projects {
+		m := s.byProject[p]
+		if m == nil {
+			m = map[*entry]struct{}{}
+			s.byProject[p] = m
+		}
+		m[e] = struct{}{}
+	}
+}
+
+// unindexProjects removes e from the indexes t put it in.
+func (s *Set) unindexProjects(e *entry, t *Token) {
+	if t.AllProjects {
+		return
+	}
+	for _, p := range t.Projects {
+		if m := s.byProject[p]; m != nil {
+			delete(m, e)
+			if len(m) == 0 {
+				delete(s.byProject, p)
+			}
+		}
+	}
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+// Verify verifies a presented secret at the current time; see
+// [Set.VerifyAt].
+func (s *Set) Verify(secret string) (Token, Status) {
+	return s.VerifyAt(secret, time.Now())
+}
+
+// VerifyAt verifies a presented secret as of now: it hashes the secret with
+// [events.Verifier], looks the verifier up and compares it in constant time.
+// An unknown secret yields (Token{}, Unknown); otherwise the token and its
+// [Token.StatusAt] now. Any secret shape works (generated, legacy 64-hex,
+// Unleash's 56-hex, bootstrap strings).
+//
+// VerifyAt does not allocate. The returned Token shares its Projects and
+// Owner with the Set; callers must not mutate them.
+func (s *Set) VerifyAt(secret string, now time.Time) (Token, Status) {
+	v := events.Verifier(secret)
+	t := s.vx.get(&v)
+	if t == nil {
+		return Token{}, Unknown
+	}
+	return *t, t.StatusAt(now)
+}
+
+// Lookup finds the token of a full secret whatever its status, for
+// management routes that accept the secret in place of the id. Like
+// [Set.VerifyAt] it compares verifiers in constant time, takes no lock and
+// does not allocate.
+func (s *Set) Lookup(secret string) (Token, bool) {
+	v := events.Verifier(secret)
+	t := s.vx.get(&v)
+	if t == nil {
+		return Token{}, false
+	}
+	return *t, true
+}
+
+// ByID returns the token with the given id (its aggregate id).
+func (s *Set) ByID(id string) (Token, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return get(s.byID[id])
+}
+
+// ByCreatedSeq returns the token whose token.created event has stream
+// sequence seq (a personal access token's integer id).
+func (s *Set) ByCreatedSeq(seq uint64) (Token, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return get(s.bySeq[seq])
+}
+
+func get(e *entry) (Token, bool) {
+	if e == nil {
+		return Token{}, false
+	}
+	return *e.t, true
+}
+
+// ByName returns the tokens with the given name, in CreatedSeq order.
+// Names are not unique.
+func (s *Set) ByName(name string) []Token {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return copyAll(s.byName[name])
+}
+
+// ByOwner returns the tokens owned by the principal (kind is
+// events.ActorUser or events.ActorServiceAccount), in CreatedSeq order.
+func (s *Set) ByOwner(kind, id string) []Token {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return copyAll(s.byOwner[events.Owner{Kind: kind, ID: id}])
+}
+
+// ByProject returns the tokens whose explicit project list currently
+// includes project, in CreatedSeq order. All-projects tokens are not
+// included.
+func (s *Set) ByProject(project string) []Token {
+	s.mu.RLock()
+	m := s.byProject[project]
+	out := make([]Token, 0, len(m))
+	for e := range m {
+		out = append(out, *e.t)
+	}
+	s.mu.RUnlock()
+	sortBySeq(out)
+	return out
+}
+
+// All returns every token, revoked ones included, in CreatedSeq order.
+func (s *Set) All() []Token {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return copyAll(s.all)
+}
+
+// Due returns the tokens whose expiry passed at now and for which no
+// token.expired was recorded yet, excluding revoked ones, ordered by
+// ExpiresAt then CreatedSeq. The expiry scheduler appends token.expired for
+// each.
+func (s *Set) Due(now time.Time) []Token {
+	s.mu.RLock()
+	var out []Token
+	for e := range s.pending {
+		if !now.Before(e.t.ExpiresAt) {
+			out = append(out, *e.t)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Token) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.CreatedSeq, b.CreatedSeq)
+	})
+	return out
+}
+
+func copyAll(es []*entry) []Token {
+	out := make([]Token, len(es))
+	for i, e := range es {
+		out[i] = *e.t
+	}
+	return out
+}
+
+func sortBySeq(ts []Token) {
+	slices.SortFunc(ts, func(a, b Token) int { return cmp.Compare(a.CreatedSeq, b.CreatedSeq) })
+}
