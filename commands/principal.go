@@ -120,10 +120,16 @@ func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func(
 func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
 	if !ValidID(id) {
-		if create {
-			return Result{}, checkID("id", id)
+		if !create {
+			return Result{}, ErrNotFound
 		}
-		return Result{}, ErrNotFound
+		// Let decide name the field when it validates the id itself
+		// (environment name, project id).
+		var zero S
+		if _, err := decide(zero, h.Now()); err != nil {
+			return Result{}, err
+		}
+		return Result{}, checkID("id", id)
 	}
 	m = h.withCommandID(m)
 	s, err := load(ctx, h, kind, id, fold)

@@ -655,3 +655,68 @@ func TestHandler_EnsureCatalogueIsIdempotent(t *testing.T) {
 		t.Fatalf("two nodes bootstrapping stored %d events, want 3", got)
 	}
 }
+
+// Ensure a create that loses the race to another writer (the aggregate did
+// not exist when read, but does when appended) reports ErrExists and
+// stores nothing.
+func TestHandler_CreateLosingTheRaceIsExists(t *testing.T) {
+	l := newLedger(t)
+	hooked := &hookStore{Store: l.store}
+	h := newTestHandler(hooked)
+	tests := []struct {
+		name   string
+		kind   string
+		id     string
+		winner func() error
+		loser  func() error
+	}{
+		{"project", events.KindProject, "race", func() error {
+			_, err := l.h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: "race"})
+			return err
+		}, func() error {
+			_, err := h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: "race", Name: "Loser"})
+			return err
+		}},
+		{"user", events.KindUser, "u-race", func() error {
+			_, _, err := l.h.CreateUser(l.ctx, meta(""), commands.CreateUser{UserID: "u-race", Username: "w", RootRole: events.RoleViewer})
+			return err
+		}, func() error {
+			_, _, err := h.CreateUser(l.ctx, meta(""), commands.CreateUser{UserID: "u-race", Username: "l", RootRole: events.RoleViewer})
+			return err
+		}},
+		{"environment", events.KindEnvironment, "race", func() error {
+			_, err := l.h.CreateEnvironment(l.ctx, meta(""), commands.CreateEnvironment{Name: "race"})
+			return err
+		}, func() error {
+			_, err := h.CreateEnvironment(l.ctx, meta(""), commands.CreateEnvironment{Name: "race"})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l.t = t
+			var once sync.Once
+			hooked.mu.Lock()
+			hooked.afterLoad = func(kind, id string) {
+				if kind == tt.kind && id == tt.id {
+					once.Do(func() {
+						if err := tt.winner(); err != nil {
+							t.Errorf("winner: %v", err)
+						}
+					})
+				}
+			}
+			hooked.mu.Unlock()
+			err := tt.loser()
+			hooked.mu.Lock()
+			hooked.afterLoad = nil
+			hooked.mu.Unlock()
+			if !errors.Is(err, commands.ErrExists) {
+				t.Fatalf("got %v, want ErrExists", err)
+			}
+			if evs := l.load(tt.kind, tt.id); len(evs) != 1 {
+				t.Fatalf("%d events, want only the winner's", len(evs))
+			}
+		})
+	}
+}

@@ -118,13 +118,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if _, err := m.Commands.EnsureCatalogue(ctx, sys); err != nil {
 		return fmt.Errorf("create default project and environments: %w", err)
 	}
-	if seq, err := m.Store.LastSequence(ctx); err == nil {
-		if err := m.Runner.WaitFor(ctx, seq); err != nil {
-			return err
-		}
+	if err := m.catchUp(ctx); err != nil {
+		return err
 	}
 	n, err := bootstrap.Import(ctx, m.Commands, catalogue{m.Dir}, tokens)
 	if err != nil {
+		return err
+	}
+	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
 	m.log.Info("tokenledger serving", "http", m.URL(), "nats", m.NATSURL(), "data_dir", m.Config.DataDir,
@@ -132,6 +133,15 @@ func (m *Main) Run(ctx context.Context) error {
 	sched := &expiry.Scheduler{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("expiry", func() error { return sched.Run(bg) })
 	return nil
+}
+
+// catchUp waits until the projections applied every event stored so far.
+func (m *Main) catchUp(ctx context.Context) error {
+	seq, err := m.Store.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	return m.Runner.WaitFor(ctx, seq)
 }
 
 func (m *Main) goRun(name string, f func() error) {

@@ -11,11 +11,11 @@ import (
 
 // Config is everything "tokenledger serve" can be told.
 type Config struct {
-	Listen          string        // HTTP address
-	DataDir         string        // embedded NATS data
-	NATSListen      string        // embedded NATS client address, "off" for none
-	NATSURL         string        // external NATS instead of the embedded server
-	AuthProxyHeader string        // trusted single-sign-on header, "" = off
+	Listen          string // HTTP address
+	DataDir         string // embedded NATS data
+	NATSListen      string // embedded NATS client address, "off" for none
+	NATSURL         string // external NATS instead of the embedded server
+	AuthProxyHeader string // trusted single-sign-on header, "" = off
 	TrustedProxies  []netip.Prefix
 	ExpiryEvery     time.Duration // expiry scheduler period
 	Replicas        int           // stream replicas when creating it on a cluster

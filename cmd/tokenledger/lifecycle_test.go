@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// lastEvent returns the newest event of the stream.
+func (s *testService) lastEvent() events.Envelope {
+	s.t.Helper()
+	seq := s.lastSeq()
+	var got events.Envelope
+	err := s.Store.Replay(context.Background(), seq, seq, func(e events.Envelope) error { got = e; return nil })
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return got
+}
+
+// Every mutation's event records who acted (the PAT's user, the service
+// account, the admin token's name) and through what (credential id and
+// type, remote address, user agent, request id).
+func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
+	s := startService(t, "", nil)
+	admin, _ := s.Tokens.Lookup(adminSecret)
+	alice := s.createUser("alice", "Admin")
+	aliceTok, _ := s.Tokens.Lookup(alice.Secret)
+	ci := s.createServiceAccount("ci-bot", "Admin")
+	ciTok, _ := s.Tokens.Lookup(ci.Secret)
+	aliceUser, _ := s.Dir.UserByIntID(uint64(alice.IntID))
+	ciSA, _ := s.Dir.ServiceAccountByIntID(uint64(ci.IntID))
+
+	type caller struct {
+		cred      string
+		actorKind string
+		actorID   string
+		credID    string
+		credType  string
+	}
+	callers := map[string]caller{
+		"admin_token":     {adminSecret, events.ActorAdminToken, admin.ID, admin.ID, events.TokenAdmin},
+		"pat":             {alice.Secret, events.ActorUser, aliceUser.ID, aliceTok.ID, events.TokenPersonal},
+		"service_account": {ci.Secret, events.ActorServiceAccount, ciSA.ID, ciTok.ID, events.TokenServiceAccount},
+	}
+	for name, c := range callers {
+		mutations := []struct {
+			name     string
+			typ      string
+			mutation func() response
+		}{
+			{"create_token", events.TypeTokenCreated, func() response {
+				return s.do("POST", "/api/admin/api-tokens", c.cred, map[string]any{"tokenName": "n", "type": "backend", "environment": "development"}, "X-Request-Id", "req-"+name)
+			}},
+			{"change_expiry", events.TypeTokenExpiryChanged, func() response {
+				_, id := s.createToken("frontend", "development")
+				return s.do("PUT", "/api/admin/api-tokens/"+id, c.cred, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, "X-Request-Id", "req-"+name)
+			}},
+			{"revoke", events.TypeTokenRevoked, func() response {
+				_, id := s.createToken("frontend", "development")
+				return s.do("DELETE", "/api/admin/api-tokens/"+id, c.cred, nil, "X-Request-Id", "req-"+name)
+			}},
+			{"create_project", events.TypeProjectCreated, func() response {
+				return s.do("POST", "/api/admin/projects", c.cred, map[string]any{"id": "p-" + strings.ReplaceAll(name, "_", "-"), "name": "P"}, "X-Request-Id", "req-"+name)
+			}},
+			{"create_user", events.TypeUserCreated, func() response {
+				return s.do("POST", "/api/admin/user-admin", c.cred, map[string]any{"username": "u-" + name, "rootRole": "Viewer"}, "X-Request-Id", "req-"+name)
+			}},
+		}
+		for _, m := range mutations {
+			t.Run(name+"/"+m.name, func(t *testing.T) {
+				r := m.mutation()
+				if r.Status >= 300 {
+					t.Fatalf("status %d: %s", r.Status, r.Body)
+				}
+				e := s.lastEvent()
+				if e.Type != m.typ {
+					t.Fatalf("last event %s, want %s", e.Type, m.typ)
+				}
+				if e.Actor.Kind != c.actorKind || e.Actor.ID != c.actorID || e.Actor.Name == "" {
+					t.Errorf("actor = %+v, want kind %s id %s", e.Actor, c.actorKind, c.actorID)
+				}
+				if e.Via.CredentialID != c.credID || e.Via.CredentialType != c.credType {
+					t.Errorf("via credential = %s/%s, want %s/%s", e.Via.CredentialID, e.Via.CredentialType, c.credID, c.credType)
+				}
+				if !strings.HasPrefix(e.Via.RemoteAddr, "127.0.0.1:") || e.Via.UserAgent != "tokenledger-test/1" || e.Via.RequestID != "req-"+name {
+					t.Errorf("via = %+v", e.Via)
+				}
+				if e.CommandID == "" || e.Hash == "" {
+					t.Errorf("event lacks command id or hash: %+v", e)
+				}
+			})
+		}
+	}
+}
+
+func TestAttribution_SystemImportsInitTokensAndCatalogue(t *testing.T) {
+	s := startService(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": "default:development.init-backend-secret-1234567890"})
+	evs, next := s.Audit.Query(auditQuery(""))
+	_ = next
+	types := map[string]int{}
+	for _, e := range evs {
+		if e.Actor != events.System {
+			t.Errorf("start-up event %s (seq %d) by %+v, want system", e.Type, e.Seq, e.Actor)
+		}
+		types[e.Type]++
+	}
+	if types[events.TypeProjectCreated] != 1 || types[events.TypeEnvironmentCreated] != 2 || types[events.TypeTokenCreated] != 3 {
+		t.Fatalf("start-up events = %v, want default project, 2 environments, 3 INIT tokens", types)
+	}
+}
+
+// Restarting on the same data dir rebuilds identical state by replay: every
+// token, every revocation, every expiry change.
+func TestRestart_SameDataDirKeepsEveryTokenAndRevocation(t *testing.T) {
+	env := map[string]string{"INIT_FRONTEND_API_TOKENS": "default:development.init-frontend-secret-1234567890"}
+	s := startService(t, "", env)
+	keep, _ := s.createToken("backend", "production", "default")
+	gone, goneID := s.createToken("frontend", "development")
+	_, shortID := s.createToken("backend", "development")
+	user := s.createUser("bob", "Editor")
+	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, adminSecret, nil)
+	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+shortID, adminSecret, map[string]any{"expiresAt": "2099-02-03T04:05:06Z"})
+	beforeSeq, beforeTokens, beforeDir := s.lastSeq(), s.Tokens.Digest(), s.Dir.Digest()
+
+	s2 := s.restart()
+	if got := s2.lastSeq(); got != beforeSeq {
+		t.Fatalf("restart appended events: seq %d → %d (INIT import must be idempotent)", beforeSeq, got)
+	}
+	if s2.Tokens.Digest() != beforeTokens || s2.Dir.Digest() != beforeDir {
+		t.Fatal("state after replay differs from state before restart")
+	}
+	for secret, want := range map[string]tokenset.Status{keep: tokenset.Valid, gone: tokenset.Revoked, user.Secret: tokenset.Valid,
+		"default:development.init-frontend-secret-1234567890": tokenset.Valid} {
+		if _, st := s2.Tokens.Verify(secret); st != want {
+			t.Errorf("after restart a token verifies as %v, want %v", st, want)
+		}
+	}
+	short, _ := s2.Tokens.ByID(shortID)
+	if short.ExpiresAt.Format(time.RFC3339) != "2099-02-03T04:05:06Z" {
+		t.Errorf("expiry change lost: %v", short.ExpiresAt)
+	}
+	s2.must(http.StatusOK, "GET", "/api/admin/api-tokens", user.Secret, nil)
+}
+
+// A token deleted through the API stays deleted when the service restarts
+// with the same INIT variables.
+func TestBootstrap_DeletedInitTokenIsNotBroughtBack(t *testing.T) {
+	env := map[string]string{"INIT_CLIENT_API_TOKENS": "default:development.init-client-secret-123456789012"}
+	s := startService(t, "", env)
+	tok, ok := s.Tokens.Lookup("default:development.init-client-secret-123456789012")
+	if !ok || tok.Type != events.TokenBackend {
+		t.Fatalf("INIT_CLIENT_API_TOKENS not imported as a backend token: %+v", tok)
+	}
+	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+tok.ID, adminSecret, nil)
+	s2 := s.restart()
+	if _, st := s2.Tokens.Verify("default:development.init-client-secret-123456789012"); st != tokenset.Revoked {
+		t.Fatalf("deleted INIT token is %v after restart", st)
+	}
+}
+
+// Tokens expire at their moment (verification checks it), and the
+// scheduler records token.expired once, by the actor system.
+func TestExpiry_TokenStopsAtItsMomentAndTheEventIsRecorded(t *testing.T) {
+	s := startService(t, "", nil)
+	secret, id := s.createToken("backend", "development")
+	at := time.Now().Add(300 * time.Millisecond).UTC()
+	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": at.Format(time.RFC3339Nano)})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, _ := s.Audit.Query(auditQuery(id))
+		if len(evs) > 0 && evs[len(evs)-1].Type == events.TypeTokenExpired {
+			if evs[len(evs)-1].Actor != events.System {
+				t.Fatalf("expired by %+v", evs[len(evs)-1].Actor)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no token.expired recorded; history: %+v", evs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, st := s.Tokens.Verify(secret); st != tokenset.Expired {
+		t.Fatalf("status %v, want expired", st)
+	}
+	v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
+	if len(v["tokens"].([]any)) != 0 {
+		t.Fatal("an expired token validates")
+	}
+	evs, _ := s.Audit.Query(auditQuery(id))
+	n := 0
+	for _, e := range evs {
+		if e.Type == events.TypeTokenExpired {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("token.expired recorded %d times", n)
+	}
+}
+
+// The canary: secrets handed out by every path must appear nowhere but in
+// the one answer that created them: not in the stream's files, the logs,
+// any error answer or any listing.
+func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
+	initSecret := "default:development.canary-init-" + strings.Repeat("c", 40)
+	s := startService(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": initSecret})
+	var secrets []string
+	for _, typ := range []string{"backend", "client", "frontend"} {
+		sec, _ := s.createToken(typ, "development", "default")
+		secrets = append(secrets, sec)
+	}
+	u := s.createUser("carol", "Admin")
+	sa := s.createServiceAccount("canary-sa", "Editor")
+	pat := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
+		map[string]any{"description": "second", "expiresAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}).JSON(t)["secret"].(string)
+	secrets = append(secrets, u.Secret, sa.Secret, pat, initSecret, adminSecret, spareAdminSecret)
+
+	// Provoke errors and log lines that involve the secrets.
+	var answers []string
+	for _, sec := range secrets {
+		answers = append(answers,
+			string(s.do("GET", "/api/admin/api-tokens", sec+"x", nil).Body),
+			string(s.do("POST", "/api/admin/api-tokens", sec, `{"tokenName":`).Body),
+			string(s.do("DELETE", "/api/admin/projects/default/api-tokens/"+sec, adminSecret, nil).Body),
+			string(s.do("GET", "/api/admin/api-tokens", adminSecret, nil).Body),
+			string(s.do("GET", "/api/ledger/events?limit=1000", adminSecret, nil).Body),
+			string(s.do("GET", "/api/ledger/tokens", adminSecret, nil).Body),
+			string(s.do("GET", "/api/admin/user/tokens", u.Secret, nil).Body),
+		)
+		s.do("DELETE", "/api/admin/api-tokens/"+sec, adminSecret, nil)
+	}
+	logs := s.logs.String()
+	if err := s.Close(); err != nil { // flush the store's files
+		t.Fatal(err)
+	}
+	var files strings.Builder
+	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(files.String(), "token.created") {
+		t.Fatal("canary is blind: the stream files hold no token.created event")
+	}
+	for i, sec := range secrets {
+		body := sec[strings.LastIndexAny(sec, ".:")+1:]
+		for where, text := range map[string]string{"stream files": files.String(), "logs": logs, "answers": strings.Join(answers, "\n")} {
+			if strings.Contains(text, body) {
+				t.Errorf("secret %d found in the %s", i, where)
+			}
+		}
+		enc, _ := json.Marshal(body)
+		if strings.Contains(files.String(), string(enc[1:len(enc)-1])) {
+			t.Errorf("secret %d found JSON-escaped in the stream files", i)
+		}
+	}
+}
