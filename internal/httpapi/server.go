@@ -114,6 +114,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errors.New("panic"))
 		}
 	}()
+	if !s.runner.Ready() && r.URL.Path != "/health" && r.URL.Path != "/ready" {
+		// Until the projections caught up, tokens would look unknown and
+		// listings incomplete: answer nothing rather than something wrong.
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+			"tokenledger is replaying its ledger; try again in a moment"))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
