@@ -19,6 +19,7 @@ const (
 	codeWrongLastSequenceConstant jetstream.ErrorCode = 10164 // expectation failed or in flight (R>1)
 	codeBatchDuplicateMsgID       jetstream.ErrorCode = 10201 // atomic batch repeats a stored msg id
 	codeStorageExceeded           jetstream.ErrorCode = 10047 // storage resources exceeded
+	codeMessageTooLarge           jetstream.ErrorCode = 10054 // over the stream's MaxMsgSize
 	codeStreamMismatch            jetstream.ErrorCode = 10060 // another stream captured the subject
 	codeMaximumMessages           jetstream.ErrorCode = 10077 // a limit was hit under DiscardNew
 	codeStreamSealed              jetstream.ErrorCode = 10109 // sealed stream
@@ -49,9 +50,13 @@ const (
 //     (10077), storage is exhausted (10047), the stream is sealed (10109),
 //     another stream owns the subject (10060), or no stream answered.
 //     Nothing was stored.
-//   - any other error (invalid envelopes aside) means the outcome is
-//     unknown, e.g. a timeout: retry with the same MsgIDs inside the
-//     stream's duplicate window.
+//   - an error for invalid envelopes (an id that is not one subject token,
+//     an unsealed event, a repeated MsgID, an event over the stream's
+//     MaxMsgSize): nothing was stored.
+//   - any other error means the outcome is unknown, e.g. a timeout: retry
+//     with the same MsgIDs inside the stream's duplicate window.
+//
+// Append is safe for concurrent use.
 func (s *Store) Append(ctx context.Context, batch ...commands.Append) (uint64, error) {
 	if err := s.Health(); err != nil {
 		return 0, fmt.Errorf("jsstore: append refused: %w: %w", commands.ErrUnavailable, err)
@@ -182,6 +187,8 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 			return 0, fmt.Errorf("jsstore: append %s: a msg id of the batch was stored before, but not for these events: %w", where, err)
 		}
 		return 0, fmt.Errorf("jsstore: append %s: %w (%w)", where, commands.ErrConflict, err)
+	case codeMessageTooLarge:
+		return 0, fmt.Errorf("jsstore: append %s: an event exceeds the stream's maximum message size; nothing was stored: %w", where, err)
 	case codeMaximumMessages, codeStorageExceeded, codeStreamSealed, codeStreamMismatch:
 		return 0, fmt.Errorf("jsstore: append %s: stream %s refused the write: %w: %w", where, s.name, commands.ErrUnavailable, err)
 	}

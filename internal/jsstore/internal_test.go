@@ -86,15 +86,17 @@ func TestAppendErrorMapping(t *testing.T) {
 		name        string
 		err         error
 		unavailable bool
+		unknown     bool // the error must say the outcome is unknown
 	}{
-		{"limit reached (10077)", api(10077), true},
-		{"storage exhausted (10047)", api(10047), true},
-		{"sealed (10109)", api(10109), true},
-		{"another stream owns the subject (10060)", api(10060), true},
-		{"no stream answered", jetstream.ErrNoStreamResponse, true},
-		{"timeout", context.DeadlineExceeded, false},
-		{"disconnected", nats.ErrConnectionClosed, false},
-		{"message too large (10054)", api(10054), false},
+		{"limit reached (10077)", api(10077), true, false},
+		{"storage exhausted (10047)", api(10047), true, false},
+		{"sealed (10109)", api(10109), true, false},
+		{"another stream owns the subject (10060)", api(10060), true, false},
+		{"no stream answered", jetstream.ErrNoStreamResponse, true, false},
+		{"message too large (10054)", api(10054), false, false},
+		{"timeout", context.DeadlineExceeded, false, true},
+		{"disconnected", nats.ErrConnectionClosed, false, true},
+		{"another API error", api(10999), false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,8 +113,8 @@ func TestAppendErrorMapping(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("%v does not wrap the cause", err)
 			}
-			if !tt.unavailable && !strings.Contains(err.Error(), "outcome unknown") {
-				t.Fatalf("%v should say the outcome is unknown", err)
+			if got := strings.Contains(err.Error(), "outcome unknown"); got != tt.unknown {
+				t.Fatalf("%v: says the outcome is unknown = %v, want %v", err, got, tt.unknown)
 			}
 		})
 	}

@@ -35,8 +35,9 @@ const numPendingHeader = "Nats-Num-Pending"
 //
 // Load reads with Direct Get batch requests filtered by
 // ledger.<kind>.<id>.* (no consumer is created), paging when the aggregate
-// has more events than one request returns. The result is a snapshot as of
-// the first request. On a replicated stream Direct Get may be served by a
+// has more events than one request returns (each page is a consistent
+// snapshot; events appended while Load runs may or may not be included,
+// never out of order). On a replicated stream Direct Get may be served by a
 // replica that lags: the appends' expectations catch that (ErrConflict).
 // An event that does not decode fails the Load with an error naming its
 // sequence.

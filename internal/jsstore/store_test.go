@@ -603,7 +603,9 @@ func TestAppendBatchLimit(t *testing.T) {
 func TestAppendRejectsInvalidEvents(t *testing.T) {
 	e := openStore(t)
 	ctx := ctxFor(t)
-	valid := func() events.Envelope { return storetest.Event(t, storetest.NewAggregateID(), storetest.TokenCreated(), "") }
+	valid := func() events.Envelope {
+		return storetest.Event(t, storetest.NewAggregateID(), storetest.TokenCreated(), "")
+	}
 	resealed := func(mutate func(*events.Envelope)) []commands.Append {
 		ev := valid()
 		mutate(&ev)
@@ -624,6 +626,11 @@ func TestAppendRejectsInvalidEvents(t *testing.T) {
 		{"aggregate id with a space", resealed(func(e *events.Envelope) { e.AggregateID = "a b" }), "not a valid subject token"},
 		{"empty aggregate kind", resealed(func(e *events.Envelope) { e.AggregateKind = "" }), "empty aggregate kind"},
 		{"unsealed event", func() []commands.Append { ev := valid(); ev.Hash = ""; return []commands.Append{{Event: ev}} }(), "not sealed"},
+		{"event over the stream's 64 KiB limit", func() []commands.Append {
+			p := storetest.TokenCreated()
+			p.Name = strings.Repeat("n", jsstore.MaxMsgSize)
+			return []commands.Append{{Event: storetest.Event(t, storetest.NewAggregateID(), p, "")}}
+		}(), "maximum message size"},
 		{"msg id twice in a batch", []commands.Append{{Event: valid(), MsgID: "same"}, {Event: valid(), MsgID: "same"}}, "appears twice"},
 	}
 	for _, tt := range tests {
@@ -666,7 +673,7 @@ func TestEveryWriteCarriesTheExpectation(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		seq                  uint64
+		seq                   uint64
 		msgID, expect, filter string // "" expect: no expectation (later event of the aggregate in a batch)
 	}{
 		{1, "cmd-1", "0", events.AggregateFilter(events.KindToken, a)},
