@@ -9,6 +9,10 @@
 //
 // Subpackages: tokenset (the current tokens, verification in well under a
 // microsecond) and auditlog (every event with its actor and credential).
-// [Runner] feeds projections from a [Source] and lets readers wait for a
-// sequence (read-your-writes).
+// [Runner] feeds any [Projection] from a [Source] and lets readers wait for
+// a sequence (read-your-writes). [AsOf] and [AsOfTime] rebuild the token
+// set as it was at a stream sequence or a time, by replay.
+//
+// This package and its subpackages import only events (and the standard
+// library): services embed them to verify tokens locally.
 package projections

@@ -148,17 +148,26 @@ func digestOf(tb testing.TB, evs []events.Envelope) string {
 	return s.Digest()
 }
 
-// start runs r until the test ends and returns a channel with Run's result.
-func start(tb testing.TB, r *projections.Runner) (cancel func(), done <-chan error) {
+// start runs r until the test ends. stop cancels Run's context; wait
+// returns Run's result once it returned (any number of times).
+func start(tb testing.TB, r *projections.Runner) (stop func(), wait func() error) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan error, 1)
-	go func() { ch <- r.Run(ctx) }()
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = r.Run(ctx)
+	}()
+	wait = func() error {
+		<-done
+		return err
+	}
 	tb.Cleanup(func() {
 		cancel()
-		<-ch
+		_ = wait()
 	})
-	return cancel, ch
+	return cancel, wait
 }
 
 // Ensure events stored before and after Run starts all reach every
@@ -285,7 +294,7 @@ func TestRunner_restart_yields_identical_state(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := done(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel = %v, want context.Canceled", err)
 	}
 	if !errors.Is(r1.Err(), context.Canceled) {
@@ -310,7 +319,7 @@ func TestRunner_restart_yields_identical_state(t *testing.T) {
 			t.Fatalf("%s: WaitReady: %v", name, err)
 		}
 		stop()
-		<-done
+		_ = done()
 		if s.Digest() != want || s.LastApplied() != 60 {
 			t.Errorf("%s: digest differs from the first run's (at %d)", name, s.LastApplied())
 		}
@@ -358,7 +367,7 @@ func TestRunner_stops_at_an_apply_error(t *testing.T) {
 	bad := l.append(storetest.NewAggregateID(), events.TokenRevoked{Reason: events.ReasonDeleted}) // never created
 	r := projections.NewRunner(l.store, tokenset.New())
 	_, done := start(t, r)
-	err := <-done
+	err := done()
 	if !errors.Is(err, tokenset.ErrCorrupt) {
 		t.Fatalf("Run = %v, want an error wrapping tokenset.ErrCorrupt", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -166,6 +167,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return badRequest("", fmt.Sprintf("request body is not valid JSON (at byte %d)", syn.Offset))
 		case errors.As(err, &typ):
 			return badRequest(typ.Field, fmt.Sprintf("%q must be of type %s", typ.Field, typ.Type))
+		case errors.As(err, new(*time.ParseError)) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):
+			// expiresAt is the only date-time in request bodies.
+			return badRequest("expiresAt", `"expiresAt" must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z`)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return badRequest(field, fmt.Sprintf("unknown field %q", field))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -261,6 +262,12 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *authz.Principal, id string) error {
 	res, err := s.cmd.RevokeToken(r.Context(), s.meta(r, p), commands.RevokeToken{TokenID: id, Reason: events.ReasonDeleted})
+	if errors.Is(err, commands.ErrGone) {
+		// Revoked by a concurrent request: the caller's wish holds, and the
+		// answer is the one a later delete would get.
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

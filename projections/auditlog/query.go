@@ -62,6 +62,7 @@ func (l *Log) Query(q Query) (entries []Entry, next uint64) {
 	// The first position after the cursor.
 	start := sort.Search(len(l.entries), func(i int) bool { return l.entries[i].Seq > q.After })
 	it := l.plan(q, typ, prefix, start)
+	entries = make([]Entry, 0, min(limit, it.size()))
 
 	match := func(e *Entry) bool {
 		return (q.AggregateID == "" || e.AggregateID == q.AggregateID) &&

@@ -2,6 +2,8 @@ package tokenset_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,14 +18,32 @@ const benchTokens = 100_000
 func benchSecret(i int) string { return fmt.Sprintf("default:development.%064x", i*7919+1) }
 
 var bench struct {
-	once    sync.Once
-	set     *tokenset.Set
+	once  sync.Once
+	set   *tokenset.Set
+	floor map[[32]byte]int // the same keys in a bare Go map
+	// floorTok maps the same keys to copies of the tokens, allocated in
+	// creation order like the Set's.
+	floorTok map[[32]byte]*tokenset.Token
+	// The secrets in creation order (which is also the tokens' memory
+	// order, friendly to the prefetcher) and in a random order (each
+	// verification a cache miss on token memory, as uniform traffic over
+	// 100,000 tokens would be).
+	orders []benchOrder
+}
+
+type benchOrder struct {
+	name    string
 	secrets []string
-	floor   map[[32]byte]int // the same keys in a bare Go map
 }
 
 // benchSet is a Set of 100,000 client tokens, built once per test binary.
-func benchSet(b *testing.B) (*tokenset.Set, []string, map[[32]byte]int) {
+func benchSet(b *testing.B) (*tokenset.Set, []benchOrder, map[[32]byte]int) {
+	b.Helper()
+	benchBuild(b)
+	return bench.set, bench.orders, bench.floor
+}
+
+func benchBuild(b *testing.B) {
 	b.Helper()
 	bench.once.Do(func() {
 		s := tokenset.New()
@@ -36,72 +56,119 @@ func benchSet(b *testing.B) (*tokenset.Set, []string, map[[32]byte]int) {
 				panic(err)
 			}
 		}
-		bench.set, bench.secrets, bench.floor = s, secrets, floor
+		random := slices.Clone(secrets)
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(random), func(i, j int) { random[i], random[j] = random[j], random[i] })
+		floorTok := make(map[[32]byte]*tokenset.Token, benchTokens)
+		for _, sec := range secrets {
+			t, _ := s.Lookup(sec)
+			floorTok[events.Verifier(sec)] = &t
+		}
+		bench.set, bench.floor, bench.floorTok = s, floor, floorTok
+		bench.orders = []benchOrder{{"created_order", secrets}, {"random_order", random}}
 	})
-	return bench.set, bench.secrets, bench.floor
 }
 
 // BenchmarkVerify verifies known secrets of a 100,000-token set.
 func BenchmarkVerify(b *testing.B) {
-	s, secrets, _ := benchSet(b)
+	s, orders, _ := benchSet(b)
 	now := at(1)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
-			b.Fatal(st)
-		}
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+					b.Fatal(st)
+				}
+			}
+		})
 	}
 }
 
 // BenchmarkFloorSHA256MapProbe is the floor under BenchmarkVerify: the
-// verifier hash and a probe of a bare Go map with the same keys, no lock, no
-// copy, no compare.
+// verifier hash and a probe of a bare Go map with the same keys; no token
+// is read, no lock, no copy, no compare.
 func BenchmarkFloorSHA256MapProbe(b *testing.B) {
-	_, secrets, floor := benchSet(b)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
-			b.Fatal("missing")
-		}
+	_, orders, floor := benchSet(b)
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
+					b.Fatal("missing")
+				}
+			}
+		})
 	}
+}
+
+// BenchmarkFloorSHA256MapProbeCopy is a second floor: hash, probe of a bare
+// Go map, and a copy of the token found (what returning a Token by value
+// costs when token memory is not in cache), with no lock, compare or status.
+func BenchmarkFloorSHA256MapProbeCopy(b *testing.B) {
+	_, orders, _ := benchSet(b)
+	var sink tokenset.Token
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				p, ok := bench.floorTok[events.Verifier(secrets[i%len(secrets)])]
+				if !ok {
+					b.Fatal("missing")
+				}
+				sink = *p
+			}
+		})
+	}
+	_ = sink
 }
 
 // BenchmarkVerifyParallel is BenchmarkVerify from GOMAXPROCS goroutines.
 func BenchmarkVerifyParallel(b *testing.B) {
-	s, secrets, _ := benchSet(b)
+	s, orders, _ := benchSet(b)
 	now := at(1)
-	var worker atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(worker.Add(1)) * 7777
-		for pb.Next() {
-			if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
-				b.Error(st)
-				return
-			}
-			i++
-		}
-	})
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			var worker atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(worker.Add(1)) * 7777
+				for pb.Next() {
+					if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+						b.Error(st)
+						return
+					}
+					i++
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkFloorSHA256MapProbeParallel is the floor of
 // BenchmarkVerifyParallel.
 func BenchmarkFloorSHA256MapProbeParallel(b *testing.B) {
-	_, secrets, floor := benchSet(b)
-	var worker atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(worker.Add(1)) * 7777
-		for pb.Next() {
-			if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
-				b.Error("missing")
-				return
-			}
-			i++
-		}
-	})
+	_, orders, floor := benchSet(b)
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			var worker atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(worker.Add(1)) * 7777
+				for pb.Next() {
+					if _, ok := floor[events.Verifier(secrets[i%len(secrets)])]; !ok {
+						b.Error("missing")
+						return
+					}
+					i++
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkApply applies token.created events into a set; ns/op is the cost

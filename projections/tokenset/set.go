@@ -277,25 +277,22 @@ func deref(t *time.Time) time.Time {
 
 // Verify verifies a presented secret at the current time; see
 // [Set.VerifyAt].
-func (s *Set) Verify(secret string) (Token, Status) {
+func (s *Set) Verify(secret string) (*Token, Status) {
 	return s.VerifyAt(secret, time.Now())
 }
 
 // VerifyAt verifies a presented secret as of now: it hashes the secret with
 // [events.Verifier], looks the verifier up and compares it in constant time.
-// An unknown secret yields (Token{}, Unknown); otherwise the token and its
+// An unknown secret yields (nil, Unknown); otherwise the token and its
 // [Token.StatusAt] now. Any secret shape works (generated, legacy 64-hex,
 // Unleash's 56-hex, bootstrap strings).
 //
-// VerifyAt does not allocate. The returned Token shares its Projects and
-// Owner with the Set; callers must not mutate them.
-func (s *Set) VerifyAt(secret string, now time.Time) (Token, Status) {
+// VerifyAt does not allocate and does not copy: the returned *Token is the
+// Set's published, immutable snapshot of the token (a later event publishes
+// a new one). Callers must treat it as read-only.
+func (s *Set) VerifyAt(secret string, now time.Time) (*Token, Status) {
 	v := events.Verifier(secret)
-	t := s.vx.get(&v)
-	if t == nil {
-		return Token{}, Unknown
-	}
-	return *t, t.StatusAt(now)
+	return s.vx.verify(&v, unixNano(now))
 }
 
 // Lookup finds the token of a full secret whatever its status, for

@@ -45,13 +45,29 @@ func (s Status) String() string {
 // pointer are shared with the Set: callers must not mutate them. (The Set
 // itself never mutates them either; a scope change installs a new slice.)
 type Token struct {
+	// The fields Verify reads come first, so that the verifier compare and
+	// the status check touch one cache line: verifier (32 bytes),
+	// ExpiresAt (24) and the two status flags.
+	verifier [32]byte
+	// ExpiresAt is zero when the token never expires.
+	ExpiresAt time.Time
+	Revoked   bool
+	// ExpiredRecorded reports that a token.expired event was applied for the
+	// current ExpiresAt. A later token.expiry-changed clears it.
+	ExpiredRecorded bool
+	// AllProjects is the explicit all-projects scope. A scope change
+	// (token.scoped) always clears it: a scope is never widened.
+	AllProjects bool
+	// OnBehalfOf is set when an admin issued a personal token for another
+	// user (the Owner).
+	OnBehalfOf bool
+
 	ID          string // aggregate id (UUID), the token's public id
 	Type        string // an events.Token* constant
 	Name        string
 	Owner       *events.Owner // user or service account for personal and service-account tokens; nil otherwise
 	Environment string
-	Projects    []string // explicit project list; empty when AllProjects
-	ExpiresAt   time.Time
+	Projects    []string  // explicit project list; not consulted when AllProjects
 	CreatedAt   time.Time // Time of the token.created event
 	CreatedSeq  uint64    // stream sequence of token.created; a personal access token's integer id
 	Path        string    // an events.Path* constant
@@ -63,19 +79,6 @@ type Token struct {
 	RevokeReason string
 	// Version is the stream sequence of the token's last event.
 	Version uint64
-
-	// AllProjects is the explicit all-projects scope. A scope change
-	// (token.scoped) always clears it: a scope is never widened.
-	AllProjects bool
-	// OnBehalfOf is set when an admin issued a personal token for another
-	// user (the Owner).
-	OnBehalfOf bool
-	Revoked    bool
-	// ExpiredRecorded reports that a token.expired event was applied for the
-	// current ExpiresAt. A later token.expiry-changed clears it.
-	ExpiredRecorded bool
-
-	verifier [32]byte
 }
 
 // Verifier returns the token's verifier: the SHA-256 of its whole secret,

@@ -79,8 +79,15 @@ func TestVerifyAt_statuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, st := s.VerifyAt(tc.secret, tc.now)
-			if st != tc.want || tok.ID != tc.wantID {
-				t.Errorf("VerifyAt = (%q, %v), want (%q, %v)", tok.ID, st, tc.wantID, tc.want)
+			id := ""
+			if tok != nil {
+				id = tok.ID
+				if tok.StatusAt(tc.now) != st {
+					t.Errorf("Verify's status %v differs from the token's own %v", st, tok.StatusAt(tc.now))
+				}
+			}
+			if st != tc.want || id != tc.wantID || (tok == nil) != (st == tokenset.Unknown) {
+				t.Errorf("VerifyAt = (%q, %v), want (%q, %v)", id, st, tc.wantID, tc.want)
 			}
 			if st != tokenset.Unknown && tok.Verifier() != events.Verifier(tc.secret) {
 				t.Error("returned token has another verifier")

@@ -3,7 +3,9 @@ package tokenset
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"math"
 	"sync/atomic"
+	"time"
 )
 
 // vindex maps verifiers to tokens for the verification hot path. Readers
@@ -13,7 +15,9 @@ import (
 //
 // It is an open-addressing table with linear probing. A verifier is a
 // SHA-256 output, uniformly distributed, so its first 8 bytes are the hash:
-// no seed, no rehashing. Entries are never removed (revoked tokens stay
+// no seed, no rehashing. (A client can pick secrets whose verifiers land on
+// a chosen slot, but clusters are made only of stored tokens, which it does
+// not choose, and at half load they stay short.) Entries are never removed (revoked tokens stay
 // verifiable as Revoked), so there are no tombstones. The table is kept at
 // most half full and grows by building a doubled copy and swapping it in.
 //
@@ -30,39 +34,106 @@ type vtable struct {
 	mask  uint64
 }
 
-// vslot is one table slot. tag is the verifier's first 8 bytes; it is
-// compared before the token is dereferenced, so probing past other keys
-// costs no cache miss. A slot is empty while tok is nil; once set, its tag
-// never changes.
+// vslot is one table slot: one cache line holding the full verifier and
+// what the status depends on, so Verify decides without touching the token
+// (the token is only returned). A slot is empty while tok is nil. verifier
+// is written once, before tok is first stored, and never changes; readers
+// load tok first, which orders their read of verifier after the write.
+//
+// exp and flags mirror the published token's ExpiresAt, Revoked and
+// ExpiredRecorded. put updates them before tok, so a reader racing an
+// update sees the new status with the old token at worst: a revocation is
+// never seen late.
 type vslot struct {
-	tag atomic.Uint64
-	tok atomic.Pointer[Token]
+	verifier [32]byte
+	tok      atomic.Pointer[Token]
+	exp      atomic.Int64  // ExpiresAt in Unix nanoseconds, saturated
+	flags    atomic.Uint32 // flagRevoked | flagExpiredRecorded | flagExpires
+	_        [12]byte      // pad to 64 bytes: one slot, one cache line
 }
+
+const (
+	flagRevoked uint32 = 1 << iota
+	flagExpiredRecorded
+	flagExpires
+)
 
 const vindexMinSlots = 1024
 
 func tagOf(v *[32]byte) uint64 { return binary.LittleEndian.Uint64(v[:8]) }
 
-// get returns the token with verifier v, or nil. The final comparison of
-// the whole verifier is constant-time.
-func (x *vindex) get(v *[32]byte) *Token {
+// unixNano is t in Unix nanoseconds, saturated to the int64 range (years
+// 1678–2262) instead of overflowing.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxNano):
+		return math.MaxInt64
+	case t.Before(minNano):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxNano = time.Unix(0, math.MaxInt64)
+	minNano = time.Unix(0, math.MinInt64)
+)
+
+func statusFlags(t *Token) uint32 {
+	var f uint32
+	if t.Revoked {
+		f |= flagRevoked
+	}
+	if t.ExpiredRecorded {
+		f |= flagExpiredRecorded
+	}
+	if !t.ExpiresAt.IsZero() {
+		f |= flagExpires
+	}
+	return f
+}
+
+// find returns the slot holding verifier v, or nil. The comparison of the
+// whole verifier is constant-time.
+func (x *vindex) find(v *[32]byte) (*vslot, *Token) {
 	tab := x.tab.Load()
 	if tab == nil {
-		return nil
+		return nil, nil
 	}
 	tag := tagOf(v)
 	for i := tag & tab.mask; ; i = (i + 1) & tab.mask {
 		s := &tab.slots[i]
 		t := s.tok.Load()
 		if t == nil {
-			return nil
+			return nil, nil
 		}
-		// A slot being filled may show its token before its tag; it is
-		// then skipped, as if the insert had not happened yet.
-		if s.tag.Load() == tag && subtle.ConstantTimeCompare(t.verifier[:], v[:]) == 1 {
-			return t
+		if tagOf(&s.verifier) == tag && subtle.ConstantTimeCompare(s.verifier[:], v[:]) == 1 {
+			return s, t
 		}
 	}
+}
+
+// get returns the token with verifier v, or nil.
+func (x *vindex) get(v *[32]byte) *Token {
+	_, t := x.find(v)
+	return t
+}
+
+// verify returns the token with verifier v and its status at now (Unix
+// nanoseconds), reading the status from the slot.
+func (x *vindex) verify(v *[32]byte, now int64) (*Token, Status) {
+	s, t := x.find(v)
+	if s == nil {
+		return nil, Unknown
+	}
+	f := s.flags.Load()
+	switch {
+	case f&flagRevoked != 0:
+		return t, Revoked
+	case f&flagExpiredRecorded != 0, f&flagExpires != 0 && now >= s.exp.Load():
+		return t, Expired
+	}
+	return t, Valid
 }
 
 // put publishes t under its verifier, replacing the token there if any.
@@ -82,15 +153,16 @@ func (x *vindex) insert(tab *vtable, t *Token) bool {
 	for i := tag & tab.mask; ; i = (i + 1) & tab.mask {
 		s := &tab.slots[i]
 		cur := s.tok.Load()
+		if cur != nil && s.verifier != t.verifier {
+			continue
+		}
 		if cur == nil {
-			s.tok.Store(t)
-			s.tag.Store(tag)
-			return true
+			s.verifier = t.verifier
 		}
-		if cur.verifier == t.verifier {
-			s.tok.Store(t)
-			return false
-		}
+		s.exp.Store(unixNano(t.ExpiresAt))
+		s.flags.Store(statusFlags(t))
+		s.tok.Store(t)
+		return cur == nil
 	}
 }
 
