@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+
 	"fmt"
+	fastjson "github.com/goccy/go-json"
 	"sort"
 	"time"
 )
@@ -32,7 +34,7 @@ func register[T Payload](v int, up func(json.RawMessage) (T, error)) {
 	if up == nil {
 		up = func(raw json.RawMessage) (T, error) {
 			var p T
-			err := json.Unmarshal(raw, &p)
+			err := fastjson.Unmarshal(raw, &p)
 			return p, err
 		}
 	}
@@ -61,8 +63,17 @@ func Versions(eventType string) []int {
 
 // Payload decodes Data according to Type and Version. It returns
 // ErrUnknownType or ErrUnknownVersion (wrapped) when this build cannot
-// decode the event; it never panics on bad input.
+// decode the event; it never panics on bad input. Envelopes from
+// [Unmarshal] return the payload decoded there. Callers must not change
+// Data of an envelope they already asked for its payload.
 func (e *Envelope) Payload() (Payload, error) {
+	if e.payload != nil {
+		return e.payload, nil
+	}
+	return e.decodePayload()
+}
+
+func (e *Envelope) decodePayload() (Payload, error) {
 	versions, ok := registry[e.Type]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownType, e.Type)

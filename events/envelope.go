@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+
 	"errors"
 	"fmt"
+	fastjson "github.com/goccy/go-json"
 	"strings"
 	"time"
 )
@@ -75,6 +77,10 @@ type Envelope struct {
 	// Sequence is the stream sequence, known once the event is stored. It
 	// is not part of the encoded event (the stream assigns it).
 	Sequence uint64 `json:"-"`
+
+	// payload caches the decoded Data (see Unmarshal); unexported, so it is
+	// never encoded and never hashed.
+	payload Payload
 }
 
 // Errors returned by the codec.
@@ -187,15 +193,18 @@ func Marshal(e *Envelope) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-// Unmarshal decodes an envelope read from the stream. It does not decode
-// Data; call [Envelope.Payload] for that.
+// Unmarshal decodes an envelope read from the stream. It also decodes Data
+// once, so that the several projections an event feeds do not each decode
+// it again; a payload this build cannot decode is not an error here (the
+// audit log records it raw) but is reported by [Envelope.Payload].
 func Unmarshal(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := fastjson.Unmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	if e.Type == "" || e.AggregateKind == "" || e.AggregateID == "" {
 		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
 	}
+	e.payload, _ = e.decodePayload()
 	return e, nil
 }

@@ -1,0 +1,150 @@
+package projections_test
+
+// Replay of a stored stream into the token set, beside the raw
+// ordered-consumer rate of the same stream in the same run:
+//
+//	go test -run '^$' -bench '^BenchmarkReplayTokenSet$' -benchtime 3x ./projections/
+//	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkReplayTokenSet$' -benchtime 3x -timeout 30m ./projections/
+//
+// The stream holds realistic token lifecycles: per 10 events, 6
+// token.created, 2 token.expiry-changed and 2 token.revoked.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/natstest"
+	"github.com/tokenledger/tokenledger/internal/storetest"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+func benchEvents() int {
+	if n, err := strconv.Atoi(os.Getenv("TOKENLEDGER_BENCH_EVENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// fillStream publishes n envelopes of token lifecycles with async publish.
+func fillStream(b *testing.B, js jetstream.JetStream, n int) {
+	b.Helper()
+	ctx := context.Background()
+	var ids []string
+	var prev []string
+	publish := func(e events.Envelope) {
+		data, err := events.Marshal(&e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := js.PublishAsync(e.Subject(), data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	exp := time.Now().Add(24 * time.Hour)
+	for i := 0; i < n; i++ {
+		switch i % 10 {
+		case 0, 1, 2, 4, 5, 7:
+			id := storetest.NewAggregateID()
+			c := storetest.TokenCreated()
+			c.Verifier = events.VerifierHex(fmt.Sprintf("default:development.%056x", i))
+			e := storetest.Event(b, id, c, "")
+			ids, prev = append(ids, id), append(prev, e.Hash)
+			publish(e)
+		case 3, 6:
+			k := len(ids) - 1
+			e := storetest.Event(b, ids[k], events.TokenExpiryChanged{New: &exp}, prev[k])
+			prev[k] = e.Hash
+			publish(e)
+		default:
+			k := len(ids) - 2
+			e := storetest.Event(b, ids[k], events.TokenRevoked{Reason: events.ReasonDeleted}, prev[k])
+			prev[k] = e.Hash
+			publish(e)
+		}
+		if i%4096 == 4095 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(5 * time.Minute):
+		b.Fatal("publish did not complete")
+	}
+	_ = ctx
+}
+
+func BenchmarkReplayTokenSet(b *testing.B) {
+	n := benchEvents()
+	srv := natstest.RunServer(b)
+	nc := natstest.Connect(b, srv) // loopback TCP: replay runs at twice the in-process rate
+	ctx := context.Background()
+	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillStream(b, js, n)
+	last, err := store.LastSequence(ctx)
+	if err != nil || last != uint64(n) {
+		b.Fatalf("stream holds %d events, want %d (%v)", last, n, err)
+	}
+
+	b.Run("raw_ordered_consumer", func(b *testing.B) {
+		for b.Loop() {
+			rawCount(b, js, n)
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("into_tokenset", func(b *testing.B) {
+		var set *tokenset.Set
+		for b.Loop() {
+			set = tokenset.New()
+			if err := store.Replay(ctx, 1, last, set.Apply); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		if set.LastApplied() != last || set.Len() != n*6/10 {
+			b.Fatalf("set has %d tokens up to %d, want %d up to %d", set.Len(), set.LastApplied(), n*6/10, last)
+		}
+	})
+}
+
+// rawCount reads the whole stream with an ordered consumer and only counts.
+func rawCount(b *testing.B, js jetstream.JetStream, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "LEDGER", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	seen := 0
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if seen++; seen == n {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.Fatalf("raw replay saw %d of %d", seen, n)
+	}
+}
+
