@@ -147,4 +147,3 @@ func rawCount(b *testing.B, js jetstream.JetStream, n int) {
 		b.Fatalf("raw replay saw %d of %d", seen, n)
 	}
 }
-
