@@ -154,9 +154,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	role, ok := s.dir.Role(id)
 	if !ok {
 		return fmt.Errorf("role %s not in the directory after its write", id)
@@ -190,9 +188,7 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	role, _ = s.dir.Role(role.ID)
 	writeJSON(w, http.StatusOK, s.toRole(role))
 	return nil
@@ -207,14 +203,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 		return err
 	}
 	res, err := s.cmd.DeleteRole(r.Context(), s.meta(r, p), role.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 // projects
@@ -257,9 +246,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	pr, _ := s.dir.Project(body.ID)
 	b := projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()}
 	writeJSON(w, http.StatusCreated, b)
@@ -286,14 +273,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if errors.Is(err, commands.ErrInvalidOperation) {
 		return newError(http.StatusForbidden, "InvalidOperationError", "You can not delete the default project!")
 	}
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 // roleByIntID resolves a project role id of the membership routes.
@@ -356,14 +336,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(project)))
 	}
 	res, err := s.cmd.AddProjectMember(r.Context(), s.meta(r, p), commands.AddProjectMember{ProjectID: project, Member: member, Role: role})
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -380,14 +353,7 @@ func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *au
 	}
 	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: r.PathValue("projectId"),
 		Member: events.Owner{Kind: events.ActorUser, ID: u.ID}})
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 // environments
@@ -429,9 +395,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	e, _ := s.dir.Environment(b.Name)
 	writeJSON(w, http.StatusCreated, environmentJSON{Name: e.Name, Type: e.Type, Enabled: true, CreatedAt: e.CreatedAt.UTC()})
 	return nil

@@ -174,9 +174,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	u, ok := s.dir.User(id)
 	if !ok {
 		return fmt.Errorf("user %s not in the directory after its write", id)
@@ -215,9 +213,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	u, _ = s.dir.User(u.ID)
 	writeJSON(w, http.StatusOK, s.toUser(u))
 	return nil
@@ -240,14 +236,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 		return err
 	}
 	res, err := s.cmd.DeleteUser(r.Context(), s.meta(r, p), u.ID, s.liveTokenIDs(events.Owner{Kind: events.ActorUser, ID: u.ID}))
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 // GET /api/admin/user: the caller (Unleash's meSchema).
@@ -352,9 +341,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	sa, ok := s.dir.ServiceAccount(id)
 	if !ok {
 		return fmt.Errorf("service account %s not in the directory after its write", id)
@@ -391,9 +378,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, res)
 	sa, _ = s.dir.ServiceAccount(sa.ID)
 	writeJSON(w, http.StatusOK, s.toServiceAccount(sa))
 	return nil
@@ -409,14 +394,7 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	}
 	res, err := s.cmd.DeleteServiceAccount(r.Context(), s.meta(r, p), sa.ID,
 		s.liveTokenIDs(events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}))
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {

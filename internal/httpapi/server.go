@@ -238,7 +238,7 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 
 // afterWrite makes a mutation's answer read-your-writes: it waits until the
 // projections applied seq, and tells the client the sequence.
-func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) error {
+func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) {
 	w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -250,5 +250,14 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 		// pretend the write failed.
 		s.log.Warn("projection lagging behind write", "seq", res.Seq, "err", err)
 	}
+}
+
+// written finishes a mutation that answers 200 with an empty body.
+func (s *Server) written(w http.ResponseWriter, r *http.Request, res commands.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	s.afterWrite(w, r, res)
+	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -192,9 +192,7 @@ func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	if err := s.afterWrite(w, r, created.Result); err != nil {
-		return err
-	}
+	s.afterWrite(w, r, created.Result)
 	t, ok := s.tokens.ByID(created.TokenID)
 	if !ok {
 		return fmt.Errorf("token %s not in the token set after its write", created.TokenID)
@@ -235,14 +233,7 @@ func (s *Server) updateTokenExpiry(w http.ResponseWriter, r *http.Request, p *au
 		return err
 	}
 	res, err := s.cmd.ChangeExpiry(r.Context(), s.meta(r, p), commands.ChangeExpiry{TokenID: t.ID, ExpiresAt: b.ExpiresAt})
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -268,14 +259,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *authz.Princip
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if err := s.afterWrite(w, r, res); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return s.written(w, r, res, err)
 }
 
 // project-scoped routes
