@@ -52,6 +52,12 @@ func (s *syncBuffer) String() string {
 // given INIT_* variables added to the default admin tokens.
 func startService(t testing.TB, dir string, env map[string]string) *testService {
 	t.Helper()
+	return startServiceWith(t, dir, env, nil)
+}
+
+// startServiceWith is startService with a change to the configuration.
+func startServiceWith(t testing.TB, dir string, env map[string]string, change func(*Config)) *testService {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -62,6 +68,9 @@ func startService(t testing.TB, dir string, env map[string]string) *testService 
 	logs := &syncBuffer{}
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, NATSListen: "off", ExpiryEvery: 50 * time.Millisecond,
 		Replicas: 1, NoSync: true, Getenv: func(k string) string { return all[k] }, LogOutput: logs}
+	if change != nil {
+		change(&cfg)
+	}
 	m := NewMain(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
