@@ -236,10 +236,15 @@ func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 			string(s.do("GET", "/api/ledger/events?limit=1000", adminSecret, nil).Body),
 			string(s.do("GET", "/api/ledger/tokens", adminSecret, nil).Body),
 			string(s.do("GET", "/api/admin/user/tokens", u.Secret, nil).Body),
+			string(s.do("GET", "/api/admin/no-such-route/"+sec, adminSecret, nil).Body),
+			string(s.do("PUT", "/api/admin/api-tokens/"+sec, adminSecret, `{"expiresAt":"soon"}`).Body),
 		)
 		s.do("DELETE", "/api/admin/api-tokens/"+sec, adminSecret, nil)
 	}
 	logs := s.logs.String()
+	if !strings.Contains(logs, `"route":"DELETE /api/admin/api-tokens/{token}"`) {
+		t.Fatal("canary is blind: the access log has no line for the deletes by secret")
+	}
 	if err := s.Close(); err != nil { // flush the store's files
 		t.Fatal(err)
 	}

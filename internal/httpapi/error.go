@@ -83,7 +83,9 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 		s.log.Error("ledger unavailable", "err", err, "request_id", requestID(r))
 		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError", "The ledger cannot record changes right now; nothing was changed")
 	}
-	s.log.Error("internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r))
+	// The route pattern, never the path: a path may hold a full secret
+	// (management routes accept one in place of the token id).
+	s.log.Error("internal error", "err", err, "method", r.Method, "route", r.Pattern, "request_id", requestID(r))
 	return newError(http.StatusInternalServerError, "InternalError", "Internal error; nothing was changed unless a later read shows it")
 }
 

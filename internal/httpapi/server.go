@@ -94,9 +94,11 @@ func New(cfg Config, d Deps) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler: request id, panic recovery, then the
-// routes.
+// ServeHTTP implements http.Handler: request id, panic recovery, the
+// readiness gate, the routes, and one access-log line per request. Logs
+// name the route pattern, never the path: a path may hold a full secret.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
 	if id == "" || len(id) > 128 {
 		var b [8]byte
@@ -105,25 +107,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "panic", v, "path", r.URL.Path, "request_id", id)
-			s.writeError(w, r, errors.New("panic"))
+			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id)
+			s.writeError(sw, r, errors.New("panic"))
 		}
+		s.log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+			"ms", time.Since(start).Milliseconds(), "request_id", id)
 	}()
-	if !s.runner.Ready() && r.URL.Path != "/health" && r.URL.Path != "/ready" {
-		// Until the projections caught up, tokens would look unknown and
-		// listings incomplete: answer nothing rather than something wrong.
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
-			"tokenledger is replaying its ledger; try again in a moment"))
-		return
+	if r.URL.Path != "/health" && r.URL.Path != "/ready" {
+		if err := s.runner.Err(); err != nil || !s.runner.Ready() {
+			// Until the projections caught up (or after they stopped), tokens
+			// would look unknown and listings incomplete: answer nothing
+			// rather than something wrong.
+			sw.Header().Set("Retry-After", "1")
+			writeJSON(sw, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /health"))
+			return
+		}
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(sw, r)
 }
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type requestIDKey struct{}
 
@@ -190,7 +220,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ledger/state", s.authed(s.stateAt))
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, notFound("No route for "+r.Method+" "+r.URL.Path))
+		s.writeError(w, r, notFound("No route for this method and path; see the README for the API"))
 	})
 }
 
