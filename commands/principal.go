@@ -119,6 +119,15 @@ func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func(
 // conflict means another writer created it first (ErrExists).
 func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
+	return onAggregateNames(ctx, h, m, kind, id, create, fold, decide, nil)
+}
+
+// onAggregateNames is onAggregate for commands that also claim or release
+// unique names (see nameOp): names, given the state and the decided
+// payload, lists them, and they are appended in the same atomic batch.
+func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
+	names func(S, events.Payload) []nameOp) (Result, error) {
 	if !ValidID(id) {
 		if !create {
 			return Result{}, ErrNotFound
@@ -138,7 +147,12 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 	}
 	b := s.base()
 	if seq, ok := b.Commands[m.CommandID]; ok {
-		return Result{Seq: seq, Replayed: true}, nil
+		if names == nil {
+			return Result{Seq: seq, Replayed: true}, nil
+		}
+		// The batch's last event may be a name claim: report it, so a
+		// replay waits for what the first attempt waited for.
+		return h.replayedWithTokens(ctx, m, seq, names(s, nil), nil)
 	}
 	now := h.Now()
 	p, err := decide(s, now)
@@ -149,7 +163,16 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 	if err != nil {
 		return Result{}, err
 	}
-	seq, err := h.store.Append(ctx, Append{Event: env, Expected: b.Version, MsgID: m.CommandID})
+	batch := []Append{{Event: env, Expected: b.Version}}
+	if names != nil {
+		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, names(s, p))
+		if err != nil {
+			return Result{}, err
+		}
+		batch = append(batch, extra...)
+	}
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
 	if b.Version == 0 && errors.Is(err, ErrConflict) {
 		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
 	}
@@ -162,11 +185,12 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 // createWithID runs a create whose aggregate id the handler generates (a
 // UUIDv7) when the command does not carry one, and returns that id.
 func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id string,
-	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (string, Result, error) {
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
+	names func(S, events.Payload) []nameOp) (string, Result, error) {
 	if id == "" {
 		id = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
 	}
-	r, err := onAggregate(ctx, h, m, kind, id, true, fold, decide)
+	r, err := onAggregateNames(ctx, h, m, kind, id, true, fold, decide, names)
 	if err != nil {
 		return "", Result{}, err
 	}
@@ -203,7 +227,7 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 // command does not affect; it is skipped. Token ids are deduplicated; an id
 // that cannot name a token is skipped.
 func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
-	now time.Time, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	now time.Time, names []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
 	env, err := h.envelope(m, id, head, s.LastHash, now)
 	if err != nil {
 		return Result{}, err
@@ -232,9 +256,12 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 		}
 		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
 	}
-	for i := range batch {
-		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
+	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, names)
+	if err != nil {
+		return Result{}, err
 	}
+	batch = append(batch, released...)
+	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
 		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
@@ -246,8 +273,17 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 // whose head event is at headSeq: the sequence of the batch's last event,
 // found among the tokens that recorded the command id (the tokens of a
 // retry are those of the first attempt).
-func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, tokens []string) (Result, error) {
+func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, names []nameOp, tokens []string) (Result, error) {
 	r := Result{Seq: headSeq, Replayed: true}
+	for _, op := range names {
+		s, err := load(ctx, h, events.KindName, events.NameID(op.scope, op.name), FoldName)
+		if err != nil {
+			return Result{}, err
+		}
+		if seq, ok := s.Commands[m.CommandID]; ok && seq > r.Seq {
+			r.Seq = seq
+		}
+	}
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
 		if seen[tid] || !ValidID(tid) {

@@ -178,13 +178,13 @@ func (h *Handler) DeleteProject(ctx context.Context, m Meta, projectID string, t
 		return Result{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, tokens)
+		return h.replayedWithTokens(ctx, m, seq, nil, tokens)
 	}
 	p, err := DecideDeleteProject(s)
 	if err != nil {
 		return Result{}, err
 	}
-	return h.withTokens(ctx, m, events.KindProject, projectID, s.AggregateState, p, h.Now(), tokens, func(t TokenState) (events.Payload, error) {
+	return h.withTokens(ctx, m, events.KindProject, projectID, s.AggregateState, p, h.Now(), nil, tokens, func(t TokenState) (events.Payload, error) {
 		return DecideProjectDeletedToken(t, projectID)
 	})
 }

@@ -104,22 +104,30 @@ func checkRole(roleType, name, description string, permissions []string) (string
 func (h *Handler) CreateRole(ctx context.Context, m Meta, c CreateRole) (string, Result, error) {
 	return createWithID(ctx, h, m, events.KindRole, c.RoleID, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
 		return DecideCreateRole(s, c)
-	})
+	}, func(RoleState, events.Payload) []nameOp { return claim(events.ScopeRoleName, c.Name) })
 }
 
 // UpdateRole replaces a custom role's name, description and permissions.
 // Returns ErrNotFound for an unknown or deleted role (predefined roles
 // included: they have no aggregate).
 func (h *Handler) UpdateRole(ctx context.Context, m Meta, c UpdateRole) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindRole, c.RoleID, false, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
+	return onAggregateNames(ctx, h, m, events.KindRole, c.RoleID, false, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
 		return DecideUpdateRole(s, c)
+	}, func(s RoleState, p events.Payload) []nameOp {
+		if p == nil { // a replay: the new name's claim is the batch's last event, if any
+			return claim(events.ScopeRoleName, c.Name)
+		}
+		if sameName(s.Name, c.Name) {
+			return nil
+		}
+		return append(release(events.ScopeRoleName, s.Name), claim(events.ScopeRoleName, c.Name)...)
 	})
 }
 
 // DeleteRole deletes a custom role. Returns ErrNotFound for an unknown or
 // deleted role.
 func (h *Handler) DeleteRole(ctx context.Context, m Meta, roleID string) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindRole, roleID, false, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
+	return onAggregateNames(ctx, h, m, events.KindRole, roleID, false, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
 		return DecideDeleteRole(s)
-	})
+	}, func(s RoleState, _ events.Payload) []nameOp { return release(events.ScopeRoleName, s.Name) })
 }

@@ -89,7 +89,7 @@ func (h *Handler) CreateServiceAccount(ctx context.Context, m Meta, c CreateServ
 	return createWithID(ctx, h, m, events.KindServiceAccount, c.ServiceAccountID, FoldServiceAccount,
 		func(s ServiceAccountState, _ time.Time) (events.Payload, error) {
 			return DecideCreateServiceAccount(s, c, role)
-		})
+		}, func(ServiceAccountState, events.Payload) []nameOp { return claim(events.ScopeUsername, c.Username) })
 }
 
 // UpdateServiceAccount changes a service account's name or root role.
@@ -118,14 +118,15 @@ func (h *Handler) DeleteServiceAccount(ctx context.Context, m Meta, serviceAccou
 		return Result{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, tokens)
+		return h.replayedWithTokens(ctx, m, seq, release(events.ScopeUsername, s.Username), tokens)
 	}
 	p, err := DecideDeleteServiceAccount(s)
 	if err != nil {
 		return Result{}, err
 	}
 	owner := events.Owner{Kind: events.ActorServiceAccount, ID: serviceAccountID}
-	return h.withTokens(ctx, m, events.KindServiceAccount, serviceAccountID, s.AggregateState, p, h.Now(), tokens,
+	return h.withTokens(ctx, m, events.KindServiceAccount, serviceAccountID, s.AggregateState, p, h.Now(),
+		release(events.ScopeUsername, s.Username), tokens,
 		func(t TokenState) (events.Payload, error) {
 			return DecideOwnerDeletedToken(t, owner)
 		})

@@ -91,6 +91,8 @@ func (h *Handler) CreateUser(ctx context.Context, m Meta, c CreateUser) (string,
 	}
 	return createWithID(ctx, h, m, events.KindUser, c.UserID, FoldUser, func(s UserState, _ time.Time) (events.Payload, error) {
 		return DecideCreateUser(s, c, role)
+	}, func(UserState, events.Payload) []nameOp {
+		return append(claim(events.ScopeUsername, c.Username), claim(events.ScopeEmail, c.Email)...)
 	})
 }
 
@@ -124,14 +126,20 @@ func (h *Handler) DeleteUser(ctx context.Context, m Meta, userID string, tokens 
 		return Result{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, tokens)
+		return h.replayedWithTokens(ctx, m, seq, userNames(s), tokens)
 	}
 	p, err := DecideDeleteUser(s)
 	if err != nil {
 		return Result{}, err
 	}
 	owner := events.Owner{Kind: events.ActorUser, ID: userID}
-	return h.withTokens(ctx, m, events.KindUser, userID, s.AggregateState, p, h.Now(), tokens, func(t TokenState) (events.Payload, error) {
-		return DecideOwnerDeletedToken(t, owner)
-	})
+	return h.withTokens(ctx, m, events.KindUser, userID, s.AggregateState, p, h.Now(),
+		userNames(s), tokens, func(t TokenState) (events.Payload, error) {
+			return DecideOwnerDeletedToken(t, owner)
+		})
+}
+
+// userNames are the releases of a deleted user's unique names.
+func userNames(s UserState) []nameOp {
+	return append(release(events.ScopeUsername, s.Username), release(events.ScopeEmail, s.Email)...)
 }

@@ -47,6 +47,8 @@ var samples = []events.Payload{
 	events.ProjectMemberAdded{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}, Role: events.RoleMember},
 	events.ProjectMemberRemoved{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.EnvironmentCreated{Type: "production"},
+	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
+	events.NameReleased{},
 }
 
 func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// NameState is a unique name's claim as the command side sees it.
+type NameState struct {
+	AggregateState
+	Held   bool
+	Holder events.Owner
+}
+
+// FoldName builds a NameState from a name aggregate's events.
+func FoldName(evs []events.Envelope) (NameState, error) {
+	var s NameState
+	err := foldEach(events.KindName, evs, &s.AggregateState, func(p events.Payload) bool {
+		switch d := p.(type) {
+		case events.NameClaimed:
+			s.Exists, s.Held, s.Holder = true, true, d.Holder
+		case events.NameReleased:
+			s.Held, s.Holder = false, events.Owner{}
+		default:
+			return false
+		}
+		return true
+	})
+	return s, err
+}
+
+// nameOp is a claim or release of a unique name that a command makes in
+// the same atomic append as its own event.
+type nameOp struct {
+	scope, name string
+	release     bool
+}
+
+func claim(scope, name string) []nameOp {
+	if strings.TrimSpace(name) == "" {
+		return nil
+	}
+	return []nameOp{{scope: scope, name: name}}
+}
+
+func release(scope, name string) []nameOp {
+	if strings.TrimSpace(name) == "" {
+		return nil
+	}
+	return []nameOp{{scope: scope, name: name, release: true}}
+}
+
+// sameName reports whether two names are one under the claims' folding.
+func sameName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
+
+// nameAppends turns the claims and releases of holder into appends with
+// their own expectations. A name held by another holder is ErrExists; a
+// claim the holder already has, or a release of a name it does not hold,
+// appends nothing.
+func (h *Handler) nameAppends(ctx context.Context, m Meta, now time.Time, holder events.Owner, ops []nameOp) ([]Append, error) {
+	var out []Append
+	for _, op := range ops {
+		id := events.NameID(op.scope, op.name)
+		s, err := load(ctx, h, events.KindName, id, FoldName)
+		if err != nil {
+			return nil, err
+		}
+		var p events.Payload
+		switch {
+		case op.release && s.Held && s.Holder == holder:
+			p = events.NameReleased{}
+		case op.release, s.Held && s.Holder == holder:
+			continue
+		case s.Held:
+			return nil, fmt.Errorf("%w: the %s %q is taken", ErrExists, op.scope, truncate(op.name))
+		default:
+			p = events.NameClaimed{Scope: op.scope, Name: strings.TrimSpace(op.name), Holder: holder}
+		}
+		env, err := h.envelope(m, id, p, s.LastHash, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Append{Event: env, Expected: s.Version})
+	}
+	return out, nil
+}
+
+// msgIDs gives the appends of one command their message ids: the command
+// id alone for a single event, <commandID>/<i> for a batch.
+func msgIDs(m Meta, batch []Append) {
+	if len(batch) == 1 {
+		batch[0].MsgID = m.CommandID
+		return
+	}
+	for i := range batch {
+		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
+	}
+}

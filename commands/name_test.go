@@ -1,0 +1,112 @@
+package commands_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Unique names are claimed in the stream, in the same atomic append as the
+// event that introduces them: of concurrent creates with one name, exactly
+// one wins, and the losers append nothing.
+func TestNames_ConcurrentCreatesWithOneNameExactlyOneWins(t *testing.T) {
+	tests := []struct {
+		name   string
+		create func(l *ledger, i int) error
+	}{
+		{"users_with_one_username", func(l *ledger, i int) error {
+			_, _, err := l.h.CreateUser(l.ctx, meta(fmt.Sprint("u", i)), commands.CreateUser{Username: "Dora", RootRole: events.RoleViewer})
+			return err
+		}},
+		{"users_with_one_email_in_other_case", func(l *ledger, i int) error {
+			_, _, err := l.h.CreateUser(l.ctx, meta(fmt.Sprint("e", i)), commands.CreateUser{Email: []string{"DORA@example.com", "dora@EXAMPLE.com"}[i%2], RootRole: events.RoleViewer})
+			return err
+		}},
+		{"service_account_and_users_share_usernames", func(l *ledger, i int) error {
+			if i%2 == 0 {
+				_, _, err := l.h.CreateServiceAccount(l.ctx, meta(fmt.Sprint("s", i)), commands.CreateServiceAccount{Name: "CI", Username: "ci", RootRole: events.RoleViewer})
+				return err
+			}
+			_, _, err := l.h.CreateUser(l.ctx, meta(fmt.Sprint("s", i)), commands.CreateUser{Username: "CI", RootRole: events.RoleViewer})
+			return err
+		}},
+		{"roles_with_one_name", func(l *ledger, i int) error {
+			_, _, err := l.h.CreateRole(l.ctx, meta(fmt.Sprint("r", i)), commands.CreateRole{Name: "token ops", Type: events.RoleTypeRoot,
+				Permissions: []string{commands.PermReadClientToken}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLedger(t)
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() { defer wg.Done(); errs[i] = tt.create(l, i) }()
+			}
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, commands.ErrExists), errors.Is(err, commands.ErrConflict):
+				default:
+					t.Fatalf("unexpected error: %v", err)
+				}
+			}
+			if wins != 1 {
+				t.Fatalf("%d creates won, want exactly 1", wins)
+			}
+			claims := 0
+			for _, e := range l.between(1, l.lastSeq()) {
+				if e.Type == events.TypeNameClaimed {
+					claims++
+				}
+			}
+			if claims != 1 {
+				t.Fatalf("%d name claims stored, want 1", claims)
+			}
+		})
+	}
+}
+
+func TestNames_DeletingOrRenamingReleasesTheName(t *testing.T) {
+	l := newLedger(t)
+	user, _, err := l.h.CreateUser(l.ctx, meta("c1"), commands.CreateUser{Username: "eve", Email: "eve@example.com", RootRole: events.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.h.CreateUser(l.ctx, meta("c2"), commands.CreateUser{Username: "other", Email: "EVE@example.com", RootRole: events.RoleViewer}); !errors.Is(err, commands.ErrExists) {
+		t.Fatalf("a taken e-mail: %v, want ErrExists", err)
+	}
+	if _, err := l.h.DeleteUser(l.ctx, meta("d1"), user, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.h.CreateUser(l.ctx, meta("c3"), commands.CreateUser{Username: "eve", Email: "eve@example.com", RootRole: events.RoleViewer}); err != nil {
+		t.Fatalf("the names of a deleted user are not free again: %v", err)
+	}
+
+	role, _, err := l.h.CreateRole(l.ctx, meta("r1"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.h.UpdateRole(l.ctx, meta("r2"), commands.UpdateRole{RoleID: role, Name: "new", Permissions: []string{commands.PermReadClientToken}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.h.CreateRole(l.ctx, meta("r3"), commands.CreateRole{Name: "NEW", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}}); !errors.Is(err, commands.ErrExists) {
+		t.Fatalf("the new name of a renamed role: %v, want ErrExists", err)
+	}
+	if _, _, err := l.h.CreateRole(l.ctx, meta("r4"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}}); err != nil {
+		t.Fatalf("the old name of a renamed role is not free: %v", err)
+	}
+	if err := events.VerifyChain(l.load(events.KindName, events.NameID(events.ScopeRoleName, "old"))); err != nil {
+		t.Fatalf("name aggregate chain: %v", err)
+	}
+}

@@ -1,0 +1,60 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Unique names (usernames, e-mails, role names) are claimed by aggregates of
+// kind name, in the same atomic append as the event that introduces the
+// name, with the claim's own optimistic-concurrency expectation. Two
+// concurrent creates with the same name therefore conflict in the stream,
+// and exactly one wins, on one node or many.
+const (
+	KindName = "name"
+
+	TypeNameClaimed  = "name.claimed"
+	TypeNameReleased = "name.released"
+)
+
+// Name scopes.
+const (
+	// ScopeUsername covers users and service accounts: Unleash keeps both
+	// in one users table, so they share usernames.
+	ScopeUsername = "username"
+	ScopeEmail    = "email"
+	ScopeRoleName = "role-name"
+)
+
+// NameID is the aggregate id of a name within a scope: the hex SHA-256 of
+// the scope and the name folded to lower case, cut to 32 characters (a
+// valid subject token whatever the name holds).
+func NameID(scope, name string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + strings.ToLower(strings.TrimSpace(name))))
+	return hex.EncodeToString(sum[:16])
+}
+
+// NameClaimed records that Holder (an aggregate: kind user, serviceaccount
+// or role, and its id) took a unique name.
+type NameClaimed struct {
+	Scope  string `json:"scope"`
+	Name   string `json:"name"`
+	Holder Owner  `json:"holder"`
+}
+
+// NameReleased records that the name's holder gave it up (it was deleted or
+// renamed); the name may be claimed again.
+type NameReleased struct{}
+
+func (NameClaimed) EventType() string      { return TypeNameClaimed }
+func (NameReleased) EventType() string     { return TypeNameReleased }
+func (NameClaimed) AggregateKind() string  { return KindName }
+func (NameReleased) AggregateKind() string { return KindName }
+func (NameClaimed) SchemaVersion() int     { return 1 }
+func (NameReleased) SchemaVersion() int    { return 1 }
+
+func init() {
+	register[NameClaimed](1, nil)
+	register[NameReleased](1, nil)
+}
