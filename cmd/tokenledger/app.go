@@ -97,7 +97,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	api := httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Health: m.Store.Health, Log: m.log})
+			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log})
 	m.ln, err = net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)

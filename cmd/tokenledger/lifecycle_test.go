@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
 )
@@ -283,5 +285,67 @@ func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 		if strings.Contains(files.String(), string(enc[1:len(enc)-1])) {
 			t.Errorf("secret %d found JSON-escaped in the stream files", i)
 		}
+	}
+}
+
+// A token's history lists every event with its actor and reports the
+// verdict of the token's hash chain, read from the stream.
+func TestHistory_ListsEveryEventAndChecksTheChain(t *testing.T) {
+	s := startService(t, "", nil)
+	_, id := s.createToken("backend", "development")
+	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"})
+	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, adminSecret, nil)
+	h := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).JSON(t)
+	evs := h["events"].([]any)
+	var types []string
+	for _, e := range evs {
+		ev := e.(map[string]any)
+		types = append(types, ev["type"].(string))
+		if ev["actor"].(map[string]any)["kind"] != events.ActorAdminToken {
+			t.Errorf("event %v by %v", ev["type"], ev["actor"])
+		}
+	}
+	if strings.Join(types, ",") != "token.created,token.expiry-changed,token.revoked" {
+		t.Fatalf("history = %v", types)
+	}
+	chain := h["chain"].(map[string]any)
+	if chain["intact"] != true || chain["events"].(float64) != 3 || chain["head"] == "" {
+		t.Fatalf("chain = %v", chain)
+	}
+	if h["token"].(map[string]any)["status"] != "revoked" {
+		t.Fatalf("token = %v", h["token"])
+	}
+	s.must(http.StatusNotFound, "GET", "/api/ledger/tokens/no-such-token/history", adminSecret, nil)
+}
+
+// An event written around the ledger (straight to the stream, not chained
+// to its predecessor) shows up as a broken chain in the history.
+func TestHistory_ReportsABrokenChain(t *testing.T) {
+	s := startService(t, "", nil)
+	_, id := s.createToken("backend", "development")
+	forged, err := events.New("01JD0000000000000000000099", id, events.TokenExpiryChanged{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Prev = strings.Repeat("0", 64) // not the created event's hash
+	if err := forged.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := events.Marshal(&forged)
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := js.Publish(context.Background(), forged.Subject(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Runner.WaitFor(context.Background(), ack.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	h := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).JSON(t)
+	chain := h["chain"].(map[string]any)
+	if chain["intact"] != false || !strings.Contains(chain["error"].(string), "hash mismatch") {
+		t.Fatalf("chain = %v, want a broken chain", chain)
 	}
 }

@@ -168,10 +168,29 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 		return notFound("Could not find a token with that id")
 	}
 	entries := s.audit.History(id)
+	type chain struct {
+		Intact bool   `json:"intact"`
+		Events int    `json:"events"`
+		Head   string `json:"head"`
+		Error  string `json:"error,omitempty"`
+	}
 	out := struct {
 		Token  ledgerToken   `json:"token"`
+		Chain  chain         `json:"chain"`
 		Events []ledgerEvent `json:"events"`
 	}{Token: toLedgerToken(t, s.cmd.Now()), Events: make([]ledgerEvent, 0, len(entries))}
+	// The per-aggregate hash chain, checked against the stream itself.
+	evs, err := s.store.Load(r.Context(), events.KindToken, id)
+	if err != nil {
+		return err
+	}
+	out.Chain = chain{Intact: true, Events: len(evs)}
+	if len(evs) > 0 {
+		out.Chain.Head = evs[len(evs)-1].Hash
+	}
+	if err := events.VerifyChain(evs); err != nil {
+		out.Chain.Intact, out.Chain.Error = false, err.Error()
+	}
 	for _, e := range entries {
 		out.Events = append(out.Events, toLedgerEvent(e))
 	}

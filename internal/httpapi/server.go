@@ -49,6 +49,8 @@ type Deps struct {
 	Audit     *auditlog.Log
 	Runner    *projections.Runner
 	Source    projections.Source
+	// Store loads one aggregate's events, to check its hash chain.
+	Store commands.EventStore
 	// Health reports why the ledger cannot accept writes (nil when it can).
 	Health func() error
 	Log    *slog.Logger
@@ -63,6 +65,7 @@ type Server struct {
 	audit  *auditlog.Log
 	runner *projections.Runner
 	source projections.Source
+	store  commands.EventStore
 	health func() error
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -70,7 +73,7 @@ type Server struct {
 
 // New builds the server. It panics on missing dependencies.
 func New(cfg Config, d Deps) *Server {
-	if d.Commands == nil || d.Tokens == nil || d.Directory == nil || d.Audit == nil || d.Runner == nil || d.Source == nil {
+	if d.Commands == nil || d.Tokens == nil || d.Directory == nil || d.Audit == nil || d.Runner == nil || d.Source == nil || d.Store == nil {
 		panic("httpapi: missing dependency")
 	}
 	if cfg.MaxBodyBytes <= 0 {
@@ -89,7 +92,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Health = func() error { return nil }
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
-		runner: d.Runner, source: d.Source, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
