@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
@@ -130,6 +131,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sw.Header().Set("Retry-After", "1")
 			writeJSON(sw, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /health"))
+			return
+		}
+	}
+	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" {
+		// Read-your-writes across requests (and, with several replicas,
+		// across nodes): wait until the projections applied the sequence a
+		// write answered with.
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			s.writeError(sw, r, badRequest("X-Ledger-Min-Sequence", "X-Ledger-Min-Sequence must be a stream sequence (a non-negative integer)"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
+		err = s.runner.WaitFor(ctx, seq)
+		cancel()
+		if err != nil {
+			sw.Header().Set("Retry-After", "1")
+			s.writeError(sw, r, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+				"the projections have not reached X-Ledger-Min-Sequence yet; retry"))
 			return
 		}
 	}
