@@ -95,7 +95,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.goRun("projections", func() error { return m.Runner.Run(bg) })
 
-	api := httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies},
+	api := httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,
+		WriteWait: m.Config.ReadWait},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log})
 	m.ln, err = net.Listen("tcp", m.Config.Listen)

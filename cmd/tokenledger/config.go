@@ -19,6 +19,9 @@ type Config struct {
 	TrustedProxies  []netip.Prefix
 	ExpiryEvery     time.Duration // expiry scheduler period
 	Replicas        int           // stream replicas when creating it on a cluster
+	// ReadWait bounds how long a request waits for the projections to reach
+	// a sequence (its own write, or X-Ledger-Min-Sequence); default 5 s.
+	ReadWait time.Duration
 	// NoSync turns sync_interval: always off. Only for tests and
 	// benchmarks: acknowledged events can be lost on a crash.
 	NoSync bool
