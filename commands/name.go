@@ -78,7 +78,7 @@ func (h *Handler) nameAppends(ctx context.Context, m Meta, now time.Time, holder
 		case op.release, s.Held && s.Holder == holder:
 			continue
 		case s.Held:
-			return nil, fmt.Errorf("%w: the %s %q is taken", ErrExists, op.scope, truncate(op.name))
+			return nil, &NameTakenError{Scope: op.scope, Name: op.name}
 		default:
 			p = events.NameClaimed{Scope: op.scope, Name: strings.TrimSpace(op.name), Holder: holder}
 		}
@@ -102,3 +102,22 @@ func msgIDs(m Meta, batch []Append) {
 		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
 	}
 }
+
+// NameTakenError is returned when a command would claim a unique name that
+// another aggregate holds. It wraps ErrExists; its message is safe to show.
+type NameTakenError struct {
+	Scope string // events.Scope*
+	Name  string
+}
+
+func (e *NameTakenError) Error() string {
+	what := map[string]string{events.ScopeUsername: "username", events.ScopeEmail: "e-mail address",
+		events.ScopeRoleName: "role name"}[e.Scope]
+	if what == "" {
+		what = e.Scope
+	}
+	return fmt.Sprintf("the %s %q is already taken", what, truncate(e.Name))
+}
+
+// Unwrap makes errors.Is(err, ErrExists) hold.
+func (e *NameTakenError) Unwrap() error { return ErrExists }

@@ -59,3 +59,56 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 		})
 	}
 }
+
+// An Idempotency-Key makes a retried create harmless (200, nothing new);
+// the same key sent with a different request is refused with 422 and
+// appends nothing.
+func TestIdempotencyKey_ReusedWithAnotherRequestIs422(t *testing.T) {
+	s := startService(t, "", nil)
+	tests := []struct {
+		name        string
+		path        string
+		first, then map[string]any
+	}{
+		{"api_token", "/api/admin/api-tokens",
+			map[string]any{"tokenName": "k1", "type": "backend", "environment": "development"},
+			map[string]any{"tokenName": "k1", "type": "frontend", "environment": "development"}},
+		{"user", "/api/admin/user-admin",
+			map[string]any{"username": "ivy", "rootRole": "Viewer"},
+			map[string]any{"username": "ivy2", "rootRole": "Viewer"}},
+		{"role", "/api/admin/roles",
+			map[string]any{"name": "key role", "type": "root-custom", "permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}},
+			map[string]any{"name": "key role", "type": "root-custom", "permissions": []map[string]string{{"name": "READ_FRONTEND_API_TOKEN"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "key-" + tt.name
+			first := s.must(http.StatusCreated, "POST", tt.path, adminSecret, tt.first, "Idempotency-Key", key)
+			seq := s.lastSeq()
+			again := s.must(http.StatusOK, "POST", tt.path, adminSecret, tt.first, "Idempotency-Key", key)
+			if again.Header.Get("Idempotent-Replayed") != "true" || s.lastSeq() != seq {
+				t.Fatalf("a retry appended (stream %d → %d) or was not marked as replayed", seq, s.lastSeq())
+			}
+			// The resource's id: "id", or for API tokens the token id (the
+			// first answer holds the full secret, the replay only the id).
+			id := func(r response) string {
+				j := r.JSON(t)
+				if v, ok := j["id"]; ok {
+					return fmt.Sprint(v)
+				}
+				if tok, ok := s.Tokens.Lookup(j["secret"].(string)); ok {
+					return tok.ID
+				}
+				return j["secret"].(string)
+			}
+			if id(first) == "" || id(first) != id(again) {
+				t.Fatalf("the retry answered another resource: %s vs %s", first.Body, again.Body)
+			}
+			r := s.do("POST", tt.path, adminSecret, tt.then, "Idempotency-Key", key)
+			if r.Status != http.StatusUnprocessableEntity || s.lastSeq() != seq {
+				t.Fatalf("key reused with another body: status %d, stream %d → %d: %s", r.Status, seq, s.lastSeq(), r.Body)
+			}
+			checkErrorShape(t, r)
+		})
+	}
+}

@@ -145,21 +145,18 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if existing, ok := s.dir.RoleByName(b.Name); ok && !existing.Deleted {
-		return conflict("A role with that name already exists")
-	}
-	m := s.meta(r, p)
-	id, res, err := s.cmd.CreateRole(r.Context(), m, commands.CreateRole{RoleID: stableID(m), Name: b.Name, Type: typ,
+	m, rid := s.createMeta(r, p, b)
+	id, res, err := s.cmd.CreateRole(r.Context(), m, commands.CreateRole{RoleID: rid, Name: b.Name, Type: typ,
 		Description: b.Description, Permissions: permNames(b.Permissions)})
 	if err != nil {
-		return err
+		return keyReused(err, rid, func(id string) bool { _, ok := s.dir.Role(id); return ok })
 	}
 	s.afterWrite(w, r, res)
 	role, ok := s.dir.Role(id)
 	if !ok {
 		return fmt.Errorf("role %s not in the directory after its write", id)
 	}
-	writeJSON(w, http.StatusCreated, s.toRole(role))
+	writeJSON(w, createdStatus(res), s.toRole(role))
 	return nil
 }
 

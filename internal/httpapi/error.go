@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -64,6 +65,7 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 	var ae *apiError
 	var ve *commands.ValidationError
 	var denied *authz.Denied
+	var taken *commands.NameTakenError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -71,6 +73,8 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 		return badRequest(ve.Field, ve.Error())
 	case errors.As(err, &denied):
 		return newError(http.StatusForbidden, "OperationDeniedError", denied.Error())
+	case errors.As(err, &taken):
+		return conflict(strings.ToUpper(taken.Error()[:1]) + taken.Error()[1:])
 	case errors.Is(err, commands.ErrNotFound):
 		return notFound("Could not find the requested resource")
 	case errors.Is(err, commands.ErrExists):

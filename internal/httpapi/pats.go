@@ -99,9 +99,11 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 		return badRequest("expiresAt", "The expiry date should be in future.")
 	}
 	live := s.liveTokensOf(owner)
-	m := s.meta(r, p)
-	tokenID := newTokenID(m)
-	if _, replay := s.tokens.ByID(tokenID); !replay {
+	m, tokenID := s.createMeta(r, p, struct {
+		Owner events.Owner
+		Body  createPATBody
+	}{owner, b})
+	if tokenID == "" || !s.tokenExists(tokenID) {
 		if len(live) >= s.cfg.MaxPATsPerUser {
 			return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cfg.MaxPATsPerUser))
 		}
@@ -114,7 +116,7 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,
 		Name: b.Description, Owner: &owner, ExpiresAt: b.ExpiresAt, Path: path, OnBehalfOf: onBehalf})
 	if err != nil {
-		return err
+		return keyReused(err, tokenID, s.tokenExists)
 	}
 	s.afterWrite(w, r, created.Result)
 	t, ok := s.tokens.ByID(created.TokenID)

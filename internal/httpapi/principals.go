@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
@@ -160,36 +159,30 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	for _, login := range []string{b.Username, b.Email} {
-		if login == "" {
-			continue
-		}
-		if u, ok := s.dir.UserByLogin(login); ok && !u.Deleted {
-			return conflict("A user with that username or email already exists")
-		}
-	}
-	m := s.meta(r, p)
-	id, res, err := s.cmd.CreateUser(r.Context(), m, commands.CreateUser{UserID: stableID(m), Username: b.Username,
+	m, uid := s.createMeta(r, p, b)
+	id, res, err := s.cmd.CreateUser(r.Context(), m, commands.CreateUser{UserID: uid, Username: b.Username,
 		Email: b.Email, Name: b.Name, RootRole: role})
 	if err != nil {
-		return err
+		return keyReused(err, uid, func(id string) bool { _, ok := s.dir.User(id); return ok })
 	}
 	s.afterWrite(w, r, res)
 	u, ok := s.dir.User(id)
 	if !ok {
 		return fmt.Errorf("user %s not in the directory after its write", id)
 	}
-	writeJSON(w, http.StatusCreated, s.toUser(u))
+	writeJSON(w, createdStatus(res), s.toUser(u))
 	return nil
 }
 
-// stableID is a new aggregate id that a retried command reproduces.
-func stableID(m commands.Meta) string {
-	if m.CommandID == "" {
-		return ""
+// createdStatus is 201, or 200 for a create replayed under its
+// Idempotency-Key.
+func createdStatus(res commands.Result) int {
+	if res.Replayed {
+		return http.StatusOK
 	}
-	return newTokenID(m)
+	return http.StatusCreated
 }
+
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := requireAdmin(p); err != nil {
@@ -330,23 +323,18 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	for _, sa := range s.dir.ServiceAccounts() {
-		if strings.EqualFold(sa.Username, b.Username) {
-			return conflict("A service account with that username already exists")
-		}
-	}
-	m := s.meta(r, p)
-	id, res, err := s.cmd.CreateServiceAccount(r.Context(), m, commands.CreateServiceAccount{ServiceAccountID: stableID(m),
+	m, said := s.createMeta(r, p, b)
+	id, res, err := s.cmd.CreateServiceAccount(r.Context(), m, commands.CreateServiceAccount{ServiceAccountID: said,
 		Name: b.Name, Username: b.Username, RootRole: role})
 	if err != nil {
-		return err
+		return keyReused(err, said, func(id string) bool { _, ok := s.dir.ServiceAccount(id); return ok })
 	}
 	s.afterWrite(w, r, res)
 	sa, ok := s.dir.ServiceAccount(id)
 	if !ok {
 		return fmt.Errorf("service account %s not in the directory after its write", id)
 	}
-	writeJSON(w, http.StatusCreated, s.toServiceAccount(sa))
+	writeJSON(w, createdStatus(res), s.toServiceAccount(sa))
 	return nil
 }
 

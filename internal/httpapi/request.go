@@ -131,15 +131,34 @@ func (s *Server) meta(r *http.Request, p *authz.Principal) commands.Meta {
 	return m
 }
 
-var idempotentTokenNS = uuid.MustParse("6f1d1e0e-8c3b-4b7a-9a55-7c1d0b5e2a11")
+var idempotentNS = uuid.MustParse("6f1d1e0e-8c3b-4b7a-9a55-7c1d0b5e2a11")
 
-// newTokenID is the id of a token about to be created: stable for a retried
-// command (so the retry finds the first token), fresh otherwise.
-func newTokenID(m commands.Meta) string {
-	if m.CommandID != "" {
-		return uuid.NewSHA1(idempotentTokenNS, []byte(m.CommandID)).String()
+// createMeta is the metadata of a create and the new aggregate's id. With
+// an Idempotency-Key the id comes from the key, so a retry finds the first
+// aggregate, and the command id also from the request's content, so the
+// same key sent with another request is told apart from a retry (see
+// keyReused). Without a key the id is "" (the handler generates a UUIDv7).
+func (s *Server) createMeta(r *http.Request, p *authz.Principal, content any) (commands.Meta, string) {
+	m := s.meta(r, p)
+	if m.CommandID == "" {
+		return m, ""
 	}
-	return uuid.Must(uuid.NewV7()).String()
+	id := uuid.NewSHA1(idempotentNS, []byte(m.CommandID)).String()
+	b, _ := json.Marshal(content)
+	sum := sha256.Sum256(b)
+	m.CommandID += "-" + hex.EncodeToString(sum[:8])
+	return m, id
+}
+
+// keyReused turns the ErrExists of a create whose key-derived aggregate
+// already exists into 422: the Idempotency-Key was used before with another
+// request. Any other error passes through.
+func keyReused(err error, id string, exists func(string) bool) error {
+	if id != "" && errors.Is(err, commands.ErrExists) && exists(id) {
+		return newError(http.StatusUnprocessableEntity, "IdempotencyKeyReusedError",
+			"this Idempotency-Key was already used with a different request; send a new key for a new request")
+	}
+	return err
 }
 
 // decode reads a JSON body strictly: JSON content type (415), size limit

@@ -181,8 +181,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 // issueAPIToken validates the scope against the catalogue, creates the token
 // and answers 201 with the full secret, the only time it is shown.
 func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, c commands.CreateToken) error {
-	m := s.meta(r, p)
-	c.TokenID = newTokenID(m)
+	m, id := s.createMeta(r, p, c)
+	c.TokenID = id
 	if commands.ValidID(c.Environment) || c.Environment == commands.AllEnvironments {
 		if err := s.checkScope(c.Environment, c.Projects); err != nil {
 			return err
@@ -190,7 +190,7 @@ func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	created, err := s.cmd.CreateToken(r.Context(), m, c)
 	if err != nil {
-		return err
+		return keyReused(err, id, s.tokenExists)
 	}
 	s.afterWrite(w, r, created.Result)
 	t, ok := s.tokens.ByID(created.TokenID)
@@ -336,4 +336,9 @@ func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *a
 		return badRequest("token", "the token is scoped to more projects than this one; delete it through /api/admin/api-tokens")
 	}
 	return s.revoke(w, r, p, t.ID)
+}
+
+func (s *Server) tokenExists(id string) bool {
+	_, ok := s.tokens.ByID(id)
+	return ok
 }
