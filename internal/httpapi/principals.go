@@ -183,7 +183,6 @@ func createdStatus(res commands.Result) int {
 	return http.StatusCreated
 }
 
-
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := requireAdmin(p); err != nil {
 		return err
