@@ -142,7 +142,14 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	if err != nil {
 		return Result{}, err
 	}
-	seq, err := h.store.Append(ctx, Append{Event: env, Expected: s.Version, MsgID: m.CommandID})
+	batch := []Append{{Event: env, Expected: s.Version}}
+	names, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: id}, tokenNameOps(s, p))
+	if err != nil {
+		return Result{}, err
+	}
+	batch = append(batch, names...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -193,8 +200,19 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	seq, err := h.store.Append(ctx, Append{Event: env, Expected: 0, MsgID: m.CommandID})
+	batch := []Append{{Event: env, Expected: 0}}
+	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
+	names, err := h.nameAppends(ctx, m, now, holder, ops)
+	if err != nil {
+		return Created{}, err
+	}
+	batch = append(batch, names...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {
+		if taken := h.takenAfterConflict(ctx, m, holder, ops); taken != nil {
+			return Created{}, taken
+		}
 		return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
 	}
 	if err != nil {

@@ -112,12 +112,52 @@ type NameTakenError struct {
 
 func (e *NameTakenError) Error() string {
 	what := map[string]string{events.ScopeUsername: "username", events.ScopeEmail: "e-mail address",
-		events.ScopeRoleName: "role name"}[e.Scope]
+		events.ScopeRoleName: "role name", events.ScopePATDescription: "token description"}[e.Scope]
 	if what == "" {
 		what = e.Scope
 	}
-	return fmt.Sprintf("the %s %q is already taken", what, truncate(e.Name))
+	name := e.Name
+	if e.Scope == events.ScopePATDescription {
+		name = name[strings.IndexByte(name, '/')+1:] // without the owner
+	}
+	return fmt.Sprintf("the %s %q is already taken", what, truncate(name))
 }
 
 // Unwrap makes errors.Is(err, ErrExists) hold.
 func (e *NameTakenError) Unwrap() error { return ErrExists }
+
+// accountTokenName is the description claim of a personal or
+// service-account token (none for other tokens).
+func accountTokenName(owner *events.Owner, description string, rel bool) []nameOp {
+	if owner == nil {
+		return nil
+	}
+	if rel {
+		return release(events.ScopePATDescription, events.PATName(*owner, description))
+	}
+	return claim(events.ScopePATDescription, events.PATName(*owner, description))
+}
+
+// tokenNameOps are the name releases a token event makes: revoking a
+// personal or service-account token frees its description.
+func tokenNameOps(s TokenState, p events.Payload) []nameOp {
+	if _, ok := p.(events.TokenRevoked); ok {
+		return accountTokenName(s.Owner, s.Created.Name, true)
+	}
+	return nil
+}
+
+// takenAfterConflict explains a conflict of a batch that claimed names: if
+// one of them is now held by someone else, that (a NameTakenError) is the
+// reason; otherwise nil.
+func (h *Handler) takenAfterConflict(ctx context.Context, m Meta, holder events.Owner, ops []nameOp) error {
+	for _, op := range ops {
+		if op.release {
+			continue
+		}
+		if _, err := h.nameAppends(ctx, m, h.Now(), holder, []nameOp{op}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
@@ -108,5 +109,53 @@ func TestNames_DeletingOrRenamingReleasesTheName(t *testing.T) {
 	}
 	if err := events.VerifyChain(l.load(events.KindName, events.NameID(events.ScopeRoleName, "old"))); err != nil {
 		t.Fatalf("name aggregate chain: %v", err)
+	}
+}
+
+func TestNames_PATDescriptionsAreUniquePerOwnerUntilRevoked(t *testing.T) {
+	l := newLedger(t)
+	owner := &events.Owner{Kind: events.ActorUser, ID: "u-1"}
+	other := &events.Owner{Kind: events.ActorUser, ID: "u-2"}
+	exp := now.Add(time.Hour)
+	pat := func(o *events.Owner, cmd string) (commands.Created, error) {
+		return l.h.CreateToken(l.ctx, meta(cmd), commands.CreateToken{Type: events.TokenPersonal, Name: "laptop",
+			Owner: o, ExpiresAt: &exp, Path: events.PathPAT})
+	}
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = pat(owner, fmt.Sprint("p", i)) }()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		var taken *commands.NameTakenError
+		switch {
+		case err == nil:
+			wins++
+		case errors.As(err, &taken), errors.Is(err, commands.ErrConflict):
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d PATs with one description created, want 1", wins)
+	}
+	if _, err := pat(other, "other-owner"); err != nil {
+		t.Fatalf("another owner may use the same description: %v", err)
+	}
+	var first string
+	for _, e := range l.between(1, l.lastSeq()) {
+		if e.Type == events.TypeTokenCreated && first == "" {
+			first = e.AggregateID
+		}
+	}
+	if _, err := l.h.RevokeToken(l.ctx, meta("rv"), commands.RevokeToken{TokenID: first, Reason: events.ReasonDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pat(owner, "after-revoke"); err != nil {
+		t.Fatalf("a revoked PAT's description is not free again: %v", err)
 	}
 }

@@ -164,8 +164,10 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 		return Result{}, err
 	}
 	batch := []Append{{Event: env, Expected: b.Version}}
+	var ops []nameOp
 	if names != nil {
-		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, names(s, p))
+		ops = names(s, p)
+		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ops)
 		if err != nil {
 			return Result{}, err
 		}
@@ -173,6 +175,11 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	}
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		if taken := h.takenAfterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); taken != nil {
+			return Result{}, taken
+		}
+	}
 	if b.Version == 0 && errors.Is(err, ErrConflict) {
 		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
 	}
@@ -227,12 +234,13 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 // command does not affect; it is skipped. Token ids are deduplicated; an id
 // that cannot name a token is skipped.
 func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
-	now time.Time, names []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
 	env, err := h.envelope(m, id, head, s.LastHash, now)
 	if err != nil {
 		return Result{}, err
 	}
 	batch := []Append{{Event: env, Expected: s.Version}}
+	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
 		if seen[tid] || !ValidID(tid) {
@@ -255,12 +263,17 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 			return Result{}, err
 		}
 		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
+		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, tokenNameOps(ts, p))
+		if err != nil {
+			return Result{}, err
+		}
+		names = append(names, freed...)
 	}
-	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, names)
+	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)
 	if err != nil {
 		return Result{}, err
 	}
-	batch = append(batch, released...)
+	batch = append(append(batch, names...), released...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {

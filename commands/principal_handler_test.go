@@ -26,6 +26,8 @@ type ledger struct {
 	ctx   context.Context
 	store *jsstore.Store
 	h     *commands.Handler
+
+	tokens int // tokens created by token(), for unique names
 }
 
 func newLedger(t *testing.T) *ledger {
@@ -94,7 +96,8 @@ func (l *ledger) token(c commands.CreateToken) string {
 		c.Path = events.PathAdminAPI
 	}
 	if c.Name == "" {
-		c.Name = "tok"
+		l.tokens++
+		c.Name = fmt.Sprintf("tok-%d", l.tokens) // descriptions of one owner's PATs are unique
 	}
 	if c.Environment == "" && !commands.IsAccountToken(c.Type) {
 		c.Environment = "development"

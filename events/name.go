@@ -25,7 +25,16 @@ const (
 	ScopeUsername = "username"
 	ScopeEmail    = "email"
 	ScopeRoleName = "role-name"
+	// ScopePATDescription covers the descriptions of one owner's personal
+	// and service-account tokens; the name is PATName(owner, description).
+	ScopePATDescription = "pat-description"
 )
+
+// PATName is the name claimed for a personal or service-account token's
+// description: unique per owner, as in Unleash.
+func PATName(owner Owner, description string) string {
+	return owner.Kind + ":" + owner.ID + "/" + description
+}
 
 // NameID is the aggregate id of a name within a scope: the hex SHA-256 of
 // the scope and the name folded to lower case, cut to 32 characters (a

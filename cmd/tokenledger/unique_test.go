@@ -29,8 +29,20 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 			return map[string]any{"name": "Backend operators", "type": "root-custom", "permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}}
 		}},
 	}
+	user := s.createUser("henry", "Viewer")
+	tests = append(tests, struct {
+		name string
+		path string
+		body func(i int) map[string]any
+	}{"pats_with_one_description", "/api/admin/user/tokens", func(int) map[string]any {
+		return map[string]any{"description": "ci", "expiresAt": "2099-01-01T00:00:00Z"}
+	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			cred := adminSecret
+			if tt.name == "pats_with_one_description" {
+				cred = user.Secret
+			}
 			const n = 8
 			statuses := make([]response, n)
 			var wg sync.WaitGroup
@@ -38,7 +50,7 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					statuses[i] = s.do("POST", tt.path, adminSecret, tt.body(i))
+					statuses[i] = s.do("POST", tt.path, cred, tt.body(i))
 				}()
 			}
 			wg.Wait()
