@@ -3,11 +3,11 @@ package directory
 import (
 	"cmp"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
+
+	"github.com/tokenledger/tokenledger/projections/internal/digest"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -27,92 +27,70 @@ const digestVersion = "directory-digest/v1"
 func (d *Directory) Digest() string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	var w digester
-	w.str(digestVersion)
-	w.uint(d.last)
+	var w digest.Buffer
+	w.Str(digestVersion)
+	w.Uint(d.last)
 
-	w.uint(uint64(len(d.userOrder)))
+	w.Uint(uint64(len(d.userOrder)))
 	for _, u := range d.userOrder {
-		w.str(u.ID)
-		w.uint(u.IntID)
-		w.str(u.Username)
-		w.str(u.Email)
-		w.str(u.Name)
-		w.str(u.RootRole)
-		w.time(u.CreatedAt)
-		w.bool(u.Deleted)
+		w.Str(u.ID)
+		w.Uint(u.IntID)
+		w.Str(u.Username)
+		w.Str(u.Email)
+		w.Str(u.Name)
+		w.Str(u.RootRole)
+		w.Time(u.CreatedAt)
+		w.Bool(u.Deleted)
 	}
-	w.uint(uint64(len(d.accountOrder)))
+	w.Uint(uint64(len(d.accountOrder)))
 	for _, a := range d.accountOrder {
-		w.str(a.ID)
-		w.uint(a.IntID)
-		w.str(a.Name)
-		w.str(a.Username)
-		w.str(a.RootRole)
-		w.time(a.CreatedAt)
-		w.bool(a.Deleted)
+		w.Str(a.ID)
+		w.Uint(a.IntID)
+		w.Str(a.Name)
+		w.Str(a.Username)
+		w.Str(a.RootRole)
+		w.Time(a.CreatedAt)
+		w.Bool(a.Deleted)
 	}
-	w.uint(uint64(len(d.roleOrder)))
+	w.Uint(uint64(len(d.roleOrder)))
 	for _, r := range d.roleOrder {
-		w.str(r.ID)
-		w.uint(r.IntID)
-		w.str(r.Name)
-		w.str(r.Type)
-		w.str(r.Description)
-		w.uint(uint64(len(r.Permissions)))
+		w.Str(r.ID)
+		w.Uint(r.IntID)
+		w.Str(r.Name)
+		w.Str(r.Type)
+		w.Str(r.Description)
+		w.Uint(uint64(len(r.Permissions)))
 		for _, p := range r.Permissions {
-			w.str(p)
+			w.Str(p)
 		}
-		w.time(r.CreatedAt)
-		w.bool(r.Deleted)
+		w.Time(r.CreatedAt)
+		w.Bool(r.Deleted)
 	}
-	w.uint(uint64(len(d.projects)))
+	w.Uint(uint64(len(d.projects)))
 	for _, id := range slices.Sorted(maps.Keys(d.projects)) {
 		p := d.projects[id]
-		w.str(p.ID)
-		w.str(p.Name)
-		w.str(p.Description)
-		w.time(p.CreatedAt)
-		w.bool(p.Deleted)
+		w.Str(p.ID)
+		w.Str(p.Name)
+		w.Str(p.Description)
+		w.Time(p.CreatedAt)
+		w.Bool(p.Deleted)
 		members := slices.SortedFunc(maps.Keys(p.Members), func(a, b events.Owner) int {
 			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 		})
-		w.uint(uint64(len(members)))
+		w.Uint(uint64(len(members)))
 		for _, m := range members {
-			w.str(m.Kind)
-			w.str(m.ID)
-			w.str(p.Members[m])
+			w.Str(m.Kind)
+			w.Str(m.ID)
+			w.Str(p.Members[m])
 		}
 	}
-	w.uint(uint64(len(d.envs)))
+	w.Uint(uint64(len(d.envs)))
 	for _, name := range slices.Sorted(maps.Keys(d.envs)) {
 		e := d.envs[name]
-		w.str(e.Name)
-		w.str(e.Type)
-		w.time(e.CreatedAt)
+		w.Str(e.Name)
+		w.Str(e.Type)
+		w.Time(e.CreatedAt)
 	}
-	sum := sha256.Sum256(w.buf)
+	sum := sha256.Sum256(w.B)
 	return hex.EncodeToString(sum[:])
 }
-
-// digester appends an unambiguous encoding: strings are length-prefixed,
-// times are UTC RFC 3339 with nanoseconds (location and monotonic reading
-// are not state).
-type digester struct{ buf []byte }
-
-func (d *digester) uint(v uint64) { d.buf = binary.AppendUvarint(d.buf, v) }
-
-func (d *digester) str(v string) {
-	d.uint(uint64(len(v)))
-	d.buf = append(d.buf, v...)
-}
-
-func (d *digester) bool(v bool) {
-	if v {
-		d.buf = append(d.buf, 1)
-	} else {
-		d.buf = append(d.buf, 0)
-	}
-}
-
-func (d *digester) time(t time.Time) { d.str(t.UTC().Format(time.RFC3339Nano)) }

@@ -2,9 +2,9 @@ package tokenset
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"time"
+
+	"github.com/tokenledger/tokenledger/projections/internal/digest"
 )
 
 // digestVersion names the encoding below; change it with the encoding.
@@ -21,71 +21,47 @@ func (s *Set) Digest() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	h := sha256.New()
-	var d digester
-	d.str(digestVersion)
-	d.uint(s.last)
-	d.uint(uint64(len(s.all)))
+	var d digest.Buffer
+	d.Str(digestVersion)
+	d.Uint(s.last)
+	d.Uint(uint64(len(s.all)))
 	for _, e := range s.all {
 		t := e.t
-		d.str(t.ID)
-		d.str(t.Type)
-		d.str(t.Name)
+		d.Str(t.ID)
+		d.Str(t.Type)
+		d.Str(t.Name)
 		if t.Owner != nil {
-			d.bool(true)
-			d.str(t.Owner.Kind)
-			d.str(t.Owner.ID)
+			d.Bool(true)
+			d.Str(t.Owner.Kind)
+			d.Str(t.Owner.ID)
 		} else {
-			d.bool(false)
+			d.Bool(false)
 		}
-		d.str(t.Environment)
-		d.uint(uint64(len(t.Projects)))
+		d.Str(t.Environment)
+		d.Uint(uint64(len(t.Projects)))
 		for _, p := range t.Projects {
-			d.str(p)
+			d.Str(p)
 		}
-		d.bool(t.AllProjects)
-		d.time(t.ExpiresAt)
-		d.time(t.CreatedAt)
-		d.uint(t.CreatedSeq)
-		d.str(t.Path)
-		d.str(t.Hint)
-		d.bool(t.OnBehalfOf)
-		d.str(t.CreatedBy.Kind)
-		d.str(t.CreatedBy.ID)
-		d.str(t.CreatedBy.Name)
-		d.bool(t.Revoked)
-		d.time(t.RevokedAt)
-		d.str(t.RevokeReason)
-		d.bool(t.ExpiredRecorded)
-		d.uint(t.Version)
-		d.buf = append(d.buf, t.verifier[:]...)
+		d.Bool(t.AllProjects)
+		d.Time(t.ExpiresAt)
+		d.Time(t.CreatedAt)
+		d.Uint(t.CreatedSeq)
+		d.Str(t.Path)
+		d.Str(t.Hint)
+		d.Bool(t.OnBehalfOf)
+		d.Str(t.CreatedBy.Kind)
+		d.Str(t.CreatedBy.ID)
+		d.Str(t.CreatedBy.Name)
+		d.Bool(t.Revoked)
+		d.Time(t.RevokedAt)
+		d.Str(t.RevokeReason)
+		d.Bool(t.ExpiredRecorded)
+		d.Uint(t.Version)
+		d.B = append(d.B, t.verifier[:]...)
 		// Flush per token so the buffer stays small for large sets.
-		h.Write(d.buf)
-		d.buf = d.buf[:0]
+		h.Write(d.B)
+		d.B = d.B[:0]
 	}
-	h.Write(d.buf)
+	h.Write(d.B)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// digester appends an unambiguous encoding: strings are length-prefixed,
-// times are UTC RFC 3339 with nanoseconds (location and monotonic reading
-// are not state).
-type digester struct{ buf []byte }
-
-func (d *digester) uint(v uint64) { d.buf = binary.AppendUvarint(d.buf, v) }
-
-func (d *digester) str(v string) {
-	d.uint(uint64(len(v)))
-	d.buf = append(d.buf, v...)
-}
-
-func (d *digester) bool(v bool) {
-	if v {
-		d.buf = append(d.buf, 1)
-	} else {
-		d.buf = append(d.buf, 0)
-	}
-}
-
-func (d *digester) time(t time.Time) {
-	d.str(t.UTC().Format(time.RFC3339Nano))
 }
