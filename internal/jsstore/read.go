@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -73,35 +73,19 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 		from = 1
 	}
 	for {
-		it, err := jetstreamext.GetBatch(ctx, s.js, s.name, loadPageSize,
-			jetstreamext.GetBatchSeq(from), jetstreamext.GetBatchSubject(filter))
+		msgs, err := s.directBatch(ctx, filter, from, loadPageSize)
+		if errors.Is(err, errNoMessages) {
+			return nil // nothing (more) to read
+		}
 		if err != nil {
 			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
 		}
-		var n int
 		var last *jetstream.RawStreamMsg
-		for m, err := range it {
-			if err != nil {
-				if n == 0 && errors.Is(err, jetstreamext.ErrNoMessages) {
-					return nil // nothing (more) to read
-				}
-				if errors.Is(err, jetstreamext.ErrBatchUnsupported) {
-					return fmt.Errorf("jsstore: read %s: the server does not support Direct Get batches (needs nats-server 2.11 or newer): %w", filter, err)
-				}
-				return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
-			}
-			n++
+		for _, m := range msgs {
 			last = m
 			if err := visit(m); err != nil {
 				return err
 			}
-		}
-		if n == 0 {
-			// The iterator ends silently when the request times out.
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
-			}
-			return fmt.Errorf("jsstore: read %s from %d: no answer from stream %s", filter, from, s.name)
 		}
 		pending, err := strconv.ParseUint(last.Header.Get(numPendingHeader), 10, 64)
 		if err != nil {
@@ -276,4 +260,90 @@ func (s *Store) deleteConsumer(cons jetstream.Consumer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = s.js.DeleteConsumer(ctx, s.name, info.Name)
+}
+
+// errNoMessages: a Direct Get found nothing matching.
+var errNoMessages = errors.New("no messages")
+
+// directBatch asks the stream for up to n messages matching filter from
+// sequence from, in one Direct Get batch request, and returns them in
+// order (at least one, or errNoMessages). It does what
+// jetstreamext.GetBatch does, with a reply subscription sized to the batch:
+// that one buffers 65,536 messages (half a megabyte) per call, and every
+// command loads its aggregate.
+func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n int) ([]*jetstream.RawStreamMsg, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.js.Options().DefaultTimeout)
+		defer cancel()
+	}
+	nc := s.js.Conn()
+	inbox := nc.NewInbox()
+	replies := make(chan *nats.Msg, n+2) // n messages and the end-of-batch marker
+	sub, err := nc.ChanSubscribe(inbox, replies)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, err := json.Marshal(struct {
+		Batch int    `json:"batch"`
+		Seq   uint64 `json:"seq"`
+		Subj  string `json:"next_by_subj"`
+	}{n, from, filter})
+	if err != nil {
+		return nil, err
+	}
+	prefix := s.js.Options().APIPrefix
+	if prefix == "" {
+		prefix = "$JS.API."
+	}
+	if err := nc.PublishRequest(prefix+"DIRECT.GET."+s.name, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no complete answer from stream %s: %w", s.name, ctx.Err())
+		case m := <-replies:
+			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+				switch status := m.Header.Get("Status"); status {
+				case "204": // end of batch
+					if len(out) == 0 {
+						return nil, errNoMessages
+					}
+					return out, nil
+				case "404":
+					return nil, errNoMessages
+				default:
+					return nil, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+				}
+			}
+			raw, err := rawDirectMsg(m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, raw)
+		}
+	}
+}
+
+// rawDirectMsg reads a Direct Get answer's headers.
+func rawDirectMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
+	if m.Header.Get(numPendingHeader) == "" {
+		return nil, errors.New("the server does not support Direct Get batches (needs nats-server 2.11 or newer)")
+	}
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("direct get: bad %s header: %w", jetstream.SequenceHeader, err)
+	}
+	subj := m.Header.Get(jetstream.SubjectHeader)
+	if subj == "" {
+		return nil, fmt.Errorf("direct get: no %s header at sequence %d", jetstream.SubjectHeader, seq)
+	}
+	tm, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	if err != nil {
+		return nil, fmt.Errorf("direct get: bad time stamp at sequence %d: %w", seq, err)
+	}
+	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: tm}, nil
 }
