@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -20,9 +21,35 @@ type CreateEnvironment struct {
 	Type string // optional, same character set, e.g. development, production
 }
 
+// UpdateEnvironment changes an environment's type (Unleash's PUT
+// /api/admin/environments/update/{name}).
+type UpdateEnvironment struct {
+	Name string
+	Type string // required, same character set as names
+}
+
+// DeleteEnvironment asks for an environment's removal.
+type DeleteEnvironment struct {
+	Name string
+	// Others names the other environments the caller knows of. The handler
+	// re-reads them from the stream and refuses the deletion unless at
+	// least one of them is live: the last environment is never deleted.
+	Others []string
+	// Tokens are the ids of the environment's live tokens as a read model
+	// knows them; each one still scoped to the environment is revoked
+	// (reason environment-deleted) in the same atomic append. Revoked,
+	// unknown and other environments' tokens are skipped.
+	Tokens []string
+}
+
 // DecideCreateEnvironment validates an environment and returns the
-// environment.created payload.
+// environment.created payload. A deleted environment's name is not reused
+// (ErrExists, wrapped): a token a read model missed when the environment
+// was deleted must not become valid in a new environment of that name.
 func DecideCreateEnvironment(s EnvironmentState, c CreateEnvironment) (events.EnvironmentCreated, error) {
+	if s.Deleted {
+		return events.EnvironmentCreated{}, fmt.Errorf("%w: environment %q was deleted and its name is not reused", ErrExists, c.Name)
+	}
 	if s.Exists {
 		return events.EnvironmentCreated{}, ErrExists
 	}
@@ -37,10 +64,127 @@ func DecideCreateEnvironment(s EnvironmentState, c CreateEnvironment) (events.En
 	return events.EnvironmentCreated{Type: c.Type}, nil
 }
 
+// DecideUpdateEnvironment returns the environment.updated payload. It
+// returns ErrNotFound (wrapped when deleted) for an environment that is not
+// live and a ValidationError on "type" for a missing or malformed type. The
+// type the environment already has is accepted and recorded.
+func DecideUpdateEnvironment(s EnvironmentState, c UpdateEnvironment) (events.EnvironmentUpdated, error) {
+	if err := liveAggregate(events.KindEnvironment, s.AggregateState); err != nil {
+		return events.EnvironmentUpdated{}, err
+	}
+	if c.Type == "" {
+		return events.EnvironmentUpdated{}, invalid("type", "is required")
+	}
+	if err := checkID("type", c.Type); err != nil {
+		return events.EnvironmentUpdated{}, err
+	}
+	return events.EnvironmentUpdated{Type: c.Type}, nil
+}
+
+// DecideDeleteEnvironment returns the environment.deleted payload.
+// otherLive tells whether another environment is live. It returns
+// ErrNotFound (wrapped when deleted) for an environment that is not live,
+// and an error wrapping ErrInvalidOperation when it is the last one: client,
+// backend and frontend tokens are each scoped to one environment, so at
+// least one must remain.
+func DecideDeleteEnvironment(s EnvironmentState, otherLive bool) (events.EnvironmentDeleted, error) {
+	if err := liveAggregate(events.KindEnvironment, s.AggregateState); err != nil {
+		return events.EnvironmentDeleted{}, err
+	}
+	if !otherLive {
+		return events.EnvironmentDeleted{}, fmt.Errorf("%w: the last environment cannot be deleted", ErrInvalidOperation)
+	}
+	return events.EnvironmentDeleted{}, nil
+}
+
+// DecideEnvironmentDeletedToken decides what deleting environment env does
+// to one token: token.revoked with reason environment-deleted for a token
+// scoped to env that is not revoked yet (expired ones included); nil (skip)
+// for a revoked or unknown token or one of another environment. Admin
+// tokens ("*") and personal and service-account tokens (no environment)
+// are never scoped to a single environment and are always skipped.
+func DecideEnvironmentDeletedToken(t TokenState, env string) (events.Payload, error) {
+	if !t.Exists || t.Revoked || t.Environment != env || env == AllEnvironments {
+		return nil, nil
+	}
+	return DecideRevoke(t, RevokeToken{TokenID: t.ID, Reason: events.ReasonEnvironmentDeleted})
+}
+
 // CreateEnvironment creates an environment. Returns ErrExists when the name
-// is taken, a ValidationError for a bad field.
+// is taken or was used by a deleted environment, a ValidationError for a
+// bad field.
 func (h *Handler) CreateEnvironment(ctx context.Context, m Meta, c CreateEnvironment) (Result, error) {
 	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, true, FoldEnvironment, func(s EnvironmentState, _ time.Time) (events.Payload, error) {
 		return DecideCreateEnvironment(s, c)
 	})
+}
+
+// UpdateEnvironment changes an environment's type with one
+// environment.updated event. Returns ErrNotFound for an unknown or deleted
+// environment, a ValidationError for a bad type.
+func (h *Handler) UpdateEnvironment(ctx context.Context, m Meta, c UpdateEnvironment) (Result, error) {
+	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, false, FoldEnvironment, func(s EnvironmentState, _ time.Time) (events.Payload, error) {
+		return DecideUpdateEnvironment(s, c)
+	})
+}
+
+// DeleteEnvironment deletes an environment and, in the same atomic append,
+// revokes every token of c.Tokens still scoped to it (token.revoked, reason
+// environment-deleted); see [DeleteEnvironment] for the fields. A concurrent
+// change to the environment or to any of the tokens yields ErrConflict and
+// nothing is stored. A replayed command id appends nothing and reports the
+// sequence of the first attempt's last event (pass the same tokens).
+// Returns ErrNotFound for an unknown or deleted environment and
+// ErrInvalidOperation (wrapped) when none of c.Others is live in the stream.
+//
+// The caller must list every token of the environment: one it misses stays
+// valid, scoped to a name no environment has. Read the token set at (or
+// after) the stream's last sequence before calling.
+//
+// Two concurrent deletions of the last two environments can both succeed:
+// the check of the others carries no expectation on their aggregates.
+func (h *Handler) DeleteEnvironment(ctx context.Context, m Meta, c DeleteEnvironment) (Result, error) {
+	if !ValidID(c.Name) {
+		return Result{}, ErrNotFound
+	}
+	m = h.withCommandID(m)
+	s, err := load(ctx, h, events.KindEnvironment, c.Name, FoldEnvironment)
+	if err != nil {
+		return Result{}, err
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok {
+		return h.replayedWithTokens(ctx, m, seq, nil, c.Tokens)
+	}
+	if err := liveAggregate(events.KindEnvironment, s.AggregateState); err != nil {
+		return Result{}, err
+	}
+	otherLive, err := h.anyLiveEnvironment(ctx, c.Name, c.Others)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := DecideDeleteEnvironment(s, otherLive)
+	if err != nil {
+		return Result{}, err
+	}
+	return h.withTokens(ctx, m, events.KindEnvironment, c.Name, s.AggregateState, p, h.Now(), nil, c.Tokens, func(t TokenState) (events.Payload, error) {
+		return DecideEnvironmentDeletedToken(t, c.Name)
+	})
+}
+
+// anyLiveEnvironment reports whether one of names other than except is a
+// live environment in the stream. It stops at the first it finds.
+func (h *Handler) anyLiveEnvironment(ctx context.Context, except string, names []string) (bool, error) {
+	for _, n := range names {
+		if n == except {
+			continue
+		}
+		s, err := load(ctx, h, events.KindEnvironment, n, FoldEnvironment)
+		if err != nil {
+			return false, err
+		}
+		if s.Live() {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -87,8 +87,9 @@ type ProjectState struct {
 	Members map[events.Owner]string
 }
 
-// EnvironmentState is an environment as the command side sees it. There is
-// no environment deletion event, so Deleted stays false.
+// EnvironmentState is an environment as the command side sees it. A
+// deleted environment keeps Exists (its name is not reused) and has Deleted
+// set.
 type EnvironmentState struct {
 	AggregateState
 	Type string
@@ -192,6 +193,8 @@ func FoldProject(evs []events.Envelope) (ProjectState, error) {
 			s.Exists = true
 			s.Name, s.Description = d.Name, d.Description
 			s.Members = map[events.Owner]string{}
+		case events.ProjectUpdated:
+			s.Name, s.Description = d.Name, d.Description
 		case events.ProjectDeleted:
 			s.Deleted = true
 		case events.ProjectMemberAdded:
@@ -221,6 +224,10 @@ func FoldEnvironment(evs []events.Envelope) (EnvironmentState, error) {
 		case events.EnvironmentCreated:
 			s.Exists = true
 			s.Type = d.Type
+		case events.EnvironmentUpdated:
+			s.Type = d.Type
+		case events.EnvironmentDeleted:
+			s.Deleted = true
 		default:
 			return false
 		}

@@ -18,6 +18,15 @@ type CreateProject struct {
 	Description string
 }
 
+// UpdateProject changes a project's name or description (Unleash's PUT
+// /api/admin/projects/{projectId}). A nil field stays as it is; at least one
+// must be set.
+type UpdateProject struct {
+	ProjectID   string
+	Name        *string // 1–255 characters
+	Description *string // at most MaxDescriptionLen characters; "" removes it
+}
+
 // AddProjectMember gives a user or service account a project role. A member
 // that holds another role gets the new one instead.
 type AddProjectMember struct {
@@ -59,6 +68,36 @@ func DecideCreateProject(s ProjectState, c CreateProject) (events.ProjectCreated
 		return events.ProjectCreated{}, err
 	}
 	return events.ProjectCreated{Name: name, Description: c.Description}, nil
+}
+
+// DecideUpdateProject returns the project.updated payload: the project's
+// whole new name and description, the fields c leaves nil carried over from
+// s. It returns ErrNotFound (wrapped when deleted) for a project that is not
+// live, and a ValidationError naming the field for an empty or overlong name
+// or an overlong description, or (without a field) when c changes nothing.
+// Setting the values the project already has is accepted and recorded: a
+// PUT is audited as sent.
+func DecideUpdateProject(s ProjectState, c UpdateProject) (events.ProjectUpdated, error) {
+	if err := liveAggregate(events.KindProject, s.AggregateState); err != nil {
+		return events.ProjectUpdated{}, err
+	}
+	if c.Name == nil && c.Description == nil {
+		return events.ProjectUpdated{}, invalid("", "nothing to update: name or description is required")
+	}
+	out := events.ProjectUpdated{Name: s.Name, Description: s.Description}
+	if c.Name != nil {
+		if err := checkName("name", *c.Name); err != nil {
+			return events.ProjectUpdated{}, err
+		}
+		out.Name = *c.Name
+	}
+	if c.Description != nil {
+		if err := checkDescription("description", *c.Description); err != nil {
+			return events.ProjectUpdated{}, err
+		}
+		out.Description = *c.Description
+	}
+	return out, nil
 }
 
 // DecideDeleteProject returns the project.deleted payload. The default
@@ -124,6 +163,15 @@ func checkMember(m events.Owner) error {
 func (h *Handler) CreateProject(ctx context.Context, m Meta, c CreateProject) (Result, error) {
 	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, true, FoldProject, func(s ProjectState, _ time.Time) (events.Payload, error) {
 		return DecideCreateProject(s, c)
+	})
+}
+
+// UpdateProject changes a project's name or description with one
+// project.updated event. Returns ErrNotFound for an unknown or deleted
+// project, a ValidationError for a bad field or an empty command.
+func (h *Handler) UpdateProject(ctx context.Context, m Meta, c UpdateProject) (Result, error) {
+	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, false, FoldProject, func(s ProjectState, _ time.Time) (events.Payload, error) {
+		return DecideUpdateProject(s, c)
 	})
 }
 

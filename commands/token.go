@@ -64,7 +64,7 @@ var creationPaths = []string{events.PathAdminAPI, events.PathProjectAPI, events.
 	events.PathServiceAccount, events.PathBootstrap, events.PathImport}
 
 var revokeReasons = []string{events.ReasonDeleted, events.ReasonProjectDeleted,
-	events.ReasonOwnerDeleted, events.ReasonRotated, events.ReasonCompromised}
+	events.ReasonOwnerDeleted, events.ReasonRotated, events.ReasonCompromised, events.ReasonEnvironmentDeleted}
 
 // IsAccountToken reports whether tokens of this type act as a principal (a
 // user or a service account) rather than carry a scope of their own.
@@ -197,7 +197,7 @@ func DecideRevoke(s TokenState, c RevokeToken) (events.TokenRevoked, error) {
 		return events.TokenRevoked{}, err
 	}
 	if !slices.Contains(revokeReasons, c.Reason) {
-		return events.TokenRevoked{}, invalid("reason", "must be one of deleted, project-deleted, owner-deleted, rotated, compromised")
+		return events.TokenRevoked{}, invalid("reason", "must be one of deleted, project-deleted, owner-deleted, rotated, compromised, environment-deleted")
 	}
 	return events.TokenRevoked{Reason: c.Reason}, nil
 }

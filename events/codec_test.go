@@ -43,10 +43,13 @@ var samples = []events.Payload{
 	events.RoleUpdated{Name: "Token operator", Permissions: []string{"READ_CLIENT_API_TOKEN"}},
 	events.RoleDeleted{},
 	events.ProjectCreated{Name: "Checkout", Description: "the checkout service"},
+	events.ProjectUpdated{Name: "Checkout and Payments", Description: "checkout and payment services"},
 	events.ProjectDeleted{},
 	events.ProjectMemberAdded{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}, Role: events.RoleMember},
 	events.ProjectMemberRemoved{Member: events.Owner{Kind: events.ActorUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.EnvironmentCreated{Type: "production"},
+	events.EnvironmentUpdated{Type: "preproduction"},
+	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
 }

@@ -16,11 +16,14 @@ const (
 	TypeRoleDeleted = "role.deleted"
 
 	TypeProjectCreated       = "project.created"
+	TypeProjectUpdated       = "project.updated"
 	TypeProjectDeleted       = "project.deleted"
 	TypeProjectMemberAdded   = "project.member-added"
 	TypeProjectMemberRemoved = "project.member-removed"
 
 	TypeEnvironmentCreated = "environment.created"
+	TypeEnvironmentUpdated = "environment.updated"
+	TypeEnvironmentDeleted = "environment.deleted"
 )
 
 // Predefined roles. Root roles: Admin, Editor, Viewer. Project roles: Owner,
@@ -100,6 +103,14 @@ type ProjectCreated struct {
 	Description string `json:"description,omitempty"`
 }
 
+// ProjectUpdated records a project's new name and description: the whole
+// new state, not a patch (a field the command left unchanged carries its
+// previous value; an empty description means none).
+type ProjectUpdated struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
 // ProjectDeleted records a project's removal. Its single-project tokens are
 // revoked and its multi-project tokens narrowed in the same atomic append.
 type ProjectDeleted struct{}
@@ -120,6 +131,17 @@ type EnvironmentCreated struct {
 	Type string `json:"type,omitempty"` // e.g. development, production
 }
 
+// EnvironmentUpdated records an environment's new type.
+type EnvironmentUpdated struct {
+	Type string `json:"type"`
+}
+
+// EnvironmentDeleted records an environment's removal. Its live client,
+// backend and frontend tokens are revoked (reason environment-deleted) in
+// the same atomic append. The name is not given to a new environment
+// afterwards.
+type EnvironmentDeleted struct{}
+
 func (UserCreated) EventType() string           { return TypeUserCreated }
 func (UserRoleChanged) EventType() string       { return TypeUserRoleChanged }
 func (UserDeleted) EventType() string           { return TypeUserDeleted }
@@ -130,10 +152,13 @@ func (RoleCreated) EventType() string           { return TypeRoleCreated }
 func (RoleUpdated) EventType() string           { return TypeRoleUpdated }
 func (RoleDeleted) EventType() string           { return TypeRoleDeleted }
 func (ProjectCreated) EventType() string        { return TypeProjectCreated }
+func (ProjectUpdated) EventType() string        { return TypeProjectUpdated }
 func (ProjectDeleted) EventType() string        { return TypeProjectDeleted }
 func (ProjectMemberAdded) EventType() string    { return TypeProjectMemberAdded }
 func (ProjectMemberRemoved) EventType() string  { return TypeProjectMemberRemoved }
 func (EnvironmentCreated) EventType() string    { return TypeEnvironmentCreated }
+func (EnvironmentUpdated) EventType() string    { return TypeEnvironmentUpdated }
+func (EnvironmentDeleted) EventType() string    { return TypeEnvironmentDeleted }
 
 func (UserCreated) AggregateKind() string           { return KindUser }
 func (UserRoleChanged) AggregateKind() string       { return KindUser }
@@ -145,10 +170,13 @@ func (RoleCreated) AggregateKind() string           { return KindRole }
 func (RoleUpdated) AggregateKind() string           { return KindRole }
 func (RoleDeleted) AggregateKind() string           { return KindRole }
 func (ProjectCreated) AggregateKind() string        { return KindProject }
+func (ProjectUpdated) AggregateKind() string        { return KindProject }
 func (ProjectDeleted) AggregateKind() string        { return KindProject }
 func (ProjectMemberAdded) AggregateKind() string    { return KindProject }
 func (ProjectMemberRemoved) AggregateKind() string  { return KindProject }
 func (EnvironmentCreated) AggregateKind() string    { return KindEnvironment }
+func (EnvironmentUpdated) AggregateKind() string    { return KindEnvironment }
+func (EnvironmentDeleted) AggregateKind() string    { return KindEnvironment }
 
 func (UserCreated) SchemaVersion() int           { return 1 }
 func (UserRoleChanged) SchemaVersion() int       { return 1 }
@@ -160,10 +188,13 @@ func (RoleCreated) SchemaVersion() int           { return 1 }
 func (RoleUpdated) SchemaVersion() int           { return 1 }
 func (RoleDeleted) SchemaVersion() int           { return 1 }
 func (ProjectCreated) SchemaVersion() int        { return 1 }
+func (ProjectUpdated) SchemaVersion() int        { return 1 }
 func (ProjectDeleted) SchemaVersion() int        { return 1 }
 func (ProjectMemberAdded) SchemaVersion() int    { return 1 }
 func (ProjectMemberRemoved) SchemaVersion() int  { return 1 }
 func (EnvironmentCreated) SchemaVersion() int    { return 1 }
+func (EnvironmentUpdated) SchemaVersion() int    { return 1 }
+func (EnvironmentDeleted) SchemaVersion() int    { return 1 }
 
 func init() {
 	register[UserCreated](1, nil)
@@ -176,8 +207,11 @@ func init() {
 	register[RoleUpdated](1, nil)
 	register[RoleDeleted](1, nil)
 	register[ProjectCreated](1, nil)
+	register[ProjectUpdated](1, nil)
 	register[ProjectDeleted](1, nil)
 	register[ProjectMemberAdded](1, nil)
 	register[ProjectMemberRemoved](1, nil)
 	register[EnvironmentCreated](1, nil)
+	register[EnvironmentUpdated](1, nil)
+	register[EnvironmentDeleted](1, nil)
 }

@@ -39,6 +39,9 @@ const (
 	ReasonOwnerDeleted   = "owner-deleted"
 	ReasonRotated        = "rotated"
 	ReasonCompromised    = "compromised"
+	// ReasonEnvironmentDeleted: the token's environment was deleted; the
+	// revocation is in the same atomic append as environment.deleted.
+	ReasonEnvironmentDeleted = "environment-deleted"
 )
 
 // Owner is the principal a personal or service-account token acts as.

@@ -122,7 +122,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
-	n, err := bootstrap.Import(ctx, m.Commands, catalogue{m.Dir}, tokens)
+	n, err := bootstrap.Import(ctx, m.Commands, catalogue{m.Dir, m.Tokens}, tokens)
 	if err != nil {
 		return err
 	}
@@ -215,8 +215,16 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// catalogue adapts the directory to bootstrap.Catalogue.
-type catalogue struct{ d *directory.Directory }
+// catalogue adapts the directory and the token set to bootstrap.Catalogue.
+type catalogue struct {
+	d      *directory.Directory
+	tokens *tokenset.Set
+}
+
+func (c catalogue) TokenExists(id string) bool {
+	_, ok := c.tokens.ByID(id)
+	return ok
+}
 
 func (c catalogue) ProjectExists(id string) bool {
 	p, ok := c.d.Project(id)

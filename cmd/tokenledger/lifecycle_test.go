@@ -369,3 +369,15 @@ func TestReadYourWrites_MinSequenceHeader(t *testing.T) {
 	}
 	checkErrorShape(t, r)
 }
+
+// An INIT token whose environment was deleted since it was imported does
+// not stop the next start.
+func TestBootstrap_InitTokenOfADeletedEnvironmentDoesNotBlockRestart(t *testing.T) {
+	env := map[string]string{"INIT_FRONTEND_API_TOKENS": "default:production.init-frontend-prod-123456789012"}
+	s := startService(t, "", env)
+	s.must(http.StatusOK, "DELETE", "/api/admin/environments/production", adminSecret, nil)
+	s2 := s.restart()
+	if _, st := s2.Tokens.Verify("default:production.init-frontend-prod-123456789012"); st != tokenset.Revoked {
+		t.Fatalf("the INIT token of the deleted environment is %v after restart", st)
+	}
+}

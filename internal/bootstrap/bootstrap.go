@@ -95,8 +95,9 @@ func Parse(getenv func(string) string) ([]Token, error) {
 	return out, nil
 }
 
-// Catalogue tells whether the scope of a token exists.
+// Catalogue tells whether a token or the scope of a token exists.
 type Catalogue interface {
+	TokenExists(id string) bool
 	ProjectExists(id string) bool
 	EnvironmentExists(name string) bool
 }
@@ -106,6 +107,11 @@ type Catalogue interface {
 func Import(ctx context.Context, h *commands.Handler, cat Catalogue, tokens []Token) (int, error) {
 	created := 0
 	for _, t := range tokens {
+		if cat.TokenExists(t.ID()) {
+			// Imported on an earlier start (and perhaps deleted since, or
+			// its project or environment deleted since): nothing to do.
+			continue
+		}
 		if t.Environment != commands.AllEnvironments && !cat.EnvironmentExists(t.Environment) {
 			return created, fmt.Errorf("%s: environment %q does not exist", t.Name(), t.Environment)
 		}

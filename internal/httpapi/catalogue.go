@@ -245,8 +245,55 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	s.afterWrite(w, r, res)
 	pr, _ := s.dir.Project(body.ID)
-	b := projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()}
-	writeJSON(w, http.StatusCreated, b)
+	writeJSON(w, http.StatusCreated, toProjectJSON(pr))
+	return nil
+}
+
+func toProjectJSON(pr directory.Project) projectJSON {
+	return projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()}
+}
+
+// liveProject returns the live project the path's {projectId} names, or a
+// 404 error.
+func (s *Server) liveProject(r *http.Request) (directory.Project, error) {
+	id := r.PathValue("projectId")
+	pr, ok := s.dir.Project(id)
+	if !ok || pr.Deleted {
+		return directory.Project{}, notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+	}
+	return pr, nil
+}
+
+// updateProject is Unleash's PUT /api/admin/projects/{projectId}: it changes
+// the name or description (a field left out stays as it is; at least one
+// must be sent) with one project.updated event and answers 200 with the
+// project as the create route shows it. ADMIN only; 404 for an unknown or
+// deleted project.
+func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	pr, err := s.liveProject(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name        *string `json:"name"`
+		Description *string `json:"description"`
+	}
+	if err := s.decode(w, r, &body); err != nil {
+		return err
+	}
+	res, err := s.cmd.UpdateProject(r.Context(), s.meta(r, p), commands.UpdateProject{ProjectID: pr.ID, Name: body.Name, Description: body.Description})
+	if errors.Is(err, commands.ErrNotFound) {
+		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(pr.ID)))
+	}
+	if err != nil {
+		return err
+	}
+	s.afterWrite(w, r, res)
+	pr, _ = s.dir.Project(pr.ID)
+	writeJSON(w, http.StatusOK, toProjectJSON(pr))
 	return nil
 }
 
@@ -387,13 +434,95 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	}
 	res, err := s.cmd.CreateEnvironment(r.Context(), s.meta(r, p), commands.CreateEnvironment{Name: b.Name, Type: b.Type})
 	if errors.Is(err, commands.ErrExists) {
-		return conflict(fmt.Sprintf("An environment named %s already exists", truncate(b.Name)))
+		return conflict(fmt.Sprintf("An environment named %s already exists (names of deleted environments are not reused)", truncate(b.Name)))
 	}
 	if err != nil {
 		return err
 	}
 	s.afterWrite(w, r, res)
 	e, _ := s.dir.Environment(b.Name)
-	writeJSON(w, http.StatusCreated, environmentJSON{Name: e.Name, Type: e.Type, Enabled: true, CreatedAt: e.CreatedAt.UTC()})
+	writeJSON(w, http.StatusCreated, toEnvironmentJSON(e))
 	return nil
+}
+
+func toEnvironmentJSON(e directory.Environment) environmentJSON {
+	return environmentJSON{Name: e.Name, Type: e.Type, Enabled: true, CreatedAt: e.CreatedAt.UTC()}
+}
+
+// liveEnvironment returns the live environment the path's {name} names, or
+// a 404 error.
+func (s *Server) liveEnvironment(r *http.Request) (directory.Environment, error) {
+	name := r.PathValue("name")
+	e, ok := s.dir.Environment(name)
+	if !ok {
+		return directory.Environment{}, notFound(fmt.Sprintf("Could not find environment with name %s", truncate(name)))
+	}
+	return e, nil
+}
+
+// updateEnvironment is Unleash's PUT /api/admin/environments/update/{name}:
+// it changes the environment's type with one environment.updated event and
+// answers 200 with the environment. ADMIN only; 404 for an unknown or
+// deleted environment.
+func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	e, err := s.liveEnvironment(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Type string `json:"type"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	res, err := s.cmd.UpdateEnvironment(r.Context(), s.meta(r, p), commands.UpdateEnvironment{Name: e.Name, Type: b.Type})
+	if errors.Is(err, commands.ErrNotFound) {
+		return notFound(fmt.Sprintf("Could not find environment with name %s", truncate(e.Name)))
+	}
+	if err != nil {
+		return err
+	}
+	s.afterWrite(w, r, res)
+	e, _ = s.dir.Environment(e.Name)
+	writeJSON(w, http.StatusOK, toEnvironmentJSON(e))
+	return nil
+}
+
+// deleteEnvironment deletes an environment and revokes its live client,
+// backend and frontend tokens (reason environment-deleted) in the same
+// atomic append as environment.deleted; admin tokens ("*") are untouched.
+// ADMIN only; 404 for an unknown or deleted environment, 403 for the last
+// environment. The name is not given to a new environment afterwards.
+func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	e, err := s.liveEnvironment(r)
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, o := range s.dir.Environments() {
+		if o.Name != e.Name {
+			others = append(others, o.Name)
+		}
+	}
+	var tokens []string
+	for _, t := range s.tokens.All() {
+		if t.Environment == e.Name && !t.Revoked {
+			tokens = append(tokens, t.ID)
+		}
+	}
+	res, err := s.cmd.DeleteEnvironment(r.Context(), s.meta(r, p), commands.DeleteEnvironment{Name: e.Name, Others: others, Tokens: tokens})
+	switch {
+	case errors.Is(err, commands.ErrInvalidOperation):
+		return newError(http.StatusForbidden, "InvalidOperationError",
+			fmt.Sprintf("You can not delete %s: it is the last environment, and every client, backend and frontend token needs one. Create another environment first", truncate(e.Name)))
+	case errors.Is(err, commands.ErrNotFound):
+		return notFound(fmt.Sprintf("Could not find environment with name %s", truncate(e.Name)))
+	}
+	return s.written(w, r, res, err)
 }

@@ -229,6 +229,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/admin/projects", s.authed(s.listProjects))
 	m.HandleFunc("POST /api/admin/projects", s.authed(s.createProject))
+	m.HandleFunc("PUT /api/admin/projects/{projectId}", s.authed(s.updateProject))
 	m.HandleFunc("DELETE /api/admin/projects/{projectId}", s.authed(s.deleteProject))
 	m.HandleFunc("POST /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.addProjectUser))
 	m.HandleFunc("DELETE /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.removeProjectUser))
@@ -236,6 +237,8 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/admin/environments", s.authed(s.listEnvironments))
 	m.HandleFunc("POST /api/admin/environments", s.authed(s.createEnvironment))
+	m.HandleFunc("PUT /api/admin/environments/update/{name}", s.authed(s.updateEnvironment))
+	m.HandleFunc("DELETE /api/admin/environments/{name}", s.authed(s.deleteEnvironment))
 
 	m.HandleFunc("GET /api/ledger/events", s.authed(s.queryEvents))
 	m.HandleFunc("GET /api/ledger/tokens", s.authed(s.ledgerTokens))

@@ -17,8 +17,8 @@ const digestVersion = "directory-digest/v1"
 
 // Digest is the lowercase hex SHA-256 of the whole state: LastApplied and
 // every user, service account and role (by IntID), project (by id, members
-// by kind and id) and environment (by name) with every field, deleted ones
-// included. Two Directories that applied the same events have the same
+// by kind and id) and environment (by name) with every field, deleted
+// principals and projects included (deleted environments are removed). Two Directories that applied the same events have the same
 // Digest; one that applied one more event (of any kind: LastApplied is
 // state) has another.
 //

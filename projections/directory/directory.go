@@ -69,7 +69,8 @@ type Project struct {
 	Members map[events.Owner]string
 }
 
-// Environment is an environment tokens can be scoped to.
+// Environment is an environment tokens can be scoped to. A deleted
+// environment is not in the directory.
 type Environment struct {
 	Name      string
 	Type      string
@@ -273,6 +274,12 @@ func (d *Directory) apply(env *events.Envelope, p events.Payload) error {
 			return errors.New("a second project.created for a live project")
 		}
 		d.projects[id] = &Project{ID: id, Name: e.Name, Description: e.Description, CreatedAt: env.Time, Members: map[events.Owner]string{}}
+	case events.ProjectUpdated:
+		p := d.projects[id]
+		if p == nil {
+			return errUnknownAggregate
+		}
+		p.Name, p.Description = e.Name, e.Description
 	case events.ProjectDeleted:
 		p := d.projects[id]
 		if p == nil {
@@ -293,10 +300,25 @@ func (d *Directory) apply(env *events.Envelope, p events.Payload) error {
 		delete(p.Members, e.Member)
 
 	case events.EnvironmentCreated:
+		// A deleted environment's name may be created again (the stream is
+		// the truth; the ledger's commands refuse to reuse names today).
 		if d.envs[id] != nil {
-			return errors.New("a second environment.created")
+			return errors.New("a second environment.created for a live environment")
 		}
 		d.envs[id] = &Environment{Name: id, Type: e.Type, CreatedAt: env.Time}
+	case events.EnvironmentUpdated:
+		en := d.envs[id]
+		if en == nil {
+			return errUnknownAggregate
+		}
+		en.Type = e.Type
+	case events.EnvironmentDeleted:
+		// Dropped, not marked: no lookup returns a deleted environment, so
+		// no token can be created in it.
+		if d.envs[id] == nil {
+			return errUnknownAggregate
+		}
+		delete(d.envs, id)
 
 	default:
 		return fmt.Errorf("event type %s is not handled", env.Type)
@@ -502,7 +524,8 @@ func (d *Directory) ProjectRoles(member events.Owner) map[string]string {
 	return out
 }
 
-// Environment returns the environment named name.
+// Environment returns the live environment named name; a deleted one is
+// not found.
 func (d *Directory) Environment(name string) (Environment, bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -512,7 +535,7 @@ func (d *Directory) Environment(name string) (Environment, bool) {
 	return Environment{}, false
 }
 
-// Environments returns every environment, sorted by name.
+// Environments returns every live environment, sorted by name.
 func (d *Directory) Environments() []Environment {
 	d.mu.RLock()
 	defer d.mu.RUnlock()

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// The catalogue's change routes, end to end: PUT /api/admin/projects/{p},
+// PUT /api/admin/environments/update/{name}, DELETE
+// /api/admin/environments/{name}.
+
+// envNames lists the environments GET /api/admin/environments answers,
+// name → type.
+func (s *testService) envNames() map[string]string {
+	s.t.Helper()
+	var out struct {
+		Environments []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"environments"`
+	}
+	r := s.must(http.StatusOK, "GET", "/api/admin/environments", adminSecret, nil)
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		s.t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range out.Environments {
+		m[e.Name] = e.Type
+	}
+	return m
+}
+
+// validSecrets returns which of secrets /edge/validate answers as valid.
+func (s *testService) validSecrets(secrets ...string) []string {
+	s.t.Helper()
+	var out struct {
+		Tokens []struct {
+			Token string `json:"token"`
+		} `json:"tokens"`
+	}
+	r := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": secrets})
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		s.t.Fatal(err)
+	}
+	var valid []string
+	for _, t := range out.Tokens {
+		valid = append(valid, t.Token)
+	}
+	slices.Sort(valid)
+	return valid
+}
+
+// eventsBetween returns the stored events with from ≤ sequence ≤ to.
+func (s *testService) eventsBetween(from, to uint64) []events.Envelope {
+	s.t.Helper()
+	var out []events.Envelope
+	if err := s.Store.Replay(context.Background(), from, to, func(e events.Envelope) error { out = append(out, e); return nil }); err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+func TestCatalogue_PutProjectChangesNameAndDescription(t *testing.T) {
+	s := startService(t, "", nil)
+	created := s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret,
+		map[string]any{"id": "p1", "name": "P1", "description": "first"}).JSON(t)
+
+	steps := []struct {
+		name     string
+		body     any
+		wantName string
+		wantDesc any // nil: the description is left out of the answer
+	}{
+		{"rename_keeps_description", map[string]any{"name": "Payments"}, "Payments", "first"},
+		{"new_description_keeps_name", map[string]any{"description": "second"}, "Payments", "second"},
+		{"both_at_once", map[string]any{"name": "Pay", "description": "third"}, "Pay", "third"},
+		{"empty_description_removes_it", map[string]any{"description": ""}, "Pay", nil},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before := s.lastSeq()
+			r := s.must(http.StatusOK, "PUT", "/api/admin/projects/p1", adminSecret, st.body)
+			got := r.JSON(t)
+			if got["id"] != "p1" || got["name"] != st.wantName || got["description"] != st.wantDesc || got["createdAt"] != created["createdAt"] {
+				t.Fatalf("answer %s, want name %q description %v createdAt %v", r.Body, st.wantName, st.wantDesc, created["createdAt"])
+			}
+			if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+1) || s.lastSeq() != before+1 {
+				t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.lastSeq())
+			}
+			if e := s.lastEvent(); e.Type != events.TypeProjectUpdated || e.AggregateID != "p1" || e.Actor.Kind != events.ActorAdminToken {
+				t.Fatalf("last event %s of %s by %+v", e.Type, e.AggregateID, e.Actor)
+			}
+			var list struct {
+				Projects []map[string]any `json:"projects"`
+			}
+			if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/admin/projects", adminSecret, nil).Body, &list); err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(list.Projects, func(p map[string]any) bool { return p["id"] == "p1" })
+			if i < 0 || list.Projects[i]["name"] != st.wantName || list.Projects[i]["description"] != st.wantDesc {
+				t.Fatalf("listed projects %+v", list.Projects)
+			}
+		})
+	}
+	// Tokens of the renamed project are untouched: the id is the scope.
+	secret, _ := s.createToken("backend", "development", "p1")
+	s.must(http.StatusOK, "PUT", "/api/admin/projects/p1", adminSecret, map[string]any{"name": "Renamed again"})
+	if got := s.validSecrets(secret); len(got) != 1 {
+		t.Fatalf("token of the renamed project: valid %v", got)
+	}
+}
+
+func TestCatalogue_PutEnvironmentChangesType(t *testing.T) {
+	s := startService(t, "", nil)
+	secret, _ := s.createToken("frontend", "development")
+	before := s.lastSeq()
+	r := s.must(http.StatusOK, "PUT", "/api/admin/environments/update/development", adminSecret, map[string]any{"type": "test"})
+	got := r.JSON(t)
+	if got["name"] != "development" || got["type"] != "test" || got["enabled"] != true || got["createdAt"] == nil {
+		t.Fatalf("answer %s", r.Body)
+	}
+	if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+1) || s.lastSeq() != before+1 {
+		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.lastSeq())
+	}
+	if e := s.lastEvent(); e.Type != events.TypeEnvironmentUpdated || e.AggregateID != "development" {
+		t.Fatalf("last event %s of %s", e.Type, e.AggregateID)
+	}
+	if envs := s.envNames(); envs["development"] != "test" || envs["production"] != "production" {
+		t.Fatalf("environments %v", envs)
+	}
+	if got := s.validSecrets(secret); len(got) != 1 {
+		t.Fatalf("token of the changed environment: valid %v", got)
+	}
+}
+
+// Deleting an environment revokes its client, backend and frontend tokens
+// in the same atomic append, attributed to the caller; other environments'
+// tokens, admin tokens and PATs keep working; no token can be created in
+// it afterwards and its name is not reused. All of it survives a restart.
+func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
+	s := startService(t, "", nil)
+	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "staging", "type": "preproduction"})
+	alice := s.createUser("alice", "Admin")
+	aliceUser, _ := s.Dir.UserByIntID(uint64(alice.IntID))
+	aliceTok, _ := s.Tokens.Lookup(alice.Secret)
+	clientSecret, clientID := s.createToken("client", "staging")
+	backendSecret, backendID := s.createToken("backend", "staging", "default")
+	frontendSecret, frontendID := s.createToken("frontend", "staging")
+	_, goneID := s.createToken("backend", "staging")
+	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, adminSecret, nil)
+	prodSecret, _ := s.createToken("backend", "production", "default")
+	stagingIDs := []string{clientID, backendID, frontendID}
+
+	before := s.lastSeq()
+	r := s.must(http.StatusOK, "DELETE", "/api/admin/environments/staging", alice.Secret, nil)
+	if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+4) || s.lastSeq() != before+4 {
+		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want environment.deleted and 3 revocations", seq, before, s.lastSeq())
+	}
+
+	t.Run("one_atomic_append_attributed_to_the_caller", func(t *testing.T) {
+		evs := s.eventsBetween(before+1, before+4)
+		if evs[0].Type != events.TypeEnvironmentDeleted || evs[0].AggregateID != "staging" {
+			t.Fatalf("first event %s of %s", evs[0].Type, evs[0].AggregateID)
+		}
+		var revoked []string
+		for _, e := range evs {
+			if e.CommandID != evs[0].CommandID || e.Actor.Kind != events.ActorUser || e.Actor.ID != aliceUser.ID || e.Via.CredentialID != aliceTok.ID {
+				t.Errorf("%s of %s attributed to %+v via %+v, want alice through her PAT in one command", e.Type, e.AggregateID, e.Actor, e.Via)
+			}
+			if e.Type == events.TypeTokenRevoked {
+				revoked = append(revoked, e.AggregateID)
+			}
+		}
+		slices.Sort(revoked)
+		if want := slices.Sorted(slices.Values(stagingIDs)); !slices.Equal(revoked, want) {
+			t.Fatalf("revoked %v, want %v", revoked, want)
+		}
+	})
+	t.Run("its_tokens_stop_validating_others_keep_working", func(t *testing.T) {
+		got := s.validSecrets(clientSecret, backendSecret, frontendSecret, prodSecret, adminSecret)
+		if want := slices.Sorted(slices.Values([]string{prodSecret, adminSecret})); !slices.Equal(got, want) {
+			t.Fatalf("valid after the deletion: %v, want only the production and admin tokens", got)
+		}
+		s.must(http.StatusOK, "GET", "/api/admin/user", alice.Secret, nil)      // the PAT still works
+		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil) // the admin token too
+	})
+	t.Run("history_shows_reason_and_caller", func(t *testing.T) {
+		for _, id := range stagingIDs {
+			var h struct {
+				Token struct {
+					Status string `json:"status"`
+					Reason string `json:"revokeReason"`
+				} `json:"token"`
+				Chain struct {
+					Intact bool `json:"intact"`
+				} `json:"chain"`
+				Events []struct {
+					Type  string          `json:"type"`
+					Actor events.Actor    `json:"actor"`
+					Data  json.RawMessage `json:"data"`
+				} `json:"events"`
+			}
+			if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).Body, &h); err != nil {
+				t.Fatal(err)
+			}
+			last := h.Events[len(h.Events)-1]
+			var data events.TokenRevoked
+			_ = json.Unmarshal(last.Data, &data)
+			if last.Type != events.TypeTokenRevoked || data.Reason != events.ReasonEnvironmentDeleted ||
+				last.Actor.Kind != events.ActorUser || last.Actor.ID != aliceUser.ID {
+				t.Errorf("token %s: last event %s %s by %+v", id, last.Type, last.Data, last.Actor)
+			}
+			if h.Token.Reason != events.ReasonEnvironmentDeleted || h.Token.Status != "revoked" || !h.Chain.Intact {
+				t.Errorf("token %s: %+v %+v", id, h.Token, h.Chain)
+			}
+		}
+	})
+	t.Run("environment_is_gone_and_refuses_new_tokens", func(t *testing.T) {
+		if envs := s.envNames(); len(envs) != 2 || envs["staging"] != "" {
+			t.Fatalf("environments %v", envs)
+		}
+		seq := s.lastSeq()
+		refused := []struct {
+			name   string
+			method string
+			path   string
+			body   any
+			want   int
+			msg    string
+		}{
+			{"create_token_in_it", "POST", "/api/admin/api-tokens", map[string]any{"tokenName": "late", "type": "backend", "environment": "staging"}, 400, "Environment=staging does not exist"},
+			{"create_project_token_in_it", "POST", "/api/admin/projects/default/api-tokens", map[string]any{"tokenName": "late", "type": "frontend", "environment": "staging"}, 400, "Environment=staging does not exist"},
+			{"recreate_it", "POST", "/api/admin/environments", map[string]any{"name": "staging"}, 409, "not reused"},
+			{"delete_it_again", "DELETE", "/api/admin/environments/staging", nil, 404, "Could not find environment"},
+			{"change_its_type", "PUT", "/api/admin/environments/update/staging", map[string]any{"type": "test"}, 404, "Could not find environment"},
+		}
+		for _, rr := range refused {
+			r := s.do(rr.method, rr.path, adminSecret, rr.body)
+			if r.Status != rr.want || !strings.Contains(string(r.Body), rr.msg) {
+				t.Errorf("%s: status %d %s, want %d with %q", rr.name, r.Status, r.Body, rr.want, rr.msg)
+			}
+			checkErrorShape(t, r)
+		}
+		if s.lastSeq() != seq {
+			t.Fatalf("refused requests moved the stream from %d to %d", seq, s.lastSeq())
+		}
+	})
+	t.Run("survives_a_restart", func(t *testing.T) {
+		s2 := s.restart()
+		if _, ok := s2.Dir.Environment("staging"); ok {
+			t.Fatal("staging is back after a restart")
+		}
+		if got := s2.validSecrets(clientSecret, backendSecret, frontendSecret, prodSecret); !slices.Equal(got, []string{prodSecret}) {
+			t.Fatalf("valid after a restart: %v", got)
+		}
+	})
+}
+
+func TestCatalogue_LastEnvironmentCannotBeDeleted(t *testing.T) {
+	s := startService(t, "", nil)
+	secret, _ := s.createToken("backend", "production")
+	s.must(http.StatusOK, "DELETE", "/api/admin/environments/development", adminSecret, nil)
+	before := s.lastSeq()
+	r := s.must(http.StatusForbidden, "DELETE", "/api/admin/environments/production", adminSecret, nil)
+	checkErrorShape(t, r)
+	if e := r.JSON(t); e["name"] != "InvalidOperationError" || !strings.Contains(e["message"].(string), "last environment") {
+		t.Fatalf("error %s, want InvalidOperationError saying it is the last environment", r.Body)
+	}
+	if s.lastSeq() != before {
+		t.Fatalf("stream moved from %d to %d", before, s.lastSeq())
+	}
+	if envs := s.envNames(); len(envs) != 1 || envs["production"] == "" {
+		t.Fatalf("environments %v", envs)
+	}
+	if got := s.validSecrets(secret); len(got) != 1 {
+		t.Fatalf("the last environment's token: valid %v", got)
+	}
+	// With a second environment, the first may go.
+	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "live", "type": "production"})
+	s.must(http.StatusOK, "DELETE", "/api/admin/environments/production", adminSecret, nil)
+	if envs := s.envNames(); len(envs) != 1 || envs["live"] != "production" {
+		t.Fatalf("environments %v", envs)
+	}
+	// The start-up catalogue does not bring the predefined ones back.
+	s = s.restart()
+	if envs := s.envNames(); len(envs) != 1 || envs["live"] != "production" {
+		t.Fatalf("environments after a restart %v", envs)
+	}
+}
+
+// Non-admin callers get 403 (before any 404: they learn nothing about what
+// exists), unknown names 404, bad bodies 400; none of them appends.
+func TestCatalogue_RefusedChangesAppendNothing(t *testing.T) {
+	s := startService(t, "", nil)
+	viewer := s.createUser("vera", "Viewer")
+	editor := s.createUser("eddie", "Editor")
+	editorSA := s.createServiceAccount("ed-bot", "Editor")
+	backend, _ := s.createToken("backend", "development")
+	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "gone"})
+	s.must(http.StatusOK, "DELETE", "/api/admin/projects/gone", adminSecret, nil)
+
+	type route struct {
+		name, method, path string
+		body               any
+	}
+	putProject := route{"put_project", "PUT", "/api/admin/projects/default", map[string]any{"name": "x"}}
+	putEnv := route{"put_environment", "PUT", "/api/admin/environments/update/development", map[string]any{"type": "test"}}
+	delEnv := route{"delete_environment", "DELETE", "/api/admin/environments/development", nil}
+
+	type refusal struct {
+		name   string
+		method string
+		path   string
+		cred   string
+		body   any
+		want   int
+		msg    string
+	}
+	var tests []refusal
+	for _, c := range []struct{ name, cred string }{
+		{"viewer", viewer.Secret}, {"editor", editor.Secret}, {"editor_service_account", editorSA.Secret}, {"backend_token", backend},
+	} {
+		for _, rt := range []route{putProject, putEnv, delEnv} {
+			tests = append(tests, refusal{c.name + "_" + rt.name + "_is_forbidden", rt.method, rt.path, c.cred, rt.body, 403, ""})
+		}
+		tests = append(tests, refusal{c.name + "_deleting_unknown_environment_is_forbidden_not_not_found", "DELETE", "/api/admin/environments/nope", c.cred, nil, 403, ""})
+	}
+	tests = append(tests,
+		refusal{"anonymous_put_project", "PUT", putProject.path, "", putProject.body, 401, ""},
+		refusal{"anonymous_delete_environment", "DELETE", delEnv.path, "", nil, 401, ""},
+
+		refusal{"put_unknown_project", "PUT", "/api/admin/projects/nope", adminSecret, map[string]any{"name": "x"}, 404, "Could not find project with id nope"},
+		refusal{"put_deleted_project", "PUT", "/api/admin/projects/gone", adminSecret, map[string]any{"name": "x"}, 404, "Could not find project with id gone"},
+		refusal{"put_unknown_environment", "PUT", "/api/admin/environments/update/nope", adminSecret, map[string]any{"type": "test"}, 404, "Could not find environment with name nope"},
+		refusal{"delete_unknown_environment", "DELETE", "/api/admin/environments/nope", adminSecret, nil, 404, "Could not find environment with name nope"},
+		refusal{"delete_all_environments_star", "DELETE", "/api/admin/environments/*", adminSecret, nil, 404, "Could not find environment"},
+
+		refusal{"put_project_with_empty_body_object", "PUT", putProject.path, adminSecret, map[string]any{}, 400, "nothing to update"},
+		refusal{"put_project_with_empty_name", "PUT", putProject.path, adminSecret, map[string]any{"name": ""}, 400, "name"},
+		refusal{"put_project_with_overlong_name", "PUT", putProject.path, adminSecret, map[string]any{"name": strings.Repeat("n", 256)}, 400, "at most 255 characters"},
+		refusal{"put_project_with_unknown_field", "PUT", putProject.path, adminSecret, map[string]any{"name": "x", "mode": "open"}, 400, `unknown field \"mode\"`},
+		refusal{"put_project_with_numeric_name", "PUT", putProject.path, adminSecret, map[string]any{"name": 7}, 400, "name"},
+		refusal{"put_environment_without_type", "PUT", putEnv.path, adminSecret, map[string]any{}, 400, "type"},
+		refusal{"put_environment_with_malformed_type", "PUT", putEnv.path, adminSecret, map[string]any{"type": "pre prod"}, 400, "type"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.lastSeq()
+			r := s.do(tt.method, tt.path, tt.cred, tt.body)
+			if r.Status != tt.want || !strings.Contains(string(r.Body), tt.msg) {
+				t.Fatalf("status %d %s, want %d with %q", r.Status, r.Body, tt.want, tt.msg)
+			}
+			checkErrorShape(t, r)
+			if s.lastSeq() != before {
+				t.Fatalf("stream moved from %d to %d", before, s.lastSeq())
+			}
+		})
+	}
+	if envs := s.envNames(); len(envs) != 2 || envs["development"] != "development" {
+		t.Fatalf("environments changed: %v", envs)
+	}
+	if p, _ := s.Dir.Project("default"); p.Name != "Default" {
+		t.Fatalf("default project renamed to %q", p.Name)
+	}
+}
