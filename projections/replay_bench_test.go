@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/natstest"
 	"github.com/tokenledger/tokenledger/internal/storetest"
+	"github.com/tokenledger/tokenledger/projections"
+	"github.com/tokenledger/tokenledger/projections/auditlog"
+	"github.com/tokenledger/tokenledger/projections/directory"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
 )
 
@@ -120,6 +124,53 @@ func BenchmarkReplayTokenSet(b *testing.B) {
 			b.Fatalf("set has %d tokens up to %d, want %d up to %d", set.Len(), set.LastApplied(), n*6/10, last)
 		}
 	})
+}
+
+// BenchmarkReplayAllProjections is what a restart does: replay into the
+// token set, the directory and the audit log together. It reports the heap
+// the three hold afterwards.
+func BenchmarkReplayAllProjections(b *testing.B) {
+	n := benchEvents()
+	srv := natstest.RunServer(b)
+	nc := natstest.Connect(b, srv)
+	ctx := context.Background()
+	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillStream(b, js, n)
+	var heap uint64
+	for b.Loop() {
+		set, dir, log := tokenset.New(), directory.New(), auditlog.New()
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		err := store.Replay(ctx, 1, uint64(n), func(e events.Envelope) error {
+			for _, p := range []projections.Projection{set, dir, log} {
+				if err := p.Apply(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = after.HeapAlloc - before.HeapAlloc
+		runtime.KeepAlive(set)
+		runtime.KeepAlive(dir)
+		runtime.KeepAlive(log)
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(heap)/float64(n), "heap-B/event")
 }
 
 // rawCount reads the whole stream with an ordered consumer and only counts.
