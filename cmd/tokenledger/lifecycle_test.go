@@ -252,6 +252,11 @@ func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 		)
 		s.do("DELETE", "/api/admin/api-tokens/"+sec, adminSecret, nil)
 	}
+	metrics := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	if !strings.Contains(metrics, `tokenledger_http_requests_total{method="DELETE",route="DELETE /api/admin/api-tokens/{token}",status="200"}`) {
+		t.Fatal("canary is blind: /metrics has no line for the deletes by secret")
+	}
+	answers = append(answers, metrics)
 	logs := s.logs.String()
 	if !strings.Contains(logs, `"route":"DELETE /api/admin/api-tokens/{token}"`) {
 		t.Fatal("canary is blind: the access log has no line for the deletes by secret")
@@ -379,5 +384,27 @@ func TestBootstrap_InitTokenOfADeletedEnvironmentDoesNotBlockRestart(t *testing.
 	s2 := s.restart()
 	if _, st := s2.Tokens.Verify("default:production.init-frontend-prod-123456789012"); st != tokenset.Revoked {
 		t.Fatalf("the INIT token of the deleted environment is %v after restart", st)
+	}
+}
+
+// /metrics serves Prometheus metrics: requests by route pattern, token
+// verifications by outcome, projection progress and ledger health.
+func TestMetrics_CountRequestsVerificationsAndProgress(t *testing.T) {
+	s := startService(t, "", nil)
+	s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
+	s.do("GET", "/api/admin/api-tokens", "*:*.not-a-token-at-all-xxxxxxxxxxxx", nil)
+	body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	for _, want := range []string{
+		`tokenledger_http_requests_total{method="GET",route="GET /api/admin/api-tokens",status="200"} 1`,
+		`tokenledger_http_requests_total{method="GET",route="GET /api/admin/api-tokens",status="401"} 1`,
+		`tokenledger_token_verifications_total{outcome="unknown"} 1`,
+		`tokenledger_token_verifications_total{outcome="valid"} 1`,
+		`tokenledger_projections_last_applied_sequence ` + itoa(s.lastSeq()),
+		`tokenledger_projections_ready 1`,
+		`tokenledger_ledger_accepts_writes 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

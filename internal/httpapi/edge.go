@@ -42,7 +42,7 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 		Tokens []edgeToken `json:"tokens"`
 	}{Tokens: []edgeToken{}}
 	for _, secret := range *b.Tokens {
-		t, st := s.tokens.Verify(secret)
+		t, st := s.verify(secret)
 		if st != tokenset.Valid || commands.IsAccountToken(t.Type) {
 			continue
 		}

@@ -57,7 +57,7 @@ func (s *Server) authenticate(r *http.Request) (*authz.Principal, error) {
 		}
 		return nil, unauthorized("You must log in to use tokenledger: send a token in the Authorization header")
 	}
-	tok, st := s.tokens.Verify(secret)
+	tok, st := s.verify(secret)
 	if st != tokenset.Valid {
 		return nil, newError(http.StatusUnauthorized, "InvalidTokenError", "Token was not valid")
 	}

@@ -59,17 +59,18 @@ type Deps struct {
 
 // Server serves the API. Build it with New; it is an http.Handler.
 type Server struct {
-	cfg    Config
-	cmd    *commands.Handler
-	tokens *tokenset.Set
-	dir    *directory.Directory
-	audit  *auditlog.Log
-	runner *projections.Runner
-	source projections.Source
-	store  commands.EventStore
-	health func() error
-	log    *slog.Logger
-	mux    *http.ServeMux
+	cfg     Config
+	cmd     *commands.Handler
+	tokens  *tokenset.Set
+	dir     *directory.Directory
+	audit   *auditlog.Log
+	runner  *projections.Runner
+	source  projections.Source
+	store   commands.EventStore
+	health  func() error
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
 }
 
 // New builds the server. It panics on missing dependencies.
@@ -94,6 +95,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+	s.metrics = newMetrics(s)
 	s.routes()
 	return s
 }
@@ -120,10 +122,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id)
 			s.writeError(sw, r, errors.New("panic"))
 		}
+		took := time.Since(start)
 		s.log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
-			"ms", time.Since(start).Milliseconds(), "request_id", id)
+			"ms", took.Milliseconds(), "request_id", id)
+		s.metrics.observe(r.Pattern, r.Method, sw.status, took)
 	}()
-	if r.URL.Path != "/health" && r.URL.Path != "/ready" {
+	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" {
 		if err := s.runner.Err(); err != nil || !s.runner.Ready() {
 			// Until the projections caught up (or after they stopped), tokens
 			// would look unknown and listings incomplete: answer nothing
@@ -189,6 +193,7 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /health", s.handleHealth)
 	m.HandleFunc("GET /ready", s.handleHealth)
+	m.Handle("GET /metrics", s.metrics.handler())
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
