@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -160,7 +163,7 @@ func (m *Main) connect() error {
 		nc, err := nats.Connect(m.Config.NATSURL, nats.Name("tokenledger"), nats.MaxReconnects(-1),
 			nats.ReconnectWait(500*time.Millisecond))
 		if err != nil {
-			return fmt.Errorf("connect to NATS at %s: %w", m.Config.NATSURL, err)
+			return fmt.Errorf("connect to NATS at %s: %w", redactURLs(m.Config.NATSURL), err)
 		}
 		m.nc = nc
 		return nil
@@ -170,12 +173,20 @@ func (m *Main) connect() error {
 	if l := m.Config.NATSListen; l != "off" && l != "" {
 		cfg.Listen = l
 	}
+	// Only this process may append: its connection authenticates with a
+	// password made for this run and kept nowhere; every other client of
+	// the listener is a read-only reader.
+	var pw [24]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return err
+	}
+	cfg.OwnerPassword = hex.EncodeToString(pw[:])
 	s, err := jsstore.StartEmbedded(cfg)
 	if err != nil {
 		return err
 	}
 	m.nats = s
-	opts := []nats.Option{nats.Name("tokenledger")}
+	opts := []nats.Option{nats.Name("tokenledger"), nats.UserInfo(jsstore.OwnerUser, cfg.OwnerPassword)}
 	url := s.ClientURL()
 	if cfg.Listen == "" {
 		opts = append(opts, nats.InProcessServer(s))
@@ -234,4 +245,17 @@ func (c catalogue) ProjectExists(id string) bool {
 func (c catalogue) EnvironmentExists(name string) bool {
 	_, ok := c.d.Environment(strings.TrimSpace(name))
 	return ok
+}
+
+// redactURLs hides the passwords of a comma-separated list of NATS URLs.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		} else {
+			parts[i] = "(unparsable URL)"
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -25,6 +25,42 @@ type EmbeddedConfig struct {
 	// default 2-minute interval an OS crash or power loss can lose
 	// acknowledged events.
 	SyncAlways bool
+	// OwnerPassword, when set, turns on authorization: only the user
+	// OwnerUser with this password may publish to ledger.> or manage
+	// streams (the ledger's own connection); every client that connects
+	// without credentials is the user ReaderUser, which may only read:
+	// subscribe to ledger.> and follow the stream with its own consumers.
+	// A listening server must have it, or any local process could append
+	// forged events.
+	OwnerPassword string
+}
+
+// Users of an embedded server with authorization (see
+// EmbeddedConfig.OwnerPassword).
+const (
+	OwnerUser  = "tokenledger"
+	ReaderUser = "reader"
+)
+
+// readerPermissions let a service follow the ledger (plain subscriptions to
+// ledger.>, or ordered JetStream consumers on the stream) and nothing else:
+// no publishing to ledger.>, no stream or foreign-consumer management.
+func readerPermissions(stream string) *server.Permissions {
+	api := "$JS.API."
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{Allow: []string{
+			api + "INFO",
+			api + "STREAM.INFO." + stream,
+			api + "CONSUMER.CREATE." + stream + ".>",
+			api + "CONSUMER.INFO." + stream + ".>",
+			api + "CONSUMER.DELETE." + stream + ".>",
+			api + "CONSUMER.MSG.NEXT." + stream + ".>",
+			api + "DIRECT.GET." + stream,
+			api + "DIRECT.GET." + stream + ".>",
+			"$JS.FC.>",
+		}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"ledger.>", "_INBOX.>"}},
+	}
 }
 
 // DefaultEmbedded is the production configuration: data under dataDir, no
@@ -53,6 +89,15 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	if cfg.OwnerPassword != "" {
+		opts.Users = []*server.User{
+			{Username: OwnerUser, Password: cfg.OwnerPassword},
+			{Username: ReaderUser, Password: cfg.OwnerPassword + "-reader-has-no-usable-password", Permissions: readerPermissions(DefaultStream)},
+		}
+		opts.NoAuthUser = ReaderUser
+	} else if cfg.Listen != "" {
+		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
 	if cfg.Listen == "" {
 		opts.DontListen = true
