@@ -22,9 +22,14 @@ type Meta struct {
 	// appends nothing new and reports the first outcome. Empty: the handler
 	// generates one (the command is then not retryable by id).
 	CommandID string
-	Actor     events.Actor
-	Via       events.Via
-	Reason    string
+	// Key, when set, is the client's idempotency key (namespaced and
+	// hashed by the caller). The command claims it in the same atomic
+	// append; a later command with the same Key but another CommandID is
+	// refused with ErrKeyReused.
+	Key    string
+	Actor  events.Actor
+	Via    events.Via
+	Reason string
 }
 
 // Result is the outcome of a command that appended (or had appended) an
@@ -142,8 +147,12 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	if err != nil {
 		return Result{}, err
 	}
-	batch := []Append{{Event: env, Expected: s.Version}}
-	names, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: id}, tokenNameOps(s, p))
+	holder := events.Owner{Kind: events.KindToken, ID: id}
+	batch, err := h.withKey(ctx, m, now, holder, []Append{{Event: env, Expected: s.Version}})
+	if err != nil {
+		return Result{}, err
+	}
+	names, err := h.nameAppends(ctx, m, now, holder, tokenNameOps(s, p))
 	if err != nil {
 		return Result{}, err
 	}
@@ -200,8 +209,11 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	batch := []Append{{Event: env, Expected: 0}}
 	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
+	batch, err := h.withKey(ctx, m, now, holder, []Append{{Event: env, Expected: 0}})
+	if err != nil {
+		return Created{}, err
+	}
 	names, err := h.nameAppends(ctx, m, now, holder, ops)
 	if err != nil {
 		return Created{}, err

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ type NameTakenError struct {
 }
 
 func (e *NameTakenError) Error() string {
-	what := map[string]string{events.ScopeUsername: "username", events.ScopeEmail: "e-mail address",
+	what := map[string]string{events.ScopeUsername: "username or e-mail address", events.ScopeEmail: "e-mail address",
 		events.ScopeRoleName: "role name", events.ScopePATDescription: "token description"}[e.Scope]
 	if what == "" {
 		what = e.Scope
@@ -160,4 +161,29 @@ func (h *Handler) takenAfterConflict(ctx context.Context, m Meta, holder events.
 		}
 	}
 	return nil
+}
+
+// ErrKeyReused is returned when a command carries an idempotency key that
+// an earlier, different command already used (Meta.Key).
+var ErrKeyReused = errors.New("the idempotency key was already used for another request")
+
+// withKey adds the claim of m.Key to a batch. A retried command never gets
+// here (its command id is found on its aggregate first), so a key that is
+// already claimed means another request used it: ErrKeyReused.
+func (h *Handler) withKey(ctx context.Context, m Meta, now time.Time, holder events.Owner, batch []Append) ([]Append, error) {
+	if m.Key == "" {
+		return batch, nil
+	}
+	claims, err := h.nameAppends(ctx, m, now, holder, claim(events.ScopeIdempotencyKey, m.Key))
+	var taken *NameTakenError
+	if errors.As(err, &taken) {
+		return nil, ErrKeyReused
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(claims) == 0 { // held by this very holder: an earlier command on it
+		return nil, ErrKeyReused
+	}
+	return append(batch, claims...), nil
 }

@@ -163,7 +163,10 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	if err != nil {
 		return Result{}, err
 	}
-	batch := []Append{{Event: env, Expected: b.Version}}
+	batch, err := h.withKey(ctx, m, now, events.Owner{Kind: kind, ID: id}, []Append{{Event: env, Expected: b.Version}})
+	if err != nil {
+		return Result{}, err
+	}
 	var ops []nameOp
 	if names != nil {
 		ops = names(s, p)
@@ -239,7 +242,10 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	if err != nil {
 		return Result{}, err
 	}
-	batch := []Append{{Event: env, Expected: s.Version}}
+	batch, err := h.withKey(ctx, m, now, events.Owner{Kind: kind, ID: id}, []Append{{Event: env, Expected: s.Version}})
+	if err != nil {
+		return Result{}, err
+	}
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {

@@ -173,8 +173,17 @@ func DecideChangeExpiry(s TokenState, c ChangeExpiry) (events.TokenExpiryChanged
 	if s.Type == events.TokenPersonal && c.ExpiresAt == nil {
 		return events.TokenExpiryChanged{}, invalid("expiresAt", "personal access tokens need an expiry")
 	}
-	return events.TokenExpiryChanged{Previous: s.ExpiresAt, New: utcPtr(c.ExpiresAt)}, nil
+	exp := utcPtr(c.ExpiresAt)
+	if exp != nil && exp.Before(epoch) {
+		// A past expiry stops the token at once. Dates before 1970 (Go's
+		// zero time among them, which would read as "never") become the
+		// epoch: as past, and never mistaken for no expiry.
+		*exp = epoch
+	}
+	return events.TokenExpiryChanged{Previous: s.ExpiresAt, New: exp}, nil
 }
+
+var epoch = time.Unix(0, 0).UTC()
 
 // DecideExpire returns the token.expired payload once the expiry moment has
 // passed and was not recorded yet.

@@ -237,3 +237,17 @@ func TestDecideScope_KeepsRemainingProjects(t *testing.T) {
 		t.Fatal("decide mutated its input state")
 	}
 }
+
+func TestDecideChangeExpiry_DatesBefore1970StopTheTokenAndAreNeverZero(t *testing.T) {
+	t.Parallel()
+	s := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend}
+	for _, in := range []time.Time{{}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		got, err := commands.DecideChangeExpiry(s, commands.ChangeExpiry{ExpiresAt: &in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.New == nil || got.New.IsZero() || !got.New.Equal(time.Unix(0, 0)) {
+			t.Errorf("expiry %v became %v, want the epoch", in, got.New)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (h *Handler) CreateUser(ctx context.Context, m Meta, c CreateUser) (string,
 	return createWithID(ctx, h, m, events.KindUser, c.UserID, FoldUser, func(s UserState, _ time.Time) (events.Payload, error) {
 		return DecideCreateUser(s, c, role)
 	}, func(UserState, events.Payload) []nameOp {
-		return append(claim(events.ScopeUsername, c.Username), claim(events.ScopeEmail, c.Email)...)
+		return append(claim(events.ScopeUsername, c.Username), claim(events.ScopeUsername, c.Email)...)
 	})
 }
 
@@ -141,5 +141,5 @@ func (h *Handler) DeleteUser(ctx context.Context, m Meta, userID string, tokens 
 
 // userNames are the releases of a deleted user's unique names.
 func userNames(s UserState) []nameOp {
-	return append(release(events.ScopeUsername, s.Username), release(events.ScopeEmail, s.Email)...)
+	return append(release(events.ScopeUsername, s.Username), release(events.ScopeUsername, s.Email)...)
 }

@@ -20,14 +20,23 @@ const (
 
 // Name scopes.
 const (
-	// ScopeUsername covers users and service accounts: Unleash keeps both
-	// in one users table, so they share usernames.
+	// ScopeUsername covers the logins of users and service accounts:
+	// usernames and e-mail addresses share it (Unleash keeps users and
+	// service accounts in one table, and a sign-in header may carry
+	// either), so no login can name two principals.
 	ScopeUsername = "username"
+	// ScopeEmail is no longer claimed (e-mails share ScopeUsername); kept so
+	// claims recorded with it still decode.
 	ScopeEmail    = "email"
 	ScopeRoleName = "role-name"
 	// ScopePATDescription covers the descriptions of one owner's personal
 	// and service-account tokens; the name is PATName(owner, description).
 	ScopePATDescription = "pat-description"
+	// ScopeIdempotencyKey covers the Idempotency-Keys clients send: the
+	// first command carrying a key claims it, so the same key sent later
+	// with another request is refused instead of silently taken for a
+	// retry. The name is the key namespaced by caller and route, hashed.
+	ScopeIdempotencyKey = "idempotency-key"
 )
 
 // PATName is the name claimed for a personal or service-account token's

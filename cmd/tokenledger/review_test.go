@@ -74,7 +74,6 @@ func TestReview_EmbeddedNATSAcceptsForgedAdminToken(t *testing.T) {
 // has revoked their PAT, the admin can issue another one on their behalf
 // (and act as the user with it) any number of times.
 func TestReview_OnBehalfPATIssuedAgainAfterUserRevokedTheirs(t *testing.T) {
-	t.Skip("DEFECT: on-behalf \"first PAT\" rule checks live tokens only: an admin can re-issue after the user revoked theirs")
 	s := startService(t, "", nil)
 	u := s.createUser("olga", "Viewer") // first PAT, on behalf: fine
 	tok, _ := s.Tokens.Lookup(u.Secret)
@@ -90,7 +89,6 @@ func TestReview_OnBehalfPATIssuedAgainAfterUserRevokedTheirs(t *testing.T) {
 // A retry of the on-behalf route with the same Idempotency-Key must answer
 // 200 with the first result; it answers 403 ("already has a PAT").
 func TestReview_OnBehalfRetryWithSameKeyIsRefused(t *testing.T) {
-	t.Skip("DEFECT: on-behalf retry with the same Idempotency-Key answers 403 instead of replaying")
 	s := startService(t, "", nil)
 	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
 		map[string]any{"username": "pete", "rootRole": "Viewer"})
@@ -107,7 +105,6 @@ func TestReview_OnBehalfRetryWithSameKeyIsRefused(t *testing.T) {
 // token at once) is stored as the zero time, which the token set reads as
 // "never expires": the token keeps working forever.
 func TestReview_PutZeroExpiryMakesTokenImmortal(t *testing.T) {
-	t.Skip("DEFECT: PUT expiresAt 0001-01-01T00:00:00Z is read as \"never expires\": the token keeps validating")
 	s := startService(t, "", nil)
 	secret, id := s.createToken("backend", "development")
 	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": "0001-01-01T00:00:00Z"})
@@ -123,7 +120,6 @@ func TestReview_PutZeroExpiryMakesTokenImmortal(t *testing.T) {
 // is derived from the key alone, so the second, different request is
 // taken for a replay: 200, and the new expiry is silently not applied.
 func TestReview_PutExpiryReusedKeyWithAnotherBodyIsSilentlyIgnored(t *testing.T) {
-	t.Skip("DEFECT: non-create mutations ignore the body when an Idempotency-Key is reused: 200 instead of 422, change not applied")
 	s := startService(t, "", nil)
 	secret, id := s.createToken("backend", "development")
 	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret,
@@ -142,7 +138,6 @@ func TestReview_PutExpiryReusedKeyWithAnotherBodyIsSilentlyIgnored(t *testing.T)
 // a duplicate, and the API answers 201 with an empty project although
 // nothing was created.
 func TestReview_CreateProjectReusedKeyAnswers201ButCreatesNothing(t *testing.T) {
-	t.Skip("DEFECT: project create with reused key and another id: JetStream drops it as duplicate, API answers 201 with an empty project")
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "alpha"}, "Idempotency-Key", "p-key")
 	seq := s.lastSeq()
@@ -157,7 +152,6 @@ func TestReview_CreateProjectReusedKeyAnswers201ButCreatesNothing(t *testing.T) 
 // A retried project create (same key, same body) must answer 200 (README:
 // "a retry with the same key ... answers 200"); it answers 201 again.
 func TestReview_CreateProjectReplayAnswers201(t *testing.T) {
-	t.Skip("DEFECT: replayed project create answers 201, not 200")
 	s := startService(t, "", nil)
 	body := map[string]any{"id": "gamma"}
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, body, "Idempotency-Key", "g")

@@ -145,11 +145,11 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	m, rid := s.createMeta(r, p, b)
+	m, rid := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateRole(r.Context(), m, commands.CreateRole{RoleID: rid, Name: b.Name, Type: typ,
 		Description: b.Description, Permissions: permNames(b.Permissions)})
 	if err != nil {
-		return keyReused(err, rid, func(id string) bool { _, ok := s.dir.Role(id); return ok })
+		return err
 	}
 	s.afterWrite(w, r, res)
 	role, ok := s.dir.Role(id)
@@ -245,7 +245,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	s.afterWrite(w, r, res)
 	pr, _ := s.dir.Project(body.ID)
-	writeJSON(w, http.StatusCreated, toProjectJSON(pr))
+	writeJSON(w, createdStatus(res), toProjectJSON(pr))
 	return nil
 }
 
@@ -441,7 +441,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	}
 	s.afterWrite(w, r, res)
 	e, _ := s.dir.Environment(b.Name)
-	writeJSON(w, http.StatusCreated, toEnvironmentJSON(e))
+	writeJSON(w, createdStatus(res), toEnvironmentJSON(e))
 	return nil
 }
 

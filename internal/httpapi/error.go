@@ -73,6 +73,9 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 		return badRequest(ve.Field, ve.Error())
 	case errors.As(err, &denied):
 		return newError(http.StatusForbidden, "OperationDeniedError", denied.Error())
+	case errors.Is(err, commands.ErrKeyReused):
+		return newError(http.StatusUnprocessableEntity, "IdempotencyKeyReusedError",
+			"this Idempotency-Key was already used with a different request; send a new key for a new request")
 	case errors.As(err, &taken):
 		return conflict(strings.ToUpper(taken.Error()[:1]) + taken.Error()[1:])
 	case errors.Is(err, commands.ErrNotFound):

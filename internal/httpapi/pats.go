@@ -99,10 +99,7 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 		return badRequest("expiresAt", "The expiry date should be in future.")
 	}
 	live := s.liveTokensOf(owner)
-	m, tokenID := s.createMeta(r, p, struct {
-		Owner events.Owner
-		Body  createPATBody
-	}{owner, b})
+	m, tokenID := s.createMeta(r, p)
 	if tokenID == "" || !s.tokenExists(tokenID) {
 		if len(live) >= s.cfg.MaxPATsPerUser {
 			return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cfg.MaxPATsPerUser))
@@ -116,7 +113,7 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,
 		Name: b.Description, Owner: &owner, ExpiresAt: b.ExpiresAt, Path: path, OnBehalfOf: onBehalf})
 	if err != nil {
-		return keyReused(err, tokenID, s.tokenExists)
+		return err
 	}
 	s.afterWrite(w, r, created.Result)
 	t, ok := s.tokens.ByID(created.TokenID)
@@ -166,8 +163,15 @@ func (s *Server) createPATOnBehalf(w http.ResponseWriter, r *http.Request, p *au
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	if len(s.liveTokensOf(owner)) > 0 {
-		return newError(http.StatusForbidden, "OperationDeniedError", "The user already has a personal access token; only a user's first token may be issued on their behalf")
+	// Only a user's first PAT, ever: once they had one (live, expired or
+	// revoked) they issue their own. A retry of the same request under its
+	// Idempotency-Key is let through to be replayed.
+	if _, id := s.createMeta(r, p); id == "" || !s.tokenExists(id) {
+		for _, t := range s.tokens.ByOwner(owner.Kind, owner.ID) {
+			if t.Type == events.TokenPersonal {
+				return newError(http.StatusForbidden, "OperationDeniedError", "The user already has or had a personal access token; only a user's first token may be issued on their behalf")
+			}
+		}
 	}
 	return s.issueAccountToken(w, r, p, owner, u.IntID, b, true)
 }

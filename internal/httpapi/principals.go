@@ -159,11 +159,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	m, uid := s.createMeta(r, p, b)
+	m, uid := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateUser(r.Context(), m, commands.CreateUser{UserID: uid, Username: b.Username,
 		Email: b.Email, Name: b.Name, RootRole: role})
 	if err != nil {
-		return keyReused(err, uid, func(id string) bool { _, ok := s.dir.User(id); return ok })
+		return err
 	}
 	s.afterWrite(w, r, res)
 	u, ok := s.dir.User(id)
@@ -322,11 +322,11 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	m, said := s.createMeta(r, p, b)
+	m, said := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateServiceAccount(r.Context(), m, commands.CreateServiceAccount{ServiceAccountID: said,
 		Name: b.Name, Username: b.Username, RootRole: role})
 	if err != nil {
-		return keyReused(err, said, func(id string) bool { _, ok := s.dir.ServiceAccount(id); return ok })
+		return err
 	}
 	s.afterWrite(w, r, res)
 	sa, ok := s.dir.ServiceAccount(id)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -119,46 +121,63 @@ func (s *Server) authProxy(r *http.Request) (*authz.Principal, bool) {
 	return &p, true
 }
 
-// meta builds the command metadata of a request. An Idempotency-Key makes
-// the command id stable across retries; it is namespaced by caller and
-// route so two callers' keys never collide.
+// meta builds the command metadata of a request. With an Idempotency-Key
+// the command claims the key (namespaced by caller, method and path, so two
+// callers' keys never collide) and its id is the key plus a hash of the
+// request body: a retry of the same request is recognised and replayed, the
+// same key with another body is refused (commands.ErrKeyReused → 422).
 func (s *Server) meta(r *http.Request, p *authz.Principal) commands.Meta {
 	m := commands.Meta{Actor: p.Actor(), Via: p.Via}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		h := sha256.Sum256([]byte(p.Kind + "\x00" + p.ID + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + key))
-		m.CommandID = "idem-" + hex.EncodeToString(h[:16])
+		m.Key = hex.EncodeToString(h[:16])
+		body, _ := r.Context().Value(bodyHashKey{}).(string)
+		m.CommandID = "idem-" + m.Key + "-" + body
 	}
 	return m
 }
 
 var idempotentNS = uuid.MustParse("6f1d1e0e-8c3b-4b7a-9a55-7c1d0b5e2a11")
 
-// createMeta is the metadata of a create and the new aggregate's id. With
-// an Idempotency-Key the id comes from the key, so a retry finds the first
-// aggregate, and the command id also from the request's content, so the
-// same key sent with another request is told apart from a retry (see
-// keyReused). Without a key the id is "" (the handler generates a UUIDv7).
-func (s *Server) createMeta(r *http.Request, p *authz.Principal, content any) (commands.Meta, string) {
+// createMeta is the metadata of a create and the new aggregate's id: with
+// an Idempotency-Key the id comes from the command id (key and body), so a
+// retry finds the first aggregate; without one it is "" (the handler
+// generates a UUIDv7).
+func (s *Server) createMeta(r *http.Request, p *authz.Principal) (commands.Meta, string) {
 	m := s.meta(r, p)
-	if m.CommandID == "" {
+	if m.Key == "" {
 		return m, ""
 	}
-	id := uuid.NewSHA1(idempotentNS, []byte(m.CommandID)).String()
-	b, _ := json.Marshal(content)
-	sum := sha256.Sum256(b)
-	m.CommandID += "-" + hex.EncodeToString(sum[:8])
-	return m, id
+	return m, uuid.NewSHA1(idempotentNS, []byte(m.CommandID)).String()
 }
 
-// keyReused turns the ErrExists of a create whose key-derived aggregate
-// already exists into 422: the Idempotency-Key was used before with another
-// request. Any other error passes through.
-func keyReused(err error, id string, exists func(string) bool) error {
-	if id != "" && errors.Is(err, commands.ErrExists) && exists(id) {
-		return newError(http.StatusUnprocessableEntity, "IdempotencyKeyReusedError",
-			"this Idempotency-Key was already used with a different request; send a new key for a new request")
+type bodyHashKey struct{}
+
+// hashBody reads a request's body (up to the size limit, plus one byte so
+// decode still sees an oversized body) and records its hash for meta. Only
+// requests with an Idempotency-Key pay for it.
+func (s *Server) hashBody(r *http.Request) *http.Request {
+	if r.Header.Get("Idempotency-Key") == "" || r.Body == nil {
+		return r
 	}
-	return err
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	sum := sha256.Sum256(b)
+	r = r.WithContext(context.WithValue(r.Context(), bodyHashKey{}, hex.EncodeToString(sum[:8])))
+	if err != nil {
+		r.Body = io.NopCloser(errReader{err})
+		return r
+	}
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	return r
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // decode reads a JSON body strictly: JSON content type (415), size limit

@@ -181,7 +181,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 // issueAPIToken validates the scope against the catalogue, creates the token
 // and answers 201 with the full secret, the only time it is shown.
 func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, c commands.CreateToken) error {
-	m, id := s.createMeta(r, p, c)
+	m, id := s.createMeta(r, p)
 	c.TokenID = id
 	if commands.ValidID(c.Environment) || c.Environment == commands.AllEnvironments {
 		if err := s.checkScope(c.Environment, c.Projects); err != nil {
@@ -190,7 +190,7 @@ func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	created, err := s.cmd.CreateToken(r.Context(), m, c)
 	if err != nil {
-		return keyReused(err, id, s.tokenExists)
+		return err
 	}
 	s.afterWrite(w, r, created.Result)
 	t, ok := s.tokens.ByID(created.TokenID)
