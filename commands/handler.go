@@ -169,6 +169,11 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 type Created struct {
 	Result
 	TokenID string
+	// CreatedSeq is the stream sequence of the token.created event (the
+	// first of its batch): a personal access token's integer id.
+	CreatedSeq uint64
+	// At is the event's time.
+	At time.Time
 	// Secret is the full secret, to be shown once. It is zero when the
 	// command was replayed: the secret was shown the first time and is not
 	// kept anywhere.
@@ -191,7 +196,7 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 		return Created{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
-		return Created{Result: Result{Seq: seq, Replayed: true}, TokenID: c.TokenID, Token: s.Created}, nil
+		return Created{Result: Result{Seq: seq, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, nil
 	}
 	secret := c.Secret
 	if secret.IsZero() {
@@ -230,7 +235,9 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p}, nil
+	// An atomic batch is stored at consecutive sequences, token.created first.
+	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,
+		CreatedSeq: seq - uint64(len(batch)-1), At: now}, nil
 }
 
 func containsAll(projects []string) bool {

@@ -159,3 +159,27 @@ func TestNames_PATDescriptionsAreUniquePerOwnerUntilRevoked(t *testing.T) {
 		t.Fatalf("a revoked PAT's description is not free again: %v", err)
 	}
 }
+
+// A create's CreatedSeq is the token.created event's own sequence, also
+// when the batch carries claims after it (a PAT's id must not be the
+// claim's sequence).
+func TestCreateToken_CreatedSeqIsTheCreatedEventsSequence(t *testing.T) {
+	l := newLedger(t)
+	exp := now.Add(time.Hour)
+	m := meta("pat-1")
+	m.Key = "some-key"
+	c, err := l.h.CreateToken(l.ctx, m, commands.CreateToken{Type: events.TokenPersonal, Name: "laptop",
+		Owner: &events.Owner{Kind: events.ActorUser, ID: "u-1"}, ExpiresAt: &exp, Path: events.PathPAT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := l.load(events.KindToken, c.TokenID)
+	if len(evs) != 1 || evs[0].Sequence != c.CreatedSeq || c.Seq != c.CreatedSeq+2 {
+		t.Fatalf("CreatedSeq %d, batch ends at %d; token.created at %d", c.CreatedSeq, c.Seq, evs[0].Sequence)
+	}
+	again, err := l.h.CreateToken(l.ctx, m, commands.CreateToken{TokenID: c.TokenID, Type: events.TokenPersonal, Name: "laptop",
+		Owner: &events.Owner{Kind: events.ActorUser, ID: "u-1"}, ExpiresAt: &exp, Path: events.PathPAT})
+	if err != nil || !again.Replayed || again.CreatedSeq != c.CreatedSeq {
+		t.Fatalf("replay: %+v, %v", again, err)
+	}
+}

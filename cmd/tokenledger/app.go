@@ -47,6 +47,7 @@ type Main struct {
 	Commands *commands.Handler
 
 	ln     net.Listener
+	api    *httpapi.Server
 	http   *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -98,7 +99,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.goRun("projections", func() error { return m.Runner.Run(bg) })
 
-	api := httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,
+	m.api = httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,
 		WriteWait: m.Config.ReadWait},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log})
@@ -106,7 +107,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
 	}
-	m.http = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	m.goRun("http", func() error {
 		if err := m.http.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -132,6 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
+	m.api.MarkStarted()
 	m.log.Info("tokenledger serving", "http", m.URL(), "nats", m.NATSURL(), "data_dir", m.Config.DataDir,
 		"tokens", m.Tokens.Len(), "imported_init_tokens", n, "last_seq", m.Runner.LastApplied())
 	sched := &expiry.Scheduler{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}

@@ -66,7 +66,7 @@ func (s *Server) roleFromPath(r *http.Request) (directory.Role, error) {
 		return directory.Role{}, notFound(fmt.Sprintf("Could not find role with id %d", n))
 	}
 	role, ok := s.dir.RoleByIntID(n - customRoleBase)
-	if !ok || role.Deleted {
+	if !ok || (role.Deleted && !retry(r)) {
 		return directory.Role{}, notFound(fmt.Sprintf("Could not find role with id %d", n))
 	}
 	return role, nil
@@ -304,7 +304,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.
 		return err
 	}
 	id := r.PathValue("projectId")
-	if pr, ok := s.dir.Project(id); !ok || pr.Deleted {
+	if pr, ok := s.dir.Project(id); !ok || (pr.Deleted && !retry(r)) {
 		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
 	}
 	var tokens []string
@@ -395,8 +395,36 @@ func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *au
 	if !ok {
 		return notFound(fmt.Sprintf("Could not find user with id %d", n))
 	}
-	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: r.PathValue("projectId"),
-		Member: events.Owner{Kind: events.ActorUser, ID: u.ID}})
+	return s.removeMember(w, r, p, events.Owner{Kind: events.ActorUser, ID: u.ID})
+}
+
+func (s *Server) removeProjectServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := requireAdmin(p); err != nil {
+		return err
+	}
+	n, err := pathUint(r, "saId")
+	if err != nil {
+		return err
+	}
+	sa, ok := s.dir.ServiceAccountByIntID(n)
+	if !ok {
+		return notFound(fmt.Sprintf("Could not find service account with id %d", n))
+	}
+	return s.removeMember(w, r, p, events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID})
+}
+
+// removeMember takes member's role in the path's project away; the role in
+// the path must be the one the member holds.
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *authz.Principal, member events.Owner) error {
+	role, err := s.projectRoleRef(r)
+	if err != nil {
+		return err
+	}
+	project := r.PathValue("projectId")
+	if held, ok := s.dir.ProjectRoles(member)[project]; !ok || held != role {
+		return notFound("The member does not hold that role in this project")
+	}
+	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: project, Member: member})
 	return s.written(w, r, res, err)
 }
 

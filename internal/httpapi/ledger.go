@@ -225,9 +225,14 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	now := s.cmd.Now()
-	if !at.IsZero() {
-		now = at
+	// Statuses as of that point: at the requested moment, or at the time of
+	// the last event applied up to the requested sequence.
+	now := at
+	if now.IsZero() {
+		now = s.cmd.Now()
+		if es, _ := s.audit.Query(auditlog.Query{After: set.LastApplied() - 1, Limit: 1}); len(es) == 1 && es[0].Seq == set.LastApplied() {
+			now = es[0].Time
+		}
 	}
 	writeTokenList(w, set, now)
 	return nil

@@ -116,18 +116,14 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 		return err
 	}
 	s.afterWrite(w, r, created.Result)
-	t, ok := s.tokens.ByID(created.TokenID)
-	if !ok {
-		return fmt.Errorf("token %s not in the token set after its write", created.TokenID)
-	}
-	out := toPAT(t, ownerIntID)
+	out := toPAT(s.createdToken(created), ownerIntID)
 	status := http.StatusCreated
 	if created.Replayed {
 		status = http.StatusOK
 	} else {
 		out.Secret = created.Secret.Reveal()
 	}
-	w.Header().Set("Location", "tokens/"+itoa(t.CreatedSeq))
+	w.Header().Set("Location", "tokens/"+itoa(out.ID))
 	writeJSON(w, status, out)
 	return nil
 }

@@ -107,7 +107,7 @@ func (s *Server) userFromPath(r *http.Request) (directory.User, error) {
 		return directory.User{}, err
 	}
 	u, ok := s.dir.UserByIntID(n)
-	if !ok || u.Deleted {
+	if !ok || (u.Deleted && !retry(r)) {
 		return directory.User{}, notFound(fmt.Sprintf("Could not find user with id %d", n))
 	}
 	return u, nil
@@ -284,7 +284,7 @@ func (s *Server) serviceAccountFromPath(r *http.Request) (directory.ServiceAccou
 		return directory.ServiceAccount{}, err
 	}
 	sa, ok := s.dir.ServiceAccountByIntID(n)
-	if !ok || sa.Deleted {
+	if !ok || (sa.Deleted && !retry(r)) {
 		return directory.ServiceAccount{}, notFound(fmt.Sprintf("Could not find service account with id %d", n))
 	}
 	return sa, nil

@@ -222,3 +222,11 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	return nil
 }
+
+// retry reports whether a request may be the retry of a deletion: a
+// DELETE under an Idempotency-Key. Its lookups then let deleted records
+// through, so the command can recognise and replay the first attempt (or
+// answer not found for a new command).
+func retry(r *http.Request) bool {
+	return r.Method == http.MethodDelete && r.Header.Get("Idempotency-Key") != ""
+}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
@@ -71,7 +72,14 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	// started is set by MarkStarted once start-up work (the default
+	// catalogue, INIT_* tokens) is done; until then the API answers 503.
+	started atomic.Bool
 }
+
+// MarkStarted tells the server that start-up is complete: from now on it
+// serves the API (while the projections follow the stream).
+func (s *Server) MarkStarted() { s.started.Store(true) }
 
 // New builds the server. It panics on missing dependencies.
 func New(cfg Config, d Deps) *Server {
@@ -129,7 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe(r.Pattern, r.Method, sw.status, took)
 	}()
 	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" {
-		if err := s.runner.Err(); err != nil || !s.runner.Ready() {
+		if err := s.runner.Err(); err != nil || !s.runner.Ready() || !s.started.Load() {
 			// Until the projections caught up (or after they stopped), tokens
 			// would look unknown and listings incomplete: answer nothing
 			// rather than something wrong.
@@ -240,6 +248,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.addProjectUser))
 	m.HandleFunc("DELETE /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.removeProjectUser))
 	m.HandleFunc("POST /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.authed(s.addProjectServiceAccount))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.authed(s.removeProjectServiceAccount))
 
 	m.HandleFunc("GET /api/admin/environments", s.authed(s.listEnvironments))
 	m.HandleFunc("POST /api/admin/environments", s.authed(s.createEnvironment))
@@ -257,8 +266,8 @@ func (s *Server) routes() {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if !s.runner.Ready() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "CATCHING_UP", "lastApplied": s.runner.LastApplied()})
+	if !s.runner.Ready() || !s.started.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "STARTING", "lastApplied": s.runner.LastApplied()})
 		return
 	}
 	if err := s.runner.Err(); err != nil {

@@ -193,11 +193,7 @@ func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.
 		return err
 	}
 	s.afterWrite(w, r, created.Result)
-	t, ok := s.tokens.ByID(created.TokenID)
-	if !ok {
-		return fmt.Errorf("token %s not in the token set after its write", created.TokenID)
-	}
-	out := toAPIToken(t)
+	out := toAPIToken(s.createdToken(created))
 	status := http.StatusCreated
 	if created.Replayed {
 		status = http.StatusOK // the secret was shown by the first answer
@@ -341,4 +337,22 @@ func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *a
 func (s *Server) tokenExists(id string) bool {
 	_, ok := s.tokens.ByID(id)
 	return ok
+}
+
+// createdToken is the token a create made: from the token set, or, if the
+// projections lag behind the write (afterWrite gave up waiting), from the
+// command's own event, so the one answer that shows the secret is never
+// lost to a slow read model.
+func (s *Server) createdToken(c commands.Created) tokenset.Token {
+	if t, ok := s.tokens.ByID(c.TokenID); ok {
+		return t
+	}
+	e := c.Token
+	t := tokenset.Token{ID: c.TokenID, Type: e.TokenType, Name: e.Name, Owner: e.Owner, Environment: e.Environment,
+		Projects: e.Projects, AllProjects: e.AllProjects, CreatedAt: c.At, CreatedSeq: c.CreatedSeq, Path: e.Path,
+		Hint: e.Hint, OnBehalfOf: e.OnBehalfOf, Version: c.CreatedSeq}
+	if e.ExpiresAt != nil {
+		t.ExpiresAt = *e.ExpiresAt
+	}
+	return t
 }
