@@ -44,12 +44,13 @@ type benchEnv struct {
 
 func startBench(b *testing.B, syncAlways bool) *benchEnv {
 	b.Helper()
-	srv, err := jsstore.StartEmbedded(jsstore.EmbeddedConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:0", SyncAlways: syncAlways})
+	srv, err := jsstore.StartEmbedded(jsstore.EmbeddedConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:0", SyncAlways: syncAlways,
+		OwnerPassword: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
