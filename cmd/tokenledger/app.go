@@ -84,6 +84,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, t := range tokens {
+		if t.Weak() {
+			m.log.Warn("weak bootstrap token: its secret part is short enough to guess from its verifier, which stream readers can see; use at least 32 random characters",
+				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
+		}
+	}
 	if err := m.connect(); err != nil {
 		return err
 	}

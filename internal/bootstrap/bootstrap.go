@@ -36,6 +36,19 @@ type Token struct {
 	Secret      commands.Secret
 }
 
+// MinStrongBody is the shortest secret part (after "project:env.") that a
+// bootstrap token should have. Verifiers are plain SHA-256 and readers of
+// the stream can see them, so a short hand-chosen secret could be guessed
+// offline from its verifier.
+const MinStrongBody = 32
+
+// Weak reports whether the token's secret part is shorter than
+// MinStrongBody.
+func (t Token) Weak() bool {
+	p, err := commands.ParseToken(t.Secret.Reveal())
+	return err != nil || len(p.Body) < MinStrongBody
+}
+
 // Name is the token's name: where it came from, e.g.
 // "INIT_ADMIN_API_TOKENS[1]".
 func (t Token) Name() string { return fmt.Sprintf("%s[%d]", t.Var, t.Index) }

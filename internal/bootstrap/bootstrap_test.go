@@ -86,3 +86,25 @@ func TestToken_IDDependsOnlyOnTheSecret(t *testing.T) {
 		t.Fatalf("bad token %+v", a)
 	}
 }
+
+func TestToken_WeakWhenTheSecretPartIsShort(t *testing.T) {
+	for in, weak := range map[string]bool{
+		"*:*.short":                                      true,
+		"*:*." + strings.Repeat("x", 31):                 true,
+		"*:*." + strings.Repeat("x", 32):                 false,
+		"default:development." + strings.Repeat("0", 64): false,
+	} {
+		toks, err := bootstrap.Parse(func(k string) string {
+			if strings.HasPrefix(in, "*:*") && k == bootstrap.EnvAdmin || !strings.HasPrefix(in, "*:*") && k == bootstrap.EnvBackend {
+				return in
+			}
+			return ""
+		})
+		if err != nil || len(toks) != 1 {
+			t.Fatalf("%v %v", toks, err)
+		}
+		if toks[0].Weak() != weak {
+			t.Errorf("Weak(%d-char body) = %v, want %v", len(in), !weak, weak)
+		}
+	}
+}
