@@ -158,6 +158,12 @@ func CheckConfig(sc jetstream.StreamConfig) error {
 	if sc.Mirror != nil {
 		add("stream is a mirror of %s (read-only)", sc.Mirror.Name)
 	}
+	if len(sc.Sources) > 0 {
+		add("stream sources %d other stream(s): their messages enter the ledger without its authorship or expectations", len(sc.Sources))
+	}
+	if sc.AllowMsgSchedules {
+		add("message schedules allowed (allow_msg_schedules on)")
+	}
 	if sc.SubjectTransform != nil {
 		add("subject transform %s → %s rewrites stored subjects", sc.SubjectTransform.Source, sc.SubjectTransform.Destination)
 	}

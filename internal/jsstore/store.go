@@ -72,6 +72,7 @@ type Store struct {
 	stop        chan struct{}
 	stopOnce    sync.Once
 	watcherDone chan struct{}
+	created     time.Time // the opened stream's creation time: a replaced stream latches
 }
 
 // Open returns a Store on the stream named by cfg (defaults applied),
@@ -139,6 +140,16 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.stream = stream
+	s.created = stream.CachedInfo().Created
+	// Advisories sent while the connection was down are lost: re-check as
+	// soon as it is back (chaining any handler the connection had).
+	prev := nc.Opts.ReconnectedCB
+	nc.SetReconnectHandler(func(c *nats.Conn) {
+		s.onUpdated(nil)
+		if prev != nil {
+			prev(c)
+		}
+	})
 	go s.watch()
 	return s, nil
 }
@@ -325,6 +336,17 @@ func (s *Store) recheck() (retry bool) {
 	}
 	if err := CheckConfig(info.Config); err != nil {
 		s.latch(err)
+		return false
+	}
+	switch {
+	case !info.Created.Equal(s.created):
+		// Deleted and created again (perhaps while we were disconnected):
+		// the history this store appended to is gone.
+		s.latch(fmt.Errorf("jsstore: stream %s was replaced (created %s, opened one was created %s)", s.name, info.Created, s.created))
+		return false
+	case info.State.Msgs > 0 && info.State.FirstSeq != 1, info.State.NumDeleted > 0:
+		// Made unsafe and safe again between two checks: events are gone.
+		s.latch(fmt.Errorf("jsstore: stream %s lost events (first sequence %d, %d deleted)", s.name, info.State.FirstSeq, info.State.NumDeleted))
 		return false
 	}
 	s.mu.Lock()

@@ -106,6 +106,12 @@ func TestOpenRefusesUnsafeStream(t *testing.T) {
 		{"does not cover ledger.>", func(c *jetstream.StreamConfig) { c.Subjects = []string{"ledger.token.>"} }, []string{"do not cover ledger.>"}},
 		{"has no direct get", func(c *jetstream.StreamConfig) { c.AllowDirect = false }, []string{"direct get not allowed"}},
 		{"has no atomic batches", func(c *jetstream.StreamConfig) { c.AllowAtomicPublish = false }, []string{"atomic batch publish not allowed"}},
+		{"sources another stream", func(c *jetstream.StreamConfig) {
+			c.Sources = []*jetstream.StreamSource{{Name: "OTHER"}}
+		}, []string{"stream sources 1 other stream"}},
+		{"allows message schedules", func(c *jetstream.StreamConfig) { // the server needs DiscardOld and roll-ups for them
+			c.AllowMsgSchedules, c.Discard, c.DenyPurge, c.AllowRollup = true, jetstream.DiscardOld, false, true
+		}, []string{"message schedules allowed", "discard policy", "purges allowed", "roll-ups allowed"}},
 		{"names every violation", func(c *jetstream.StreamConfig) {
 			c.DenyDelete, c.MaxAge, c.MaxMsgs = false, 24*time.Hour, 10
 		}, []string{"message deletes allowed", "max_age limit 24h0m0s", "max_msgs limit 10"}},

@@ -47,15 +47,14 @@ type vtable struct {
 type vslot struct {
 	verifier [32]byte
 	tok      atomic.Pointer[Token]
-	exp      atomic.Int64  // ExpiresAt in Unix nanoseconds, saturated
-	flags    atomic.Uint32 // flagRevoked | flagExpiredRecorded | flagExpires
+	exp      atomic.Int64  // ExpiresAt in Unix nanoseconds, saturated; MaxInt64 = never
+	flags    atomic.Uint32 // flagRevoked | flagExpiredRecorded
 	_        [12]byte      // pad to 64 bytes: one slot, one cache line
 }
 
 const (
 	flagRevoked uint32 = 1 << iota
 	flagExpiredRecorded
-	flagExpires
 )
 
 const vindexMinSlots = 1024
@@ -74,6 +73,15 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// expiryNano is the slot's expiry: "never" is the largest time, so the
+// expiry alone decides and no flag can disagree with it mid-update.
+func expiryNano(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MaxInt64
+	}
+	return unixNano(t)
+}
+
 var (
 	maxNano = time.Unix(0, math.MaxInt64)
 	minNano = time.Unix(0, math.MinInt64)
@@ -86,9 +94,6 @@ func statusFlags(t *Token) uint32 {
 	}
 	if t.ExpiredRecorded {
 		f |= flagExpiredRecorded
-	}
-	if !t.ExpiresAt.IsZero() {
-		f |= flagExpires
 	}
 	return f
 }
@@ -130,7 +135,7 @@ func (x *vindex) verify(v *[32]byte, now int64) (*Token, Status) {
 	switch {
 	case f&flagRevoked != 0:
 		return t, Revoked
-	case f&flagExpiredRecorded != 0, f&flagExpires != 0 && now >= s.exp.Load():
+	case f&flagExpiredRecorded != 0, now >= s.exp.Load():
 		return t, Expired
 	}
 	return t, Valid
@@ -159,7 +164,7 @@ func (x *vindex) insert(tab *vtable, t *Token) bool {
 		if cur == nil {
 			s.verifier = t.verifier
 		}
-		s.exp.Store(unixNano(t.ExpiresAt))
+		s.exp.Store(expiryNano(t.ExpiresAt))
 		s.flags.Store(statusFlags(t))
 		s.tok.Store(t)
 		return cur == nil
