@@ -194,7 +194,10 @@ func (m *Main) connect() error {
 		return err
 	}
 	m.nats = s
-	opts := []nats.Option{nats.Name("tokenledger"), nats.UserInfo(jsstore.OwnerUser, cfg.OwnerPassword)}
+	// Replies to the service go to an inbox prefix readers may not
+	// subscribe to (they may only use _INBOX.>).
+	opts := []nats.Option{nats.Name("tokenledger"), nats.UserInfo(jsstore.OwnerUser, cfg.OwnerPassword),
+		nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix)}
 	url := s.ClientURL()
 	if cfg.Listen == "" {
 		opts = append(opts, nats.InProcessServer(s))

@@ -40,6 +40,10 @@ type EmbeddedConfig struct {
 const (
 	OwnerUser  = "tokenledger"
 	ReaderUser = "reader"
+	// OwnerInboxPrefix is the reply-subject prefix the owner's connection
+	// should use (nats.CustomInboxPrefix): readers may subscribe to
+	// _INBOX.> only, so they cannot listen to the ledger's replies.
+	OwnerInboxPrefix = "_TOKENLEDGER_INBOX"
 )
 
 // readerPermissions let a service follow the ledger (plain subscriptions to
