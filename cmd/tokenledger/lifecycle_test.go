@@ -408,3 +408,14 @@ func TestMetrics_CountRequestsVerificationsAndProgress(t *testing.T) {
 		}
 	}
 }
+
+// Anonymous requests cannot make the server wait with X-Ledger-Min-Sequence.
+func TestReadYourWrites_AnonymousRequestsDoNotWait(t *testing.T) {
+	s := startServiceWith(t, "", nil, func(c *Config) { c.ReadWait = 2 * time.Second })
+	start := time.Now()
+	s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}},
+		"X-Ledger-Min-Sequence", itoa(s.lastSeq()+1000))
+	if time.Since(start) > time.Second {
+		t.Fatalf("an anonymous request waited %v", time.Since(start))
+	}
+}

@@ -147,7 +147,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" {
+	// Only credentialed requests may make the server wait: an anonymous
+	// caller could otherwise hold requests open at will.
+	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" && (bearer(r) != "" || s.cfg.AuthProxyHeader != "" && r.Header.Get(s.cfg.AuthProxyHeader) != "") {
 		// Read-your-writes across requests (and, with several replicas,
 		// across nodes): wait until the projections applied the sequence a
 		// write answered with.
