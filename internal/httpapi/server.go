@@ -229,6 +229,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/admin/service-account/{id}/token", s.authed(s.listServiceAccountTokens))
 	m.HandleFunc("POST /api/admin/service-account/{id}/token", s.authed(s.createServiceAccountToken))
 	m.HandleFunc("DELETE /api/admin/service-account/{id}/token/{tokenId}", s.authed(s.deleteServiceAccountToken))
+	m.HandleFunc("PUT /api/admin/service-account/{id}/token/{tokenId}", s.authed(s.updateServiceAccountToken))
 
 	m.HandleFunc("GET /api/admin/user-admin", s.authed(s.listUsers))
 	m.HandleFunc("POST /api/admin/user-admin", s.authed(s.createUser))
@@ -236,6 +237,9 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/admin/user-admin/{id}", s.authed(s.updateUser))
 	m.HandleFunc("DELETE /api/admin/user-admin/{id}", s.authed(s.deleteUser))
 	m.HandleFunc("POST /api/admin/user-admin/{id}/tokens", s.authed(s.createPATOnBehalf))
+	m.HandleFunc("GET /api/admin/user-admin/{id}/tokens", s.authed(s.listUserPATs))
+	m.HandleFunc("PUT /api/admin/user-admin/{id}/tokens/{tokenId}", s.authed(s.updateUserPAT))
+	m.HandleFunc("DELETE /api/admin/user-admin/{id}/tokens/{tokenId}", s.authed(s.deleteUserPAT))
 
 	m.HandleFunc("GET /api/admin/roles", s.authed(s.listRoles))
 	m.HandleFunc("POST /api/admin/roles", s.authed(s.createRole))
