@@ -136,7 +136,8 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 		return Result{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok {
-		return Result{Seq: seq, Replayed: true}, nil
+		seq, err = h.keySeq(ctx, m, seq)
+		return Result{Seq: seq, Replayed: true}, err
 	}
 	now := h.Now()
 	p, err := decide(s, now)
@@ -148,7 +149,7 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 		return Result{}, err
 	}
 	holder := events.Owner{Kind: events.KindToken, ID: id}
-	batch, err := h.withKey(ctx, m, now, holder, []Append{{Event: env, Expected: s.Version}})
+	key, err := h.keyClaim(ctx, m, now, holder)
 	if err != nil {
 		return Result{}, err
 	}
@@ -156,7 +157,7 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	if err != nil {
 		return Result{}, err
 	}
-	batch = append(batch, names...)
+	batch := append(append([]Append{{Event: env, Expected: s.Version}}, names...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
@@ -196,7 +197,8 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 		return Created{}, err
 	}
 	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
-		return Created{Result: Result{Seq: seq, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, nil
+		last, err := h.keySeq(ctx, m, seq)
+		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
 	}
 	secret := c.Secret
 	if secret.IsZero() {
@@ -215,7 +217,7 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 		return Created{}, err
 	}
 	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
-	batch, err := h.withKey(ctx, m, now, holder, []Append{{Event: env, Expected: 0}})
+	key, err := h.keyClaim(ctx, m, now, holder)
 	if err != nil {
 		return Created{}, err
 	}
@@ -223,17 +225,22 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	batch = append(batch, names...)
+	batch := append(append([]Append{{Event: env, Expected: 0}}, names...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {
-		if taken := h.takenAfterConflict(ctx, m, holder, ops); taken != nil {
-			return Created{}, taken
+		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
+			return Created{}, why
 		}
 		return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
 	}
 	if err != nil {
 		return Created{}, err
+	}
+	if ours, err := h.stored(ctx, m, env); err != nil {
+		return Created{}, err
+	} else if !ours { // an identical request won the race: answer as its replay
+		return h.CreateToken(ctx, m, c)
 	}
 	// An atomic batch is stored at consecutive sequences, token.created first.
 	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,

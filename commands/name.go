@@ -55,9 +55,9 @@ func release(scope, name string) []nameOp {
 	return []nameOp{{scope: scope, name: name, release: true}}
 }
 
-// sameName reports whether two names are one under the claims' folding.
-func sameName(a, b string) bool {
-	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+// sameName reports whether two names are one claim in scope.
+func sameName(scope, a, b string) bool {
+	return events.NameID(scope, a) == events.NameID(scope, b)
 }
 
 // nameAppends turns the claims and releases of holder into appends with
@@ -66,8 +66,13 @@ func sameName(a, b string) bool {
 // appends nothing.
 func (h *Handler) nameAppends(ctx context.Context, m Meta, now time.Time, holder events.Owner, ops []nameOp) ([]Append, error) {
 	var out []Append
+	seen := map[string]bool{}
 	for _, op := range ops {
 		id := events.NameID(op.scope, op.name)
+		if seen[id] { // e.g. a username equal to the e-mail: one claim
+			continue
+		}
+		seen[id] = true
 		s, err := load(ctx, h, events.KindName, id, FoldName)
 		if err != nil {
 			return nil, err
@@ -167,12 +172,14 @@ func (h *Handler) takenAfterConflict(ctx context.Context, m Meta, holder events.
 // an earlier, different command already used (Meta.Key).
 var ErrKeyReused = errors.New("the idempotency key was already used for another request")
 
-// withKey adds the claim of m.Key to a batch. A retried command never gets
-// here (its command id is found on its aggregate first), so a key that is
-// already claimed means another request used it: ErrKeyReused.
-func (h *Handler) withKey(ctx context.Context, m Meta, now time.Time, holder events.Owner, batch []Append) ([]Append, error) {
+// keyClaim returns the claim of m.Key to append last in the command's
+// batch (none without a key). A retried command never gets here (its
+// command id is found on its aggregate first), so a key that is already
+// claimed means another request used it: ErrKeyReused. Appending the claim
+// last makes its sequence the batch's, which a replay reports (keySeq).
+func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder events.Owner) ([]Append, error) {
 	if m.Key == "" {
-		return batch, nil
+		return nil, nil
 	}
 	claims, err := h.nameAppends(ctx, m, now, holder, claim(events.ScopeIdempotencyKey, m.Key))
 	var taken *NameTakenError
@@ -185,5 +192,56 @@ func (h *Handler) withKey(ctx context.Context, m Meta, now time.Time, holder eve
 	if len(claims) == 0 { // held by this very holder: an earlier command on it
 		return nil, ErrKeyReused
 	}
-	return append(batch, claims...), nil
+	return claims, nil
+}
+
+// keySeq is the sequence a replay of m reports: the key claim's, which is
+// the last event of the first attempt's batch, or seq when there is none.
+func (h *Handler) keySeq(ctx context.Context, m Meta, seq uint64) (uint64, error) {
+	if m.Key == "" {
+		return seq, nil
+	}
+	s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+	if err != nil {
+		return 0, err
+	}
+	if k, ok := s.Commands[m.CommandID]; ok && k > seq {
+		return k, nil
+	}
+	return seq, nil
+}
+
+// afterConflict explains a conflict of a batch that claimed names or a
+// key: the key claimed meanwhile by another request (ErrKeyReused), or a
+// name now held by someone else (a NameTakenError); otherwise nil.
+func (h *Handler) afterConflict(ctx context.Context, m Meta, holder events.Owner, ops []nameOp) error {
+	if m.Key != "" {
+		s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+		if err == nil && s.Held {
+			if _, ours := s.Commands[m.CommandID]; !ours {
+				return ErrKeyReused
+			}
+		}
+	}
+	return h.takenAfterConflict(ctx, m, holder, ops)
+}
+
+// stored reports whether the aggregate's event with m's command id is env
+// itself. Two identical requests racing under one key share a command id;
+// the store then finds the winner's batch by its message ids and reports
+// success to both, and only this check tells the loser it was a replay.
+func (h *Handler) stored(ctx context.Context, m Meta, env events.Envelope) (bool, error) {
+	if m.Key == "" {
+		return true, nil
+	}
+	evs, err := h.store.Load(ctx, env.AggregateKind, env.AggregateID)
+	if err != nil {
+		return false, err
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].CommandID == m.CommandID {
+			return evs[i].ID == env.ID, nil
+		}
+	}
+	return false, nil
 }

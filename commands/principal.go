@@ -147,12 +147,13 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	}
 	b := s.base()
 	if seq, ok := b.Commands[m.CommandID]; ok {
-		if names == nil {
-			return Result{Seq: seq, Replayed: true}, nil
+		var ops []nameOp
+		if names != nil {
+			ops = names(s, nil)
 		}
-		// The batch's last event may be a name claim: report it, so a
-		// replay waits for what the first attempt waited for.
-		return h.replayedWithTokens(ctx, m, seq, names(s, nil), nil)
+		// The batch's last event may be a name or key claim: report it,
+		// so a replay waits for what the first attempt waited for.
+		return h.replayedWithTokens(ctx, m, seq, ops, nil)
 	}
 	now := h.Now()
 	p, err := decide(s, now)
@@ -163,10 +164,11 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	if err != nil {
 		return Result{}, err
 	}
-	batch, err := h.withKey(ctx, m, now, events.Owner{Kind: kind, ID: id}, []Append{{Event: env, Expected: b.Version}})
+	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: kind, ID: id})
 	if err != nil {
 		return Result{}, err
 	}
+	batch := []Append{{Event: env, Expected: b.Version}}
 	var ops []nameOp
 	if names != nil {
 		ops = names(s, p)
@@ -176,11 +178,12 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 		}
 		batch = append(batch, extra...)
 	}
+	batch = append(batch, key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {
-		if taken := h.takenAfterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); taken != nil {
-			return Result{}, taken
+		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
+			return Result{}, why
 		}
 	}
 	if b.Version == 0 && errors.Is(err, ErrConflict) {
@@ -242,10 +245,11 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	if err != nil {
 		return Result{}, err
 	}
-	batch, err := h.withKey(ctx, m, now, events.Owner{Kind: kind, ID: id}, []Append{{Event: env, Expected: s.Version}})
+	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: kind, ID: id})
 	if err != nil {
 		return Result{}, err
 	}
+	batch := []Append{{Event: env, Expected: s.Version}}
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
@@ -279,7 +283,7 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	if err != nil {
 		return Result{}, err
 	}
-	batch = append(append(batch, names...), released...)
+	batch = append(append(append(batch, names...), released...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
@@ -293,7 +297,11 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 // found among the tokens that recorded the command id (the tokens of a
 // retry are those of the first attempt).
 func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, names []nameOp, tokens []string) (Result, error) {
-	r := Result{Seq: headSeq, Replayed: true}
+	seq, err := h.keySeq(ctx, m, headSeq)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Seq: seq, Replayed: true}
 	for _, op := range names {
 		s, err := load(ctx, h, events.KindName, events.NameID(op.scope, op.name), FoldName)
 		if err != nil {

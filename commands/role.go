@@ -117,7 +117,7 @@ func (h *Handler) UpdateRole(ctx context.Context, m Meta, c UpdateRole) (Result,
 		if p == nil { // a replay: the new name's claim is the batch's last event, if any
 			return claim(events.ScopeRoleName, c.Name)
 		}
-		if sameName(s.Name, c.Name) {
+		if sameName(events.ScopeRoleName, s.Name, c.Name) {
 			return nil
 		}
 		return append(release(events.ScopeRoleName, s.Name), claim(events.ScopeRoleName, c.Name)...)

@@ -529,6 +529,12 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *au
 		return err
 	}
 	e, err := s.liveEnvironment(r)
+	if err != nil && retry(r) && commands.ValidID(r.PathValue("name")) {
+		// Perhaps the retry of a deletion: the directory no longer lists the
+		// environment, but the command recognises its own first attempt
+		// (and answers not found otherwise).
+		e, err = directory.Environment{Name: r.PathValue("name")}, nil
+	}
 	if err != nil {
 		return err
 	}

@@ -441,7 +441,7 @@ func (s *Server) accountTokenFromPath(r *http.Request, owner events.Owner) (toke
 		return tokenset.Token{}, err
 	}
 	t, ok := s.tokens.ByCreatedSeq(n)
-	if !ok || t.Revoked || t.Owner == nil || *t.Owner != owner {
+	if !ok || (t.Revoked && !retry(r)) || t.Owner == nil || *t.Owner != owner {
 		return tokenset.Token{}, notFound(fmt.Sprintf("Could not find token %d of this owner", n))
 	}
 	return t, nil

@@ -62,11 +62,18 @@ func isAPIToken(t tokenset.Token) bool {
 // findAPIToken resolves a management reference: the token id or the full
 // secret.
 func (s *Server) findAPIToken(ref string) (tokenset.Token, bool) {
+	return s.findAPITokenFor(nil, ref)
+}
+
+// findAPITokenFor is findAPIToken that, for a DELETE retried under its
+// Idempotency-Key (see retry), also finds a revoked token, so the command
+// can replay the first attempt.
+func (s *Server) findAPITokenFor(r *http.Request, ref string) (tokenset.Token, bool) {
 	t, ok := s.tokens.ByID(ref)
 	if !ok {
 		t, ok = s.tokens.Lookup(ref)
 	}
-	if !ok || !isAPIToken(t) {
+	if !ok || commands.IsAccountToken(t.Type) || (t.Revoked && (r == nil || !retry(r))) {
 		return tokenset.Token{}, false
 	}
 	return t, true
@@ -236,7 +243,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err := authz.CanAny(p, authz.RoutePermissions(authz.Delete)...); err != nil {
 		return forbidden(err.Error())
 	}
-	t, ok := s.findAPIToken(r.PathValue("token"))
+	t, ok := s.findAPITokenFor(r, r.PathValue("token"))
 	if !ok {
 		w.WriteHeader(http.StatusOK) // Unleash: unknown token is a no-op
 		return nil
@@ -324,7 +331,7 @@ func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *a
 	if err != nil {
 		return err
 	}
-	t, ok := s.findAPIToken(r.PathValue("token"))
+	t, ok := s.findAPITokenFor(r, r.PathValue("token"))
 	if !ok || t.AllProjects || !slices.Contains(t.Projects, project) || t.Type == events.TokenAdmin {
 		return notFound("Could not find the token in this project")
 	}
