@@ -11,7 +11,8 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-// Second review of unique-name claims and idempotency keys.
+// Found by the review of unique-name claims and idempotency keys; each
+// test failed before its fix and now guards it.
 
 // interleave is an EventStore whose first Append first runs before: a
 // deterministic stand-in for a concurrent request that loaded the same
@@ -39,7 +40,7 @@ func keyed(cmd, key string) commands.Meta {
 // "already stored" by the store (same msg ids) and CreateToken reports it
 // as a fresh create, with the secret the second attempt generated, which
 // was never stored: the client is handed a secret that does not verify.
-func TestReview2_ConcurrentIdenticalCreateHandsOutUnstoredSecret(t *testing.T) {
+func TestKeys_ConcurrentIdenticalCreatesNeverHandOutAnUnstoredSecret(t *testing.T) {
 	l := newLedger(t)
 	m := keyed("idem-k1-body", "k1")
 	c := commands.CreateToken{TokenID: "tok-race", Type: events.TokenBackend, Name: "race",
@@ -65,7 +66,7 @@ func TestReview2_ConcurrentIdenticalCreateHandsOutUnstoredSecret(t *testing.T) {
 // Two requests with one Idempotency-Key but different bodies, at once: the
 // loser's batch conflicts on the key's claim, and the caller is told
 // "already exists" (409) instead of ErrKeyReused (422).
-func TestReview2_ConcurrentSameKeyOtherBodyIsNotKeyReused(t *testing.T) {
+func TestKeys_ConcurrentSameKeyOtherBodyIsKeyReused(t *testing.T) {
 	l := newLedger(t)
 	st := &interleave{EventStore: l.store, before: func() {
 		if _, _, err := l.h.CreateUser(l.ctx, keyed("idem-k2-a", "k2"), commands.CreateUser{UserID: "user-a", Username: "alpha", RootRole: "Viewer"}); err != nil {
@@ -82,7 +83,7 @@ func TestReview2_ConcurrentSameKeyOtherBodyIsNotKeyReused(t *testing.T) {
 // handler itself says so for name claims: "so a replay waits for what the
 // first attempt waited for"). The key's claim is appended after the head
 // event, and a replay reports the head event's sequence.
-func TestReview2_ReplayReportsAnEarlierSequenceThanTheFirstAttempt(t *testing.T) {
+func TestKeys_ReplayReportsTheFirstAttemptsLastSequence(t *testing.T) {
 	l := newLedger(t)
 	id := l.token(commands.CreateToken{Type: events.TokenBackend, Projects: []string{"default"}})
 	exp := now.Add(48 * time.Hour)
@@ -130,7 +131,7 @@ func TestReview2_ReplayReportsAnEarlierSequenceThanTheFirstAttempt(t *testing.T)
 // gets two name.claimed events on one name aggregate in one batch, both
 // chained to the same Prev (and only the first carries an expectation):
 // the name aggregate's hash chain is broken.
-func TestReview2_UsernameEqualToEmailBreaksTheNameChain(t *testing.T) {
+func TestKeys_UsernameEqualToEmailIsOneClaim(t *testing.T) {
 	l := newLedger(t)
 	if _, _, err := l.h.CreateUser(l.ctx, meta("c-ann"), commands.CreateUser{UserID: "u-ann", Username: "ann@example.com",
 		Email: "Ann@Example.com", RootRole: "Viewer"}); err != nil {
@@ -150,7 +151,7 @@ func TestReview2_UsernameEqualToEmailBreaksTheNameChain(t *testing.T) {
 // the rename claims nothing and releases nothing. The role then holds the
 // old name's claim for ever (released by nothing, not even its deletion),
 // and its new name is unclaimed, so another role can take it.
-func TestReview2_RenameToFoldEqualNameKeepsOldClaimForever(t *testing.T) {
+func TestKeys_RenameComparesNamesAsClaimsFoldThem(t *testing.T) {
 	l := newLedger(t)
 	if _, _, err := l.h.CreateRole(l.ctx, meta("c1"), commands.CreateRole{RoleID: "r1", Name: "Roles", Type: events.RoleTypeRoot}); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Second review of idempotency keys over HTTP.
+// Found by the review of idempotency keys over HTTP; each test failed
+// before its fix and now guards it.
 
 func review2Future() string { return time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339) }
 
@@ -38,7 +39,7 @@ func firstPATID(t *testing.T, s *testService, listPath, cred string) string {
 	return itoa(uint64(pats[0].(map[string]any)["id"].(float64)))
 }
 
-func TestReview2_RetriedDeleteOfProjectTokenIs404(t *testing.T) {
+func TestRetry_DeleteOfProjectTokenIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "rv2"})
 	r := s.must(http.StatusCreated, "POST", "/api/admin/projects/rv2/api-tokens", adminSecret,
@@ -47,34 +48,34 @@ func TestReview2_RetriedDeleteOfProjectTokenIs404(t *testing.T) {
 	retriedDelete(t, s, "/api/admin/projects/rv2/api-tokens/"+tok.ID, adminSecret)
 }
 
-func TestReview2_RetriedDeleteOfServiceAccountTokenIs404(t *testing.T) {
+func TestRetry_DeleteOfServiceAccountTokenIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	sa := s.createServiceAccount("rv2-bot", "Viewer")
 	base := "/api/admin/service-account/" + itoaInt(sa.IntID) + "/token"
 	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, adminSecret), adminSecret)
 }
 
-func TestReview2_RetriedAdminDeleteOfUserPATIs404(t *testing.T) {
+func TestRetry_AdminDeleteOfUserPATIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("rv2-user", "Viewer")
 	base := "/api/admin/user-admin/" + itoaInt(u.IntID) + "/tokens"
 	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, adminSecret), adminSecret)
 }
 
-func TestReview2_RetriedDeleteOfEnvironmentIs404(t *testing.T) {
+func TestRetry_DeleteOfEnvironmentIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "rv2env"})
 	s.createToken("backend", "rv2env")
 	retriedDelete(t, s, "/api/admin/environments/rv2env", adminSecret)
 }
 
-func TestReview2_RetriedDeleteOfAPITokenIsNotAReplay(t *testing.T) {
+func TestRetry_DeleteOfAPITokenIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	_, id := s.createToken("backend", "development")
 	retriedDelete(t, s, "/api/admin/api-tokens/"+id, adminSecret)
 }
 
-func TestReview2_RetriedDeleteOfOwnPATIsNotAReplay(t *testing.T) {
+func TestRetry_DeleteOfOwnPATIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("rv2-own", "Viewer")
 	s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "second", "expiresAt": review2Future()})
@@ -93,7 +94,7 @@ func TestReview2_RetriedDeleteOfOwnPATIsNotAReplay(t *testing.T) {
 // batch's last event and answers an earlier X-Ledger-Sequence (a client
 // that passes it as X-Ledger-Min-Sequence to another node may read the
 // revoked tokens as live).
-func TestReview2_RetriedProjectDeleteReportsEarlierSequence(t *testing.T) {
+func TestRetry_ProjectDeleteReportsTheFirstAttemptsSequence(t *testing.T) {
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "rv2p"})
 	s.createToken("backend", "development", "rv2p")
@@ -104,7 +105,7 @@ func TestReview2_RetriedProjectDeleteReportsEarlierSequence(t *testing.T) {
 // Bodies under an Idempotency-Key: chunked bodies still work and are
 // recognised on retry, oversized ones still answer 413, a GET with a key
 // is unaffected. (Passes: no defect found here.)
-func TestReview2_HashBodyKeepsBodiesWorking(t *testing.T) {
+func TestRetry_HashingTheBodyKeepsBodiesWorking(t *testing.T) {
 	s := startService(t, "", nil)
 	chunked := func(body string) response {
 		req, err := http.NewRequest("POST", s.URL()+"/api/admin/api-tokens", io.MultiReader(strings.NewReader(body)))

@@ -23,7 +23,7 @@ func reviewFuture(d time.Duration) string { return time.Now().Add(d).UTC().Forma
 // accepts any client without credentials. Any local process can publish a
 // forged token.created to ledger.token.<id>.created: the projections apply
 // it and the forged secret works as an admin token on the HTTP API.
-func TestReview_EmbeddedNATSAcceptsForgedAdminToken(t *testing.T) {
+func TestSecurity_AnonymousNATSClientsCannotForgeEvents(t *testing.T) {
 
 	s := startServiceWith(t, "", nil, func(c *Config) { c.NATSListen = "127.0.0.1:0" })
 	if s.NATSURL() == "" {
@@ -73,7 +73,7 @@ func TestReview_EmbeddedNATSAcceptsForgedAdminToken(t *testing.T) {
 // "An Admin may issue a user's *first* PAT on their behalf." Once the user
 // has revoked their PAT, the admin can issue another one on their behalf
 // (and act as the user with it) any number of times.
-func TestReview_OnBehalfPATIssuedAgainAfterUserRevokedTheirs(t *testing.T) {
+func TestSecurity_OnBehalfPATOnlyForAUsersFirstPATEver(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("olga", "Viewer") // first PAT, on behalf: fine
 	tok, _ := s.Tokens.Lookup(u.Secret)
@@ -88,7 +88,7 @@ func TestReview_OnBehalfPATIssuedAgainAfterUserRevokedTheirs(t *testing.T) {
 
 // A retry of the on-behalf route with the same Idempotency-Key must answer
 // 200 with the first result; it answers 403 ("already has a PAT").
-func TestReview_OnBehalfRetryWithSameKeyIsRefused(t *testing.T) {
+func TestSecurity_OnBehalfRetryWithSameKeyIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
 		map[string]any{"username": "pete", "rootRole": "Viewer"})
@@ -104,7 +104,7 @@ func TestReview_OnBehalfRetryWithSameKeyIsRefused(t *testing.T) {
 // PUT expiresAt "0001-01-01T00:00:00Z" (a past date, which must stop the
 // token at once) is stored as the zero time, which the token set reads as
 // "never expires": the token keeps working forever.
-func TestReview_PutZeroExpiryMakesTokenImmortal(t *testing.T) {
+func TestSecurity_ZeroExpiryStopsTheTokenAtOnce(t *testing.T) {
 	s := startService(t, "", nil)
 	secret, id := s.createToken("backend", "development")
 	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": "0001-01-01T00:00:00Z"})
@@ -119,7 +119,7 @@ func TestReview_PutZeroExpiryMakesTokenImmortal(t *testing.T) {
 // nothing." For PUT (and every other non-create mutation) the command id
 // is derived from the key alone, so the second, different request is
 // taken for a replay: 200, and the new expiry is silently not applied.
-func TestReview_PutExpiryReusedKeyWithAnotherBodyIsSilentlyIgnored(t *testing.T) {
+func TestSecurity_ReusedKeyWithAnotherBodyIs422OnUpdates(t *testing.T) {
 	s := startService(t, "", nil)
 	secret, id := s.createToken("backend", "development")
 	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret,
@@ -137,7 +137,7 @@ func TestReview_PutExpiryReusedKeyWithAnotherBodyIsSilentlyIgnored(t *testing.T)
 // the event gets the same Nats-Msg-Id as the first, JetStream drops it as
 // a duplicate, and the API answers 201 with an empty project although
 // nothing was created.
-func TestReview_CreateProjectReusedKeyAnswers201ButCreatesNothing(t *testing.T) {
+func TestSecurity_ReusedKeyWithAnotherProjectIdIs422(t *testing.T) {
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "alpha"}, "Idempotency-Key", "p-key")
 	seq := s.lastSeq()
@@ -151,7 +151,7 @@ func TestReview_CreateProjectReusedKeyAnswers201ButCreatesNothing(t *testing.T) 
 
 // A retried project create (same key, same body) must answer 200 (README:
 // "a retry with the same key ... answers 200"); it answers 201 again.
-func TestReview_CreateProjectReplayAnswers201(t *testing.T) {
+func TestSecurity_ReplayedProjectCreateAnswers200(t *testing.T) {
 	s := startService(t, "", nil)
 	body := map[string]any{"id": "gamma"}
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, body, "Idempotency-Key", "g")
@@ -164,7 +164,7 @@ func TestReview_CreateProjectReplayAnswers201(t *testing.T) {
 // A retried DELETE of a user with the same Idempotency-Key answers 404:
 // the handler refuses the deleted user before the command can recognise
 // the replay (DeleteUser's replay path is unreachable over HTTP).
-func TestReview_DeleteUserRetryWithSameKeyIs404(t *testing.T) {
+func TestSecurity_RetriedUserDeleteIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("quinn", "Viewer")
 	path := "/api/admin/user-admin/" + itoaInt(u.IntID)
@@ -178,7 +178,7 @@ func TestReview_DeleteUserRetryWithSameKeyIs404(t *testing.T) {
 // A service account can be given a project role
 // (POST …/projects/{p}/service-accounts/{sa}/roles/{r}) but there is no
 // route to take it away: the access can only end by deleting the account.
-func TestReview_ServiceAccountProjectRoleCannotBeRemoved(t *testing.T) {
+func TestSecurity_ServiceAccountProjectRoleCanBeRemoved(t *testing.T) {
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1"})
 	sa := s.createServiceAccount("deployer", "Viewer")
@@ -195,7 +195,7 @@ func TestReview_ServiceAccountProjectRoleCannotBeRemoved(t *testing.T) {
 // GET /api/ledger/state?seq=N is "the token set as it was at stream
 // sequence N", but statuses are computed at the present moment: a token
 // that was valid at N and expired since is reported "expired" at N.
-func TestReview_StateAtSeqUsesTodaysClockForStatus(t *testing.T) {
+func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
 	s := startService(t, "", nil)
 	r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret,
 		map[string]any{"tokenName": "short", "type": "backend", "environment": "development",
@@ -216,7 +216,7 @@ func TestReview_StateAtSeqUsesTodaysClockForStatus(t *testing.T) {
 // Usernames and e-mails are claimed in separate scopes, so one user's
 // username may be another user's e-mail; the header then resolves to the
 // username holder, not to the person the SSO proxy signed in.
-func TestReview_AuthProxyEmailResolvesToAnotherUsersUsername(t *testing.T) {
+func TestSecurity_LoginsShareOneNamespaceForSSO(t *testing.T) {
 	const header = "X-Forwarded-User"
 	s := startServiceWith(t, "", nil, func(c *Config) {
 		c.AuthProxyHeader = header
@@ -237,7 +237,7 @@ func TestReview_AuthProxyEmailResolvesToAnotherUsersUsername(t *testing.T) {
 // --nats-url may carry credentials (nats://user:password@host); when the
 // connection fails, Run's error (printed to stderr by main) repeats the
 // URL with the password.
-func TestReview_NATSURLPasswordInStartupError(t *testing.T) {
+func TestSecurity_NATSURLPasswordNotInStartupError(t *testing.T) {
 	const password = "s3cr3t-nats-password"
 	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSURL: "nats://ledger:" + password + "@127.0.0.1:1",
 		ExpiryEvery: time.Second, Replicas: 1, NoSync: true, LogOutput: &syncBuffer{}})

@@ -12,12 +12,12 @@ import (
 )
 
 // A token that is valid before and after an event must verify as Valid
-// while the event is applied. vindex.insert stores the slot's exp before
-// its flags; a reader that loads the old flags (flagExpires set) with the
-// new exp of a token whose expiry was removed (unixNano(zero time) =
-// MinInt64) decides now >= MinInt64: Expired.
-func TestReviewExpiryRemovalNeverReadsAsExpired(t *testing.T) {
-	t.Skip("DEFECT: vindex slot exp/flags tear: a token whose expiry is removed transiently verifies as Expired (vindex.go:133,162-163)")
+// while the event is applied. (Found by review: the slot once kept an
+// "expires" flag beside the expiry, and a reader could pair the old flag
+// with the new expiry of a token whose expiry was removed: Expired. The
+// slot now stores "never" as the largest time, so the expiry alone
+// decides.)
+func TestVerify_ExpiryRemovalNeverReadsAsExpired(t *testing.T) {
 	sec := secret("default", "development", 1)
 	future := t0.Add(365 * 24 * time.Hour)
 	c := created(sec, "default")
