@@ -144,20 +144,15 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	if err != nil {
 		return Result{}, err
 	}
-	env, err := h.envelope(m, id, p, s.LastHash, now)
+	own, key, err := h.head(ctx, m, id, p, s.LastHash, s.Version, now)
 	if err != nil {
 		return Result{}, err
 	}
-	holder := events.Owner{Kind: events.KindToken, ID: id}
-	key, err := h.keyClaim(ctx, m, now, holder)
+	names, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: id}, tokenNameOps(s, p))
 	if err != nil {
 		return Result{}, err
 	}
-	names, err := h.nameAppends(ctx, m, now, holder, tokenNameOps(s, p))
-	if err != nil {
-		return Result{}, err
-	}
-	batch := append(append([]Append{{Event: env, Expected: s.Version}}, names...), key...)
+	batch := append(append([]Append{own}, names...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
@@ -212,20 +207,17 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	env, err := h.envelope(m, c.TokenID, p, "", now)
+	own, key, err := h.head(ctx, m, c.TokenID, p, "", 0, now)
 	if err != nil {
 		return Created{}, err
 	}
+	env := own.Event
 	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
-	key, err := h.keyClaim(ctx, m, now, holder)
-	if err != nil {
-		return Created{}, err
-	}
 	names, err := h.nameAppends(ctx, m, now, holder, ops)
 	if err != nil {
 		return Created{}, err
 	}
-	batch := append(append([]Append{{Event: env, Expected: 0}}, names...), key...)
+	batch := append(append([]Append{own}, names...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {

@@ -245,3 +245,18 @@ func (h *Handler) stored(ctx context.Context, m Meta, env events.Envelope) (bool
 	}
 	return false, nil
 }
+
+// head seals a command's own event on aggregate id (chained to prev,
+// expecting version) and prepares the claim of its idempotency key, which
+// goes last in the batch (see keyClaim).
+func (h *Handler) head(ctx context.Context, m Meta, id string, p events.Payload, prev string, version uint64, now time.Time) (Append, []Append, error) {
+	env, err := h.envelope(m, id, p, prev, now)
+	if err != nil {
+		return Append{}, nil, err
+	}
+	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: p.AggregateKind(), ID: id})
+	if err != nil {
+		return Append{}, nil, err
+	}
+	return Append{Event: env, Expected: version}, key, nil
+}

@@ -160,15 +160,11 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	if err != nil {
 		return Result{}, err
 	}
-	env, err := h.envelope(m, id, p, b.LastHash, now)
+	own, key, err := h.head(ctx, m, id, p, b.LastHash, b.Version, now)
 	if err != nil {
 		return Result{}, err
 	}
-	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: kind, ID: id})
-	if err != nil {
-		return Result{}, err
-	}
-	batch := []Append{{Event: env, Expected: b.Version}}
+	batch := []Append{own}
 	var ops []nameOp
 	if names != nil {
 		ops = names(s, p)
@@ -241,15 +237,11 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 // that cannot name a token is skipped.
 func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
 	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
-	env, err := h.envelope(m, id, head, s.LastHash, now)
+	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
 	if err != nil {
 		return Result{}, err
 	}
-	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: kind, ID: id})
-	if err != nil {
-		return Result{}, err
-	}
-	batch := []Append{{Event: env, Expected: s.Version}}
+	batch := []Append{own}
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
