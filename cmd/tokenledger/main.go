@@ -5,49 +5,48 @@
 // starts the Unleash-compatible token API with an embedded NATS JetStream
 // server keeping its data in ./data. Every flag has a TOKENLEDGER_*
 // environment twin; run "tokenledger serve -h" for the list.
+//
+//	tokenledger token create|list|get|lookup|revoke|expiry
+//	tokenledger version
+//
+// talk to a running ledger (TOKENLEDGER_ADDR, TOKENLEDGER_TOKEN); see
+// "tokenledger --help".
 package main
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"flag"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tokenledger/tokenledger/internal/cli"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "tokenledger:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], cli.Env{Serve: serve})
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(os.Stderr, "usage: tokenledger serve [flags]   (tokenledger serve -h for flags)")
-		if len(args) == 0 {
-			return errors.New("no command given")
-		}
+// serve is "tokenledger serve": it runs until ctx is cancelled (SIGINT,
+// SIGTERM) and then shuts down cleanly.
+func serve(ctx context.Context, args []string) error {
+	cfg, err := ParseConfig(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	switch args[0] {
-	case "serve":
-		cfg, err := ParseConfig(args[1:], os.Getenv)
-		if err != nil {
-			return err
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		m := NewMain(cfg)
-		if err := m.Run(ctx); err != nil {
-			_ = m.Close()
-			return err
-		}
-		<-ctx.Done()
-		m.log.Info("shutting down")
-		return m.Close()
-	default:
-		return fmt.Errorf("unknown command %q (try: tokenledger serve)", args[0])
+	if err != nil {
+		return err
 	}
+	m := NewMain(cfg)
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.log.Info("shutting down")
+	return m.Close()
 }

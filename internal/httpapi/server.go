@@ -264,6 +264,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ledger/events", s.authed(s.queryEvents))
 	m.HandleFunc("GET /api/ledger/tokens", s.authed(s.ledgerTokens))
 	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.authed(s.tokenHistory))
+	m.HandleFunc("GET /api/ledger/tokens/{id}", s.authed(s.getLedgerToken))
+	m.HandleFunc("POST /api/ledger/tokens/lookup", s.authed(s.lookupToken))
 	m.HandleFunc("GET /api/ledger/state", s.authed(s.stateAt))
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/cli"
+)
+
+// cliRun runs the tokenledger command line in-process against svc with
+// the given credential, and returns its exit code, stdout and stderr.
+func cliRun(t *testing.T, svc *testService, token, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{cli.EnvToken: token}
+	if svc != nil {
+		env[cli.EnvAddr] = svc.URL()
+	}
+	code := cli.Run(context.Background(), args, cli.Env{
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] },
+		Serve:  serve,
+	})
+	return code, out.String(), errb.String()
+}
+
+func TestCLI_TokenLifecycleFromATerminal(t *testing.T) {
+	svc := startService(t, "", nil)
+
+	code, out, errOut := cliRun(t, svc, adminSecret, "", "token", "create", "--name", "checkout",
+		"--type", "backend", "--environment", "production", "--project", "default", "--expires", "30d", "--json")
+	if code != cli.ExitOK {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	var created struct {
+		Secret string `json:"secret"`
+		Token  struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("create --json: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(created.Secret, "default:production.") || created.Token.ID == "" || created.Token.Status != "valid" {
+		t.Fatalf("create answered %+v", created)
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, created.Secret+"\n", "token", "lookup")
+	if code != cli.ExitOK || !strings.Contains(out, "status: valid") || !strings.Contains(out, created.Token.ID) {
+		t.Fatalf("lookup: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, created.Secret) {
+		t.Fatal("lookup printed the secret back")
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, "", "token", "list", "--status", "valid", "--type", "backend")
+	if code != cli.ExitOK || !strings.Contains(out, created.Token.ID) || !strings.HasPrefix(out, "ID") {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, "", "token", "expiry", created.Token.ID, "2031-01-02T03:04:05Z")
+	if code != cli.ExitOK {
+		t.Fatalf("expiry: exit %d\n%s", code, out)
+	}
+	code, out, _ = cliRun(t, svc, adminSecret, "", "token", "get", created.Token.ID)
+	if code != cli.ExitOK || !strings.Contains(out, "2031-01-02T03:04:05Z") {
+		t.Fatalf("get after expiry change: exit %d\n%s", code, out)
+	}
+
+	code, _, errOut = cliRun(t, svc, adminSecret, "", "token", "revoke", created.Token.ID)
+	if code != cli.ExitOK {
+		t.Fatalf("revoke: exit %d: %s", code, errOut)
+	}
+	code, out, _ = cliRun(t, svc, adminSecret, created.Secret, "token", "lookup", "--json")
+	if code != cli.ExitBadSecret || !strings.Contains(out, `"status": "revoked"`) {
+		t.Fatalf("lookup of a revoked secret: exit %d\n%s", code, out)
+	}
+}
+
+func TestCLI_ExitCodesSayWhatWentWrong(t *testing.T) {
+	svc := startService(t, "", nil)
+	tests := []struct {
+		name     string
+		token    string
+		stdin    string
+		args     []string
+		want     int
+		inStderr string
+	}{
+		{"no credential", "", "", []string{"token", "list"}, cli.ExitAuth, cli.EnvToken},
+		{"unknown credential", "*:*.not-a-token-of-this-ledger-000000000000", "", []string{"token", "list"}, cli.ExitAuth, "401"},
+		{"unknown token id", adminSecret, "", []string{"token", "get", "no-such-token"}, cli.ExitNotFound, "404"},
+		{"missing argument", adminSecret, "", []string{"token", "revoke"}, cli.ExitUsage, "token id"},
+		{"unknown flag", adminSecret, "", []string{"token", "list", "--colour"}, cli.ExitUsage, "colour"},
+		{"bad expiry", adminSecret, "", []string{"token", "create", "--name", "x", "--environment", "development", "--project", "default", "--expires", "soon"}, cli.ExitUsage, "--expires"},
+		{"empty lookup", adminSecret, "\n", []string{"token", "lookup"}, cli.ExitUsage, "standard input"},
+		{"unknown secret", adminSecret, "default:development.0000", []string{"token", "lookup"}, cli.ExitBadSecret, "unknown"},
+		{"bad scope is the server's 400", adminSecret, "", []string{"token", "create", "--name", "x", "--environment", "nowhere", "--project", "default"}, cli.ExitUsage, "HTTP 400"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := cliRun(t, svc, tt.token, tt.stdin, tt.args...)
+			if code != tt.want || !strings.Contains(errOut, tt.inStderr) {
+				t.Fatalf("exit %d (want %d), stderr:\n%s", code, tt.want, errOut)
+			}
+		})
+	}
+}
+
+func TestCLI_HelpAndVersionExitZero(t *testing.T) {
+	tests := [][]string{{"--help"}, {"token", "--help"}, {"token", "create", "--help"}, {"serve", "--help"}, {"version"}, {"version", "--json"}, {"completion", "bash"}}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := cliRun(t, nil, "", "", args...)
+			if code != cli.ExitOK {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			if out+errOut == "" && args[0] != "serve" { // serve's flag help goes to the process's stderr
+				t.Fatal("printed nothing")
+			}
+		})
+	}
+}
+
+func TestCLI_ServerAddressErrorsNameTheirSource(t *testing.T) {
+	code, _, errOut := cliRun(t, nil, adminSecret, "", "token", "list", "--server", "ftp://x")
+	if code != cli.ExitUsage || !strings.Contains(errOut, "--server") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// APIError is an error answer of the ledger: its status and the message of
+// the API's error shape ({"id","name","message","details"}).
+type APIError struct {
+	Status  int
+	Name    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Name != "" {
+		return fmt.Sprintf("%s (HTTP %d %s)", msg, e.Status, e.Name)
+	}
+	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
+}
+
+// client talks to one ledger with one credential.
+type client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// newClient reads --server / TOKENLEDGER_ADDR and TOKENLEDGER_TOKEN. Errors
+// name what the user set, so a typo is found where it was made.
+func newClient(cmd *cobra.Command, env *Env) (*client, error) {
+	addr, source := DefaultAddr, "the default"
+	if v := env.Getenv(EnvAddr); v != "" {
+		addr, source = v, EnvAddr
+	}
+	if f := cmd.Flag("server"); f != nil && f.Changed {
+		addr, source = f.Value.String(), "--server"
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, usagef("%s: %q is not an http(s) address such as %s", source, addr, DefaultAddr)
+	}
+	tok := strings.TrimSpace(env.Getenv(EnvToken))
+	if tok == "" {
+		return nil, &exitError{ExitAuth, fmt.Errorf("%s is not set: export it with an admin token or a personal access token", EnvToken)}
+	}
+	return &client{base: u, token: tok, http: env.HTTP}, nil
+}
+
+// do sends a request with the credential and decodes a 2xx JSON answer
+// into out (when out is not nil). Other answers become *APIError.
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base.JoinPath(path)
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		u = c.base.JoinPath(path[:i])
+		u.RawQuery = path[i+1:]
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", c.token)
+	req.Header.Set("Accept", "application/json")
+	// Every mutation is JSON, a body-less one included: the API's CSRF
+	// defence asks for it.
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tokenledger-cli")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, c.base.Host, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		ae := &APIError{Status: resp.StatusCode}
+		var shape struct {
+			Name    string `json:"name"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &shape) == nil {
+			ae.Name, ae.Message = shape.Name, shape.Message
+		}
+		return ae
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("the answer is not the JSON expected: %w", err)
+	}
+	return nil
+}
