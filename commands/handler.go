@@ -46,7 +46,17 @@ type Result struct {
 type Config struct {
 	Now  func() time.Time
 	Rand io.Reader
+	// Catalogue and Tokens are the read ports rules consult (see
+	// ports.go); nil: none.
+	Catalogue Catalogue
+	Tokens    TokenIndex
+	// MaxAccountTokens is how many live personal or service-account tokens
+	// one owner may hold (Unleash's PAT limit); 0: DefaultMaxAccountTokens.
+	MaxAccountTokens int
 }
+
+// DefaultMaxAccountTokens is Unleash's PAT limit.
+const DefaultMaxAccountTokens = 10
 
 // Handler carries out commands: it loads the aggregate from the store,
 // decides with the pure Decide functions, and appends the resulting event
@@ -54,9 +64,12 @@ type Config struct {
 // concurrent use; two commands racing on one aggregate yield one success
 // and one ErrConflict.
 type Handler struct {
-	store EventStore
-	now   func() time.Time
-	rand  io.Reader
+	store      EventStore
+	now        func() time.Time
+	rand       io.Reader
+	cat        Catalogue
+	tokens     TokenIndex
+	maxAccount int
 
 	mu      sync.Mutex // guards entropy
 	entropy *ulid.MonotonicEntropy
@@ -74,8 +87,16 @@ func NewHandler(store EventStore, cfg Config) *Handler {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, entropy: ulid.Monotonic(cfg.Rand, 0)}
+	if cfg.MaxAccountTokens <= 0 {
+		cfg.MaxAccountTokens = DefaultMaxAccountTokens
+	}
+	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, cat: cfg.Catalogue, tokens: cfg.Tokens,
+		maxAccount: cfg.MaxAccountTokens, entropy: ulid.Monotonic(cfg.Rand, 0)}
 }
+
+// MaxAccountTokens is how many live personal or service-account tokens one
+// owner may hold.
+func (h *Handler) MaxAccountTokens() int { return h.maxAccount }
 
 // Now is the handler's clock.
 func (h *Handler) Now() time.Time { return h.now().UTC() }
@@ -125,7 +146,11 @@ func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) 
 	return FoldToken(evs)
 }
 
-// onToken runs one command against one token aggregate.
+// onToken runs one command against one token aggregate. A conflict is
+// explained by deciding again on fresh state: the decision's error when the
+// command no longer applies (a token revoked meanwhile is ErrGone), the
+// first attempt's outcome when it was stored after all, ErrConflict
+// otherwise.
 func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
 	if id == "" {
 		return Result{}, ErrNotFound
@@ -148,17 +173,41 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	if err != nil {
 		return Result{}, err
 	}
-	names, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: id}, tokenNameOps(s, p))
+	holder := events.Owner{Kind: events.KindToken, ID: id}
+	names, err := h.nameAppends(ctx, m, now, holder, h.tokenNameOps(s, p))
 	if err != nil {
 		return Result{}, err
 	}
 	batch := append(append([]Append{own}, names...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		return h.tokenConflict(ctx, m, id, decide, err)
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Seq: seq}, nil
+}
+
+// tokenConflict explains the conflict err of a command on token id by
+// deciding again on the token's fresh state (see onToken).
+func (h *Handler) tokenConflict(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error), err error) (Result, error) {
+	if why := h.afterConflict(ctx, m, events.Owner{Kind: events.KindToken, ID: id}, nil); why != nil {
+		return Result{}, why
+	}
+	s, lerr := h.loadToken(ctx, id)
+	if lerr != nil {
+		return Result{}, errors.Join(err, lerr)
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok {
+		seq, err = h.keySeq(ctx, m, seq)
+		return Result{Seq: seq, Replayed: true}, err
+	}
+	if _, why := decide(s, h.Now()); why != nil {
+		return Result{}, why
+	}
+	return Result{}, err
 }
 
 // Created is the outcome of CreateToken.
@@ -178,7 +227,15 @@ type Created struct {
 }
 
 // CreateToken issues a token. With a pre-chosen c.Secret (bootstrap) the
-// secret is taken as is; otherwise one of Unleash's shape is generated.
+// secret is taken as is and its hint shows none of its characters;
+// otherwise one of Unleash's shape is generated.
+//
+// The rules of account tokens hold in the stream (see accountClaims): at
+// most MaxAccountTokens live ones per owner, and a personal token issued on
+// behalf of a user only as that user's first. A conflict is re-decided on
+// fresh state, a bounded number of times: a slot or first-token claim taken
+// by a concurrent create makes this one take the next free slot or be
+// refused.
 func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
 	m = h.withCommandID(m)
 	if c.TokenID == "" {
@@ -187,6 +244,23 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if !ValidID(c.TokenID) {
 		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
 	}
+	for attempt := 0; ; attempt++ {
+		out, err := h.createToken(ctx, m, c)
+		if errors.Is(err, errDecideAgain) {
+			if attempt < 2*h.maxAccount+2 {
+				continue
+			}
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrConflict)
+		}
+		return out, err
+	}
+}
+
+// errDecideAgain: the append conflicted for a reason fresh state may
+// resolve (a claim taken meanwhile); decide again.
+var errDecideAgain = errors.New("decide again")
+
+func (h *Handler) createToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
 	s, err := h.loadToken(ctx, c.TokenID)
 	if err != nil {
 		return Created{}, err
@@ -195,15 +269,21 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 		last, err := h.keySeq(ctx, m, seq)
 		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
 	}
-	secret := c.Secret
+	if err := h.checkScope(c); err != nil {
+		return Created{}, err
+	}
+	secret, hint := c.Secret, ""
 	if secret.IsZero() {
 		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
 		if err != nil {
 			return Created{}, err
 		}
+		hint = Hint(secret.Reveal())
+	} else {
+		hint = ForeignHint(secret.Reveal())
 	}
 	now := h.Now()
-	p, err := DecideCreate(s, c, secret.Verifier(), Hint(secret.Reveal()), now)
+	p, err := DecideCreate(s, c, secret.Verifier(), hint, now)
 	if err != nil {
 		return Created{}, err
 	}
@@ -217,14 +297,27 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if err != nil {
 		return Created{}, err
 	}
-	batch := append(append([]Append{own}, names...), key...)
+	rules, err := h.accountClaims(ctx, m, now, holder, p)
+	if err != nil {
+		return Created{}, err
+	}
+	batch := append(append(append([]Append{own}, names...), rules...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {
 		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
 			return Created{}, why
 		}
-		return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+		fresh, lerr := h.loadToken(ctx, c.TokenID)
+		switch {
+		case lerr != nil:
+			return Created{}, errors.Join(err, lerr)
+		case fresh.Exists && fresh.Commands[m.CommandID] != 0:
+			return h.createToken(ctx, m, c) // stored by an identical request: its replay
+		case fresh.Exists:
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+		}
+		return Created{}, errDecideAgain
 	}
 	if err != nil {
 		return Created{}, err
@@ -232,7 +325,7 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if ours, err := h.stored(ctx, m, env); err != nil {
 		return Created{}, err
 	} else if !ours { // an identical request won the race: answer as its replay
-		return h.CreateToken(ctx, m, c)
+		return h.createToken(ctx, m, c)
 	}
 	// An atomic batch is stored at consecutive sequences, token.created first.
 	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,

@@ -144,15 +144,6 @@ func accountTokenName(owner *events.Owner, description string, rel bool) []nameO
 	return claim(events.ScopePATDescription, events.PATName(*owner, description))
 }
 
-// tokenNameOps are the name releases a token event makes: revoking a
-// personal or service-account token frees its description.
-func tokenNameOps(s TokenState, p events.Payload) []nameOp {
-	if _, ok := p.(events.TokenRevoked); ok {
-		return accountTokenName(s.Owner, s.Created.Name, true)
-	}
-	return nil
-}
-
 // takenAfterConflict explains a conflict of a batch that claimed names: if
 // one of them is now held by someone else, that (a NameTakenError) is the
 // reason; otherwise nil.

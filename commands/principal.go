@@ -235,11 +235,17 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 // MsgIDs <commandID>/<i>. decide returns a nil payload for a token the
 // command does not affect; it is skipped. Token ids are deduplicated; an id
 // that cannot name a token is skipped.
-func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
+//
+// wide, when its filter is set, replaces the head's expectation on its own
+// aggregate by one on every event of the filter (see Append.ExpectedFilter).
+func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, wide expectation, head events.Payload,
 	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
 	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
 	if err != nil {
 		return Result{}, err
+	}
+	if wide.filter != "" {
+		own.ExpectedFilter, own.Expected = wide.filter, wide.seq
 	}
 	batch := []Append{own}
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
@@ -265,7 +271,7 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 			return Result{}, err
 		}
 		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
-		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, tokenNameOps(ts, p))
+		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, h.tokenNameOps(ts, p))
 		if err != nil {
 			return Result{}, err
 		}
@@ -282,6 +288,27 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
 	}
 	return Result{Seq: seq}, nil
+}
+
+// expectation is an append's expectation over a subject filter wider than
+// one aggregate; the zero value: the aggregate's own.
+type expectation struct {
+	filter string
+	seq    uint64
+}
+
+// explained explains err, an append's conflict, by deciding again on fresh
+// state: again loads what the command decided on and returns the decision's
+// error when the command no longer applies (the reason the caller gets),
+// nil when it still would; the conflict is then returned as it is.
+func explained(err error, again func() error) error {
+	if !errors.Is(err, ErrConflict) {
+		return err
+	}
+	if why := again(); why != nil {
+		return why
+	}
+	return err
 }
 
 // replayedWithTokens is the outcome of a replayed multi-aggregate command

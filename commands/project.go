@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -232,7 +233,17 @@ func (h *Handler) DeleteProject(ctx context.Context, m Meta, projectID string, t
 	if err != nil {
 		return Result{}, err
 	}
-	return h.withTokens(ctx, m, events.KindProject, projectID, s.AggregateState, p, h.Now(), nil, tokens, func(t TokenState) (events.Payload, error) {
+	if h.tokens != nil {
+		tokens = append(slices.Clone(tokens), h.tokens.ProjectTokens(projectID)...)
+	}
+	res, err := h.withTokens(ctx, m, events.KindProject, projectID, s.AggregateState, expectation{}, p, h.Now(), nil, tokens, func(t TokenState) (events.Payload, error) {
 		return DecideProjectDeletedToken(t, projectID)
+	})
+	return res, explained(err, func() error {
+		s, err := load(ctx, h, events.KindProject, projectID, FoldProject)
+		if err == nil {
+			_, err = DecideDeleteProject(s)
+		}
+		return err
 	})
 }

@@ -125,9 +125,16 @@ func (h *Handler) DeleteServiceAccount(ctx context.Context, m Meta, serviceAccou
 		return Result{}, err
 	}
 	owner := events.Owner{Kind: events.ActorServiceAccount, ID: serviceAccountID}
-	return h.withTokens(ctx, m, events.KindServiceAccount, serviceAccountID, s.AggregateState, p, h.Now(),
-		release(events.ScopeUsername, s.Username), tokens,
+	res, err := h.withTokens(ctx, m, events.KindServiceAccount, serviceAccountID, s.AggregateState, expectation{}, p, h.Now(),
+		release(events.ScopeUsername, s.Username), h.ownedLive(owner, tokens),
 		func(t TokenState) (events.Payload, error) {
 			return DecideOwnerDeletedToken(t, owner)
 		})
+	return res, explained(err, func() error {
+		s, err := load(ctx, h, events.KindServiceAccount, serviceAccountID, FoldServiceAccount)
+		if err == nil {
+			_, err = DecideDeleteServiceAccount(s)
+		}
+		return err
+	})
 }

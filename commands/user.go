@@ -133,10 +133,17 @@ func (h *Handler) DeleteUser(ctx context.Context, m Meta, userID string, tokens 
 		return Result{}, err
 	}
 	owner := events.Owner{Kind: events.ActorUser, ID: userID}
-	return h.withTokens(ctx, m, events.KindUser, userID, s.AggregateState, p, h.Now(),
-		userNames(s), tokens, func(t TokenState) (events.Payload, error) {
+	res, err := h.withTokens(ctx, m, events.KindUser, userID, s.AggregateState, expectation{}, p, h.Now(),
+		userNames(s), h.ownedLive(owner, tokens), func(t TokenState) (events.Payload, error) {
 			return DecideOwnerDeletedToken(t, owner)
 		})
+	return res, explained(err, func() error {
+		s, err := load(ctx, h, events.KindUser, userID, FoldUser)
+		if err == nil {
+			_, err = DecideDeleteUser(s)
+		}
+		return err
+	})
 }
 
 // userNames are the releases of a deleted user's unique names.
