@@ -229,6 +229,12 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 	return false, nil
 }
 
+// MaxAtomicBatch is the most events one atomic append holds (JetStream's
+// limit). A deletion that cascades to more tokens appends what fits; the
+// rest are recorded by the sweeper (internal/expiry), while the token set
+// treats them as revoked from the deletion on.
+const MaxAtomicBatch = 1000
+
 // withTokens appends head (the event of the aggregate kind/id whose state is
 // s) together with one event per affected token, atomically: one Append
 // with one entry per aggregate, each with its own expectation and Prev, and
@@ -270,11 +276,16 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 		if err != nil {
 			return Result{}, err
 		}
-		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
 		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, h.tokenNameOps(ts, p))
 		if err != nil {
 			return Result{}, err
 		}
+		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch {
+			// The rest is the sweeper's (internal/expiry): the deletion
+			// already makes them verify as revoked (tokenset).
+			break
+		}
+		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
 		names = append(names, freed...)
 	}
 	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)

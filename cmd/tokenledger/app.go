@@ -144,6 +144,8 @@ func (m *Main) Run(ctx context.Context) error {
 		"tokens", m.Tokens.Len(), "imported_init_tokens", n, "last_seq", m.Runner.LastApplied())
 	sched := &expiry.Scheduler{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("expiry", func() error { return sched.Run(bg) })
+	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
+	m.goRun("sweep", func() error { return sweep.Run(bg) })
 	return nil
 }
 

@@ -325,11 +325,21 @@ func (s *Set) Stale(limit int) []Token {
 	return out
 }
 
-// ProjectDeleted reports whether a project.deleted event of id was applied.
-func (s *Set) ProjectDeleted(id string) bool {
+// Deleted reports whether the deletion of what a token can act for was
+// applied: kind is events.KindProject, events.KindEnvironment,
+// events.ActorUser or events.ActorServiceAccount.
+func (s *Set) Deleted(kind, id string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.deletedProjects[id]
+	switch kind {
+	case events.KindProject:
+		return s.deletedProjects[id]
+	case events.KindEnvironment:
+		return s.deletedEnvs[id]
+	case events.ActorUser, events.ActorServiceAccount:
+		return s.deletedOwners[events.Owner{Kind: kind, ID: id}]
+	}
+	return false
 }
 
 // publish makes t the current version of e's token: in the project index,
