@@ -72,7 +72,7 @@ func checkDescription(field, d string) error {
 	case utf8.RuneCountInString(d) > MaxDescriptionLen:
 		return invalid(field, "must be at most %d characters", MaxDescriptionLen)
 	}
-	return nil
+	return checkText(field, d, true)
 }
 
 // checkEmail is a shape sanity check, not RFC 5322: one '@' with a
@@ -82,8 +82,8 @@ func checkEmail(field, email string) error {
 	if len(email) > MaxEmailLen || !utf8.ValidString(email) {
 		return invalid(field, "must be a valid e-mail address of at most %d characters", MaxEmailLen)
 	}
-	if strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return invalid(field, "must not contain spaces or control characters")
+	if strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		return invalid(field, "must not contain spaces, control or format characters")
 	}
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || local == "" || strings.Contains(domain, "@") ||
@@ -179,6 +179,18 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 	seq, err := h.store.Append(ctx, batch...)
 	if errors.Is(err, ErrConflict) {
 		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
+			return Result{}, why
+		}
+		// Decide again on fresh state: the reason the command no longer
+		// applies (deleted meanwhile: ErrNotFound), or the conflict.
+		fresh, lerr := load(ctx, h, kind, id, fold)
+		if lerr != nil {
+			return Result{}, errors.Join(err, lerr)
+		}
+		if seq, ok := fresh.base().Commands[m.CommandID]; ok {
+			return h.replayedWithTokens(ctx, m, seq, ops, nil)
+		}
+		if _, why := decide(fresh, h.Now()); why != nil && b.Version != 0 {
 			return Result{}, why
 		}
 	}

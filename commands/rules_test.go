@@ -180,3 +180,57 @@ func TestHandler_HintsOfForeignSecretsRevealNothing(t *testing.T) {
 		t.Fatalf("hint of a generated secret %q", g.Token.Hint)
 	}
 }
+
+// A member added while the project is deleted between the command's read
+// and its append: the project's expectation makes the append conflict,
+// and deciding again on the deleted project answers ErrNotFound.
+func TestHandler_MemberAddedDuringProjectDeletionIsNotFound(t *testing.T) {
+	l := newLedger(t)
+	if _, err := l.h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.h.CreateUser(l.ctx, meta(""), commands.CreateUser{UserID: "u-bob", Username: "bob", RootRole: events.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	hooked := &hookStore{Store: l.store}
+	h := newTestHandler(hooked)
+	var once sync.Once
+	hooked.afterLoad = func(kind, id string) {
+		if kind == events.KindProject && id == "p1" {
+			once.Do(func() {
+				if _, err := l.h.DeleteProject(l.ctx, meta("del-p1"), "p1", nil); err != nil {
+					t.Errorf("concurrent deletion: %v", err)
+				}
+			})
+		}
+	}
+	_, err := h.AddProjectMember(l.ctx, meta("add-bob"), commands.AddProjectMember{ProjectID: "p1",
+		Member: events.Owner{Kind: events.ActorUser, ID: "u-bob"}, Role: events.RoleMember})
+	if !errors.Is(err, commands.ErrNotFound) {
+		t.Fatalf("got %v, want ErrNotFound", err)
+	}
+}
+
+// An update that omits the name keeps the role's current one, decided on
+// the role's own state: a rename made meanwhile is not reverted.
+func TestHandler_RoleUpdateWithoutNameKeepsTheCurrentName(t *testing.T) {
+	l := newLedger(t)
+	id, _, err := l.h.CreateRole(l.ctx, meta(""), commands.CreateRole{Name: "ops", Type: events.RoleTypeRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.h.UpdateRole(l.ctx, meta(""), commands.UpdateRole{RoleID: id, Name: "operators"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.h.UpdateRole(l.ctx, meta(""), commands.UpdateRole{RoleID: id, Description: "runs things"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := l.load(events.KindRole, id)
+	p, err := evs[len(evs)-1].Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := p.(events.RoleUpdated); u.Name != "operators" || u.Description != "runs things" {
+		t.Fatalf("update without a name stored %+v", u)
+	}
+}

@@ -2,7 +2,9 @@ package commands
 
 import (
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -85,7 +87,11 @@ func DecideCreate(s TokenState, c CreateToken, verifier, hint string, now time.T
 	if !slices.Contains(creationPaths, c.Path) {
 		return events.TokenCreated{}, invalid("path", "unknown creation path %q", c.Path)
 	}
-	if err := checkName("tokenName", c.Name); err != nil {
+	nameField := "tokenName"
+	if IsAccountToken(c.Type) {
+		nameField = "description"
+	}
+	if err := checkName(nameField, c.Name); err != nil {
 		return events.TokenCreated{}, err
 	}
 	if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
@@ -241,14 +247,40 @@ func live(s TokenState) error {
 	return nil
 }
 
+// checkName validates a name: valid UTF-8, 1 to MaxNameLen characters, not
+// only whitespace (unique-name claims fold surrounding whitespace, so a
+// blank name could claim nothing), and no control or format characters
+// (see checkText).
 func checkName(field, name string) error {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
 		return invalid(field, "must be valid UTF-8")
 	case n == 0:
 		return invalid(field, "is required")
+	case strings.TrimSpace(name) == "":
+		return invalid(field, "must not be blank")
 	case n > MaxNameLen:
 		return invalid(field, "must be at most %d characters", MaxNameLen)
+	}
+	return checkText(field, name, false)
+}
+
+// checkText refuses the characters that make a displayed text lie about
+// itself or about what follows it: control characters (Cc: NUL, ESC, …;
+// tab and line breaks only in multiline text), format characters (Cf:
+// bidirectional embeddings, overrides and isolates, directional marks,
+// zero-width spaces, the BOM; the zero-width joiner and non-joiner, which
+// scripts and emoji need, are allowed) and line and paragraph separators
+// in single-line text. The message never repeats the value.
+func checkText(field, s string, multiline bool) error {
+	for _, r := range s {
+		switch {
+		case multiline && (r == '\t' || r == '\n' || r == '\r'):
+		case r == '\u200c' || r == '\u200d':
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r),
+			!multiline && (unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)):
+			return invalid(field, "must not contain control or format characters (such as NUL, ESC or bidirectional overrides)")
+		}
 	}
 	return nil
 }

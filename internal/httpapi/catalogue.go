@@ -177,9 +177,8 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 			return badRequest("type", "a role's type cannot change")
 		}
 	}
-	if b.Name == "" {
-		b.Name = role.Name
-	}
+	// An omitted name keeps the role's own (the command decides on the
+	// role's state, not on this read model).
 	res, err := s.cmd.UpdateRole(r.Context(), s.meta(r, p), commands.UpdateRole{RoleID: role.ID, Name: b.Name,
 		Description: b.Description, Permissions: permNames(b.Permissions)})
 	if err != nil {

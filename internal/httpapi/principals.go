@@ -346,7 +346,9 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	name, role := sa.Name, sa.RootRole
+	// Omitted fields are kept: the command decides on the service
+	// account's own state, so a concurrent change is not reverted.
+	var name, role string
 	if b.Name != nil {
 		name = *b.Name
 	}
