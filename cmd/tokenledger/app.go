@@ -251,17 +251,10 @@ func (c catalogue) TokenExists(id string) bool {
 	return ok
 }
 
-func (c catalogue) ProjectExists(id string) bool {
+func (c catalogue) ProjectLive(id string) bool {
 	p, ok := c.d.Project(id)
 	return ok && !p.Deleted
 }
-
-func (c catalogue) EnvironmentExists(name string) bool {
-	_, ok := c.d.Environment(strings.TrimSpace(name))
-	return ok
-}
-
-func (c catalogue) ProjectLive(id string) bool { return c.ProjectExists(id) }
 
 func (c catalogue) EnvironmentLive(name string) bool {
 	_, ok := c.d.Environment(name)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every name refuses control characters, format characters such as
@@ -83,5 +85,21 @@ func TestBootstrapTokenHint_RevealsNoSecretCharacters(t *testing.T) {
 	}
 	if tok.Hint != "*:*.…" {
 		t.Fatalf("hint %q, want %q", tok.Hint, "*:*.…")
+	}
+}
+
+// An INIT token scoped to an environment that does not exist stops the
+// start with the command's scope rule naming it; nothing is imported.
+func TestBootstrapImport_UnknownEnvironmentRefusesTheStart(t *testing.T) {
+	env := map[string]string{"INIT_ADMIN_API_TOKENS": adminSecret,
+		"INIT_BACKEND_API_TOKENS": "default:nowhere.init-backend-secret-1234567890"}
+	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", Replicas: 1, NoSync: true,
+		Getenv: func(k string) string { return env[k] }, LogOutput: &syncBuffer{}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.Run(ctx)
+	_ = m.Close()
+	if err == nil || !strings.Contains(err.Error(), "Environment=nowhere does not exist") {
+		t.Fatalf("start: %v, want the unknown environment named", err)
 	}
 }
