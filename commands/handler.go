@@ -132,82 +132,17 @@ func (h *Handler) withCommandID(m Meta) Meta {
 	return m
 }
 
-// loadToken loads and folds one token.
+// loadToken loads and folds one token (the zero state for an id that
+// cannot name one).
 func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) {
-	if !ValidID(id) {
-		// Not a possible token id: it names no token, and must never reach
-		// a subject filter ("*" or ">" would widen it).
-		return TokenState{}, nil
-	}
-	evs, err := h.store.Load(ctx, events.KindToken, id)
-	if err != nil {
-		return TokenState{}, fmt.Errorf("load token %s: %w", id, err)
-	}
-	return FoldToken(evs)
+	return load(ctx, h, events.KindToken, id, FoldToken)
 }
 
-// onToken runs one command against one token aggregate. A conflict is
-// explained by deciding again on fresh state: the decision's error when the
-// command no longer applies (a token revoked meanwhile is ErrGone), the
-// first attempt's outcome when it was stored after all, ErrConflict
-// otherwise.
+// onToken runs one command against one token aggregate: the common
+// pipeline (onAggregateNames), whose name releases are a revoked account
+// token's description and slot.
 func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
-	if id == "" {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	s, err := h.loadToken(ctx, id)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		seq, err = h.keySeq(ctx, m, seq)
-		return Result{Seq: seq, Replayed: true}, err
-	}
-	now := h.Now()
-	p, err := decide(s, now)
-	if err != nil {
-		return Result{}, err
-	}
-	own, key, err := h.head(ctx, m, id, p, s.LastHash, s.Version, now)
-	if err != nil {
-		return Result{}, err
-	}
-	holder := events.Owner{Kind: events.KindToken, ID: id}
-	names, err := h.nameAppends(ctx, m, now, holder, h.tokenNameOps(s, p))
-	if err != nil {
-		return Result{}, err
-	}
-	batch := append(append([]Append{own}, names...), key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		return h.tokenConflict(ctx, m, id, decide, err)
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Seq: seq}, nil
-}
-
-// tokenConflict explains the conflict err of a command on token id by
-// deciding again on the token's fresh state (see onToken).
-func (h *Handler) tokenConflict(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error), err error) (Result, error) {
-	if why := h.afterConflict(ctx, m, events.Owner{Kind: events.KindToken, ID: id}, nil); why != nil {
-		return Result{}, why
-	}
-	s, lerr := h.loadToken(ctx, id)
-	if lerr != nil {
-		return Result{}, errors.Join(err, lerr)
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		seq, err = h.keySeq(ctx, m, seq)
-		return Result{Seq: seq, Replayed: true}, err
-	}
-	if _, why := decide(s, h.Now()); why != nil {
-		return Result{}, why
-	}
-	return Result{}, err
+	return onAggregateNames(ctx, h, m, events.KindToken, id, false, FoldToken, decide, h.tokenNameOps)
 }
 
 // Created is the outcome of CreateToken.
