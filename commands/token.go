@@ -1,11 +1,16 @@
 package commands
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -316,4 +321,163 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// Created is the outcome of CreateToken.
+type Created struct {
+	Result
+	TokenID string
+	// CreatedSeq is the stream sequence of the token.created event (the
+	// first of its batch): a personal access token's integer id.
+	CreatedSeq uint64
+	// At is the event's time.
+	At time.Time
+	// Secret is the full secret, to be shown once. It is zero when the
+	// command was replayed: the secret was shown the first time and is not
+	// kept anywhere.
+	Secret Secret
+	Token  events.TokenCreated
+}
+
+// CreateToken issues a token. With a pre-chosen c.Secret (bootstrap) the
+// secret is taken as is and its hint shows none of its characters;
+// otherwise one of Unleash's shape is generated.
+//
+// The rules of account tokens hold in the stream (see accountClaims): at
+// most MaxAccountTokens live ones per owner, and a personal token issued on
+// behalf of a user only as that user's first. A conflict is re-decided on
+// fresh state, a bounded number of times: a slot or first-token claim taken
+// by a concurrent create makes this one take the next free slot or be
+// refused.
+func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
+	m = h.withCommandID(m)
+	if c.TokenID == "" {
+		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	if !ValidID(c.TokenID) {
+		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := h.createToken(ctx, m, c)
+		if errors.Is(err, errDecideAgain) {
+			if attempt < 2*h.maxAccount+2 {
+				continue
+			}
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrConflict)
+		}
+		return out, err
+	}
+}
+
+// errDecideAgain: the append conflicted for a reason fresh state may
+// resolve (a claim taken meanwhile); decide again.
+var errDecideAgain = errors.New("decide again")
+
+func (h *Handler) createToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
+	s, err := h.loadToken(ctx, c.TokenID)
+	if err != nil {
+		return Created{}, err
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
+		last, err := h.keySeq(ctx, m, seq)
+		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
+	}
+	if err := h.checkScope(c); err != nil {
+		return Created{}, err
+	}
+	secret, hint := c.Secret, ""
+	if secret.IsZero() {
+		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
+		if err != nil {
+			return Created{}, err
+		}
+		hint = Hint(secret.Reveal())
+	} else {
+		hint = ForeignHint(secret.Reveal())
+	}
+	now := h.Now()
+	p, err := DecideCreate(s, c, secret.Verifier(), hint, now)
+	if err != nil {
+		return Created{}, err
+	}
+	own, key, err := h.head(ctx, m, c.TokenID, p, "", 0, now)
+	if err != nil {
+		return Created{}, err
+	}
+	env := own.Event
+	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
+	names, err := h.nameAppends(ctx, m, now, holder, ops)
+	if err != nil {
+		return Created{}, err
+	}
+	rules, err := h.accountClaims(ctx, m, now, holder, p)
+	if err != nil {
+		return Created{}, err
+	}
+	batch := append(append(append([]Append{own}, names...), rules...), key...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
+			return Created{}, why
+		}
+		fresh, lerr := h.loadToken(ctx, c.TokenID)
+		switch {
+		case lerr != nil:
+			return Created{}, errors.Join(err, lerr)
+		case fresh.Exists && fresh.Commands[m.CommandID] != 0:
+			return h.createToken(ctx, m, c) // stored by an identical request: its replay
+		case fresh.Exists:
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+		}
+		return Created{}, errDecideAgain
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	if ours, err := h.stored(ctx, m, env); err != nil {
+		return Created{}, err
+	} else if !ours { // an identical request won the race: answer as its replay
+		return h.createToken(ctx, m, c)
+	}
+	// An atomic batch is stored at consecutive sequences, token.created first.
+	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,
+		CreatedSeq: seq - uint64(len(batch)-1), At: now}, nil
+}
+
+func containsAll(projects []string) bool {
+	for _, p := range projects {
+		if p == AllProjects {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangeExpiry sets a token's expiry.
+func (h *Handler) ChangeExpiry(ctx context.Context, m Meta, c ChangeExpiry) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideChangeExpiry(s, c)
+	})
+}
+
+// ExpireToken records that a token's expiry passed (the scheduler's command).
+func (h *Handler) ExpireToken(ctx context.Context, m Meta, tokenID string) (Result, error) {
+	return h.onToken(ctx, m, tokenID, func(s TokenState, now time.Time) (events.Payload, error) {
+		return DecideExpire(s, now)
+	})
+}
+
+// RevokeToken revokes a token.
+func (h *Handler) RevokeToken(ctx context.Context, m Meta, c RevokeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideRevoke(s, c)
+	})
+}
+
+// ScopeToken narrows a token's projects, revoking it when none remain.
+func (h *Handler) ScopeToken(ctx context.Context, m Meta, c ScopeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideScope(s, c)
+	})
 }
