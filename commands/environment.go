@@ -147,36 +147,23 @@ func (h *Handler) UpdateEnvironment(ctx context.Context, m Meta, c UpdateEnviron
 // ErrConflict). Environment events are rare, so the coarse guard costs
 // nothing.
 func (h *Handler) DeleteEnvironment(ctx context.Context, m Meta, c DeleteEnvironment) (Result, error) {
-	if !ValidID(c.Name) {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
 	if h.cat != nil {
 		c.Others = append(slices.Clone(c.Others), h.cat.Environments()...)
 	}
 	if h.tokens != nil {
 		c.Tokens = append(slices.Clone(c.Tokens), h.tokens.EnvironmentTokens(c.Name)...)
 	}
-	s, wide, err := h.loadEnvironments(ctx, c.Name)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, nil, c.Tokens)
-	}
-	p, err := h.decideDeleteEnvironment(ctx, s, &wide, c)
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := h.withTokens(ctx, m, events.KindEnvironment, c.Name, s.AggregateState, wide, p, h.Now(), nil, c.Tokens, func(t TokenState) (events.Payload, error) {
-		return DecideEnvironmentDeletedToken(t, c.Name)
-	})
-	return res, explained(err, func() error {
-		s, wide, err := h.loadEnvironments(ctx, c.Name)
-		if err == nil {
-			_, err = h.decideDeleteEnvironment(ctx, s, &wide, c)
-		}
-		return err
+	return onCascade(ctx, h, m, events.KindEnvironment, c.Name, cascade[EnvironmentState]{
+		read: func(ctx context.Context) (EnvironmentState, expectation, error) {
+			return h.loadEnvironments(ctx, c.Name)
+		},
+		decide: func(ctx context.Context, s EnvironmentState, wide *expectation) (events.Payload, error) {
+			return h.decideDeleteEnvironment(ctx, s, wide, c)
+		},
+		tokens: c.Tokens,
+		token: func(t TokenState) (events.Payload, error) {
+			return DecideEnvironmentDeletedToken(t, c.Name)
+		},
 	})
 }
 

@@ -297,3 +297,64 @@ func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) 
 func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
 	return onAggregateNames(ctx, h, m, events.KindToken, id, false, FoldToken, decide, h.tokenNameOps)
 }
+
+// cascade describes a deletion of one aggregate that also changes tokens
+// (revokes or narrows them) in the same atomic append; see onCascade.
+type cascade[S folded] struct {
+	fold func([]events.Envelope) (S, error)
+	// read loads the aggregate and the expectation of its append; nil:
+	// load it with fold, expecting its own last event.
+	read func(context.Context) (S, expectation, error)
+	// decide decides the aggregate's own event; it may widen the
+	// expectation read returned (the last environment).
+	decide func(context.Context, S, *expectation) (events.Payload, error)
+	// names are the names the aggregate releases (nil: none).
+	names func(S) []nameOp
+	// tokens are the ids the deletion cascades to (a read model's answer:
+	// token recorded as revoked, unknown or no longer affected are
+	// skipped by token).
+	tokens []string
+	// token decides what the deletion does to one token (nil: nothing).
+	token func(TokenState) (events.Payload, error)
+}
+
+// onCascade runs a deletion with a token cascade: load, recognise a
+// replay, decide, append the aggregate's event with the token events that
+// fit in one atomic batch (withTokens), and explain a conflict by deciding
+// again on fresh state.
+func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
+	if !ValidID(id) {
+		return Result{}, ErrNotFound
+	}
+	m = h.withCommandID(m)
+	read := c.read
+	if read == nil {
+		read = func(ctx context.Context) (S, expectation, error) {
+			s, err := load(ctx, h, kind, id, c.fold)
+			return s, expectation{}, err
+		}
+	}
+	s, wide, err := read(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	var names []nameOp
+	if c.names != nil {
+		names = c.names(s)
+	}
+	if seq, ok := s.base().Commands[m.CommandID]; ok {
+		return h.replayedWithTokens(ctx, m, seq, names, c.tokens)
+	}
+	p, err := c.decide(ctx, s, &wide)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := h.withTokens(ctx, m, kind, id, s.base(), wide, p, h.Now(), names, c.tokens, c.token)
+	return res, explained(err, func() error {
+		s, wide, err := read(ctx)
+		if err == nil {
+			_, err = c.decide(ctx, s, &wide)
+		}
+		return err
+	})
+}
