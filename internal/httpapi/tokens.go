@@ -318,11 +318,6 @@ func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *a
 	return s.revoke(w, r, p, t.ID)
 }
 
-func (s *Server) tokenExists(id string) bool {
-	_, ok := s.tokens.ByID(id)
-	return ok
-}
-
 // createdToken is the token a create made: from the token set, or, if the
 // projections lag behind the write (afterWrite gave up waiting), from the
 // command's own event, so the one answer that shows the secret is never
