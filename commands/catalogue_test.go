@@ -102,7 +102,7 @@ func TestDecideEnvironmentDeletedToken(t *testing.T) {
 	t.Parallel()
 	alice := &events.Owner{Kind: events.ActorUser, ID: "u-alice"}
 	tok := func(mod func(*commands.TokenState)) commands.TokenState {
-		s := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend, Environment: "staging", Projects: []string{"default"}}
+		s := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "t"}, Type: events.TokenBackend, Environment: "staging", Projects: []string{"default"}}
 		mod(&s)
 		return s
 	}
@@ -148,7 +148,7 @@ func TestDecideEnvironmentDeletedToken(t *testing.T) {
 // Ensure the new revocation reason is one DecideRevoke accepts.
 func TestDecideRevoke_AcceptsEnvironmentDeletedReason(t *testing.T) {
 	t.Parallel()
-	s := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend, Environment: "staging"}
+	s := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "t"}, Type: events.TokenBackend, Environment: "staging"}
 	p, err := commands.DecideRevoke(s, commands.RevokeToken{TokenID: "t", Reason: events.ReasonEnvironmentDeleted})
 	if err != nil || p.Reason != events.ReasonEnvironmentDeleted {
 		t.Fatalf("got %+v %v", p, err)

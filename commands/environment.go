@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -129,62 +130,83 @@ func (h *Handler) UpdateEnvironment(ctx context.Context, m Meta, c UpdateEnviron
 }
 
 // DeleteEnvironment deletes an environment and, in the same atomic append,
-// revokes every token of c.Tokens still scoped to it (token.revoked, reason
-// environment-deleted); see [DeleteEnvironment] for the fields. A concurrent
-// change to the environment or to any of the tokens yields ErrConflict and
-// nothing is stored. A replayed command id appends nothing and reports the
-// sequence of the first attempt's last event (pass the same tokens).
-// Returns ErrNotFound for an unknown or deleted environment and
-// ErrInvalidOperation (wrapped) when none of c.Others is live in the stream.
+// revokes every token of c.Tokens (and of the token index) still scoped to
+// it (token.revoked, reason environment-deleted); see [DeleteEnvironment]
+// for the fields. A concurrent change to the environment or to any of the
+// tokens yields ErrConflict and nothing is stored. A replayed command id
+// appends nothing and reports the sequence of the first attempt's last
+// event (pass the same tokens). Returns ErrNotFound for an unknown or
+// deleted environment and ErrInvalidOperation (wrapped) when no other
+// environment is live in the stream.
 //
-// The caller must list every token of the environment: one it misses stays
-// valid, scoped to a name no environment has. Read the token set at (or
-// after) the stream's last sequence before calling.
-//
-// Two concurrent deletions of the last two environments can both succeed:
-// the check of the others carries no expectation on their aggregates.
+// "Not the last environment" is a rule about the set of environments, so
+// the deletion's append expects the last sequence of any environment event
+// (ledger.environment.>) to be the newest one it read: of concurrent
+// deletions exactly one is stored, and each other one decides again on
+// fresh state (the last environment: ErrInvalidOperation; otherwise
+// ErrConflict). Environment events are rare, so the coarse guard costs
+// nothing.
 func (h *Handler) DeleteEnvironment(ctx context.Context, m Meta, c DeleteEnvironment) (Result, error) {
-	if !ValidID(c.Name) {
-		return Result{}, ErrNotFound
+	if h.cat != nil {
+		c.Others = append(slices.Clone(c.Others), h.cat.Environments()...)
 	}
-	m = h.withCommandID(m)
-	s, err := load(ctx, h, events.KindEnvironment, c.Name, FoldEnvironment)
-	if err != nil {
-		return Result{}, err
+	if h.tokens != nil {
+		c.Tokens = append(slices.Clone(c.Tokens), h.tokens.EnvironmentTokens(c.Name)...)
 	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, nil, c.Tokens)
-	}
-	if err := liveAggregate(events.KindEnvironment, s.AggregateState); err != nil {
-		return Result{}, err
-	}
-	otherLive, err := h.anyLiveEnvironment(ctx, c.Name, c.Others)
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := DecideDeleteEnvironment(s, otherLive)
-	if err != nil {
-		return Result{}, err
-	}
-	return h.withTokens(ctx, m, events.KindEnvironment, c.Name, s.AggregateState, p, h.Now(), nil, c.Tokens, func(t TokenState) (events.Payload, error) {
-		return DecideEnvironmentDeletedToken(t, c.Name)
+	return onCascade(ctx, h, m, events.KindEnvironment, c.Name, cascade[EnvironmentState]{
+		read: func(ctx context.Context) (EnvironmentState, expectation, error) {
+			return h.loadEnvironments(ctx, c.Name)
+		},
+		decide: func(ctx context.Context, s EnvironmentState, wide *expectation) (events.Payload, error) {
+			return h.decideDeleteEnvironment(ctx, s, wide, c)
+		},
+		tokens: c.Tokens,
+		token: func(t TokenState) (events.Payload, error) {
+			return DecideEnvironmentDeletedToken(t, c.Name)
+		},
 	})
 }
 
-// anyLiveEnvironment reports whether one of names other than except is a
-// live environment in the stream. It stops at the first it finds.
-func (h *Handler) anyLiveEnvironment(ctx context.Context, except string, names []string) (bool, error) {
-	for _, n := range names {
-		if n == except {
+// loadEnvironments returns the state of environment name and the
+// expectation over all environment events: the newest sequence on
+// ledger.environment.>, read before any state, so that any environment
+// event stored after the states were read makes the append conflict.
+func (h *Handler) loadEnvironments(ctx context.Context, name string) (EnvironmentState, expectation, error) {
+	wide := expectation{filter: events.SubjectPrefix + "." + events.KindEnvironment + ".>"}
+	if fs, ok := h.store.(FilterSequencer); ok {
+		seq, err := fs.LastSequenceOn(ctx, wide.filter)
+		if err != nil {
+			return EnvironmentState{}, wide, err
+		}
+		wide.seq = seq
+	}
+	s, err := load(ctx, h, events.KindEnvironment, name, FoldEnvironment)
+	wide.seq = max(wide.seq, s.Version)
+	return s, wide, err
+}
+
+// decideDeleteEnvironment decides the deletion of the environment whose
+// state is s, reading the other environments c names from the stream. A
+// store without FilterSequencer leaves wide at the newest sequence among
+// the environments read: one the caller did not name that changed later
+// makes the append conflict (fail closed).
+func (h *Handler) decideDeleteEnvironment(ctx context.Context, s EnvironmentState, wide *expectation, c DeleteEnvironment) (events.EnvironmentDeleted, error) {
+	if err := liveAggregate(events.KindEnvironment, s.AggregateState); err != nil {
+		return events.EnvironmentDeleted{}, err
+	}
+	otherLive := false
+	seen := map[string]bool{c.Name: true}
+	for _, n := range c.Others {
+		if seen[n] {
 			continue
 		}
-		s, err := load(ctx, h, events.KindEnvironment, n, FoldEnvironment)
+		seen[n] = true
+		o, err := load(ctx, h, events.KindEnvironment, n, FoldEnvironment)
 		if err != nil {
-			return false, err
+			return events.EnvironmentDeleted{}, err
 		}
-		if s.Live() {
-			return true, nil
-		}
+		otherLive = otherLive || o.Live()
+		wide.seq = max(wide.seq, o.Version)
 	}
-	return false, nil
+	return DecideDeleteEnvironment(s, otherLive)
 }

@@ -1,15 +1,11 @@
 package commands
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -46,7 +42,17 @@ type Result struct {
 type Config struct {
 	Now  func() time.Time
 	Rand io.Reader
+	// Catalogue and Tokens are the read ports rules consult (see
+	// ports.go); nil: none.
+	Catalogue Catalogue
+	Tokens    TokenIndex
+	// MaxAccountTokens is how many live personal or service-account tokens
+	// one owner may hold (Unleash's PAT limit); 0: DefaultMaxAccountTokens.
+	MaxAccountTokens int
 }
+
+// DefaultMaxAccountTokens is Unleash's PAT limit.
+const DefaultMaxAccountTokens = 10
 
 // Handler carries out commands: it loads the aggregate from the store,
 // decides with the pure Decide functions, and appends the resulting event
@@ -54,9 +60,12 @@ type Config struct {
 // concurrent use; two commands racing on one aggregate yield one success
 // and one ErrConflict.
 type Handler struct {
-	store EventStore
-	now   func() time.Time
-	rand  io.Reader
+	store      EventStore
+	now        func() time.Time
+	rand       io.Reader
+	cat        Catalogue
+	tokens     TokenIndex
+	maxAccount int
 
 	mu      sync.Mutex // guards entropy
 	entropy *ulid.MonotonicEntropy
@@ -74,8 +83,16 @@ func NewHandler(store EventStore, cfg Config) *Handler {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, entropy: ulid.Monotonic(cfg.Rand, 0)}
+	if cfg.MaxAccountTokens <= 0 {
+		cfg.MaxAccountTokens = DefaultMaxAccountTokens
+	}
+	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, cat: cfg.Catalogue, tokens: cfg.Tokens,
+		maxAccount: cfg.MaxAccountTokens, entropy: ulid.Monotonic(cfg.Rand, 0)}
 }
+
+// MaxAccountTokens is how many live personal or service-account tokens one
+// owner may hold.
+func (h *Handler) MaxAccountTokens() int { return h.maxAccount }
 
 // Now is the handler's clock.
 func (h *Handler) Now() time.Time { return h.now().UTC() }
@@ -109,169 +126,4 @@ func (h *Handler) withCommandID(m Meta) Meta {
 		m.CommandID = h.newULID(h.now())
 	}
 	return m
-}
-
-// loadToken loads and folds one token.
-func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) {
-	if !ValidID(id) {
-		// Not a possible token id: it names no token, and must never reach
-		// a subject filter ("*" or ">" would widen it).
-		return TokenState{}, nil
-	}
-	evs, err := h.store.Load(ctx, events.KindToken, id)
-	if err != nil {
-		return TokenState{}, fmt.Errorf("load token %s: %w", id, err)
-	}
-	return FoldToken(evs)
-}
-
-// onToken runs one command against one token aggregate.
-func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
-	if id == "" {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	s, err := h.loadToken(ctx, id)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		seq, err = h.keySeq(ctx, m, seq)
-		return Result{Seq: seq, Replayed: true}, err
-	}
-	now := h.Now()
-	p, err := decide(s, now)
-	if err != nil {
-		return Result{}, err
-	}
-	own, key, err := h.head(ctx, m, id, p, s.LastHash, s.Version, now)
-	if err != nil {
-		return Result{}, err
-	}
-	names, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: id}, tokenNameOps(s, p))
-	if err != nil {
-		return Result{}, err
-	}
-	batch := append(append([]Append{own}, names...), key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Seq: seq}, nil
-}
-
-// Created is the outcome of CreateToken.
-type Created struct {
-	Result
-	TokenID string
-	// CreatedSeq is the stream sequence of the token.created event (the
-	// first of its batch): a personal access token's integer id.
-	CreatedSeq uint64
-	// At is the event's time.
-	At time.Time
-	// Secret is the full secret, to be shown once. It is zero when the
-	// command was replayed: the secret was shown the first time and is not
-	// kept anywhere.
-	Secret Secret
-	Token  events.TokenCreated
-}
-
-// CreateToken issues a token. With a pre-chosen c.Secret (bootstrap) the
-// secret is taken as is; otherwise one of Unleash's shape is generated.
-func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
-	m = h.withCommandID(m)
-	if c.TokenID == "" {
-		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
-	}
-	if !ValidID(c.TokenID) {
-		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
-	}
-	s, err := h.loadToken(ctx, c.TokenID)
-	if err != nil {
-		return Created{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
-		last, err := h.keySeq(ctx, m, seq)
-		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
-	}
-	secret := c.Secret
-	if secret.IsZero() {
-		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
-		if err != nil {
-			return Created{}, err
-		}
-	}
-	now := h.Now()
-	p, err := DecideCreate(s, c, secret.Verifier(), Hint(secret.Reveal()), now)
-	if err != nil {
-		return Created{}, err
-	}
-	own, key, err := h.head(ctx, m, c.TokenID, p, "", 0, now)
-	if err != nil {
-		return Created{}, err
-	}
-	env := own.Event
-	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
-	names, err := h.nameAppends(ctx, m, now, holder, ops)
-	if err != nil {
-		return Created{}, err
-	}
-	batch := append(append([]Append{own}, names...), key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
-			return Created{}, why
-		}
-		return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
-	}
-	if err != nil {
-		return Created{}, err
-	}
-	if ours, err := h.stored(ctx, m, env); err != nil {
-		return Created{}, err
-	} else if !ours { // an identical request won the race: answer as its replay
-		return h.CreateToken(ctx, m, c)
-	}
-	// An atomic batch is stored at consecutive sequences, token.created first.
-	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,
-		CreatedSeq: seq - uint64(len(batch)-1), At: now}, nil
-}
-
-func containsAll(projects []string) bool {
-	for _, p := range projects {
-		if p == AllProjects {
-			return true
-		}
-	}
-	return false
-}
-
-// ChangeExpiry sets a token's expiry.
-func (h *Handler) ChangeExpiry(ctx context.Context, m Meta, c ChangeExpiry) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideChangeExpiry(s, c)
-	})
-}
-
-// ExpireToken records that a token's expiry passed (the scheduler's command).
-func (h *Handler) ExpireToken(ctx context.Context, m Meta, tokenID string) (Result, error) {
-	return h.onToken(ctx, m, tokenID, func(s TokenState, now time.Time) (events.Payload, error) {
-		return DecideExpire(s, now)
-	})
-}
-
-// RevokeToken revokes a token.
-func (h *Handler) RevokeToken(ctx context.Context, m Meta, c RevokeToken) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideRevoke(s, c)
-	})
-}
-
-// ScopeToken narrows a token's projects, revoking it when none remain.
-func (h *Handler) ScopeToken(ctx context.Context, m Meta, c ScopeToken) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideScope(s, c)
-	})
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -97,18 +96,6 @@ func (h *Handler) nameAppends(ctx context.Context, m Meta, now time.Time, holder
 	return out, nil
 }
 
-// msgIDs gives the appends of one command their message ids: the command
-// id alone for a single event, <commandID>/<i> for a batch.
-func msgIDs(m Meta, batch []Append) {
-	if len(batch) == 1 {
-		batch[0].MsgID = m.CommandID
-		return
-	}
-	for i := range batch {
-		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
-	}
-}
-
 // NameTakenError is returned when a command would claim a unique name that
 // another aggregate holds. It wraps ErrExists; its message is safe to show.
 type NameTakenError struct {
@@ -144,15 +131,6 @@ func accountTokenName(owner *events.Owner, description string, rel bool) []nameO
 	return claim(events.ScopePATDescription, events.PATName(*owner, description))
 }
 
-// tokenNameOps are the name releases a token event makes: revoking a
-// personal or service-account token frees its description.
-func tokenNameOps(s TokenState, p events.Payload) []nameOp {
-	if _, ok := p.(events.TokenRevoked); ok {
-		return accountTokenName(s.Owner, s.Created.Name, true)
-	}
-	return nil
-}
-
 // takenAfterConflict explains a conflict of a batch that claimed names: if
 // one of them is now held by someone else, that (a NameTakenError) is the
 // reason; otherwise nil.
@@ -166,97 +144,4 @@ func (h *Handler) takenAfterConflict(ctx context.Context, m Meta, holder events.
 		}
 	}
 	return nil
-}
-
-// ErrKeyReused is returned when a command carries an idempotency key that
-// an earlier, different command already used (Meta.Key).
-var ErrKeyReused = errors.New("the idempotency key was already used for another request")
-
-// keyClaim returns the claim of m.Key to append last in the command's
-// batch (none without a key). A retried command never gets here (its
-// command id is found on its aggregate first), so a key that is already
-// claimed means another request used it: ErrKeyReused. Appending the claim
-// last makes its sequence the batch's, which a replay reports (keySeq).
-func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder events.Owner) ([]Append, error) {
-	if m.Key == "" {
-		return nil, nil
-	}
-	claims, err := h.nameAppends(ctx, m, now, holder, claim(events.ScopeIdempotencyKey, m.Key))
-	var taken *NameTakenError
-	if errors.As(err, &taken) {
-		return nil, ErrKeyReused
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(claims) == 0 { // held by this very holder: an earlier command on it
-		return nil, ErrKeyReused
-	}
-	return claims, nil
-}
-
-// keySeq is the sequence a replay of m reports: the key claim's, which is
-// the last event of the first attempt's batch, or seq when there is none.
-func (h *Handler) keySeq(ctx context.Context, m Meta, seq uint64) (uint64, error) {
-	if m.Key == "" {
-		return seq, nil
-	}
-	s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
-	if err != nil {
-		return 0, err
-	}
-	if k, ok := s.Commands[m.CommandID]; ok && k > seq {
-		return k, nil
-	}
-	return seq, nil
-}
-
-// afterConflict explains a conflict of a batch that claimed names or a
-// key: the key claimed meanwhile by another request (ErrKeyReused), or a
-// name now held by someone else (a NameTakenError); otherwise nil.
-func (h *Handler) afterConflict(ctx context.Context, m Meta, holder events.Owner, ops []nameOp) error {
-	if m.Key != "" {
-		s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
-		if err == nil && s.Held {
-			if _, ours := s.Commands[m.CommandID]; !ours {
-				return ErrKeyReused
-			}
-		}
-	}
-	return h.takenAfterConflict(ctx, m, holder, ops)
-}
-
-// stored reports whether the aggregate's event with m's command id is env
-// itself. Two identical requests racing under one key share a command id;
-// the store then finds the winner's batch by its message ids and reports
-// success to both, and only this check tells the loser it was a replay.
-func (h *Handler) stored(ctx context.Context, m Meta, env events.Envelope) (bool, error) {
-	if m.Key == "" {
-		return true, nil
-	}
-	evs, err := h.store.Load(ctx, env.AggregateKind, env.AggregateID)
-	if err != nil {
-		return false, err
-	}
-	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].CommandID == m.CommandID {
-			return evs[i].ID == env.ID, nil
-		}
-	}
-	return false, nil
-}
-
-// head seals a command's own event on aggregate id (chained to prev,
-// expecting version) and prepares the claim of its idempotency key, which
-// goes last in the batch (see keyClaim).
-func (h *Handler) head(ctx context.Context, m Meta, id string, p events.Payload, prev string, version uint64, now time.Time) (Append, []Append, error) {
-	env, err := h.envelope(m, id, p, prev, now)
-	if err != nil {
-		return Append{}, nil, err
-	}
-	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: p.AggregateKind(), ID: id})
-	if err != nil {
-		return Append{}, nil, err
-	}
-	return Append{Event: env, Expected: version}, key, nil
 }

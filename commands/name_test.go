@@ -174,7 +174,9 @@ func TestCreateToken_CreatedSeqIsTheCreatedEventsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := l.load(events.KindToken, c.TokenID)
-	if len(evs) != 1 || evs[0].Sequence != c.CreatedSeq || c.Seq != c.CreatedSeq+2 {
+	// The batch: token.created, the description, the first-personal-token
+	// claim, the slot claim, the key claim.
+	if len(evs) != 1 || evs[0].Sequence != c.CreatedSeq || c.Seq != c.CreatedSeq+4 {
 		t.Fatalf("CreatedSeq %d, batch ends at %d; token.created at %d", c.CreatedSeq, c.Seq, evs[0].Sequence)
 	}
 	again, err := l.h.CreateToken(l.ctx, m, commands.CreateToken{TokenID: c.TokenID, Type: events.TokenPersonal, Name: "laptop",

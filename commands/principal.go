@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -72,7 +69,7 @@ func checkDescription(field, d string) error {
 	case utf8.RuneCountInString(d) > MaxDescriptionLen:
 		return invalid(field, "must be at most %d characters", MaxDescriptionLen)
 	}
-	return nil
+	return checkText(field, d, true)
 }
 
 // checkEmail is a shape sanity check, not RFC 5322: one '@' with a
@@ -82,8 +79,8 @@ func checkEmail(field, email string) error {
 	if len(email) > MaxEmailLen || !utf8.ValidString(email) {
 		return invalid(field, "must be a valid e-mail address of at most %d characters", MaxEmailLen)
 	}
-	if strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return invalid(field, "must not contain spaces or control characters")
+	if strings.IndexFunc(email, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		return invalid(field, "must not contain spaces, control or format characters")
 	}
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || local == "" || strings.Contains(domain, "@") ||
@@ -91,119 +88,6 @@ func checkEmail(field, email string) error {
 		return invalid(field, "must look like name@example.com")
 	}
 	return nil
-}
-
-// load reads and folds one aggregate. An id that cannot be a subject token
-// names no aggregate: it yields the zero state without touching the store
-// (a "*" or "." must never widen the subject filter).
-func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func([]events.Envelope) (S, error)) (S, error) {
-	var zero S
-	if !ValidID(id) {
-		return zero, nil
-	}
-	evs, err := h.store.Load(ctx, kind, id)
-	if err != nil {
-		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
-	}
-	s, err := fold(evs)
-	if err != nil {
-		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
-	}
-	return s, nil
-}
-
-// onAggregate runs one command against one aggregate of kind: load and
-// fold it, recognise a replayed command id, decide, and append the one
-// event with the aggregate's last sequence as expectation. For a create,
-// decide rejects an existing aggregate, so the expectation is 0 and a
-// conflict means another writer created it first (ErrExists).
-func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
-	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
-	return onAggregateNames(ctx, h, m, kind, id, create, fold, decide, nil)
-}
-
-// onAggregateNames is onAggregate for commands that also claim or release
-// unique names (see nameOp): names, given the state and the decided
-// payload, lists them, and they are appended in the same atomic batch.
-func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
-	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
-	names func(S, events.Payload) []nameOp) (Result, error) {
-	if !ValidID(id) {
-		if !create {
-			return Result{}, ErrNotFound
-		}
-		// Let decide name the field when it validates the id itself
-		// (environment name, project id).
-		var zero S
-		if _, err := decide(zero, h.Now()); err != nil {
-			return Result{}, err
-		}
-		return Result{}, checkID("id", id)
-	}
-	m = h.withCommandID(m)
-	s, err := load(ctx, h, kind, id, fold)
-	if err != nil {
-		return Result{}, err
-	}
-	b := s.base()
-	if seq, ok := b.Commands[m.CommandID]; ok {
-		var ops []nameOp
-		if names != nil {
-			ops = names(s, nil)
-		}
-		// The batch's last event may be a name or key claim: report it,
-		// so a replay waits for what the first attempt waited for.
-		return h.replayedWithTokens(ctx, m, seq, ops, nil)
-	}
-	now := h.Now()
-	p, err := decide(s, now)
-	if err != nil {
-		return Result{}, err
-	}
-	own, key, err := h.head(ctx, m, id, p, b.LastHash, b.Version, now)
-	if err != nil {
-		return Result{}, err
-	}
-	batch := []Append{own}
-	var ops []nameOp
-	if names != nil {
-		ops = names(s, p)
-		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ops)
-		if err != nil {
-			return Result{}, err
-		}
-		batch = append(batch, extra...)
-	}
-	batch = append(batch, key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
-			return Result{}, why
-		}
-	}
-	if b.Version == 0 && errors.Is(err, ErrConflict) {
-		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Seq: seq}, nil
-}
-
-// createWithID runs a create whose aggregate id the handler generates (a
-// UUIDv7) when the command does not carry one, and returns that id.
-func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id string,
-	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
-	names func(S, events.Payload) []nameOp) (string, Result, error) {
-	if id == "" {
-		id = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
-	}
-	r, err := onAggregateNames(ctx, h, m, kind, id, true, fold, decide, names)
-	if err != nil {
-		return "", Result{}, err
-	}
-	return id, r, nil
 }
 
 // roleRef loads the custom role a command refers to. Predefined names, empty
@@ -227,97 +111,6 @@ func (h *Handler) principalLive(ctx context.Context, m events.Owner) (bool, erro
 		return s.Live(), err
 	}
 	return false, nil
-}
-
-// withTokens appends head (the event of the aggregate kind/id whose state is
-// s) together with one event per affected token, atomically: one Append
-// with one entry per aggregate, each with its own expectation and Prev, and
-// MsgIDs <commandID>/<i>. decide returns a nil payload for a token the
-// command does not affect; it is skipped. Token ids are deduplicated; an id
-// that cannot name a token is skipped.
-func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, head events.Payload,
-	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
-	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
-	if err != nil {
-		return Result{}, err
-	}
-	batch := []Append{own}
-	var names []Append // the releases of revoked tokens' descriptions, after the tokens
-	seen := make(map[string]bool, len(tokens))
-	for _, tid := range tokens {
-		if seen[tid] || !ValidID(tid) {
-			continue
-		}
-		seen[tid] = true
-		ts, err := h.loadToken(ctx, tid)
-		if err != nil {
-			return Result{}, err
-		}
-		p, err := decide(ts)
-		if err != nil {
-			return Result{}, fmt.Errorf("token %s: %w", tid, err)
-		}
-		if p == nil {
-			continue
-		}
-		tenv, err := h.envelope(m, tid, p, ts.LastHash, now)
-		if err != nil {
-			return Result{}, err
-		}
-		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
-		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, tokenNameOps(ts, p))
-		if err != nil {
-			return Result{}, err
-		}
-		names = append(names, freed...)
-	}
-	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)
-	if err != nil {
-		return Result{}, err
-	}
-	batch = append(append(append(batch, names...), released...), key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if err != nil {
-		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
-	}
-	return Result{Seq: seq}, nil
-}
-
-// replayedWithTokens is the outcome of a replayed multi-aggregate command
-// whose head event is at headSeq: the sequence of the batch's last event,
-// found among the tokens that recorded the command id (the tokens of a
-// retry are those of the first attempt).
-func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, names []nameOp, tokens []string) (Result, error) {
-	seq, err := h.keySeq(ctx, m, headSeq)
-	if err != nil {
-		return Result{}, err
-	}
-	r := Result{Seq: seq, Replayed: true}
-	for _, op := range names {
-		s, err := load(ctx, h, events.KindName, events.NameID(op.scope, op.name), FoldName)
-		if err != nil {
-			return Result{}, err
-		}
-		if seq, ok := s.Commands[m.CommandID]; ok && seq > r.Seq {
-			r.Seq = seq
-		}
-	}
-	seen := make(map[string]bool, len(tokens))
-	for _, tid := range tokens {
-		if seen[tid] || !ValidID(tid) {
-			continue
-		}
-		seen[tid] = true
-		ts, err := h.loadToken(ctx, tid)
-		if err != nil {
-			return Result{}, err
-		}
-		if seq, ok := ts.Commands[m.CommandID]; ok && seq > r.Seq {
-			r.Seq = seq
-		}
-	}
-	return r, nil
 }
 
 // DecideOwnerDeletedToken decides what deleting owner does to one token:

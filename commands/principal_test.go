@@ -401,7 +401,7 @@ func TestDecideCascadedTokens(t *testing.T) {
 	bob := events.Owner{Kind: events.ActorUser, ID: "u-bob"}
 	saAlice := events.Owner{Kind: events.ActorServiceAccount, ID: "u-alice"} // same id, other kind
 	tok := func(mod func(*commands.TokenState)) commands.TokenState {
-		s := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend, Projects: []string{"checkout"}}
+		s := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "t"}, Type: events.TokenBackend, Projects: []string{"checkout"}}
 		mod(&s)
 		return s
 	}

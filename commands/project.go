@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -217,22 +218,17 @@ func (h *Handler) RemoveProjectMember(ctx context.Context, m Meta, c RemoveProje
 // deleted project. Read the token set at (or after) the stream's last
 // sequence before calling.
 func (h *Handler) DeleteProject(ctx context.Context, m Meta, projectID string, tokens []string) (Result, error) {
-	if !ValidID(projectID) {
-		return Result{}, ErrNotFound
+	if h.tokens != nil {
+		tokens = append(slices.Clone(tokens), h.tokens.ProjectTokens(projectID)...)
 	}
-	m = h.withCommandID(m)
-	s, err := load(ctx, h, events.KindProject, projectID, FoldProject)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, nil, tokens)
-	}
-	p, err := DecideDeleteProject(s)
-	if err != nil {
-		return Result{}, err
-	}
-	return h.withTokens(ctx, m, events.KindProject, projectID, s.AggregateState, p, h.Now(), nil, tokens, func(t TokenState) (events.Payload, error) {
-		return DecideProjectDeletedToken(t, projectID)
+	return onCascade(ctx, h, m, events.KindProject, projectID, cascade[ProjectState]{
+		fold: FoldProject,
+		decide: func(_ context.Context, s ProjectState, _ *expectation) (events.Payload, error) {
+			return DecideDeleteProject(s)
+		},
+		tokens: tokens,
+		token: func(t TokenState) (events.Payload, error) {
+			return DecideProjectDeletedToken(t, projectID)
+		},
 	})
 }

@@ -22,7 +22,9 @@ type CreateRole struct {
 // UpdateRole replaces a custom role's name, description and permissions.
 // Its type never changes.
 type UpdateRole struct {
-	RoleID      string
+	RoleID string
+	// Name is the new name; empty keeps the role's current name (decided
+	// on the role's own state, so a concurrent rename is not reverted).
 	Name        string
 	Description string
 	Permissions []string
@@ -56,6 +58,9 @@ func DecideCreateRole(s RoleState, c CreateRole) (events.RoleCreated, error) {
 func DecideUpdateRole(s RoleState, c UpdateRole) (events.RoleUpdated, error) {
 	if err := liveAggregate(events.KindRole, s.AggregateState); err != nil {
 		return events.RoleUpdated{}, err
+	}
+	if c.Name == "" {
+		c.Name = s.Name
 	}
 	name, desc, perms, err := checkRole(s.Type, c.Name, c.Description, c.Permissions)
 	if err != nil {
@@ -117,7 +122,7 @@ func (h *Handler) UpdateRole(ctx context.Context, m Meta, c UpdateRole) (Result,
 		if p == nil { // a replay: the new name's claim is the batch's last event, if any
 			return claim(events.ScopeRoleName, c.Name)
 		}
-		if sameName(events.ScopeRoleName, s.Name, c.Name) {
+		if c.Name == "" || sameName(events.ScopeRoleName, s.Name, c.Name) {
 			return nil
 		}
 		return append(release(events.ScopeRoleName, s.Name), claim(events.ScopeRoleName, c.Name)...)

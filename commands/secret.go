@@ -139,6 +139,18 @@ func Hint(secret string) string {
 	return prefix + "…" + body[len(body)-4:]
 }
 
+// ForeignHint is the display form of a secret the ledger did not generate
+// (bootstrap and imported secrets): its prefix when it has Unleash's shape,
+// which names a scope the token's event records anyway, and none of the
+// characters of its body. A hand-chosen body may be short or guessable,
+// and the hint is readable by every stream subscriber.
+func ForeignHint(secret string) string {
+	if p, err := ParseToken(secret); err == nil && p.Shape != ShapeLegacy {
+		return secret[:len(secret)-len(p.Body)] + "…"
+	}
+	return "…"
+}
+
 // Token shapes recognised by ParseToken.
 const (
 	ShapeAPI      = "api"      // {projects}:{environment}.{body}

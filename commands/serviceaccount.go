@@ -109,25 +109,16 @@ func (h *Handler) UpdateServiceAccount(ctx context.Context, m Meta, c UpdateServ
 // (reason owner-deleted) in one atomic append; see [Handler.DeleteUser] for
 // how tokens are chosen and how conflicts end.
 func (h *Handler) DeleteServiceAccount(ctx context.Context, m Meta, serviceAccountID string, tokens []string) (Result, error) {
-	if !ValidID(serviceAccountID) {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	s, err := load(ctx, h, events.KindServiceAccount, serviceAccountID, FoldServiceAccount)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, release(events.ScopeUsername, s.Username), tokens)
-	}
-	p, err := DecideDeleteServiceAccount(s)
-	if err != nil {
-		return Result{}, err
-	}
 	owner := events.Owner{Kind: events.ActorServiceAccount, ID: serviceAccountID}
-	return h.withTokens(ctx, m, events.KindServiceAccount, serviceAccountID, s.AggregateState, p, h.Now(),
-		release(events.ScopeUsername, s.Username), tokens,
-		func(t TokenState) (events.Payload, error) {
+	return onCascade(ctx, h, m, events.KindServiceAccount, serviceAccountID, cascade[ServiceAccountState]{
+		fold: FoldServiceAccount,
+		decide: func(_ context.Context, s ServiceAccountState, _ *expectation) (events.Payload, error) {
+			return DecideDeleteServiceAccount(s)
+		},
+		names:  func(s ServiceAccountState) []nameOp { return release(events.ScopeUsername, s.Username) },
+		tokens: h.ownedLive(owner, tokens),
+		token: func(t TokenState) (events.Payload, error) {
 			return DecideOwnerDeletedToken(t, owner)
-		})
+		},
+	})
 }

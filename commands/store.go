@@ -26,6 +26,13 @@ type Append struct {
 	// Expected is the stream sequence of the aggregate's last event; 0 means
 	// the aggregate must not exist yet.
 	Expected uint64
+	// ExpectedFilter, when set, widens the expectation from the event's own
+	// aggregate to every event matching this subject filter (e.g.
+	// "ledger.environment.>"): Expected is then the last sequence of any
+	// event on it. A rule about a set of aggregates (the last environment)
+	// holds this way; keep it for rare events, since any event on the
+	// filter makes the append conflict.
+	ExpectedFilter string
 	// MsgID deduplicates retries: the same MsgID inside the stream's
 	// duplicate window stores nothing new and returns the first sequence.
 	MsgID string
@@ -44,4 +51,12 @@ type EventStore interface {
 	// expectation fails, ErrUnavailable when the store refuses writes, and
 	// another error when the outcome is unknown (retry with the same MsgIDs).
 	Append(ctx context.Context, batch ...Append) (uint64, error)
+}
+
+// FilterSequencer is an optional EventStore capability: the stream
+// sequence of the newest event on a subject filter (0 when none). A rule
+// about a set of aggregates reads it before their states and appends with
+// it as Append.ExpectedFilter's expectation.
+type FilterSequencer interface {
+	LastSequenceOn(ctx context.Context, filter string) (uint64, error)
 }

@@ -1,9 +1,16 @@
 package commands
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -85,7 +92,11 @@ func DecideCreate(s TokenState, c CreateToken, verifier, hint string, now time.T
 	if !slices.Contains(creationPaths, c.Path) {
 		return events.TokenCreated{}, invalid("path", "unknown creation path %q", c.Path)
 	}
-	if err := checkName("tokenName", c.Name); err != nil {
+	nameField := "tokenName"
+	if IsAccountToken(c.Type) {
+		nameField = "description"
+	}
+	if err := checkName(nameField, c.Name); err != nil {
 		return events.TokenCreated{}, err
 	}
 	if c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
@@ -241,14 +252,40 @@ func live(s TokenState) error {
 	return nil
 }
 
+// checkName validates a name: valid UTF-8, 1 to MaxNameLen characters, not
+// only whitespace (unique-name claims fold surrounding whitespace, so a
+// blank name could claim nothing), and no control or format characters
+// (see checkText).
 func checkName(field, name string) error {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
 		return invalid(field, "must be valid UTF-8")
 	case n == 0:
 		return invalid(field, "is required")
+	case strings.TrimSpace(name) == "":
+		return invalid(field, "must not be blank")
 	case n > MaxNameLen:
 		return invalid(field, "must be at most %d characters", MaxNameLen)
+	}
+	return checkText(field, name, false)
+}
+
+// checkText refuses the characters that make a displayed text lie about
+// itself or about what follows it: control characters (Cc: NUL, ESC, …;
+// tab and line breaks only in multiline text), format characters (Cf:
+// bidirectional embeddings, overrides and isolates, directional marks,
+// zero-width spaces, the BOM; the zero-width joiner and non-joiner, which
+// scripts and emoji need, are allowed) and line and paragraph separators
+// in single-line text. The message never repeats the value.
+func checkText(field, s string, multiline bool) error {
+	for _, r := range s {
+		switch {
+		case multiline && (r == '\t' || r == '\n' || r == '\r'):
+		case r == '\u200c' || r == '\u200d':
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r),
+			!multiline && (unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)):
+			return invalid(field, "must not contain control or format characters (such as NUL, ESC or bidirectional overrides)")
+		}
 	}
 	return nil
 }
@@ -284,4 +321,163 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// Created is the outcome of CreateToken.
+type Created struct {
+	Result
+	TokenID string
+	// CreatedSeq is the stream sequence of the token.created event (the
+	// first of its batch): a personal access token's integer id.
+	CreatedSeq uint64
+	// At is the event's time.
+	At time.Time
+	// Secret is the full secret, to be shown once. It is zero when the
+	// command was replayed: the secret was shown the first time and is not
+	// kept anywhere.
+	Secret Secret
+	Token  events.TokenCreated
+}
+
+// CreateToken issues a token. With a pre-chosen c.Secret (bootstrap) the
+// secret is taken as is and its hint shows none of its characters;
+// otherwise one of Unleash's shape is generated.
+//
+// The rules of account tokens hold in the stream (see accountClaims): at
+// most MaxAccountTokens live ones per owner, and a personal token issued on
+// behalf of a user only as that user's first. A conflict is re-decided on
+// fresh state, a bounded number of times: a slot or first-token claim taken
+// by a concurrent create makes this one take the next free slot or be
+// refused.
+func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
+	m = h.withCommandID(m)
+	if c.TokenID == "" {
+		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	if !ValidID(c.TokenID) {
+		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := h.createToken(ctx, m, c)
+		if errors.Is(err, errDecideAgain) {
+			if attempt < 2*h.maxAccount+2 {
+				continue
+			}
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrConflict)
+		}
+		return out, err
+	}
+}
+
+// errDecideAgain: the append conflicted for a reason fresh state may
+// resolve (a claim taken meanwhile); decide again.
+var errDecideAgain = errors.New("decide again")
+
+func (h *Handler) createToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
+	s, err := h.loadToken(ctx, c.TokenID)
+	if err != nil {
+		return Created{}, err
+	}
+	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
+		last, err := h.keySeq(ctx, m, seq)
+		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
+	}
+	if err := h.checkScope(c); err != nil {
+		return Created{}, err
+	}
+	secret, hint := c.Secret, ""
+	if secret.IsZero() {
+		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
+		if err != nil {
+			return Created{}, err
+		}
+		hint = Hint(secret.Reveal())
+	} else {
+		hint = ForeignHint(secret.Reveal())
+	}
+	now := h.Now()
+	p, err := DecideCreate(s, c, secret.Verifier(), hint, now)
+	if err != nil {
+		return Created{}, err
+	}
+	own, key, err := h.head(ctx, m, c.TokenID, p, "", 0, now)
+	if err != nil {
+		return Created{}, err
+	}
+	env := own.Event
+	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
+	names, err := h.nameAppends(ctx, m, now, holder, ops)
+	if err != nil {
+		return Created{}, err
+	}
+	rules, err := h.accountClaims(ctx, m, now, holder, p)
+	if err != nil {
+		return Created{}, err
+	}
+	batch := append(append(append([]Append{own}, names...), rules...), key...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
+			return Created{}, why
+		}
+		fresh, lerr := h.loadToken(ctx, c.TokenID)
+		switch {
+		case lerr != nil:
+			return Created{}, errors.Join(err, lerr)
+		case fresh.Exists && fresh.Commands[m.CommandID] != 0:
+			return h.createToken(ctx, m, c) // stored by an identical request: its replay
+		case fresh.Exists:
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+		}
+		return Created{}, errDecideAgain
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	if ours, err := h.stored(ctx, m, env); err != nil {
+		return Created{}, err
+	} else if !ours { // an identical request won the race: answer as its replay
+		return h.createToken(ctx, m, c)
+	}
+	// An atomic batch is stored at consecutive sequences, token.created first.
+	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,
+		CreatedSeq: seq - uint64(len(batch)-1), At: now}, nil
+}
+
+func containsAll(projects []string) bool {
+	for _, p := range projects {
+		if p == AllProjects {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangeExpiry sets a token's expiry.
+func (h *Handler) ChangeExpiry(ctx context.Context, m Meta, c ChangeExpiry) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideChangeExpiry(s, c)
+	})
+}
+
+// ExpireToken records that a token's expiry passed (the scheduler's command).
+func (h *Handler) ExpireToken(ctx context.Context, m Meta, tokenID string) (Result, error) {
+	return h.onToken(ctx, m, tokenID, func(s TokenState, now time.Time) (events.Payload, error) {
+		return DecideExpire(s, now)
+	})
+}
+
+// RevokeToken revokes a token.
+func (h *Handler) RevokeToken(ctx context.Context, m Meta, c RevokeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideRevoke(s, c)
+	})
+}
+
+// ScopeToken narrows a token's projects, revoking it when none remain.
+func (h *Handler) ScopeToken(ctx context.Context, m Meta, c ScopeToken) (Result, error) {
+	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
+		return DecideScope(s, c)
+	})
 }

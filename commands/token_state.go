@@ -1,17 +1,17 @@
 package commands
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 )
 
 // TokenState is a token as the command side sees it: folded from the token
-// aggregate's own events, loaded from the stream for every command.
+// aggregate's own events, loaded from the stream for every command. Its
+// AggregateState carries the bookkeeping every aggregate has (Exists, ID,
+// Version, LastHash, Commands); a token is never Deleted, it is Revoked.
 type TokenState struct {
-	Exists      bool
-	ID          string
+	AggregateState
 	Type        string
 	Owner       *events.Owner
 	Environment string
@@ -22,29 +22,15 @@ type TokenState struct {
 	Expired     bool // a token.expired event was recorded
 	// Created is the token.created payload, as stored.
 	Created events.TokenCreated
-	// Version is the stream sequence of the aggregate's last event: the
-	// expectation of the next append. LastHash is that event's hash: the
-	// next event's Prev.
-	Version  uint64
-	LastHash string
-	// Commands maps the command ids recorded on the aggregate to the
-	// sequences of their events, so a retried command is recognised.
-	Commands map[string]uint64
 }
 
 // FoldToken builds a TokenState from a token's events in stream order.
 func FoldToken(evs []events.Envelope) (TokenState, error) {
 	var s TokenState
-	for i := range evs {
-		e := &evs[i]
-		p, err := e.Payload()
-		if err != nil {
-			return TokenState{}, err
-		}
+	err := foldEach(events.KindToken, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.TokenCreated:
 			s.Exists = true
-			s.ID = e.AggregateID
 			s.Type = d.TokenType
 			s.Owner = d.Owner
 			s.Environment = d.Environment
@@ -62,16 +48,12 @@ func FoldToken(evs []events.Envelope) (TokenState, error) {
 		case events.TokenRevoked:
 			s.Revoked = true
 		default:
-			return TokenState{}, fmt.Errorf("token %s: unexpected event %s", e.AggregateID, e.Type)
+			return false
 		}
-		s.Version = e.Sequence
-		s.LastHash = e.Hash
-		if e.CommandID != "" {
-			if s.Commands == nil {
-				s.Commands = map[string]uint64{}
-			}
-			s.Commands[e.CommandID] = e.Sequence
-		}
+		return true
+	})
+	if err != nil {
+		return TokenState{}, err
 	}
 	return s, nil
 }

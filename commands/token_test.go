@@ -133,7 +133,7 @@ func TestDecideCreate_ScopeRules(t *testing.T) {
 
 func TestDecideCreate_ExistingTokenIsRejected(t *testing.T) {
 	t.Parallel()
-	_, err := commands.DecideCreate(commands.TokenState{Exists: true}, commands.CreateToken{}, "v", "h", now)
+	_, err := commands.DecideCreate(commands.TokenState{AggregateState: commands.AggregateState{Exists: true}}, commands.CreateToken{}, "v", "h", now)
 	if !errors.Is(err, commands.ErrExists) {
 		t.Fatalf("got %v, want ErrExists", err)
 	}
@@ -141,11 +141,11 @@ func TestDecideCreate_ExistingTokenIsRejected(t *testing.T) {
 
 func TestDecideLifecycle(t *testing.T) {
 	t.Parallel()
-	liveTok := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend, Projects: []string{"a", "b"}, ExpiresAt: at(-time.Minute)}
+	liveTok := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "t"}, Type: events.TokenBackend, Projects: []string{"a", "b"}, ExpiresAt: at(-time.Minute)}
 	revoked := liveTok
 	revoked.Revoked = true
-	pat := commands.TokenState{Exists: true, ID: "p", Type: events.TokenPersonal, ExpiresAt: at(time.Hour)}
-	all := commands.TokenState{Exists: true, ID: "s", Type: events.TokenBackend, AllProjects: true}
+	pat := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "p"}, Type: events.TokenPersonal, ExpiresAt: at(time.Hour)}
+	all := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "s"}, Type: events.TokenBackend, AllProjects: true}
 	expiredRecorded := liveTok
 	expiredRecorded.Expired = true
 
@@ -224,7 +224,7 @@ func TestDecideLifecycle(t *testing.T) {
 
 func TestDecideScope_KeepsRemainingProjects(t *testing.T) {
 	t.Parallel()
-	s := commands.TokenState{Exists: true, Projects: []string{"a", "b", "c"}}
+	s := commands.TokenState{AggregateState: commands.AggregateState{Exists: true}, Projects: []string{"a", "b", "c"}}
 	p, err := commands.DecideScope(s, commands.ScopeToken{Remove: []string{"b"}, Cause: "project-deleted:b"})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestDecideScope_KeepsRemainingProjects(t *testing.T) {
 
 func TestDecideChangeExpiry_DatesBefore1970StopTheTokenAndAreNeverZero(t *testing.T) {
 	t.Parallel()
-	s := commands.TokenState{Exists: true, ID: "t", Type: events.TokenBackend}
+	s := commands.TokenState{AggregateState: commands.AggregateState{Exists: true, ID: "t"}, Type: events.TokenBackend}
 	for _, in := range []time.Time{{}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)} {
 		got, err := commands.DecideChangeExpiry(s, commands.ChangeExpiry{ExpiresAt: &in})
 		if err != nil {

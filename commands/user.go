@@ -117,26 +117,18 @@ func (h *Handler) ChangeUserRole(ctx context.Context, m Meta, c ChangeUserRole) 
 // event (pass the same tokens). Returns ErrNotFound for an unknown or
 // deleted user.
 func (h *Handler) DeleteUser(ctx context.Context, m Meta, userID string, tokens []string) (Result, error) {
-	if !ValidID(userID) {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	s, err := load(ctx, h, events.KindUser, userID, FoldUser)
-	if err != nil {
-		return Result{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, userNames(s), tokens)
-	}
-	p, err := DecideDeleteUser(s)
-	if err != nil {
-		return Result{}, err
-	}
 	owner := events.Owner{Kind: events.ActorUser, ID: userID}
-	return h.withTokens(ctx, m, events.KindUser, userID, s.AggregateState, p, h.Now(),
-		userNames(s), tokens, func(t TokenState) (events.Payload, error) {
+	return onCascade(ctx, h, m, events.KindUser, userID, cascade[UserState]{
+		fold: FoldUser,
+		decide: func(_ context.Context, s UserState, _ *expectation) (events.Payload, error) {
+			return DecideDeleteUser(s)
+		},
+		names:  userNames,
+		tokens: h.ownedLive(owner, tokens),
+		token: func(t TokenState) (events.Payload, error) {
 			return DecideOwnerDeletedToken(t, owner)
-		})
+		},
+	})
 }
 
 // userNames are the releases of a deleted user's unique names.

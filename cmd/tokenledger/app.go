@@ -99,7 +99,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New()
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
-	m.Commands = commands.NewHandler(m.Store, commands.Config{})
+	m.Commands = commands.NewHandler(m.Store, commands.Config{Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -144,6 +144,8 @@ func (m *Main) Run(ctx context.Context) error {
 		"tokens", m.Tokens.Len(), "imported_init_tokens", n, "last_seq", m.Runner.LastApplied())
 	sched := &expiry.Scheduler{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("expiry", func() error { return sched.Run(bg) })
+	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
+	m.goRun("sweep", func() error { return sweep.Run(bg) })
 	return nil
 }
 
@@ -237,7 +239,8 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// catalogue adapts the directory and the token set to bootstrap.Catalogue.
+// catalogue adapts the directory and the token set to the read ports of
+// commands (Catalogue, TokenIndex) and to bootstrap.Catalogue.
 type catalogue struct {
 	d      *directory.Directory
 	tokens *tokenset.Set
@@ -248,14 +251,50 @@ func (c catalogue) TokenExists(id string) bool {
 	return ok
 }
 
-func (c catalogue) ProjectExists(id string) bool {
+func (c catalogue) ProjectLive(id string) bool {
 	p, ok := c.d.Project(id)
 	return ok && !p.Deleted
 }
 
-func (c catalogue) EnvironmentExists(name string) bool {
-	_, ok := c.d.Environment(strings.TrimSpace(name))
+func (c catalogue) EnvironmentLive(name string) bool {
+	_, ok := c.d.Environment(name)
 	return ok
+}
+
+func (c catalogue) Environments() []string {
+	var out []string
+	for _, e := range c.d.Environments() {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func (c catalogue) OwnedTokens(owner events.Owner) []commands.TokenRef {
+	var out []commands.TokenRef
+	for _, t := range c.tokens.ByOwner(owner.Kind, owner.ID) {
+		out = append(out, commands.TokenRef{ID: t.ID, Type: t.Type, Revoked: t.Revoked})
+	}
+	return out
+}
+
+func (c catalogue) ProjectTokens(project string) []string {
+	var out []string
+	for _, t := range c.tokens.ByProject(project) {
+		if !t.Revoked {
+			out = append(out, t.ID)
+		}
+	}
+	return out
+}
+
+func (c catalogue) EnvironmentTokens(env string) []string {
+	var out []string
+	for _, t := range c.tokens.All() {
+		if t.Environment == env && !t.Revoked {
+			out = append(out, t.ID)
+		}
+	}
+	return out
 }
 
 // redactURLs hides the passwords of a comma-separated list of NATS URLs.

@@ -306,8 +306,10 @@ func TestBadInputCatalogue(t *testing.T) {
 }
 
 // TestConcurrentDeletes: many simultaneous deletions of one token append
-// exactly one revocation; the others answer 200 (already gone) or 409 (lost
-// the race), never 5xx.
+// exactly one revocation, and every one answers 200: a deletion that lost
+// the race decides again on the fresh token, finds it revoked (the goal
+// holds) and appends nothing. (The project route answers 404 once its read
+// model shows the token revoked, as for any later deletion.)
 func TestConcurrentDeletes(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("racer", "Viewer")
@@ -320,21 +322,21 @@ func TestConcurrentDeletes(t *testing.T) {
 		{"admin_route_by_id", func(s *testService) (string, string, string) {
 			_, id := s.createToken("backend", "development")
 			return id, "/api/admin/api-tokens/" + id, adminSecret
-		}, []int{200, 409}},
+		}, []int{200}},
 		{"admin_route_by_secret", func(s *testService) (string, string, string) {
 			secret, id := s.createToken("frontend", "development")
 			return id, "/api/admin/api-tokens/" + secret, adminSecret
-		}, []int{200, 409}},
+		}, []int{200}},
 		{"project_route", func(s *testService) (string, string, string) {
 			_, id := s.createToken("backend", "development", "default")
 			return id, "/api/admin/projects/default/api-tokens/" + id, adminSecret
-		}, []int{200, 404, 409}},
+		}, []int{200, 404}},
 		{"own_pat", func(s *testService) (string, string, string) {
 			r := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
 				map[string]any{"description": "doomed", "expiresAt": mxFuture()})
 			tok, _ := s.Tokens.Lookup(r.JSON(s.t)["secret"].(string))
 			return tok.ID, fmt.Sprintf("/api/admin/user/tokens/%d", int(r.JSON(s.t)["id"].(float64))), u.Secret
-		}, []int{200, 409}},
+		}, []int{200}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,10 +378,11 @@ func TestConcurrentDeletes(t *testing.T) {
 			if got := len(ev["events"].([]any)); got != 1 {
 				t.Fatalf("%d token.revoked events for one token, want 1 (statuses %v)", got, statuses)
 			}
-			// One revocation, plus for a PAT the release of its description.
+			// One revocation, plus for a PAT the release of its description
+			// and of its slot (commands.ScopeAccountTokenSlot).
 			want := uint64(1)
 			if tc.name == "own_pat" {
-				want = 2
+				want = 3
 			}
 			if after := s.lastSeq(); after != before+want {
 				t.Fatalf("stream grew by %d events, want %d", after-before, want)

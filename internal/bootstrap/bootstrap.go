@@ -108,15 +108,16 @@ func Parse(getenv func(string) string) ([]Token, error) {
 	return out, nil
 }
 
-// Catalogue tells whether a token or the scope of a token exists.
+// Catalogue tells whether a token exists.
 type Catalogue interface {
 	TokenExists(id string) bool
-	ProjectExists(id string) bool
-	EnvironmentExists(name string) bool
 }
 
 // Import creates every token that does not exist yet, as events of the
-// actor system. It returns how many it created.
+// actor system. It returns how many it created. A token whose project or
+// environment is not live is refused by the command (its scope rule), and
+// the import stops with that error. Several replicas importing at once
+// create each token once: its id and command id derive from its secret.
 func Import(ctx context.Context, h *commands.Handler, cat Catalogue, tokens []Token) (int, error) {
 	created := 0
 	for _, t := range tokens {
@@ -124,12 +125,6 @@ func Import(ctx context.Context, h *commands.Handler, cat Catalogue, tokens []To
 			// Imported on an earlier start (and perhaps deleted since, or
 			// its project or environment deleted since): nothing to do.
 			continue
-		}
-		if t.Environment != commands.AllEnvironments && !cat.EnvironmentExists(t.Environment) {
-			return created, fmt.Errorf("%s: environment %q does not exist", t.Name(), t.Environment)
-		}
-		if t.Projects[0] != commands.AllProjects && !cat.ProjectExists(t.Projects[0]) {
-			return created, fmt.Errorf("%s: project %q does not exist", t.Name(), t.Projects[0])
 		}
 		m := commands.Meta{
 			CommandID: "bootstrap-" + t.ID(),

@@ -1,7 +1,9 @@
-// Package expiry records token.expired events. Verification checks a
-// token's expiry itself, so there is never a window in which an expired
-// token works; this scheduler only writes the audit record of the moment, so
-// that subscribers to ledger.token.*.expired learn of it.
+// Package expiry records what verification already knows: token.expired
+// events (Scheduler) and the revocation or narrowing of tokens whose
+// project, environment or owner was deleted (Sweeper). Verification checks
+// a token's expiry and its scope's deletion itself, so there is never a
+// window in which such a token works; these recorders only write the audit
+// record, so that subscribers to ledger.token.> learn of it.
 package expiry
 
 import (

@@ -177,9 +177,8 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 			return badRequest("type", "a role's type cannot change")
 		}
 	}
-	if b.Name == "" {
-		b.Name = role.Name
-	}
+	// An omitted name keeps the role's own (the command decides on the
+	// role's state, not on this read model).
 	res, err := s.cmd.UpdateRole(r.Context(), s.meta(r, p), commands.UpdateRole{RoleID: role.ID, Name: b.Name,
 		Description: b.Description, Permissions: permNames(b.Permissions)})
 	if err != nil {
@@ -307,13 +306,8 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if pr, ok := s.dir.Project(id); !ok || (pr.Deleted && !retry(r)) {
 		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
 	}
-	var tokens []string
-	for _, t := range s.tokens.ByProject(id) {
-		if !t.Revoked {
-			tokens = append(tokens, t.ID)
-		}
-	}
-	res, err := s.cmd.DeleteProject(r.Context(), s.meta(r, p), id, tokens)
+	// The command finds the tokens the deletion cascades to.
+	res, err := s.cmd.DeleteProject(r.Context(), s.meta(r, p), id, nil)
 	if errors.Is(err, commands.ErrInvalidOperation) {
 		return newError(http.StatusForbidden, "InvalidOperationError", "You can not delete the default project!")
 	}
@@ -538,19 +532,9 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	var others []string
-	for _, o := range s.dir.Environments() {
-		if o.Name != e.Name {
-			others = append(others, o.Name)
-		}
-	}
-	var tokens []string
-	for _, t := range s.tokens.All() {
-		if t.Environment == e.Name && !t.Revoked {
-			tokens = append(tokens, t.ID)
-		}
-	}
-	res, err := s.cmd.DeleteEnvironment(r.Context(), s.meta(r, p), commands.DeleteEnvironment{Name: e.Name, Others: others, Tokens: tokens})
+	// The command reads the other environments and finds the tokens the
+	// deletion cascades to.
+	res, err := s.cmd.DeleteEnvironment(r.Context(), s.meta(r, p), commands.DeleteEnvironment{Name: e.Name})
 	switch {
 	case errors.Is(err, commands.ErrInvalidOperation):
 		return newError(http.StatusForbidden, "InvalidOperationError",

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -81,9 +82,11 @@ func (s *Server) createPAT(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	return s.issueAccountToken(w, r, p, p.Owner(), p.IntID, b, false)
 }
 
-// issueAccountToken creates a personal or service-account token after
-// Unleash's PAT checks: description required and unique per owner, expiry
-// required (for PATs) and in the future, at most MaxPATsPerUser live tokens.
+// issueAccountToken creates a personal or service-account token. The
+// shape checks are Unleash's (description required, expiry required for
+// PATs and in the future); the rules (unique description per owner, at most
+// MaxAccountTokens live tokens, a first PAT on a user's behalf) are the
+// command's.
 func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, owner events.Owner, ownerIntID uint64, b createPATBody, onBehalf bool) error {
 	typ, path := events.TokenPersonal, events.PathPAT
 	if owner.Kind == events.ActorServiceAccount {
@@ -98,21 +101,18 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	if b.ExpiresAt != nil && !b.ExpiresAt.After(s.cmd.Now()) {
 		return badRequest("expiresAt", "The expiry date should be in future.")
 	}
-	live := s.liveTokensOf(owner)
 	m, tokenID := s.createMeta(r, p)
-	if tokenID == "" || !s.tokenExists(tokenID) {
-		if len(live) >= s.cfg.MaxPATsPerUser {
-			return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cfg.MaxPATsPerUser))
-		}
-		for _, t := range live {
-			if t.Name == b.Description {
-				return conflict("PAT description already exists.")
-			}
-		}
-	}
 	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,
 		Name: b.Description, Owner: &owner, ExpiresAt: b.ExpiresAt, Path: path, OnBehalfOf: onBehalf})
-	if err != nil {
+	var taken *commands.NameTakenError
+	switch {
+	case errors.Is(err, commands.ErrTooManyTokens):
+		return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cmd.MaxAccountTokens()))
+	case errors.Is(err, commands.ErrNotFirstToken):
+		return newError(http.StatusForbidden, "OperationDeniedError", "The user already has or had a personal access token; only a user's first token may be issued on their behalf")
+	case errors.As(err, &taken) && taken.Scope == events.ScopePATDescription:
+		return conflict("PAT description already exists.")
+	case err != nil:
 		return err
 	}
 	s.afterWrite(w, r, created.Result)
@@ -159,15 +159,7 @@ func (s *Server) createPATOnBehalf(w http.ResponseWriter, r *http.Request, p *au
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	// Only a user's first PAT, ever: once they had one (live, expired or
-	// revoked) they issue their own. A retry of the same request under its
-	// Idempotency-Key is let through to be replayed.
-	if _, id := s.createMeta(r, p); id == "" || !s.tokenExists(id) {
-		for _, t := range s.tokens.ByOwner(owner.Kind, owner.ID) {
-			if t.Type == events.TokenPersonal {
-				return newError(http.StatusForbidden, "OperationDeniedError", "The user already has or had a personal access token; only a user's first token may be issued on their behalf")
-			}
-		}
-	}
+	// Only a user's first PAT, ever (the command's rule, see
+	// commands.ErrNotFirstToken).
 	return s.issueAccountToken(w, r, p, owner, u.IntID, b, true)
 }

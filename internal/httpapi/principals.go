@@ -212,14 +212,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	return nil
 }
 
-func (s *Server) liveTokenIDs(owner events.Owner) []string {
-	var ids []string
-	for _, t := range s.liveTokensOf(owner) {
-		ids = append(ids, t.ID)
-	}
-	return ids
-}
-
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := requireAdmin(p); err != nil {
 		return err
@@ -228,7 +220,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	res, err := s.cmd.DeleteUser(r.Context(), s.meta(r, p), u.ID, s.liveTokenIDs(events.Owner{Kind: events.ActorUser, ID: u.ID}))
+	// The command finds the tokens the deletion cascades to.
+	res, err := s.cmd.DeleteUser(r.Context(), s.meta(r, p), u.ID, nil)
 	return s.written(w, r, res, err)
 }
 
@@ -353,7 +346,9 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	name, role := sa.Name, sa.RootRole
+	// Omitted fields are kept: the command decides on the service
+	// account's own state, so a concurrent change is not reverted.
+	var name, role string
 	if b.Name != nil {
 		name = *b.Name
 	}
@@ -380,8 +375,7 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	res, err := s.cmd.DeleteServiceAccount(r.Context(), s.meta(r, p), sa.ID,
-		s.liveTokenIDs(events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}))
+	res, err := s.cmd.DeleteServiceAccount(r.Context(), s.meta(r, p), sa.ID, nil)
 	return s.written(w, r, res, err)
 }
 

@@ -137,24 +137,6 @@ func truncate(s string) string {
 	return s
 }
 
-// checkScope verifies that the environment and projects exist.
-func (s *Server) checkScope(env string, projects []string) error {
-	if env != commands.AllEnvironments {
-		if _, ok := s.dir.Environment(env); !ok {
-			return badRequest("environment", fmt.Sprintf("Environment=%s does not exist", truncate(env)))
-		}
-	}
-	for _, p := range projects {
-		if p == commands.AllProjects || !commands.ValidID(p) {
-			continue // the command names what is wrong with a malformed id
-		}
-		if pr, ok := s.dir.Project(p); !ok || pr.Deleted {
-			return badRequest("projects", fmt.Sprintf("Project=%s does not exist", truncate(p)))
-		}
-	}
-	return nil
-}
-
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := authz.CanAny(p, authz.RoutePermissions(authz.Create)...); err != nil {
 		return forbidden(err.Error())
@@ -185,16 +167,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		Projects: projects, ExpiresAt: b.ExpiresAt, Path: events.PathAdminAPI})
 }
 
-// issueAPIToken validates the scope against the catalogue, creates the token
-// and answers 201 with the full secret, the only time it is shown.
+// issueAPIToken creates the token (the command refuses a scope that is not
+// live) and answers 201 with the full secret, the only time it is shown.
 func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, c commands.CreateToken) error {
 	m, id := s.createMeta(r, p)
 	c.TokenID = id
-	if commands.ValidID(c.Environment) || c.Environment == commands.AllEnvironments {
-		if err := s.checkScope(c.Environment, c.Projects); err != nil {
-			return err
-		}
-	}
 	created, err := s.cmd.CreateToken(r.Context(), m, c)
 	if err != nil {
 		return err
@@ -339,11 +316,6 @@ func (s *Server) deleteProjectToken(w http.ResponseWriter, r *http.Request, p *a
 		return badRequest("token", "the token is scoped to more projects than this one; delete it through /api/admin/api-tokens")
 	}
 	return s.revoke(w, r, p, t.ID)
-}
-
-func (s *Server) tokenExists(id string) bool {
-	_, ok := s.tokens.ByID(id)
-	return ok
 }
 
 // createdToken is the token a create made: from the token set, or, if the

@@ -31,7 +31,8 @@ const (
 // Each event goes to its envelope's subject with the headers
 // Nats-Expected-Stream, Nats-Msg-Id (when MsgID is set), and the
 // aggregate's expectation: Nats-Expected-Last-Subject-Sequence = Expected
-// with Nats-Expected-Last-Subject-Sequence-Subject = ledger.<kind>.<id>.*.
+// with Nats-Expected-Last-Subject-Sequence-Subject = ledger.<kind>.<id>.*
+// (or the Append's ExpectedFilter when set).
 // A single event is one synchronous publish. Several (at most [MaxBatch])
 // are one atomic batch, all stored or none; inside a batch only the first
 // event of each aggregate carries the expectation (the server's batch
@@ -105,6 +106,9 @@ func (s *Store) buildMsgs(batch []commands.Append) ([]*nats.Msg, error) {
 			return nil, fmt.Errorf("jsstore: append: %w", err)
 		}
 		filter := events.AggregateFilter(env.AggregateKind, env.AggregateID)
+		if a.ExpectedFilter != "" {
+			filter = a.ExpectedFilter
+		}
 		h := make(nats.Header, 4)
 		h.Set(jetstream.ExpectedStreamHeader, s.name)
 		if a.MsgID != "" {
@@ -260,4 +264,19 @@ func (s *Store) findStored(ctx context.Context, batch []commands.Append, whole b
 		return 0, false, nil
 	}
 	return found[batch[len(batch)-1].MsgID], true, nil
+}
+
+// LastSequenceOn returns the stream sequence of the newest event on a
+// subject filter (wildcards allowed), 0 when there is none. It implements
+// [commands.FilterSequencer]: with it a command reads the expectation of a
+// rule about a set of aggregates before reading their states.
+func (s *Store) LastSequenceOn(ctx context.Context, filter string) (uint64, error) {
+	msg, err := s.stream.GetLastMsgForSubject(ctx, filter)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jsstore: last sequence on %s: %w", filter, err)
+	}
+	return msg.Sequence, nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // digestVersion names the encoding below; change it with the encoding.
-const digestVersion = "tokenset-digest/v1"
+const digestVersion = "tokenset-digest/v2"
 
 // Digest is the lowercase hex SHA-256 of the whole state: LastApplied and
 // every token with every field (verifier included), in CreatedSeq order.
@@ -56,6 +56,7 @@ func (s *Set) Digest() string {
 		d.Time(t.RevokedAt)
 		d.Str(t.RevokeReason)
 		d.Bool(t.ExpiredRecorded)
+		d.Bool(t.Orphaned)
 		d.Uint(t.Version)
 		d.B = append(d.B, t.verifier[:]...)
 		// Flush per token so the buffer stays small for large sets.

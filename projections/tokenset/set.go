@@ -45,6 +45,14 @@ type Set struct {
 	// ExpiresAt and no token.expired recorded for it.
 	pending map[*entry]struct{}
 	all     []*entry // in CreatedSeq order
+
+	// The deleted scopes and owners, in stream order, and the not-revoked
+	// tokens that still name one of them (stale: to be revoked or narrowed
+	// by the sweeper).
+	deletedProjects map[string]bool
+	deletedEnvs     map[string]bool
+	deletedOwners   map[events.Owner]bool
+	stale           map[*entry]struct{}
 }
 
 // entry is a token's place in the management indexes. t is its current
@@ -60,6 +68,11 @@ func New() *Set {
 		byOwner:   map[events.Owner][]*entry{},
 		byProject: map[string]map[*entry]struct{}{},
 		pending:   map[*entry]struct{}{},
+
+		deletedProjects: map[string]bool{},
+		deletedEnvs:     map[string]bool{},
+		deletedOwners:   map[events.Owner]bool{},
+		stale:           map[*entry]struct{}{},
 	}
 }
 
@@ -120,6 +133,7 @@ func (s *Set) Apply(env events.Envelope) error {
 		return nil
 	}
 	if env.AggregateKind != events.KindToken {
+		s.applyScope(&env)
 		s.last = env.Sequence
 		return nil
 	}
@@ -214,12 +228,132 @@ func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]b
 	s.publish(e, t)
 }
 
+// applyScope applies the deletion (or creation) of what tokens act for: a
+// project, an environment, a user or a service account. The tokens it
+// orphans stop verifying at once (see Token.Orphaned).
+func (s *Set) applyScope(env *events.Envelope) {
+	var affected []*entry
+	switch env.Type {
+	case events.TypeProjectDeleted:
+		s.deletedProjects[env.AggregateID] = true
+		for e := range s.byProject[env.AggregateID] {
+			affected = append(affected, e)
+		}
+	case events.TypeEnvironmentDeleted:
+		s.deletedEnvs[env.AggregateID] = true
+		for _, e := range s.all {
+			if e.t.Environment == env.AggregateID {
+				affected = append(affected, e)
+			}
+		}
+	case events.TypeEnvironmentCreated:
+		// Names are not reused by the ledger's commands; should a stream
+		// reuse one, tokens created from now on are not orphaned by the
+		// old deletion (those it orphaned stay so).
+		delete(s.deletedEnvs, env.AggregateID)
+	case events.TypeUserDeleted, events.TypeServiceAccountDeleted:
+		kind := events.ActorUser
+		if env.Type == events.TypeServiceAccountDeleted {
+			kind = events.ActorServiceAccount
+		}
+		o := events.Owner{Kind: kind, ID: env.AggregateID}
+		s.deletedOwners[o] = true
+		affected = s.byOwner[o]
+	}
+	for _, e := range affected {
+		t := *e.t
+		_, wasStale := s.stale[e]
+		if s.orphan(&t) != e.t.Orphaned || s.isStale(&t) != wasStale {
+			s.publish(e, &t)
+		}
+	}
+}
+
+// orphan sets t.Orphaned from the deletions applied so far (it never
+// clears it: a token once orphaned stays so) and reports it.
+func (s *Set) orphan(t *Token) bool {
+	switch {
+	case t.Owner != nil && s.deletedOwners[*t.Owner]:
+		t.Orphaned = true
+	case t.Environment != "" && s.deletedEnvs[t.Environment]:
+		t.Orphaned = true
+	case !t.AllProjects && len(t.Projects) > 0:
+		gone := 0
+		for _, p := range t.Projects {
+			if s.deletedProjects[p] {
+				gone++
+			}
+		}
+		t.Orphaned = t.Orphaned || gone == len(t.Projects)
+	}
+	return t.Orphaned
+}
+
+// isStale reports whether t is not revoked and is orphaned or lists a
+// deleted project: its record is not final yet.
+func (s *Set) isStale(t *Token) bool {
+	if t.Revoked {
+		return false
+	}
+	if t.Orphaned {
+		return true
+	}
+	if !t.AllProjects {
+		for _, p := range t.Projects {
+			if s.deletedProjects[p] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Stale returns the not-revoked tokens that an applied deletion left
+// orphaned or listing a deleted project, in CreatedSeq order, at most
+// limit of them (all when limit ≤ 0): the work of the scope sweeper.
+func (s *Set) Stale(limit int) []Token {
+	s.mu.RLock()
+	out := make([]Token, 0, len(s.stale))
+	for e := range s.stale {
+		out = append(out, *e.t)
+	}
+	s.mu.RUnlock()
+	sortBySeq(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// Deleted reports whether the deletion of what a token can act for was
+// applied: kind is events.KindProject, events.KindEnvironment,
+// events.ActorUser or events.ActorServiceAccount.
+func (s *Set) Deleted(kind, id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch kind {
+	case events.KindProject:
+		return s.deletedProjects[id]
+	case events.KindEnvironment:
+		return s.deletedEnvs[id]
+	case events.ActorUser, events.ActorServiceAccount:
+		return s.deletedOwners[events.Owner{Kind: kind, ID: id}]
+	}
+	return false
+}
+
 // publish makes t the current version of e's token: in the project index,
 // the pending set and the verifier index. A token whose verifier was taken
 // over by a newer token (the same secret created twice) leaves the verifier
 // with the newer one.
 func (s *Set) publish(e *entry, t *Token) {
 	old := e.t
+	s.orphan(t)
+	if s.isStale(t) {
+		s.stale[e] = struct{}{}
+	} else {
+		delete(s.stale, e)
+	}
 	e.t = t
 	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
 		if old != nil {

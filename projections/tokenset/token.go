@@ -61,6 +61,13 @@ type Token struct {
 	// OnBehalfOf is set when an admin issued a personal token for another
 	// user (the Owner).
 	OnBehalfOf bool
+	// Orphaned is set when what the token acts for is gone: its
+	// environment, every project it lists, or its owner was deleted (in
+	// stream order, before or after the token was created). An orphaned
+	// token verifies as Revoked, like an expired one verifies as Expired
+	// before the scheduler records it; the scope sweeper (internal/sweep)
+	// records the revocation.
+	Orphaned bool
 
 	ID          string // aggregate id (UUID), the token's public id
 	Type        string // an events.Token* constant
@@ -85,13 +92,14 @@ type Token struct {
 // as [events.Verifier] computes it. It is not a secret.
 func (t *Token) Verifier() [32]byte { return t.verifier }
 
-// StatusAt is the token's status at now: Revoked if it was revoked; Expired
+// StatusAt is the token's status at now: Revoked if it was revoked or is
+// Orphaned; Expired
 // if ExpiresAt is set and now is not before it, or if token.expired was
 // recorded; Valid otherwise. There is no window in which an expired token
 // works, whether or not the scheduler recorded token.expired yet.
 func (t *Token) StatusAt(now time.Time) Status {
 	switch {
-	case t.Revoked:
+	case t.Revoked, t.Orphaned:
 		return Revoked
 	case t.ExpiredRecorded, !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
 		return Expired

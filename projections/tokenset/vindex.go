@@ -89,7 +89,7 @@ var (
 
 func statusFlags(t *Token) uint32 {
 	var f uint32
-	if t.Revoked {
+	if t.Revoked || t.Orphaned {
 		f |= flagRevoked
 	}
 	if t.ExpiredRecorded {

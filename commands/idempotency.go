@@ -1,0 +1,103 @@
+package commands
+
+// Idempotency: a command id recorded on its aggregate makes a retry a
+// replay; a client's Idempotency-Key is claimed in the command's own batch.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// ErrKeyReused is returned when a command carries an idempotency key that
+// an earlier, different command already used (Meta.Key).
+var ErrKeyReused = errors.New("the idempotency key was already used for another request")
+
+// keyClaim returns the claim of m.Key to append last in the command's
+// batch (none without a key). A retried command never gets here (its
+// command id is found on its aggregate first), so a key that is already
+// claimed means another request used it: ErrKeyReused. Appending the claim
+// last makes its sequence the batch's, which a replay reports (keySeq).
+func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder events.Owner) ([]Append, error) {
+	if m.Key == "" {
+		return nil, nil
+	}
+	claims, err := h.nameAppends(ctx, m, now, holder, claim(events.ScopeIdempotencyKey, m.Key))
+	var taken *NameTakenError
+	if errors.As(err, &taken) {
+		return nil, ErrKeyReused
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(claims) == 0 { // held by this very holder: an earlier command on it
+		return nil, ErrKeyReused
+	}
+	return claims, nil
+}
+
+// keySeq is the sequence a replay of m reports: the key claim's, which is
+// the last event of the first attempt's batch, or seq when there is none.
+func (h *Handler) keySeq(ctx context.Context, m Meta, seq uint64) (uint64, error) {
+	if m.Key == "" {
+		return seq, nil
+	}
+	s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+	if err != nil {
+		return 0, err
+	}
+	if k, ok := s.Commands[m.CommandID]; ok && k > seq {
+		return k, nil
+	}
+	return seq, nil
+}
+
+// afterConflict explains a conflict of a batch that claimed names or a
+// key: the key claimed meanwhile by another request (ErrKeyReused), or a
+// name now held by someone else (a NameTakenError); otherwise nil.
+func (h *Handler) afterConflict(ctx context.Context, m Meta, holder events.Owner, ops []nameOp) error {
+	if m.Key != "" {
+		s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+		if err == nil && s.Held {
+			if _, ours := s.Commands[m.CommandID]; !ours {
+				return ErrKeyReused
+			}
+		}
+	}
+	return h.takenAfterConflict(ctx, m, holder, ops)
+}
+
+// stored reports whether the aggregate's event with m's command id is env
+// itself. Two identical requests racing under one key share a command id;
+// the store then finds the winner's batch by its message ids and reports
+// success to both, and only this check tells the loser it was a replay.
+func (h *Handler) stored(ctx context.Context, m Meta, env events.Envelope) (bool, error) {
+	if m.Key == "" {
+		return true, nil
+	}
+	evs, err := h.store.Load(ctx, env.AggregateKind, env.AggregateID)
+	if err != nil {
+		return false, err
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].CommandID == m.CommandID {
+			return evs[i].ID == env.ID, nil
+		}
+	}
+	return false, nil
+}
+
+// msgIDs gives the appends of one command their message ids: the command
+// id alone for a single event, <commandID>/<i> for a batch.
+func msgIDs(m Meta, batch []Append) {
+	if len(batch) == 1 {
+		batch[0].MsgID = m.CommandID
+		return
+	}
+	for i := range batch {
+		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
+	}
+}

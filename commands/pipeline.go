@@ -1,0 +1,360 @@
+package commands
+
+// The command pipeline: load and fold an aggregate, recognise a replayed
+// command id, decide, seal, add name and idempotency-key claims, append
+// with the aggregate's expectation, and explain a conflict by deciding
+// again on fresh state.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// head seals a command's own event on aggregate id (chained to prev,
+// expecting version) and prepares the claim of its idempotency key, which
+// goes last in the batch (see keyClaim).
+func (h *Handler) head(ctx context.Context, m Meta, id string, p events.Payload, prev string, version uint64, now time.Time) (Append, []Append, error) {
+	env, err := h.envelope(m, id, p, prev, now)
+	if err != nil {
+		return Append{}, nil, err
+	}
+	key, err := h.keyClaim(ctx, m, now, events.Owner{Kind: p.AggregateKind(), ID: id})
+	if err != nil {
+		return Append{}, nil, err
+	}
+	return Append{Event: env, Expected: version}, key, nil
+}
+
+// load reads and folds one aggregate. An id that cannot be a subject token
+// names no aggregate: it yields the zero state without touching the store
+// (a "*" or "." must never widen the subject filter).
+func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func([]events.Envelope) (S, error)) (S, error) {
+	var zero S
+	if !ValidID(id) {
+		return zero, nil
+	}
+	evs, err := h.store.Load(ctx, kind, id)
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	s, err := fold(evs)
+	if err != nil {
+		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
+	}
+	return s, nil
+}
+
+// onAggregate runs one command against one aggregate of kind: load and
+// fold it, recognise a replayed command id, decide, and append the one
+// event with the aggregate's last sequence as expectation. For a create,
+// decide rejects an existing aggregate, so the expectation is 0 and a
+// conflict means another writer created it first (ErrExists).
+func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
+	return onAggregateNames(ctx, h, m, kind, id, create, fold, decide, nil)
+}
+
+// onAggregateNames is onAggregate for commands that also claim or release
+// unique names (see nameOp): names, given the state and the decided
+// payload, lists them, and they are appended in the same atomic batch.
+func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
+	names func(S, events.Payload) []nameOp) (Result, error) {
+	if !ValidID(id) {
+		if !create {
+			return Result{}, ErrNotFound
+		}
+		// Let decide name the field when it validates the id itself
+		// (environment name, project id).
+		var zero S
+		if _, err := decide(zero, h.Now()); err != nil {
+			return Result{}, err
+		}
+		return Result{}, checkID("id", id)
+	}
+	m = h.withCommandID(m)
+	s, err := load(ctx, h, kind, id, fold)
+	if err != nil {
+		return Result{}, err
+	}
+	b := s.base()
+	if seq, ok := b.Commands[m.CommandID]; ok {
+		var ops []nameOp
+		if names != nil {
+			ops = names(s, nil)
+		}
+		// The batch's last event may be a name or key claim: report it,
+		// so a replay waits for what the first attempt waited for.
+		return h.replayedWithTokens(ctx, m, seq, ops, nil)
+	}
+	now := h.Now()
+	p, err := decide(s, now)
+	if err != nil {
+		return Result{}, err
+	}
+	own, key, err := h.head(ctx, m, id, p, b.LastHash, b.Version, now)
+	if err != nil {
+		return Result{}, err
+	}
+	batch := []Append{own}
+	var ops []nameOp
+	if names != nil {
+		ops = names(s, p)
+		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ops)
+		if err != nil {
+			return Result{}, err
+		}
+		batch = append(batch, extra...)
+	}
+	batch = append(batch, key...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
+			return Result{}, why
+		}
+		// Decide again on fresh state: the reason the command no longer
+		// applies (deleted meanwhile: ErrNotFound), or the conflict.
+		fresh, lerr := load(ctx, h, kind, id, fold)
+		if lerr != nil {
+			return Result{}, errors.Join(err, lerr)
+		}
+		if seq, ok := fresh.base().Commands[m.CommandID]; ok {
+			return h.replayedWithTokens(ctx, m, seq, ops, nil)
+		}
+		if _, why := decide(fresh, h.Now()); why != nil && b.Version != 0 {
+			return Result{}, why
+		}
+	}
+	if b.Version == 0 && errors.Is(err, ErrConflict) {
+		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Seq: seq}, nil
+}
+
+// createWithID runs a create whose aggregate id the handler generates (a
+// UUIDv7) when the command does not carry one, and returns that id.
+func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id string,
+	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
+	names func(S, events.Payload) []nameOp) (string, Result, error) {
+	if id == "" {
+		id = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
+	}
+	r, err := onAggregateNames(ctx, h, m, kind, id, true, fold, decide, names)
+	if err != nil {
+		return "", Result{}, err
+	}
+	return id, r, nil
+}
+
+// MaxAtomicBatch is the most events one atomic append holds (JetStream's
+// limit). A deletion that cascades to more tokens appends what fits; the
+// rest are recorded by the sweeper (internal/expiry), while the token set
+// treats them as revoked from the deletion on.
+const MaxAtomicBatch = 1000
+
+// withTokens appends head (the event of the aggregate kind/id whose state is
+// s) together with one event per affected token, atomically: one Append
+// with one entry per aggregate, each with its own expectation and Prev, and
+// MsgIDs <commandID>/<i>. decide returns a nil payload for a token the
+// command does not affect; it is skipped. Token ids are deduplicated; an id
+// that cannot name a token is skipped.
+//
+// wide, when its filter is set, replaces the head's expectation on its own
+// aggregate by one on every event of the filter (see Append.ExpectedFilter).
+func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, wide expectation, head events.Payload,
+	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if wide.filter != "" {
+		own.ExpectedFilter, own.Expected = wide.filter, wide.seq
+	}
+	batch := []Append{own}
+	var names []Append // the releases of revoked tokens' descriptions, after the tokens
+	seen := make(map[string]bool, len(tokens))
+	for _, tid := range tokens {
+		if seen[tid] || !ValidID(tid) {
+			continue
+		}
+		seen[tid] = true
+		ts, err := h.loadToken(ctx, tid)
+		if err != nil {
+			return Result{}, err
+		}
+		p, err := decide(ts)
+		if err != nil {
+			return Result{}, fmt.Errorf("token %s: %w", tid, err)
+		}
+		if p == nil {
+			continue
+		}
+		tenv, err := h.envelope(m, tid, p, ts.LastHash, now)
+		if err != nil {
+			return Result{}, err
+		}
+		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, h.tokenNameOps(ts, p))
+		if err != nil {
+			return Result{}, err
+		}
+		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch {
+			// The rest is the sweeper's (internal/expiry): the deletion
+			// already makes them verify as revoked (tokenset).
+			break
+		}
+		batch = append(batch, Append{Event: tenv, Expected: ts.Version})
+		names = append(names, freed...)
+	}
+	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)
+	if err != nil {
+		return Result{}, err
+	}
+	batch = append(append(append(batch, names...), released...), key...)
+	msgIDs(m, batch)
+	seq, err := h.store.Append(ctx, batch...)
+	if err != nil {
+		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
+	}
+	return Result{Seq: seq}, nil
+}
+
+// expectation is an append's expectation over a subject filter wider than
+// one aggregate; the zero value: the aggregate's own.
+type expectation struct {
+	filter string
+	seq    uint64
+}
+
+// explained explains err, an append's conflict, by deciding again on fresh
+// state: again loads what the command decided on and returns the decision's
+// error when the command no longer applies (the reason the caller gets),
+// nil when it still would; the conflict is then returned as it is.
+func explained(err error, again func() error) error {
+	if !errors.Is(err, ErrConflict) {
+		return err
+	}
+	if why := again(); why != nil {
+		return why
+	}
+	return err
+}
+
+// replayedWithTokens is the outcome of a replayed multi-aggregate command
+// whose head event is at headSeq: the sequence of the batch's last event,
+// found among the tokens that recorded the command id (the tokens of a
+// retry are those of the first attempt).
+func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64, names []nameOp, tokens []string) (Result, error) {
+	seq, err := h.keySeq(ctx, m, headSeq)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Seq: seq, Replayed: true}
+	for _, op := range names {
+		s, err := load(ctx, h, events.KindName, events.NameID(op.scope, op.name), FoldName)
+		if err != nil {
+			return Result{}, err
+		}
+		if seq, ok := s.Commands[m.CommandID]; ok && seq > r.Seq {
+			r.Seq = seq
+		}
+	}
+	seen := make(map[string]bool, len(tokens))
+	for _, tid := range tokens {
+		if seen[tid] || !ValidID(tid) {
+			continue
+		}
+		seen[tid] = true
+		ts, err := h.loadToken(ctx, tid)
+		if err != nil {
+			return Result{}, err
+		}
+		if seq, ok := ts.Commands[m.CommandID]; ok && seq > r.Seq {
+			r.Seq = seq
+		}
+	}
+	return r, nil
+}
+
+// loadToken loads and folds one token (the zero state for an id that
+// cannot name one).
+func (h *Handler) loadToken(ctx context.Context, id string) (TokenState, error) {
+	return load(ctx, h, events.KindToken, id, FoldToken)
+}
+
+// onToken runs one command against one token aggregate: the common
+// pipeline (onAggregateNames), whose name releases are a revoked account
+// token's description and slot.
+func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(TokenState, time.Time) (events.Payload, error)) (Result, error) {
+	return onAggregateNames(ctx, h, m, events.KindToken, id, false, FoldToken, decide, h.tokenNameOps)
+}
+
+// cascade describes a deletion of one aggregate that also changes tokens
+// (revokes or narrows them) in the same atomic append; see onCascade.
+type cascade[S folded] struct {
+	fold func([]events.Envelope) (S, error)
+	// read loads the aggregate and the expectation of its append; nil:
+	// load it with fold, expecting its own last event.
+	read func(context.Context) (S, expectation, error)
+	// decide decides the aggregate's own event; it may widen the
+	// expectation read returned (the last environment).
+	decide func(context.Context, S, *expectation) (events.Payload, error)
+	// names are the names the aggregate releases (nil: none).
+	names func(S) []nameOp
+	// tokens are the ids the deletion cascades to (a read model's answer:
+	// token recorded as revoked, unknown or no longer affected are
+	// skipped by token).
+	tokens []string
+	// token decides what the deletion does to one token (nil: nothing).
+	token func(TokenState) (events.Payload, error)
+}
+
+// onCascade runs a deletion with a token cascade: load, recognise a
+// replay, decide, append the aggregate's event with the token events that
+// fit in one atomic batch (withTokens), and explain a conflict by deciding
+// again on fresh state.
+func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
+	if !ValidID(id) {
+		return Result{}, ErrNotFound
+	}
+	m = h.withCommandID(m)
+	read := c.read
+	if read == nil {
+		read = func(ctx context.Context) (S, expectation, error) {
+			s, err := load(ctx, h, kind, id, c.fold)
+			return s, expectation{}, err
+		}
+	}
+	s, wide, err := read(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	var names []nameOp
+	if c.names != nil {
+		names = c.names(s)
+	}
+	if seq, ok := s.base().Commands[m.CommandID]; ok {
+		return h.replayedWithTokens(ctx, m, seq, names, c.tokens)
+	}
+	p, err := c.decide(ctx, s, &wide)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := h.withTokens(ctx, m, kind, id, s.base(), wide, p, h.Now(), names, c.tokens, c.token)
+	return res, explained(err, func() error {
+		s, wide, err := read(ctx)
+		if err == nil {
+			_, err = c.decide(ctx, s, &wide)
+		}
+		return err
+	})
+}
