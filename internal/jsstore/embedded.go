@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -193,6 +196,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 		if err := authorize(opts, cfg); err != nil {
 			return nil, err
 		}
+		if err := moveGlobalAccount(cfg); err != nil {
+			return nil, err
+		}
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
@@ -340,7 +346,7 @@ func ParseReaders(spec string) ([]Reader, error) {
 				r = Reader{Name: name, PasswordHash: hash}
 			} else {
 				if !nkeys.IsValidPublicUserKey(e) {
-					return nil, fmt.Errorf("jsstore: reader entry %.12q…: neither an nkey public user key (U…) nor name:bcrypt-hash", e)
+					return nil, fmt.Errorf("jsstore: reader entry %d: neither an nkey public user key (U…) nor name:bcrypt-hash", len(out)+1)
 				}
 				r = Reader{NKey: e}
 			}
@@ -365,4 +371,27 @@ func isBcrypt(h string) bool {
 		}
 	}
 	return false
+}
+
+// moveGlobalAccount moves the store of a data dir written before the
+// two-account layout (the stream in the global account $G) to
+// LedgerAccount, so that the ledger keeps its history. JetStream keeps an
+// account's streams in StoreDir/jetstream/<account>; the move is a rename.
+func moveGlobalAccount(cfg EmbeddedConfig) error {
+	root := filepath.Join(cfg.DataDir, "jetstream")
+	old, dst := filepath.Join(root, server.DEFAULT_GLOBAL_ACCOUNT), filepath.Join(root, LedgerAccount)
+	if _, err := os.Stat(filepath.Join(old, "streams", DefaultStream)); err != nil {
+		return nil // nothing to move
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("jsstore: embedded server: data dir %s has a ledger stream in both %s and %s; move one away", cfg.DataDir, old, dst)
+	}
+	if err := os.Rename(old, dst); err != nil {
+		return fmt.Errorf("jsstore: embedded server: move the ledger's store to account %s: %w", LedgerAccount, err)
+	}
+	if cfg.Log != nil {
+		cfg.Log.Log(context.Background(), slog.LevelWarn, "moved the ledger's store from the global account to account "+LedgerAccount+" (readers now use account "+FeedAccount+")",
+			"from", old, "to", dst)
+	}
+	return nil
 }

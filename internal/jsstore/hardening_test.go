@@ -297,3 +297,39 @@ func TestStartEmbeddedHonoursCancellation(t *testing.T) {
 		t.Fatalf("StartEmbedded = %v, want context.Canceled", err)
 	}
 }
+
+// A data dir written before the two-account layout (the stream in the
+// global account) keeps its history: the ledger finds every event.
+func TestEmbeddedKeepsHistoryOfTheSingleAccountLayout(t *testing.T) {
+	dir := t.TempDir()
+	old, err := jsstore.StartEmbedded(ctxFor(t), jsstore.EmbeddedConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mustOpen(t, nc, jsstore.Config{})
+	create(t, st)
+	_, _, last := create(t, st)
+	st.Close()
+	nc.Close()
+	old.Shutdown()
+	old.WaitForShutdown()
+
+	srv, err := jsstore.StartEmbedded(ctxFor(t), jsstore.EmbeddedConfig{DataDir: dir, OwnerPassword: "o", FeedPassword: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	owner, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(jsstore.OwnerUser, "o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	st2 := mustOpen(t, owner, jsstore.Config{OwnsServer: true})
+	if seq, err := st2.LastSequence(ctxFor(t)); err != nil || seq != last {
+		t.Fatalf("after the move the stream ends at %d (%v), want %d", seq, err, last)
+	}
+}
