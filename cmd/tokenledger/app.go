@@ -210,13 +210,11 @@ func (m *Main) connect(ctx context.Context) error {
 		return err
 	}
 	m.nats = s
+	// The ledger's connections are in-process even when the server
+	// listens: no reconnect can find the listener's slots taken.
 	connect := func(user, pw, inbox string) (*nats.Conn, error) {
-		opts := []nats.Option{nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
-			nats.ErrorHandler(m.natsErrors)}
-		if cfg.Listen == "" {
-			opts = append(opts, nats.InProcessServer(s))
-		}
-		return nats.Connect(s.ClientURL(), opts...)
+		return nats.Connect(s.ClientURL(), nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
+			nats.ErrorHandler(m.natsErrors), nats.InProcessServer(s))
 	}
 	nc, err := connect(jsstore.OwnerUser, owner, jsstore.OwnerInboxPrefix)
 	if err != nil {

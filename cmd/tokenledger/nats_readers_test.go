@@ -103,8 +103,32 @@ func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 		cancel()
 	}
 	s.healthy(t)
-	s = s.restart()
+	created := feedCreated(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startWithReaders(t, s.dir, nil)
 	s.healthy(t)
+	if again := feedCreated(t, s); !again.Equal(created) {
+		t.Errorf("the feed was made again at the restart (%s, was %s)", again, created)
+	}
+}
+
+// feedCreated is the feed stream's creation time as a reader sees it.
+func feedCreated(t *testing.T, s *testService) time.Time {
+	t.Helper()
+	rd, _ := s.reader(t)
+	js, err := jetstream.New(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().Created
 }
 
 // A durable push consumer planted in the data dir before the ledger

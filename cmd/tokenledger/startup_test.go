@@ -174,3 +174,36 @@ func TestParseConfigNATSFlags(t *testing.T) {
 		})
 	}
 }
+
+// cancelOnLine cancels a context when a log line contains a string.
+type cancelOnLine struct {
+	syncBuffer
+	line   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnLine) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.line) {
+		c.cancel()
+	}
+	return c.syncBuffer.Write(p)
+}
+
+// SIGTERM (main's context ending) while the embedded server is starting
+// stops the start-up: Run returns context.Canceled instead of serving.
+func TestStartUpCancelledWhileTheServerStarts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &cancelOnLine{line: "Starting nats-server", cancel: cancel}
+	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "127.0.0.1:0", ExpiryEvery: time.Second,
+		Replicas: 1, NoSync: true, LogOutput: logs})
+	err := m.Run(ctx)
+	started := m.nats != nil
+	_ = m.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run cancelled during the server's start = %v, want context.Canceled\nlogs:\n%s", err, logs.String())
+	}
+	if started {
+		t.Fatal("the embedded server's start-up ran to its end although cancelled")
+	}
+}

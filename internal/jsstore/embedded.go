@@ -248,6 +248,10 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 			return nil, fmt.Errorf("jsstore: embedded server not ready after %s (data dir %s)", embeddedReadyTimeout, cfg.DataDir)
 		}
 	}
+	if err := ctx.Err(); err != nil { // cancelled while it became ready
+		stop()
+		return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", err)
+	}
 	if !s.JetStreamEnabled() {
 		stop()
 		if m := lg.fatalMsg(); m != "" {
