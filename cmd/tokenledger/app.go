@@ -221,6 +221,9 @@ func (m *Main) connect(ctx context.Context) error {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	m.nc = nc
+	if cfg.Listen == "" {
+		return nil // no reader can connect: no feed to keep
+	}
 	// The feed mirrors the ledger inside the server: its connection is
 	// needed only to create or check it.
 	fc, err := connect(jsstore.FeedUser, feed, jsstore.FeedInboxPrefix)
@@ -231,7 +234,7 @@ func (m *Main) connect(ctx context.Context) error {
 	if err := jsstore.EnsureFeed(ctx, fc); err != nil {
 		return err
 	}
-	if cfg.Listen != "" && len(cfg.Readers) == 0 {
+	if len(cfg.Readers) == 0 {
 		m.log.Info("the NATS listener accepts no readers: add nkeys or name:bcrypt-hash users with --nats-readers or --nats-readers-file to let services follow token events",
 			"nats", s.ClientURL())
 	}
