@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +332,39 @@ func TestEmbeddedKeepsHistoryOfTheSingleAccountLayout(t *testing.T) {
 	st2 := mustOpen(t, owner, jsstore.Config{OwnsServer: true})
 	if seq, err := st2.LastSequence(ctxFor(t)); err != nil || seq != last {
 		t.Fatalf("after the move the stream ends at %d (%v), want %d", seq, err, last)
+	}
+}
+
+// countingLogger counts the server's log lines about failed sign-ins.
+type countingLogger struct {
+	mu    sync.Mutex
+	lines int
+}
+
+func (c *countingLogger) Log(_ context.Context, _ slog.Level, msg string, _ ...any) {
+	if strings.Contains(msg, "cid:") {
+		c.mu.Lock()
+		c.lines++
+		c.mu.Unlock()
+	}
+}
+
+// Failed sign-ins (any local process can make them) do not fill the
+// service's log: lines about client connections are rate-limited.
+func TestFailedSignInsDoNotFloodTheLog(t *testing.T) {
+	logs := &countingLogger{}
+	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.Log = logs })
+	const attempts = 60 // bounded
+	for i := 0; i < attempts; i++ {
+		if nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo("mallory", "guess"), nats.NoReconnect()); err == nil {
+			nc.Close()
+			t.Fatal("a wrong password was accepted")
+		}
+	}
+	create(t, e.store)
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if logs.lines == 0 || logs.lines >= attempts {
+		t.Fatalf("%d client log lines for %d failed sign-ins, want some but fewer", logs.lines, attempts)
 	}
 }
