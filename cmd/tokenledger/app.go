@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -46,6 +48,7 @@ type Main struct {
 	Runner   *projections.Runner
 	Commands *commands.Handler
 
+	lock   *flock.Flock // the data dir's lock, held while the embedded server runs
 	ln     net.Listener
 	api    *httpapi.Server
 	http   *http.Server
@@ -90,10 +93,10 @@ func (m *Main) Run(ctx context.Context) error {
 				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
 		}
 	}
-	if err := m.connect(); err != nil {
+	if err := m.connect(ctx); err != nil {
 		return err
 	}
-	m.Store, err = jsstore.Open(ctx, m.nc, jsstore.Config{Replicas: m.Config.Replicas})
+	m.Store, err = jsstore.Open(ctx, m.nc, jsstore.Config{Replicas: m.Config.Replicas, OwnsServer: m.nats != nil, Log: m.log})
 	if err != nil {
 		return err
 	}
@@ -168,15 +171,18 @@ func (m *Main) goRun(name string, f func() error) {
 	}()
 }
 
-func (m *Main) connect() error {
+func (m *Main) connect(ctx context.Context) error {
 	if m.Config.NATSURL != "" {
 		nc, err := nats.Connect(m.Config.NATSURL, nats.Name("tokenledger"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(500*time.Millisecond))
+			nats.ReconnectWait(500*time.Millisecond), nats.ErrorHandler(m.natsErrors))
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s: %w", redactURLs(m.Config.NATSURL), err)
 		}
 		m.nc = nc
 		return nil
+	}
+	if err := m.lockDataDir(); err != nil {
+		return err
 	}
 	cfg := jsstore.DefaultEmbedded(m.Config.DataDir)
 	cfg.SyncAlways = !m.Config.NoSync
@@ -184,32 +190,95 @@ func (m *Main) connect() error {
 		cfg.Listen = l
 	}
 	// Only this process may append: its connection authenticates with a
-	// password made for this run and kept nowhere; every other client of
-	// the listener is a read-only reader.
-	var pw [24]byte
-	if _, err := rand.Read(pw[:]); err != nil {
+	// password made for this run and kept nowhere, in an account no other
+	// client can publish into. A second per-run password lets it manage
+	// the readers' feed in their account.
+	owner, err := randomPassword()
+	if err != nil {
 		return err
 	}
-	cfg.OwnerPassword = hex.EncodeToString(pw[:])
-	s, err := jsstore.StartEmbedded(cfg)
+	feed, err := randomPassword()
+	if err != nil {
+		return err
+	}
+	cfg.OwnerPassword, cfg.FeedPassword = owner, feed
+	cfg.Readers = m.Config.NATSReaders
+	l := m.Config.NATSLimits
+	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = l.MaxConnections, l.MaxReaderConnections, l.MaxReaderSubscriptions
+	cfg.MaxPayload, cfg.FeedMaxBytes = l.MaxPayload, l.FeedMaxBytes
+	cfg.Log = m.log
+	s, err := jsstore.StartEmbedded(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	m.nats = s
-	// Replies to the service go to an inbox prefix readers may not
-	// subscribe to (they may only use _INBOX.>).
-	opts := []nats.Option{nats.Name("tokenledger"), nats.UserInfo(jsstore.OwnerUser, cfg.OwnerPassword),
-		nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix)}
-	url := s.ClientURL()
-	if cfg.Listen == "" {
-		opts = append(opts, nats.InProcessServer(s))
+	// The ledger's connections are in-process even when the server
+	// listens: no reconnect can find the listener's slots taken.
+	connect := func(user, pw, inbox string) (*nats.Conn, error) {
+		return nats.Connect(s.ClientURL(), nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
+			nats.ErrorHandler(m.natsErrors), nats.InProcessServer(s))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := connect(jsstore.OwnerUser, owner, jsstore.OwnerInboxPrefix)
 	if err != nil {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	m.nc = nc
+	if cfg.Listen == "" {
+		return nil // no reader can connect: no feed to keep
+	}
+	// The feed mirrors the ledger inside the server: its connection is
+	// needed only to create or check it.
+	fc, err := connect(jsstore.FeedUser, feed, jsstore.FeedInboxPrefix)
+	if err != nil {
+		return fmt.Errorf("connect to embedded NATS as the feed: %w", err)
+	}
+	defer fc.Close()
+	if err := jsstore.EnsureFeed(ctx, fc); err != nil {
+		return err
+	}
+	if len(cfg.Readers) == 0 {
+		m.log.Info("the NATS listener accepts no readers: add nkeys or name:bcrypt-hash users with --nats-readers or --nats-readers-file to let services follow token events",
+			"nats", s.ClientURL())
+	}
 	return nil
+}
+
+// lockDataDir takes an exclusive lock on the data dir for the life of the
+// process, so that a second tokenledger on the same dir stops at once
+// instead of writing the same sequences as this one.
+func (m *Main) lockDataDir() error {
+	dir := m.Config.DataDir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	lock := flock.New(filepath.Join(dir, "tokenledger.lock"))
+	ok, err := lock.TryLock()
+	if err != nil {
+		return fmt.Errorf("data dir %s: lock: %w", dir, err)
+	}
+	if !ok {
+		return fmt.Errorf("data dir %s is in use by another tokenledger process (it holds %s); stop it or use another --data-dir", dir, lock.Path())
+	}
+	m.lock = lock
+	return nil
+}
+
+// natsErrors logs the asynchronous errors of the ledger's connections
+// (permission violations, slow consumer) instead of dropping them.
+func (m *Main) natsErrors(_ *nats.Conn, sub *nats.Subscription, err error) {
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	m.log.Warn("NATS connection error", "err", err, "subject", subject)
+}
+
+func randomPassword() (string, error) {
+	var pw [24]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(pw[:]), nil
 }
 
 // Close stops the HTTP server, the background work, the store and the
@@ -235,6 +304,10 @@ func (m *Main) Close() error {
 	if m.nats != nil {
 		m.nats.Shutdown()
 		m.nats.WaitForShutdown()
+	}
+	if m.lock != nil {
+		errs = append(errs, m.lock.Unlock())
+		m.lock = nil
 	}
 	return errors.Join(errs...)
 }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/jsstore"
 )
 
 // Config is everything "tokenledger serve" can be told.
@@ -29,6 +34,17 @@ type Config struct {
 	Getenv func(string) string
 	// LogOutput receives the JSON logs (default stderr).
 	LogOutput io.Writer
+	// NATSReaders may connect to the embedded NATS listener and follow
+	// the token feed (--nats-readers and --nats-readers-file).
+	NATSReaders []jsstore.Reader
+	// NATSLimits caps the embedded server (zero fields: jsstore defaults).
+	NATSLimits NATSLimits
+}
+
+// NATSLimits are the embedded NATS server's resource caps.
+type NATSLimits struct {
+	MaxConnections, MaxReaderConnections, MaxReaderSubscriptions, MaxPayload int
+	FeedMaxBytes                                                             int64
 }
 
 // ParseConfig reads flags, each with a TOKENLEDGER_* environment twin (the
@@ -51,6 +67,25 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs the auth-proxy header is accepted from (TOKENLEDGER_TRUSTED_PROXIES)")
 	fs.StringVar(&expiry, "expiry-interval", env("EXPIRY_INTERVAL", "1s"), "how often expired tokens are recorded as token.expired (TOKENLEDGER_EXPIRY_INTERVAL)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the LEDGER stream when this process creates it (3 on a cluster)")
+	var natsReaders, natsReadersFile string
+	fs.StringVar(&natsReaders, "nats-readers", env("NATS_READERS", ""), "clients allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (hash from \"nats server passwd\" or \"htpasswd -bnBC 11 '' pw\"); none: no client but the ledger can connect (TOKENLEDGER_NATS_READERS)")
+	fs.StringVar(&natsReadersFile, "nats-readers-file", env("NATS_READERS_FILE", ""), "file with more readers, same syntax, one or more a line, # comments (TOKENLEDGER_NATS_READERS_FILE)")
+	var natsEnvErr error // bad TOKENLEDGER_NATS_* numbers, returned after parsing
+	natsInt := func(name, envName string, def int, usage string) *int {
+		v := def
+		fs.Func(name, fmt.Sprintf("%s (default %d; TOKENLEDGER_%s)", usage, def, envName), func(s string) error { return parsePositive(s, &v) })
+		if e := getenv("TOKENLEDGER_" + envName); e != "" {
+			if err := parsePositive(e, &v); err != nil {
+				natsEnvErr = errors.Join(natsEnvErr, fmt.Errorf("TOKENLEDGER_%s: %w", envName, err))
+			}
+		}
+		return &v
+	}
+	maxConns := natsInt("nats-max-connections", "NATS_MAX_CONNECTIONS", jsstore.DefaultMaxConnections, "most client connections the embedded NATS server accepts")
+	maxReaderConns := natsInt("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", jsstore.DefaultMaxReaderConnections, "most connections of all NATS readers together")
+	maxReaderSubs := natsInt("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", jsstore.DefaultMaxReaderSubscriptions, "most subscriptions of one NATS reader connection")
+	maxPayload := natsInt("nats-max-payload", "NATS_MAX_PAYLOAD", jsstore.DefaultMaxPayload, "largest message in bytes a NATS client may publish")
+	feedGiB := natsInt("nats-feed-max-gib", "NATS_FEED_MAX_GIB", jsstore.DefaultFeedMaxBytes>>30, "disk in GiB the readers' token feed may use; the feed stops following the ledger when full")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -80,5 +115,31 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("--auth-proxy-header needs --trusted-proxies: the header is accepted only from known proxy addresses")
 	}
 	c.Getenv = getenv
+	if natsEnvErr != nil {
+		return Config{}, natsEnvErr
+	}
+	c.NATSLimits = NATSLimits{MaxConnections: *maxConns, MaxReaderConnections: *maxReaderConns,
+		MaxReaderSubscriptions: *maxReaderSubs, MaxPayload: *maxPayload, FeedMaxBytes: int64(*feedGiB) << 30}
+	if natsReadersFile != "" {
+		b, err := os.ReadFile(natsReadersFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("--nats-readers-file: %w", err)
+		}
+		natsReaders += "\n" + string(b)
+	}
+	readers, err := jsstore.ParseReaders(natsReaders)
+	if err != nil {
+		return Config{}, fmt.Errorf("--nats-readers: %w", err)
+	}
+	c.NATSReaders = readers
 	return c, nil
+}
+
+func parsePositive(s string, v *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive whole number", s)
+	}
+	*v = n
+	return nil
 }

@@ -44,6 +44,10 @@ func serve(ctx context.Context, args []string) error {
 	m := NewMain(cfg)
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			m.log.Info("shutting down during start-up", "err", err)
+			return nil // stopped by SIGTERM/SIGINT, as asked
+		}
 		return err
 	}
 	<-ctx.Done()

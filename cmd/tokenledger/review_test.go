@@ -31,7 +31,7 @@ func TestSecurity_AnonymousNATSClientsCannotForgeEvents(t *testing.T) {
 	}
 	nc, err := nats.Connect(s.NATSURL()) // no user, no password, no nkey
 	if err != nil {
-		t.Fatalf("anonymous connect refused (good): %v", err)
+		return // refused: readers must authenticate (nats_readers_test.go covers what they may do)
 	}
 	defer nc.Close()
 	forged := "*:*.forged-by-any-local-process-" + strings.Repeat("f", 32)

@@ -44,7 +44,7 @@ type benchEnv struct {
 
 func startBench(b *testing.B, syncAlways bool) *benchEnv {
 	b.Helper()
-	srv, err := jsstore.StartEmbedded(jsstore.EmbeddedConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:0", SyncAlways: syncAlways,
+	srv, err := jsstore.StartEmbedded(context.Background(), jsstore.EmbeddedConfig{DataDir: b.TempDir(), Listen: "127.0.0.1:0", SyncAlways: syncAlways, FeedPassword: "bench-feed",
 		OwnerPassword: "bench"})
 	if err != nil {
 		b.Fatal(err)

@@ -13,12 +13,21 @@
 //
 // # Fail closed
 //
-// A [Store] watches the stream's update and delete advisories. After an
-// update it re-reads the configuration; while that check is pending, and for
-// good once the configuration failed it or the stream was deleted, every
+// A [Store] watches the stream's update and delete advisories, and takes
+// them as hints only: anyone able to publish on an advisory subject could
+// forge one. After either it re-reads the stream (STREAM.INFO). While an
+// update is being checked, while the configuration fails [CheckConfig], and
+// for good once the stream was deleted, replaced, lost events or let
+// foreign messages in (sources, a mirror, a subject transform), every
 // Append returns an error wrapping [commands.ErrUnavailable] and
-// [Store.Health] says why. A latched failure clears only when a new Store is
-// opened (which checks the configuration again).
+// [Store.Health] says why. A violation that left no damage (a limit added
+// and removed again, nothing lost) clears when a later check finds the
+// same stream fit.
+//
+// [Open] first checks that its user may do what the store needs and
+// refuses with a [PermissionError] naming what is missing, and removes
+// consumers on the stream that could deliver onto subjects the ledger
+// listens to (logging each at ERROR).
 //
 // # Appends
 //
@@ -43,4 +52,9 @@
 //
 // [StartEmbedded] runs nats-server in the process with file storage;
 // [DefaultEmbedded] is the production configuration (fsync on every write).
+// With an owner password it has two accounts: LedgerAccount (the stream,
+// only the ledger's own user) and FeedAccount (readers, authenticated),
+// where [EnsureFeed] keeps FeedStream, a mirror of the token events that
+// readers follow with [FollowFeed] using Direct Get and republished
+// events, without any consumer.
 package jsstore

@@ -1,13 +1,19 @@
 package jsstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 )
 
 // EmbeddedConfig configures an in-process nats-server with JetStream.
@@ -25,45 +31,135 @@ type EmbeddedConfig struct {
 	// default 2-minute interval an OS crash or power loss can lose
 	// acknowledged events.
 	SyncAlways bool
-	// OwnerPassword, when set, turns on authorization: only the user
-	// OwnerUser with this password may publish to ledger.> or manage
-	// streams (the ledger's own connection); every client that connects
-	// without credentials is the user ReaderUser, which may only read:
-	// subscribe to ledger.> and follow the stream with its own consumers.
-	// A listening server must have it, or any local process could append
-	// forged events.
+	// OwnerPassword, when set, turns on the two-account layout: the
+	// account LedgerAccount holds the stream and only the user OwnerUser
+	// with this password (the ledger's own connection); the account
+	// FeedAccount holds FeedStream, a mirror of the token events, and the
+	// Readers. No client outside LedgerAccount can publish anything into
+	// it. A listening server must have it.
 	OwnerPassword string
+	// FeedPassword is the password of FeedUser, the ledger's connection in
+	// FeedAccount that creates FeedStream ([EnsureFeed]). Required with
+	// OwnerPassword.
+	FeedPassword string
+	// Readers may connect and follow FeedStream (see [ParseReaders]).
+	// Without readers no other client can connect at all.
+	Readers []Reader
+	// MaxConnections caps client connections to the server (default
+	// DefaultMaxConnections); MaxReaderConnections caps those of readers
+	// (default DefaultMaxReaderConnections); MaxReaderSubscriptions caps the
+	// subscriptions of one reader connection (default
+	// DefaultMaxReaderSubscriptions); MaxPayload caps one published
+	// message (default DefaultMaxPayload, at least MaxMsgSize).
+	MaxConnections         int
+	MaxReaderConnections   int
+	MaxReaderSubscriptions int
+	MaxPayload             int
+	// FeedMaxBytes caps the disk FeedAccount may use (default
+	// DefaultFeedMaxBytes). When the mirror reaches it, it stops following
+	// the ledger; the ledger itself is not affected.
+	FeedMaxBytes int64
+	// Log receives the server's own log (warnings, errors, notices as
+	// Info); nil discards it.
+	Log Logger
 }
 
-// Users of an embedded server with authorization (see
-// EmbeddedConfig.OwnerPassword).
+// Defaults of [EmbeddedConfig]'s limits.
 const (
-	OwnerUser  = "tokenledger"
-	ReaderUser = "reader"
-	// OwnerInboxPrefix is the reply-subject prefix the owner's connection
-	// should use (nats.CustomInboxPrefix): readers may subscribe to
-	// _INBOX.> only, so they cannot listen to the ledger's replies.
-	OwnerInboxPrefix = "_TOKENLEDGER_INBOX"
+	DefaultMaxConnections         = 256
+	DefaultMaxReaderConnections   = 64
+	DefaultMaxReaderSubscriptions = 64
+	DefaultMaxPayload             = 1 << 20
+	DefaultFeedMaxBytes           = 8 << 30
 )
 
-// readerPermissions let a service follow the ledger (plain subscriptions to
-// ledger.>, or ordered JetStream consumers on the stream) and nothing else:
-// no publishing to ledger.>, no stream or foreign-consumer management.
-func readerPermissions(stream string) *server.Permissions {
+// Accounts, users and subjects of an embedded server with authorization
+// (see EmbeddedConfig.OwnerPassword).
+const (
+	LedgerAccount = "LEDGER"
+	FeedAccount   = "FEED"
+	OwnerUser     = "tokenledger"
+	FeedUser      = "tokenledger-feed"
+	// OwnerInboxPrefix is the reply-subject prefix of the owner's
+	// connection (nats.CustomInboxPrefix).
+	OwnerInboxPrefix = "_TOKENLEDGER_INBOX"
+	// FeedInboxPrefix is the reply-subject prefix of FeedUser's
+	// connection; readers may not subscribe to it.
+	FeedInboxPrefix = "_TOKENLEDGER_FEED_INBOX"
+	// FeedStream is the readers' stream: a mirror of the ledger's token
+	// events (FeedSubjects), with the ledger's sequence numbers, Direct
+	// Get, and every stored event republished on its own subject.
+	FeedStream   = "LEDGER_TOKENS"
+	FeedSubjects = "ledger.token.>"
+	// FeedAPIPrefix is where FeedAccount imports the one JetStream API
+	// call of LedgerAccount its mirror needs; FeedDeliverPrefix is where
+	// the mirror's messages are delivered. Readers may use neither.
+	FeedAPIPrefix     = "$JS.LEDGER.API"
+	FeedDeliverPrefix = "_TOKENLEDGER_FEED_DELIVER"
+)
+
+// accountsConf is the static part of the two-account layout (no secrets:
+// users are added to the parsed options).
+func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
+	create := "$JS.API.CONSUMER.CREATE." + DefaultStream + ".*." + FeedSubjects
+	return fmt.Sprintf(`accounts {
+  %[1]s {
+    jetstream: enabled
+    exports [
+      { service: %[3]q, response_type: stream, accounts: [%[2]s] }
+      { service: "$JS.FC.>", accounts: [%[2]s] }
+      { stream: "%[4]s.>", accounts: [%[2]s] }
+    ]
+  }
+  %[2]s {
+    jetstream { max_memory: 0, max_file: %[8]d, max_streams: 1, max_consumers: 1 }
+    limits { max_connections: %[6]d, max_subscriptions: %[7]d }
+    imports [
+      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[9]s.*.%[10]s" }
+      { service: { account: %[1]s, subject: "$JS.FC.>" }, to: "$JS.FC.>" }
+      { stream: { account: %[1]s, subject: "%[4]s.>" } }
+    ]
+  }
+}
+`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, readerConns, readerSubs, feedBytes,
+		DefaultStream, FeedSubjects)
+}
+
+// ReaderPermissions are a reader's rights in FeedAccount: Direct Get
+// (single and batch) and STREAM.INFO of FeedStream, $JS.API.INFO, and
+// subscriptions to its _INBOX.> replies and to the republished stored
+// token events (FeedSubjects). No consumers, no streams, no imported API.
+func ReaderPermissions() *server.Permissions {
+	api := "$JS.API."
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{
+				api + "INFO",
+				api + "STREAM.INFO." + FeedStream,
+				api + "DIRECT.GET." + FeedStream,
+				api + "DIRECT.GET." + FeedStream + ".>",
+			},
+			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.CREATE.>"},
+		},
+		Subscribe: &server.SubjectPermission{
+			Allow: []string{"_INBOX.>", FeedSubjects},
+			Deny:  []string{FeedDeliverPrefix + ".>", FeedInboxPrefix + ".>", OwnerInboxPrefix + ".>"},
+		},
+	}
+}
+
+// feedUserPermissions let the ledger's feed connection create, check and
+// (when its configuration is wrong) replace FeedStream, and nothing else.
+func feedUserPermissions() *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: []string{
 			api + "INFO",
-			api + "STREAM.INFO." + stream,
-			api + "CONSUMER.CREATE." + stream + ".>",
-			api + "CONSUMER.INFO." + stream + ".>",
-			api + "CONSUMER.DELETE." + stream + ".>",
-			api + "CONSUMER.MSG.NEXT." + stream + ".>",
-			api + "DIRECT.GET." + stream,
-			api + "DIRECT.GET." + stream + ".>",
-			"$JS.FC.>",
+			api + "STREAM.CREATE." + FeedStream,
+			api + "STREAM.INFO." + FeedStream,
+			api + "STREAM.DELETE." + FeedStream,
 		}},
-		Subscribe: &server.SubjectPermission{Allow: []string{"ledger.>", "_INBOX.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{FeedInboxPrefix + ".>"}},
 	}
 }
 
@@ -74,15 +170,18 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 }
 
 // embeddedReadyTimeout bounds how long StartEmbedded waits for the server.
-// Recovering a large store after an unclean stop can take seconds.
-const embeddedReadyTimeout = 30 * time.Second
+// Recovering a large store after an unclean stop can take minutes; a
+// failure (taken port, unusable data dir) is reported at once instead.
+const embeddedReadyTimeout = 5 * time.Minute
 
 // StartEmbedded starts nats-server in this process with JetStream file
-// storage under cfg.DataDir, server name "tokenledger", no signal handlers
-// and no logging, and waits until it accepts connections. The caller owns
-// the server: shut it down with Shutdown and WaitForShutdown (that also
-// writes the store's index for a fast restart).
-func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
+// storage under cfg.DataDir, server name "tokenledger" and no signal
+// handlers, and waits until it accepts connections. It returns at once
+// with the server's own reason when the server fails to start (a taken
+// port, an unusable data dir) and when ctx ends. The caller owns the
+// server: shut it down with Shutdown and WaitForShutdown (that also writes
+// the store's index for a fast restart).
+func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("jsstore: embedded server: DataDir is required")
 	}
@@ -92,14 +191,14 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		StoreDir:   cfg.DataDir,
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
-		NoLog:      true,
 	}
 	if cfg.OwnerPassword != "" {
-		opts.Users = []*server.User{
-			{Username: OwnerUser, Password: cfg.OwnerPassword},
-			{Username: ReaderUser, Password: cfg.OwnerPassword + "-reader-has-no-usable-password", Permissions: readerPermissions(DefaultStream)},
+		if err := authorize(opts, cfg); err != nil {
+			return nil, err
 		}
-		opts.NoAuthUser = ReaderUser
+		if err := moveGlobalAccount(cfg); err != nil {
+			return nil, err
+		}
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
@@ -119,20 +218,184 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", err)
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: embedded server: %w", err)
 	}
-	s.Start()
-	if !s.ReadyForConnections(embeddedReadyTimeout) {
+	lg := newServerLogger(cfg.Log)
+	s.SetLoggerV2(lg, false, false, false)
+	stop := func() {
 		s.Shutdown()
 		s.WaitForShutdown()
-		return nil, fmt.Errorf("jsstore: embedded server not ready after %s (data dir %s)", embeddedReadyTimeout, cfg.DataDir)
+	}
+	go s.Start()
+	deadline := time.Now().Add(embeddedReadyTimeout)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case <-lg.fatal:
+			stop()
+			return nil, fmt.Errorf("jsstore: embedded server (data dir %s): %s", cfg.DataDir, lg.fatalMsg())
+		case <-ctx.Done():
+			stop()
+			return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", ctx.Err())
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("jsstore: embedded server not ready after %s (data dir %s)", embeddedReadyTimeout, cfg.DataDir)
+		}
+	}
+	if err := ctx.Err(); err != nil { // cancelled while it became ready
+		stop()
+		return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", err)
 	}
 	if !s.JetStreamEnabled() {
-		s.Shutdown()
-		s.WaitForShutdown()
+		stop()
+		if m := lg.fatalMsg(); m != "" {
+			return nil, fmt.Errorf("jsstore: embedded server (data dir %s): %s", cfg.DataDir, m)
+		}
 		return nil, fmt.Errorf("jsstore: embedded server started without JetStream (data dir %s)", cfg.DataDir)
 	}
 	return s, nil
+}
+
+// authorize sets up the two accounts, their users and the limits.
+func authorize(opts *server.Options, cfg EmbeddedConfig) error {
+	if cfg.FeedPassword == "" {
+		return errors.New("jsstore: embedded server: OwnerPassword needs FeedPassword")
+	}
+	def := func(v, d int) int {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	feedBytes := cfg.FeedMaxBytes
+	if feedBytes <= 0 {
+		feedBytes = DefaultFeedMaxBytes
+	}
+	if err := opts.ProcessConfigString(accountsConf(def(cfg.MaxReaderConnections, DefaultMaxReaderConnections),
+		def(cfg.MaxReaderSubscriptions, DefaultMaxReaderSubscriptions), feedBytes)); err != nil {
+		return fmt.Errorf("jsstore: embedded server: accounts: %w", err)
+	}
+	// ProcessConfigString sets nothing else we rely on; restore ours.
+	opts.MaxConn = def(cfg.MaxConnections, DefaultMaxConnections)
+	opts.MaxPayload = int32(max(def(cfg.MaxPayload, DefaultMaxPayload), MaxMsgSize+4096))
+	opts.NoAuthUser = ""
+	var ledger, feed *server.Account
+	for _, a := range opts.Accounts {
+		switch a.Name {
+		case LedgerAccount:
+			ledger = a
+		case FeedAccount:
+			feed = a
+		}
+	}
+	if ledger == nil || feed == nil {
+		return errors.New("jsstore: embedded server: accounts missing after configuration")
+	}
+	opts.Users = []*server.User{
+		{Username: OwnerUser, Password: cfg.OwnerPassword, Account: ledger},
+		{Username: FeedUser, Password: cfg.FeedPassword, Account: feed, Permissions: feedUserPermissions()},
+	}
+	for _, r := range cfg.Readers {
+		switch {
+		case r.NKey != "":
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Account: feed, Permissions: ReaderPermissions()})
+		default:
+			if r.Name == OwnerUser || r.Name == FeedUser {
+				return fmt.Errorf("jsstore: embedded server: reader name %q is reserved", r.Name)
+			}
+			opts.Users = append(opts.Users, &server.User{Username: r.Name, Password: r.PasswordHash, Account: feed,
+				Permissions: ReaderPermissions()})
+		}
+	}
+	return nil
+}
+
+// Reader is a client allowed to follow FeedStream: either an nkey user
+// (NKey, a public user key "U...") or a user Name with a bcrypt
+// PasswordHash.
+type Reader struct {
+	Name         string
+	PasswordHash string
+	NKey         string
+}
+
+// ParseReaders reads a reader list: entries separated by commas,
+// whitespace or new lines; "#" starts a comment up to the end of the line.
+// An entry is an nkey public user key (56 characters starting with "U")
+// or name:bcrypt-hash (the hash as made by "nats server passwd" or
+// htpasswd -B, starting with "$2a$", "$2b$" or "$2y$"). Plain-text
+// passwords are refused: the list sits in a file or environment.
+func ParseReaders(spec string) ([]Reader, error) {
+	var out []Reader
+	seen := map[string]bool{}
+	for _, line := range strings.Split(spec, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		for _, e := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
+			var r Reader
+			if name, hash, ok := strings.Cut(e, ":"); ok {
+				if name == "" || strings.ContainsAny(name, ".*>") {
+					return nil, fmt.Errorf("jsstore: reader %q: bad user name", name)
+				}
+				if !isBcrypt(hash) {
+					return nil, fmt.Errorf("jsstore: reader %q: the password must be a bcrypt hash ($2a$/$2b$/$2y$…), never plain text", name)
+				}
+				r = Reader{Name: name, PasswordHash: hash}
+			} else {
+				if !nkeys.IsValidPublicUserKey(e) {
+					return nil, fmt.Errorf("jsstore: reader entry %d: neither an nkey public user key (U…) nor name:bcrypt-hash", len(out)+1)
+				}
+				r = Reader{NKey: e}
+			}
+			key := r.Name + r.NKey
+			if seen[key] {
+				return nil, fmt.Errorf("jsstore: reader %s listed twice", key)
+			}
+			seen[key] = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func isBcrypt(h string) bool {
+	if len(h) != 60 {
+		return false
+	}
+	for _, p := range []string{"$2a$", "$2b$", "$2y$"} {
+		if strings.HasPrefix(h, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// moveGlobalAccount moves the store of a data dir written before the
+// two-account layout (the stream in the global account $G) to
+// LedgerAccount, so that the ledger keeps its history. JetStream keeps an
+// account's streams in StoreDir/jetstream/<account>; the move is a rename.
+func moveGlobalAccount(cfg EmbeddedConfig) error {
+	root := filepath.Join(cfg.DataDir, "jetstream")
+	old, dst := filepath.Join(root, server.DEFAULT_GLOBAL_ACCOUNT), filepath.Join(root, LedgerAccount)
+	if _, err := os.Stat(filepath.Join(old, "streams", DefaultStream)); err != nil {
+		return nil // nothing to move
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("jsstore: embedded server: data dir %s has a ledger stream in both %s and %s; move one away", cfg.DataDir, old, dst)
+	}
+	if err := os.Rename(old, dst); err != nil {
+		return fmt.Errorf("jsstore: embedded server: move the ledger's store to account %s: %w", LedgerAccount, err)
+	}
+	if cfg.Log != nil {
+		cfg.Log.Log(context.Background(), slog.LevelWarn, "moved the ledger's store from the global account to account "+LedgerAccount+" (readers now use account "+FeedAccount+")",
+			"from", old, "to", dst)
+	}
+	return nil
 }

@@ -277,7 +277,16 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 		ctx, cancel = context.WithTimeout(ctx, s.js.Options().DefaultTimeout)
 		defer cancel()
 	}
-	nc := s.js.Conn()
+	prefix := s.js.Options().APIPrefix
+	if prefix == "" {
+		prefix = "$JS.API."
+	}
+	return directBatch(ctx, s.js.Conn(), prefix, s.name, filter, from, n)
+}
+
+// directBatch is one Direct Get batch request on nc to stream (API prefix
+// ending in a dot); ctx must have a deadline.
+func directBatch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, from uint64, n int) ([]*jetstream.RawStreamMsg, error) {
 	inbox := nc.NewInbox()
 	replies := make(chan *nats.Msg, n+2) // n messages and the end-of-batch marker
 	sub, err := nc.ChanSubscribe(inbox, replies)
@@ -288,23 +297,19 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 	req, err := json.Marshal(struct {
 		Batch int    `json:"batch"`
 		Seq   uint64 `json:"seq"`
-		Subj  string `json:"next_by_subj"`
+		Subj  string `json:"next_by_subj,omitempty"`
 	}{n, from, filter})
 	if err != nil {
 		return nil, err
 	}
-	prefix := s.js.Options().APIPrefix
-	if prefix == "" {
-		prefix = "$JS.API."
-	}
-	if err := nc.PublishRequest(prefix+"DIRECT.GET."+s.name, inbox, req); err != nil {
+	if err := nc.PublishRequest(prefix+"DIRECT.GET."+stream, inbox, req); err != nil {
 		return nil, err
 	}
 	var out []*jetstream.RawStreamMsg
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("no complete answer from stream %s: %w", s.name, ctx.Err())
+			return nil, fmt.Errorf("no complete answer from stream %s: %w", stream, ctx.Err())
 		case m := <-replies:
 			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
 				switch status := m.Header.Get("Status"); status {

@@ -60,11 +60,12 @@ type Store struct {
 
 	subs []*nats.Subscription
 
-	mu      sync.Mutex
-	latched error  // permanent fail-closed reason (config violation, deleted)
-	pending error  // temporary fail-closed reason (re-check after update)
-	gen     uint64 // number of update advisories seen
-	closed  bool
+	mu        sync.Mutex
+	latched   error  // permanent fail-closed reason (deleted, replaced, events lost)
+	violation error  // fail-closed until a later check finds the configuration fit again
+	pending   error  // temporary fail-closed reason (re-check after an advisory)
+	gen       uint64 // number of update advisories seen
+	closed    bool
 
 	deleted     chan struct{} // closed when the stream is known to be deleted
 	deletedOnce sync.Once
@@ -95,6 +96,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: open: %w", err)
+	}
+	if err := checkPermissions(ctx, nc, cfg.Stream); err != nil {
+		return nil, err
 	}
 	if err := checkServer(ctx, nc, js); err != nil {
 		return nil, err
@@ -136,6 +140,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 
 	stream, err := s.openStream(ctx)
 	if err != nil {
+		s.unsubscribe()
+		return nil, err
+	}
+	if err := s.removeForeignConsumers(ctx, stream); err != nil {
 		s.unsubscribe()
 		return nil, err
 	}
@@ -228,6 +236,8 @@ func (s *Store) healthLocked() error {
 		return errors.New("jsstore: store closed")
 	case s.latched != nil:
 		return s.latched
+	case s.violation != nil:
+		return s.violation
 	default:
 		return s.pending
 	}
@@ -265,10 +275,12 @@ func (s *Store) onUpdated(*nats.Msg) {
 	s.poke()
 }
 
-func (s *Store) onDeleted(*nats.Msg) {
-	s.latch(fmt.Errorf("jsstore: stream %s was deleted", s.name))
-	s.markDeleted()
-}
+// onDeleted takes a delete advisory as a hint and re-reads the stream at
+// once: anyone able to publish on the advisory subject (or to point a push
+// consumer's heartbeats at it) could forge one. Only a STREAM.INFO
+// answering "not found" latches the store. Appends need no pending state
+// meanwhile: a deleted stream refuses them by itself.
+func (s *Store) onDeleted(*nats.Msg) { s.poke() }
 
 func (s *Store) poke() {
 	select {
@@ -335,7 +347,18 @@ func (s *Store) recheck() (retry bool) {
 		return false // periodic check: try again at the next tick
 	}
 	if err := CheckConfig(info.Config); err != nil {
-		s.latch(err)
+		if foreignWritable(info.Config) {
+			// Foreign messages may have entered the stream: fixing the
+			// configuration does not remove them.
+			s.latch(err)
+			return false
+		}
+		s.mu.Lock()
+		s.violation = err
+		if s.gen == gen {
+			s.pending = nil // confirmed: the violation is the reason now
+		}
+		s.mu.Unlock()
 		return false
 	}
 	switch {
@@ -350,9 +373,22 @@ func (s *Store) recheck() (retry bool) {
 		return false
 	}
 	s.mu.Lock()
+	s.violation = nil // fit again, same stream, nothing lost
 	if s.gen == gen { // no newer update arrived while we read
 		s.pending = nil
 	}
 	s.mu.Unlock()
 	return false
+}
+
+// foreignWritable reports whether sc lets messages into the stream that
+// the ledger did not append with its expectations (sources, a mirror, a
+// subject transform, message schedules, subjects other than ledger.>) or
+// may lose acknowledged ones undetectably (asynchronous persistence).
+// Such a violation stays latched after the configuration is fixed; the
+// others (limits, deletes, purges) leave a trace the lost-events check
+// sees, so they clear once the stream is fit again.
+func foreignWritable(sc jetstream.StreamConfig) bool {
+	return sc.Mirror != nil || len(sc.Sources) > 0 || sc.SubjectTransform != nil || sc.AllowMsgSchedules ||
+		sc.PersistMode != jetstream.DefaultPersistMode || !coversAny(sc.Subjects, ledgerSubjects)
 }

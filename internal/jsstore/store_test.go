@@ -350,7 +350,7 @@ func TestRestartKeepsEveryEvent(t *testing.T) {
 		start func(t *testing.T, dir string) node
 	}{
 		{"embedded, in-process, fsync always", func(t *testing.T, dir string) node {
-			srv, err := jsstore.StartEmbedded(jsstore.EmbeddedConfig{DataDir: dir, SyncAlways: true})
+			srv, err := jsstore.StartEmbedded(ctxFor(t), jsstore.EmbeddedConfig{DataDir: dir, SyncAlways: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -450,7 +450,7 @@ func TestDefaultEmbeddedSyncsEveryWrite(t *testing.T) {
 	if cfg.DataDir != dir || cfg.Listen != "" {
 		t.Fatalf("DefaultEmbedded = %+v, want DataDir %s and no listener", cfg, dir)
 	}
-	srv, err := jsstore.StartEmbedded(cfg)
+	srv, err := jsstore.StartEmbedded(ctxFor(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func TestStartEmbedded(t *testing.T) {
 		{"in-process only", func(dir string) jsstore.EmbeddedConfig { return jsstore.EmbeddedConfig{DataDir: dir} },
 			func(s *server.Server) (*nats.Conn, error) { return nats.Connect("", nats.InProcessServer(s)) }, ""},
 		{"loopback with a random port", func(dir string) jsstore.EmbeddedConfig {
-			return jsstore.EmbeddedConfig{DataDir: dir, Listen: "127.0.0.1:0", OwnerPassword: "pw"}
+			return jsstore.EmbeddedConfig{DataDir: dir, Listen: "127.0.0.1:0", OwnerPassword: "pw", FeedPassword: "fpw"}
 		}, func(s *server.Server) (*nats.Conn, error) {
 			return nats.Connect(s.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "pw"))
 		}, ""},
@@ -482,12 +482,12 @@ func TestStartEmbedded(t *testing.T) {
 		}, nil, "needs OwnerPassword"},
 		{"no data dir", func(string) jsstore.EmbeddedConfig { return jsstore.EmbeddedConfig{} }, nil, "DataDir is required"},
 		{"bad listen address", func(dir string) jsstore.EmbeddedConfig {
-			return jsstore.EmbeddedConfig{DataDir: dir, Listen: "127.0.0.1", OwnerPassword: "pw"}
+			return jsstore.EmbeddedConfig{DataDir: dir, Listen: "127.0.0.1", OwnerPassword: "pw", FeedPassword: "fpw"}
 		}, nil, "listen address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := jsstore.StartEmbedded(tt.cfg(t.TempDir()))
+			srv, err := jsstore.StartEmbedded(ctxFor(t), tt.cfg(t.TempDir()))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("StartEmbedded = %v, want an error naming %q", err, tt.wantErr)
@@ -812,55 +812,4 @@ func TestReplayCleansUpItsConsumer(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// A client without credentials is the reader: it may follow the ledger
-// (plain subscriptions, ordered consumers, Direct Get) but not append
-// events or manage the stream.
-func TestStartEmbedded_AnonymousClientsOnlyRead(t *testing.T) {
-	srv, err := jsstore.StartEmbedded(jsstore.EmbeddedConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", OwnerPassword: "owner-pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	owner, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "owner-pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(owner.Close)
-	st := mustOpen(t, owner, jsstore.Config{})
-	create(t, st)
-
-	anon, err := nats.Connect(srv.ClientURL(), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
-	if err != nil {
-		t.Fatalf("anonymous readers must be able to connect: %v", err)
-	}
-	t.Cleanup(anon.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	js, err := jetstream.New(anon)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := js.OrderedConsumer(ctx, jsstore.DefaultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ledger.token.*.created"}})
-	if err != nil {
-		t.Fatalf("a reader cannot create an ordered consumer: %v", err)
-	}
-	if _, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil {
-		t.Fatalf("a reader cannot read the stream: %v", err)
-	}
-	short, cancelShort := context.WithTimeout(context.Background(), time.Second)
-	defer cancelShort()
-	if _, err := js.Publish(short, "ledger.token.forged.created", []byte(`{}`)); err == nil {
-		t.Fatal("a reader appended to the ledger")
-	}
-	if err := js.DeleteStream(short, jsstore.DefaultStream); err == nil {
-		t.Fatal("a reader deleted the stream")
-	}
-	if _, err := js.UpdateStream(short, jetstream.StreamConfig{Name: jsstore.DefaultStream, Subjects: []string{"ledger.>"}, MaxAge: time.Hour}); err == nil {
-		t.Fatal("a reader changed the stream's configuration")
-	}
-	if seq, err := st.LastSequence(context.Background()); err != nil || seq != 1 {
-		t.Fatalf("stream at %d (%v), want the owner's single event", seq, err)
-	}
 }

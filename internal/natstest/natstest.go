@@ -24,6 +24,13 @@ func RunServer(tb testing.TB) *server.Server {
 // restarts; each server is shut down (again, harmlessly) when the test ends.
 func RunServerAt(tb testing.TB, dir string) *server.Server {
 	tb.Helper()
+	return RunServerWith(tb, dir, nil)
+}
+
+// RunServerWith is RunServerAt with a change to the server's options
+// before it starts (users and permissions, limits, accounts).
+func RunServerWith(tb testing.TB, dir string, change func(*server.Options)) *server.Server {
+	tb.Helper()
 	opts := &server.Options{
 		ServerName: "natstest",
 		Host:       "127.0.0.1",
@@ -33,6 +40,9 @@ func RunServerAt(tb testing.TB, dir string) *server.Server {
 		JetStream:  true,
 		StoreDir:   dir,
 		SyncAlways: false,
+	}
+	if change != nil {
+		change(opts)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

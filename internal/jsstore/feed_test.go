@@ -1,0 +1,432 @@
+package jsstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/storetest"
+)
+
+// feedEnv is an embedded server with the two-account layout, the owner's
+// store and the feed stream, and one reader (name and password).
+type feedEnv struct {
+	srv   *server.Server
+	owner *nats.Conn
+	js    jetstream.JetStream // the owner's
+	store *jsstore.Store
+}
+
+const (
+	readerName = "follower"
+	readerPW   = "reader-pw"
+)
+
+func startFeedServer(t *testing.T, change func(*jsstore.EmbeddedConfig)) *feedEnv {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(readerPW), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := jsstore.EmbeddedConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", OwnerPassword: "owner-pw", FeedPassword: "feed-pw",
+		Readers: []jsstore.Reader{{Name: readerName, PasswordHash: string(hash)}}}
+	if change != nil {
+		change(&cfg)
+	}
+	srv, err := jsstore.StartEmbedded(ctxFor(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	owner, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "owner-pw"), nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	st := mustOpen(t, owner, jsstore.Config{OwnsServer: true})
+	feed, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsstore.EnsureFeed(ctxFor(t), feed); err != nil {
+		t.Fatal(err)
+	}
+	feed.Close() // the mirror runs in the server; the ledger closes it too
+	return &feedEnv{srv: srv, owner: owner, js: newJS(t, owner), store: st}
+}
+
+// connectReader connects as the test reader; violations are collected.
+func (e *feedEnv) connectReader(t *testing.T) (*nats.Conn, *asyncErrs) {
+	t.Helper()
+	errs := &asyncErrs{}
+	nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.ErrorHandler(errs.handle))
+	if err != nil {
+		t.Fatalf("reader connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+type asyncErrs struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (a *asyncErrs) handle(_ *nats.Conn, _ *nats.Subscription, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.errs = append(a.errs, err)
+}
+
+func (a *asyncErrs) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return fmt.Sprint(a.errs)
+}
+
+// followAll runs FollowFeed on nc from 1 and returns the events received.
+func followAll(t *testing.T, nc *nats.Conn) (got func() []jsstore.FeedEvent) {
+	t.Helper()
+	var mu sync.Mutex
+	var evs []jsstore.FeedEvent
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- jsstore.FollowFeed(ctx, nc, 1, func(e jsstore.FeedEvent) error {
+			mu.Lock()
+			evs = append(evs, e)
+			mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("FollowFeed = %v", err)
+		}
+	})
+	return func() []jsstore.FeedEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]jsstore.FeedEvent(nil), evs...)
+	}
+}
+
+// A reader follows every stored token event, with the ledger's sequence
+// numbers, and nothing else: not the principals' events, not a publish
+// JetStream refused (a conflicting append).
+func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
+	e := startFeedServer(t, nil)
+	ctx := ctxFor(t)
+	rd, _ := e.connectReader(t)
+	raw, err := rd.SubscribeSync(">")
+	if err == nil {
+		defer raw.Unsubscribe()
+	}
+	got := followAll(t, rd)
+
+	id, first, seq := create(t, e.store) // seq 1
+	if _, err := e.js.Publish(ctx, "ledger.user.42.created", []byte(`{"email":"ada@example.com"}`)); err != nil {
+		t.Fatal(err) // seq 2: a principal's event
+	}
+	stale := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonCompromised}, first.Hash),
+		Expected: seq - 1, MsgID: storetest.NewEventID()}
+	if _, err := e.store.Append(ctx, stale); !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("stale append = %v, want a conflict", err)
+	}
+	revoke := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonRotated}, first.Hash),
+		Expected: seq, MsgID: storetest.NewEventID()}
+	last, err := e.store.Append(ctx, revoke) // seq 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n < 2 {
+			return fmt.Errorf("%d events followed, want 2", n)
+		}
+		return nil
+	})
+	evs := got()
+	if len(evs) != 2 || evs[0].Sequence != seq || evs[1].Sequence != last {
+		t.Fatalf("followed %+v, want sequences %d and %d", evs, seq, last)
+	}
+	for _, ev := range evs {
+		if !strings.HasPrefix(ev.Subject, "ledger.token.") || strings.Contains(string(ev.Data), "compromised") {
+			t.Errorf("reader received %s %s", ev.Subject, ev.Data)
+		}
+	}
+	// Everything the reader's wildcard subscription saw is a stored
+	// token event or a reply to it: no refused publish, no user event.
+	for {
+		m, err := raw.NextMsg(100 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if strings.Contains(string(m.Data), "compromised") || strings.Contains(string(m.Data), "ada@example.com") {
+			t.Errorf("reader saw %s: %s", m.Subject, m.Data)
+		}
+	}
+}
+
+// Every way a reader could create, change or remove server-side state
+// fails: consumers (push or pull, on the feed or through the imported
+// ledger API), streams, deletes, appends; and the subjects only the
+// ledger uses are closed to it.
+func TestReaderCannotTouchServerState(t *testing.T) {
+	e := startFeedServer(t, nil)
+	create(t, e.store)
+	rd, errs := e.connectReader(t)
+	js := newJS(t, rd)
+	imported, err := jetstream.NewWithAPIPrefix(rd, jsstore.FeedAPIPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	attacks := []struct {
+		name string
+		do   func() error
+	}{
+		{"push consumer onto the delete advisory, on the feed", func() error {
+			_, err := js.CreateOrUpdateConsumer(short(), jsstore.FeedStream, jetstream.ConsumerConfig{Durable: "evil",
+				DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER", IdleHeartbeat: time.Second, FlowControl: true})
+			return err
+		}},
+		{"durable pull consumer on the feed", func() error {
+			_, err := js.CreateOrUpdateConsumer(short(), jsstore.FeedStream, jetstream.ConsumerConfig{Durable: "mine"})
+			return err
+		}},
+		{"ordered consumer on the feed", func() error {
+			c, err := js.OrderedConsumer(short(), jsstore.FeedStream, jetstream.OrderedConsumerConfig{})
+			if err != nil {
+				return err
+			}
+			_, err = c.Next(jetstream.FetchMaxWait(time.Second))
+			return err
+		}},
+		{"push consumer on the ledger through the imported API", func() error {
+			_, err := imported.CreateOrUpdateConsumer(short(), jsstore.DefaultStream, jetstream.ConsumerConfig{Durable: "evil",
+				FilterSubject: "ledger.token.>", DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER", IdleHeartbeat: time.Second, FlowControl: true})
+			return err
+		}},
+		{"consumer on the ledger with the plain API", func() error {
+			_, err := js.CreateOrUpdateConsumer(short(), jsstore.DefaultStream, jetstream.ConsumerConfig{Durable: "x"})
+			return err
+		}},
+		{"stream of its own", func() error {
+			_, err := js.CreateStream(short(), jetstream.StreamConfig{Name: "MINE", Subjects: []string{"mine.>"}})
+			return err
+		}},
+		{"delete the feed", func() error { return js.DeleteStream(short(), jsstore.FeedStream) }},
+		{"purge the feed", func() error {
+			s, err := js.Stream(short(), jsstore.FeedStream)
+			if err != nil {
+				return err
+			}
+			return s.Purge(short())
+		}},
+		{"append a token event", func() error {
+			_, err := js.Publish(short(), "ledger.token.forged.created", []byte(`{}`))
+			return err
+		}},
+		{"read the ledger stream directly", func() error {
+			_, err := js.Stream(short(), jsstore.DefaultStream)
+			return err
+		}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			if err := a.do(); err == nil {
+				t.Fatalf("a reader succeeded (async errors: %s)", errs)
+			}
+		})
+	}
+	for _, subject := range []string{jsstore.FeedDeliverPrefix + ".>", jsstore.FeedInboxPrefix + ".>", "ledger.user.>"} {
+		sub, err := rd.SubscribeSync(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = rd.Flush()
+		_ = sub
+		if le := rd.LastError(); le == nil || !strings.Contains(le.Error(), subject) {
+			t.Errorf("a reader may subscribe to %s (last error %v)", subject, le)
+		}
+	}
+	ledger, err := e.js.Stream(ctxFor(t), jsstore.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ci := range ledger.ListConsumers(ctxFor(t)).Info() {
+		if ci.Config.Durable != "" || !strings.HasPrefix(ci.Config.DeliverSubject, jsstore.FeedDeliverPrefix+".") {
+			t.Errorf("consumer %s (deliver %q) on the ledger stream", ci.Name, ci.Config.DeliverSubject)
+		}
+	}
+}
+
+// Clients without credentials, and with wrong ones, are refused.
+func TestEmbeddedRefusesUnauthenticatedClients(t *testing.T) {
+	e := startFeedServer(t, nil)
+	for _, opts := range [][]nats.Option{nil, {nats.UserInfo(readerName, "wrong")}, {nats.UserInfo(readerName, "")}} {
+		if nc, err := nats.Connect(e.srv.ClientURL(), opts...); err == nil {
+			nc.Close()
+			t.Fatalf("connect with %d options accepted", len(opts))
+		}
+	}
+}
+
+// An nkey reader signs in with its seed and gets the reader's rights.
+func TestNKeyReaderFollowsTheFeed(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	readers, err := jsstore.ParseReaders(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.Readers = readers })
+	nc, err := nats.Connect(e.srv.ClientURL(), nats.Nkey(pub, func(nonce []byte) ([]byte, error) {
+		signer, err := nkeys.FromSeed(seed)
+		if err != nil {
+			return nil, err
+		}
+		return signer.Sign(nonce)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, _, seq := create(t, e.store)
+	got := followAll(t, nc)
+	eventually(t, 10*time.Second, func() error {
+		if evs := got(); len(evs) != 1 || evs[0].Sequence != seq {
+			return fmt.Errorf("followed %+v", evs)
+		}
+		return nil
+	})
+}
+
+// Reader connections and each reader's subscriptions are capped; the
+// owner connects and appends beyond the readers' cap.
+func TestReaderConnectionAndSubscriptionCaps(t *testing.T) {
+	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) {
+		c.MaxReaderConnections = 3
+		c.MaxReaderSubscriptions = 5
+	})
+	var conns []*nats.Conn
+	refused := false
+	for i := 0; i < 10 && !refused; i++ { // bounded: 10 attempts
+		nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.NoReconnect())
+		if err != nil {
+			refused = true
+			if i != 3 {
+				t.Fatalf("connection %d refused (%v), want the 4th", i+1, err)
+			}
+			break
+		}
+		conns = append(conns, nc)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if !refused {
+		t.Fatal("10 reader connections accepted with a cap of 3")
+	}
+	nc := conns[0]
+	var subErr error
+	for i := 0; i < 10 && subErr == nil; i++ { // bounded: 10 subscriptions
+		if _, err := nc.SubscribeSync(fmt.Sprintf("_INBOX.x%d", i)); err != nil {
+			subErr = err
+		}
+		if err := nc.Flush(); err == nil {
+			if le := nc.LastError(); le != nil {
+				subErr = le
+			}
+		}
+	}
+	if !errors.Is(subErr, nats.ErrMaxSubscriptionsExceeded) {
+		t.Fatalf("10 subscriptions on one reader connection: %v, want ErrMaxSubscriptionsExceeded", subErr)
+	}
+	create(t, e.store) // the ledger is not affected
+	owner2, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "owner-pw"))
+	if err != nil {
+		t.Fatalf("the ledger's account is refused once readers are at their cap: %v", err)
+	}
+	owner2.Close()
+}
+
+// The server-wide connection cap also holds.
+func TestEmbeddedConnectionCap(t *testing.T) {
+	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.MaxConnections = 4; c.MaxReaderConnections = 100 })
+	// the owner's connection is one of the four.
+	var refused error
+	for i := 0; i < 5 && refused == nil; i++ {
+		nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.NoReconnect())
+		if err != nil {
+			refused = err
+			break
+		}
+		t.Cleanup(nc.Close)
+	}
+	if refused == nil {
+		t.Fatal("more connections than MaxConnections accepted")
+	}
+	create(t, e.store)
+}
+
+func TestParseReaders(t *testing.T) {
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	hash := "$2a$11$" + strings.Repeat("a", 53)
+	tests := []struct {
+		spec    string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{pub, 1, ""},
+		{"# readers\n" + pub + "  # a service\nalice:" + hash + ",bob:" + hash, 3, ""},
+		{"alice:plaintext", 0, "bcrypt"},
+		{"alice:" + hash + " alice:" + hash, 0, "twice"},
+		{"NOTAKEY", 0, "neither"},
+		{":" + hash, 0, "bad user name"},
+		{"a.b:" + hash, 0, "bad user name"},
+	}
+	for _, tt := range tests {
+		got, err := jsstore.ParseReaders(tt.spec)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseReaders(%q) = %v, want error naming %q", tt.spec, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(got) != tt.want {
+			t.Errorf("ParseReaders(%q) = %v, %v; want %d readers", tt.spec, got, err, tt.want)
+		}
+	}
+	for _, spec := range []string{"alice:secret-password", "secret-password"} {
+		if _, err := jsstore.ParseReaders(spec); err == nil || strings.Contains(err.Error(), "secret-password") {
+			t.Errorf("ParseReaders(%q) = %v, want an error that does not repeat the password", spec, err)
+		}
+	}
+}
