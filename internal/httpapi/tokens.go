@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -126,7 +125,7 @@ func tokenType(raw string) (string, error) {
 	case "":
 		return "", badRequest("type", `"type" is required: one of client, backend, frontend`)
 	default:
-		return "", badRequest("type", fmt.Sprintf(`"type" must be one of client, backend, frontend; got %q`, truncate(raw)))
+		return "", badRequest("type", `"type" must be one of client, backend, frontend`)
 	}
 }
 
@@ -141,7 +140,7 @@ func truncate(s string) string {
 func (s *Server) checkScope(env string, projects []string) error {
 	if env != commands.AllEnvironments {
 		if _, ok := s.dir.Environment(env); !ok {
-			return badRequest("environment", fmt.Sprintf("Environment=%s does not exist", truncate(env)))
+			return badRequest("environment", "The environment does not exist")
 		}
 	}
 	for _, p := range projects {
@@ -149,7 +148,7 @@ func (s *Server) checkScope(env string, projects []string) error {
 			continue // the command names what is wrong with a malformed id
 		}
 		if pr, ok := s.dir.Project(p); !ok || pr.Deleted {
-			return badRequest("projects", fmt.Sprintf("Project=%s does not exist", truncate(p)))
+			return badRequest("projects", "A project in \"projects\" does not exist")
 		}
 	}
 	return nil
@@ -273,7 +272,7 @@ func (s *Server) projectFor(r *http.Request, p *authz.Principal, perm string) (s
 		return "", err
 	}
 	if pr, ok := s.dir.Project(id); !ok || pr.Deleted {
-		return "", notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+		return "", notFound("Could not find the project")
 	}
 	return id, nil
 }
