@@ -191,7 +191,10 @@ type readCloser struct {
 // member out instead), and every date-time within what the ledger can
 // store. No message repeats an input value or an unknown member name: either
 // could be a secret pasted into the wrong place.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+//
+// nullable names the members for which null is a value of its own (e.g. a
+// service-account token's expiresAt: null for "never").
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, nullable ...string) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -206,13 +209,13 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return badRequest("", "request body could not be read")
 	}
-	return decodeBody(body, v)
+	return decodeBody(body, v, nullable...)
 }
 
 // decodeBody is decode's content check, without the transport: the unit
 // the fuzz target drives. Every error it returns is an *apiError with status
 // 400.
-func decodeBody(body []byte, v any) error {
+func decodeBody(body []byte, v any, nullable ...string) error {
 	known := fieldNames(v)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("", "request body is empty; send a JSON object")
@@ -220,7 +223,7 @@ func decodeBody(body []byte, v any) error {
 	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err, known)
 	}
-	if err := rejectNulls(body, known); err != nil {
+	if err := rejectNulls(body, known, nullable); err != nil {
 		return err
 	}
 	return checkTimes(reflect.ValueOf(v))
@@ -260,7 +263,7 @@ func decodeError(err error, known []string) *apiError {
 
 // rejectNulls refuses null anywhere in the body: a member that may be
 // absent is left out, never sent as null (null once meant "all projects").
-func rejectNulls(body []byte, known []string) error {
+func rejectNulls(body []byte, known, nullable []string) error {
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := dec.ReadToken()
@@ -268,7 +271,11 @@ func rejectNulls(body []byte, known []string) error {
 			return nil // Unmarshal already accepted the body: this is its end
 		}
 		if tok.Kind() == 'n' {
-			field := knownField(dec.StackPointer(), known)
+			p := dec.StackPointer()
+			field := knownField(p, known)
+			if field != "" && p == jsontext.Pointer("/"+field) && slices.Contains(nullable, field) {
+				continue // null as the member's own value, where it means something
+			}
 			if field == "" {
 				return badRequest("", "null is not accepted; leave the member out instead")
 			}
