@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -121,6 +122,25 @@ func TestFailedAuthenticationsAreRateLimitedPerAddress(t *testing.T) {
 	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", adminSecret, nil))
 	checkTooMany(t, s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}}))
 	s.must(http.StatusOK, "GET", "/health", "", nil)
+}
+
+// Behind a single-sign-on proxy every request comes from the proxy's
+// address: bearer failures through it must not lock out users who sign in
+// with the proxy's header (no credential to guess there).
+func TestBearerFailuresDoNotLockOutAuthProxyUsers(t *testing.T) {
+	const header = "X-Forwarded-User"
+	s := startServiceWith(t, "", nil, func(c *Config) {
+		c.UnauthRate, c.UnauthBurst = 0.001, 3
+		c.AuthProxyHeader = header
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	s.createUser("sso", "Viewer")
+	for range 3 {
+		s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", "guess", nil)
+	}
+	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", "guess", nil))
+	s.must(http.StatusOK, "GET", "/api/admin/user", "", nil, header, "sso")
+	s.must(http.StatusUnauthorized, "GET", "/api/admin/user", "", nil, header, "nobody")
 }
 
 // A Viewer looping PAT create/delete appended ~1,200 events in 15 s. Each

@@ -330,8 +330,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error
 
 // authed authenticates a request, then applies, in order: the per-address
-// limit of failed authentications (checked before any credential is looked
-// at, so an address out of tokens learns nothing), the CSRF content-type
+// limit of failed bearer authentications (checked before the credential is
+// looked at, so an address out of tokens learns nothing), the CSRF content-type
 // rule for the auth-proxy header, the per-principal limit of mutations and
 // the X-Ledger-Min-Sequence wait (only for an authenticated caller).
 func (s *Server) authed(h handlerFunc) http.HandlerFunc {
@@ -345,13 +345,19 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handlerFunc) error {
 	now := time.Now()
 	addr := clientKey(r)
-	if wait := s.unauth.blocked(addr, now); wait > 0 {
-		return tooManyRequests(w, wait, "Too many failed authentications from this address; retry after the time in Retry-After")
+	// Only a presented credential can be guessed. Sign-ins through the
+	// auth proxy are never limited here: they would otherwise share the
+	// proxy's address with everyone's failures.
+	guessable := bearer(r) != ""
+	if guessable {
+		if wait := s.unauth.blocked(addr, now); wait > 0 {
+			return tooManyRequests(w, wait, "Too many failed authentications from this address; retry after the time in Retry-After")
+		}
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		if guessable && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			s.unauth.charge(addr, 1, now)
 		}
 		return err
