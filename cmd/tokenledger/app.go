@@ -109,17 +109,29 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goRun("projections", func() error { return m.Runner.Run(bg) })
 
 	m.api = httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,
-		WriteWait: m.Config.ReadWait},
+		WriteWait:  m.Config.ReadWait,
+		UnauthRate: m.Config.UnauthRate, UnauthBurst: m.Config.UnauthBurst,
+		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
+		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log})
 	m.ln, err = net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
 	}
-	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	// Timeouts sized for the routes: headers and a 64 KiB body arrive in
+	// seconds; the slowest answer waits twice for the projections
+	// (X-Ledger-Min-Sequence, then its own write), each up to ReadWait,
+	// plus the append itself.
+	wait := m.Config.ReadWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 2*wait + 15*time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections)
 	m.goRun("http", func() error {
-		if err := m.http.Serve(m.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := m.http.Serve(served); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

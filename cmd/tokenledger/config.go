@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -39,6 +41,21 @@ type Config struct {
 	NATSReaders []jsstore.Reader
 	// NATSLimits caps the embedded server (zero fields: jsstore defaults).
 	NATSLimits NATSLimits
+
+	// HTTP limits (0 turns each off; ParseConfig sets the defaults).
+	// MaxConnections caps open HTTP connections; at the cap the longest-idle
+	// one is closed to make room.
+	MaxConnections int
+	// UnauthRate/UnauthBurst: per-client-address token bucket of the token
+	// oracles (/edge/validate misses, failed authentications).
+	UnauthRate  float64
+	UnauthBurst int
+	// MutationRate/MutationBurst: per-principal token bucket of mutations.
+	MutationRate  float64
+	MutationBurst int
+	// TrustedOrigins may send mutations from a browser besides the
+	// server's own origin.
+	TrustedOrigins []string
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -59,6 +76,36 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	var c Config
 	var proxies, expiry string
+	var httpErr error
+	envInt := func(name string, def int) int {
+		v := getenv("TOKENLEDGER_" + name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			httpErr = fmt.Errorf("TOKENLEDGER_%s: %q is not a non-negative integer", name, v)
+		}
+		return n
+	}
+	envFloat := func(name string, def float64) float64 {
+		v := getenv("TOKENLEDGER_" + name)
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			httpErr = fmt.Errorf("TOKENLEDGER_%s: %q is not a non-negative number", name, v)
+		}
+		return f
+	}
+	var origins string
+	fs.IntVar(&c.MaxConnections, "max-connections", envInt("MAX_CONNECTIONS", 1024), "most open HTTP connections; at the cap the longest-idle one is closed; 0: no cap (TOKENLEDGER_MAX_CONNECTIONS)")
+	fs.Float64Var(&c.UnauthRate, "unauth-rate", envFloat("UNAUTH_RATE", 5), "per client address: unknown tokens at /edge/validate and failed authentications per second before 429; 0: off (TOKENLEDGER_UNAUTH_RATE)")
+	fs.IntVar(&c.UnauthBurst, "unauth-burst", envInt("UNAUTH_BURST", 50), "per client address: burst of --unauth-rate (TOKENLEDGER_UNAUTH_BURST)")
+	fs.Float64Var(&c.MutationRate, "mutation-rate", envFloat("MUTATION_RATE", 2), "per principal: changes (POST, PUT, DELETE) per second before 429; 0: off (TOKENLEDGER_MUTATION_RATE)")
+	fs.IntVar(&c.MutationBurst, "mutation-burst", envInt("MUTATION_BURST", 60), "per principal: burst of --mutation-rate (TOKENLEDGER_MUTATION_BURST)")
+	fs.StringVar(&origins, "trusted-origins", env("TRUSTED_ORIGINS", ""), "comma-separated origins (https://host[:port]) whose browser pages may send changes besides the server's own (TOKENLEDGER_TRUSTED_ORIGINS)")
 	fs.StringVar(&c.Listen, "listen", env("LISTEN", "127.0.0.1:4242"), "HTTP listen address (TOKENLEDGER_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "./data"), "directory of the embedded NATS JetStream store (TOKENLEDGER_DATA_DIR)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("NATS_LISTEN", "127.0.0.1:4222"), `client address of the embedded NATS server, "off" for none (TOKENLEDGER_NATS_LISTEN)`)
@@ -88,6 +135,21 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	feedGiB := natsInt("nats-feed-max-gib", "NATS_FEED_MAX_GIB", jsstore.DefaultFeedMaxBytes>>30, "disk in GiB the readers' token feed may use; the feed stops following the ledger when full")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	if httpErr != nil {
+		return Config{}, httpErr
+	}
+	if c.MaxConnections < 0 || c.UnauthBurst < 0 || c.MutationBurst < 0 || c.UnauthRate < 0 || c.MutationRate < 0 {
+		return Config{}, fmt.Errorf("--max-connections, --unauth-rate, --unauth-burst, --mutation-rate and --mutation-burst must not be negative")
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
+			return Config{}, fmt.Errorf("--trusted-origins: %w", err)
+		}
+		c.TrustedOrigins = append(c.TrustedOrigins, o)
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())

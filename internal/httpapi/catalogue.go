@@ -237,7 +237,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	res, err := s.cmd.CreateProject(r.Context(), s.meta(r, p), commands.CreateProject{ProjectID: body.ID, Name: body.Name, Description: body.Description})
 	if errors.Is(err, commands.ErrExists) {
-		return conflict(fmt.Sprintf("A project with id %s already exists (ids of deleted projects are not reused)", truncate(body.ID)))
+		return conflict("A project with this id already exists (ids of deleted projects are not reused)")
 	}
 	if err != nil {
 		return err
@@ -258,7 +258,7 @@ func (s *Server) liveProject(r *http.Request) (directory.Project, error) {
 	id := r.PathValue("projectId")
 	pr, ok := s.dir.Project(id)
 	if !ok || pr.Deleted {
-		return directory.Project{}, notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+		return directory.Project{}, notFound("Could not find the project")
 	}
 	return pr, nil
 }
@@ -285,7 +285,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	res, err := s.cmd.UpdateProject(r.Context(), s.meta(r, p), commands.UpdateProject{ProjectID: pr.ID, Name: body.Name, Description: body.Description})
 	if errors.Is(err, commands.ErrNotFound) {
-		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(pr.ID)))
+		return notFound("Could not find the project")
 	}
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	id := r.PathValue("projectId")
 	if pr, ok := s.dir.Project(id); !ok || (pr.Deleted && !retry(r)) {
-		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+		return notFound("Could not find the project")
 	}
 	// The command finds the tokens the deletion cascades to.
 	res, err := s.cmd.DeleteProject(r.Context(), s.meta(r, p), id, nil)
@@ -371,7 +371,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	}
 	project := r.PathValue("projectId")
 	if pr, ok := s.dir.Project(project); !ok || pr.Deleted {
-		return notFound(fmt.Sprintf("Could not find project with id %s", truncate(project)))
+		return notFound("Could not find the project")
 	}
 	res, err := s.cmd.AddProjectMember(r.Context(), s.meta(r, p), commands.AddProjectMember{ProjectID: project, Member: member, Role: role})
 	return s.written(w, r, res, err)
@@ -456,7 +456,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	}
 	res, err := s.cmd.CreateEnvironment(r.Context(), s.meta(r, p), commands.CreateEnvironment{Name: b.Name, Type: b.Type})
 	if errors.Is(err, commands.ErrExists) {
-		return conflict(fmt.Sprintf("An environment named %s already exists (names of deleted environments are not reused)", truncate(b.Name)))
+		return conflict("An environment with this name already exists (names of deleted environments are not reused)")
 	}
 	if err != nil {
 		return err
@@ -477,7 +477,7 @@ func (s *Server) liveEnvironment(r *http.Request) (directory.Environment, error)
 	name := r.PathValue("name")
 	e, ok := s.dir.Environment(name)
 	if !ok {
-		return directory.Environment{}, notFound(fmt.Sprintf("Could not find environment with name %s", truncate(name)))
+		return directory.Environment{}, notFound("Could not find the environment")
 	}
 	return e, nil
 }
@@ -502,7 +502,7 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	}
 	res, err := s.cmd.UpdateEnvironment(r.Context(), s.meta(r, p), commands.UpdateEnvironment{Name: e.Name, Type: b.Type})
 	if errors.Is(err, commands.ErrNotFound) {
-		return notFound(fmt.Sprintf("Could not find environment with name %s", truncate(e.Name)))
+		return notFound("Could not find the environment")
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
@@ -21,8 +22,16 @@ const maxEdgeTokens = 1000
 // handleEdgeValidate answers Unleash Edge: for every valid, unexpired,
 // unrevoked client, backend, frontend or admin token among the inputs, its
 // scope; everything else is left out, as Unleash does. Like Unleash, the
-// route needs no credential.
+// route needs no credential, so it is a token oracle: every token it does
+// not find spends one of the client address's rate-limit tokens, and an
+// address that has none left gets 429 before any token is looked at.
 func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	addr := clientKey(r)
+	if wait := s.unauth.blocked(addr, now); wait > 0 {
+		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
+		return
+	}
 	var b struct {
 		Tokens *[]string `json:"tokens"`
 	}
@@ -41,8 +50,13 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Tokens []edgeToken `json:"tokens"`
 	}{Tokens: []edgeToken{}}
+	misses := 0
+	defer func() { s.unauth.charge(addr, misses, now) }()
 	for _, secret := range *b.Tokens {
 		t, st := s.verify(secret)
+		if st == tokenset.Unknown {
+			misses++
+		}
 		if st != tokenset.Valid || commands.IsAccountToken(t.Type) {
 			continue
 		}

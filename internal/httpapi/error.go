@@ -4,11 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
+	"regexp"
 
 	"github.com/google/uuid"
 
 	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/authz"
 )
 
@@ -70,14 +71,20 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &ve):
-		return badRequest(ve.Field, ve.Error())
+		return badRequest(ve.Field, redactQuoted(ve.Error()))
 	case errors.As(err, &denied):
 		return newError(http.StatusForbidden, "OperationDeniedError", denied.Error())
 	case errors.Is(err, commands.ErrKeyReused):
 		return newError(http.StatusUnprocessableEntity, "IdempotencyKeyReusedError",
 			"this Idempotency-Key was already used with a different request; send a new key for a new request")
 	case errors.As(err, &taken):
-		return conflict(strings.ToUpper(taken.Error()[:1]) + taken.Error()[1:])
+		// The scope, never the name: a name could be a pasted secret.
+		what := map[string]string{events.ScopeUsername: "username or e-mail address", events.ScopeEmail: "e-mail address",
+			events.ScopeRoleName: "role name", events.ScopePATDescription: "token description"}[taken.Scope]
+		if what == "" {
+			what = "name"
+		}
+		return conflict("The " + what + " is already taken")
 	case errors.Is(err, commands.ErrNotFound):
 		return notFound("Could not find the requested resource")
 	case errors.Is(err, commands.ErrExists):
@@ -105,3 +112,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var _ = slog.Default
+
+// quoted matches a Go-quoted string, the form commands' validation reasons
+// give an input value in.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redactQuoted replaces the quoted input values in a validation reason: an
+// error may name the field, never repeat what was sent.
+func redactQuoted(msg string) string {
+	return quoted.ReplaceAllString(msg, "(the value sent)")
+}

@@ -47,8 +47,8 @@ func parseTime(field, v string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, badRequest(field, field+" must be an RFC 3339 time")
+	if err != nil || !storableTime(t) {
+		return time.Time{}, badRequest(field, field+" must be an RFC 3339 time between the years 0001 and 9999 in UTC")
 	}
 	return t, nil
 }

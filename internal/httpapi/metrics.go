@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +14,10 @@ import (
 )
 
 // metrics are the service's Prometheus metrics, served at GET /metrics.
-// Labels are route patterns, methods, statuses and verification outcomes:
-// never a path, a token id or a secret.
+// Every label comes from a closed set: route patterns (without their
+// method), methods the API knows (others fold into "other"), statuses the
+// server writes and verification outcomes; never a path, a token id or a
+// secret.
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -77,11 +80,35 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// observe records one finished request.
-func (m *metrics) observe(route, method string, status int, took time.Duration) {
-	if route == "" {
-		route = "unmatched"
+// metricMethod folds a request method into a closed set: the methods the
+// API knows, and "other" for anything else (a method is any token the
+// client likes, up to the header size limit).
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
 	}
+	return "other"
+}
+
+// metricRoute is the route label: a registered pattern without its method
+// (the method has its own label), or "unmatched" for the catch-all and for
+// requests refused before routing. Patterns are a closed set.
+func metricRoute(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		pattern = p
+	}
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// observe records one finished request; method is already folded by
+// metricMethod.
+func (m *metrics) observe(pattern, method string, status int, took time.Duration) {
+	route := metricRoute(pattern)
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
 	}

@@ -450,7 +450,7 @@ func (s *Server) changeAccountTokenExpiry(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	var b updateExpiryBody
-	if err := s.decode(w, r, &b); err != nil {
+	if err := s.decode(w, r, &b, "expiresAt"); err != nil {
 		return err
 	}
 	if b.ExpiresAt == nil && t.Type == events.TokenPersonal {

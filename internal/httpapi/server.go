@@ -12,9 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +46,25 @@ type Config struct {
 	WriteWait time.Duration
 	// MaxPATsPerUser is Unleash's PAT limit (10).
 	MaxPATsPerUser int
+	// UnauthRate and UnauthBurst are the per-client-address token bucket
+	// of the unauthenticated surface, the token oracles: every token
+	// /edge/validate does not find and every failed authentication (401)
+	// spends one; an address with an empty bucket gets 429 on those routes
+	// before any credential is looked at. UnauthRate <= 0: off.
+	UnauthRate  float64
+	UnauthBurst int
+	// MutationRate and MutationBurst are the per-principal token bucket of
+	// mutations (POST, PUT, PATCH, DELETE): each spends one, 429 when empty.
+	// MutationRate <= 0: off.
+	MutationRate  float64
+	MutationBurst int
+	// MaxLimiterKeys bounds the addresses and principals each limit keeps
+	// buckets for (default 10,000).
+	MaxLimiterKeys int
+	// TrustedOrigins are origins (scheme://host[:port]) besides the
+	// server's own whose browsers may send mutations, e.g. the public URL
+	// of a proxy that rewrites the Host header.
+	TrustedOrigins []string
 }
 
 // Deps are the server's collaborators, built by cmd/tokenledger.
@@ -72,6 +96,12 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	// csrf refuses cross-origin mutations from browsers.
+	csrf *http.CrossOriginProtection
+	// unauth limits the token oracles per client address; writes limits
+	// mutations per principal. nil: off.
+	unauth *keyedLimiter
+	writes *keyedLimiter
 	// started is set by MarkStarted once start-up work (the default
 	// catalogue, INIT_* tokens) is done; until then the API answers 503.
 	started atomic.Bool
@@ -81,7 +111,8 @@ type Server struct {
 // serves the API (while the projections follow the stream).
 func (s *Server) MarkStarted() { s.started.Store(true) }
 
-// New builds the server. It panics on missing dependencies.
+// New builds the server. It panics on missing dependencies and on a
+// malformed trusted origin.
 func New(cfg Config, d Deps) *Server {
 	if d.Commands == nil || d.Tokens == nil || d.Directory == nil || d.Audit == nil || d.Runner == nil || d.Source == nil || d.Store == nil {
 		panic("httpapi: missing dependency")
@@ -104,6 +135,14 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
 	s.metrics = newMetrics(s)
+	s.csrf = http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := s.csrf.AddTrustedOrigin(o); err != nil {
+			panic("httpapi: trusted origin: " + err.Error())
+		}
+	}
+	s.unauth = newKeyedLimiter(cfg.UnauthRate, cfg.UnauthBurst, cfg.MaxLimiterKeys)
+	s.writes = newKeyedLimiter(cfg.MutationRate, cfg.MutationBurst, cfg.MaxLimiterKeys)
 	s.routes()
 	return s
 }
@@ -132,10 +171,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(sw, r, errors.New("panic"))
 		}
 		took := time.Since(start)
-		s.log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+		method := metricMethod(r.Method)
+		s.log.Info("request", "method", method, "route", r.Pattern, "status", sw.status,
 			"ms", took.Milliseconds(), "request_id", id)
-		s.metrics.observe(r.Pattern, r.Method, sw.status, took)
+		s.metrics.observe(r.Pattern, method, sw.status, took)
 	}()
+	if !canonicalPath(r) {
+		// ServeMux would redirect (307, an HTML body), a DELETE included:
+		// a client must name the resource it means.
+		s.writeError(sw, r, notFound("No route for this path: the path is not in canonical form (no empty, . or .. segments)"))
+		return
+	}
+	if err := s.checkOrigin(r); err != nil {
+		s.writeError(sw, r, err)
+		return
+	}
 	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" {
 		if err := s.runner.Err(); err != nil || !s.runner.Ready() || !s.started.Load() {
 			// Until the projections caught up (or after they stopped), tokens
@@ -144,27 +194,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sw.Header().Set("Retry-After", "1")
 			writeJSON(sw, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /health"))
-			return
-		}
-	}
-	// Only credentialed requests may make the server wait: an anonymous
-	// caller could otherwise hold requests open at will.
-	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" && (bearer(r) != "" || s.cfg.AuthProxyHeader != "" && r.Header.Get(s.cfg.AuthProxyHeader) != "") {
-		// Read-your-writes across requests (and, with several replicas,
-		// across nodes): wait until the projections applied the sequence a
-		// write answered with.
-		seq, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			s.writeError(sw, r, badRequest("X-Ledger-Min-Sequence", "X-Ledger-Min-Sequence must be a stream sequence (a non-negative integer)"))
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
-		err = s.runner.WaitFor(ctx, seq)
-		cancel()
-		if err != nil {
-			sw.Header().Set("Retry-After", "1")
-			s.writeError(sw, r, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
-				"the projections have not reached X-Ledger-Min-Sequence yet; retry"))
 			return
 		}
 	}
@@ -302,17 +331,123 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // its error instead of writing it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error
 
+// authed authenticates a request, then applies, in order: the per-address
+// limit of failed bearer authentications (checked before the credential is
+// looked at, so an address out of tokens learns nothing), the CSRF content-type
+// rule for the auth-proxy header, the per-principal limit of mutations and
+// the X-Ledger-Min-Sequence wait (only for an authenticated caller).
 func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if err := h(w, r, p); err != nil {
+		if err := s.authedPrelude(w, r, h); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handlerFunc) error {
+	now := time.Now()
+	addr := clientKey(r)
+	// Only a presented credential can be guessed. Sign-ins through the
+	// auth proxy are never limited here: they would otherwise share the
+	// proxy's address with everyone's failures.
+	guessable := bearer(r) != ""
+	if guessable {
+		if wait := s.unauth.blocked(addr, now); wait > 0 {
+			return tooManyRequests(w, wait, "Too many failed authentications from this address; retry after the time in Retry-After")
+		}
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		var ae *apiError
+		if guessable && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+			s.unauth.charge(addr, 1, now)
+		}
+		return err
+	}
+	mutation := !safeMethod(r.Method)
+	if mutation && p.Via.CredentialType == "auth-proxy" && !jsonContentType(r) {
+		// The auth-proxy header rides on the browser's single-sign-on
+		// session, so it is the one credential a cross-site page can make a
+		// browser send. A page cannot send application/json cross-site
+		// without a CORS preflight, which this server never grants.
+		return newError(http.StatusUnsupportedMediaType, "ContentTypeError",
+			"Content-Type must be application/json on every change made through the single-sign-on proxy, a body-less one included")
+	}
+	if mutation {
+		if wait, ok := s.writes.take(p.Kind+"\x00"+p.ID, now); !ok {
+			return tooManyRequests(w, wait, "Too many changes by this principal; retry after the time in Retry-After")
+		}
+	}
+	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" {
+		// Read-your-writes across requests (and, with several replicas,
+		// across nodes): wait until the projections applied the sequence a
+		// write answered with. Only an authenticated caller may make the
+		// server wait.
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return badRequest("X-Ledger-Min-Sequence", "X-Ledger-Min-Sequence must be a stream sequence (a non-negative integer)")
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
+		err = s.runner.WaitFor(ctx, seq)
+		cancel()
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+				"the projections have not reached X-Ledger-Min-Sequence yet; retry")
+		}
+	}
+	return h(w, r, p)
+}
+
+// safeMethod reports whether a method only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func jsonContentType(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// checkOrigin refuses a browser's cross-origin mutation (net/http's
+// CrossOriginProtection: Sec-Fetch-Site, else Origin against Host), and
+// any mutation whose Origin, when sent, is neither the server's own nor a
+// trusted one. Clients that are not browsers send neither header and pass.
+func (s *Server) checkOrigin(r *http.Request) error {
+	if safeMethod(r.Method) {
+		return nil
+	}
+	deny := func() error {
+		return newError(http.StatusForbidden, "CrossOriginRequestError",
+			"Cross-origin changes are refused: send the request from the ledger's own origin or from a client that is not a browser")
+	}
+	if err := s.csrf.Check(r); err != nil {
+		return deny()
+	}
+	if o := r.Header.Get("Origin"); o != "" && !slices.Contains(s.cfg.TrustedOrigins, o) {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return deny()
+		}
+	}
+	return nil
+}
+
+// canonicalPath reports whether the path is what ServeMux would route
+// without redirecting: no empty, "." or ".." segments.
+func canonicalPath(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return true
+	}
+	p := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // afterWrite makes a mutation's answer read-your-writes: it waits until the

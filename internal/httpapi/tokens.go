@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -126,7 +125,7 @@ func tokenType(raw string) (string, error) {
 	case "":
 		return "", badRequest("type", `"type" is required: one of client, backend, frontend`)
 	default:
-		return "", badRequest("type", fmt.Sprintf(`"type" must be one of client, backend, frontend; got %q`, truncate(raw)))
+		return "", badRequest("type", `"type" must be one of client, backend, frontend`)
 	}
 }
 
@@ -250,7 +249,7 @@ func (s *Server) projectFor(r *http.Request, p *authz.Principal, perm string) (s
 		return "", err
 	}
 	if pr, ok := s.dir.Project(id); !ok || pr.Deleted {
-		return "", notFound(fmt.Sprintf("Could not find project with id %s", truncate(id)))
+		return "", notFound("Could not find the project")
 	}
 	return id, nil
 }

@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// keyedLimiter is a token bucket per key (a client address or an actor)
+// with bounded memory: at most max keys. A bucket that refilled to its
+// burst is indistinguishable from a new one, so such buckets are dropped
+// first; if the map is still full an arbitrary key is dropped (it restarts
+// with a full bucket, which under a flood of distinct keys is all a
+// per-key limit can offer).
+type keyedLimiter struct {
+	limit rate.Limit
+	burst int
+	max   int
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+}
+
+// newKeyedLimiter returns nil (no limit) when perSecond is not positive.
+func newKeyedLimiter(perSecond float64, burst, max int) *keyedLimiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	if burst < 1 {
+		burst = 1
+	}
+	if max < 1 {
+		max = 10000
+	}
+	return &keyedLimiter{limit: rate.Limit(perSecond), burst: burst, max: max, buckets: map[string]*rate.Limiter{}}
+}
+
+func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
+	b, ok := l.buckets[key]
+	if ok {
+		return b
+	}
+	if len(l.buckets) >= l.max {
+		for k, o := range l.buckets {
+			if o.TokensAt(now) >= float64(l.burst) {
+				delete(l.buckets, k)
+			}
+		}
+		for k := range l.buckets {
+			if len(l.buckets) < l.max {
+				break
+			}
+			delete(l.buckets, k)
+		}
+	}
+	b = rate.NewLimiter(l.limit, l.burst)
+	l.buckets[key] = b
+	return b
+}
+
+// blocked reports how long key must wait before it may spend a token (0:
+// it may now), without spending one.
+func (l *keyedLimiter) blocked(key string, now time.Time) time.Duration {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return 0
+	}
+	if tokens := b.TokensAt(now); tokens < 1 {
+		return time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	}
+	return 0
+}
+
+// charge spends n tokens of key's bucket (at most a burst's worth), going
+// into debt if need be: a later request waits for the refill.
+func (l *keyedLimiter) charge(key string, n int, now time.Time) {
+	if l == nil || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bucket(key, now).ReserveN(now, min(n, l.burst))
+}
+
+// take spends one token of key's bucket if it has one, and otherwise
+// reports how long to wait.
+func (l *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
+	if l == nil {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if b.AllowN(now, 1) {
+		return 0, true
+	}
+	return time.Duration((1 - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
+}
+
+// len is the number of keys held (for tests).
+func (l *keyedLimiter) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// clientKey is the per-address limit's key: the connection's address (as
+// everywhere else, the auth-proxy header is the only thing trusted from a
+// proxy), with IPv6 addresses folded to their /64, the block one host
+// usually holds.
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// tooManyRequests is the 429 of both limits, with Retry-After in whole
+// seconds (at least 1).
+func tooManyRequests(w http.ResponseWriter, wait time.Duration, msg string) *apiError {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	return newError(http.StatusTooManyRequests, "TooManyRequestsError", msg)
+}
