@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // EmbeddedConfig configures an in-process nats-server with JetStream.
@@ -297,9 +298,19 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	if ledger == nil || feed == nil {
 		return errors.New("jsstore: embedded server: accounts missing after configuration")
 	}
+	// The server keeps only bcrypt hashes of the ledger's passwords (the
+	// lowest cost will do: they are long and random, made per run).
+	ownerHash, err := bcrypt.GenerateFromPassword([]byte(cfg.OwnerPassword), bcrypt.MinCost)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: owner password: %w", err)
+	}
+	feedHash, err := bcrypt.GenerateFromPassword([]byte(cfg.FeedPassword), bcrypt.MinCost)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: feed password: %w", err)
+	}
 	opts.Users = []*server.User{
-		{Username: OwnerUser, Password: cfg.OwnerPassword, Account: ledger},
-		{Username: FeedUser, Password: cfg.FeedPassword, Account: feed, Permissions: feedUserPermissions()},
+		{Username: OwnerUser, Password: string(ownerHash), Account: ledger},
+		{Username: FeedUser, Password: string(feedHash), Account: feed, Permissions: feedUserPermissions()},
 	}
 	for _, r := range cfg.Readers {
 		switch {
