@@ -175,6 +175,10 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
+// startStopWait bounds how long a cancelled start-up waits for the
+// server's Start to return.
+const startStopWait = 10 * time.Second
+
 // StartEmbedded starts nats-server in this process with JetStream file
 // storage under cfg.DataDir, server name "tokenledger" and no signal
 // handlers, and waits until it accepts connections. It returns at once
@@ -228,11 +232,22 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 	}
 	lg := newServerLogger(cfg.Log)
 	s.SetLoggerV2(lg, false, false, false)
+	started := make(chan struct{})
+	// stop shuts the server down; it waits for an interrupted Start to
+	// return (up to startStopWait: a store recovery does not check for
+	// shutdown), so that nothing writes to the data dir afterwards.
 	stop := func() {
 		s.Shutdown()
+		select {
+		case <-started:
+		case <-time.After(startStopWait):
+		}
 		s.WaitForShutdown()
 	}
-	go s.Start()
+	go func() {
+		defer close(started)
+		s.Start()
+	}()
 	deadline := time.Now().Add(embeddedReadyTimeout)
 	for !s.ReadyForConnections(50 * time.Millisecond) {
 		select {
