@@ -115,7 +115,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&expiry, "expiry-interval", env("EXPIRY_INTERVAL", "1s"), "how often expired tokens are recorded as token.expired (TOKENLEDGER_EXPIRY_INTERVAL)")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the LEDGER stream when this process creates it (3 on a cluster)")
 	var natsReaders, natsReadersFile string
-	fs.StringVar(&natsReaders, "nats-readers", env("NATS_READERS", ""), "clients allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (hash from \"nats server passwd\" or \"htpasswd -bnBC 11 '' pw\"); none: no client but the ledger can connect (TOKENLEDGER_NATS_READERS)")
+	fs.StringVar(&natsReaders, "nats-readers", env("NATS_READERS", ""), "clients allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (\"htpasswd -nbB name password\" prints one; or a hash from \"nats server passwd\"); none: no client but the ledger can connect (TOKENLEDGER_NATS_READERS)")
 	fs.StringVar(&natsReadersFile, "nats-readers-file", env("NATS_READERS_FILE", ""), "file with more readers, same syntax, one or more a line, # comments (TOKENLEDGER_NATS_READERS_FILE)")
 	var natsEnvErr error // bad TOKENLEDGER_NATS_* numbers, returned after parsing
 	natsInt := func(name, envName string, def int, usage string) *int {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // EmbeddedConfig configures an in-process nats-server with JetStream.
@@ -174,6 +175,10 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
+// startStopWait bounds how long a cancelled start-up waits for the
+// server's Start to return.
+const startStopWait = 10 * time.Second
+
 // StartEmbedded starts nats-server in this process with JetStream file
 // storage under cfg.DataDir, server name "tokenledger" and no signal
 // handlers, and waits until it accepts connections. It returns at once
@@ -227,11 +232,22 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 	}
 	lg := newServerLogger(cfg.Log)
 	s.SetLoggerV2(lg, false, false, false)
+	started := make(chan struct{})
+	// stop shuts the server down; it waits for an interrupted Start to
+	// return (up to startStopWait: a store recovery does not check for
+	// shutdown), so that nothing writes to the data dir afterwards.
 	stop := func() {
 		s.Shutdown()
+		select {
+		case <-started:
+		case <-time.After(startStopWait):
+		}
 		s.WaitForShutdown()
 	}
-	go s.Start()
+	go func() {
+		defer close(started)
+		s.Start()
+	}()
 	deadline := time.Now().Add(embeddedReadyTimeout)
 	for !s.ReadyForConnections(50 * time.Millisecond) {
 		select {
@@ -297,9 +313,19 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	if ledger == nil || feed == nil {
 		return errors.New("jsstore: embedded server: accounts missing after configuration")
 	}
+	// The server keeps only bcrypt hashes of the ledger's passwords (the
+	// lowest cost will do: they are long and random, made per run).
+	ownerHash, err := bcrypt.GenerateFromPassword([]byte(cfg.OwnerPassword), bcrypt.MinCost)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: owner password: %w", err)
+	}
+	feedHash, err := bcrypt.GenerateFromPassword([]byte(cfg.FeedPassword), bcrypt.MinCost)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: feed password: %w", err)
+	}
 	opts.Users = []*server.User{
-		{Username: OwnerUser, Password: cfg.OwnerPassword, Account: ledger},
-		{Username: FeedUser, Password: cfg.FeedPassword, Account: feed, Permissions: feedUserPermissions()},
+		{Username: OwnerUser, Password: string(ownerHash), Account: ledger},
+		{Username: FeedUser, Password: string(feedHash), Account: feed, Permissions: feedUserPermissions()},
 	}
 	for _, r := range cfg.Readers {
 		switch {

@@ -41,6 +41,9 @@ const (
 const (
 	recheckTimeout = 5 * time.Second
 	recheckRetry   = time.Second
+	// deleteConfirmations is how many more re-reads, recheckRetry apart,
+	// follow one that found the stream after a delete advisory.
+	deleteConfirmations = 3
 )
 
 // errRechecking is the fail-closed reason while an update is being checked.
@@ -65,7 +68,11 @@ type Store struct {
 	violation error  // fail-closed until a later check finds the configuration fit again
 	pending   error  // temporary fail-closed reason (re-check after an advisory)
 	gen       uint64 // number of update advisories seen
-	closed    bool
+	// deleteHints counts the re-reads still owed to a delete advisory: the
+	// advisory can arrive while the stream is still being removed, so one
+	// STREAM.INFO that finds it proves nothing yet.
+	deleteHints int
+	closed      bool
 
 	deleted     chan struct{} // closed when the stream is known to be deleted
 	deletedOnce sync.Once
@@ -280,7 +287,12 @@ func (s *Store) onUpdated(*nats.Msg) {
 // consumer's heartbeats at it) could forge one. Only a STREAM.INFO
 // answering "not found" latches the store. Appends need no pending state
 // meanwhile: a deleted stream refuses them by itself.
-func (s *Store) onDeleted(*nats.Msg) { s.poke() }
+func (s *Store) onDeleted(*nats.Msg) {
+	s.mu.Lock()
+	s.deleteHints = deleteConfirmations
+	s.mu.Unlock()
+	s.poke()
+}
 
 func (s *Store) poke() {
 	select {
@@ -322,8 +334,9 @@ func (s *Store) watch() {
 }
 
 // recheck reads the stream configuration and updates the fail-closed
-// state. It returns true when an update is still unconfirmed because the
-// read failed and should be retried soon.
+// state. It returns true when it should run again soon: an update is
+// still unconfirmed because the read failed, or a delete advisory still
+// owes confirmations.
 func (s *Store) recheck() (retry bool) {
 	s.mu.Lock()
 	gen := s.gen
@@ -373,11 +386,15 @@ func (s *Store) recheck() (retry bool) {
 		return false
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.violation = nil // fit again, same stream, nothing lost
 	if s.gen == gen { // no newer update arrived while we read
 		s.pending = nil
 	}
-	s.mu.Unlock()
+	if s.deleteHints > 0 {
+		s.deleteHints--
+		return true // look again shortly
+	}
 	return false
 }
 
