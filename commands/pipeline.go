@@ -62,83 +62,111 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 
 // onAggregateNames is onAggregate for commands that also claim or release
 // unique names (see nameOp): names, given the state and the decided
-// payload, lists them, and they are appended in the same atomic batch.
+// payload (nil for a replay), lists them, and they are appended in the
+// same atomic batch.
 func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (Result, error) {
-	if !ValidID(id) {
-		if !create {
+	return run(ctx, h, m, command[S]{kind: kind, id: id, create: create, fold: fold, names: names,
+		decide: func(_ context.Context, s S, _ *expectation, now time.Time) (events.Payload, error) {
+			return decide(s, now)
+		}})
+}
+
+// command is one command on one aggregate, for run.
+type command[S folded] struct {
+	kind, id string
+	// create: the command creates the aggregate (decide refuses an
+	// existing one), so a conflict means another writer created it first.
+	create bool
+	fold   func([]events.Envelope) (S, error)
+	// read loads the aggregate and the expectation of its append; nil:
+	// load it with fold, expecting its own last event.
+	read func(context.Context) (S, expectation, error)
+	// decide decides the aggregate's own event; it may widen the
+	// expectation read returned (the last environment).
+	decide func(context.Context, S, *expectation, time.Time) (events.Payload, error)
+	// names lists the names the command claims or releases, given the
+	// state and the decided payload (nil for a replay); nil: none.
+	names func(S, events.Payload) []nameOp
+	// tokens are the ids a deletion cascades to (a read model's answer;
+	// token decides what happens to each, nil to skip it).
+	tokens []string
+	token  func(TokenState) (events.Payload, error)
+}
+
+// run is the command pipeline: load and fold the aggregate, recognise a
+// replayed command id (reporting the first attempt's last sequence),
+// decide, seal, add the name claims and releases, the cascade's token
+// events that fit in one atomic batch and the idempotency-key claim,
+// append with the aggregate's expectation, and explain a conflict by
+// deciding again on fresh state: a key or name taken meanwhile, the first
+// attempt stored after all (its replay), ErrExists for a create, the
+// decision's error when the command no longer applies, else ErrConflict.
+func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (Result, error) {
+	if !ValidID(c.id) {
+		if !c.create {
 			return Result{}, ErrNotFound
 		}
 		// Let decide name the field when it validates the id itself
 		// (environment name, project id).
 		var zero S
-		if _, err := decide(zero, h.Now()); err != nil {
+		if _, err := c.decide(ctx, zero, &expectation{}, h.Now()); err != nil {
 			return Result{}, err
 		}
-		return Result{}, checkID("id", id)
+		return Result{}, checkID("id", c.id)
 	}
 	m = h.withCommandID(m)
-	s, err := load(ctx, h, kind, id, fold)
+	read := c.read
+	if read == nil {
+		read = func(ctx context.Context) (S, expectation, error) {
+			s, err := load(ctx, h, c.kind, c.id, c.fold)
+			return s, expectation{}, err
+		}
+	}
+	names := func(s S, p events.Payload) []nameOp {
+		if c.names == nil {
+			return nil
+		}
+		return c.names(s, p)
+	}
+	s, wide, err := read(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	b := s.base()
-	if seq, ok := b.Commands[m.CommandID]; ok {
-		var ops []nameOp
-		if names != nil {
-			ops = names(s, nil)
-		}
-		// The batch's last event may be a name or key claim: report it,
-		// so a replay waits for what the first attempt waited for.
-		return h.replayedWithTokens(ctx, m, seq, ops, nil)
+	if seq, ok := s.base().Commands[m.CommandID]; ok {
+		// The batch's last event may be a name, token or key event:
+		// report it, so a replay waits for what the first attempt waited
+		// for.
+		return h.replayedWithTokens(ctx, m, seq, names(s, nil), c.tokens)
 	}
 	now := h.Now()
-	p, err := decide(s, now)
+	p, err := c.decide(ctx, s, &wide, now)
 	if err != nil {
 		return Result{}, err
 	}
-	own, key, err := h.head(ctx, m, id, p, b.LastHash, b.Version, now)
-	if err != nil {
-		return Result{}, err
+	ops := names(s, p)
+	res, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, c.tokens, c.token)
+	if !errors.Is(err, ErrConflict) {
+		return res, err
 	}
-	batch := []Append{own}
-	var ops []nameOp
-	if names != nil {
-		ops = names(s, p)
-		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ops)
-		if err != nil {
-			return Result{}, err
-		}
-		batch = append(batch, extra...)
+	if why := h.afterConflict(ctx, m, events.Owner{Kind: c.kind, ID: c.id}, ops); why != nil {
+		return Result{}, why
 	}
-	batch = append(batch, key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
-			return Result{}, why
-		}
-		// Decide again on fresh state: the reason the command no longer
-		// applies (deleted meanwhile: ErrNotFound), or the conflict.
-		fresh, lerr := load(ctx, h, kind, id, fold)
-		if lerr != nil {
-			return Result{}, errors.Join(err, lerr)
-		}
-		if seq, ok := fresh.base().Commands[m.CommandID]; ok {
-			return h.replayedWithTokens(ctx, m, seq, ops, nil)
-		}
-		if _, why := decide(fresh, h.Now()); why != nil && b.Version != 0 {
-			return Result{}, why
-		}
+	fresh, freshWide, lerr := read(ctx)
+	if lerr != nil {
+		return Result{}, errors.Join(err, lerr)
 	}
-	if b.Version == 0 && errors.Is(err, ErrConflict) {
-		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
+	if seq, ok := fresh.base().Commands[m.CommandID]; ok {
+		return h.replayedWithTokens(ctx, m, seq, ops, c.tokens)
 	}
-	if err != nil {
-		return Result{}, err
+	if c.create {
+		return Result{}, fmt.Errorf("create %s %s: %w", c.kind, c.id, ErrExists)
 	}
-	return Result{Seq: seq}, nil
+	if _, why := c.decide(ctx, fresh, &freshWide, h.Now()); why != nil {
+		return Result{}, why
+	}
+	return Result{}, err
 }
 
 // createWithID runs a create whose aggregate id the handler generates (a
@@ -184,7 +212,7 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
-		if seen[tid] || !ValidID(tid) {
+		if seen[tid] || !ValidID(tid) || decide == nil {
 			continue
 		}
 		seen[tid] = true
@@ -233,20 +261,6 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 type expectation struct {
 	filter string
 	seq    uint64
-}
-
-// explained explains err, an append's conflict, by deciding again on fresh
-// state: again loads what the command decided on and returns the decision's
-// error when the command no longer applies (the reason the caller gets),
-// nil when it still would; the conflict is then returned as it is.
-func explained(err error, again func() error) error {
-	if !errors.Is(err, ErrConflict) {
-		return err
-	}
-	if why := again(); why != nil {
-		return why
-	}
-	return err
 }
 
 // replayedWithTokens is the outcome of a replayed multi-aggregate command
@@ -301,60 +315,22 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 // cascade describes a deletion of one aggregate that also changes tokens
 // (revokes or narrows them) in the same atomic append; see onCascade.
 type cascade[S folded] struct {
-	fold func([]events.Envelope) (S, error)
-	// read loads the aggregate and the expectation of its append; nil:
-	// load it with fold, expecting its own last event.
-	read func(context.Context) (S, expectation, error)
-	// decide decides the aggregate's own event; it may widen the
-	// expectation read returned (the last environment).
+	fold   func([]events.Envelope) (S, error)
+	read   func(context.Context) (S, expectation, error) // see command.read
 	decide func(context.Context, S, *expectation) (events.Payload, error)
-	// names are the names the aggregate releases (nil: none).
-	names func(S) []nameOp
-	// tokens are the ids the deletion cascades to (a read model's answer:
-	// token recorded as revoked, unknown or no longer affected are
-	// skipped by token).
+	names  func(S) []nameOp // the names the aggregate releases (nil: none)
 	tokens []string
-	// token decides what the deletion does to one token (nil: nothing).
-	token func(TokenState) (events.Payload, error)
+	token  func(TokenState) (events.Payload, error)
 }
 
-// onCascade runs a deletion with a token cascade: load, recognise a
-// replay, decide, append the aggregate's event with the token events that
-// fit in one atomic batch (withTokens), and explain a conflict by deciding
-// again on fresh state.
+// onCascade runs a deletion with a token cascade through run.
 func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
-	if !ValidID(id) {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	read := c.read
-	if read == nil {
-		read = func(ctx context.Context) (S, expectation, error) {
-			s, err := load(ctx, h, kind, id, c.fold)
-			return s, expectation{}, err
-		}
-	}
-	s, wide, err := read(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	var names []nameOp
+	cmd := command[S]{kind: kind, id: id, fold: c.fold, read: c.read, tokens: c.tokens, token: c.token,
+		decide: func(ctx context.Context, s S, wide *expectation, _ time.Time) (events.Payload, error) {
+			return c.decide(ctx, s, wide)
+		}}
 	if c.names != nil {
-		names = c.names(s)
+		cmd.names = func(s S, _ events.Payload) []nameOp { return c.names(s) }
 	}
-	if seq, ok := s.base().Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, names, c.tokens)
-	}
-	p, err := c.decide(ctx, s, &wide)
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := h.withTokens(ctx, m, kind, id, s.base(), wide, p, h.Now(), names, c.tokens, c.token)
-	return res, explained(err, func() error {
-		s, wide, err := read(ctx)
-		if err == nil {
-			_, err = c.decide(ctx, s, &wide)
-		}
-		return err
-	})
+	return run(ctx, h, m, cmd)
 }
