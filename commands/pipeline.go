@@ -67,10 +67,11 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (Result, error) {
-	return run(ctx, h, m, command[S]{kind: kind, id: id, create: create, fold: fold, names: names,
+	o, err := run(ctx, h, m, command[S]{kind: kind, id: id, create: create, fold: fold, names: names,
 		decide: func(_ context.Context, s S, _ *expectation, now time.Time) (events.Payload, error) {
 			return decide(s, now)
 		}})
+	return o.Result, err
 }
 
 // command is one command on one aggregate, for run.
@@ -93,7 +94,31 @@ type command[S folded] struct {
 	// token decides what happens to each, nil to skip it).
 	tokens []string
 	token  func(TokenState) (events.Payload, error)
+	// claims are further appends that make a rule hold in the stream
+	// (account-token slots); nil: none.
+	claims func(context.Context, S, events.Payload, time.Time) ([]Append, error)
+	// again: a create whose conflict left the aggregate absent is decided
+	// again (errDecideAgain: the caller loops, bounded), for a rule claim
+	// taken meanwhile.
+	again bool
+	// raced: a create with an idempotency key checks that the stored event
+	// is its own; two identical requests race under one command id, and
+	// the store reports success to both (see stored).
+	raced bool
 }
+
+// outcome is what run reports besides its error.
+type outcome[S folded] struct {
+	Result
+	state   S              // the state decided on (a replay: the stored one)
+	payload events.Payload // the decided payload; nil for a replay
+	first   uint64         // the sequence of the command's own event
+	at      time.Time      // the decision's time
+}
+
+// errDecideAgain: the append conflicted for a reason fresh state may
+// resolve (a rule claim taken meanwhile); decide again.
+var errDecideAgain = errors.New("decide again")
 
 // run is the command pipeline: load and fold the aggregate, recognise a
 // replayed command id (reporting the first attempt's last sequence),
@@ -103,18 +128,18 @@ type command[S folded] struct {
 // deciding again on fresh state: a key or name taken meanwhile, the first
 // attempt stored after all (its replay), ErrExists for a create, the
 // decision's error when the command no longer applies, else ErrConflict.
-func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (Result, error) {
+func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
 	if !ValidID(c.id) {
 		if !c.create {
-			return Result{}, ErrNotFound
+			return outcome[S]{}, ErrNotFound
 		}
 		// Let decide name the field when it validates the id itself
 		// (environment name, project id).
 		var zero S
 		if _, err := c.decide(ctx, zero, &expectation{}, h.Now()); err != nil {
-			return Result{}, err
+			return outcome[S]{}, err
 		}
-		return Result{}, checkID("id", c.id)
+		return outcome[S]{}, checkID("id", c.id)
 	}
 	m = h.withCommandID(m)
 	read := c.read
@@ -130,43 +155,68 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (Resul
 		}
 		return c.names(s, p)
 	}
+	// replay is the outcome of a command id recorded at seq on s. The
+	// batch's last event may be a name, token or key event: report it, so
+	// a replay waits for what the first attempt waited for.
+	replay := func(s S, seq uint64, ops []nameOp) (outcome[S], error) {
+		r, err := h.replayedWithTokens(ctx, m, seq, ops, c.tokens)
+		return outcome[S]{Result: r, state: s, first: seq}, err
+	}
 	s, wide, err := read(ctx)
 	if err != nil {
-		return Result{}, err
+		return outcome[S]{}, err
 	}
 	if seq, ok := s.base().Commands[m.CommandID]; ok {
-		// The batch's last event may be a name, token or key event:
-		// report it, so a replay waits for what the first attempt waited
-		// for.
-		return h.replayedWithTokens(ctx, m, seq, names(s, nil), c.tokens)
+		return replay(s, seq, names(s, nil))
 	}
 	now := h.Now()
 	p, err := c.decide(ctx, s, &wide, now)
 	if err != nil {
-		return Result{}, err
+		return outcome[S]{}, err
 	}
 	ops := names(s, p)
-	res, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, c.tokens, c.token)
+	var extra func() ([]Append, error)
+	if c.claims != nil {
+		extra = func() ([]Append, error) { return c.claims(ctx, s, p, now) }
+	}
+	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
+	if err == nil {
+		if c.raced {
+			if ours, err := h.stored(ctx, m, a.head); err != nil {
+				return outcome[S]{}, err
+			} else if !ours { // an identical request won the race: its replay
+				stored, err := load(ctx, h, c.kind, c.id, c.fold)
+				if err != nil {
+					return outcome[S]{}, err
+				}
+				return replay(stored, stored.base().Commands[m.CommandID], ops)
+			}
+		}
+		return outcome[S]{Result: a.Result, state: s, payload: p, first: a.first, at: now}, nil
+	}
 	if !errors.Is(err, ErrConflict) {
-		return res, err
+		return outcome[S]{}, err
 	}
 	if why := h.afterConflict(ctx, m, events.Owner{Kind: c.kind, ID: c.id}, ops); why != nil {
-		return Result{}, why
+		return outcome[S]{}, why
 	}
 	fresh, freshWide, lerr := read(ctx)
 	if lerr != nil {
-		return Result{}, errors.Join(err, lerr)
+		return outcome[S]{}, errors.Join(err, lerr)
 	}
 	if seq, ok := fresh.base().Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, ops, c.tokens)
+		return replay(fresh, seq, ops)
 	}
-	if c.create {
-		return Result{}, fmt.Errorf("create %s %s: %w", c.kind, c.id, ErrExists)
+	switch {
+	case c.create && (fresh.base().Exists || !c.again):
+		return outcome[S]{}, fmt.Errorf("create %s %s: %w", c.kind, c.id, ErrExists)
+	case c.create:
+		return outcome[S]{}, errDecideAgain
 	}
 	if _, why := c.decide(ctx, fresh, &freshWide, h.Now()); why != nil {
-		return Result{}, why
+		return outcome[S]{}, why
 	}
-	return Result{}, err
+	return outcome[S]{}, err
 }
 
 // createWithID runs a create whose aggregate id the handler generates (a
@@ -190,6 +240,10 @@ func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id st
 // treats them as revoked from the deletion on.
 const MaxAtomicBatch = 1000
 
+// maxRuleClaims bounds the rule claims a command adds to its batch (an
+// account token's slot and first-token claims).
+const maxRuleClaims = 2
+
 // withTokens appends head (the event of the aggregate kind/id whose state is
 // s) together with one event per affected token, atomically: one Append
 // with one entry per aggregate, each with its own expectation and Prev, and
@@ -199,11 +253,15 @@ const MaxAtomicBatch = 1000
 //
 // wide, when its filter is set, replaces the head's expectation on its own
 // aggregate by one on every event of the filter (see Append.ExpectedFilter).
+//
+// extra, when set, returns further appends of the command (rule claims),
+// placed before the key claim; it is called after the key and name claims
+// were checked, so their errors come first.
 func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, wide expectation, head events.Payload,
-	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	now time.Time, ownNames []nameOp, extra func() ([]Append, error), tokens []string, decide func(TokenState) (events.Payload, error)) (appended, error) {
 	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
 	if err != nil {
-		return Result{}, err
+		return appended{}, err
 	}
 	if wide.filter != "" {
 		own.ExpectedFilter, own.Expected = wide.filter, wide.seq
@@ -218,24 +276,24 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 		seen[tid] = true
 		ts, err := h.loadToken(ctx, tid)
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
 		p, err := decide(ts)
 		if err != nil {
-			return Result{}, fmt.Errorf("token %s: %w", tid, err)
+			return appended{}, fmt.Errorf("token %s: %w", tid, err)
 		}
 		if p == nil {
 			continue
 		}
 		tenv, err := h.envelope(m, tid, p, ts.LastHash, now)
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
 		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, h.tokenNameOps(ts, p))
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
-		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch {
+		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch-maxRuleClaims {
 			// The rest is the sweeper's (internal/expiry): the deletion
 			// already makes them verify as revoked (tokenset).
 			break
@@ -245,15 +303,22 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	}
 	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)
 	if err != nil {
-		return Result{}, err
+		return appended{}, err
 	}
-	batch = append(append(append(batch, names...), released...), key...)
+	var claims []Append
+	if extra != nil {
+		if claims, err = extra(); err != nil {
+			return appended{}, err
+		}
+	}
+	batch = append(append(append(append(batch, names...), released...), claims...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
-		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
+		return appended{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
 	}
-	return Result{Seq: seq}, nil
+	// An atomic batch is stored at consecutive sequences, head first.
+	return appended{Result: Result{Seq: seq}, first: seq - uint64(len(batch)-1), head: own.Event}, nil
 }
 
 // expectation is an append's expectation over a subject filter wider than
@@ -312,6 +377,14 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	return onAggregateNames(ctx, h, m, events.KindToken, id, false, FoldToken, decide, h.tokenNameOps)
 }
 
+// appended is what withTokens stored: the batch's last sequence, the
+// sequence of its first event (the command's own) and that event.
+type appended struct {
+	Result
+	first uint64
+	head  events.Envelope
+}
+
 // cascade describes a deletion of one aggregate that also changes tokens
 // (revokes or narrows them) in the same atomic append; see onCascade.
 type cascade[S folded] struct {
@@ -332,5 +405,6 @@ func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id strin
 	if c.names != nil {
 		cmd.names = func(s S, _ events.Payload) []nameOp { return c.names(s) }
 	}
-	return run(ctx, h, m, cmd)
+	o, err := run(ctx, h, m, cmd)
+	return o.Result, err
 }
