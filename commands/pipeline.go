@@ -62,83 +62,161 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 
 // onAggregateNames is onAggregate for commands that also claim or release
 // unique names (see nameOp): names, given the state and the decided
-// payload, lists them, and they are appended in the same atomic batch.
+// payload (nil for a replay), lists them, and they are appended in the
+// same atomic batch.
 func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (Result, error) {
-	if !ValidID(id) {
-		if !create {
-			return Result{}, ErrNotFound
+	o, err := run(ctx, h, m, command[S]{kind: kind, id: id, create: create, fold: fold, names: names,
+		decide: func(_ context.Context, s S, _ *expectation, now time.Time) (events.Payload, error) {
+			return decide(s, now)
+		}})
+	return o.Result, err
+}
+
+// command is one command on one aggregate, for run.
+type command[S folded] struct {
+	kind, id string
+	// create: the command creates the aggregate (decide refuses an
+	// existing one), so a conflict means another writer created it first.
+	create bool
+	fold   func([]events.Envelope) (S, error)
+	// read loads the aggregate and the expectation of its append; nil:
+	// load it with fold, expecting its own last event.
+	read func(context.Context) (S, expectation, error)
+	// decide decides the aggregate's own event; it may widen the
+	// expectation read returned (the last environment).
+	decide func(context.Context, S, *expectation, time.Time) (events.Payload, error)
+	// names lists the names the command claims or releases, given the
+	// state and the decided payload (nil for a replay); nil: none.
+	names func(S, events.Payload) []nameOp
+	// tokens are the ids a deletion cascades to (a read model's answer;
+	// token decides what happens to each, nil to skip it).
+	tokens []string
+	token  func(TokenState) (events.Payload, error)
+	// claims are further appends that make a rule hold in the stream
+	// (account-token slots); nil: none.
+	claims func(context.Context, S, events.Payload, time.Time) ([]Append, error)
+	// again: a create whose conflict left the aggregate absent is decided
+	// again (errDecideAgain: the caller loops, bounded), for a rule claim
+	// taken meanwhile.
+	again bool
+	// raced: a create with an idempotency key checks that the stored event
+	// is its own; two identical requests race under one command id, and
+	// the store reports success to both (see stored).
+	raced bool
+}
+
+// outcome is what run reports besides its error.
+type outcome[S folded] struct {
+	Result
+	state   S              // the state decided on (a replay: the stored one)
+	payload events.Payload // the decided payload; nil for a replay
+	first   uint64         // the sequence of the command's own event
+	at      time.Time      // the decision's time
+}
+
+// errDecideAgain: the append conflicted for a reason fresh state may
+// resolve (a rule claim taken meanwhile); decide again.
+var errDecideAgain = errors.New("decide again")
+
+// run is the command pipeline: load and fold the aggregate, recognise a
+// replayed command id (reporting the first attempt's last sequence),
+// decide, seal, add the name claims and releases, the cascade's token
+// events that fit in one atomic batch and the idempotency-key claim,
+// append with the aggregate's expectation, and explain a conflict by
+// deciding again on fresh state: a key or name taken meanwhile, the first
+// attempt stored after all (its replay), ErrExists for a create, the
+// decision's error when the command no longer applies, else ErrConflict.
+func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
+	if !ValidID(c.id) {
+		if !c.create {
+			return outcome[S]{}, ErrNotFound
 		}
 		// Let decide name the field when it validates the id itself
 		// (environment name, project id).
 		var zero S
-		if _, err := decide(zero, h.Now()); err != nil {
-			return Result{}, err
+		if _, err := c.decide(ctx, zero, &expectation{}, h.Now()); err != nil {
+			return outcome[S]{}, err
 		}
-		return Result{}, checkID("id", id)
+		return outcome[S]{}, checkID("id", c.id)
 	}
 	m = h.withCommandID(m)
-	s, err := load(ctx, h, kind, id, fold)
-	if err != nil {
-		return Result{}, err
-	}
-	b := s.base()
-	if seq, ok := b.Commands[m.CommandID]; ok {
-		var ops []nameOp
-		if names != nil {
-			ops = names(s, nil)
+	read := c.read
+	if read == nil {
+		read = func(ctx context.Context) (S, expectation, error) {
+			s, err := load(ctx, h, c.kind, c.id, c.fold)
+			return s, expectation{}, err
 		}
-		// The batch's last event may be a name or key claim: report it,
-		// so a replay waits for what the first attempt waited for.
-		return h.replayedWithTokens(ctx, m, seq, ops, nil)
+	}
+	names := func(s S, p events.Payload) []nameOp {
+		if c.names == nil {
+			return nil
+		}
+		return c.names(s, p)
+	}
+	// replay is the outcome of a command id recorded at seq on s. The
+	// batch's last event may be a name, token or key event: report it, so
+	// a replay waits for what the first attempt waited for.
+	replay := func(s S, seq uint64, ops []nameOp) (outcome[S], error) {
+		r, err := h.replayedWithTokens(ctx, m, seq, ops, c.tokens)
+		return outcome[S]{Result: r, state: s, first: seq}, err
+	}
+	s, wide, err := read(ctx)
+	if err != nil {
+		return outcome[S]{}, err
+	}
+	if seq, ok := s.base().Commands[m.CommandID]; ok {
+		return replay(s, seq, names(s, nil))
 	}
 	now := h.Now()
-	p, err := decide(s, now)
+	p, err := c.decide(ctx, s, &wide, now)
 	if err != nil {
-		return Result{}, err
+		return outcome[S]{}, err
 	}
-	own, key, err := h.head(ctx, m, id, p, b.LastHash, b.Version, now)
-	if err != nil {
-		return Result{}, err
+	ops := names(s, p)
+	var extra func() ([]Append, error)
+	if c.claims != nil {
+		extra = func() ([]Append, error) { return c.claims(ctx, s, p, now) }
 	}
-	batch := []Append{own}
-	var ops []nameOp
-	if names != nil {
-		ops = names(s, p)
-		extra, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ops)
-		if err != nil {
-			return Result{}, err
+	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
+	if err == nil {
+		if c.raced {
+			if ours, err := h.stored(ctx, m, a.head); err != nil {
+				return outcome[S]{}, err
+			} else if !ours { // an identical request won the race: its replay
+				stored, err := load(ctx, h, c.kind, c.id, c.fold)
+				if err != nil {
+					return outcome[S]{}, err
+				}
+				return replay(stored, stored.base().Commands[m.CommandID], ops)
+			}
 		}
-		batch = append(batch, extra...)
+		return outcome[S]{Result: a.Result, state: s, payload: p, first: a.first, at: now}, nil
 	}
-	batch = append(batch, key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		if why := h.afterConflict(ctx, m, events.Owner{Kind: kind, ID: id}, ops); why != nil {
-			return Result{}, why
-		}
-		// Decide again on fresh state: the reason the command no longer
-		// applies (deleted meanwhile: ErrNotFound), or the conflict.
-		fresh, lerr := load(ctx, h, kind, id, fold)
-		if lerr != nil {
-			return Result{}, errors.Join(err, lerr)
-		}
-		if seq, ok := fresh.base().Commands[m.CommandID]; ok {
-			return h.replayedWithTokens(ctx, m, seq, ops, nil)
-		}
-		if _, why := decide(fresh, h.Now()); why != nil && b.Version != 0 {
-			return Result{}, why
-		}
+	if !errors.Is(err, ErrConflict) {
+		return outcome[S]{}, err
 	}
-	if b.Version == 0 && errors.Is(err, ErrConflict) {
-		return Result{}, fmt.Errorf("create %s %s: %w", kind, id, ErrExists)
+	if why := h.afterConflict(ctx, m, events.Owner{Kind: c.kind, ID: c.id}, ops); why != nil {
+		return outcome[S]{}, why
 	}
-	if err != nil {
-		return Result{}, err
+	fresh, freshWide, lerr := read(ctx)
+	if lerr != nil {
+		return outcome[S]{}, errors.Join(err, lerr)
 	}
-	return Result{Seq: seq}, nil
+	if seq, ok := fresh.base().Commands[m.CommandID]; ok {
+		return replay(fresh, seq, ops)
+	}
+	switch {
+	case c.create && (fresh.base().Exists || !c.again):
+		return outcome[S]{}, fmt.Errorf("create %s %s: %w", c.kind, c.id, ErrExists)
+	case c.create:
+		return outcome[S]{}, errDecideAgain
+	}
+	if _, why := c.decide(ctx, fresh, &freshWide, h.Now()); why != nil {
+		return outcome[S]{}, why
+	}
+	return outcome[S]{}, err
 }
 
 // createWithID runs a create whose aggregate id the handler generates (a
@@ -162,6 +240,10 @@ func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id st
 // treats them as revoked from the deletion on.
 const MaxAtomicBatch = 1000
 
+// maxRuleClaims bounds the rule claims a command adds to its batch (an
+// account token's slot and first-token claims).
+const maxRuleClaims = 2
+
 // withTokens appends head (the event of the aggregate kind/id whose state is
 // s) together with one event per affected token, atomically: one Append
 // with one entry per aggregate, each with its own expectation and Prev, and
@@ -171,11 +253,15 @@ const MaxAtomicBatch = 1000
 //
 // wide, when its filter is set, replaces the head's expectation on its own
 // aggregate by one on every event of the filter (see Append.ExpectedFilter).
+//
+// extra, when set, returns further appends of the command (rule claims),
+// placed before the key claim; it is called after the key and name claims
+// were checked, so their errors come first.
 func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s AggregateState, wide expectation, head events.Payload,
-	now time.Time, ownNames []nameOp, tokens []string, decide func(TokenState) (events.Payload, error)) (Result, error) {
+	now time.Time, ownNames []nameOp, extra func() ([]Append, error), tokens []string, decide func(TokenState) (events.Payload, error)) (appended, error) {
 	own, key, err := h.head(ctx, m, id, head, s.LastHash, s.Version, now)
 	if err != nil {
-		return Result{}, err
+		return appended{}, err
 	}
 	if wide.filter != "" {
 		own.ExpectedFilter, own.Expected = wide.filter, wide.seq
@@ -184,30 +270,30 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	var names []Append // the releases of revoked tokens' descriptions, after the tokens
 	seen := make(map[string]bool, len(tokens))
 	for _, tid := range tokens {
-		if seen[tid] || !ValidID(tid) {
+		if seen[tid] || !ValidID(tid) || decide == nil {
 			continue
 		}
 		seen[tid] = true
 		ts, err := h.loadToken(ctx, tid)
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
 		p, err := decide(ts)
 		if err != nil {
-			return Result{}, fmt.Errorf("token %s: %w", tid, err)
+			return appended{}, fmt.Errorf("token %s: %w", tid, err)
 		}
 		if p == nil {
 			continue
 		}
 		tenv, err := h.envelope(m, tid, p, ts.LastHash, now)
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
 		freed, err := h.nameAppends(ctx, m, now, events.Owner{Kind: events.KindToken, ID: tid}, h.tokenNameOps(ts, p))
 		if err != nil {
-			return Result{}, err
+			return appended{}, err
 		}
-		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch {
+		if len(batch)+len(names)+1+len(freed)+len(ownNames)+len(key) > MaxAtomicBatch-maxRuleClaims {
 			// The rest is the sweeper's (internal/expiry): the deletion
 			// already makes them verify as revoked (tokenset).
 			break
@@ -217,15 +303,22 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	}
 	released, err := h.nameAppends(ctx, m, now, events.Owner{Kind: kind, ID: id}, ownNames)
 	if err != nil {
-		return Result{}, err
+		return appended{}, err
 	}
-	batch = append(append(append(batch, names...), released...), key...)
+	var claims []Append
+	if extra != nil {
+		if claims, err = extra(); err != nil {
+			return appended{}, err
+		}
+	}
+	batch = append(append(append(append(batch, names...), released...), claims...), key...)
 	msgIDs(m, batch)
 	seq, err := h.store.Append(ctx, batch...)
 	if err != nil {
-		return Result{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
+		return appended{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
 	}
-	return Result{Seq: seq}, nil
+	// An atomic batch is stored at consecutive sequences, head first.
+	return appended{Result: Result{Seq: seq}, first: seq - uint64(len(batch)-1), head: own.Event}, nil
 }
 
 // expectation is an append's expectation over a subject filter wider than
@@ -233,20 +326,6 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 type expectation struct {
 	filter string
 	seq    uint64
-}
-
-// explained explains err, an append's conflict, by deciding again on fresh
-// state: again loads what the command decided on and returns the decision's
-// error when the command no longer applies (the reason the caller gets),
-// nil when it still would; the conflict is then returned as it is.
-func explained(err error, again func() error) error {
-	if !errors.Is(err, ErrConflict) {
-		return err
-	}
-	if why := again(); why != nil {
-		return why
-	}
-	return err
 }
 
 // replayedWithTokens is the outcome of a replayed multi-aggregate command
@@ -298,63 +377,34 @@ func (h *Handler) onToken(ctx context.Context, m Meta, id string, decide func(To
 	return onAggregateNames(ctx, h, m, events.KindToken, id, false, FoldToken, decide, h.tokenNameOps)
 }
 
+// appended is what withTokens stored: the batch's last sequence, the
+// sequence of its first event (the command's own) and that event.
+type appended struct {
+	Result
+	first uint64
+	head  events.Envelope
+}
+
 // cascade describes a deletion of one aggregate that also changes tokens
 // (revokes or narrows them) in the same atomic append; see onCascade.
 type cascade[S folded] struct {
-	fold func([]events.Envelope) (S, error)
-	// read loads the aggregate and the expectation of its append; nil:
-	// load it with fold, expecting its own last event.
-	read func(context.Context) (S, expectation, error)
-	// decide decides the aggregate's own event; it may widen the
-	// expectation read returned (the last environment).
+	fold   func([]events.Envelope) (S, error)
+	read   func(context.Context) (S, expectation, error) // see command.read
 	decide func(context.Context, S, *expectation) (events.Payload, error)
-	// names are the names the aggregate releases (nil: none).
-	names func(S) []nameOp
-	// tokens are the ids the deletion cascades to (a read model's answer:
-	// token recorded as revoked, unknown or no longer affected are
-	// skipped by token).
+	names  func(S) []nameOp // the names the aggregate releases (nil: none)
 	tokens []string
-	// token decides what the deletion does to one token (nil: nothing).
-	token func(TokenState) (events.Payload, error)
+	token  func(TokenState) (events.Payload, error)
 }
 
-// onCascade runs a deletion with a token cascade: load, recognise a
-// replay, decide, append the aggregate's event with the token events that
-// fit in one atomic batch (withTokens), and explain a conflict by deciding
-// again on fresh state.
+// onCascade runs a deletion with a token cascade through run.
 func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
-	if !ValidID(id) {
-		return Result{}, ErrNotFound
-	}
-	m = h.withCommandID(m)
-	read := c.read
-	if read == nil {
-		read = func(ctx context.Context) (S, expectation, error) {
-			s, err := load(ctx, h, kind, id, c.fold)
-			return s, expectation{}, err
-		}
-	}
-	s, wide, err := read(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	var names []nameOp
+	cmd := command[S]{kind: kind, id: id, fold: c.fold, read: c.read, tokens: c.tokens, token: c.token,
+		decide: func(ctx context.Context, s S, wide *expectation, _ time.Time) (events.Payload, error) {
+			return c.decide(ctx, s, wide)
+		}}
 	if c.names != nil {
-		names = c.names(s)
+		cmd.names = func(s S, _ events.Payload) []nameOp { return c.names(s) }
 	}
-	if seq, ok := s.base().Commands[m.CommandID]; ok {
-		return h.replayedWithTokens(ctx, m, seq, names, c.tokens)
-	}
-	p, err := c.decide(ctx, s, &wide)
-	if err != nil {
-		return Result{}, err
-	}
-	res, err := h.withTokens(ctx, m, kind, id, s.base(), wide, p, h.Now(), names, c.tokens, c.token)
-	return res, explained(err, func() error {
-		s, wide, err := read(ctx)
-		if err == nil {
-			_, err = c.decide(ctx, s, &wide)
-		}
-		return err
-	})
+	o, err := run(ctx, h, m, cmd)
+	return o.Result, err
 }

@@ -42,6 +42,9 @@ type AddProjectMember struct {
 type RemoveProjectMember struct {
 	ProjectID string
 	Member    events.Owner
+	// Role, when set, must be the role the member holds (the route names
+	// it); otherwise the member is not found. Empty: whatever role.
+	Role string
 }
 
 // DecideCreateProject validates a project and returns the project.created
@@ -143,8 +146,8 @@ func DecideRemoveProjectMember(s ProjectState, c RemoveProjectMember) (events.Pr
 	if err := liveAggregate(events.KindProject, s.AggregateState); err != nil {
 		return events.ProjectMemberRemoved{}, err
 	}
-	if _, ok := s.Members[c.Member]; !ok {
-		return events.ProjectMemberRemoved{}, fmt.Errorf("%w: not a member of the project", ErrNotFound)
+	if held, ok := s.Members[c.Member]; !ok || (c.Role != "" && held != c.Role) {
+		return events.ProjectMemberRemoved{}, fmt.Errorf("%w: not a member of the project with that role", ErrNotFound)
 	}
 	return events.ProjectMemberRemoved{Member: c.Member}, nil
 }

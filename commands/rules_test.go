@@ -234,3 +234,27 @@ func TestHandler_RoleUpdateWithoutNameKeepsTheCurrentName(t *testing.T) {
 		t.Fatalf("update without a name stored %+v", u)
 	}
 }
+
+// Removing a member names the role it removes; the project's own state
+// decides whether the member holds it (a role changed meanwhile is not
+// removed under its old name).
+func TestHandler_RemoveMemberChecksTheHeldRoleOnTheProject(t *testing.T) {
+	l := newLedger(t)
+	if _, err := l.h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.h.CreateUser(l.ctx, meta(""), commands.CreateUser{UserID: "u-cy", Username: "cy", RootRole: events.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	cy := events.Owner{Kind: events.ActorUser, ID: "u-cy"}
+	if _, err := l.h.AddProjectMember(l.ctx, meta(""), commands.AddProjectMember{ProjectID: "p1", Member: cy, Role: events.RoleOwner}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.h.RemoveProjectMember(l.ctx, meta(""), commands.RemoveProjectMember{ProjectID: "p1", Member: cy, Role: events.RoleMember})
+	if !errors.Is(err, commands.ErrNotFound) {
+		t.Fatalf("removing a role the member does not hold: %v, want ErrNotFound", err)
+	}
+	if _, err := l.h.RemoveProjectMember(l.ctx, meta(""), commands.RemoveProjectMember{ProjectID: "p1", Member: cy, Role: events.RoleOwner}); err != nil {
+		t.Fatalf("removing the held role: %v", err)
+	}
+}

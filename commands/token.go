@@ -357,92 +357,50 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	if !ValidID(c.TokenID) {
 		return Created{}, invalid("tokenId", "must be 1 to %d letters, digits, '_' or '-'", MaxIDLen)
 	}
+	holder := events.Owner{Kind: events.KindToken, ID: c.TokenID}
 	for attempt := 0; ; attempt++ {
-		out, err := h.createToken(ctx, m, c)
-		if errors.Is(err, errDecideAgain) {
-			if attempt < 2*h.maxAccount+2 {
-				continue
-			}
-			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrConflict)
-		}
-		return out, err
-	}
-}
-
-// errDecideAgain: the append conflicted for a reason fresh state may
-// resolve (a claim taken meanwhile); decide again.
-var errDecideAgain = errors.New("decide again")
-
-func (h *Handler) createToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
-	s, err := h.loadToken(ctx, c.TokenID)
-	if err != nil {
-		return Created{}, err
-	}
-	if seq, ok := s.Commands[m.CommandID]; ok && s.Exists {
-		last, err := h.keySeq(ctx, m, seq)
-		return Created{Result: Result{Seq: last, Replayed: true}, TokenID: c.TokenID, Token: s.Created, CreatedSeq: seq}, err
-	}
-	if err := h.checkScope(c); err != nil {
-		return Created{}, err
-	}
-	secret, hint := c.Secret, ""
-	if secret.IsZero() {
-		secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment)
-		if err != nil {
-			return Created{}, err
-		}
-		hint = Hint(secret.Reveal())
-	} else {
-		hint = ForeignHint(secret.Reveal())
-	}
-	now := h.Now()
-	p, err := DecideCreate(s, c, secret.Verifier(), hint, now)
-	if err != nil {
-		return Created{}, err
-	}
-	own, key, err := h.head(ctx, m, c.TokenID, p, "", 0, now)
-	if err != nil {
-		return Created{}, err
-	}
-	env := own.Event
-	holder, ops := events.Owner{Kind: events.KindToken, ID: c.TokenID}, accountTokenName(p.Owner, p.Name, false)
-	names, err := h.nameAppends(ctx, m, now, holder, ops)
-	if err != nil {
-		return Created{}, err
-	}
-	rules, err := h.accountClaims(ctx, m, now, holder, p)
-	if err != nil {
-		return Created{}, err
-	}
-	batch := append(append(append([]Append{own}, names...), rules...), key...)
-	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
-	if errors.Is(err, ErrConflict) {
-		if why := h.afterConflict(ctx, m, holder, ops); why != nil {
-			return Created{}, why
-		}
-		fresh, lerr := h.loadToken(ctx, c.TokenID)
+		var secret Secret
+		o, err := run(ctx, h, m, command[TokenState]{kind: events.KindToken, id: c.TokenID, create: true, again: true, raced: true,
+			fold: FoldToken,
+			decide: func(_ context.Context, s TokenState, _ *expectation, now time.Time) (events.Payload, error) {
+				if err := h.checkScope(c); err != nil {
+					return nil, err
+				}
+				var hint string
+				if secret = c.Secret; secret.IsZero() {
+					var err error
+					if secret, err = GenerateSecret(h.rand, c.Type, c.Projects, containsAll(c.Projects), c.Environment); err != nil {
+						return nil, err
+					}
+					hint = Hint(secret.Reveal())
+				} else {
+					hint = ForeignHint(secret.Reveal())
+				}
+				return DecideCreate(s, c, secret.Verifier(), hint, now)
+			},
+			names: func(s TokenState, p events.Payload) []nameOp {
+				if tc, ok := p.(events.TokenCreated); ok {
+					return accountTokenName(tc.Owner, tc.Name, false)
+				}
+				return accountTokenName(s.Owner, s.Created.Name, false) // a replay
+			},
+			claims: func(ctx context.Context, _ TokenState, p events.Payload, now time.Time) ([]Append, error) {
+				return h.accountClaims(ctx, m, now, holder, p.(events.TokenCreated))
+			},
+		})
 		switch {
-		case lerr != nil:
-			return Created{}, errors.Join(err, lerr)
-		case fresh.Exists && fresh.Commands[m.CommandID] != 0:
-			return h.createToken(ctx, m, c) // stored by an identical request: its replay
-		case fresh.Exists:
-			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrExists)
+		case errors.Is(err, errDecideAgain) && attempt < 2*h.maxAccount+2:
+			continue
+		case errors.Is(err, errDecideAgain):
+			return Created{}, fmt.Errorf("create token %s: %w", c.TokenID, ErrConflict)
+		case err != nil:
+			return Created{}, err
+		case o.Replayed:
+			return Created{Result: o.Result, TokenID: c.TokenID, Token: o.state.Created, CreatedSeq: o.first}, nil
 		}
-		return Created{}, errDecideAgain
+		return Created{Result: o.Result, TokenID: c.TokenID, Secret: secret, Token: o.payload.(events.TokenCreated),
+			CreatedSeq: o.first, At: o.at}, nil
 	}
-	if err != nil {
-		return Created{}, err
-	}
-	if ours, err := h.stored(ctx, m, env); err != nil {
-		return Created{}, err
-	} else if !ours { // an identical request won the race: answer as its replay
-		return h.createToken(ctx, m, c)
-	}
-	// An atomic batch is stored at consecutive sequences, token.created first.
-	return Created{Result: Result{Seq: seq}, TokenID: c.TokenID, Secret: secret, Token: p,
-		CreatedSeq: seq - uint64(len(batch)-1), At: now}, nil
 }
 
 func containsAll(projects []string) bool {

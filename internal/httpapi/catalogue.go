@@ -415,10 +415,12 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *authz.P
 		return err
 	}
 	project := r.PathValue("projectId")
-	if held, ok := s.dir.ProjectRoles(member)[project]; !ok || held != role {
+	// The command checks, on the project's own state, that the member holds
+	// that role.
+	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: project, Member: member, Role: role})
+	if errors.Is(err, commands.ErrNotFound) {
 		return notFound("The member does not hold that role in this project")
 	}
-	res, err := s.cmd.RemoveProjectMember(r.Context(), s.meta(r, p), commands.RemoveProjectMember{ProjectID: project, Member: member})
 	return s.written(w, r, res, err)
 }
 
