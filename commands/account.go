@@ -133,14 +133,14 @@ func (h *Handler) checkScope(c CreateToken) error {
 		return nil
 	}
 	if c.Environment != AllEnvironments && ValidID(c.Environment) && !h.cat.EnvironmentLive(c.Environment) {
-		return invalid("environment", "Environment=%s does not exist", truncate(c.Environment))
+		return invalid("environment", "The environment does not exist")
 	}
 	for _, p := range c.Projects {
 		if p == AllProjects || !ValidID(p) {
 			continue // DecideCreate names what is wrong with a malformed id
 		}
 		if !h.cat.ProjectLive(p) {
-			return invalid("projects", "Project=%s does not exist", truncate(p))
+			return invalid("projects", "A project in projects does not exist")
 		}
 	}
 	return nil

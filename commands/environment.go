@@ -49,7 +49,7 @@ type DeleteEnvironment struct {
 // was deleted must not become valid in a new environment of that name.
 func DecideCreateEnvironment(s EnvironmentState, c CreateEnvironment) (events.EnvironmentCreated, error) {
 	if s.Deleted {
-		return events.EnvironmentCreated{}, fmt.Errorf("%w: environment %q was deleted and its name is not reused", ErrExists, c.Name)
+		return events.EnvironmentCreated{}, fmt.Errorf("%w: an environment of that name was deleted, and deleted names are not reused", ErrExists)
 	}
 	if s.Exists {
 		return events.EnvironmentCreated{}, ErrExists
@@ -93,7 +93,7 @@ func DecideDeleteEnvironment(s EnvironmentState, otherLive bool) (events.Environ
 		return events.EnvironmentDeleted{}, err
 	}
 	if !otherLive {
-		return events.EnvironmentDeleted{}, fmt.Errorf("%w: the last environment cannot be deleted", ErrInvalidOperation)
+		return events.EnvironmentDeleted{}, &OperationError{"You can not delete the last environment: every client, backend and frontend token needs one. Create another environment first"}
 	}
 	return events.EnvironmentDeleted{}, nil
 }

@@ -78,3 +78,9 @@ func AllowedPermissions(roleType string) []string {
 	}
 	return nil
 }
+
+// isPermission reports whether p is one of the permission names above (a
+// closed set, so an error may name it).
+func isPermission(p string) bool {
+	return p == PermAdmin || slices.Contains(RootTokenPermissions, p) || slices.Contains(ProjectTokenPermissions, p)
+}

@@ -25,6 +25,15 @@ const (
 // answers such requests with 403 InvalidOperationError.
 var ErrInvalidOperation = errors.New("invalid operation")
 
+// OperationError is a refused operation (it wraps ErrInvalidOperation)
+// whose Reason is safe to show to the caller: it never repeats input.
+type OperationError struct{ Reason string }
+
+func (e *OperationError) Error() string { return "invalid operation: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalidOperation) hold.
+func (e *OperationError) Unwrap() error { return ErrInvalidOperation }
+
 // liveAggregate returns ErrNotFound (wrapped when deleted) unless a is live.
 func liveAggregate(kind string, a AggregateState) error {
 	switch {
@@ -52,11 +61,11 @@ func checkRoleRef(field, ref, roleType string, custom RoleState) error {
 	case slices.Contains(predefined, ref):
 		return nil
 	case slices.Contains(other, ref):
-		return invalid(field, "%s is not a %s role", ref, roleType)
+		return invalid(field, "%s is not a %s role", ref, roleType) // a predefined name, never a secret
 	case !custom.Live() || custom.ID != ref:
-		return invalid(field, "unknown role %q", truncate(ref))
+		return invalid(field, "unknown role")
 	case custom.Type != roleType:
-		return invalid(field, "role %q is a %s role, not a %s role", truncate(ref), custom.Type, roleType)
+		return invalid(field, "the role is a %s role, not a %s role", custom.Type, roleType)
 	}
 	return nil
 }

@@ -259,8 +259,8 @@ func TestDecideRole(t *testing.T) {
 			c.Type = events.RoleTypeProject
 			c.Permissions = []string{commands.PermUpdateFrontendToken}
 		}), wantField: "permissions", wantMsg: `"UPDATE_FRONTEND_API_TOKEN" is not a project-role permission`},
-		{name: "unknown_permission_rejected_naming_it", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{"CREATE_ADMIN_API_TOKEN"} }),
-			wantField: "permissions", wantMsg: "CREATE_ADMIN_API_TOKEN"},
+		{name: "unknown_permission_rejected_without_repeating_it", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{"CREATE_ADMIN_API_TOKEN"} }),
+			wantField: "permissions", wantMsg: "holds a name that is not a permission"},
 		{name: "admin_permission_reserved_to_predefined_admin", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{commands.PermAdmin} }),
 			wantField: "permissions", wantMsg: "ADMIN"},
 		{name: "lowercase_permission_rejected", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{"read_client_api_token"} }), wantField: "permissions"},

@@ -53,7 +53,7 @@ type RemoveProjectMember struct {
 // the same id.
 func DecideCreateProject(s ProjectState, c CreateProject) (events.ProjectCreated, error) {
 	if s.Deleted {
-		return events.ProjectCreated{}, fmt.Errorf("%w: project %q was deleted and its id is not reused", ErrExists, c.ProjectID)
+		return events.ProjectCreated{}, fmt.Errorf("%w: a project with that id was deleted, and deleted ids are not reused", ErrExists)
 	}
 	if s.Exists {
 		return events.ProjectCreated{}, ErrExists
@@ -112,7 +112,7 @@ func DecideDeleteProject(s ProjectState) (events.ProjectDeleted, error) {
 		return events.ProjectDeleted{}, err
 	}
 	if s.ID == DefaultProject {
-		return events.ProjectDeleted{}, fmt.Errorf("%w: the default project cannot be deleted", ErrInvalidOperation)
+		return events.ProjectDeleted{}, &OperationError{"You can not delete the default project!"}
 	}
 	return events.ProjectDeleted{}, nil
 }
@@ -129,7 +129,7 @@ func DecideAddProjectMember(s ProjectState, c AddProjectMember, memberLive bool,
 		return events.ProjectMemberAdded{}, err
 	}
 	if !memberLive {
-		return events.ProjectMemberAdded{}, invalid("member", "unknown %s %q", c.Member.Kind, truncate(c.Member.ID))
+		return events.ProjectMemberAdded{}, invalid("member", "unknown %s", c.Member.Kind)
 	}
 	if err := checkRoleRef("role", c.Role, events.RoleTypeProject, role); err != nil {
 		return events.ProjectMemberAdded{}, err
@@ -157,7 +157,7 @@ func checkMember(m events.Owner) error {
 		return invalid("member", "must be a user or a service account")
 	}
 	if !ValidID(m.ID) {
-		return invalid("member", "%q is not a valid id", truncate(m.ID))
+		return invalid("member", "is not a valid id")
 	}
 	return nil
 }

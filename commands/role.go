@@ -44,7 +44,7 @@ func DecideCreateRole(s RoleState, c CreateRole) (events.RoleCreated, error) {
 		return events.RoleCreated{}, invalid("type", "must be root or project")
 	}
 	if IsPredefinedRole(c.RoleID) {
-		return events.RoleCreated{}, invalid("id", "%q is a predefined role", truncate(c.RoleID))
+		return events.RoleCreated{}, invalid("id", "is a predefined role")
 	}
 	name, desc, perms, err := checkRole(c.Type, c.Name, c.Description, c.Permissions)
 	if err != nil {
@@ -86,7 +86,7 @@ func checkRole(roleType, name, description string, permissions []string) (string
 		return "", "", nil, err
 	}
 	if IsPredefinedRole(name) {
-		return "", "", nil, invalid("name", "%q is the name of a predefined role", name)
+		return "", "", nil, invalid("name", "is the name of a predefined role")
 	}
 	if err := checkDescription("description", description); err != nil {
 		return "", "", nil, err
@@ -95,7 +95,11 @@ func checkRole(roleType, name, description string, permissions []string) (string
 	perms := make([]string, 0, len(permissions))
 	for _, p := range permissions {
 		if !slices.Contains(allowed, p) {
-			return "", "", nil, invalid("permissions", "%q is not a %s-role permission", truncate(p), roleType)
+			if !isPermission(p) {
+				// Not a permission name: it may be anything, a pasted secret included.
+				return "", "", nil, invalid("permissions", "holds a name that is not a permission")
+			}
+			return "", "", nil, invalid("permissions", "%q is not a %s-role permission", p, roleType)
 		}
 		perms = append(perms, p)
 	}

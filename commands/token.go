@@ -90,7 +90,7 @@ func DecideCreate(s TokenState, c CreateToken, verifier, hint string, now time.T
 		return events.TokenCreated{}, invalid("type", "must be one of client, backend, frontend, admin, personal, service-account")
 	}
 	if !slices.Contains(creationPaths, c.Path) {
-		return events.TokenCreated{}, invalid("path", "unknown creation path %q", c.Path)
+		return events.TokenCreated{}, invalid("path", "unknown creation path")
 	}
 	nameField := "tokenName"
 	if IsAccountToken(c.Type) {
@@ -294,12 +294,12 @@ func checkText(field, s string, multiline bool) error {
 // _ -. The set is narrower than Unleash's because ids become subject tokens.
 func checkID(field, id string) error {
 	if id == "" || len(id) > MaxIDLen {
-		return invalid(field, "%q must be 1 to %d characters", truncate(id), MaxIDLen)
+		return invalid(field, "must be 1 to %d characters", MaxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return invalid(field, "%q may contain only letters, digits, '_' and '-'", truncate(id))
+			return invalid(field, "may contain only letters, digits, '_' and '-'")
 		}
 	}
 	return nil

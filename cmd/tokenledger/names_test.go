@@ -99,7 +99,7 @@ func TestBootstrapImport_UnknownEnvironmentRefusesTheStart(t *testing.T) {
 	defer cancel()
 	err := m.Run(ctx)
 	_ = m.Close()
-	if err == nil || !strings.Contains(err.Error(), "Environment=nowhere does not exist") {
+	if err == nil || !strings.Contains(err.Error(), `environment "nowhere"`) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("start: %v, want the unknown environment named", err)
 	}
 }

@@ -137,7 +137,9 @@ func Import(ctx context.Context, h *commands.Handler, cat Catalogue, tokens []To
 		case errors.Is(err, commands.ErrExists):
 			continue
 		case err != nil:
-			return created, fmt.Errorf("import %s: %w", t.Name(), err)
+			// The scope is the operator's own configuration and never holds the
+			// secret part, so the start-up error names it.
+			return created, fmt.Errorf("import %s (environment %q, projects %q): %w", t.Name(), t.Environment, t.Projects, err)
 		}
 		created++
 	}

@@ -48,11 +48,15 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			again, err := bootstrap.Parse(func(k string) string { return tt.env[k] })
+			if err != nil || len(again) != len(got) {
+				t.Fatalf("a second parse gave %d tokens, err %v", len(again), err)
+			}
 			var desc []string
-			for _, tok := range got {
+			for i, tok := range got {
 				desc = append(desc, tok.Type+"/"+tok.Projects[0]+"/"+tok.Environment)
-				if tok.ID() != tok.ID() || tok.ID() == "" {
-					t.Fatal("token id is not stable")
+				if tok.ID() == "" || tok.ID() != again[i].ID() {
+					t.Fatal("a token's id is not derived from its secret alone")
 				}
 			}
 			if strings.Join(desc, ",") != strings.Join(tt.want, ",") {

@@ -308,9 +308,6 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	// The command finds the tokens the deletion cascades to.
 	res, err := s.cmd.DeleteProject(r.Context(), s.meta(r, p), id, nil)
-	if errors.Is(err, commands.ErrInvalidOperation) {
-		return newError(http.StatusForbidden, "InvalidOperationError", "You can not delete the default project!")
-	}
 	return s.written(w, r, res, err)
 }
 
@@ -537,12 +534,5 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	// The command reads the other environments and finds the tokens the
 	// deletion cascades to.
 	res, err := s.cmd.DeleteEnvironment(r.Context(), s.meta(r, p), commands.DeleteEnvironment{Name: e.Name})
-	switch {
-	case errors.Is(err, commands.ErrInvalidOperation):
-		return newError(http.StatusForbidden, "InvalidOperationError",
-			fmt.Sprintf("You can not delete %s: it is the last environment, and every client, backend and frontend token needs one. Create another environment first", truncate(e.Name)))
-	case errors.Is(err, commands.ErrNotFound):
-		return notFound(fmt.Sprintf("Could not find environment with name %s", truncate(e.Name)))
-	}
 	return s.written(w, r, res, err)
 }

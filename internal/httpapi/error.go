@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"github.com/google/uuid"
 
@@ -67,16 +67,23 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 	var ve *commands.ValidationError
 	var denied *authz.Denied
 	var taken *commands.NameTakenError
+	var refused *commands.OperationError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &ve):
-		return badRequest(ve.Field, redactQuoted(ve.Error()))
+		return badRequest(ve.Field, ve.Error())
 	case errors.As(err, &denied):
 		return newError(http.StatusForbidden, "OperationDeniedError", denied.Error())
 	case errors.Is(err, commands.ErrKeyReused):
 		return newError(http.StatusUnprocessableEntity, "IdempotencyKeyReusedError",
 			"this Idempotency-Key was already used with a different request; send a new key for a new request")
+	case errors.Is(err, commands.ErrTooManyTokens):
+		return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cmd.MaxAccountTokens()))
+	case errors.Is(err, commands.ErrNotFirstToken):
+		return newError(http.StatusForbidden, "OperationDeniedError", "The user already has or had a personal access token; only a user's first token may be issued on their behalf")
+	case errors.As(err, &taken) && taken.Scope == events.ScopePATDescription:
+		return conflict("PAT description already exists.")
 	case errors.As(err, &taken):
 		// The scope, never the name: a name could be a pasted secret.
 		what := map[string]string{events.ScopeUsername: "username or e-mail address", events.ScopeEmail: "e-mail address",
@@ -85,6 +92,10 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 			what = "name"
 		}
 		return conflict("The " + what + " is already taken")
+	case errors.As(err, &refused):
+		return newError(http.StatusForbidden, "InvalidOperationError", refused.Reason)
+	case errors.Is(err, commands.ErrInvalidOperation):
+		return newError(http.StatusForbidden, "InvalidOperationError", "The ledger does not allow this operation")
 	case errors.Is(err, commands.ErrNotFound):
 		return notFound("Could not find the requested resource")
 	case errors.Is(err, commands.ErrExists):
@@ -112,13 +123,3 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var _ = slog.Default
-
-// quoted matches a Go-quoted string, the form commands' validation reasons
-// give an input value in.
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-
-// redactQuoted replaces the quoted input values in a validation reason: an
-// error may name the field, never repeat what was sent.
-func redactQuoted(msg string) string {
-	return quoted.ReplaceAllString(msg, "(the value sent)")
-}

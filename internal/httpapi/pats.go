@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -104,15 +102,7 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	m, tokenID := s.createMeta(r, p)
 	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,
 		Name: b.Description, Owner: &owner, ExpiresAt: b.ExpiresAt, Path: path, OnBehalfOf: onBehalf})
-	var taken *commands.NameTakenError
-	switch {
-	case errors.Is(err, commands.ErrTooManyTokens):
-		return newError(http.StatusForbidden, "OperationDeniedError", fmt.Sprintf("Too many PATs (%d) already exist for this user.", s.cmd.MaxAccountTokens()))
-	case errors.Is(err, commands.ErrNotFirstToken):
-		return newError(http.StatusForbidden, "OperationDeniedError", "The user already has or had a personal access token; only a user's first token may be issued on their behalf")
-	case errors.As(err, &taken) && taken.Scope == events.ScopePATDescription:
-		return conflict("PAT description already exists.")
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	s.afterWrite(w, r, created.Result)

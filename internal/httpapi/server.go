@@ -44,8 +44,6 @@ type Config struct {
 	// WriteWait bounds how long a mutation waits for the projections to
 	// apply its event before answering.
 	WriteWait time.Duration
-	// MaxPATsPerUser is Unleash's PAT limit (10).
-	MaxPATsPerUser int
 	// UnauthRate and UnauthBurst are the per-client-address token bucket
 	// of the unauthenticated surface, the token oracles: every token
 	// /edge/validate does not find and every failed authentication (401)
@@ -122,9 +120,6 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.WriteWait <= 0 {
 		cfg.WriteWait = 5 * time.Second
-	}
-	if cfg.MaxPATsPerUser <= 0 {
-		cfg.MaxPATsPerUser = 10
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
