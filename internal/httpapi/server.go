@@ -45,10 +45,11 @@ type Config struct {
 	// apply its event before answering.
 	WriteWait time.Duration
 	// UnauthRate and UnauthBurst are the per-client-address token bucket
-	// of the unauthenticated surface, the token oracles: every token
-	// /edge/validate does not find and every failed authentication (401)
-	// spends one; an address with an empty bucket gets 429 on those routes
-	// before any credential is looked at. UnauthRate <= 0: off.
+	// of the token oracles: every token /edge/validate does not find and
+	// every bearer credential that fails to authenticate (401) spends one;
+	// an address with an empty bucket gets 429 at /edge/validate and for
+	// every bearer credential, before it is looked at. Sign-ins through the
+	// auth proxy are not limited by it. UnauthRate <= 0: off.
 	UnauthRate  float64
 	UnauthBurst int
 	// MutationRate and MutationBurst are the per-principal token bucket of
