@@ -129,13 +129,6 @@ func tokenType(raw string) (string, error) {
 	}
 }
 
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := authz.CanAny(p, authz.RoutePermissions(authz.Create)...); err != nil {
 		return forbidden(err.Error())
