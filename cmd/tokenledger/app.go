@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +131,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 2*wait + 15*time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections)
+	trusted := m.Config.TrustedProxies
+	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections, func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+	})
 	m.goRun("http", func() error {
 		if err := m.http.Serve(served); !errors.Is(err, http.ErrServerClosed) {
 			return err

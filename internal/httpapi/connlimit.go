@@ -3,11 +3,12 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// LimitConnections returns a listener that lets srv hold at most max
+// LimitConnections returns a listener that lets srv hold at most limit
 // connections at once (max <= 0: ln unchanged). When a new connection
 // arrives at the cap, the connection idle the longest (a keep-alive
 // connection between requests, or one that has not sent a request yet) is
@@ -15,14 +16,21 @@ import (
 // connection. Only when every connection is busy does Accept wait, and
 // busy connections end within the server's timeouts. So idle connections
 // cannot exhaust the process's file descriptors, and a new client (a
-// /health probe) is still served. It sets srv.ConnState (keeping a hook
-// already there); call it before srv.Serve.
-func LimitConnections(ln net.Listener, srv *http.Server, max int) net.Listener {
-	if max <= 0 {
+// /health probe) is still served. One client address may hold at most
+// half of the slots (exempt: addresses for which exempt reports true, such
+// as a trusted proxy carrying everyone's requests): a connection whose
+// request is still arriving is busy and cannot be evicted, so without
+// this one address could hold every slot until the read timeout. It sets
+// srv.ConnState (keeping a hook already there); call it before srv.Serve.
+func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(netip.Addr) bool) net.Listener {
+	if limit <= 0 {
 		return ln
 	}
-	l := &connLimiter{Listener: ln, slots: make(chan struct{}, max), conns: map[*limitedConn]connInfo{},
-		done: make(chan struct{})}
+	if exempt == nil {
+		exempt = func(netip.Addr) bool { return false }
+	}
+	l := &connLimiter{Listener: ln, slots: make(chan struct{}, limit), conns: map[*limitedConn]connInfo{},
+		done: make(chan struct{}), perAddr: max(limit/2, 1), byAddr: map[netip.Addr]int{}, exempt: exempt}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		if lc, ok := c.(*limitedConn); ok && lc.l == l {
@@ -44,8 +52,13 @@ type connLimiter struct {
 	net.Listener
 	slots chan struct{}
 
-	mu    sync.Mutex
-	conns map[*limitedConn]connInfo
+	// perAddr caps the connections of one client address.
+	perAddr int
+	exempt  func(netip.Addr) bool
+
+	mu     sync.Mutex
+	conns  map[*limitedConn]connInfo
+	byAddr map[netip.Addr]int
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -53,24 +66,45 @@ type connLimiter struct {
 
 // Accept implements net.Listener.
 func (l *connLimiter) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if lc, ok := l.admit(c); ok {
+			return lc, nil
+		}
+	}
+}
+
+// admit gives c a slot, or closes it when its address already holds its
+// share and none of those connections is idle.
+func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
+	addr := connAddr(c)
+	if !l.exempt(addr) {
+		l.mu.Lock()
+		over := l.byAddr[addr] >= l.perAddr
+		l.mu.Unlock()
+		if over && !l.evictIdleOf(addr, true) {
+			_ = c.Close()
+			return nil, false
+		}
 	}
 	for {
 		select {
 		case l.slots <- struct{}{}:
-			lc := &limitedConn{Conn: c, l: l}
+			lc := &limitedConn{Conn: c, l: l, addr: addr}
 			l.mu.Lock()
 			l.conns[lc] = connInfo{state: http.StateNew, since: time.Now()}
+			l.byAddr[addr]++
 			l.mu.Unlock()
-			return lc, nil
+			return lc, true
 		case <-l.done:
 			_ = c.Close()
-			return nil, net.ErrClosed
+			return nil, false
 		default:
 		}
-		if !l.evictIdle() {
+		if !l.evictIdleOf(netip.Addr{}, false) {
 			// Every connection is busy: wait for one to end.
 			select {
 			case l.slots <- struct{}{}:
@@ -88,14 +122,17 @@ func (l *connLimiter) Close() error {
 	return l.Listener.Close()
 }
 
-// evictIdle closes the connection idle the longest, if any; it reports
-// whether it closed one.
-func (l *connLimiter) evictIdle() bool {
+// evictIdleOf closes the connection idle the longest (of addr only, when
+// onlyAddr), if any; it reports whether it closed one.
+func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
 	l.mu.Lock()
 	var victim *limitedConn
 	var oldest time.Time
 	for c, info := range l.conns {
 		if info.state != http.StateIdle && info.state != http.StateNew {
+			continue
+		}
+		if onlyAddr && c.addr != addr {
 			continue
 		}
 		if victim == nil || info.since.Before(oldest) {
@@ -117,16 +154,36 @@ func (l *connLimiter) setState(c *limitedConn, st http.ConnState) {
 		return // closed already
 	}
 	if st == http.StateHijacked || st == http.StateClosed {
-		delete(l.conns, c)
+		l.forget(c)
 		return
 	}
 	l.conns[c] = connInfo{state: st, since: time.Now()}
+}
+
+// forget drops c's bookkeeping; l.mu is held.
+func (l *connLimiter) forget(c *limitedConn) {
+	if _, ok := l.conns[c]; !ok {
+		return
+	}
+	delete(l.conns, c)
+	if l.byAddr[c.addr]--; l.byAddr[c.addr] <= 0 {
+		delete(l.byAddr, c.addr)
+	}
+}
+
+// connAddr is the client address of c (the zero Addr if unknown).
+func connAddr(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // limitedConn gives its slot back once, when closed.
 type limitedConn struct {
 	net.Conn
 	l    *connLimiter
+	addr netip.Addr
 	once sync.Once
 }
 
@@ -135,7 +192,7 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.l.mu.Lock()
-		delete(c.l.conns, c)
+		c.l.forget(c)
 		c.l.mu.Unlock()
 		<-c.l.slots
 	})

@@ -26,9 +26,8 @@ const maxEdgeTokens = 1000
 // not find spends one of the client address's rate-limit tokens, and an
 // address that has none left gets 429 before any token is looked at.
 func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	addr := clientKey(r)
-	if wait := s.unauth.blocked(addr, now); wait > 0 {
+	addr := s.clientKey(r)
+	if wait := s.unauth.blocked(addr, time.Now()); wait > 0 {
 		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
 		return
 	}
@@ -51,7 +50,6 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 		Tokens []edgeToken `json:"tokens"`
 	}{Tokens: []edgeToken{}}
 	misses := 0
-	defer func() { s.unauth.charge(addr, misses, now) }()
 	for _, secret := range *b.Tokens {
 		t, st := s.verify(secret)
 		if st == tokenset.Unknown {
@@ -65,6 +63,14 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 			projects = []string{commands.AllProjects}
 		}
 		out.Tokens = append(out.Tokens, edgeToken{Token: secret, Type: t.Type, Projects: projects, Environment: t.Environment})
+	}
+	// Every unknown token of the batch is paid for, atomically and at the
+	// time of the answer: a batch that does not fit the address's budget is
+	// answered with nothing, so neither batching, concurrency nor a slow
+	// request buys more guesses than the budget.
+	if wait, ok := s.unauth.takeN(addr, misses, time.Now()); !ok {
+		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,6 +109,27 @@ func (l *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 	return time.Duration((1 - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
 }
 
+// takeN spends n tokens of key's bucket at once if it holds them, and
+// otherwise spends none and reports how long to wait. More than a burst
+// can never fit: it drains the bucket and reports the wait for a burst.
+// Concurrent callers are serialised, so they cannot overdraw the bucket.
+func (l *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, bool) {
+	if l == nil || n <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if n <= l.burst && b.AllowN(now, n) {
+		return 0, true
+	}
+	if n > l.burst {
+		b.ReserveN(now, l.burst)
+		n = l.burst
+	}
+	return time.Duration((float64(n) - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
+}
+
 // len is the number of keys held (for tests).
 func (l *keyedLimiter) len() int {
 	l.mu.Lock()
@@ -115,25 +137,62 @@ func (l *keyedLimiter) len() int {
 	return len(l.buckets)
 }
 
-// clientKey is the per-address limit's key: the connection's address (as
-// everywhere else, the auth-proxy header is the only thing trusted from a
-// proxy), with IPv6 addresses folded to their /64, the block one host
-// usually holds.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+// clientKey is the per-address limit's key: the client's address, with
+// IPv6 addresses folded to their /64, the block one host usually holds.
+// The client's address is the connection's, unless the connection comes
+// from a trusted proxy: then it is the rightmost X-Forwarded-For address
+// that is not itself a trusted proxy (entries to its left were written by
+// the client and prove nothing). So clients behind the proxy each have
+// their own budget, and a client sending the header directly gains none.
+func (s *Server) clientKey(r *http.Request) string {
+	a, ok := s.clientAddr(r)
+	if !ok {
 		return r.RemoteAddr
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
 	return a.String()
+}
+
+func (s *Server) clientAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a = a.Unmap().WithZone("")
+	if !s.trustedProxy(a) {
+		return a, true
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return a, true // a malformed hop: the proxy itself is the client we know
+		}
+		h = h.Unmap().WithZone("")
+		if !s.trustedProxy(h) {
+			return h, true
+		}
+	}
+	return a, true
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // tooManyRequests is the 429 of both limits, with Retry-After in whole

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -43,12 +45,27 @@ func bearer(r *http.Request) string {
 func remoteAddr(r *http.Request) string { return r.RemoteAddr }
 
 func (s *Server) via(r *http.Request, credentialID, credentialType string) events.Via {
-	ua := r.UserAgent()
-	if len(ua) > 256 {
-		ua = ua[:256]
-	}
 	return events.Via{CredentialID: credentialID, CredentialType: credentialType,
-		RemoteAddr: remoteAddr(r), UserAgent: ua, RequestID: requestID(r)}
+		RemoteAddr: remoteAddr(r), UserAgent: auditText(r.UserAgent(), 256), RequestID: requestID(r)}
+}
+
+// auditText makes a client-chosen header fit for the audit record: valid
+// UTF-8 only, no control or format characters (bidi overrides, zero-width
+// and invisible characters would make a record read other than it is),
+// and at most max bytes, cut at a character boundary.
+func auditText(v string, max int) string {
+	var b strings.Builder
+	for _, c := range v {
+		if c == utf8.RuneError || unicode.IsControl(c) || unicode.Is(unicode.Cf, c) ||
+			c == '\u2028' || c == '\u2029' {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(c) > max {
+			break
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // authenticate turns the request's credential into a principal with the
@@ -91,7 +108,14 @@ func (s *Server) authProxy(r *http.Request) (*authz.Principal, bool) {
 	if s.cfg.AuthProxyHeader == "" {
 		return nil, false
 	}
-	login := strings.TrimSpace(r.Header.Get(s.cfg.AuthProxyHeader))
+	values := r.Header.Values(s.cfg.AuthProxyHeader)
+	if len(values) != 1 || strings.Contains(values[0], ",") {
+		// Sent twice (or as a list), the header names nobody: a proxy that
+		// appends its value instead of replacing the client's would let the
+		// client choose whom the first value names.
+		return nil, false
+	}
+	login := strings.TrimSpace(values[0])
 	if login == "" {
 		return nil, false
 	}
@@ -100,17 +124,7 @@ func (s *Server) authProxy(r *http.Request) (*authz.Principal, bool) {
 		return nil, false
 	}
 	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return nil, false
-	}
-	trusted := false
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(addr.Unmap()) {
-			trusted = true
-			break
-		}
-	}
-	if !trusted {
+	if err != nil || !s.trustedProxy(addr.Unmap().WithZone("")) {
 		return nil, false
 	}
 	u, ok := s.dir.UserByLogin(login)

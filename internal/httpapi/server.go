@@ -149,7 +149,7 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 128 {
+	if !safeRequestID(id) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
@@ -219,6 +219,22 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type requestIDKey struct{}
+
+// safeRequestID reports whether a client's X-Request-Id may be used as it
+// is: 1 to 128 letters, digits and "._:-" (it goes into the audit record and
+// the log). Any other value is replaced by an id of the ledger's own.
+func safeRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 func requestID(r *http.Request) string {
 	id, _ := r.Context().Value(requestIDKey{}).(string)
@@ -342,7 +358,7 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 
 func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handlerFunc) error {
 	now := time.Now()
-	addr := clientKey(r)
+	addr := s.clientKey(r)
 	// Only a presented credential can be guessed. Sign-ins through the
 	// auth proxy are never limited here: they would otherwise share the
 	// proxy's address with everyone's failures.
@@ -356,7 +372,7 @@ func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handler
 	if err != nil {
 		var ae *apiError
 		if guessable && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			s.unauth.charge(addr, 1, now)
+			s.unauth.charge(addr, 1, time.Now())
 		}
 		return err
 	}
@@ -432,9 +448,6 @@ func (s *Server) checkOrigin(r *http.Request) error {
 // canonicalPath reports whether the path is what ServeMux would route
 // without redirecting: no empty, "." or ".." segments.
 func canonicalPath(r *http.Request) bool {
-	if r.Method == http.MethodConnect {
-		return true
-	}
 	p := r.URL.EscapedPath()
 	if p == "" || p[0] != '/' {
 		return false
