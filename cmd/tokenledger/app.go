@@ -66,7 +66,17 @@ func NewMain(cfg Config) *Main {
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
-	return &Main{Config: cfg, log: slog.New(slog.NewJSONHandler(cfg.LogOutput, nil))}
+	return &Main{Config: cfg, log: newLogger(cfg)}
+}
+
+// newLogger is the service's logger: JSON (or text) lines at LogLevel and
+// above on LogOutput.
+func newLogger(cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(cfg.LogOutput, opts))
+	}
+	return slog.New(slog.NewJSONHandler(cfg.LogOutput, opts))
 }
 
 // URL is the HTTP base URL once Run returned.
@@ -104,6 +114,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New()
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
+	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Commands = commands.NewHandler(m.Store, commands.Config{Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
 
 	bg, cancel := context.WithCancel(context.Background())
