@@ -79,6 +79,8 @@ type Deps struct {
 	// Health reports why the ledger cannot accept writes (nil when it can).
 	Health func() error
 	Log    *slog.Logger
+	// Telemetry feeds the metrics that read state outside the server.
+	Telemetry Telemetry
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -130,7 +132,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
-	s.metrics = newMetrics(s)
+	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {
