@@ -97,14 +97,14 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	str := func(dst *string) func(string) error {
 		return func(v string) error { *dst = v; return nil }
 	}
-	def("listen", "LISTEN", c.Listen, "HTTP listen address", str(&c.Listen))
-	def("data-dir", "DATA_DIR", c.DataDir, "directory of the embedded NATS JetStream store", str(&c.DataDir))
-	def("nats-listen", "NATS_LISTEN", c.NATSListen, `client address of the embedded NATS server, "off" for none`, str(&c.NATSListen))
-	def("nats-url", "NATS_URL", "", "use this NATS server or cluster (comma-separated URLs) instead of the embedded one", str(&c.NATSURL))
-	def("auth-proxy-header", "AUTH_PROXY_HEADER", "", "header naming the signed-in user, set by a trusted SSO proxy; off when empty", str(&c.AuthProxyHeader))
-	def("trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs the auth-proxy header is accepted from",
+	def("listen", "LISTEN", c.Listen, "HTTP listen `address`", str(&c.Listen))
+	def("data-dir", "DATA_DIR", c.DataDir, "`directory` of the embedded NATS JetStream store", str(&c.DataDir))
+	def("nats-listen", "NATS_LISTEN", c.NATSListen, "client `address` of the embedded NATS server, \"off\" for none", str(&c.NATSListen))
+	def("nats-url", "NATS_URL", "", "use this NATS server or cluster (comma-separated `URLs`) instead of the embedded one", str(&c.NATSURL))
+	def("auth-proxy-header", "AUTH_PROXY_HEADER", "", "`header` naming the signed-in user, set by a trusted SSO proxy; off when empty", str(&c.AuthProxyHeader))
+	def("trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated `addresses` or CIDRs the auth-proxy header is accepted from",
 		func(v string) error { p, err := parseProxies(v); c.TrustedProxies = p; return err })
-	def("expiry-interval", "EXPIRY_INTERVAL", c.ExpiryEvery.String(), "how often expired tokens are recorded as token.expired",
+	def("expiry-interval", "EXPIRY_INTERVAL", c.ExpiryEvery.String(), "how often (a `duration`) expired tokens are recorded as token.expired",
 		func(v string) error {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil || d <= 0 {
@@ -113,11 +113,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			c.ExpiryEvery = d
 			return nil
 		})
-	def("replicas", "REPLICAS", strconv.Itoa(c.Replicas), "replicas of the LEDGER stream when this process creates it (3 on a cluster)",
+	def("replicas", "REPLICAS", strconv.Itoa(c.Replicas), "`replicas` of the LEDGER stream when this process creates it (3 on a cluster)",
 		func(v string) error { return parsePositive(v, &c.Replicas) })
-	def("log-level", "LOG_LEVEL", "info", "least severe log level written: debug, info, warn or error",
+	def("log-level", "LOG_LEVEL", "info", "least severe log `level` written: debug, info, warn or error",
 		func(v string) error { return parseLogLevel(v, &c.LogLevel) })
-	def("log-format", "LOG_FORMAT", c.LogFormat, "log format: json (one object a line) or text (key=value)",
+	def("log-format", "LOG_FORMAT", c.LogFormat, "log `format`: json (one object a line) or text (key=value)",
 		func(v string) error {
 			switch f := strings.ToLower(strings.TrimSpace(v)); f {
 			case "json", "text":
@@ -126,35 +126,35 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			}
 			return fmt.Errorf("%q is not a log format: json or text", v)
 		})
-	def("max-connections", "MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "most open HTTP connections; at the cap the longest-idle one is closed; 0: no cap",
+	def("max-connections", "MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "most open HTTP `connections`; at the cap the longest-idle one is closed; 0: no cap",
 		func(v string) error { return parseNonNegative(v, &c.MaxConnections) })
-	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second before 429; 0: off",
+	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429; 0: off",
 		func(v string) error { return parseRate(v, &c.UnauthRate) })
-	def("unauth-burst", "UNAUTH_BURST", strconv.Itoa(c.UnauthBurst), "per client address: burst of --unauth-rate",
+	def("unauth-burst", "UNAUTH_BURST", strconv.Itoa(c.UnauthBurst), "per client address: `burst` of --unauth-rate",
 		func(v string) error { return parseNonNegative(v, &c.UnauthBurst) })
-	def("mutation-rate", "MUTATION_RATE", "2", "per principal: changes (POST, PUT, DELETE) per second before 429; 0: off",
+	def("mutation-rate", "MUTATION_RATE", "2", "per principal: changes (POST, PUT, DELETE) per second (a `rate`) before 429; 0: off",
 		func(v string) error { return parseRate(v, &c.MutationRate) })
-	def("mutation-burst", "MUTATION_BURST", strconv.Itoa(c.MutationBurst), "per principal: burst of --mutation-rate",
+	def("mutation-burst", "MUTATION_BURST", strconv.Itoa(c.MutationBurst), "per principal: `burst` of --mutation-rate",
 		func(v string) error { return parseNonNegative(v, &c.MutationBurst) })
-	def("trusted-origins", "TRUSTED_ORIGINS", "", "comma-separated origins (https://host[:port]) whose browser pages may send changes besides the server's own",
+	def("trusted-origins", "TRUSTED_ORIGINS", "", "comma-separated `origins` (https://host[:port]) whose browser pages may send changes besides the server's own",
 		func(v string) error { o, err := parseOrigins(v); c.TrustedOrigins = o; return err })
 	// Reader lists are checked after parsing: the flag package repeats a
 	// bad value in its error, and a mistyped entry may be a password.
 	var readers, readersFile string
-	def("nats-readers", "NATS_READERS", "", "clients allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (\"htpasswd -nbB name password\" prints one; or a hash from \"nats server passwd\"); none: no client but the ledger can connect",
+	def("nats-readers", "NATS_READERS", "", "`readers` allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (\"htpasswd -nbB name password\" prints one; or a hash from \"nats server passwd\"); none: no client but the ledger can connect",
 		str(&readers))
-	def("nats-readers-file", "NATS_READERS_FILE", "", "file with more readers, same syntax, one or more a line, # comments",
+	def("nats-readers-file", "NATS_READERS_FILE", "", "`file` with more readers, same syntax, one or more a line, # comments",
 		str(&readersFile))
 	l := &c.NATSLimits
-	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most client connections the embedded NATS server accepts",
+	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most client `connections` the embedded NATS server accepts",
 		func(v string) error { return parsePositive(v, &l.MaxConnections) })
-	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most connections of all NATS readers together",
+	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most `connections` of all NATS readers together",
 		func(v string) error { return parsePositive(v, &l.MaxReaderConnections) })
-	def("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", strconv.Itoa(l.MaxReaderSubscriptions), "most subscriptions of one NATS reader connection",
+	def("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", strconv.Itoa(l.MaxReaderSubscriptions), "most `subscriptions` of one NATS reader connection",
 		func(v string) error { return parsePositive(v, &l.MaxReaderSubscriptions) })
-	def("nats-max-payload", "NATS_MAX_PAYLOAD", strconv.Itoa(l.MaxPayload), "largest message in bytes a NATS client may publish",
+	def("nats-max-payload", "NATS_MAX_PAYLOAD", strconv.Itoa(l.MaxPayload), "largest message in `bytes` a NATS client may publish",
 		func(v string) error { return parsePositive(v, &l.MaxPayload) })
-	def("nats-feed-max-gib", "NATS_FEED_MAX_GIB", strconv.FormatInt(l.FeedMaxBytes>>30, 10), "disk in GiB the readers' token feed may use; the feed stops following the ledger when full",
+	def("nats-feed-max-gib", "NATS_FEED_MAX_GIB", strconv.FormatInt(l.FeedMaxBytes>>30, 10), "disk in `GiB` the readers' token feed may use; the feed stops following the ledger when full",
 		func(v string) error {
 			var gib int
 			if err := parsePositive(v, &gib); err != nil {

@@ -123,3 +123,37 @@ func TestLogFormatText(t *testing.T) {
 		t.Fatalf("text format wrote JSON:\n%s", logs)
 	}
 }
+
+// The service's start-up replay is logged through its logger: start,
+// progress at the configured interval, and a summary with the count.
+func TestStartUpLogsTheReplay(t *testing.T) {
+	first := startService(t, "", nil)
+	for i := 0; i < 3; i++ {
+		first.createToken("backend", "development")
+	}
+	stored := first.lastSeq()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceWith(t, first.dir, nil, func(c *Config) { c.ReplayProgressEvery = time.Hour })
+	count := map[string]int{}
+	var done struct {
+		Events float64 `json:"events_applied"`
+	}
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var e struct{ Msg string }
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		count[e.Msg]++
+		if e.Msg == "replay done" {
+			_ = json.Unmarshal([]byte(line), &done)
+		}
+	}
+	if count["replay started"] != 1 || count["replay done"] != 1 || count["replay progress"] != 0 {
+		t.Fatalf("replay lines %v, want one start, one summary, no progress within an hour", count)
+	}
+	if done.Events != float64(stored) {
+		t.Errorf("the summary counts %v events, the stream held %d", done.Events, stored)
+	}
+}
