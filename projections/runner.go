@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -26,10 +28,26 @@ type Projection interface {
 // [Runner.WaitReady] when the Runner stopped before the awaited point.
 var ErrStopped = errors.New("projections: runner stopped")
 
+// DefaultProgressEvery is how often a replay logs its progress unless
+// [Runner.ProgressEvery] says otherwise.
+const DefaultProgressEvery = 5 * time.Second
+
 // Runner feeds projections from a [Source] and lets readers wait until an
 // event was applied (read-your-writes). Create one with [NewRunner] and
 // start it with [Runner.Run]; all methods are safe for concurrent use.
+//
+// Each Run begins with a replay (the catch-up to the stream's last
+// sequence as Run found it), which Log hears about: one line at its start
+// (the events to apply), one every ProgressEvery with the rate, and one
+// at its end (count and duration).
 type Runner struct {
+	// Log receives the replay's start, progress and summary lines (INFO).
+	// nil: nothing is logged. Set it before Run.
+	Log *slog.Logger
+	// ProgressEvery is the interval between the replay's progress lines;
+	// 0 means DefaultProgressEvery. Set it before Run.
+	ProgressEvery time.Duration
+
 	src Source
 	ps  []Projection
 
@@ -44,6 +62,18 @@ type Runner struct {
 	// ready or stopped, if someone waits for it (waiting).
 	changed chan struct{}
 	waiting bool
+	replay  ReplayStats // the last replay, guarded by mu
+}
+
+// ReplayStats describe a Run's catch-up replay.
+type ReplayStats struct {
+	// Events is how many events the replay applied.
+	Events uint64
+	// Duration is how long it took (so far, while not Done).
+	Duration time.Duration
+	// Done is set once the replay reached the stream's last sequence as
+	// Run found it.
+	Done bool
 }
 
 // NewRunner returns a Runner feeding ps from src. It panics if src is nil,
@@ -113,6 +143,7 @@ func (r *Runner) run(ctx context.Context) error {
 		return fmt.Errorf("projections: read the catch-up mark: %w", err)
 	}
 	from := r.minApplied()
+	rp := r.startReplay(from, mark)
 	r.advance(from, mark)
 	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
 		for _, p := range r.ps {
@@ -120,9 +151,108 @@ func (r *Runner) run(ctx context.Context) error {
 				return fmt.Errorf("projections: apply seq %d (%s) to %T: %w", env.Sequence, env.Type, p, err)
 			}
 		}
+		if rp != nil {
+			if rp.applied(env.Sequence) {
+				rp = nil // caught up: live events are not logged one by one
+			}
+		}
 		r.advance(env.Sequence, mark)
 		return nil
 	})
+}
+
+// replay tracks one Run's catch-up for its log lines and [ReplayStats].
+type replay struct {
+	r       *Runner
+	from    uint64 // last sequence applied before the replay
+	mark    uint64 // the stream's last sequence when Run started
+	start   time.Time
+	nextLog time.Time
+	every   time.Duration
+	events  uint64
+}
+
+// startReplay logs the replay's start and returns its tracker; nil when
+// there is nothing to replay (the summary is logged at once).
+func (r *Runner) startReplay(from, mark uint64) *replay {
+	every := r.ProgressEvery
+	if every <= 0 {
+		every = DefaultProgressEvery
+	}
+	now := time.Now()
+	rp := &replay{r: r, from: from, mark: mark, start: now, nextLog: now.Add(every), every: every}
+	toApply := uint64(0)
+	if mark > from {
+		toApply = mark - from
+	}
+	r.logInfo("replay started", "events_to_apply", toApply, "from_seq", from+1, "stream_last_seq", mark)
+	r.mu.Lock()
+	r.replay = ReplayStats{}
+	r.mu.Unlock()
+	if toApply == 0 {
+		rp.finish(now)
+		return nil
+	}
+	return rp
+}
+
+// applied counts the event at seq and reports whether the replay is done.
+func (rp *replay) applied(seq uint64) bool {
+	rp.events++
+	if seq >= rp.mark {
+		rp.finish(time.Now())
+		return true
+	}
+	// Reading the clock every 256 events keeps its cost out of the replay
+	// rate; progress lines are still due within a fraction of a second.
+	if rp.events%256 != 0 {
+		return false
+	}
+	now := time.Now()
+	took := now.Sub(rp.start)
+	rp.r.mu.Lock()
+	rp.r.replay = ReplayStats{Events: rp.events, Duration: took}
+	rp.r.mu.Unlock()
+	if now.Before(rp.nextLog) {
+		return false
+	}
+	rp.nextLog = now.Add(rp.every)
+	total := rp.mark - rp.from
+	rp.r.logInfo("replay progress", "events_applied", rp.events, "events_to_apply", total,
+		"percent", float64(rp.events*1000/total)/10, "seq", seq,
+		"events_per_second", rate(rp.events, took), "elapsed", took.Round(time.Millisecond).String())
+	return false
+}
+
+// finish logs the summary and publishes the final stats.
+func (rp *replay) finish(now time.Time) {
+	took := now.Sub(rp.start)
+	rp.r.mu.Lock()
+	rp.r.replay = ReplayStats{Events: rp.events, Duration: took, Done: true}
+	rp.r.mu.Unlock()
+	rp.r.logInfo("replay done", "events_applied", rp.events, "duration", took.Round(time.Millisecond).String(),
+		"duration_seconds", took.Seconds(), "events_per_second", rate(rp.events, took), "last_seq", rp.mark)
+}
+
+// rate is events per second, rounded to a whole number.
+func rate(n uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(int64(float64(n) / d.Seconds()))
+}
+
+func (r *Runner) logInfo(msg string, args ...any) {
+	if r.Log != nil {
+		r.Log.Info(msg, args...)
+	}
+}
+
+// Replay describes the catch-up replay of the current or last Run.
+func (r *Runner) Replay() ReplayStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.replay
 }
 
 // advance records that every projection applied seq and wakes waiters.

@@ -66,7 +66,17 @@ func NewMain(cfg Config) *Main {
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
-	return &Main{Config: cfg, log: slog.New(slog.NewJSONHandler(cfg.LogOutput, nil))}
+	return &Main{Config: cfg, log: newLogger(cfg)}
+}
+
+// newLogger is the service's logger: JSON (or text) lines at LogLevel and
+// above on LogOutput.
+func newLogger(cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(cfg.LogOutput, opts))
+	}
+	return slog.New(slog.NewJSONHandler(cfg.LogOutput, opts))
 }
 
 // URL is the HTTP base URL once Run returned.
@@ -104,7 +114,19 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New()
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
-	m.Commands = commands.NewHandler(m.Store, commands.Config{Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
+	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
+	// Appends are observed for the metrics; m.api is set below, before
+	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
+	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {
+		if m.api != nil {
+			m.api.ObserveAppend(took, err)
+		}
+	}}
+	m.Commands = commands.NewHandler(observed, commands.Config{Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
+	tel, err := m.telemetry(ctx)
+	if err != nil {
+		return err
+	}
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
@@ -116,7 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log})
+			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel})
 	m.ln, err = net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)

@@ -73,10 +73,10 @@ func (v *violations) add(_ *nats.Conn, _ *nats.Subscription, err error) {
 	v.errs = append(v.errs, err.Error())
 }
 
-// healthy asserts /health answers 200 and a token can be created.
+// healthy asserts /ready answers 200 and a token can be created.
 func (s *testService) healthy(t *testing.T) {
 	t.Helper()
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	s.must(http.StatusOK, "GET", "/ready", "", nil)
 	s.createToken("backend", "development")
 }
 

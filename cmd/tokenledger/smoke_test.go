@@ -7,7 +7,7 @@ import (
 
 func TestService_AdminTokenCreatesListsValidatesAndDeletes(t *testing.T) {
 	s := startService(t, "", nil)
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	s.must(http.StatusOK, "GET", "/ready", "", nil)
 	secret, id := s.createToken("backend", "production", "default")
 	list := s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil).JSON(t)
 	if n := len(list["tokens"].([]any)); n != 3 {

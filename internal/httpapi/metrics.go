@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,8 +12,44 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
 )
+
+// Telemetry is what the metrics read from outside the server. Zero fields
+// are allowed: their metrics are then left out (or, for Build, read
+// "unknown").
+type Telemetry struct {
+	// Build labels tokenledger_build_info.
+	Build BuildInfo
+	// EventTime returns when the event at seq was stored; it dates the
+	// oldest event the projections have not applied (stream lag in
+	// seconds).
+	EventTime func(ctx context.Context, seq uint64) (time.Time, error)
+	// NATS reports the ledger's NATS connection: its state (one of
+	// NATSStates) and how many times it reconnected.
+	NATS func() (state string, reconnects uint64)
+}
+
+// BuildInfo is the binary's version, commit and Go version.
+type BuildInfo struct {
+	Version, Commit, GoVersion string
+}
+
+// NATSStates are the values of tokenledger_nats_connection_state's state
+// label; Telemetry.NATS reports one of them (anything else counts as
+// "disconnected").
+var NATSStates = []string{"connected", "connecting", "reconnecting", "disconnected", "draining", "closed"}
+
+// Causes of failed appends (tokenledger_append_errors_total's cause label).
+const (
+	CauseConflict    = "conflict"    // an expectation failed: another write came first
+	CauseUnavailable = "unavailable" // the ledger refuses writes
+	CauseOther       = "other"       // invalid events, timeouts: outcome unknown
+)
+
+// scrapeTimeout bounds the NATS requests of one scrape.
+const scrapeTimeout = 2 * time.Second
 
 // metrics are the service's Prometheus metrics, served at GET /metrics.
 // Every label comes from a closed set: route patterns (without their
@@ -19,13 +57,15 @@ import (
 // server writes and verification outcomes; never a path, a token id or a
 // secret.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	verified *prometheus.CounterVec
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	verified     *prometheus.CounterVec
+	appendTook   prometheus.Histogram
+	appendFailed *prometheus.CounterVec
 }
 
-func newMetrics(s *Server) *metrics {
+func newMetrics(s *Server, t Telemetry) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,6 +81,43 @@ func newMetrics(s *Server) *metrics {
 			Name: "tokenledger_token_verifications_total",
 			Help: "Credential verifications by outcome (valid, unknown, revoked, expired).",
 		}, []string{"outcome"}),
+		appendTook: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tokenledger_append_duration_seconds",
+			Help:    "Time of one append to the stream (one event or one atomic batch), failed ones included.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		appendFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokenledger_append_errors_total",
+			Help: "Failed appends by cause: conflict (another write came first; the command decides again), unavailable (the ledger refuses writes), other (outcome unknown or invalid events).",
+		}, []string{"cause"}),
+	}
+	build := t.Build
+	for _, v := range []*string{&build.Version, &build.Commit, &build.GoVersion} {
+		if *v == "" {
+			*v = "unknown"
+		}
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "tokenledger_build_info",
+		Help:        "Always 1; the labels name the binary's module version, VCS commit and Go version.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "go_version": build.GoVersion},
+	})
+	info.Set(1)
+	m.reg.MustRegister(info, m.appendTook, m.appendFailed, &streamCollector{s: s, eventTime: t.EventTime},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenledger_replay_duration_seconds",
+			Help: "Duration of the projections' catch-up replay at start-up (so far, while it runs).",
+		}, func() float64 { return s.runner.Replay().Duration.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenledger_replay_events",
+			Help: "Events the projections' catch-up replay at start-up applied (so far, while it runs).",
+		}, func() float64 { return float64(s.runner.Replay().Events) }),
+	)
+	if t.NATS != nil {
+		m.reg.MustRegister(&natsCollector{report: t.NATS})
+	}
+	for _, c := range []string{CauseConflict, CauseUnavailable, CauseOther} {
+		m.appendFailed.WithLabelValues(c)
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.verified,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -121,4 +198,111 @@ func (s *Server) verify(secret string) (*tokenset.Token, tokenset.Status) {
 	t, st := s.tokens.Verify(secret)
 	s.metrics.verified.WithLabelValues(st.String()).Inc()
 	return t, st
+}
+
+// ObserveAppend records one append to the stream: its duration and, when
+// err is not nil, its cause. The command path calls it for every append
+// (cmd/tokenledger wraps the store); it is safe for concurrent use.
+func (s *Server) ObserveAppend(took time.Duration, err error) {
+	s.metrics.appendTook.Observe(took.Seconds())
+	if err != nil {
+		s.metrics.appendFailed.WithLabelValues(AppendCause(err)).Inc()
+	}
+}
+
+// AppendCause is the cause label of a failed append.
+func AppendCause(err error) string {
+	switch {
+	case errors.Is(err, commands.ErrConflict):
+		return CauseConflict
+	case errors.Is(err, commands.ErrUnavailable):
+		return CauseUnavailable
+	}
+	return CauseOther
+}
+
+var (
+	descLastSeq = prometheus.NewDesc("tokenledger_stream_last_sequence",
+		"Sequence of the newest event in the stream.", nil, nil)
+	descLagEvents = prometheus.NewDesc("tokenledger_stream_lag_events",
+		"Events in the stream the projections have not applied yet (stream last sequence minus projections' last applied).", nil, nil)
+	descLagSeconds = prometheus.NewDesc("tokenledger_stream_lag_seconds",
+		"Age of the oldest event the projections have not applied yet; 0 when they are caught up.", nil, nil)
+	descNATSState = prometheus.NewDesc("tokenledger_nats_connection_state",
+		"1 for the state the ledger's NATS connection is in, 0 for the others.", []string{"state"}, nil)
+	descNATSReconnects = prometheus.NewDesc("tokenledger_nats_reconnects_total",
+		"Times the ledger's NATS connection reconnected.", nil, nil)
+)
+
+// streamCollector reads the stream's last sequence (one STREAM.INFO) and,
+// when the projections lag, the time of the oldest unapplied event (one
+// Direct Get) at each scrape. A failed read leaves its metrics out of
+// the scrape rather than report a wrong number.
+type streamCollector struct {
+	s         *Server
+	eventTime func(context.Context, uint64) (time.Time, error)
+}
+
+func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descLastSeq
+	ch <- descLagEvents
+	if c.eventTime != nil {
+		ch <- descLagSeconds
+	}
+}
+
+func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	applied := c.s.runner.LastApplied()
+	last, err := c.s.source.LastSequence(ctx)
+	if err != nil {
+		c.s.log.Debug("metrics: read the stream's last sequence", "err", err)
+		return
+	}
+	lag := uint64(0)
+	if last > applied {
+		lag = last - applied
+	}
+	ch <- prometheus.MustNewConstMetric(descLastSeq, prometheus.GaugeValue, float64(last))
+	ch <- prometheus.MustNewConstMetric(descLagEvents, prometheus.GaugeValue, float64(lag))
+	if c.eventTime == nil {
+		return
+	}
+	age := 0.0
+	if lag > 0 {
+		at, err := c.eventTime(ctx, applied+1)
+		if err != nil {
+			c.s.log.Debug("metrics: read the oldest unapplied event's time", "seq", applied+1, "err", err)
+			return
+		}
+		age = max(time.Since(at).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(descLagSeconds, prometheus.GaugeValue, age)
+}
+
+// natsCollector reports the NATS connection's state as one-hot gauges
+// over NATSStates.
+type natsCollector struct {
+	report func() (string, uint64)
+}
+
+func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descNATSState
+	ch <- descNATSReconnects
+}
+
+func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
+	state, reconnects := c.report()
+	known := false
+	for _, st := range NATSStates {
+		known = known || st == state
+	}
+	if !known {
+		state = "disconnected"
+	}
+	for _, st := range NATSStates {
+		ch <- prometheus.MustNewConstMetric(descNATSState, prometheus.GaugeValue, b2f(st == state), st)
+	}
+	ch <- prometheus.MustNewConstMetric(descNATSReconnects, prometheus.CounterValue, float64(reconnects))
 }

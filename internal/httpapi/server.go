@@ -79,6 +79,8 @@ type Deps struct {
 	// Health reports why the ledger cannot accept writes (nil when it can).
 	Health func() error
 	Log    *slog.Logger
+	// Telemetry feeds the metrics that read state outside the server.
+	Telemetry Telemetry
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -130,7 +132,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
-	s.metrics = newMetrics(s)
+	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {
@@ -168,8 +170,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		took := time.Since(start)
 		method := metricMethod(r.Method)
-		s.log.Info("request", "method", method, "route", r.Pattern, "status", sw.status,
-			"ms", took.Milliseconds(), "request_id", id)
+		s.log.Log(r.Context(), accessLogLevel(r.Pattern), "request", "method", method, "route", logRoute(r.Pattern),
+			"status", sw.status, "ms", took.Milliseconds(), "request_id", id)
 		s.metrics.observe(r.Pattern, method, sw.status, took)
 	}()
 	if !canonicalPath(r) {
@@ -189,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// rather than something wrong.
 			sw.Header().Set("Retry-After", "1")
 			writeJSON(sw, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
-				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /health"))
+				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /ready"))
 			return
 		}
 	}
@@ -243,9 +245,9 @@ func requestID(r *http.Request) string {
 
 func (s *Server) routes() {
 	m := s.mux
-	m.HandleFunc("GET /health", s.handleHealth)
-	m.HandleFunc("GET /ready", s.handleHealth)
-	m.Handle("GET /metrics", s.metrics.handler())
+	m.HandleFunc(healthPattern, s.handleHealth)
+	m.HandleFunc(readyPattern, s.handleReady)
+	m.Handle(metricsPattern, s.metrics.handler())
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
@@ -314,18 +316,64 @@ func (s *Server) routes() {
 	})
 }
 
+// Probe routes: answered to anyone, logged at DEBUG (a kubelet and a
+// scraper call them every few seconds).
+const (
+	healthPattern  = "GET /health"
+	readyPattern   = "GET /ready"
+	metricsPattern = "GET /metrics"
+)
+
+// accessLogLevel is the level of a request's access-log line: DEBUG for
+// probes and scrapes, INFO for everything else.
+func accessLogLevel(pattern string) slog.Level {
+	switch pattern {
+	case healthPattern, readyPattern, metricsPattern:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// logRoute is the access log's route: the matched pattern with its method,
+// or "unmatched" for the catch-all and for requests refused before routing.
+func logRoute(pattern string) string {
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// handleHealth is liveness: the process is up and serves HTTP. It answers
+// 200 during a long replay and while the ledger refuses writes (a restart
+// would not help either); /ready tells whether to send traffic.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if !s.runner.Ready() || !s.started.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "STARTING", "lastApplied": s.runner.LastApplied()})
-		return
+	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})
+}
+
+// handleReady is readiness: 200 once the projections caught up with the
+// stream and follow it, start-up work is done and the stream is
+// audit-grade (the ledger accepts writes); else 503 naming the reason.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	notReady := func(state, reason string) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": state, "reason": reason,
+			"lastApplied": s.runner.LastApplied()})
 	}
 	if err := s.runner.Err(); err != nil {
-		s.log.Error("projections stopped", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "PROJECTIONS_STOPPED"})
+		// The cause is in the log (once per probe would flood it).
+		notReady("PROJECTIONS_STOPPED", "the projections stopped following the stream; the log names the cause")
+		return
+	}
+	if !s.runner.Ready() {
+		notReady("STARTING", "replaying the stream into the projections")
+		return
+	}
+	if !s.started.Load() {
+		notReady("STARTING", "importing the default catalogue and INIT_* tokens")
 		return
 	}
 	if err := s.health(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "LEDGER_REFUSES_WRITES", "reason": err.Error()})
+		notReady("LEDGER_REFUSES_WRITES", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A bad value names what the user set: the environment variable when it
+// came from there (not the flag it stands for), the flag when it came from
+// the command line. Every flag that checks its value is listed.
+func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-readers-file")
+	tests := []struct {
+		flag, env, bad string
+	}{
+		{"expiry-interval", "TOKENLEDGER_EXPIRY_INTERVAL", "abc"},
+		{"replicas", "TOKENLEDGER_REPLICAS", "0"},
+		{"log-level", "TOKENLEDGER_LOG_LEVEL", "loud"},
+		{"log-format", "TOKENLEDGER_LOG_FORMAT", "xml"},
+		{"trusted-proxies", "TOKENLEDGER_TRUSTED_PROXIES", "not-an-address"},
+		{"trusted-origins", "TOKENLEDGER_TRUSTED_ORIGINS", "https://a.example/path"},
+		{"max-connections", "TOKENLEDGER_MAX_CONNECTIONS", "-1"},
+		{"unauth-rate", "TOKENLEDGER_UNAUTH_RATE", "NaN"},
+		{"unauth-burst", "TOKENLEDGER_UNAUTH_BURST", "many"},
+		{"mutation-rate", "TOKENLEDGER_MUTATION_RATE", "-2"},
+		{"mutation-burst", "TOKENLEDGER_MUTATION_BURST", "1.5"},
+		{"nats-readers", "TOKENLEDGER_NATS_READERS", "svc:hunter2"},
+		{"nats-readers-file", "TOKENLEDGER_NATS_READERS_FILE", missing},
+		{"nats-max-connections", "TOKENLEDGER_NATS_MAX_CONNECTIONS", "0"},
+		{"nats-max-reader-connections", "TOKENLEDGER_NATS_MAX_READER_CONNECTIONS", "x"},
+		{"nats-max-reader-subscriptions", "TOKENLEDGER_NATS_MAX_READER_SUBSCRIPTIONS", "-3"},
+		{"nats-max-payload", "TOKENLEDGER_NATS_MAX_PAYLOAD", "lots"},
+		{"nats-feed-max-gib", "TOKENLEDGER_NATS_FEED_MAX_GIB", "0"},
+		{"auth-proxy-header", "TOKENLEDGER_AUTH_PROXY_HEADER", "X-User"}, // without trusted proxies
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			_, err := ParseConfig(nil, func(k string) string {
+				if k == tt.env {
+					return tt.bad
+				}
+				return ""
+			})
+			if err == nil {
+				t.Fatalf("%s=%s accepted", tt.env, tt.bad)
+			}
+			if !strings.Contains(err.Error(), tt.env) || strings.Contains(err.Error(), "--"+tt.flag) {
+				t.Errorf("%s=%s: error %q, want it to name %s and not --%s", tt.env, tt.bad, err, tt.env, tt.flag)
+			}
+			_, err = ParseConfig([]string{"--" + tt.flag, tt.bad}, func(string) string { return "" })
+			if err == nil {
+				t.Fatalf("--%s %s accepted", tt.flag, tt.bad)
+			}
+			if !strings.Contains(err.Error(), tt.flag) || strings.Contains(err.Error(), tt.env) {
+				t.Errorf("--%s %s: error %q, want it to name the flag and not %s", tt.flag, tt.bad, err, tt.env)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error repeats a password: %v", err)
+			}
+		})
+	}
+}
+
+// The flags added for operators, their environment twins, and the flag
+// winning over its twin.
+func TestConfigLogAndReplicaFlags(t *testing.T) {
+	d, err := ParseConfig(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.LogLevel != slog.LevelInfo || d.LogFormat != "json" || d.Replicas != 1 {
+		t.Fatalf("defaults: level %v, format %q, replicas %d", d.LogLevel, d.LogFormat, d.Replicas)
+	}
+	env := map[string]string{"TOKENLEDGER_LOG_LEVEL": "debug", "TOKENLEDGER_LOG_FORMAT": "text", "TOKENLEDGER_REPLICAS": "3"}
+	c, err := ParseConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != slog.LevelDebug || c.LogFormat != "text" || c.Replicas != 3 {
+		t.Fatalf("from the environment: level %v, format %q, replicas %d", c.LogLevel, c.LogFormat, c.Replicas)
+	}
+	c, err = ParseConfig([]string{"--log-level", "WARN", "--log-format", "json", "--replicas", "5"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != slog.LevelWarn || c.LogFormat != "json" || c.Replicas != 5 {
+		t.Fatalf("flags over the environment: level %v, format %q, replicas %d", c.LogLevel, c.LogFormat, c.Replicas)
+	}
+}

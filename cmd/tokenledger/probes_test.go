@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// /health is liveness (the process is up), /ready is readiness (caught up,
+// audit-grade, accepting writes): when the stream stops being audit-grade
+// the ledger refuses writes, /ready says why with 503, and /health still
+// answers 200 so that Kubernetes does not restart a process a restart
+// would not fix.
+func TestHealthStaysLiveWhileReadyReportsTheLedgerRefusingWrites(t *testing.T) {
+	s := startService(t, "", nil)
+	h := s.must(http.StatusOK, "GET", "/health", "", nil).JSON(t)
+	r := s.must(http.StatusOK, "GET", "/ready", "", nil).JSON(t)
+	if h["health"] != "GOOD" || r["health"] != "GOOD" {
+		t.Fatalf("/health %v, /ready %v, want both GOOD", h, r)
+	}
+
+	// Someone with access to the stream gives it an age limit.
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge = time.Hour
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// The store notices through the update advisory; wait (bounded) for it.
+	for s.Store.Health() == nil {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the store never noticed the unsafe configuration")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	ready := s.do("GET", "/ready", "", nil)
+	if ready.Status != http.StatusServiceUnavailable {
+		t.Fatalf("/ready = %d while the ledger refuses writes, want 503", ready.Status)
+	}
+	body := ready.JSON(t)
+	if body["health"] != "LEDGER_REFUSES_WRITES" || body["reason"] == "" || body["reason"] == nil {
+		t.Errorf("/ready body %v, want LEDGER_REFUSES_WRITES with a reason", body)
+	}
+	if ready.Header.Get("Retry-After") == "" {
+		t.Error("/ready 503 without Retry-After")
+	}
+	s.must(http.StatusOK, "GET", "/health", "", nil)
+}
+
+// Probes and scrapes come every few seconds: they are logged at DEBUG, so
+// an INFO log shows requests people and services made; a request no route
+// matches is logged as "unmatched", not as the catch-all pattern "/".
+func TestAccessLogPutsProbesAtDebugAndNamesUnmatchedRoutes(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		t.Run(level.String(), func(t *testing.T) {
+			s := startServiceWith(t, "", nil, func(c *Config) { c.LogLevel = level })
+			s.must(http.StatusOK, "GET", "/health", "", nil)
+			s.must(http.StatusOK, "GET", "/ready", "", nil)
+			s.must(http.StatusOK, "GET", "/metrics", "", nil)
+			s.must(http.StatusNotFound, "GET", "/no/such/route", "", nil)
+			s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
+
+			got := map[string][]string{} // route → levels of its access-log lines
+			for _, line := range strings.Split(s.logs.String(), "\n") {
+				var e struct{ Msg, Level, Route string }
+				if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" {
+					got[e.Route] = append(got[e.Route], e.Level)
+				}
+			}
+			probes := []string{"GET /health", "GET /ready", "GET /metrics"}
+			for _, p := range probes {
+				want := 0
+				if level == slog.LevelDebug {
+					want = 1
+				}
+				if len(got[p]) != want {
+					t.Errorf("%s logged %d times at level %v, want %d", p, len(got[p]), level, want)
+				}
+				for _, l := range got[p] {
+					if l != "DEBUG" {
+						t.Errorf("%s logged at %s, want DEBUG", p, l)
+					}
+				}
+			}
+			if l := got["unmatched"]; len(l) != 1 || l[0] != "INFO" {
+				t.Errorf("the unmatched request was logged %v, want once at INFO as unmatched", l)
+			}
+			if _, ok := got["/"]; ok {
+				t.Error("a request was logged with the catch-all route /")
+			}
+			if l := got["GET /api/admin/api-tokens"]; len(l) != 1 || l[0] != "INFO" {
+				t.Errorf("an API request was logged %v, want once at INFO", l)
+			}
+		})
+	}
+}
+
+// --log-format text writes key=value lines.
+func TestLogFormatText(t *testing.T) {
+	s := startServiceWith(t, "", nil, func(c *Config) { c.LogFormat = "text" })
+	s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
+	logs := s.logs.String()
+	if !strings.Contains(logs, `msg="tokenledger serving"`) || !strings.Contains(logs, `route="GET /api/admin/api-tokens"`) {
+		t.Fatalf("text logs lack the serving and request lines:\n%s", logs)
+	}
+	if strings.Contains(logs, `{"time"`) {
+		t.Fatalf("text format wrote JSON:\n%s", logs)
+	}
+}
+
+// The service's start-up replay is logged through its logger: start,
+// progress at the configured interval, and a summary with the count.
+func TestStartUpLogsTheReplay(t *testing.T) {
+	first := startService(t, "", nil)
+	for i := 0; i < 3; i++ {
+		first.createToken("backend", "development")
+	}
+	stored := first.lastSeq()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceWith(t, first.dir, nil, func(c *Config) { c.ReplayProgressEvery = time.Hour })
+	count := map[string]int{}
+	var done struct {
+		Events float64 `json:"events_applied"`
+	}
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var e struct{ Msg string }
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		count[e.Msg]++
+		if e.Msg == "replay done" {
+			_ = json.Unmarshal([]byte(line), &done)
+		}
+	}
+	if count["replay started"] != 1 || count["replay done"] != 1 || count["replay progress"] != 0 {
+		t.Fatalf("replay lines %v, want one start, one summary, no progress within an hour", count)
+	}
+	if done.Events != float64(stored) {
+		t.Errorf("the summary counts %v events, the stream held %d", done.Events, stored)
+	}
+}
