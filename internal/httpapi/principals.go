@@ -70,6 +70,36 @@ func (s *Server) roleRef(raw json.RawMessage) (string, error) {
 	return name, nil
 }
 
+// rootRole is Unleash's roleSchema (closed: id, type, name, description,
+// project), the entries of the rootRoles list that Unleash's admin UI
+// builds its role dropdowns from (users and service accounts).
+type rootRole struct {
+	ID          uint64 `json:"id"`
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// rootRoles lists the roles a user or service account may hold as root
+// role, as Unleash's GET /api/admin/user-admin does: the predefined Admin,
+// Editor and Viewer (type "root") and the live custom root roles (type
+// "root-custom"); never project roles.
+func (s *Server) rootRoles() []rootRole {
+	var out []rootRole
+	for _, r := range predefinedRoles() {
+		if r.Type == "root" {
+			out = append(out, rootRole{ID: r.ID, Type: r.Type, Name: r.Name, Description: r.Description})
+		}
+	}
+	for _, r := range s.dir.Roles() {
+		if r.Type == events.RoleTypeRoot {
+			j := s.toRole(r)
+			out = append(out, rootRole{ID: j.ID, Type: j.Type, Name: j.Name, Description: j.Description})
+		}
+	}
+	return out
+}
+
 func pathUint(r *http.Request, name string) (uint64, error) {
 	n, err := strconv.ParseUint(r.PathValue(name), 10, 64)
 	if err != nil || n == 0 {
@@ -119,8 +149,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return err
 	}
 	out := struct {
-		Users []userJSON `json:"users"`
-	}{Users: []userJSON{}}
+		Users     []userJSON `json:"users"`
+		RootRoles []rootRole `json:"rootRoles"`
+	}{Users: []userJSON{}, RootRoles: s.rootRoles()}
 	for _, u := range s.dir.Users() {
 		out.Users = append(out.Users, s.toUser(u))
 	}
@@ -290,7 +321,8 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p *
 	}
 	out := struct {
 		ServiceAccounts []serviceAccountJSON `json:"serviceAccounts"`
-	}{ServiceAccounts: []serviceAccountJSON{}}
+		RootRoles       []rootRole           `json:"rootRoles"`
+	}{ServiceAccounts: []serviceAccountJSON{}, RootRoles: s.rootRoles()}
 	for _, sa := range s.dir.ServiceAccounts() {
 		out.ServiceAccounts = append(out.ServiceAccounts, s.toServiceAccount(sa))
 	}
