@@ -246,6 +246,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /health", s.handleHealth)
 	m.HandleFunc("GET /ready", s.handleHealth)
 	m.Handle("GET /metrics", s.metrics.handler())
+	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
