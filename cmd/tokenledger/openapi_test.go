@@ -447,3 +447,7 @@ func readFileIfExists(path string) ([]byte, error) {
 	}
 	return b, err
 }
+
+// oaOwnDocument is the ledger's own OpenAPI document as the repository
+// holds it.
+func oaOwnDocument() []byte { return httpapi.OpenAPIDocument() }
