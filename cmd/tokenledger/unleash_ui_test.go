@@ -221,3 +221,58 @@ func TestProjectListCarriesUnleashCounters(t *testing.T) {
 		}
 	}
 }
+
+// Unleash's user edit form sends the whole form (id, name, email,
+// sendEmail, rootRole) to PUT /api/admin/user-admin/{id}. The ledger
+// changes the root role and accepts the rest when it repeats what the user
+// has; a body that would change the name, the e-mail or the id is a 400
+// naming the member, without its value, and appends nothing.
+func TestUnleashUserEditFormChangesTheRootRole(t *testing.T) {
+	s := startService(t, "", nil)
+	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+		`{"name":"Ui Edit","email":"ui-edit@example.com","sendEmail":false,"rootRole":3}`)
+	id := int(r.JSON(t)["id"].(float64))
+	path := fmt.Sprintf("/api/admin/user-admin/%d", id)
+
+	r = s.must(http.StatusOK, "PUT", path, adminSecret,
+		fmt.Sprintf(`{"name":"Ui Edit","email":"ui-edit@example.com","sendEmail":false,"rootRole":2,"id":%d}`, id))
+	if got := r.JSON(t)["rootRole"]; got != float64(2) {
+		t.Fatalf("rootRole %v after the edit, want 2: %s", got, r.Body)
+	}
+
+	const echo = "zz-not-echoed-91c2"
+	cases := []struct{ name, body, field string }{
+		{"another_name", fmt.Sprintf(`{"name":"%s","email":"ui-edit@example.com","sendEmail":false,"rootRole":3,"id":%d}`, echo, id), "name"},
+		{"another_email", fmt.Sprintf(`{"name":"Ui Edit","email":"%s@example.com","sendEmail":false,"rootRole":3,"id":%d}`, echo, id), "email"},
+		{"another_id", fmt.Sprintf(`{"name":"Ui Edit","email":"ui-edit@example.com","sendEmail":false,"rootRole":3,"id":%d}`, id+1000), "id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mxSub(s, t)
+			before := s.lastSeq()
+			r := s.do("PUT", path, adminSecret, tc.body)
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", r.Status, r.Body)
+			}
+			checkErrorShape(t, r)
+			var e struct {
+				Details []struct {
+					Path string `json:"path"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(r.Body, &e)
+			if len(e.Details) == 0 || e.Details[0].Path != tc.field {
+				t.Fatalf("the error does not name %s: %s", tc.field, r.Body)
+			}
+			if strings.Contains(string(r.Body), echo) {
+				t.Fatalf("the error echoes the value: %s", r.Body)
+			}
+			if after := s.lastSeq(); after != before {
+				t.Fatalf("a refused edit appended %d events", after-before)
+			}
+		})
+	}
+	if got := s.must(http.StatusOK, "GET", path, adminSecret, nil).JSON(t)["rootRole"]; got != float64(2) {
+		t.Fatalf("rootRole %v after refused edits, want 2", got)
+	}
+}

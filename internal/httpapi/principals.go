@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
@@ -223,10 +224,11 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	var b struct {
-		RootRole json.RawMessage `json:"rootRole"`
-	}
+	var b updateUserBody
 	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if err := b.onlyRoleChanges(u); err != nil {
 		return err
 	}
 	role, err := s.roleRef(b.RootRole)
@@ -240,6 +242,33 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	s.afterWrite(w, r, res)
 	u, _ = s.dir.User(u.ID)
 	writeJSON(w, http.StatusOK, s.toUser(u))
+	return nil
+}
+
+// updateUserBody is what PUT /api/admin/user-admin/{id} takes. Unleash's
+// admin UI sends its whole user form (id, name, email, sendEmail and
+// rootRole); the ledger changes only the root role, so the other members
+// are accepted when they repeat what the user already has.
+type updateUserBody struct {
+	RootRole json.RawMessage `json:"rootRole"`
+	ID       *uint64         `json:"id"`
+	Name     *string         `json:"name"`
+	Email    *string         `json:"email"`
+	SendMail *bool           `json:"sendEmail"` // accepted for Unleash clients; no mail is sent
+}
+
+// onlyRoleChanges refuses a body that would change anything of u but its
+// root role (the message names the member, never its value).
+func (b updateUserBody) onlyRoleChanges(u directory.User) error {
+	if b.ID != nil && *b.ID != u.IntID {
+		return badRequest("id", `"id" must be the id in the path, or left out`)
+	}
+	if b.Name != nil && *b.Name != u.Name {
+		return badRequest("name", "a user's name cannot be changed through the ledger; send the current name or leave it out")
+	}
+	if b.Email != nil && !strings.EqualFold(*b.Email, u.Email) {
+		return badRequest("email", "a user's e-mail address cannot be changed through the ledger; send the current one or leave it out")
+	}
 	return nil
 }
 
