@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
 // Every route answers as the ledger's own OpenAPI document says: each
@@ -369,6 +373,117 @@ func TestRateLimitedAnswersAreAsDocumented(t *testing.T) {
 				t.Fatalf("status %d, Retry-After %q, want 429 with Retry-After: %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 			}
 			own.check(t, op.id, r)
+		})
+	}
+}
+
+// The document's request schemas accept what the server accepts: each of
+// these requests (Unleash's admin UI's bodies among them) validates
+// against the document's operation, and the server answers it with
+// success.
+func TestDocumentedRequestsAreAcceptedByTheServer(t *testing.T) {
+	own := oaLoadOwn(t)
+	// Route by path alone: the document's server is relative ("/").
+	own.doc.Servers = nil
+	router, err := legacy.NewRouter(own.doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, "", nil)
+	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
+	user := s.createUser("oa3-user", "Viewer")
+	bot := s.createServiceAccount("oa3-bot", "Viewer")
+	future := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+	cases := []struct {
+		name, method, path, cred, body string
+		status                         int
+	}{
+		{"ui_project_token_form", "POST", "/api/admin/projects/default/api-tokens", adminSecret,
+			`{"tokenName":"ui","type":"CLIENT","environment":"development","projects":["default"]}`, 201},
+		{"ui_connect_sdk", "POST", "/api/admin/projects/p1/api-tokens", adminSecret,
+			`{"environment":"development","type":"frontend","projects":["p1"],"tokenName":"api-key-p1-development"}`, 201},
+		{"ui_api_token_form", "POST", "/api/admin/api-tokens", adminSecret,
+			`{"tokenName":"ui-all","type":"CLIENT","environment":"development","projects":["*"]}`, 201},
+		{"ui_user_form", "POST", "/api/admin/user-admin", adminSecret,
+			`{"name":"Oa3","email":"oa3@example.com","sendEmail":false,"rootRole":3}`, 201},
+		{"ui_user_edit_form", "PUT", fmt.Sprintf("/api/admin/user-admin/%d", user.IntID), adminSecret,
+			fmt.Sprintf(`{"name":"","email":"oa3-user@example.com","sendEmail":false,"rootRole":2,"id":%d}`, user.IntID), 200},
+		{"user_with_a_role_name", "POST", "/api/admin/user-admin", adminSecret,
+			`{"username":"oa3-named","email":"oa3-named@example.com","rootRole":"Editor"}`, 201},
+		{"own_pat", "POST", "/api/admin/user/tokens", user.Secret,
+			`{"description":"laptop","expiresAt":"` + future + `"}`, 201},
+		{"service_account", "POST", "/api/admin/service-account", adminSecret,
+			`{"name":"oa3-sa","username":"oa3-sa","rootRole":3}`, 201},
+		{"service_account_token_never_expiring", "PUT", fmt.Sprintf("/api/admin/service-account/%d/token/%d", bot.IntID, 0), adminSecret,
+			`{"expiresAt":null}`, 200},
+		{"custom_role", "POST", "/api/admin/roles", adminSecret,
+			`{"name":"oa3-role","type":"root-custom","description":"d","permissions":[{"name":"READ_CLIENT_API_TOKEN"}]}`, 201},
+		{"project", "POST", "/api/admin/projects", adminSecret, `{"id":"oa3","name":"OA3","description":"d"}`, 201},
+		{"environment", "POST", "/api/admin/environments", adminSecret, `{"name":"oa3-env","type":"test"}`, 201},
+		{"lookup", "POST", "/api/ledger/tokens/lookup", adminSecret, `{"secret":"default:development.nope"}`, 200},
+		{"edge_validate", "POST", "/edge/validate", "", `{"tokens":["default:development.nope"]}`, 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mxSub(s, t)
+			if strings.Contains(tc.path, "/token/0") {
+				// the service account's token: its id from the listing
+				pats := s.must(http.StatusOK, "GET", fmt.Sprintf("/api/admin/service-account/%d/token", bot.IntID), adminSecret, nil).JSON(t)["pats"].([]any)
+				tc.path = strings.Replace(tc.path, "/token/0", fmt.Sprintf("/token/%d", int(pats[0].(map[string]any)["id"].(float64))), 1)
+			}
+			req, err := http.NewRequest(tc.method, s.URL()+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if tc.cred != "" {
+				req.Header.Set("Authorization", tc.cred)
+			}
+			route, params, err := router.FindRoute(req)
+			if err != nil {
+				t.Fatalf("the document has no operation for %s %s: %v", tc.method, tc.path, err)
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+				t.Fatalf("the request violates %s (%s):\n%s", oaOwnName, route.Operation.OperationID, oaDescribe(err))
+			}
+			r := s.do(tc.method, tc.path, tc.cred, tc.body)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+			own.check(t, route.Operation.OperationID, r)
+		})
+	}
+}
+
+// The checks against the ledger's document are only worth something if a
+// wrong answer fails, naming where.
+func TestLedgerDocumentCatchesViolations(t *testing.T) {
+	own := oaLoadOwn(t)
+	hdr := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	cases := []struct {
+		name, opID string
+		status     int
+		body, want string
+	}{
+		{"extra_key_beside_tokens", "getLedgerTokens", 200, `{"lastApplied":1,"tokens":[],"cursor":1}`, `"cursor"`},
+		{"token_status_unknown", "getLedgerToken", 200, `{"id":"a","name":"n","type":"client","status":"paused","hint":"h","createdAt":"2026-01-01T00:00:00Z","createdBy":{"kind":"system","id":"system"},"path":"bootstrap","version":1}`, "status"},
+		{"error_without_details", "getLedgerTokens", 400, `{"id":"a","name":"BadDataError","message":"m"}`, "details"},
+		{"undocumented_status", "getLedgerTokens", 418, `{}`, "status is not supported"},
+		{"root_role_with_permissions", "getUsers", 200, `{"users":[],"rootRoles":[{"id":1,"name":"Admin","type":"root","permissions":[]}]}`, `"permissions"`},
+		{"project_counter_a_string", "getProjects", 200, `{"version":1,"projects":[{"id":"p","name":"P","featureCount":"none"}]}`, "featureCount"},
+		{"user_id_a_string", "getUser", 200, `{"id":"7"}`, "id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := own.validate(tc.opID, response{Status: tc.status, Header: hdr, Body: []byte(tc.body)})
+			if err == nil {
+				t.Fatalf("the validator accepted %s", tc.body)
+			}
+			if d := oaDescribe(err); !strings.Contains(d, tc.want) {
+				t.Fatalf("the violation does not name %s:\n%s", tc.want, d)
+			}
 		})
 	}
 }
