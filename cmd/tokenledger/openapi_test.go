@@ -294,6 +294,18 @@ func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 		{"create_project_token_in_default_as_editor", "createProjectApiToken", 201, func(s *testService) response {
 			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret, map[string]any{"tokenName": "oa-default", "type": "frontend"})
 		}, nil},
+		{"create_project_token_as_unleash_ui_sends_it", "createProjectApiToken", 201, func(s *testService) response {
+			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret,
+				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["default"]}`)
+		}, nil},
+		{"create_token_as_unleash_ui_sends_it", "createApiToken", 201, func(s *testService) response {
+			return s.do("POST", "/api/admin/api-tokens", adminSecret,
+				`{"tokenName":"oa-ui-all","type":"CLIENT","environment":"development","projects":["*"]}`)
+		}, nil},
+		{"create_project_token_for_another_project", "createProjectApiToken", 400, func(s *testService) response {
+			return s.do("POST", "/api/admin/projects/default/api-tokens", adminSecret,
+				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["p1"]}`)
+		}, nil},
 		{"delete_project_token", "deleteProjectApiToken", 200, func(s *testService) response {
 			return s.do("DELETE", "/api/admin/projects/p1/api-tokens/"+projectTokenID, adminSecret, nil)
 		}, nil},
