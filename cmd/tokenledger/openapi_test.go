@@ -14,6 +14,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/tokenledger/tokenledger/internal/httpapi"
 )
 
 // Every answer of an Unleash route must validate against Unleash's own
@@ -33,8 +35,9 @@ type oaOperation struct {
 // document declares /api/admin/api-tokens/{name} and .../{token} (the same
 // shape, which OpenAPI forbids), so operations are found by id, not routed.
 type oaSpec struct {
-	doc *openapi3.T
-	ops map[string]oaOperation
+	doc  *openapi3.T
+	name string
+	ops  map[string]oaOperation
 }
 
 func oaLoad(t testing.TB) *oaSpec {
@@ -43,20 +46,41 @@ func oaLoad(t testing.TB) *oaSpec {
 	if err != nil {
 		t.Fatalf("load %s: %v", oaSpecFile, err)
 	}
-	sp := &oaSpec{doc: doc, ops: map[string]oaOperation{}}
+	sp := oaIndex(t, doc, oaSpecFile)
+	if len(sp.ops) != 13 {
+		t.Fatalf("%s declares %d operations, want the 13 token operations", oaSpecFile, len(sp.ops))
+	}
+	return sp
+}
+
+// oaOwnName names the ledger's own document in messages.
+const oaOwnName = "internal/httpapi/openapi.json"
+
+// oaLoadOwn loads the ledger's own OpenAPI document, the one GET
+// /openapi.json serves.
+func oaLoadOwn(t testing.TB) *oaSpec {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPIDocument())
+	if err != nil {
+		t.Fatalf("load %s: %v", oaOwnName, err)
+	}
+	return oaIndex(t, doc, oaOwnName)
+}
+
+// oaIndex finds a document's operations by operationId.
+func oaIndex(t testing.TB, doc *openapi3.T, name string) *oaSpec {
+	t.Helper()
+	sp := &oaSpec{doc: doc, name: name, ops: map[string]oaOperation{}}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			if op.OperationID == "" {
 				continue
 			}
 			if _, dup := sp.ops[op.OperationID]; dup {
-				t.Fatalf("operationId %s declared twice", op.OperationID)
+				t.Fatalf("%s: operationId %s declared twice", name, op.OperationID)
 			}
 			sp.ops[op.OperationID] = oaOperation{path: path, method: method, item: item, op: op}
 		}
-	}
-	if len(sp.ops) != 13 {
-		t.Fatalf("%s declares %d operations, want the 13 token operations", oaSpecFile, len(sp.ops))
 	}
 	return sp
 }
@@ -66,7 +90,7 @@ func oaLoad(t testing.TB) *oaSpec {
 func (sp *oaSpec) validate(opID string, r response) error {
 	o, ok := sp.ops[opID]
 	if !ok {
-		return fmt.Errorf("no operation %q in %s", opID, oaSpecFile)
+		return fmt.Errorf("no operation %q in %s", opID, sp.name)
 	}
 	req, err := http.NewRequest(o.method, "http://127.0.0.1"+o.path, nil)
 	if err != nil {
@@ -112,7 +136,7 @@ func oaDescribe(err error) string {
 func (sp *oaSpec) check(t testing.TB, opID string, r response) {
 	t.Helper()
 	if err := sp.validate(opID, r); err != nil {
-		t.Fatalf("%s: the %d answer violates Unleash's schema:\n%s\nbody: %.600s", opID, r.Status, oaDescribe(err), r.Body)
+		t.Fatalf("%s: the %d answer violates %s:\n%s\nbody: %.600s", opID, r.Status, sp.name, oaDescribe(err), r.Body)
 	}
 }
 
@@ -180,8 +204,12 @@ func TestOpenAPIValidatorCatchesViolations(t *testing.T) {
 	}
 }
 
+// TestUnleashRoutesMatchUnleashSchemas: every answer of an Unleash token
+// route validates against Unleash's own document and against the ledger's
+// (which reuses Unleash's schemas and adds the statuses the ledger answers).
 func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 	sp := oaLoad(t)
+	own := oaLoadOwn(t)
 	s := startService(t, "", nil)
 	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
 	user := s.createUser("oa-editor", "Editor")
@@ -265,6 +293,18 @@ func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 		}},
 		{"create_project_token_in_default_as_editor", "createProjectApiToken", 201, func(s *testService) response {
 			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret, map[string]any{"tokenName": "oa-default", "type": "frontend"})
+		}, nil},
+		{"create_project_token_as_unleash_ui_sends_it", "createProjectApiToken", 201, func(s *testService) response {
+			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret,
+				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["default"]}`)
+		}, nil},
+		{"create_token_as_unleash_ui_sends_it", "createApiToken", 201, func(s *testService) response {
+			return s.do("POST", "/api/admin/api-tokens", adminSecret,
+				`{"tokenName":"oa-ui-all","type":"CLIENT","environment":"development","projects":["*"]}`)
+		}, nil},
+		{"create_project_token_for_another_project", "createProjectApiToken", 400, func(s *testService) response {
+			return s.do("POST", "/api/admin/projects/default/api-tokens", adminSecret,
+				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["p1"]}`)
 		}, nil},
 		{"delete_project_token", "deleteProjectApiToken", 200, func(s *testService) response {
 			return s.do("DELETE", "/api/admin/projects/p1/api-tokens/"+projectTokenID, adminSecret, nil)
@@ -399,6 +439,7 @@ func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 				t.Fatalf("status %d, want %d: %.400s", r.Status, st.status, r.Body)
 			}
 			sp.check(t, st.opID, r)
+			own.check(t, st.opID, r)
 			if st.after != nil {
 				st.after(t, r)
 			}
@@ -418,3 +459,7 @@ func readFileIfExists(path string) ([]byte, error) {
 	}
 	return b, err
 }
+
+// oaOwnDocument is the ledger's own OpenAPI document as the repository
+// holds it.
+func oaOwnDocument() []byte { return httpapi.OpenAPIDocument() }

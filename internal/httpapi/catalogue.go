@@ -211,13 +211,36 @@ type projectJSON struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
+// projectListItem is an entry of Unleash's projectsSchema (its
+// projectSchema, closed): the project with the counters Unleash's project
+// list carries, which its admin UI shows on every project card. The ledger
+// holds no feature flags, so every flag counter is 0 (and the health of a
+// project without flags is Unleash's 100, its technical debt 0); members
+// are the project's users and service accounts with a project role.
+type projectListItem struct {
+	ID                           string    `json:"id"`
+	Name                         string    `json:"name"`
+	Description                  string    `json:"description,omitempty"`
+	CreatedAt                    time.Time `json:"createdAt"`
+	FeatureCount                 int       `json:"featureCount"`
+	StaleFeatureCount            int       `json:"staleFeatureCount"`
+	PotentiallyStaleFeatureCount int       `json:"potentiallyStaleFeatureCount"`
+	CleanupCount                 int       `json:"cleanupCount"`
+	MemberCount                  int       `json:"memberCount"`
+	Health                       int       `json:"health"`
+	TechnicalDebt                int       `json:"technicalDebt"`
+	Mode                         string    `json:"mode"`
+	Favorite                     bool      `json:"favorite"`
+}
+
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	out := struct {
-		Version  int           `json:"version"`
-		Projects []projectJSON `json:"projects"`
-	}{Version: 1, Projects: []projectJSON{}}
+		Version  int               `json:"version"`
+		Projects []projectListItem `json:"projects"`
+	}{Version: 1, Projects: []projectListItem{}}
 	for _, pr := range s.dir.Projects() {
-		out.Projects = append(out.Projects, projectJSON{ID: pr.ID, Name: pr.Name, Description: pr.Description, CreatedAt: pr.CreatedAt.UTC()})
+		out.Projects = append(out.Projects, projectListItem{ID: pr.ID, Name: pr.Name, Description: pr.Description,
+			CreatedAt: pr.CreatedAt.UTC(), MemberCount: len(pr.Members), Health: 100, Mode: "open"})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
@@ -70,6 +71,36 @@ func (s *Server) roleRef(raw json.RawMessage) (string, error) {
 	return name, nil
 }
 
+// rootRole is Unleash's roleSchema (closed: id, type, name, description,
+// project), the entries of the rootRoles list that Unleash's admin UI
+// builds its role dropdowns from (users and service accounts).
+type rootRole struct {
+	ID          uint64 `json:"id"`
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// rootRoles lists the roles a user or service account may hold as root
+// role, as Unleash's GET /api/admin/user-admin does: the predefined Admin,
+// Editor and Viewer (type "root") and the live custom root roles (type
+// "root-custom"); never project roles.
+func (s *Server) rootRoles() []rootRole {
+	var out []rootRole
+	for _, r := range predefinedRoles() {
+		if r.Type == "root" {
+			out = append(out, rootRole{ID: r.ID, Type: r.Type, Name: r.Name, Description: r.Description})
+		}
+	}
+	for _, r := range s.dir.Roles() {
+		if r.Type == events.RoleTypeRoot {
+			j := s.toRole(r)
+			out = append(out, rootRole{ID: j.ID, Type: j.Type, Name: j.Name, Description: j.Description})
+		}
+	}
+	return out
+}
+
 func pathUint(r *http.Request, name string) (uint64, error) {
 	n, err := strconv.ParseUint(r.PathValue(name), 10, 64)
 	if err != nil || n == 0 {
@@ -119,8 +150,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return err
 	}
 	out := struct {
-		Users []userJSON `json:"users"`
-	}{Users: []userJSON{}}
+		Users     []userJSON `json:"users"`
+		RootRoles []rootRole `json:"rootRoles"`
+	}{Users: []userJSON{}, RootRoles: s.rootRoles()}
 	for _, u := range s.dir.Users() {
 		out.Users = append(out.Users, s.toUser(u))
 	}
@@ -192,10 +224,11 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	var b struct {
-		RootRole json.RawMessage `json:"rootRole"`
-	}
+	var b updateUserBody
 	if err := s.decode(w, r, &b); err != nil {
+		return err
+	}
+	if err := b.onlyRoleChanges(u); err != nil {
 		return err
 	}
 	role, err := s.roleRef(b.RootRole)
@@ -209,6 +242,33 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	s.afterWrite(w, r, res)
 	u, _ = s.dir.User(u.ID)
 	writeJSON(w, http.StatusOK, s.toUser(u))
+	return nil
+}
+
+// updateUserBody is what PUT /api/admin/user-admin/{id} takes. Unleash's
+// admin UI sends its whole user form (id, name, email, sendEmail and
+// rootRole); the ledger changes only the root role, so the other members
+// are accepted when they repeat what the user already has.
+type updateUserBody struct {
+	RootRole json.RawMessage `json:"rootRole"`
+	ID       *uint64         `json:"id"`
+	Name     *string         `json:"name"`
+	Email    *string         `json:"email"`
+	SendMail *bool           `json:"sendEmail"` // accepted for Unleash clients; no mail is sent
+}
+
+// onlyRoleChanges refuses a body that would change anything of u but its
+// root role (the message names the member, never its value).
+func (b updateUserBody) onlyRoleChanges(u directory.User) error {
+	if b.ID != nil && *b.ID != u.IntID {
+		return badRequest("id", `"id" must be the id in the path, or left out`)
+	}
+	if b.Name != nil && *b.Name != u.Name {
+		return badRequest("name", "a user's name cannot be changed through the ledger; send the current name or leave it out")
+	}
+	if b.Email != nil && !strings.EqualFold(*b.Email, u.Email) {
+		return badRequest("email", "a user's e-mail address cannot be changed through the ledger; send the current one or leave it out")
+	}
 	return nil
 }
 
@@ -290,7 +350,8 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p *
 	}
 	out := struct {
 		ServiceAccounts []serviceAccountJSON `json:"serviceAccounts"`
-	}{ServiceAccounts: []serviceAccountJSON{}}
+		RootRoles       []rootRole           `json:"rootRoles"`
+	}{ServiceAccounts: []serviceAccountJSON{}, RootRoles: s.rootRoles()}
 	for _, sa := range s.dir.ServiceAccounts() {
 		out.ServiceAccounts = append(out.ServiceAccounts, s.toServiceAccount(sa))
 	}

@@ -184,7 +184,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, err)
 		return
 	}
-	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" {
+	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" && r.URL.Path != "/openapi.json" {
 		if err := s.runner.Err(); err != nil || !s.runner.Ready() || !s.started.Load() {
 			// Until the projections caught up (or after they stopped), tokens
 			// would look unknown and listings incomplete: answer nothing
@@ -248,6 +248,7 @@ func (s *Server) routes() {
 	m.HandleFunc(healthPattern, s.handleHealth)
 	m.HandleFunc(readyPattern, s.handleReady)
 	m.Handle(metricsPattern, s.metrics.handler())
+	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))

@@ -262,13 +262,31 @@ func (s *Server) listProjectTokens(w http.ResponseWriter, r *http.Request, p *au
 	return nil
 }
 
+// createProjectTokenBody is Unleash's createProjectApiTokenSchema, strict.
+// Projects is accepted because Unleash's admin UI always sends it (its
+// project-token form and its "Connect SDK" flow send the path's project);
+// it must name exactly the path's project.
 type createProjectTokenBody struct {
 	TokenName   string           `json:"tokenName"`
 	Type        string           `json:"type"`
 	Environment *string          `json:"environment"`
 	ExpiresAt   *time.Time       `json:"expiresAt"`
-	Projects    *json.RawMessage `json:"projects"`
+	Projects    *[]string        `json:"projects"`
 	Project     *json.RawMessage `json:"project"`
+}
+
+// pathProjectOnly reports whether a project token's body names no scope
+// but the path's project: "projects" left out, or exactly [project].
+// Unleash ignores the member; the ledger accepts only what it would do
+// anyway, so a body that asks for another scope is refused, not narrowed.
+func pathProjectOnly(b createProjectTokenBody, project string) error {
+	if b.Project != nil {
+		return badRequest("project", `a project token is always scoped to the project in the path; leave out "project"`)
+	}
+	if b.Projects != nil && !slices.Equal(*b.Projects, []string{project}) {
+		return badRequest("projects", `a project token is always scoped to the project in the path; "projects" may only be a list of that one project, or left out`)
+	}
+	return nil
 }
 
 func (s *Server) createProjectToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
@@ -280,8 +298,8 @@ func (s *Server) createProjectToken(w http.ResponseWriter, r *http.Request, p *a
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	if b.Projects != nil || b.Project != nil {
-		return badRequest("projects", "a project token is always scoped to the project in the path; leave out \"projects\" and \"project\"")
+	if err := pathProjectOnly(b, project); err != nil {
+		return err
 	}
 	typ, err := tokenType(b.Type)
 	if err != nil {
