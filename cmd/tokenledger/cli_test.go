@@ -132,3 +132,26 @@ func TestCLI_ServerAddressErrorsNameTheirSource(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// A create's Location header names the new token's record, whose id is the
+// one PUT, DELETE and the ledger routes take (Unleash's closed create
+// schema has no id field).
+func TestTokenCreateLocationNamesTheTokensRecord(t *testing.T) {
+	svc := startService(t, "", nil)
+	for _, path := range []string{"/api/admin/api-tokens", "/api/admin/projects/default/api-tokens"} {
+		t.Run(path, func(t *testing.T) {
+			r := svc.do("POST", path, adminSecret, map[string]any{"tokenName": "loc", "type": "backend", "environment": "development", "projects": []string{"default"}})
+			if r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			loc := r.Header.Get("Location")
+			if !strings.HasPrefix(loc, "/api/ledger/tokens/") {
+				t.Fatalf("Location %q", loc)
+			}
+			got := svc.do("GET", loc, adminSecret, nil)
+			if got.Status != 200 || got.JSON(t)["id"] != strings.TrimPrefix(loc, "/api/ledger/tokens/") || got.JSON(t)["name"] != "loc" {
+				t.Fatalf("GET %s: %d %s", loc, got.Status, got.Body)
+			}
+		})
+	}
+}

@@ -176,7 +176,9 @@ func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.
 	} else {
 		out.Secret = created.Secret.Reveal()
 	}
-	w.Header().Set("Location", "api-tokens")
+	// The token's own record: Unleash's closed schema has no id, so the
+	// header is how a client finds the id the other routes take.
+	w.Header().Set("Location", "/api/ledger/tokens/"+created.TokenID)
 	writeJSON(w, status, out)
 	return nil
 }
