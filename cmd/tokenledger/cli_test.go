@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
 )
@@ -153,5 +154,63 @@ func TestTokenCreateLocationNamesTheTokensRecord(t *testing.T) {
 				t.Fatalf("GET %s: %d %s", loc, got.Status, got.Body)
 			}
 		})
+	}
+}
+
+// The audit trail, a token's history and the state at a moment are a
+// command away, in tables for people and JSON for scripts.
+func TestCLI_AuditHistoryAndStateOfARevokedToken(t *testing.T) {
+	svc := startService(t, "", nil)
+	code, out, errOut := cliRun(t, svc, adminSecret, "", "token", "create", "--name", "audited",
+		"--environment", "development", "--project", "default", "--json")
+	if code != cli.ExitOK {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	var created struct {
+		Token struct{ ID string } `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatal(err)
+	}
+	id := created.Token.ID
+	before := time.Now().UTC().Format(time.RFC3339Nano)
+	if code, _, errOut := cliRun(t, svc, adminSecret, "", "token", "revoke", id); code != cli.ExitOK {
+		t.Fatalf("revoke: %d %s", code, errOut)
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, "", "audit", "--type", "token.", "--aggregate", id, "--limit", "1", "--all", "--json")
+	var audit struct {
+		Events []struct{ Type string } `json:"events"`
+	}
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &audit) != nil || len(audit.Events) != 2 ||
+		audit.Events[0].Type != "token.created" || audit.Events[1].Type != "token.revoked" {
+		t.Fatalf("audit --all over pages of 1: exit %d\n%s", code, out)
+	}
+	code, out, _ = cliRun(t, svc, adminSecret, "", "audit", "--type", "token.revoked")
+	if code != cli.ExitOK || !strings.Contains(out, "token.revoked") || !strings.Contains(out, "admin token INIT_ADMIN_API_TOKENS[1]") {
+		t.Fatalf("audit table: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, "", "token", "history", id)
+	if code != cli.ExitOK || !strings.Contains(out, "hash chain: intact (2 events)") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = cliRun(t, svc, adminSecret, "", "state", "--at", before, "--json")
+	var st struct {
+		Tokens []struct{ ID, Status string } `json:"tokens"`
+	}
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("state: exit %d\n%s", code, out)
+	}
+	found := false
+	for _, tok := range st.Tokens {
+		found = found || (tok.ID == id && tok.Status == "valid")
+	}
+	if !found {
+		t.Fatalf("state before the revocation does not show the token valid:\n%s", out)
+	}
+	if code, _, errOut := cliRun(t, svc, adminSecret, "", "state"); code != cli.ExitUsage || !strings.Contains(errOut, "--seq or --at") {
+		t.Fatalf("state without a point: exit %d %s", code, errOut)
 	}
 }

@@ -62,7 +62,7 @@ func newToken(env *Env) *cobra.Command {
 		Short: "Create, list, inspect, look up, revoke tokens and change their expiry",
 	}
 	c.AddCommand(newTokenCreate(env), newTokenList(env), newTokenGet(env), newTokenLookup(env),
-		newTokenRevoke(env), newTokenExpiry(env))
+		newTokenRevoke(env), newTokenExpiry(env), newTokenHistory(env))
 	return c
 }
 
