@@ -17,9 +17,9 @@ import (
 // per kind (info requests, the rest), and when one holds 10,000 requests
 // it drops all of them, whoever sent them. A reader may send STREAM.INFO
 // for the feed; sent fast enough (8 connections here), its requests make
-// the server drop the
-// ledger's own STREAM.INFO (LastSequence, the configuration re-check, the
-// start-up checks), so the ledger's calls fail for as long as it floods.
+// the server drop the ledger's own STREAM.INFO (LastSequence, the
+// configuration re-check, the start-up checks), so the ledger's calls fail
+// for as long as it floods.
 func TestReaderCannotMakeTheLedgersAPICallsFail(t *testing.T) {
 	logs := &lineLogger{}
 	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.Log = logs })
