@@ -5,7 +5,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +76,52 @@ func TestPlantedConsumerOnAnotherStreamCannotFailAppendsClosed(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d creates failed with a planted heartbeat consumer on another stream in the ledger's account", failed)
 	}
+}
+
+// A consumer metafile that this nats-server cannot load (a field it does
+// not know, or a required API level above its own) makes it stop the whole
+// stream at recovery ("Stopping unsupported stream"). Consumer metafiles
+// carry no checked checksum, so someone with write access to the stopped
+// data dir plants one under LEDGER's obs/ and the ledger cannot start,
+// although docs/decisions.md removes planted consumers precisely so that
+// "whoever planted the consumer" cannot keep the ledger down.
+func TestPlantedUnloadableConsumerDoesNotKeepTheLedgerDown(t *testing.T) {
+	dir := t.TempDir()
+	plantInLedgerAccount(t, dir, func(ctx context.Context, js jetstream.JetStream) {
+		st, err := js.Stream(ctx, jsstore.DefaultStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "evil"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	meta := filepath.Join(dir, "jetstream", "$G", "streams", jsstore.DefaultStream, "obs", "evil", "meta.inf")
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["metadata"] = map[string]string{"_nats.req.level": "1000"}
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(meta, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := tryStart(t, func(c *Config) { c.DataDir = dir })
+	if err != nil {
+		t.Fatalf("a planted consumer metafile keeps the ledger from starting: %v\n%s", err, lastLines(logs, 6))
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
 }
