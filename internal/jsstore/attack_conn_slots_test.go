@@ -36,20 +36,54 @@ func fillSlots(t *testing.T, srv *server.Server, max int) {
 	}
 }
 
-// The ledger's connections are in-process so that "no reconnect can find
-// the listener's slots taken" (docs/decisions.md). But nats-server counts
-// in-process clients against max_connections like any other, and a client
-// holds a slot from its TCP accept until the 2 s auth timeout, before it
-// signs in. An anonymous local process that keeps the slots full when the
-// ledger starts (or when it connects its feed user) keeps it from starting.
+// nats-server counts in-process clients against max_connections like any
+// other, and a TCP client holds a slot from its accept until the auth
+// timeout, before it signs in: an anonymous local process that keeps the
+// slots full when the ledger connects keeps it from starting. So the
+// ledger connects (in-process) before the listener opens, and makes no new
+// connection afterwards: a server started with ListenLater accepts no TCP
+// client until Listen, and the connections made before keep working while
+// anonymous sockets hold every slot. (Originally this test made a new
+// in-process connection after the flood; nats-server cannot reserve a slot
+// for one, so the ledger does not make one.)
 func TestAnonymousSocketsCannotLockTheLedgerOut(t *testing.T) {
-	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.MaxConnections = 8 })
-	fillSlots(t, e.srv, 8)
-	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.UserInfo(jsstore.OwnerUser, "owner-pw"), nats.NoReconnect())
+	cfg := jsstore.EmbeddedConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ListenLater: true,
+		OwnerPassword: "owner-pw", FeedPassword: "feed-pw", MaxConnections: 8}
+	srv, err := jsstore.StartEmbedded(ctxFor(t), cfg)
 	if err != nil {
-		t.Fatalf("the ledger's in-process connection is refused while anonymous sockets hold the listener's slots: %v", err)
+		t.Fatal(err)
 	}
-	nc.Close()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if srv.Addr() != nil {
+		t.Fatalf("the server listens on %s before the ledger connected", srv.Addr())
+	}
+	owner, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(jsstore.OwnerUser, "owner-pw"),
+		nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	st := mustOpen(t, owner, jsstore.Config{OwnsServer: true})
+	feed, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(jsstore.FeedUser, "feed-pw"),
+		nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsstore.EnsureFeed(ctxFor(t), feed); err != nil {
+		t.Fatal(err)
+	}
+	feed.Close()
+	if err := jsstore.Listen(srv); err != nil {
+		t.Fatal(err)
+	}
+	fillSlots(t, srv, 8)
+	create(t, st) // the ledger appends (and reads its stream state) through its own connection
+	if _, err := st.LastSequence(ctxFor(t)); err != nil {
+		t.Fatalf("the ledger cannot read its stream while anonymous sockets hold the listener's slots: %v", err)
+	}
+	if !owner.IsConnected() {
+		t.Fatal("the ledger's connection was dropped")
+	}
 }
 
 // Unauthenticated sockets count against the same max_connections as the

@@ -27,6 +27,13 @@ type EmbeddedConfig struct {
 	// only in-process connections (nats.InProcessServer) can reach the
 	// server. Port 0 picks a free port (read it back with ClientURL).
 	Listen string
+	// ListenLater keeps the listener closed until [Listen] is called.
+	// nats-server counts in-process connections against the same
+	// max_connections as TCP ones, and a TCP client holds a slot from its
+	// accept until the auth timeout without signing in: connect the
+	// ledger's in-process connections first, then open the listener, so
+	// that no local process can hold the slots they need.
+	ListenLater bool
 	// SyncAlways makes the store fsync every write before it is
 	// acknowledged (sync_interval: always). Production needs it: with the
 	// default 2-minute interval an OS crash or power loss can lose
@@ -175,6 +182,33 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
+// authTimeout is how long a TCP client may take to sign in.
+const authTimeout = time.Second
+
+// Listen opens the client listener of a server started with
+// EmbeddedConfig.ListenLater (at the configured address; read it back
+// with ClientURL). Call it once the ledger's in-process connections are
+// made: they then hold their slots, and the ledger makes no new one.
+func Listen(s *server.Server) error {
+	if s.Addr() != nil {
+		return errors.New("jsstore: embedded server: already listening")
+	}
+	ready := make(chan struct{})
+	s.AcceptLoop(ready)
+	<-ready
+	if s.Addr() != nil {
+		return nil
+	}
+	// The server logged its reason; try once more here to return it.
+	hp := strings.TrimPrefix(s.ClientURL(), "nats://")
+	l, err := net.Listen("tcp", hp)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: error listening on port %s: %w", hp, err)
+	}
+	_ = l.Close()
+	return fmt.Errorf("jsstore: embedded server: error listening on port %s (see the server's log)", hp)
+}
+
 // startStopWait bounds how long a cancelled start-up waits for the
 // server's Start to return.
 const startStopWait = 10 * time.Second
@@ -207,9 +241,10 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
-	if cfg.Listen == "" {
-		opts.DontListen = true
-	} else {
+	if cfg.Listen == "" || cfg.ListenLater {
+		opts.DontListen = true // Listen starts the accept loop later
+	}
+	if cfg.Listen != "" {
 		host, portStr, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("jsstore: embedded server: listen address %q: %w", cfg.Listen, err)
@@ -222,6 +257,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 			port = server.RANDOM_PORT // nats-server reads 0 as "the default port 4222"
 		}
 		opts.Host, opts.Port = host, port
+		// An unauthenticated socket holds a connection slot until then
+		// (nats-server's default is 2 s); a reader signs in at once.
+		opts.AuthTimeout = authTimeout.Seconds()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", err)
