@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 )
@@ -79,7 +78,7 @@ func TestReaderCannotForgeLiveFeedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	attacker, _ := s.reader(t)
-	waitFeed(t, attacker, s.lastSeq())
+	waitFeed(t, s, s.lastSeq())
 	const forged = "ledger.token.00000000-0000-0000-0000-00000000dead.revoked"
 	req := nats.NewMsg("$JS.API.DIRECT.GET." + jsstore.FeedStream)
 	req.Reply = forged
@@ -115,22 +114,16 @@ func fmtHeader(h nats.Header) string {
 }
 
 // waitFeed waits (bounded) until the feed mirrored the ledger up to seq.
-func waitFeed(t *testing.T, nc *nats.Conn, seq uint64) {
+func waitFeed(t *testing.T, s *testService, seq uint64) {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		st, err := js.Stream(ctx, jsstore.FeedStream)
-		cancel()
-		if err == nil && st.CachedInfo().State.LastSeq >= seq {
+		st := feedDetail(t, s)
+		if st.State.LastSeq >= seq {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the feed did not reach sequence %d: %v", seq, err)
+			t.Fatalf("the feed did not reach sequence %d (at %d)", seq, st.State.LastSeq)
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
 	}

@@ -134,20 +134,21 @@ func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
 }
 
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
-// (single and batch) and STREAM.INFO of FeedStream, $JS.API.INFO, and
-// subscriptions to its _INBOX.> replies and to the republished stored
-// token events (FeedSubjects). No consumers, no streams, no imported API.
+// (single and batch) of FeedStream, and subscriptions to its _INBOX.>
+// replies and to the republished stored token events (FeedSubjects). No
+// other JetStream API call: nats-server queues every account's API
+// requests (STREAM.INFO, $JS.API.INFO, …) in one queue and drops it whole
+// when it is full, the ledger's own requests included; Direct Get does
+// not use that queue. No consumers, no streams, no imported API.
 func ReaderPermissions() *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: []string{
-				api + "INFO",
-				api + "STREAM.INFO." + FeedStream,
 				api + "DIRECT.GET." + FeedStream,
 				api + "DIRECT.GET." + FeedStream + ".>",
 			},
-			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.CREATE.>"},
+			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
 		},
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{"_INBOX.>", FeedSubjects},
