@@ -29,7 +29,8 @@ const probeTimeout = 10 * time.Second
 
 // checkPermissions asks the server, subject by subject, whether nc's user
 // may do what the store does: publish events to ledger.>, call the
-// JetStream API for the stream (info, Direct Get, consumers for reads),
+// JetStream API for the stream (info, Direct Get by sequence and by
+// subject, consumers for reads),
 // subscribe to the stream's advisories and to its own inbox. The server
 // answers a denied publish or subscription with a permissions violation
 // naming the subject; a PONG after each probe orders the answers. No probe
@@ -58,6 +59,7 @@ func checkPermissions(ctx context.Context, nc *nats.Conn, stream string) error {
 		{api + "INFO", api + "INFO"},
 		{api + "STREAM.INFO." + stream, api + "STREAM.INFO." + stream},
 		{api + "DIRECT.GET." + stream, api + "DIRECT.GET." + stream},
+		{api + "DIRECT.GET." + stream + "." + probe, api + "DIRECT.GET." + stream + ".>"}, // last message on a subject
 		{api + "CONSUMER.CREATE." + stream + "." + probe, api + "CONSUMER.CREATE." + stream + ".>"},
 		{api + "CONSUMER.MSG.NEXT." + stream + "." + probe, api + "CONSUMER.MSG.NEXT." + stream + ".>"},
 		{api + "CONSUMER.INFO." + stream + "." + probe, api + "CONSUMER.INFO." + stream + ".>"},
