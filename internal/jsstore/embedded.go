@@ -81,6 +81,14 @@ const (
 	DefaultFeedMaxBytes           = 8 << 30
 )
 
+// EmbeddedMaxPending is the most an embedded server buffers for one
+// client connection before it closes it as a slow consumer (nats-server's
+// default is 64 MiB): a reader that stops reading while it asks for Direct
+// Get batches holds at most this much of the process's memory. The ledger's
+// own reads ask for far less at a time (a pull request at most 2 MiB, a
+// Direct Get batch at most 1 MiB).
+const EmbeddedMaxPending = 8 << 20
+
 // Accounts, users and subjects of an embedded server with authorization
 // (see EmbeddedConfig.OwnerPassword).
 const (
@@ -231,6 +239,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 		StoreDir:   cfg.DataDir,
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
+		MaxPending: EmbeddedMaxPending,
 	}
 	if cfg.OwnerPassword != "" {
 		if err := authorize(opts, cfg); err != nil {

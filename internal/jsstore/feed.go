@@ -149,7 +149,9 @@ func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEve
 				}
 				next = m.Sequence + 1
 			}
-			if len(msgs) < feedBatch {
+			// A batch is cut short at directMaxBytes; the server tells how
+			// many events remain after its last one.
+			if msgs[len(msgs)-1].Header.Get(numPendingHeader) == "0" {
 				break
 			}
 		}
