@@ -149,6 +149,36 @@ func (s *Store) removeForeignConsumers(ctx context.Context, stream jetstream.Str
 	return nil
 }
 
+// removeForeignStreams deletes, on the embedded server, every stream of
+// the ledger's account but the ledger's own: only the ledger creates
+// streams there, and a planted one can carry consumers whose heartbeats
+// go to the subjects the ledger listens to (its advisories). Deleting a
+// stream deletes its consumers. Each removal is logged at ERROR with the
+// stream's name, subjects and consumers; removing rather than refusing to
+// start, as for consumers.
+func (s *Store) removeForeignStreams(ctx context.Context) error {
+	lister := s.js.ListStreams(ctx)
+	var foreign []string
+	for si := range lister.Info() {
+		if si.Config.Name == s.name {
+			continue
+		}
+		foreign = append(foreign, si.Config.Name)
+		s.logf(slog.LevelError, "removing a stream in the ledger's account that the ledger did not create (only the ledger creates streams there)",
+			"stream", si.Config.Name, "subjects", strings.Join(si.Config.Subjects, " "), "consumers", si.State.Consumers,
+			"messages", si.State.Msgs)
+	}
+	if err := lister.Err(); err != nil {
+		return fmt.Errorf("jsstore: open: list streams: %w", err)
+	}
+	for _, name := range foreign {
+		if err := s.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("jsstore: open: remove foreign stream %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
 func (s *Store) foreignReason(ci *jetstream.ConsumerInfo, listened []string) string {
 	ds := ci.Config.DeliverSubject
 	if ds != "" {
