@@ -86,35 +86,49 @@ func TestPlantedConsumerOnAnotherStreamCannotFailAppendsClosed(t *testing.T) {
 // although docs/decisions.md removes planted consumers precisely so that
 // "whoever planted the consumer" cannot keep the ledger down.
 func TestPlantedUnloadableConsumerDoesNotKeepTheLedgerDown(t *testing.T) {
-	dir := t.TempDir()
-	plantInLedgerAccount(t, dir, func(ctx context.Context, js jetstream.JetStream) {
-		st, err := js.Stream(ctx, jsstore.DefaultStream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "evil"}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	meta := filepath.Join(dir, "jetstream", "$G", "streams", jsstore.DefaultStream, "obs", "evil", "meta.inf")
-	b, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		plant func(m map[string]any)
+	}{
+		{"required API level above the server's", func(m map[string]any) { m["metadata"] = map[string]string{"_nats.req.level": "1000"} }},
+		{"unknown field", func(m map[string]any) { m["evil_field"] = true }},
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["metadata"] = map[string]string{"_nats.req.level": "1000"}
-	if b, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(meta, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs, err := tryStart(t, func(c *Config) { c.DataDir = dir })
-	if err != nil {
-		t.Fatalf("a planted consumer metafile keeps the ledger from starting: %v\n%s", err, lastLines(logs, 6))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			plantInLedgerAccount(t, dir, func(ctx context.Context, js jetstream.JetStream) {
+				st, err := js.Stream(ctx, jsstore.DefaultStream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "evil"}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			meta := filepath.Join(dir, "jetstream", "$G", "streams", jsstore.DefaultStream, "obs", "evil", "meta.inf")
+			b, err := os.ReadFile(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			tt.plant(m)
+			if b, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(meta, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			logs, err := tryStart(t, func(c *Config) { c.DataDir = dir })
+			if err != nil {
+				t.Fatalf("a planted consumer metafile keeps the ledger from starting: %v\n%s", err, lastLines(logs, 6))
+			}
+			if !strings.Contains(logs, "cannot load") || !strings.Contains(logs, filepath.Join("obs", "evil")) {
+				t.Errorf("the removal is not logged naming the consumer's directory:\n%s", lastLines(logs, 10))
+			}
+		})
 	}
 }
 

@@ -1,7 +1,9 @@
 package jsstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -248,6 +250,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 		if err := moveGlobalAccount(cfg); err != nil {
 			return nil, err
 		}
+		if err := removeUnloadableConsumers(cfg); err != nil {
+			return nil, err
+		}
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
@@ -472,4 +477,65 @@ func moveGlobalAccount(cfg EmbeddedConfig) error {
 			"from", old, "to", dst)
 	}
 	return nil
+}
+
+// removeUnloadableConsumers removes, before the server starts, each
+// consumer directory under the ledger stream's obs/ whose metafile this
+// nats-server cannot load: a field it does not know, or a required API
+// level above its own. nats-server stops the whole stream at recovery
+// when it meets one ("stopped - unsupported consumer"), and consumer
+// metafiles carry no checked checksum, so anyone able to write to the
+// stopped data dir could keep the ledger down. The ledger creates no
+// durable consumer on its embedded server (Open removes any that loads);
+// each removal is logged at ERROR with the directory. Encrypted metafiles
+// (the embedded server does not encrypt) are left to the server.
+func removeUnloadableConsumers(cfg EmbeddedConfig) error {
+	obs := filepath.Join(cfg.DataDir, "jetstream", LedgerAccount, "streams", DefaultStream, "obs")
+	dirs, err := os.ReadDir(obs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: read consumers of %s: %w", DefaultStream, err)
+	}
+	for _, d := range dirs {
+		dir := filepath.Join(obs, d.Name())
+		reason := unloadableConsumer(dir)
+		if reason == "" {
+			continue
+		}
+		if cfg.Log != nil {
+			cfg.Log.Log(context.Background(), slog.LevelError,
+				"removing a consumer of the ledger stream that this nats-server cannot load (it would stop the stream); the ledger creates no such consumer",
+				"dir", dir, "reason", reason)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("jsstore: embedded server: remove unloadable consumer %s (remove it by hand): %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// unloadableConsumer says why nats-server would refuse the consumer
+// metafile in dir, or "" when it would load it (or cannot tell).
+func unloadableConsumer(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, server.JetStreamMetaFileKey)); err == nil {
+		return "" // encrypted
+	}
+	buf, err := os.ReadFile(filepath.Join(dir, server.JetStreamMetaFile))
+	if err != nil {
+		return "" // the server skips a consumer without a readable metafile
+	}
+	var fci server.FileConsumerInfo
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fci); err != nil {
+		return "metafile does not decode: " + err.Error()
+	}
+	if l, ok := fci.Metadata[server.JSRequiredLevelMetadataKey]; ok {
+		if n, err := strconv.Atoi(l); err != nil || n > server.JSApiLevel {
+			return fmt.Sprintf("requires JetStream API level %q, the server has %d", l, server.JSApiLevel)
+		}
+	}
+	return ""
 }
