@@ -62,9 +62,11 @@ func TestReaderDoesNotSeePrincipalsAddressesOrUserAgents(t *testing.T) {
 
 // A reader cannot publish on ledger.token.>, but it may set any reply
 // subject on a Direct Get request, and JetStream publishes the answer
-// there: every reader subscribed to ledger.token.> then receives stored
-// events on subjects of the attacker's choosing (here a revocation of a
-// token that does not exist). No subject permission can stop that. So the
+// there: every subscriber of ledger.token.> in its account (each reader
+// has one of its own; here victim and attacker are the same reader) then
+// receives stored events on subjects of the attacker's choosing (here a
+// revocation of a token that does not exist). No subject permission can
+// stop that. So the
 // live subject is a wake-up only: the feed republishes headers without
 // data, a follower (jsstore.FollowFeed) reads every event with Direct Get
 // and ignores live messages that do not have the wake-up's form. The test

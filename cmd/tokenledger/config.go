@@ -129,7 +129,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		return &v
 	}
 	maxConns := natsInt("nats-max-connections", "NATS_MAX_CONNECTIONS", jsstore.DefaultMaxConnections, "most client connections the embedded NATS server accepts")
-	maxReaderConns := natsInt("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", jsstore.DefaultMaxReaderConnections, "most connections of all NATS readers together")
+	maxReaderConns := natsInt("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", jsstore.DefaultMaxReaderConnections, "most connections of one NATS reader (each has an account of its own)")
 	maxReaderSubs := natsInt("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", jsstore.DefaultMaxReaderSubscriptions, "most subscriptions of one NATS reader connection")
 	maxPayload := natsInt("nats-max-payload", "NATS_MAX_PAYLOAD", jsstore.DefaultMaxPayload, "largest message in bytes a NATS client may publish")
 	feedGiB := natsInt("nats-feed-max-gib", "NATS_FEED_MAX_GIB", jsstore.DefaultFeedMaxBytes>>30, "disk in GiB the readers' token feed may use; the feed stops following the ledger when full")

@@ -41,12 +41,13 @@ type EmbeddedConfig struct {
 	// default 2-minute interval an OS crash or power loss can lose
 	// acknowledged events.
 	SyncAlways bool
-	// OwnerPassword, when set, turns on the two-account layout: the
-	// account LedgerAccount holds the stream and only the user OwnerUser
-	// with this password (the ledger's own connection); the account
-	// FeedAccount holds FeedStream, a mirror of the token events, and the
-	// Readers. No client outside LedgerAccount can publish anything into
-	// it. A listening server must have it.
+	// OwnerPassword, when set, turns on the account layout: the account
+	// LedgerAccount holds the stream and only the user OwnerUser with this
+	// password (the ledger's own connection); the account FeedAccount
+	// holds FeedStream, a mirror of the token events, and FeedUser; each
+	// reader has an account of its own importing the feed's Direct Get and
+	// wake-ups from FeedAccount. No client outside LedgerAccount can
+	// publish anything into it. A listening server must have it.
 	OwnerPassword string
 	// FeedPassword is the password of FeedUser, the ledger's connection in
 	// FeedAccount that creates FeedStream ([EnsureFeed]). Required with
@@ -56,8 +57,9 @@ type EmbeddedConfig struct {
 	// Without readers no other client can connect at all.
 	Readers []Reader
 	// MaxConnections caps client connections to the server (default
-	// DefaultMaxConnections); MaxReaderConnections caps those of readers
-	// (default DefaultMaxReaderConnections); MaxReaderSubscriptions caps the
+	// DefaultMaxConnections); MaxReaderConnections caps those of each
+	// reader (default DefaultMaxReaderConnections; its account's
+	// max_connections); MaxReaderSubscriptions caps the
 	// subscriptions of one reader connection (default
 	// DefaultMaxReaderSubscriptions); MaxPayload caps one published
 	// message (default DefaultMaxPayload, at least MaxMsgSize).
@@ -116,10 +118,40 @@ const (
 	FeedDeliverPrefix = "_TOKENLEDGER_FEED_DELIVER"
 )
 
-// accountsConf is the static part of the two-account layout (no secrets:
-// users are added to the parsed options).
-func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
+// readerAccount is the account of the i-th reader (from 0).
+func readerAccount(i int) string { return fmt.Sprintf("%s_READER_%d", FeedAccount, i+1) }
+
+// accountsConf is the static part of the account layout (no secrets:
+// users are added to the parsed options). Each reader has an account of
+// its own, capped in connections and subscriptions, that imports from
+// FeedAccount its JetStream API (readers' permissions leave Direct Get
+// only) and the feed's wake-ups: one reader cannot take another's
+// connections, and a reply a reader has the server send (a Direct Get
+// answer on a subject of its choosing) reaches only its own account.
+func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string {
 	create := "$JS.API.CONSUMER.CREATE." + DefaultStream + ".*." + FeedSubjects
+	var names []string
+	var readerAccounts strings.Builder
+	for i := 0; i < readers; i++ {
+		names = append(names, readerAccount(i))
+		fmt.Fprintf(&readerAccounts, `  %s {
+    limits { max_connections: %d, max_subscriptions: %d }
+    imports [
+      { service: { account: %s, subject: "$JS.API.>" } }
+      { stream: { account: %s, subject: %q } }
+    ]
+  }
+`, readerAccount(i), readerConns, readerSubs, FeedAccount, FeedAccount, FeedSubjects)
+	}
+	feedExports := ""
+	if readers > 0 {
+		list := strings.Join(names, ", ")
+		feedExports = fmt.Sprintf(`    exports [
+      { service: "$JS.API.>", response_type: stream, accounts: [%s] }
+      { stream: %q, accounts: [%s] }
+    ]
+`, list, FeedSubjects, list)
+	}
 	return fmt.Sprintf(`accounts {
   %[1]s {
     jetstream: enabled
@@ -130,17 +162,17 @@ func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
     ]
   }
   %[2]s {
-    jetstream { max_memory: 0, max_file: %[8]d, max_streams: 1, max_consumers: 1 }
-    limits { max_connections: %[6]d, max_subscriptions: %[7]d }
+    jetstream { max_memory: 0, max_file: %[6]d, max_streams: 1, max_consumers: 1 }
+    limits { max_connections: 4 }
     imports [
-      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[9]s.*.%[10]s" }
+      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[7]s.*.%[8]s" }
       { service: { account: %[1]s, subject: "$JS.FC.>" }, to: "$JS.FC.>" }
       { stream: { account: %[1]s, subject: "%[4]s.>" } }
     ]
-  }
-}
-`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, readerConns, readerSubs, feedBytes,
-		DefaultStream, FeedSubjects)
+%[9]s  }
+%[10]s}
+`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, feedBytes,
+		DefaultStream, FeedSubjects, feedExports, readerAccounts.String())
 }
 
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
@@ -346,7 +378,7 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	if feedBytes <= 0 {
 		feedBytes = DefaultFeedMaxBytes
 	}
-	if err := opts.ProcessConfigString(accountsConf(def(cfg.MaxReaderConnections, DefaultMaxReaderConnections),
+	if err := opts.ProcessConfigString(accountsConf(len(cfg.Readers), def(cfg.MaxReaderConnections, DefaultMaxReaderConnections),
 		def(cfg.MaxReaderSubscriptions, DefaultMaxReaderSubscriptions), feedBytes)); err != nil {
 		return fmt.Errorf("jsstore: embedded server: accounts: %w", err)
 	}
@@ -354,15 +386,11 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	opts.MaxConn = def(cfg.MaxConnections, DefaultMaxConnections)
 	opts.MaxPayload = int32(max(def(cfg.MaxPayload, DefaultMaxPayload), MaxMsgSize+4096))
 	opts.NoAuthUser = ""
-	var ledger, feed *server.Account
+	accounts := map[string]*server.Account{}
 	for _, a := range opts.Accounts {
-		switch a.Name {
-		case LedgerAccount:
-			ledger = a
-		case FeedAccount:
-			feed = a
-		}
+		accounts[a.Name] = a
 	}
+	ledger, feed := accounts[LedgerAccount], accounts[FeedAccount]
 	if ledger == nil || feed == nil {
 		return errors.New("jsstore: embedded server: accounts missing after configuration")
 	}
@@ -380,15 +408,19 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 		{Username: OwnerUser, Password: string(ownerHash), Account: ledger},
 		{Username: FeedUser, Password: string(feedHash), Account: feed, Permissions: feedUserPermissions()},
 	}
-	for _, r := range cfg.Readers {
+	for i, r := range cfg.Readers {
+		acc := accounts[readerAccount(i)]
+		if acc == nil {
+			return fmt.Errorf("jsstore: embedded server: account of reader %d missing after configuration", i+1)
+		}
 		switch {
 		case r.NKey != "":
-			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Account: feed, Permissions: ReaderPermissions()})
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Account: acc, Permissions: ReaderPermissions()})
 		default:
 			if r.Name == OwnerUser || r.Name == FeedUser {
 				return fmt.Errorf("jsstore: embedded server: reader name %q is reserved", r.Name)
 			}
-			opts.Users = append(opts.Users, &server.User{Username: r.Name, Password: r.PasswordHash, Account: feed,
+			opts.Users = append(opts.Users, &server.User{Username: r.Name, Password: r.PasswordHash, Account: acc,
 				Permissions: ReaderPermissions()})
 		}
 	}
