@@ -228,6 +228,7 @@ func (m *Main) connect(ctx context.Context) error {
 	if l := m.Config.NATSListen; l != "off" && l != "" {
 		cfg.Listen = l
 	}
+	cfg.ListenLater = true // after the ledger's own connections (below)
 	// Only this process may append: its connection authenticates with a
 	// password made for this run and kept nowhere, in an account no other
 	// client can publish into. A second per-run password lets it manage
@@ -251,11 +252,15 @@ func (m *Main) connect(ctx context.Context) error {
 		return err
 	}
 	m.nats = s
-	// The ledger's connections are in-process even when the server
-	// listens: no reconnect can find the listener's slots taken.
+	// The ledger's connections are in-process and made before the
+	// listener opens: nats-server counts them against the same
+	// max_connections as TCP clients, whose unauthenticated sockets hold
+	// slots until the auth timeout. Made first, they hold their slots for
+	// the life of the process (an in-process connection is dropped only
+	// when the server closes it; it then retries without end).
 	connect := func(user, pw, inbox string) (*nats.Conn, error) {
 		return nats.Connect(s.ClientURL(), nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
-			nats.ErrorHandler(m.natsErrors), nats.InProcessServer(s))
+			nats.ErrorHandler(m.natsErrors), nats.InProcessServer(s), nats.MaxReconnects(-1))
 	}
 	nc, err := connect(jsstore.OwnerUser, owner, jsstore.OwnerInboxPrefix)
 	if err != nil {
@@ -273,6 +278,9 @@ func (m *Main) connect(ctx context.Context) error {
 	}
 	defer fc.Close()
 	if err := jsstore.EnsureFeed(ctx, fc); err != nil {
+		return err
+	}
+	if err := jsstore.Listen(s); err != nil {
 		return err
 	}
 	if len(cfg.Readers) == 0 {

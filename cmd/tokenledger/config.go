@@ -148,7 +148,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	l := &c.NATSLimits
 	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most client `connections` the embedded NATS server accepts",
 		func(v string) error { return parsePositive(v, &l.MaxConnections) })
-	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most `connections` of all NATS readers together",
+	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most `connections` of one NATS reader (each has an account of its own)",
 		func(v string) error { return parsePositive(v, &l.MaxReaderConnections) })
 	def("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", strconv.Itoa(l.MaxReaderSubscriptions), "most `subscriptions` of one NATS reader connection",
 		func(v string) error { return parsePositive(v, &l.MaxReaderSubscriptions) })

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
@@ -114,21 +115,29 @@ func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 	}
 }
 
-// feedCreated is the feed stream's creation time as a reader sees it.
+// feedCreated is the feed stream's creation time (from the server's
+// monitoring: readers may not ask for stream info).
 func feedCreated(t *testing.T, s *testService) time.Time {
 	t.Helper()
-	rd, _ := s.reader(t)
-	js, err := jetstream.New(rd)
+	return feedDetail(t, s).Created
+}
+
+// feedDetail is the feed stream as the embedded server reports it.
+func feedDetail(t *testing.T, s *testService) server.StreamDetail {
+	t.Helper()
+	jsz, err := s.nats.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, jsstore.FeedStream)
-	if err != nil {
-		t.Fatal(err)
+	for _, a := range jsz.AccountDetails {
+		for _, st := range a.Streams {
+			if st.Name == jsstore.FeedStream {
+				return st
+			}
+		}
 	}
-	return st.CachedInfo().Created
+	t.Fatal("the server has no feed stream")
+	return server.StreamDetail{}
 }
 
 // A durable push consumer planted in the data dir before the ledger

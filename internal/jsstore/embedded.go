@@ -1,7 +1,9 @@
 package jsstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,17 +29,25 @@ type EmbeddedConfig struct {
 	// only in-process connections (nats.InProcessServer) can reach the
 	// server. Port 0 picks a free port (read it back with ClientURL).
 	Listen string
+	// ListenLater keeps the listener closed until [Listen] is called.
+	// nats-server counts in-process connections against the same
+	// max_connections as TCP ones, and a TCP client holds a slot from its
+	// accept until the auth timeout without signing in: connect the
+	// ledger's in-process connections first, then open the listener, so
+	// that no local process can hold the slots they need.
+	ListenLater bool
 	// SyncAlways makes the store fsync every write before it is
 	// acknowledged (sync_interval: always). Production needs it: with the
 	// default 2-minute interval an OS crash or power loss can lose
 	// acknowledged events.
 	SyncAlways bool
-	// OwnerPassword, when set, turns on the two-account layout: the
-	// account LedgerAccount holds the stream and only the user OwnerUser
-	// with this password (the ledger's own connection); the account
-	// FeedAccount holds FeedStream, a mirror of the token events, and the
-	// Readers. No client outside LedgerAccount can publish anything into
-	// it. A listening server must have it.
+	// OwnerPassword, when set, turns on the account layout: the account
+	// LedgerAccount holds the stream and only the user OwnerUser with this
+	// password (the ledger's own connection); the account FeedAccount
+	// holds FeedStream, a mirror of the token events, and FeedUser; each
+	// reader has an account of its own importing the feed's Direct Get and
+	// wake-ups from FeedAccount. No client outside LedgerAccount can
+	// publish anything into it. A listening server must have it.
 	OwnerPassword string
 	// FeedPassword is the password of FeedUser, the ledger's connection in
 	// FeedAccount that creates FeedStream ([EnsureFeed]). Required with
@@ -47,8 +57,9 @@ type EmbeddedConfig struct {
 	// Without readers no other client can connect at all.
 	Readers []Reader
 	// MaxConnections caps client connections to the server (default
-	// DefaultMaxConnections); MaxReaderConnections caps those of readers
-	// (default DefaultMaxReaderConnections); MaxReaderSubscriptions caps the
+	// DefaultMaxConnections); MaxReaderConnections caps those of each
+	// reader (default DefaultMaxReaderConnections; its account's
+	// max_connections); MaxReaderSubscriptions caps the
 	// subscriptions of one reader connection (default
 	// DefaultMaxReaderSubscriptions); MaxPayload caps one published
 	// message (default DefaultMaxPayload, at least MaxMsgSize).
@@ -73,6 +84,14 @@ const (
 	DefaultMaxPayload             = 1 << 20
 	DefaultFeedMaxBytes           = 8 << 30
 )
+
+// EmbeddedMaxPending is the most an embedded server buffers for one
+// client connection before it closes it as a slow consumer (nats-server's
+// default is 64 MiB): a reader that stops reading while it asks for Direct
+// Get batches holds at most this much of the process's memory. The ledger's
+// own reads ask for far less at a time (a pull request at most 2 MiB, a
+// Direct Get batch at most 1 MiB).
+const EmbeddedMaxPending = 8 << 20
 
 // Accounts, users and subjects of an embedded server with authorization
 // (see EmbeddedConfig.OwnerPassword).
@@ -99,10 +118,40 @@ const (
 	FeedDeliverPrefix = "_TOKENLEDGER_FEED_DELIVER"
 )
 
-// accountsConf is the static part of the two-account layout (no secrets:
-// users are added to the parsed options).
-func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
+// readerAccount is the account of the i-th reader (from 0).
+func readerAccount(i int) string { return fmt.Sprintf("%s_READER_%d", FeedAccount, i+1) }
+
+// accountsConf is the static part of the account layout (no secrets:
+// users are added to the parsed options). Each reader has an account of
+// its own, capped in connections and subscriptions, that imports from
+// FeedAccount its JetStream API (readers' permissions leave Direct Get
+// only) and the feed's wake-ups: one reader cannot take another's
+// connections, and a reply a reader has the server send (a Direct Get
+// answer on a subject of its choosing) reaches only its own account.
+func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string {
 	create := "$JS.API.CONSUMER.CREATE." + DefaultStream + ".*." + FeedSubjects
+	var names []string
+	var readerAccounts strings.Builder
+	for i := 0; i < readers; i++ {
+		names = append(names, readerAccount(i))
+		fmt.Fprintf(&readerAccounts, `  %s {
+    limits { max_connections: %d, max_subscriptions: %d }
+    imports [
+      { service: { account: %s, subject: "$JS.API.>" } }
+      { stream: { account: %s, subject: %q } }
+    ]
+  }
+`, readerAccount(i), readerConns, readerSubs, FeedAccount, FeedAccount, FeedSubjects)
+	}
+	feedExports := ""
+	if readers > 0 {
+		list := strings.Join(names, ", ")
+		feedExports = fmt.Sprintf(`    exports [
+      { service: "$JS.API.>", response_type: stream, accounts: [%s] }
+      { stream: %q, accounts: [%s] }
+    ]
+`, list, FeedSubjects, list)
+	}
 	return fmt.Sprintf(`accounts {
   %[1]s {
     jetstream: enabled
@@ -113,34 +162,35 @@ func accountsConf(readerConns, readerSubs int, feedBytes int64) string {
     ]
   }
   %[2]s {
-    jetstream { max_memory: 0, max_file: %[8]d, max_streams: 1, max_consumers: 1 }
-    limits { max_connections: %[6]d, max_subscriptions: %[7]d }
+    jetstream { max_memory: 0, max_file: %[6]d, max_streams: 1, max_consumers: 1 }
+    limits { max_connections: 4 }
     imports [
-      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[9]s.*.%[10]s" }
+      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[7]s.*.%[8]s" }
       { service: { account: %[1]s, subject: "$JS.FC.>" }, to: "$JS.FC.>" }
       { stream: { account: %[1]s, subject: "%[4]s.>" } }
     ]
-  }
-}
-`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, readerConns, readerSubs, feedBytes,
-		DefaultStream, FeedSubjects)
+%[9]s  }
+%[10]s}
+`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, feedBytes,
+		DefaultStream, FeedSubjects, feedExports, readerAccounts.String())
 }
 
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
-// (single and batch) and STREAM.INFO of FeedStream, $JS.API.INFO, and
-// subscriptions to its _INBOX.> replies and to the republished stored
-// token events (FeedSubjects). No consumers, no streams, no imported API.
+// (single and batch) of FeedStream, and subscriptions to its _INBOX.>
+// replies and to the republished stored token events (FeedSubjects). No
+// other JetStream API call: nats-server queues every account's API
+// requests (STREAM.INFO, $JS.API.INFO, …) in one queue and drops it whole
+// when it is full, the ledger's own requests included; Direct Get does
+// not use that queue. No consumers, no streams, no imported API.
 func ReaderPermissions() *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: []string{
-				api + "INFO",
-				api + "STREAM.INFO." + FeedStream,
 				api + "DIRECT.GET." + FeedStream,
 				api + "DIRECT.GET." + FeedStream + ".>",
 			},
-			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.CREATE.>"},
+			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
 		},
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{"_INBOX.>", FeedSubjects},
@@ -175,6 +225,33 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
+// authTimeout is how long a TCP client may take to sign in.
+const authTimeout = time.Second
+
+// Listen opens the client listener of a server started with
+// EmbeddedConfig.ListenLater (at the configured address; read it back
+// with ClientURL). Call it once the ledger's in-process connections are
+// made: they then hold their slots, and the ledger makes no new one.
+func Listen(s *server.Server) error {
+	if s.Addr() != nil {
+		return errors.New("jsstore: embedded server: already listening")
+	}
+	ready := make(chan struct{})
+	s.AcceptLoop(ready)
+	<-ready
+	if s.Addr() != nil {
+		return nil
+	}
+	// The server logged its reason; try once more here to return it.
+	hp := strings.TrimPrefix(s.ClientURL(), "nats://")
+	l, err := net.Listen("tcp", hp)
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: error listening on port %s: %w", hp, err)
+	}
+	_ = l.Close()
+	return fmt.Errorf("jsstore: embedded server: error listening on port %s (see the server's log)", hp)
+}
+
 // startStopWait bounds how long a cancelled start-up waits for the
 // server's Start to return.
 const startStopWait = 10 * time.Second
@@ -196,6 +273,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 		StoreDir:   cfg.DataDir,
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
+		MaxPending: EmbeddedMaxPending,
 	}
 	if cfg.OwnerPassword != "" {
 		if err := authorize(opts, cfg); err != nil {
@@ -204,12 +282,16 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 		if err := moveGlobalAccount(cfg); err != nil {
 			return nil, err
 		}
+		if err := removeUnloadableConsumers(cfg); err != nil {
+			return nil, err
+		}
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
-	if cfg.Listen == "" {
-		opts.DontListen = true
-	} else {
+	if cfg.Listen == "" || cfg.ListenLater {
+		opts.DontListen = true // Listen starts the accept loop later
+	}
+	if cfg.Listen != "" {
 		host, portStr, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("jsstore: embedded server: listen address %q: %w", cfg.Listen, err)
@@ -222,6 +304,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 			port = server.RANDOM_PORT // nats-server reads 0 as "the default port 4222"
 		}
 		opts.Host, opts.Port = host, port
+		// An unauthenticated socket holds a connection slot until then
+		// (nats-server's default is 2 s); a reader signs in at once.
+		opts.AuthTimeout = authTimeout.Seconds()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("jsstore: embedded server start-up interrupted: %w", err)
@@ -293,7 +378,7 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	if feedBytes <= 0 {
 		feedBytes = DefaultFeedMaxBytes
 	}
-	if err := opts.ProcessConfigString(accountsConf(def(cfg.MaxReaderConnections, DefaultMaxReaderConnections),
+	if err := opts.ProcessConfigString(accountsConf(len(cfg.Readers), def(cfg.MaxReaderConnections, DefaultMaxReaderConnections),
 		def(cfg.MaxReaderSubscriptions, DefaultMaxReaderSubscriptions), feedBytes)); err != nil {
 		return fmt.Errorf("jsstore: embedded server: accounts: %w", err)
 	}
@@ -301,15 +386,11 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 	opts.MaxConn = def(cfg.MaxConnections, DefaultMaxConnections)
 	opts.MaxPayload = int32(max(def(cfg.MaxPayload, DefaultMaxPayload), MaxMsgSize+4096))
 	opts.NoAuthUser = ""
-	var ledger, feed *server.Account
+	accounts := map[string]*server.Account{}
 	for _, a := range opts.Accounts {
-		switch a.Name {
-		case LedgerAccount:
-			ledger = a
-		case FeedAccount:
-			feed = a
-		}
+		accounts[a.Name] = a
 	}
+	ledger, feed := accounts[LedgerAccount], accounts[FeedAccount]
 	if ledger == nil || feed == nil {
 		return errors.New("jsstore: embedded server: accounts missing after configuration")
 	}
@@ -327,15 +408,19 @@ func authorize(opts *server.Options, cfg EmbeddedConfig) error {
 		{Username: OwnerUser, Password: string(ownerHash), Account: ledger},
 		{Username: FeedUser, Password: string(feedHash), Account: feed, Permissions: feedUserPermissions()},
 	}
-	for _, r := range cfg.Readers {
+	for i, r := range cfg.Readers {
+		acc := accounts[readerAccount(i)]
+		if acc == nil {
+			return fmt.Errorf("jsstore: embedded server: account of reader %d missing after configuration", i+1)
+		}
 		switch {
 		case r.NKey != "":
-			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Account: feed, Permissions: ReaderPermissions()})
+			opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: r.NKey, Account: acc, Permissions: ReaderPermissions()})
 		default:
 			if r.Name == OwnerUser || r.Name == FeedUser {
 				return fmt.Errorf("jsstore: embedded server: reader name %q is reserved", r.Name)
 			}
-			opts.Users = append(opts.Users, &server.User{Username: r.Name, Password: r.PasswordHash, Account: feed,
+			opts.Users = append(opts.Users, &server.User{Username: r.Name, Password: r.PasswordHash, Account: acc,
 				Permissions: ReaderPermissions()})
 		}
 	}
@@ -424,4 +509,65 @@ func moveGlobalAccount(cfg EmbeddedConfig) error {
 			"from", old, "to", dst)
 	}
 	return nil
+}
+
+// removeUnloadableConsumers removes, before the server starts, each
+// consumer directory under the ledger stream's obs/ whose metafile this
+// nats-server cannot load: a field it does not know, or a required API
+// level above its own. nats-server stops the whole stream at recovery
+// when it meets one ("stopped - unsupported consumer"), and consumer
+// metafiles carry no checked checksum, so anyone able to write to the
+// stopped data dir could keep the ledger down. The ledger creates no
+// durable consumer on its embedded server (Open removes any that loads);
+// each removal is logged at ERROR with the directory. Encrypted metafiles
+// (the embedded server does not encrypt) are left to the server.
+func removeUnloadableConsumers(cfg EmbeddedConfig) error {
+	obs := filepath.Join(cfg.DataDir, "jetstream", LedgerAccount, "streams", DefaultStream, "obs")
+	dirs, err := os.ReadDir(obs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("jsstore: embedded server: read consumers of %s: %w", DefaultStream, err)
+	}
+	for _, d := range dirs {
+		dir := filepath.Join(obs, d.Name())
+		reason := unloadableConsumer(dir)
+		if reason == "" {
+			continue
+		}
+		if cfg.Log != nil {
+			cfg.Log.Log(context.Background(), slog.LevelError,
+				"removing a consumer of the ledger stream that this nats-server cannot load (it would stop the stream); the ledger creates no such consumer",
+				"dir", dir, "reason", reason)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("jsstore: embedded server: remove unloadable consumer %s (remove it by hand): %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// unloadableConsumer says why nats-server would refuse the consumer
+// metafile in dir, or "" when it would load it (or cannot tell).
+func unloadableConsumer(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, server.JetStreamMetaFileKey)); err == nil {
+		return "" // encrypted
+	}
+	buf, err := os.ReadFile(filepath.Join(dir, server.JetStreamMetaFile))
+	if err != nil {
+		return "" // the server skips a consumer without a readable metafile
+	}
+	var fci server.FileConsumerInfo
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fci); err != nil {
+		return "metafile does not decode: " + err.Error()
+	}
+	if l, ok := fci.Metadata[server.JSRequiredLevelMetadataKey]; ok {
+		if n, err := strconv.Atoi(l); err != nil || n > server.JSApiLevel {
+			return fmt.Sprintf("requires JetStream API level %q, the server has %d", l, server.JSApiLevel)
+		}
+	}
+	return ""
 }

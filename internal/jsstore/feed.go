@@ -13,9 +13,13 @@ import (
 
 // FeedStreamConfig is the readers' stream in FeedAccount: a mirror of the
 // ledger's token events (it keeps the ledger's sequence numbers), audit
-// grade (no deletes, purges or roll-ups), with Direct Get, and every event
-// it stores republished on its own subject with a Nats-Sequence header, so
+// grade (no deletes, purges or roll-ups), with Direct Get, and a wake-up
+// for every event it stores: its headers (Nats-Sequence, Nats-Subject,
+// Nats-Msg-Size, …) republished on its own subject, without the event, so
 // that a reader follows live without any server-side state of its own.
+// The live subject carries no data because any reader can make the server
+// publish there: a Direct Get answer goes to whatever reply subject the
+// request names ([IsFeedWakeUp]).
 func FeedStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              FeedStream,
@@ -36,7 +40,7 @@ func FeedStreamConfig() jetstream.StreamConfig {
 			FilterSubject: FeedSubjects,
 			External:      &jetstream.ExternalStream{APIPrefix: FeedAPIPrefix, DeliverPrefix: FeedDeliverPrefix},
 		},
-		RePublish: &jetstream.RePublish{Source: FeedSubjects, Destination: FeedSubjects},
+		RePublish: &jetstream.RePublish{Source: FeedSubjects, Destination: FeedSubjects, HeadersOnly: true},
 	}
 }
 
@@ -98,11 +102,28 @@ const (
 	feedRequestWait = 10 * time.Second
 )
 
+// IsFeedWakeUp reports whether m, received on FeedSubjects, has the form
+// of FeedStream's republished wake-up: no data, the stored subject and
+// the message size in headers, the subject it arrived on equal to the
+// stored one, and no Nats-Num-Pending. Any reader can send a Direct Get
+// with a reply subject in FeedSubjects, and JetStream publishes the answer
+// there to every follower: such a message carries the event's data (and
+// a batch answer Nats-Num-Pending), so it fails this check. Even a wake-up
+// is only a hint that the feed may have grown: read the events with
+// Direct Get, never from a live message.
+func IsFeedWakeUp(m *nats.Msg) bool {
+	h := m.Header
+	return len(m.Data) == 0 && h != nil && h.Get(jetstream.StreamHeader) == FeedStream &&
+		h.Get(jetstream.SubjectHeader) == m.Subject && h.Get("Nats-Msg-Size") != "" &&
+		h.Get(jetstream.SequenceHeader) != "" && h.Get(numPendingHeader) == ""
+}
+
 // FollowFeed calls fn, in order and without gaps, for every event of
 // FeedStream from sequence from (1 for all), then for every new one, until
 // ctx ends or fn returns an error. It needs only a reader's permissions
-// and leaves no state on the server: the live republished events only
-// wake it up; every event is read with Direct Get batches from the next
+// and leaves no state on the server: the live messages only wake it up
+// (and only those of [IsFeedWakeUp]'s form: a forged one costs no
+// request); every event is read with Direct Get batches from the next
 // sequence, so none is missed or delivered twice. Resume after a restart
 // by passing the last sequence handled + 1.
 func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEvent) error) error {
@@ -110,7 +131,10 @@ func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEve
 		from = 1
 	}
 	wake := make(chan struct{}, 1)
-	sub, err := nc.Subscribe(FeedSubjects, func(*nats.Msg) {
+	sub, err := nc.Subscribe(FeedSubjects, func(m *nats.Msg) {
+		if !IsFeedWakeUp(m) {
+			return
+		}
 		select {
 		case wake <- struct{}{}:
 		default:
@@ -149,7 +173,9 @@ func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEve
 				}
 				next = m.Sequence + 1
 			}
-			if len(msgs) < feedBatch {
+			// A batch is cut short at directMaxBytes; the server tells how
+			// many events remain after its last one.
+			if msgs[len(msgs)-1].Header.Get(numPendingHeader) == "0" {
 				break
 			}
 		}

@@ -219,6 +219,8 @@ func TestOpenNamesMissingPermissions(t *testing.T) {
 		{"no publish to ledger.>", func(p *server.Permissions) { p.Publish.Allow = []string{"$JS.API.>"} }, "publish ledger.>"},
 		{"no JetStream API", func(p *server.Permissions) { p.Publish.Allow = []string{"ledger.>"} }, "publish $JS.API.STREAM.INFO.LEDGER"},
 		{"no consumers", func(p *server.Permissions) { p.Publish.Deny = []string{"$JS.API.CONSUMER.>"} }, "publish $JS.API.CONSUMER.CREATE.LEDGER.>"},
+		{"no Direct Get by subject", func(p *server.Permissions) { p.Publish.Deny = []string{"$JS.API.DIRECT.GET.LEDGER.>"} },
+			"publish $JS.API.DIRECT.GET.LEDGER.>"},
 		{"no advisories", func(p *server.Permissions) { p.Subscribe.Allow = []string{"_INBOX.>"} }, "subscribe $JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER"},
 		{"no inbox", func(p *server.Permissions) { p.Subscribe.Allow = []string{"$JS.EVENT.ADVISORY.>"} }, "subscribe _INBOX.>"},
 	}

@@ -19,8 +19,16 @@ import (
 // A variable so tests can force paging.
 var loadPageSize = 512
 
-// pullMaxMessages is the ordered consumer's buffer for Replay and Follow.
-const pullMaxMessages = 4096
+// pullMaxMessages is the ordered consumer's buffer for Replay and Follow;
+// pullMaxBytes caps one pull request, and directMaxBytes one Direct Get
+// batch, far below the embedded server's max_pending (EmbeddedMaxPending):
+// the server closes a connection for which it holds more than that, the
+// ledger's own included.
+const (
+	pullMaxMessages = 4096
+	pullMaxBytes    = 2 << 20
+	directMaxBytes  = 1 << 20
+)
 
 // errStopScan ends a scan early without an error.
 var errStopScan = errors.New("stop scan")
@@ -228,7 +236,7 @@ func (s *Store) consume(ctx context.Context, from, target uint64, fn func(events
 			d.finish(fmt.Errorf("jsstore: read stream %s: %w", s.name, err))
 		}
 	}
-	cc, err := cons.Consume(handler, jetstream.PullMaxMessages(pullMaxMessages), jetstream.ConsumeErrHandler(errHandler))
+	cc, err := cons.Consume(handler, jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages, pullMaxBytes), jetstream.ConsumeErrHandler(errHandler))
 	if err != nil {
 		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
 	}
@@ -295,10 +303,11 @@ func directBatch(ctx context.Context, nc *nats.Conn, prefix, stream, filter stri
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	req, err := json.Marshal(struct {
-		Batch int    `json:"batch"`
-		Seq   uint64 `json:"seq"`
-		Subj  string `json:"next_by_subj,omitempty"`
-	}{n, from, filter})
+		Batch    int    `json:"batch"`
+		MaxBytes int    `json:"max_bytes"`
+		Seq      uint64 `json:"seq"`
+		Subj     string `json:"next_by_subj,omitempty"`
+	}{n, directMaxBytes, from, filter})
 	if err != nil {
 		return nil, err
 	}

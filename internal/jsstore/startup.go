@@ -29,7 +29,8 @@ const probeTimeout = 10 * time.Second
 
 // checkPermissions asks the server, subject by subject, whether nc's user
 // may do what the store does: publish events to ledger.>, call the
-// JetStream API for the stream (info, Direct Get, consumers for reads),
+// JetStream API for the stream (info, Direct Get by sequence and by
+// subject, consumers for reads),
 // subscribe to the stream's advisories and to its own inbox. The server
 // answers a denied publish or subscription with a permissions violation
 // naming the subject; a PONG after each probe orders the answers. No probe
@@ -58,6 +59,7 @@ func checkPermissions(ctx context.Context, nc *nats.Conn, stream string) error {
 		{api + "INFO", api + "INFO"},
 		{api + "STREAM.INFO." + stream, api + "STREAM.INFO." + stream},
 		{api + "DIRECT.GET." + stream, api + "DIRECT.GET." + stream},
+		{api + "DIRECT.GET." + stream + "." + probe, api + "DIRECT.GET." + stream + ".>"}, // last message on a subject
 		{api + "CONSUMER.CREATE." + stream + "." + probe, api + "CONSUMER.CREATE." + stream + ".>"},
 		{api + "CONSUMER.MSG.NEXT." + stream + "." + probe, api + "CONSUMER.MSG.NEXT." + stream + ".>"},
 		{api + "CONSUMER.INFO." + stream + "." + probe, api + "CONSUMER.INFO." + stream + ".>"},
@@ -142,6 +144,36 @@ func (s *Store) removeForeignConsumers(ctx context.Context, stream jetstream.Str
 	for _, ci := range foreign {
 		if err := stream.DeleteConsumer(ctx, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return fmt.Errorf("jsstore: open: remove foreign consumer %q of %s: %w", ci.Name, s.name, err)
+		}
+	}
+	return nil
+}
+
+// removeForeignStreams deletes, on the embedded server, every stream of
+// the ledger's account but the ledger's own: only the ledger creates
+// streams there, and a planted one can carry consumers whose heartbeats
+// go to the subjects the ledger listens to (its advisories). Deleting a
+// stream deletes its consumers. Each removal is logged at ERROR with the
+// stream's name, subjects and consumers; removing rather than refusing to
+// start, as for consumers.
+func (s *Store) removeForeignStreams(ctx context.Context) error {
+	lister := s.js.ListStreams(ctx)
+	var foreign []string
+	for si := range lister.Info() {
+		if si.Config.Name == s.name {
+			continue
+		}
+		foreign = append(foreign, si.Config.Name)
+		s.logf(slog.LevelError, "removing a stream in the ledger's account that the ledger did not create (only the ledger creates streams there)",
+			"stream", si.Config.Name, "subjects", strings.Join(si.Config.Subjects, " "), "consumers", si.State.Consumers,
+			"messages", si.State.Msgs)
+	}
+	if err := lister.Err(); err != nil {
+		return fmt.Errorf("jsstore: open: list streams: %w", err)
+	}
+	for _, name := range foreign {
+		if err := s.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("jsstore: open: remove foreign stream %q: %w", name, err)
 		}
 	}
 	return nil

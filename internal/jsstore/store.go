@@ -43,11 +43,8 @@ const (
 	recheckRetry   = time.Second
 	// deleteConfirmations is how many more re-reads, recheckRetry apart,
 	// follow one that found the stream after a delete advisory.
-	deleteConfirmations = 3
+	deleteConfirmations = 10
 )
-
-// errRechecking is the fail-closed reason while an update is being checked.
-var errRechecking = errors.New("stream configuration changed; re-checking it")
 
 // Store is the JetStream event store: it appends events to the ledger
 // stream and reads them back. It implements [commands.EventStore] and
@@ -66,8 +63,10 @@ type Store struct {
 	mu        sync.Mutex
 	latched   error  // permanent fail-closed reason (deleted, replaced, events lost)
 	violation error  // fail-closed until a later check finds the configuration fit again
-	pending   error  // temporary fail-closed reason (re-check after an advisory)
 	gen       uint64 // number of update advisories seen
+	// updateHint is set by an update advisory until a re-read that
+	// started after it succeeds; a failed read is then retried soon.
+	updateHint bool
 	// deleteHints counts the re-reads still owed to a delete advisory: the
 	// advisory can arrive while the stream is still being removed, so one
 	// STREAM.INFO that finds it proves nothing yet.
@@ -154,6 +153,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		s.unsubscribe()
 		return nil, err
 	}
+	if s.cfg.OwnsServer {
+		if err := s.removeForeignStreams(ctx); err != nil {
+			s.unsubscribe()
+			return nil, err
+		}
+	}
 	s.stream = stream
 	s.created = stream.CachedInfo().Created
 	// Advisories sent while the connection was down are lost: re-check as
@@ -229,8 +234,9 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // Health reports why the store refuses appends, or nil when it accepts
 // them: the stream's configuration stopped passing [CheckConfig], the
-// stream was deleted, a configuration update is being re-checked, or the
-// store was closed.
+// stream was deleted, replaced or lost events, or the store was closed.
+// An update or delete advisory alone changes nothing: it makes the store
+// re-read the stream at once.
 func (s *Store) Health() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,7 +252,7 @@ func (s *Store) healthLocked() error {
 	case s.violation != nil:
 		return s.violation
 	default:
-		return s.pending
+		return nil
 	}
 }
 
@@ -272,12 +278,15 @@ func (s *Store) unsubscribe() {
 	}
 }
 
+// onUpdated takes an update advisory as a hint, like onDeleted: it
+// re-reads the stream at once, and only a configuration the read finds
+// unfit fails appends closed. Anyone able to publish on the advisory
+// subject (or to point a push consumer's heartbeats at it, from any stream
+// of the account) could forge one; a forged advisory costs one STREAM.INFO.
 func (s *Store) onUpdated(*nats.Msg) {
 	s.mu.Lock()
 	s.gen++
-	if s.pending == nil {
-		s.pending = errRechecking
-	}
+	s.updateHint = true
 	s.mu.Unlock()
 	s.poke()
 }
@@ -353,11 +362,9 @@ func (s *Store) recheck() (retry bool) {
 	case err != nil:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.pending != nil {
-			s.pending = fmt.Errorf("%w: reading it failed: %v", errRechecking, err)
-			return true
-		}
-		return false // periodic check: try again at the next tick
+		// After an update advisory, try again soon; a periodic check
+		// tries again at the next tick.
+		return s.updateHint || s.deleteHints > 0
 	}
 	if err := CheckConfig(info.Config); err != nil {
 		if foreignWritable(info.Config) {
@@ -369,7 +376,7 @@ func (s *Store) recheck() (retry bool) {
 		s.mu.Lock()
 		s.violation = err
 		if s.gen == gen {
-			s.pending = nil // confirmed: the violation is the reason now
+			s.updateHint = false // confirmed: the violation is the reason now
 		}
 		s.mu.Unlock()
 		return false
@@ -389,7 +396,7 @@ func (s *Store) recheck() (retry bool) {
 	defer s.mu.Unlock()
 	s.violation = nil // fit again, same stream, nothing lost
 	if s.gen == gen { // no newer update arrived while we read
-		s.pending = nil
+		s.updateHint = false
 	}
 	if s.deleteHints > 0 {
 		s.deleteHints--
