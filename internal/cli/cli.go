@@ -88,6 +88,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.HTTP == nil {
 		env.HTTP = &http.Client{Timeout: 30 * time.Second}
 	}
+	// Never follow a redirect: Go's client would re-send the credential
+	// (and a lookup's body, which holds a secret) to whatever address the
+	// answer names. The redirect is reported as the answer instead.
+	hc := *env.HTTP
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	env.HTTP = &hc
 	root := newRoot(&env)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -66,11 +69,17 @@ func newClient(cmd *cobra.Command, env *Env) (*client, error) {
 // do sends a request with the credential and decodes a 2xx JSON answer
 // into out (when out is not nil). Other answers become *APIError.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doHeader(ctx, method, path, body, out)
+	return err
+}
+
+// doHeader is do that also returns the answer's header.
+func (c *client) doHeader(ctx context.Context, method, path string, body, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -81,7 +90,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", c.token)
 	req.Header.Set("Accept", "application/json")
@@ -91,12 +100,21 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	req.Header.Set("User-Agent", "tokenledger-cli")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.base.Host, err)
+		// Not the URL: its path may hold what the user typed (an id, or
+		// by mistake a secret).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, c.base.Host, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("reading the answer: %w", err)
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode/100 == 3 {
+		return nil, &APIError{Status: resp.StatusCode, Message: "the server answered with a redirect, which is not followed (it would carry your credential elsewhere); point --server or " + EnvAddr + " at the ledger itself"}
 	}
 	if resp.StatusCode/100 != 2 {
 		ae := &APIError{Status: resp.StatusCode}
@@ -105,15 +123,33 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 			Message string `json:"message"`
 		}
 		if json.Unmarshal(raw, &shape) == nil {
-			ae.Name, ae.Message = shape.Name, shape.Message
+			ae.Name, ae.Message = inert(shape.Name, 64), inert(shape.Message, 500)
 		}
-		return ae
+		return nil, ae
 	}
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("the answer is not the JSON expected: %w", err)
+		return nil, fmt.Errorf("the answer is not the JSON expected: %w", err)
 	}
-	return nil
+	return resp.Header, nil
+}
+
+// inert makes a server's text safe to print on a terminal: no control or
+// format characters (escape sequences, a forged second line), at most max
+// bytes.
+func inert(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -86,6 +86,7 @@ func newAudit(env *Env) *cobra.Command {
 				q.Set("limit", strconv.Itoa(limit))
 			}
 			var out []event
+			var cursor uint64
 			for {
 				var page struct {
 					Events []event `json:"events"`
@@ -98,6 +99,10 @@ func newAudit(env *Env) *cobra.Command {
 				if !all || page.Next == 0 || len(page.Events) == 0 {
 					break
 				}
+				if page.Next <= cursor {
+					return fmt.Errorf("the server's cursor did not advance (%d after %d): stopped rather than loop", page.Next, cursor)
+				}
+				cursor = page.Next
 				q.Set("after", strconv.FormatUint(page.Next, 10))
 			}
 			if out == nil {

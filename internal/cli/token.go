@@ -137,22 +137,28 @@ func newTokenCreate(env *Env) *cobra.Command {
 			var created struct {
 				Secret string `json:"secret"`
 			}
-			if err := cl.do(cmd.Context(), "POST", "/api/admin/api-tokens", body, &created); err != nil {
+			hdr, err := cl.doHeader(cmd.Context(), "POST", "/api/admin/api-tokens", body, &created)
+			if err != nil {
 				return err
 			}
 			// The create answer follows Unleash's closed schema, which has
-			// no id: ask the ledger what the new secret is.
-			res, err := lookup(cmd.Context(), cl, created.Secret)
-			if err != nil {
-				return fmt.Errorf("token created, but looking up its id failed: %w", err)
+			// no id; its Location names the token's record. The secret is
+			// printed whatever else happens: it is never shown again.
+			id := strings.TrimPrefix(hdr.Get("Location"), "/api/ledger/tokens/")
+			var tok *ledgerToken
+			if id != "" {
+				var t ledgerToken
+				if err := cl.do(cmd.Context(), "GET", "/api/ledger/tokens/"+url.PathEscape(id), nil, &t); err == nil {
+					tok = &t
+				}
 			}
 			if jsonOut(cmd) {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"secret": created.Secret, "token": res.Token})
+				return printJSON(cmd.OutOrStdout(), map[string]any{"secret": created.Secret, "id": id, "token": tok})
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintln(w, "secret:", created.Secret)
-			if res.Token != nil {
-				fmt.Fprintln(w, "id:    ", res.Token.ID)
+			if id != "" {
+				fmt.Fprintln(w, "id:    ", id)
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "The secret is shown only this once: store it now.")
 			return nil

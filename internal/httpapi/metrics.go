@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -241,6 +242,49 @@ var (
 type streamCollector struct {
 	s         *Server
 	eventTime func(context.Context, uint64) (time.Time, error)
+
+	// The stream figures cost JetStream API calls, which share one queue
+	// with the ledger's own: however often /metrics is scraped, they are
+	// read at most once per streamReadEvery.
+	mu       sync.Mutex
+	readAt   time.Time
+	last     uint64
+	timedSeq uint64
+	timedAt  time.Time
+}
+
+// streamReadEvery bounds how often scrapes read the stream's figures.
+const streamReadEvery = 2 * time.Second
+
+// lastSequence is the stream's last sequence, read at most once per
+// streamReadEvery.
+func (c *streamCollector) lastSequence(ctx context.Context) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.readAt.IsZero() && time.Since(c.readAt) < streamReadEvery {
+		return c.last, nil
+	}
+	last, err := c.s.source.LastSequence(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c.last, c.readAt = last, time.Now()
+	return last, nil
+}
+
+// storedAt is when the event at seq was stored, read once per sequence.
+func (c *streamCollector) storedAt(ctx context.Context, seq uint64) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timedSeq == seq {
+		return c.timedAt, nil
+	}
+	at, err := c.eventTime(ctx, seq)
+	if err != nil {
+		return time.Time{}, err
+	}
+	c.timedSeq, c.timedAt = seq, at
+	return at, nil
 }
 
 func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -255,7 +299,7 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	applied := c.s.runner.LastApplied()
-	last, err := c.s.source.LastSequence(ctx)
+	last, err := c.lastSequence(ctx)
 	if err != nil {
 		c.s.log.Debug("metrics: read the stream's last sequence", "err", err)
 		return
@@ -271,7 +315,7 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	age := 0.0
 	if lag > 0 {
-		at, err := c.eventTime(ctx, applied+1)
+		at, err := c.storedAt(ctx, applied+1)
 		if err != nil {
 			c.s.log.Debug("metrics: read the oldest unapplied event's time", "seq", applied+1, "err", err)
 			return

@@ -113,7 +113,7 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	} else {
 		out.Secret = created.Secret.Reveal()
 	}
-	w.Header().Set("Location", "tokens/"+itoa(out.ID))
+	w.Header().Set("Location", "/api/ledger/tokens/"+created.TokenID) // the record its owner (and an Admin) may read
 	writeJSON(w, status, out)
 	return nil
 }
