@@ -73,9 +73,6 @@ func (s *Server) roleFromPath(r *http.Request) (directory.Role, error) {
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	out := struct {
 		Roles []roleJSON `json:"roles"`
 	}{Roles: predefinedRoles()}
@@ -87,9 +84,6 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, p *authz.Prin
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	n, err := pathUint(r, "id")
 	if err != nil {
 		return err
@@ -134,9 +128,6 @@ func permNames(ps []permissionJSON) []string {
 }
 
 func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var b roleBody
 	if err := s.decode(w, r, &b); err != nil {
 		return err
@@ -161,9 +152,6 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 }
 
 func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	role, err := s.roleFromPath(r)
 	if err != nil {
 		return err
@@ -191,9 +179,6 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 }
 
 func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	role, err := s.roleFromPath(r)
 	if err != nil {
 		return err
@@ -247,9 +232,6 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, p *authz.P
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var body struct {
 		ID          string `json:"id"`
 		Name        string `json:"name"`
@@ -292,9 +274,6 @@ func (s *Server) liveProject(r *http.Request) (directory.Project, error) {
 // project as the create route shows it. ADMIN only; 404 for an unknown or
 // deleted project.
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	pr, err := s.liveProject(r)
 	if err != nil {
 		return err
@@ -322,9 +301,6 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.
 // deleteProject revokes the project's single-project tokens and narrows its
 // multi-project tokens in the same atomic append as project.deleted.
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	id := r.PathValue("projectId")
 	if pr, ok := s.dir.Project(id); !ok || (pr.Deleted && !retry(r)) {
 		return notFound("Could not find the project")
@@ -355,9 +331,6 @@ func (s *Server) projectRoleRef(r *http.Request) (string, error) {
 }
 
 func (s *Server) addProjectUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	n, err := pathUint(r, "userId")
 	if err != nil {
 		return err
@@ -370,9 +343,6 @@ func (s *Server) addProjectUser(w http.ResponseWriter, r *http.Request, p *authz
 }
 
 func (s *Server) addProjectServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	n, err := pathUint(r, "saId")
 	if err != nil {
 		return err
@@ -398,9 +368,6 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p *authz.Prin
 }
 
 func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	n, err := pathUint(r, "userId")
 	if err != nil {
 		return err
@@ -413,9 +380,6 @@ func (s *Server) removeProjectUser(w http.ResponseWriter, r *http.Request, p *au
 }
 
 func (s *Server) removeProjectServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	n, err := pathUint(r, "saId")
 	if err != nil {
 		return err
@@ -466,9 +430,6 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request, p *aut
 }
 
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var b struct {
 		Name string `json:"name"`
 		Type string `json:"type"`
@@ -509,9 +470,6 @@ func (s *Server) liveEnvironment(r *http.Request) (directory.Environment, error)
 // answers 200 with the environment. ADMIN only; 404 for an unknown or
 // deleted environment.
 func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	e, err := s.liveEnvironment(r)
 	if err != nil {
 		return err
@@ -541,9 +499,6 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, p *au
 // ADMIN only; 404 for an unknown or deleted environment, 403 for the last
 // environment. The name is not given to a new environment afterwards.
 func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	e, err := s.liveEnvironment(r)
 	if err != nil && retry(r) && commands.ValidID(r.PathValue("name")) {
 		// Perhaps the retry of a deletion: the directory no longer lists the

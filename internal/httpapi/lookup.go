@@ -32,9 +32,6 @@ type lookupBody struct {
 // lookupToken says what a secret is: valid, revoked, expired or unknown,
 // and which token it belongs to. The secret itself is never repeated.
 func (s *Server) lookupToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var b lookupBody
 	if err := s.decode(w, r, &b); err != nil {
 		return err

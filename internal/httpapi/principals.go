@@ -146,9 +146,6 @@ func (s *Server) userFromPath(r *http.Request) (directory.User, error) {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	out := struct {
 		Users     []userJSON `json:"users"`
 		RootRoles []rootRole `json:"rootRoles"`
@@ -161,9 +158,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *authz.Prin
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err
@@ -181,9 +175,6 @@ type userBody struct {
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var b userBody
 	if err := s.decode(w, r, &b); err != nil {
 		return err
@@ -217,9 +208,6 @@ func createdStatus(res commands.Result) int {
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err
@@ -273,9 +261,6 @@ func (b updateUserBody) onlyRoleChanges(u directory.User) error {
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err
@@ -345,9 +330,6 @@ func (s *Server) serviceAccountFromPath(r *http.Request) (directory.ServiceAccou
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	out := struct {
 		ServiceAccounts []serviceAccountJSON `json:"serviceAccounts"`
 		RootRoles       []rootRole           `json:"rootRoles"`
@@ -366,9 +348,6 @@ type serviceAccountBody struct {
 }
 
 func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	var b serviceAccountBody
 	if err := s.decode(w, r, &b); err != nil {
 		return err
@@ -393,9 +372,6 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -429,9 +405,6 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -441,9 +414,6 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -459,9 +429,6 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 }
 
 func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -474,9 +441,6 @@ func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) deleteServiceAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -523,9 +487,6 @@ func (s *Server) changeAccountTokenExpiry(w http.ResponseWriter, r *http.Request
 
 // PUT /api/admin/service-account/{id}/token/{tokenId}: {"expiresAt": … or null}.
 func (s *Server) updateServiceAccountToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	sa, err := s.serviceAccountFromPath(r)
 	if err != nil {
 		return err
@@ -537,9 +498,6 @@ func (s *Server) updateServiceAccountToken(w http.ResponseWriter, r *http.Reques
 // owner manage PATs, and an admin token has no user):
 // GET /api/admin/user-admin/{id}/tokens, PUT and DELETE …/tokens/{tokenId}.
 func (s *Server) listUserPATs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err
@@ -555,9 +513,6 @@ func (s *Server) listUserPATs(w http.ResponseWriter, r *http.Request, p *authz.P
 }
 
 func (s *Server) updateUserPAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err
@@ -566,9 +521,6 @@ func (s *Server) updateUserPAT(w http.ResponseWriter, r *http.Request, p *authz.
 }
 
 func (s *Server) deleteUserPAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	if err := requireAdmin(p); err != nil {
-		return err
-	}
 	u, err := s.userFromPath(r)
 	if err != nil {
 		return err

@@ -266,51 +266,51 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/admin/user/tokens", s.authed(s.createPAT))
 	m.HandleFunc("DELETE /api/admin/user/tokens/{id}", s.authed(s.deletePAT))
 
-	m.HandleFunc("GET /api/admin/service-account", s.authed(s.listServiceAccounts))
-	m.HandleFunc("POST /api/admin/service-account", s.authed(s.createServiceAccount))
-	m.HandleFunc("PUT /api/admin/service-account/{id}", s.authed(s.updateServiceAccount))
-	m.HandleFunc("DELETE /api/admin/service-account/{id}", s.authed(s.deleteServiceAccount))
-	m.HandleFunc("GET /api/admin/service-account/{id}/token", s.authed(s.listServiceAccountTokens))
-	m.HandleFunc("POST /api/admin/service-account/{id}/token", s.authed(s.createServiceAccountToken))
-	m.HandleFunc("DELETE /api/admin/service-account/{id}/token/{tokenId}", s.authed(s.deleteServiceAccountToken))
-	m.HandleFunc("PUT /api/admin/service-account/{id}/token/{tokenId}", s.authed(s.updateServiceAccountToken))
+	m.HandleFunc("GET /api/admin/service-account", s.admin(s.listServiceAccounts))
+	m.HandleFunc("POST /api/admin/service-account", s.admin(s.createServiceAccount))
+	m.HandleFunc("PUT /api/admin/service-account/{id}", s.admin(s.updateServiceAccount))
+	m.HandleFunc("DELETE /api/admin/service-account/{id}", s.admin(s.deleteServiceAccount))
+	m.HandleFunc("GET /api/admin/service-account/{id}/token", s.admin(s.listServiceAccountTokens))
+	m.HandleFunc("POST /api/admin/service-account/{id}/token", s.admin(s.createServiceAccountToken))
+	m.HandleFunc("DELETE /api/admin/service-account/{id}/token/{tokenId}", s.admin(s.deleteServiceAccountToken))
+	m.HandleFunc("PUT /api/admin/service-account/{id}/token/{tokenId}", s.admin(s.updateServiceAccountToken))
 
-	m.HandleFunc("GET /api/admin/user-admin", s.authed(s.listUsers))
-	m.HandleFunc("POST /api/admin/user-admin", s.authed(s.createUser))
-	m.HandleFunc("GET /api/admin/user-admin/{id}", s.authed(s.getUser))
-	m.HandleFunc("PUT /api/admin/user-admin/{id}", s.authed(s.updateUser))
-	m.HandleFunc("DELETE /api/admin/user-admin/{id}", s.authed(s.deleteUser))
+	m.HandleFunc("GET /api/admin/user-admin", s.admin(s.listUsers))
+	m.HandleFunc("POST /api/admin/user-admin", s.admin(s.createUser))
+	m.HandleFunc("GET /api/admin/user-admin/{id}", s.admin(s.getUser))
+	m.HandleFunc("PUT /api/admin/user-admin/{id}", s.admin(s.updateUser))
+	m.HandleFunc("DELETE /api/admin/user-admin/{id}", s.admin(s.deleteUser))
 	m.HandleFunc("POST /api/admin/user-admin/{id}/tokens", s.authed(s.createPATOnBehalf))
-	m.HandleFunc("GET /api/admin/user-admin/{id}/tokens", s.authed(s.listUserPATs))
-	m.HandleFunc("PUT /api/admin/user-admin/{id}/tokens/{tokenId}", s.authed(s.updateUserPAT))
-	m.HandleFunc("DELETE /api/admin/user-admin/{id}/tokens/{tokenId}", s.authed(s.deleteUserPAT))
+	m.HandleFunc("GET /api/admin/user-admin/{id}/tokens", s.admin(s.listUserPATs))
+	m.HandleFunc("PUT /api/admin/user-admin/{id}/tokens/{tokenId}", s.admin(s.updateUserPAT))
+	m.HandleFunc("DELETE /api/admin/user-admin/{id}/tokens/{tokenId}", s.admin(s.deleteUserPAT))
 
-	m.HandleFunc("GET /api/admin/roles", s.authed(s.listRoles))
-	m.HandleFunc("POST /api/admin/roles", s.authed(s.createRole))
-	m.HandleFunc("GET /api/admin/roles/{id}", s.authed(s.getRole))
-	m.HandleFunc("PUT /api/admin/roles/{id}", s.authed(s.updateRole))
-	m.HandleFunc("DELETE /api/admin/roles/{id}", s.authed(s.deleteRole))
+	m.HandleFunc("GET /api/admin/roles", s.admin(s.listRoles))
+	m.HandleFunc("POST /api/admin/roles", s.admin(s.createRole))
+	m.HandleFunc("GET /api/admin/roles/{id}", s.admin(s.getRole))
+	m.HandleFunc("PUT /api/admin/roles/{id}", s.admin(s.updateRole))
+	m.HandleFunc("DELETE /api/admin/roles/{id}", s.admin(s.deleteRole))
 
 	m.HandleFunc("GET /api/admin/projects", s.authed(s.listProjects))
-	m.HandleFunc("POST /api/admin/projects", s.authed(s.createProject))
-	m.HandleFunc("PUT /api/admin/projects/{projectId}", s.authed(s.updateProject))
-	m.HandleFunc("DELETE /api/admin/projects/{projectId}", s.authed(s.deleteProject))
-	m.HandleFunc("POST /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.addProjectUser))
-	m.HandleFunc("DELETE /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.authed(s.removeProjectUser))
-	m.HandleFunc("POST /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.authed(s.addProjectServiceAccount))
-	m.HandleFunc("DELETE /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.authed(s.removeProjectServiceAccount))
+	m.HandleFunc("POST /api/admin/projects", s.admin(s.createProject))
+	m.HandleFunc("PUT /api/admin/projects/{projectId}", s.admin(s.updateProject))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}", s.admin(s.deleteProject))
+	m.HandleFunc("POST /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.admin(s.addProjectUser))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}/users/{userId}/roles/{roleId}", s.admin(s.removeProjectUser))
+	m.HandleFunc("POST /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.admin(s.addProjectServiceAccount))
+	m.HandleFunc("DELETE /api/admin/projects/{projectId}/service-accounts/{saId}/roles/{roleId}", s.admin(s.removeProjectServiceAccount))
 
 	m.HandleFunc("GET /api/admin/environments", s.authed(s.listEnvironments))
-	m.HandleFunc("POST /api/admin/environments", s.authed(s.createEnvironment))
-	m.HandleFunc("PUT /api/admin/environments/update/{name}", s.authed(s.updateEnvironment))
-	m.HandleFunc("DELETE /api/admin/environments/{name}", s.authed(s.deleteEnvironment))
+	m.HandleFunc("POST /api/admin/environments", s.admin(s.createEnvironment))
+	m.HandleFunc("PUT /api/admin/environments/update/{name}", s.admin(s.updateEnvironment))
+	m.HandleFunc("DELETE /api/admin/environments/{name}", s.admin(s.deleteEnvironment))
 
-	m.HandleFunc("GET /api/ledger/events", s.authed(s.queryEvents))
-	m.HandleFunc("GET /api/ledger/tokens", s.authed(s.ledgerTokens))
-	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.authed(s.tokenHistory))
+	m.HandleFunc("GET /api/ledger/events", s.admin(s.queryEvents))
+	m.HandleFunc("GET /api/ledger/tokens", s.admin(s.ledgerTokens))
+	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.admin(s.tokenHistory))
 	m.HandleFunc("GET /api/ledger/tokens/{id}", s.authed(s.getLedgerToken))
-	m.HandleFunc("POST /api/ledger/tokens/lookup", s.authed(s.lookupToken))
-	m.HandleFunc("GET /api/ledger/state", s.authed(s.stateAt))
+	m.HandleFunc("POST /api/ledger/tokens/lookup", s.admin(s.lookupToken))
+	m.HandleFunc("GET /api/ledger/state", s.admin(s.stateAt))
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("No route for this method and path; see the README for the API"))
@@ -399,6 +399,17 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p *authz.Principal
 // looked at, so an address out of tokens learns nothing), the CSRF content-type
 // rule for the auth-proxy header, the per-principal limit of mutations and
 // the X-Ledger-Min-Sequence wait (only for an authenticated caller).
+// admin is authed for the routes only an Admin may use: the route table
+// says so once, and the handler needs no check of its own.
+func (s *Server) admin(h handlerFunc) http.HandlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+		if err := requireAdmin(p); err != nil {
+			return err
+		}
+		return h(w, r, p)
+	})
+}
+
 func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.authedPrelude(w, r, h); err != nil {
