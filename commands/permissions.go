@@ -7,28 +7,21 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-// Permission names, as Unleash spells them (spec/unleash-tokens.md §4.1).
-// They are wire names: custom roles store them in role.created and
-// role.updated events.
+// Permission names: the wire names defined in events (they are stored in
+// role events), under the names commands' callers use.
 const (
-	// PermAdmin satisfies every check. Only the predefined Admin root role
-	// holds it; a custom role cannot.
-	PermAdmin = "ADMIN"
-
-	// Root-level token permissions. CLIENT covers client and backend tokens.
-	PermCreateClientToken   = "CREATE_CLIENT_API_TOKEN"
-	PermReadClientToken     = "READ_CLIENT_API_TOKEN"
-	PermUpdateClientToken   = "UPDATE_CLIENT_API_TOKEN"
-	PermDeleteClientToken   = "DELETE_CLIENT_API_TOKEN"
-	PermCreateFrontendToken = "CREATE_FRONTEND_API_TOKEN"
-	PermReadFrontendToken   = "READ_FRONTEND_API_TOKEN"
-	PermUpdateFrontendToken = "UPDATE_FRONTEND_API_TOKEN"
-	PermDeleteFrontendToken = "DELETE_FRONTEND_API_TOKEN"
-
-	// Project-level token permissions. There is none for update.
-	PermReadProjectToken   = "READ_PROJECT_API_TOKEN"
-	PermCreateProjectToken = "CREATE_PROJECT_API_TOKEN"
-	PermDeleteProjectToken = "DELETE_PROJECT_API_TOKEN"
+	PermAdmin               = events.PermAdmin
+	PermCreateClientToken   = events.PermCreateClientToken
+	PermReadClientToken     = events.PermReadClientToken
+	PermUpdateClientToken   = events.PermUpdateClientToken
+	PermDeleteClientToken   = events.PermDeleteClientToken
+	PermCreateFrontendToken = events.PermCreateFrontendToken
+	PermReadFrontendToken   = events.PermReadFrontendToken
+	PermUpdateFrontendToken = events.PermUpdateFrontendToken
+	PermDeleteFrontendToken = events.PermDeleteFrontendToken
+	PermReadProjectToken    = events.PermReadProjectToken
+	PermCreateProjectToken  = events.PermCreateProjectToken
+	PermDeleteProjectToken  = events.PermDeleteProjectToken
 )
 
 // RootTokenPermissions are the permissions a custom root role may hold: the

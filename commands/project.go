@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultProject is the project every ledger has; it cannot be deleted.
-const DefaultProject = "default"
+const DefaultProject = events.DefaultProject
 
 // CreateProject asks for a project.
 type CreateProject struct {

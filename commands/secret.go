@@ -64,7 +64,7 @@ func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // LogValue redacts the secret in slog.
 func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// Token string shapes (DESIGN §6). Generated secrets keep Unleash's shape so
+// Token string shapes (docs/design.md §6). Generated secrets keep Unleash's shape so
 // SDKs and Edge accept them: "{projects}:{environment}.{64 hex}" for API
 // tokens and "user:{64 hex}" for personal and service-account tokens. The 64
 // hex are 56 random hex (28 bytes) followed by the 8-hex CRC32 (IEEE) of
@@ -82,9 +82,9 @@ const (
 	ManyProjects = "[]"
 	// AllProjects is the project part (and projects entry) meaning every
 	// project, current and future.
-	AllProjects = "*"
+	AllProjects = events.AllProjects
 	// AllEnvironments is the environment of admin tokens.
-	AllEnvironments = "*"
+	AllEnvironments = events.AllEnvironments
 )
 
 // GenerateSecret makes a new secret for a token of the given scope. For

@@ -82,7 +82,7 @@ func TestBadInputCatalogue(t *testing.T) {
 	}
 
 	cases := []biCase{
-		// pipeline order (spec §3.0): 401, then 403, then 415, then 400
+		// pipeline order (docs/unleash-contract.md §3.0): 401, then 403, then 415, then 400
 		{name: "no_credential_is_401_before_content_type", method: "POST", path: tokens, body: `{}`, headers: textPlain,
 			want: 401, msg: "Authorization header"},
 		{name: "unknown_credential_is_401", method: "GET", path: tokens, cred: "*:development.ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",

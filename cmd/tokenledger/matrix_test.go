@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The permission matrix (spec/unleash-tokens.md §3, §4; DESIGN §8), driven
+// The permission matrix (docs/unleash-contract.md §3, §4; docs/design.md §8), driven
 // through HTTP against the real service: every route × every kind of
 // caller → the status Unleash's model gives. A rejected request (401/403),
 // and any read, appends nothing to the stream.

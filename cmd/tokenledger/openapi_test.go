@@ -19,7 +19,7 @@ import (
 )
 
 // Every answer of an Unleash route must validate against Unleash's own
-// schemas (spec/unleash-openapi.md, DESIGN §9): closed objects, integer ids,
+// schemas (docs/unleash-openapi.md, docs/design.md §9): closed objects, integer ids,
 // documented statuses. testdata/unleash-openapi-tokens.json is a verbatim
 // copy of /work/shared/spec/unleash-openapi-tokens.json.
 

@@ -1,4 +1,4 @@
-// Package authz is tokenledger's permission model, Unleash's (spec §4): root
+// Package authz is tokenledger's permission model, Unleash's (docs/unleash-contract.md §4): root
 // roles Admin, Editor and Viewer, custom root roles holding any of the eight
 // token permissions, project roles Owner and Member and custom project roles
 // holding READ/CREATE/DELETE_PROJECT_API_TOKEN, and the rule that only ADMIN
@@ -19,21 +19,23 @@ import (
 	"github.com/tokenledger/tokenledger/projections/directory"
 )
 
-// Permission names (Unleash's).
+// Permission names: the wire names defined in events, under the names
+// authz's callers use.
 const (
-	Admin                = "ADMIN"
-	CreateClientToken    = "CREATE_CLIENT_API_TOKEN"
-	ReadClientToken      = "READ_CLIENT_API_TOKEN"
-	UpdateClientToken    = "UPDATE_CLIENT_API_TOKEN"
-	DeleteClientToken    = "DELETE_CLIENT_API_TOKEN"
-	CreateFrontendToken  = "CREATE_FRONTEND_API_TOKEN"
-	ReadFrontendToken    = "READ_FRONTEND_API_TOKEN"
-	UpdateFrontendToken  = "UPDATE_FRONTEND_API_TOKEN"
-	DeleteFrontendToken  = "DELETE_FRONTEND_API_TOKEN"
-	ReadProjectToken     = "READ_PROJECT_API_TOKEN"
-	CreateProjectToken   = "CREATE_PROJECT_API_TOKEN"
-	DeleteProjectToken   = "DELETE_PROJECT_API_TOKEN"
-	defaultProject       = "default"
+	Admin               = events.PermAdmin
+	CreateClientToken   = events.PermCreateClientToken
+	ReadClientToken     = events.PermReadClientToken
+	UpdateClientToken   = events.PermUpdateClientToken
+	DeleteClientToken   = events.PermDeleteClientToken
+	CreateFrontendToken = events.PermCreateFrontendToken
+	ReadFrontendToken   = events.PermReadFrontendToken
+	UpdateFrontendToken = events.PermUpdateFrontendToken
+	DeleteFrontendToken = events.PermDeleteFrontendToken
+	ReadProjectToken    = events.PermReadProjectToken
+	CreateProjectToken  = events.PermCreateProjectToken
+	DeleteProjectToken  = events.PermDeleteProjectToken
+
+	defaultProject       = events.DefaultProject
 	credentialAuthProxy  = "auth-proxy"
 	credentialAdminToken = events.TokenAdmin
 )

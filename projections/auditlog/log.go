@@ -12,7 +12,7 @@ import (
 
 // AllProjects is the project recorded for events of an all-projects token
 // (Unleash's notation). A query for a named project does not match it.
-const AllProjects = "*"
+const AllProjects = events.AllProjects
 
 // Entry is one event as the audit log records it.
 //
