@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -152,4 +153,75 @@ func (s *Server) createPATOnBehalf(w http.ResponseWriter, r *http.Request, p *au
 	// Only a user's first PAT, ever (the command's rule, see
 	// commands.ErrNotFirstToken).
 	return s.issueAccountToken(w, r, p, owner, u.IntID, b, true)
+}
+
+// accountTokenFromPath is the live token {tokenId} (a creation sequence)
+// of owner, or a 404 error.
+func (s *Server) accountTokenFromPath(r *http.Request, owner events.Owner) (tokenset.Token, error) {
+	n, err := pathUint(r, "tokenId")
+	if err != nil {
+		return tokenset.Token{}, err
+	}
+	t, ok := s.tokens.ByCreatedSeq(n)
+	if !ok || (t.Revoked && !retry(r)) || t.Owner == nil || *t.Owner != owner {
+		return tokenset.Token{}, notFound(fmt.Sprintf("Could not find token %d of this owner", n))
+	}
+	return t, nil
+}
+
+// changeAccountTokenExpiry sets the expiry of a personal or service-account
+// token (Unleash has no route for it; an admin rotating credentials needs
+// one). Personal tokens keep an expiry; a past one stops the token at once.
+func (s *Server) changeAccountTokenExpiry(w http.ResponseWriter, r *http.Request, p *authz.Principal, owner events.Owner) error {
+	t, err := s.accountTokenFromPath(r, owner)
+	if err != nil {
+		return err
+	}
+	var b updateExpiryBody
+	if err := s.decode(w, r, &b, "expiresAt"); err != nil {
+		return err
+	}
+	if b.ExpiresAt == nil && t.Type == events.TokenPersonal {
+		return badRequest("expiresAt", `"expiresAt" is required for personal access tokens`)
+	}
+	res, err := s.cmd.ChangeExpiry(r.Context(), s.meta(r, p), commands.ChangeExpiry{TokenID: t.ID, ExpiresAt: b.ExpiresAt})
+	return s.written(w, r, res, err)
+}
+
+// The PATs of any user, for an Admin (ledger-native; Unleash lets only the
+// owner manage PATs, and an admin token has no user):
+// GET /api/admin/user-admin/{id}/tokens, PUT and DELETE …/tokens/{tokenId}.
+func (s *Server) listUserPATs(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Pats []pat `json:"pats"`
+	}{Pats: []pat{}}
+	for _, t := range s.liveTokensOf(events.Owner{Kind: events.ActorUser, ID: u.ID}) {
+		out.Pats = append(out.Pats, toPAT(t, u.IntID))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) updateUserPAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	return s.changeAccountTokenExpiry(w, r, p, events.Owner{Kind: events.ActorUser, ID: u.ID})
+}
+
+func (s *Server) deleteUserPAT(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	u, err := s.userFromPath(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.accountTokenFromPath(r, events.Owner{Kind: events.ActorUser, ID: u.ID})
+	if err != nil {
+		return err
+	}
+	return s.revoke(w, r, p, t.ID)
 }

@@ -26,8 +26,10 @@ func TestAdminOnlyRoutesAreDeclaredInTheRouteTable(t *testing.T) {
 		}
 		src := string(b)
 		calls := strings.Count(src, "requireAdmin(p)")
-		if f == "server.go" {
+		if f == "auth.go" {
 			calls-- // the s.admin wrapper itself
+		}
+		if f == "server.go" {
 			admin = strings.Count(src, "s.admin(s.")
 		}
 		if calls > 0 {

@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ServeHTTP implements http.Handler: request id, panic recovery, the
+// readiness gate, the routes, and one access-log line per request. Logs
+// name the route pattern, never the path: a path may hold a full secret.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !safeRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = s.hashBody(r)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id)
+			s.writeError(sw, r, errors.New("panic"))
+		}
+		took := time.Since(start)
+		method := metricMethod(r.Method)
+		s.log.Log(r.Context(), accessLogLevel(r.Pattern), "request", "method", method, "route", logRoute(r.Pattern),
+			"status", sw.status, "ms", took.Milliseconds(), "request_id", id)
+		s.metrics.observe(r.Pattern, method, sw.status, took)
+	}()
+	if !canonicalPath(r) {
+		// ServeMux would redirect (307, an HTML body), a DELETE included:
+		// a client must name the resource it means.
+		s.writeError(sw, r, notFound("No route for this path: the path is not in canonical form (no empty, . or .. segments)"))
+		return
+	}
+	if err := s.checkOrigin(r); err != nil {
+		s.writeError(sw, r, err)
+		return
+	}
+	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" && r.URL.Path != "/openapi.json" {
+		if err := s.runner.Err(); err != nil || !s.runner.Ready() || !s.started.Load() {
+			// Until the projections caught up (or after they stopped), tokens
+			// would look unknown and listings incomplete: answer nothing
+			// rather than something wrong.
+			sw.Header().Set("Retry-After", "1")
+			writeJSON(sw, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /ready"))
+			return
+		}
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type requestIDKey struct{}
+
+// safeRequestID reports whether a client's X-Request-Id may be used as it
+// is: 1 to 128 letters, digits and "._:-" (it goes into the audit record and
+// the log). Any other value is replaced by an id of the ledger's own.
+func safeRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+// accessLogLevel is the level of a request's access-log line: DEBUG for
+// probes and scrapes, INFO for everything else.
+func accessLogLevel(pattern string) slog.Level {
+	switch pattern {
+	case healthPattern, readyPattern, metricsPattern:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// logRoute is the access log's route: the matched pattern with its method,
+// or "unmatched" for the catch-all and for requests refused before routing.
+func logRoute(pattern string) string {
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// safeMethod reports whether a method only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func jsonContentType(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// checkOrigin refuses a browser's cross-origin mutation (net/http's
+// CrossOriginProtection: Sec-Fetch-Site, else Origin against Host), and
+// any mutation whose Origin, when sent, is neither the server's own nor a
+// trusted one. Clients that are not browsers send neither header and pass.
+func (s *Server) checkOrigin(r *http.Request) error {
+	if safeMethod(r.Method) {
+		return nil
+	}
+	deny := func() error {
+		return newError(http.StatusForbidden, "CrossOriginRequestError",
+			"Cross-origin changes are refused: send the request from the ledger's own origin or from a client that is not a browser")
+	}
+	if err := s.csrf.Check(r); err != nil {
+		return deny()
+	}
+	if o := r.Header.Get("Origin"); o != "" && !slices.Contains(s.cfg.TrustedOrigins, o) {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return deny()
+		}
+	}
+	return nil
+}
+
+// canonicalPath reports whether the path is what ServeMux would route
+// without redirecting: no empty, "." or ".." segments.
+func canonicalPath(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
