@@ -122,7 +122,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.api.ObserveAppend(took, err)
 		}
 	}}
-	m.Commands = commands.NewHandler(observed, commands.Config{Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
+	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err

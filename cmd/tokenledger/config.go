@@ -34,6 +34,9 @@ type Config struct {
 	NoSync bool
 	// Getenv reads INIT_*_API_TOKENS.
 	Getenv func(string) string
+	// Now is the ledger's clock (commands, verification, expiry); nil is
+	// the wall clock. Tests set it to move time without sleeping.
+	Now func() time.Time
 	// LogOutput receives the logs (default stderr).
 	LogOutput io.Writer
 	// LogLevel is the least severe level logged (default INFO).

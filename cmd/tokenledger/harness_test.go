@@ -260,3 +260,26 @@ func checkErrorShape(t testing.TB, r response) {
 		t.Fatalf("error Content-Type %q", ct)
 	}
 }
+
+// testClock is a clock a test moves by hand (Config.Now), so nothing
+// waits for time to pass.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
+
+// Now is the clock's reading.
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

@@ -196,19 +196,31 @@ func TestSecurity_ServiceAccountProjectRoleCanBeRemoved(t *testing.T) {
 // sequence N", but statuses are computed at the present moment: a token
 // that was valid at N and expired since is reported "expired" at N.
 func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
-	s := startService(t, "", nil)
+	clock := newTestClock(time.Now())
+	s := startServiceWith(t, "", nil, func(c *Config) { c.Now = clock.Now })
 	r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret,
 		map[string]any{"tokenName": "short", "type": "backend", "environment": "development",
-			"expiresAt": time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
+			"expiresAt": clock.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
 	tok, _ := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
 	seq := tok.CreatedSeq
-	time.Sleep(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	st := s.must(http.StatusOK, "GET", "/api/ledger/state?seq="+itoa(seq), adminSecret, nil).JSON(t)
+	found := false
 	for _, x := range st["tokens"].([]any) {
 		m := x.(map[string]any)
-		if m["id"] == tok.ID && m["status"] != "valid" {
-			t.Fatalf("at sequence %d the token was valid; state?seq answers %q", seq, m["status"])
+		if m["id"] == tok.ID {
+			found = true
+			if m["status"] != "valid" {
+				t.Fatalf("at sequence %d the token was valid; state?seq answers %q", seq, m["status"])
+			}
 		}
+	}
+	if !found {
+		t.Fatal("the token is missing from the state at its own sequence")
+	}
+	// And the present, by the same clock, knows it expired.
+	if got := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+tok.ID, adminSecret, nil).JSON(t)["status"]; got != "expired" {
+		t.Fatalf("now (2 s later by the ledger's clock) the token is %v, want expired", got)
 	}
 }
 
