@@ -27,8 +27,6 @@ type biCase struct {
 	// stream first and skips with this text before the failing assertion.
 }
 
-func biPast() string { return time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) }
-
 func biTokenBody(kv ...any) map[string]any {
 	b := map[string]any{"tokenName": "bad-input", "type": "backend", "environment": "development"}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -65,12 +63,12 @@ func TestBadInputCatalogue(t *testing.T) {
 	full := s.createUser("full", "Viewer")
 	for i := 2; i <= 10; i++ {
 		s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", full.Secret,
-			map[string]any{"description": fmt.Sprintf("pat %d", i), "expiresAt": mxFuture()})
+			map[string]any{"description": fmt.Sprintf("pat %d", i), "expiresAt": fromNow(48 * time.Hour)})
 	}
 	const tokens = "/api/admin/api-tokens"
 	textPlain := []string{"Content-Type", "text/plain"}
 	pat := func(kv ...any) map[string]any {
-		b := map[string]any{"description": "another", "expiresAt": mxFuture()}
+		b := map[string]any{"description": "another", "expiresAt": fromNow(48 * time.Hour)}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] == nil {
 				delete(b, kv[i].(string))
@@ -144,7 +142,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "create_token_with_empty_projects", method: "POST", path: tokens, cred: adminSecret,
 			body: biTokenBody("projects", []string{}), want: 400, msg: "at least one project"},
 		{name: "create_token_expiring_in_the_past", method: "POST", path: tokens, cred: adminSecret,
-			body: biTokenBody("expiresAt", biPast()), want: 400, msg: "expiresAt: must be in the future"},
+			body: biTokenBody("expiresAt", fromNow(-time.Hour)), want: 400, msg: "expiresAt: must be in the future"},
 		{name: "create_token_with_expiresAt_not_a_date", method: "POST", path: tokens, cred: adminSecret,
 			body: biTokenBody("expiresAt", "next tuesday"), want: 400, msg: `"expiresAt" must be an ISO 8601 date-time`},
 		{name: "create_token_with_expiresAt_a_number", method: "POST", path: tokens, cred: adminSecret,
@@ -179,7 +177,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "create_pat_without_expiresAt", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
 			body: pat("expiresAt", nil), want: 400, msg: `"expiresAt" is required`},
 		{name: "create_pat_expiring_in_the_past", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
-			body: pat("expiresAt", biPast()), want: 400, msg: "The expiry date should be in future."},
+			body: pat("expiresAt", fromNow(-time.Hour)), want: 400, msg: "The expiry date should be in future."},
 		{name: "create_pat_with_duplicate_description", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
 			body: pat("description", "first"), want: 409, msg: "PAT description already exists."},
 		{name: "create_11th_pat", method: "POST", path: "/api/admin/user/tokens", cred: full.Secret,
@@ -333,7 +331,7 @@ func TestConcurrentDeletes(t *testing.T) {
 		}, []int{200, 404}},
 		{"own_pat", func(s *testService) (string, string, string) {
 			r := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
-				map[string]any{"description": "doomed", "expiresAt": mxFuture()})
+				map[string]any{"description": "doomed", "expiresAt": fromNow(48 * time.Hour)})
 			tok, _ := s.Tokens.Lookup(r.JSON(s.t)["secret"].(string))
 			return tok.ID, fmt.Sprintf("/api/admin/user/tokens/%d", int(r.JSON(s.t)["id"].(float64))), u.Secret
 		}, []int{200}},

@@ -283,3 +283,7 @@ func (c *testClock) Advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// fromNow is the wall-clock time d from now as the API takes it (RFC 3339,
+// UTC); a negative d is in the past.
+func fromNow(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }

@@ -82,8 +82,6 @@ func mxTokenID(t testing.TB, s *testService, secret string) string {
 	return tok.ID
 }
 
-func mxFuture() string { return time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339) }
-
 // mxAddProjectRole gives a user a project role (4 Owner, 5 Member, or a
 // custom project role's id).
 func mxAddProjectRole(s *testService, project string, userIntID, roleID int) {
@@ -257,7 +255,9 @@ func mxRoutes() []mxRoute {
 		{action: "list_own_pats", method: "GET", target: mxPath("/api/admin/user/tokens"),
 			want: mxWant{no403, ok200, ok200, ok200, ok200, ok200, ok200, ok200, no403, no403, no403, no401, no401}},
 		{action: "create_own_pat", method: "POST", target: mxPath("/api/admin/user/tokens"), mutates: true,
-			body: func(name string) any { return map[string]any{"description": name, "expiresAt": mxFuture()} },
+			body: func(name string) any {
+				return map[string]any{"description": name, "expiresAt": fromNow(48 * time.Hour)}
+			},
 			want: mxWant{no403, ok201, ok201, ok201, ok201, ok201, ok201, ok201, no403, no403, no403, no401, no401}},
 		// ADMIN-only surfaces.
 		{action: "list_users", method: "GET", target: mxPath("/api/admin/user-admin"),

@@ -38,7 +38,7 @@ func TestNames_RejectControlFormatAndBlankCharacters(t *testing.T) {
 			return map[string]any{"tokenName": v, "type": "backend", "environment": "development"}
 		}},
 		{"pat_description", "POST", "/api/admin/user/tokens", u.Secret, "description", func(v string) map[string]any {
-			return map[string]any{"description": v, "expiresAt": mxFuture()}
+			return map[string]any{"description": v, "expiresAt": fromNow(48 * time.Hour)}
 		}},
 		{"project_name", "POST", "/api/admin/projects", adminSecret, "name", func(v string) map[string]any {
 			return map[string]any{"id": "named", "name": v}

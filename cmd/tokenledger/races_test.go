@@ -89,7 +89,7 @@ func TestOnBehalfFirstPAT_ConcurrentCreatesIssueExactlyOne(t *testing.T) {
 	const requests = 8
 	rs := concurrently(s, requests, func(i int) (string, string, string, any) {
 		return "POST", fmt.Sprintf("/api/admin/user-admin/%d/tokens", n), adminSecret,
-			map[string]any{"description": fmt.Sprintf("first-%d", i), "expiresAt": mxFuture()}
+			map[string]any{"description": fmt.Sprintf("first-%d", i), "expiresAt": fromNow(48 * time.Hour)}
 	})
 	got := tally(t, rs, http.StatusCreated, http.StatusForbidden)
 	if got[http.StatusCreated] != 1 {
@@ -101,7 +101,7 @@ func TestOnBehalfFirstPAT_ConcurrentCreatesIssueExactlyOne(t *testing.T) {
 	// The rule holds for ever: after the user's own PAT is revoked, an
 	// admin still cannot issue another on their behalf.
 	s.must(http.StatusForbidden, "POST", fmt.Sprintf("/api/admin/user-admin/%d/tokens", n), adminSecret,
-		map[string]any{"description": "again", "expiresAt": mxFuture()})
+		map[string]any{"description": "again", "expiresAt": fromNow(48 * time.Hour)})
 }
 
 // Sixteen concurrent PAT creates by one Viewer (who holds one already)
@@ -119,7 +119,7 @@ func TestPATLimit_ConcurrentCreatesNeverExceedTheLimit(t *testing.T) {
 	limit := s.Commands.MaxAccountTokens()
 	rs := concurrently(s, requests, func(i int) (string, string, string, any) {
 		return "POST", "/api/admin/user/tokens", u.Secret,
-			map[string]any{"description": fmt.Sprintf("pat-%d", i), "expiresAt": mxFuture()}
+			map[string]any{"description": fmt.Sprintf("pat-%d", i), "expiresAt": fromNow(48 * time.Hour)}
 	})
 	got := tally(t, rs, http.StatusCreated, http.StatusForbidden, http.StatusConflict)
 	live := s.liveTokensOf(events.ActorUser, id)
@@ -133,10 +133,10 @@ func TestPATLimit_ConcurrentCreatesNeverExceedTheLimit(t *testing.T) {
 	// user is at the limit.
 	if len(live) == limit {
 		s.must(http.StatusForbidden, "POST", "/api/admin/user/tokens", u.Secret,
-			map[string]any{"description": "one-too-many", "expiresAt": mxFuture()})
+			map[string]any{"description": "one-too-many", "expiresAt": fromNow(48 * time.Hour)})
 		s.must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/user/tokens/%d", live[len(live)-1].CreatedSeq), u.Secret, nil)
 		s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
-			map[string]any{"description": "after-revoke", "expiresAt": mxFuture()})
+			map[string]any{"description": "after-revoke", "expiresAt": fromNow(48 * time.Hour)})
 	}
 }
 
@@ -295,7 +295,7 @@ func TestOwnerDeletion_AccountTokensCreatedMeanwhileNeverWork(t *testing.T) {
 			return "DELETE", fmt.Sprintf("/api/admin/service-account/%d", sa.IntID), adminSecret, nil
 		}
 		return "POST", fmt.Sprintf("/api/admin/service-account/%d/token", sa.IntID), adminSecret,
-			map[string]any{"description": fmt.Sprintf("late-%d", i), "expiresAt": mxFuture()}
+			map[string]any{"description": fmt.Sprintf("late-%d", i), "expiresAt": fromNow(48 * time.Hour)}
 	})
 	var secrets []string
 	for i, r := range rs {

@@ -11,8 +11,6 @@ import (
 // Found by the review of idempotency keys over HTTP; each test failed
 // before its fix and now guards it.
 
-func review2Future() string { return time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339) }
-
 // retriedDelete sends one DELETE twice with one Idempotency-Key and
 // checks the README's promise: the retry answers 200 with the first
 // result (marked Idempotent-Replayed, same X-Ledger-Sequence) and appends
@@ -78,7 +76,7 @@ func TestRetry_DeleteOfAPITokenIsReplayed(t *testing.T) {
 func TestRetry_DeleteOfOwnPATIsReplayed(t *testing.T) {
 	s := startService(t, "", nil)
 	u := s.createUser("rv2-own", "Viewer")
-	s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "second", "expiresAt": review2Future()})
+	s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "second", "expiresAt": fromNow(24 * time.Hour)})
 	pats := s.must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil).JSON(t)["pats"].([]any)
 	var id string
 	for _, p := range pats {

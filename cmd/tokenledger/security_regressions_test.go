@@ -17,8 +17,6 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-func reviewFuture(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
-
 // The embedded NATS server listens on 127.0.0.1:4222 by default and
 // accepts any client without credentials. Any local process can publish a
 // forged token.created to ledger.token.<id>.created: the projections apply
@@ -80,7 +78,7 @@ func TestSecurity_OnBehalfPATOnlyForAUsersFirstPATEver(t *testing.T) {
 	s.must(http.StatusOK, "DELETE", "/api/admin/user/tokens/"+itoa(tok.CreatedSeq), u.Secret, nil)
 	before := s.lastSeq()
 	r := s.do("POST", "/api/admin/user-admin/"+itoaInt(u.IntID)+"/tokens", adminSecret,
-		map[string]any{"description": "second-on-behalf", "expiresAt": reviewFuture(time.Hour)})
+		map[string]any{"description": "second-on-behalf", "expiresAt": fromNow(time.Hour)})
 	if r.Status == http.StatusCreated {
 		t.Fatalf("a second PAT was issued on the user's behalf (stream %d → %d): %s", before, s.lastSeq(), r.Body)
 	}
@@ -93,7 +91,7 @@ func TestSecurity_OnBehalfRetryWithSameKeyIsReplayed(t *testing.T) {
 	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
 		map[string]any{"username": "pete", "rootRole": "Viewer"})
 	path := fmt.Sprintf("/api/admin/user-admin/%d/tokens", int(r.JSON(t)["id"].(float64)))
-	body := map[string]any{"description": "first", "expiresAt": reviewFuture(time.Hour)}
+	body := map[string]any{"description": "first", "expiresAt": fromNow(time.Hour)}
 	s.must(http.StatusCreated, "POST", path, adminSecret, body, "Idempotency-Key", "k1")
 	again := s.do("POST", path, adminSecret, body, "Idempotency-Key", "k1")
 	if again.Status != http.StatusOK {
@@ -123,7 +121,7 @@ func TestSecurity_ReusedKeyWithAnotherBodyIs422OnUpdates(t *testing.T) {
 	s := startService(t, "", nil)
 	secret, id := s.createToken("backend", "development")
 	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret,
-		map[string]any{"expiresAt": reviewFuture(365 * 24 * time.Hour)}, "Idempotency-Key", "rotate-1")
+		map[string]any{"expiresAt": fromNow(365 * 24 * time.Hour)}, "Idempotency-Key", "rotate-1")
 	// The operator now wants to stop the token at once, reusing the key by mistake.
 	r := s.do("PUT", "/api/admin/api-tokens/"+id, adminSecret,
 		map[string]any{"expiresAt": "2000-01-01T00:00:00Z"}, "Idempotency-Key", "rotate-1")
