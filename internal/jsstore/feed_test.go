@@ -285,6 +285,10 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 			_, err := js.Publish(short(), "ledger.token.forged.created", []byte(`{}`))
 			return err
 		}},
+		{"publish into the feed on the ledger's feed subject", func() error {
+			_, err := js.Publish(short(), jsstore.FeedPublishPrefix+".ledger.token.forged.created", []byte(`{}`))
+			return err
+		}},
 		{"read the ledger stream directly", func() error {
 			_, err := js.Stream(short(), jsstore.DefaultStream)
 			return err
@@ -574,5 +578,53 @@ func TestFeedIsGapFreeAndOrderedWithRacingPublishersAndRestart(t *testing.T) {
 	check("after a restart")
 	if refused == 0 {
 		t.Fatal("no append was refused")
+	}
+}
+
+// A feed left by an older version, a mirror of the ledger's stored token
+// events (principals' personal data included), is deleted with a WARN
+// line and rebuilt as the projection: the publisher fills it again, and
+// no event in it carries the personal data.
+func TestEnsureFeedReplacesAMirrorFeed(t *testing.T) {
+	e := startFeedServer(t, nil)
+	e.stopPublisher()
+	create(t, e.store)
+	create(t, e.store)
+	js := newJS(t, e.feed)
+	if err := js.DeleteStream(ctxFor(t), jsstore.FeedStream); err != nil {
+		t.Fatal(err)
+	}
+	old := jetstream.StreamConfig{Name: jsstore.FeedStream, Storage: jetstream.FileStorage, DenyDelete: true, DenyPurge: true,
+		AllowDirect: true, Mirror: &jetstream.StreamSource{Name: jsstore.DefaultStream, FilterSubject: jsstore.FeedSubjects}}
+	if _, err := js.CreateStream(ctxFor(t), old); err != nil {
+		t.Fatalf("create the old mirror feed: %v", err)
+	}
+	log := &lineLogger{}
+	if err := jsstore.EnsureFeed(ctxFor(t), e.feed, log); err != nil {
+		t.Fatal(err)
+	}
+	if log.find("mirror") == "" {
+		t.Errorf("no log line says the mirror feed was replaced: %q", log.lines)
+	}
+	st, err := js.Stream(ctxFor(t), jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.Mirror != nil || cfg.SubjectTransform == nil {
+		t.Fatalf("the feed is still a mirror: %+v", cfg)
+	}
+	publish(t, e.store, e.feed)
+	rd, _ := e.connectReader(t)
+	got := followAll(t, rd)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n < 2 {
+			return fmt.Errorf("%d events followed, want 2", n)
+		}
+		return nil
+	})
+	for _, ev := range got() {
+		if strings.Contains(string(ev.Data), "remoteAddr") || strings.Contains(string(ev.Data), `"Ada"`) {
+			t.Fatalf("the rebuilt feed carries personal data: %s", ev.Data)
+		}
 	}
 }
