@@ -122,8 +122,9 @@ func listenedSubjects(inboxPrefix string) []string {
 // messages would arrive as advisories, API calls or replies) and, when
 // ownsServer (the embedded server, where only the ledger creates
 // consumers, and only ordered pull ones), every durable consumer and
-// every push consumer (an older version's feed mirror had one). Each removal is logged at
-// ERROR with the consumer's name and deliver subject. Removing rather
+// every push consumer (an older version's feed mirror had one). Each
+// removal is logged at ERROR with the consumer's name and deliver
+// subject. Removing rather
 // than refusing to start: a refusal would let whoever planted the
 // consumer keep the ledger down.
 func (s *Store) removeForeignConsumers(ctx context.Context, stream jetstream.Stream) error {
