@@ -628,3 +628,50 @@ func TestEnsureFeedReplacesAMirrorFeed(t *testing.T) {
 		}
 	}
 }
+
+// A reader's Direct Get may name any reply subject, and JetStream
+// publishes the answer (a stored event) there. Named on the subject the
+// feed stream listens on, that answer would be stored in the feed as a
+// new event: the service import answers on a reply subject of its own in
+// FEED, so nothing is stored.
+func TestReaderCannotWriteIntoTheFeedThroughAReplySubject(t *testing.T) {
+	e := startFeedServer(t, nil)
+	create(t, e.store)
+	rd, _ := e.connectReader(t)
+	got := followAll(t, rd)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n != 1 {
+			return fmt.Errorf("%d events followed, want 1", n)
+		}
+		return nil
+	})
+	for _, reply := range []string{
+		jsstore.FeedPublishPrefix + ".ledger.token.forged.revoked",
+		"ledger.token.forged.revoked",
+	} {
+		for _, body := range []string{`{"seq":1}`, `{"seq":1,"batch":10}`} {
+			req := nats.NewMsg("$JS.API.DIRECT.GET." + jsstore.FeedStream)
+			req.Reply, req.Data = reply, []byte(body)
+			if err := rd.PublishMsg(req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rd.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e.store) // a real event after the attempts: the feed must hold exactly two
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n < 2 {
+			return fmt.Errorf("%d events followed, want 2", n)
+		}
+		return nil
+	})
+	st, err := newJS(t, e.feed).Stream(ctxFor(t), jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.CachedInfo().State.Msgs; n != 2 {
+		t.Fatalf("the feed holds %d events after a reader's Direct Gets with reply subjects into it, want 2: %+v", n, got())
+	}
+}
