@@ -43,6 +43,7 @@ type Main struct {
 	log      *slog.Logger
 	nats     *server.Server
 	nc       *nats.Conn
+	feed     *nats.Conn // FeedUser's connection; nil without a NATS listener
 	Store    *jsstore.Store
 	Tokens   *tokenset.Set
 	Dir      *directory.Directory
@@ -131,6 +132,10 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.goRun("projections", func() error { return m.Runner.Run(bg) })
+	if m.feed != nil {
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log}
+		m.goRun("feed", func() error { return pub.Run(bg) })
+	}
 
 	m.api = httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,
 		WriteWait:  m.Config.ReadWait,
@@ -270,14 +275,15 @@ func (m *Main) connect(ctx context.Context) error {
 	if cfg.Listen == "" {
 		return nil // no reader can connect: no feed to keep
 	}
-	// The feed mirrors the ledger inside the server: its connection is
-	// needed only to create or check it.
+	// The feed is a projection the ledger publishes (jsstore.FeedPublisher,
+	// started in Run) through a connection of its own in the feed's
+	// account.
 	fc, err := connect(jsstore.FeedUser, feed, jsstore.FeedInboxPrefix)
 	if err != nil {
 		return fmt.Errorf("connect to embedded NATS as the feed: %w", err)
 	}
-	defer fc.Close()
-	if err := jsstore.EnsureFeed(ctx, fc); err != nil {
+	m.feed = fc
+	if err := jsstore.EnsureFeed(ctx, fc, m.log); err != nil {
 		return err
 	}
 	if err := jsstore.Listen(s); err != nil {
@@ -347,6 +353,9 @@ func (m *Main) Close() error {
 	}
 	if m.nc != nil {
 		m.nc.Close()
+	}
+	if m.feed != nil {
+		m.feed.Close()
 	}
 	if m.nats != nil {
 		m.nats.Shutdown()

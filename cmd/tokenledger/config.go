@@ -157,7 +157,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		func(v string) error { return parsePositive(v, &l.MaxReaderSubscriptions) })
 	def("nats-max-payload", "NATS_MAX_PAYLOAD", strconv.Itoa(l.MaxPayload), "largest message in `bytes` a NATS client may publish",
 		func(v string) error { return parsePositive(v, &l.MaxPayload) })
-	def("nats-feed-max-gib", "NATS_FEED_MAX_GIB", strconv.FormatInt(l.FeedMaxBytes>>30, 10), "disk in `GiB` the readers' token feed may use; the feed stops following the ledger when full",
+	def("nats-feed-max-gib", "NATS_FEED_MAX_GIB", strconv.FormatInt(l.FeedMaxBytes>>30, 10), "disk in `GiB` the readers' token feed may use; when it is full the feed lags (the ledger retries), the ledger is unaffected",
 		func(v string) error {
 			var gib int
 			if err := parsePositive(v, &gib); err != nil {

@@ -90,7 +90,9 @@ func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 	rd, _ := s.reader(t)
 	attack := jetstream.ConsumerConfig{Durable: "evil", DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER",
 		IdleHeartbeat: 100 * time.Millisecond, FlowControl: true, FilterSubject: "ledger.token.>"}
-	for _, prefix := range []string{"$JS.API", jsstore.FeedAPIPrefix} {
+	// "$JS.LEDGER.API": where an older version imported the ledger's API
+	// into the feed's account for its mirror.
+	for _, prefix := range []string{"$JS.API", "$JS.LEDGER.API"} {
 		js, err := jetstream.NewWithAPIPrefix(rd, prefix)
 		if err != nil {
 			t.Fatal(err)
@@ -258,8 +260,9 @@ func TestReaderSeesOnlyStoredTokenEvents(t *testing.T) {
 }
 
 // A revocation follower (issue 15 builds on this): jsstore.FollowFeed as
-// the reader gets every token event, in order, with the ledger's
-// sequence numbers, none twice, and resumes from where it stopped.
+// the reader gets every token event, in ledger order and labelled with
+// its ledger sequence, none twice, and resumes (by feed sequence) from
+// where it stopped.
 func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 	s := startWithReaders(t, "", nil)
 	rd, _ := s.reader(t)
@@ -269,9 +272,10 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 		ids = append(ids, id)
 	}
 	type seen struct {
-		seq     uint64
+		seq     uint64 // in the ledger
 		subject string
 	}
+	var lastFeedSeq uint64
 	follow := func(from uint64, until func([]seen) bool) []seen {
 		var mu sync.Mutex
 		var got []seen
@@ -287,7 +291,8 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 					return err
 				}
 				mu.Lock()
-				got = append(got, seen{e.Sequence, e.Subject})
+				got = append(got, seen{e.LedgerSequence, e.Subject})
+				lastFeedSeq = e.Sequence
 				mu.Unlock()
 				return nil
 			})
@@ -326,7 +331,7 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 	// Revocations while no follower runs, then resume after the last seen.
 	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[1], adminSecret, nil)
 	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[2], adminSecret, nil)
-	rest := follow(first[len(first)-1].seq+1, revoked(ids[2]))
+	rest := follow(lastFeedSeq+1, revoked(ids[2]))
 	all := append(first, rest...)
 
 	// Exactly the stored token events, in order.

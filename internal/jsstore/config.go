@@ -40,8 +40,8 @@ type Config struct {
 	// are lost); default 1 minute.
 	Recheck time.Duration
 	// OwnsServer says the server is the ledger's embedded one, where only
-	// the ledger and the feed's mirror create consumers: [Open] then
-	// removes every other durable or push consumer on the stream.
+	// the ledger creates consumers (ordered ones, pull): [Open] then
+	// removes every durable or push consumer on the stream.
 	OwnsServer bool
 	// Log receives the store's warnings (foreign consumers removed at
 	// start-up); nil discards them.

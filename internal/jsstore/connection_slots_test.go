@@ -69,7 +69,7 @@ func TestAnonymousSocketsCannotLockTheLedgerOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jsstore.EnsureFeed(ctxFor(t), feed); err != nil {
+	if err := jsstore.EnsureFeed(ctxFor(t), feed, nil); err != nil {
 		t.Fatal(err)
 	}
 	feed.Close()

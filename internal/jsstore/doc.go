@@ -53,8 +53,10 @@
 // [StartEmbedded] runs nats-server in the process with file storage;
 // [DefaultEmbedded] is the production configuration (fsync on every write).
 // With an owner password it has an account LedgerAccount (the stream,
-// only the ledger's own user), an account FeedAccount, where [EnsureFeed]
-// keeps FeedStream, a mirror of the token events, and one account per
+// only the ledger's own user; it exports nothing), an account FeedAccount,
+// where [EnsureFeed] keeps FeedStream and [FeedPublisher] projects the
+// token events into it without the principals' personal data, and one
+// account per
 // reader (authenticated) that imports the feed's Direct Get and wake-ups:
 // readers follow with [FollowFeed] using Direct Get and the republished
 // wake-ups, without any consumer.

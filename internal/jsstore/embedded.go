@@ -44,7 +44,8 @@ type EmbeddedConfig struct {
 	// OwnerPassword, when set, turns on the account layout: the account
 	// LedgerAccount holds the stream and only the user OwnerUser with this
 	// password (the ledger's own connection); the account FeedAccount
-	// holds FeedStream, a mirror of the token events, and FeedUser; each
+	// holds FeedStream, the token events without principals' personal data
+	// ([FeedPublisher]), and FeedUser; each
 	// reader has an account of its own importing the feed's Direct Get and
 	// wake-ups from FeedAccount. No client outside LedgerAccount can
 	// publish anything into it. A listening server must have it.
@@ -68,8 +69,8 @@ type EmbeddedConfig struct {
 	MaxReaderSubscriptions int
 	MaxPayload             int
 	// FeedMaxBytes caps the disk FeedAccount may use (default
-	// DefaultFeedMaxBytes). When the mirror reaches it, it stops following
-	// the ledger; the ledger itself is not affected.
+	// DefaultFeedMaxBytes). When the feed reaches it, [FeedPublisher]
+	// stops adding to it (and retries); the ledger itself is not affected.
 	FeedMaxBytes int64
 	// Log receives the server's own log (warnings, errors, notices as
 	// Info); nil discards it.
@@ -106,30 +107,33 @@ const (
 	// FeedInboxPrefix is the reply-subject prefix of FeedUser's
 	// connection; readers may not subscribe to it.
 	FeedInboxPrefix = "_TOKENLEDGER_FEED_INBOX"
-	// FeedStream is the readers' stream: a mirror of the ledger's token
-	// events (FeedSubjects), with the ledger's sequence numbers, Direct
-	// Get, and every stored event republished on its own subject.
+	// FeedStream is the readers' stream: the ledger's token events
+	// (stored on FeedSubjects) without the principals' personal data,
+	// published by [FeedPublisher], with Direct Get, and every stored
+	// event's headers republished on its own subject.
 	FeedStream   = "LEDGER_TOKENS"
 	FeedSubjects = "ledger.token.>"
-	// FeedAPIPrefix is where FeedAccount imports the one JetStream API
-	// call of LedgerAccount its mirror needs; FeedDeliverPrefix is where
-	// the mirror's messages are delivered. Readers may use neither.
-	FeedAPIPrefix     = "$JS.LEDGER.API"
-	FeedDeliverPrefix = "_TOKENLEDGER_FEED_DELIVER"
+	// FeedPublishPrefix is the subject prefix FeedUser publishes feed
+	// events under (FeedPublishPrefix.ledger.token.…); FeedStream stores
+	// them without it. Only FeedUser may publish there, and it is
+	// exported to no account.
+	FeedPublishPrefix = "_TOKENLEDGER_FEED_PUBLISH"
 )
 
 // readerAccount is the account of the i-th reader (from 0).
 func readerAccount(i int) string { return fmt.Sprintf("%s_READER_%d", FeedAccount, i+1) }
 
 // accountsConf is the static part of the account layout (no secrets:
-// users are added to the parsed options). Each reader has an account of
-// its own, capped in connections and subscriptions, that imports from
-// FeedAccount its JetStream API (readers' permissions leave Direct Get
-// only) and the feed's wake-ups: one reader cannot take another's
-// connections, and a reply a reader has the server send (a Direct Get
-// answer on a subject of its choosing) reaches only its own account.
+// users are added to the parsed options). LedgerAccount exports and
+// imports nothing: no client of another account can read or write the
+// ledger. Each reader has an account of its own, capped in connections
+// and subscriptions, that imports from FeedAccount its JetStream API
+// (readers' permissions leave Direct Get only) and the feed's wake-ups:
+// one reader cannot take another's connections, and a reply a reader has
+// the server send (a Direct Get answer on a subject of its choosing)
+// reaches only its own account. Reader accounts have no JetStream of
+// their own.
 func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string {
-	create := "$JS.API.CONSUMER.CREATE." + DefaultStream + ".*." + FeedSubjects
 	var names []string
 	var readerAccounts strings.Builder
 	for i := 0; i < readers; i++ {
@@ -155,24 +159,13 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
 	return fmt.Sprintf(`accounts {
   %[1]s {
     jetstream: enabled
-    exports [
-      { service: %[3]q, response_type: stream, accounts: [%[2]s] }
-      { service: "$JS.FC.>", accounts: [%[2]s] }
-      { stream: "%[4]s.>", accounts: [%[2]s] }
-    ]
   }
   %[2]s {
-    jetstream { max_memory: 0, max_file: %[6]d, max_streams: 1, max_consumers: 1 }
+    jetstream { max_memory: 0, max_file: %[3]d, max_streams: 1, max_consumers: 1 }
     limits { max_connections: 4 }
-    imports [
-      { service: { account: %[1]s, subject: %[3]q }, to: "%[5]s.CONSUMER.CREATE.%[7]s.*.%[8]s" }
-      { service: { account: %[1]s, subject: "$JS.FC.>" }, to: "$JS.FC.>" }
-      { stream: { account: %[1]s, subject: "%[4]s.>" } }
-    ]
-%[9]s  }
-%[10]s}
-`, LedgerAccount, FeedAccount, create, FeedDeliverPrefix, FeedAPIPrefix, feedBytes,
-		DefaultStream, FeedSubjects, feedExports, readerAccounts.String())
+%[4]s  }
+%[5]s}
+`, LedgerAccount, FeedAccount, feedBytes, feedExports, readerAccounts.String())
 }
 
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
@@ -190,17 +183,18 @@ func ReaderPermissions() *server.Permissions {
 				api + "DIRECT.GET." + FeedStream,
 				api + "DIRECT.GET." + FeedStream + ".>",
 			},
-			Deny: []string{FeedAPIPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
+			Deny: []string{FeedPublishPrefix + ".>", FeedSubjects, "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
 		},
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{"_INBOX.>", FeedSubjects},
-			Deny:  []string{FeedDeliverPrefix + ".>", FeedInboxPrefix + ".>", OwnerInboxPrefix + ".>"},
+			Deny:  []string{FeedPublishPrefix + ".>", FeedInboxPrefix + ".>", OwnerInboxPrefix + ".>"},
 		},
 	}
 }
 
 // feedUserPermissions let the ledger's feed connection create, check and
-// (when its configuration is wrong) replace FeedStream, and nothing else.
+// (when its configuration is wrong) replace FeedStream, publish feed
+// events and read the feed's last one ([FeedPublisher]), and nothing else.
 func feedUserPermissions() *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
@@ -209,6 +203,9 @@ func feedUserPermissions() *server.Permissions {
 			api + "STREAM.CREATE." + FeedStream,
 			api + "STREAM.INFO." + FeedStream,
 			api + "STREAM.DELETE." + FeedStream,
+			api + "STREAM.MSG.GET." + FeedStream,
+			api + "DIRECT.GET." + FeedStream,
+			FeedPublishPrefix + "." + FeedSubjects,
 		}},
 		Subscribe: &server.SubjectPermission{Allow: []string{FeedInboxPrefix + ".>"}},
 	}

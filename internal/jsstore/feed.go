@@ -2,28 +2,44 @@ package jsstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tokenledger/tokenledger/events"
 )
 
-// FeedStreamConfig is the readers' stream in FeedAccount: a mirror of the
-// ledger's token events (it keeps the ledger's sequence numbers), audit
-// grade (no deletes, purges or roll-ups), with Direct Get, and a wake-up
-// for every event it stores: its headers (Nats-Sequence, Nats-Subject,
-// Nats-Msg-Size, …) republished on its own subject, without the event, so
-// that a reader follows live without any server-side state of its own.
-// The live subject carries no data because any reader can make the server
-// publish there: a Direct Get answer goes to whatever reply subject the
-// request names ([IsFeedWakeUp]).
+// FeedStreamConfig is the readers' stream in FeedAccount: a projection
+// of the ledger's token events that [FeedPublisher] writes (the ledger
+// stream stays the only truth), audit grade (no deletes, purges or
+// roll-ups), with Direct Get, and a wake-up for every event it stores: its
+// headers (Nats-Sequence, Nats-Subject, Nats-Msg-Size, Ledger-Sequence, …)
+// republished on its own subject, without the event, so that a reader
+// follows live without any server-side state of its own. The live subject
+// carries no data because any reader can make the server publish there: a
+// Direct Get answer goes to whatever reply subject the request names
+// ([IsFeedWakeUp]).
+//
+// The publisher publishes on FeedPublishPrefix.ledger.token.…, a subject
+// no reader can publish or subscribe to; the stream's subject transform
+// stores each event on ledger.token.… (FeedSubjects), where its wake-up is
+// republished. (A stream that listened on FeedSubjects itself could not
+// republish there: nats-server refuses a republish that would feed the
+// stream again.)
 func FeedStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              FeedStream,
-		Description:       "tokenledger token events for readers; mirror of " + DefaultStream,
+		Description:       "tokenledger token events for readers, without principals' personal data; a projection of " + DefaultStream,
+		Subjects:          []string{feedIngest},
+		SubjectTransform:  &jetstream.SubjectTransformConfig{Source: feedIngest, Destination: FeedSubjects},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardNew,
@@ -32,24 +48,29 @@ func FeedStreamConfig() jetstream.StreamConfig {
 		MaxMsgSize:        MaxMsgSize,
 		MaxMsgsPerSubject: -1,
 		Replicas:          1,
+		Duplicates:        feedDuplicates,
 		DenyDelete:        true,
 		DenyPurge:         true,
 		AllowDirect:       true,
-		Mirror: &jetstream.StreamSource{
-			Name:          DefaultStream,
-			FilterSubject: FeedSubjects,
-			External:      &jetstream.ExternalStream{APIPrefix: FeedAPIPrefix, DeliverPrefix: FeedDeliverPrefix},
-		},
-		RePublish: &jetstream.RePublish{Source: FeedSubjects, Destination: FeedSubjects, HeadersOnly: true},
+		RePublish:         &jetstream.RePublish{Source: FeedSubjects, Destination: FeedSubjects, HeadersOnly: true},
 	}
 }
 
+// feedIngest is the subject filter the feed stream listens on.
+const feedIngest = FeedPublishPrefix + "." + FeedSubjects
+
+// feedDuplicates is the feed's duplicate window: a publisher that retries
+// an event (or a second publisher racing it) within it is answered with
+// the stored copy's sequence.
+const feedDuplicates = 2 * time.Minute
+
 // EnsureFeed creates FeedStream through nc, the connection of FeedUser
 // (with nats.CustomInboxPrefix(FeedInboxPrefix)), or checks an existing
-// one. A feed whose mirror, republish or audit settings differ from
-// [FeedStreamConfig] is deleted and created again: it holds nothing but a
-// copy of the ledger, which the new mirror copies again.
-func EnsureFeed(ctx context.Context, nc *nats.Conn) error {
+// one. A feed whose subjects, republish or audit settings differ from
+// [FeedStreamConfig] (a mirror from an older version included) is deleted
+// and created again, with a log line on log (may be nil): it holds nothing
+// but a projection of the ledger, which [FeedPublisher] writes again.
+func EnsureFeed(ctx context.Context, nc *nats.Conn, log Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jsstore: feed: %w", err)
@@ -63,6 +84,15 @@ func EnsureFeed(ctx context.Context, nc *nats.Conn) error {
 	case feedFits(st.CachedInfo().Config, want):
 		return nil
 	default:
+		got := st.CachedInfo().Config
+		why := "its configuration differs"
+		if got.Mirror != nil {
+			why = "it is a mirror of the ledger (older versions), which copies the principals' personal data"
+		}
+		if log != nil {
+			log.Log(ctx, slog.LevelWarn, "deleting the readers' feed stream to rebuild it: "+why+"; it held only copies of ledger events, which the ledger publishes again",
+				"stream", FeedStream, "messages", st.CachedInfo().State.Msgs)
+		}
 		if err := js.DeleteStream(ctx, FeedStream); err != nil {
 			return fmt.Errorf("jsstore: feed: replace misconfigured stream %s: %w", FeedStream, err)
 		}
@@ -76,21 +106,72 @@ func EnsureFeed(ctx context.Context, nc *nats.Conn) error {
 func feedFits(got, want jetstream.StreamConfig) bool {
 	return got.DenyDelete && got.DenyPurge && got.AllowDirect && !got.AllowRollup && !got.AllowMsgTTL &&
 		got.MaxAge == 0 && got.MaxMsgs <= 0 && got.MaxBytes <= 0 && got.Discard == jetstream.DiscardNew &&
-		got.Storage == jetstream.FileStorage && len(got.Subjects) == 0 && len(got.Sources) == 0 &&
-		got.Mirror != nil && got.Mirror.Name == want.Mirror.Name && got.Mirror.FilterSubject == want.Mirror.FilterSubject &&
-		len(got.Mirror.SubjectTransforms) == 0 && got.Mirror.OptStartSeq == 0 && got.Mirror.OptStartTime == nil &&
-		reflect.DeepEqual(got.Mirror.External, want.Mirror.External) &&
+		got.Storage == jetstream.FileStorage && slices.Equal(got.Subjects, want.Subjects) && len(got.Sources) == 0 &&
+		got.Mirror == nil && reflect.DeepEqual(got.SubjectTransform, want.SubjectTransform) &&
 		reflect.DeepEqual(got.RePublish, want.RePublish)
 }
 
-// FeedEvent is one stored token event as a reader receives it: its
-// sequence in the ledger (the feed mirror keeps the ledger's sequence
-// numbers, so they have gaps where other events are), its subject and the
-// envelope as stored.
+// FeedEnvelope is a token event as the feed carries it: the stored
+// envelope without the acting principal's personal data. It keeps what a
+// service following tokens needs: the event (id, type, schema version,
+// aggregate, time, data, the ledger's reason code and command id) and who
+// acted as a kind and an id and through which credential (type and public
+// id). It leaves out the actor's name and the request's remote address,
+// user agent and request id; and the hash chain (prev, hash), which is
+// computed over the stored bytes and would not verify over these. An
+// allow-list: a field added to [events.Envelope] does not reach readers
+// until it is added here.
+type FeedEnvelope struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Version       int             `json:"v"`
+	AggregateKind string          `json:"kind"`
+	AggregateID   string          `json:"aggregate"`
+	Time          time.Time       `json:"time"`
+	CommandID     string          `json:"command,omitempty"`
+	Actor         FeedActor       `json:"actor"`
+	Via           FeedVia         `json:"via"`
+	Reason        string          `json:"reason,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// FeedActor is the acting principal of a feed event: its kind and id.
+type FeedActor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// FeedVia is the credential a feed event's actor used: its type and
+// public id.
+type FeedVia struct {
+	CredentialID   string `json:"credentialId,omitempty"`
+	CredentialType string `json:"credentialType,omitempty"`
+}
+
+// NewFeedEnvelope is env as the feed carries it.
+func NewFeedEnvelope(env *events.Envelope) FeedEnvelope {
+	return FeedEnvelope{ID: env.ID, Type: env.Type, Version: env.Version, AggregateKind: env.AggregateKind,
+		AggregateID: env.AggregateID, Time: env.Time, CommandID: env.CommandID,
+		Actor:  FeedActor{Kind: env.Actor.Kind, ID: env.Actor.ID},
+		Via:    FeedVia{CredentialID: env.Via.CredentialID, CredentialType: env.Via.CredentialType},
+		Reason: env.Reason, Data: env.Data}
+}
+
+// LedgerSequenceHeader is the header of every feed event that holds its
+// sequence in the ledger stream.
+const LedgerSequenceHeader = "Ledger-Sequence"
+
+// FeedEvent is one token event as a reader receives it: its sequence in
+// FeedStream (pass the last one handled + 1 to [FollowFeed] to resume),
+// its sequence in the ledger (LedgerSequence, for correlating with the
+// ledger's X-Ledger-Sequence answers and audit log; the ledger's
+// sequences have gaps where other events are), its subject and the
+// [FeedEnvelope] encoded as JSON.
 type FeedEvent struct {
-	Sequence uint64
-	Subject  string
-	Data     []byte
+	Sequence       uint64
+	LedgerSequence uint64
+	Subject        string
+	Data           []byte
 }
 
 // feedBatch is how many events one catch-up Direct Get asks for;
@@ -168,7 +249,8 @@ func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEve
 				if m.Sequence < next {
 					continue
 				}
-				if err := fn(FeedEvent{Sequence: m.Sequence, Subject: m.Subject, Data: m.Data}); err != nil {
+				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
+				if err := fn(FeedEvent{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data}); err != nil {
 					return err
 				}
 				next = m.Sequence + 1

@@ -1,6 +1,7 @@
 package jsstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type feedEnv struct {
 	owner *nats.Conn
 	js    jetstream.JetStream // the owner's
 	store *jsstore.Store
+	feed  *nats.Conn // FeedUser's
+
+	stopPublisher func() // stops the FeedPublisher startFeedServer runs
 }
 
 const (
@@ -61,11 +65,34 @@ func startFeedServer(t *testing.T, change func(*jsstore.EmbeddedConfig)) *feedEn
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jsstore.EnsureFeed(ctxFor(t), feed); err != nil {
+	t.Cleanup(feed.Close)
+	if err := jsstore.EnsureFeed(ctxFor(t), feed, nil); err != nil {
 		t.Fatal(err)
 	}
-	feed.Close() // the mirror runs in the server; the ledger closes it too
-	return &feedEnv{srv: srv, owner: owner, js: newJS(t, owner), store: st}
+	e := &feedEnv{srv: srv, owner: owner, js: newJS(t, owner), store: st, feed: feed}
+	e.stopPublisher = publish(t, st, feed)
+	return e
+}
+
+// publish runs a FeedPublisher of st on the feed connection fc until the
+// test ends or stop is called.
+func publish(t *testing.T, st *jsstore.Store, fc *nats.Conn) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	pub := &jsstore.FeedPublisher{Store: st, Conn: fc, RetryWait: 100 * time.Millisecond}
+	go func() { done <- pub.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("FeedPublisher.Run = %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // connectReader connects as the test reader; violations are collected.
@@ -125,8 +152,8 @@ func followAll(t *testing.T, nc *nats.Conn) (got func() []jsstore.FeedEvent) {
 	}
 }
 
-// A reader follows every stored token event, with the ledger's sequence
-// numbers, and nothing else: not the principals' events, not a publish
+// A reader follows every stored token event, numbered by the feed and
+// labelled with its ledger sequence, and nothing else: not the principals' events, not a publish
 // JetStream refused (a conflicting append).
 func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
 	e := startFeedServer(t, nil)
@@ -134,6 +161,9 @@ func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
 	rd, _ := e.connectReader(t)
 	raw, err := rd.SubscribeSync(jsstore.FeedSubjects) // the live, republished events
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rd.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	got := followAll(t, rd)
@@ -160,8 +190,8 @@ func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
 		return nil
 	})
 	evs := got()
-	if len(evs) != 2 || evs[0].Sequence != seq || evs[1].Sequence != last {
-		t.Fatalf("followed %+v, want sequences %d and %d", evs, seq, last)
+	if len(evs) != 2 || evs[0].Sequence != 1 || evs[1].Sequence != 2 || evs[0].LedgerSequence != seq || evs[1].LedgerSequence != last {
+		t.Fatalf("followed %+v, want feed sequences 1 and 2 of ledger sequences %d and %d", evs, seq, last)
 	}
 	for _, ev := range evs {
 		if !strings.HasPrefix(ev.Subject, "ledger.token.") || strings.Contains(string(ev.Data), "compromised") {
@@ -175,8 +205,10 @@ func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("live event %d: %v", i, err)
 		}
-		if m.Header.Get("Nats-Sequence") != fmt.Sprint(want) || strings.Contains(string(m.Data), "compromised") {
-			t.Fatalf("live event %d: %s seq %s: %s", i, m.Subject, m.Header.Get("Nats-Sequence"), m.Data)
+		if m.Header.Get("Nats-Sequence") != fmt.Sprint(i+1) || m.Header.Get(jsstore.LedgerSequenceHeader) != fmt.Sprint(want) ||
+			strings.Contains(string(m.Data), "compromised") {
+			t.Fatalf("live event %d: %s seq %s (ledger %s): %s", i, m.Subject, m.Header.Get("Nats-Sequence"),
+				m.Header.Get(jsstore.LedgerSequenceHeader), m.Data)
 		}
 		if !jsstore.IsFeedWakeUp(m) || len(m.Data) != 0 {
 			t.Fatalf("live message %d is not a wake-up without data: %s %v %q", i, m.Subject, m.Header, m.Data)
@@ -196,7 +228,9 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 	create(t, e.store)
 	rd, errs := e.connectReader(t)
 	js := newJS(t, rd)
-	imported, err := jetstream.NewWithAPIPrefix(rd, jsstore.FeedAPIPrefix)
+	// The prefix where an older version imported the ledger's API into
+	// the feed's account for its mirror: nothing answers there now.
+	imported, err := jetstream.NewWithAPIPrefix(rd, "$JS.LEDGER.API")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +285,10 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 			_, err := js.Publish(short(), "ledger.token.forged.created", []byte(`{}`))
 			return err
 		}},
+		{"publish into the feed on the ledger's feed subject", func() error {
+			_, err := js.Publish(short(), jsstore.FeedPublishPrefix+".ledger.token.forged.created", []byte(`{}`))
+			return err
+		}},
 		{"read the ledger stream directly", func() error {
 			_, err := js.Stream(short(), jsstore.DefaultStream)
 			return err
@@ -263,7 +301,7 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 			}
 		})
 	}
-	for _, subject := range []string{jsstore.FeedDeliverPrefix + ".>", jsstore.FeedInboxPrefix + ".>", "ledger.user.>"} {
+	for _, subject := range []string{jsstore.FeedPublishPrefix + ".>", jsstore.FeedInboxPrefix + ".>", "ledger.user.>"} {
 		sub, err := rd.SubscribeSync(subject)
 		if err != nil {
 			t.Fatal(err)
@@ -279,7 +317,7 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 		t.Fatal(err)
 	}
 	for ci := range ledger.ListConsumers(ctxFor(t)).Info() {
-		if ci.Config.Durable != "" || !strings.HasPrefix(ci.Config.DeliverSubject, jsstore.FeedDeliverPrefix+".") {
+		if ci.Config.Durable != "" || ci.Config.DeliverSubject != "" {
 			t.Errorf("consumer %s (deliver %q) on the ledger stream", ci.Name, ci.Config.DeliverSubject)
 		}
 	}
@@ -323,7 +361,7 @@ func TestNKeyReaderFollowsTheFeed(t *testing.T) {
 	_, _, seq := create(t, e.store)
 	got := followAll(t, nc)
 	eventually(t, 10*time.Second, func() error {
-		if evs := got(); len(evs) != 1 || evs[0].Sequence != seq {
+		if evs := got(); len(evs) != 1 || evs[0].LedgerSequence != seq {
 			return fmt.Errorf("followed %+v", evs)
 		}
 		return nil
@@ -434,5 +472,206 @@ func TestParseReaders(t *testing.T) {
 		if _, err := jsstore.ParseReaders(spec); err == nil || strings.Contains(err.Error(), "secret-password") {
 			t.Errorf("ParseReaders(%q) = %v, want an error that does not repeat the password", spec, err)
 		}
+	}
+}
+
+// The feed holds every stored token event exactly once, in ledger order
+// and without gaps, while two publishers (two ledger processes on one
+// server) race to write it, and after both stopped and a new one resumes
+// from the feed's end; appends the ledger refused (stale expectations)
+// never reach it, nor do other events.
+func TestFeedIsGapFreeAndOrderedWithRacingPublishersAndRestart(t *testing.T) {
+	e := startFeedServer(t, nil)
+	ctx := ctxFor(t)
+	second, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	stopSecond := publish(t, e.store, second)
+
+	var refused int
+	appendSome := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ { // bounded
+			id, first, seq := create(t, e.store)
+			project := storetest.Event(t, storetest.NewAggregateID(), events.ProjectCreated{Name: "p"}, "")
+			if _, err := e.store.Append(ctx, commands.Append{Event: project, MsgID: storetest.NewEventID()}); err != nil {
+				t.Fatal(err) // not a token event
+			}
+			stale := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonCompromised}, first.Hash),
+				Expected: seq - 1, MsgID: storetest.NewEventID()}
+			if _, err := e.store.Append(ctx, stale); !errors.Is(err, commands.ErrConflict) {
+				t.Fatalf("stale append = %v, want a conflict", err)
+			}
+			refused++
+			if i%2 == 0 {
+				revoke := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonRotated}, first.Hash),
+					Expected: seq, MsgID: storetest.NewEventID()}
+				if _, err := e.store.Append(ctx, revoke); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	type entry struct {
+		ledger  uint64
+		subject string
+	}
+	stored := func() []entry { // the ledger's token events, in order
+		t.Helper()
+		last, err := e.store.LastSequence(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []entry
+		if err := e.store.Replay(ctx, 1, last, func(env events.Envelope) error {
+			if env.AggregateKind == events.KindToken {
+				out = append(out, entry{env.Sequence, env.Subject()})
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	rd, _ := e.connectReader(t)
+	got := followAll(t, rd)
+	check := func(phase string) {
+		t.Helper()
+		want := stored()
+		eventually(t, 15*time.Second, func() error {
+			if n := len(got()); n < len(want) {
+				return fmt.Errorf("%d events followed, want %d", n, len(want))
+			}
+			return nil
+		})
+		evs := got()
+		if len(evs) != len(want) {
+			t.Fatalf("%s: the feed holds %d events, the ledger %d token events", phase, len(evs), len(want))
+		}
+		for i, ev := range evs {
+			if ev.Sequence != uint64(i+1) || ev.LedgerSequence != want[i].ledger || ev.Subject != want[i].subject {
+				t.Fatalf("%s: feed event %d is %d %s (ledger %d), want ledger %d %s", phase, i+1,
+					ev.Sequence, ev.Subject, ev.LedgerSequence, want[i].ledger, want[i].subject)
+			}
+			if strings.Contains(string(ev.Data), events.ReasonCompromised) {
+				t.Fatalf("%s: a refused append reached the feed: %s", phase, ev.Data)
+			}
+			// storetest.Event's actor name, remote address and request id
+			for _, personal := range []string{`"Ada"`, "127.0.0.1", "req-1", `"name"`, "remoteAddr", "requestId"} {
+				head, _, ok := bytes.Cut(ev.Data, []byte(`"data":`))
+				if !ok || strings.Contains(string(head), personal) {
+					t.Fatalf("%s: feed event %d carries %s: %s", phase, i+1, personal, ev.Data)
+				}
+			}
+		}
+	}
+
+	appendSome(12)
+	check("two publishers racing")
+	e.stopPublisher()
+	stopSecond()
+	appendSome(5) // while no publisher runs
+	publish(t, e.store, e.feed)
+	appendSome(3)
+	check("after a restart")
+	if refused == 0 {
+		t.Fatal("no append was refused")
+	}
+}
+
+// A feed left by an older version, a mirror of the ledger's stored token
+// events (principals' personal data included), is deleted with a WARN
+// line and rebuilt as the projection: the publisher fills it again, and
+// no event in it carries the personal data.
+func TestEnsureFeedReplacesAMirrorFeed(t *testing.T) {
+	e := startFeedServer(t, nil)
+	e.stopPublisher()
+	create(t, e.store)
+	create(t, e.store)
+	js := newJS(t, e.feed)
+	if err := js.DeleteStream(ctxFor(t), jsstore.FeedStream); err != nil {
+		t.Fatal(err)
+	}
+	old := jetstream.StreamConfig{Name: jsstore.FeedStream, Storage: jetstream.FileStorage, DenyDelete: true, DenyPurge: true,
+		AllowDirect: true, Mirror: &jetstream.StreamSource{Name: jsstore.DefaultStream, FilterSubject: jsstore.FeedSubjects}}
+	if _, err := js.CreateStream(ctxFor(t), old); err != nil {
+		t.Fatalf("create the old mirror feed: %v", err)
+	}
+	log := &lineLogger{}
+	if err := jsstore.EnsureFeed(ctxFor(t), e.feed, log); err != nil {
+		t.Fatal(err)
+	}
+	if log.find("mirror") == "" {
+		t.Errorf("no log line says the mirror feed was replaced: %q", log.lines)
+	}
+	st, err := js.Stream(ctxFor(t), jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.Mirror != nil || cfg.SubjectTransform == nil {
+		t.Fatalf("the feed is still a mirror: %+v", cfg)
+	}
+	publish(t, e.store, e.feed)
+	rd, _ := e.connectReader(t)
+	got := followAll(t, rd)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n < 2 {
+			return fmt.Errorf("%d events followed, want 2", n)
+		}
+		return nil
+	})
+	for _, ev := range got() {
+		if strings.Contains(string(ev.Data), "remoteAddr") || strings.Contains(string(ev.Data), `"Ada"`) {
+			t.Fatalf("the rebuilt feed carries personal data: %s", ev.Data)
+		}
+	}
+}
+
+// A reader's Direct Get may name any reply subject, and JetStream
+// publishes the answer (a stored event) there. Named on the subject the
+// feed stream listens on, that answer would be stored in the feed as a
+// new event: the service import answers on a reply subject of its own in
+// FEED, so nothing is stored.
+func TestReaderCannotWriteIntoTheFeedThroughAReplySubject(t *testing.T) {
+	e := startFeedServer(t, nil)
+	create(t, e.store)
+	rd, _ := e.connectReader(t)
+	got := followAll(t, rd)
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n != 1 {
+			return fmt.Errorf("%d events followed, want 1", n)
+		}
+		return nil
+	})
+	for _, reply := range []string{
+		jsstore.FeedPublishPrefix + ".ledger.token.forged.revoked",
+		"ledger.token.forged.revoked",
+	} {
+		for _, body := range []string{`{"seq":1}`, `{"seq":1,"batch":10}`} {
+			req := nats.NewMsg("$JS.API.DIRECT.GET." + jsstore.FeedStream)
+			req.Reply, req.Data = reply, []byte(body)
+			if err := rd.PublishMsg(req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rd.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e.store) // a real event after the attempts: the feed must hold exactly two
+	eventually(t, 10*time.Second, func() error {
+		if n := len(got()); n < 2 {
+			return fmt.Errorf("%d events followed, want 2", n)
+		}
+		return nil
+	})
+	st, err := newJS(t, e.feed).Stream(ctxFor(t), jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.CachedInfo().State.Msgs; n != 2 {
+		t.Fatalf("the feed holds %d events after a reader's Direct Gets with reply subjects into it, want 2: %+v", n, got())
 	}
 }

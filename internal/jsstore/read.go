@@ -142,7 +142,7 @@ func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Enve
 	if target < from {
 		return nil
 	}
-	return s.consume(ctx, from, target, fn)
+	return s.consume(ctx, "", from, target, fn)
 }
 
 // Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
@@ -161,7 +161,17 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, from, 0, fn)
+	return s.consume(ctx, "", from, 0, fn)
+}
+
+// followSubject is Follow of the events on subjects matching filter only
+// (the others are not read, so an event there that does not decode does
+// not stop it).
+func (s *Store) followSubject(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error {
+	if from == 0 {
+		from = 1
+	}
+	return s.consume(ctx, filter, from, 0, fn)
 }
 
 // delivery serialises the consumer's callbacks into fn and records how the
@@ -180,13 +190,18 @@ func (d *delivery) finish(err error) {
 	}
 }
 
-// consume delivers events from from on; with target > 0 it stops after the
-// event at target (Replay), else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, from, target uint64, fn func(events.Envelope) error) error {
-	cons, err := s.js.OrderedConsumer(ctx, s.name, jetstream.OrderedConsumerConfig{
+// consume delivers events from from on (on subjects matching filter, all
+// when ""); with target > 0 it stops after the event at target (Replay),
+// else it runs until ctx is done (Follow).
+func (s *Store) consume(ctx context.Context, filter string, from, target uint64, fn func(events.Envelope) error) error {
+	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
-	})
+	}
+	if filter != "" {
+		cfg.FilterSubjects = []string{filter}
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.name, cfg)
 	if err != nil {
 		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
 	}

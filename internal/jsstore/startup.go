@@ -120,10 +120,11 @@ func listenedSubjects(inboxPrefix string) []string {
 // ledger did not create and that can harm it: push consumers whose
 // deliver subject is one the ledger listens to (their heartbeats and
 // messages would arrive as advisories, API calls or replies) and, when
-// ownsServer (the embedded server, where only the ledger and its feed
-// mirror create consumers), every durable consumer and every push
-// consumer not delivering to the feed's mirror. Each removal is logged at
-// ERROR with the consumer's name and deliver subject. Removing rather
+// ownsServer (the embedded server, where only the ledger creates
+// consumers, and only ordered pull ones), every durable consumer and
+// every push consumer (an older version's feed mirror had one). Each
+// removal is logged at ERROR with the consumer's name and deliver
+// subject. Removing rather
 // than refusing to start: a refusal would let whoever planted the
 // consumer keep the ledger down.
 func (s *Store) removeForeignConsumers(ctx context.Context, stream jetstream.Stream) error {
@@ -190,8 +191,8 @@ func (s *Store) foreignReason(ci *jetstream.ConsumerInfo, listened []string) str
 				return "push consumer delivering onto " + l + ", a subject the ledger listens to"
 			}
 		}
-		if s.cfg.OwnsServer && !strings.HasPrefix(ds, FeedDeliverPrefix+".") {
-			return "push consumer on the embedded server not created by the feed mirror"
+		if s.cfg.OwnsServer {
+			return "push consumer on the embedded server (the ledger creates none)"
 		}
 	}
 	if s.cfg.OwnsServer && ci.Config.Durable != "" {
