@@ -135,6 +135,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.feed != nil {
 		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log}
 		m.goRun("feed", func() error { return pub.Run(bg) })
+		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
 
 	m.api = httpapi.New(httpapi.Config{AuthProxyHeader: m.Config.AuthProxyHeader, TrustedProxies: m.Config.TrustedProxies,

@@ -208,3 +208,29 @@ func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
 		t.Errorf("projections ready %v after they stopped", v)
 	}
 }
+
+// The readers' feed is visible to an SRE: the publisher's state and how
+// far the feed reaches in the ledger; without a listener it is "off".
+func TestMetricsReportTheReadersFeed(t *testing.T) {
+	off := startService(t, "", nil)
+	if v := sample(t, string(off.must(http.StatusOK, "GET", "/metrics", "", nil).Body), `tokenledger_feed_state{state="off"}`); v != 1 {
+		t.Fatalf("without a NATS listener the feed state off = %v, want 1", v)
+	}
+
+	s := startWithReaders(t, "", nil)
+	s.createToken("backend", "development")
+	want := float64(s.lastSeq())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+		following := sample(t, body, `tokenledger_feed_state{state="following"}`)
+		last := sample(t, body, "tokenledger_feed_last_ledger_sequence ")
+		if following == 1 && last >= want-2 && last > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("feed following=%v last ledger sequence=%v, want 1 and about %v", following, last, want)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
+	}
+}

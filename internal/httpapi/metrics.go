@@ -30,7 +30,14 @@ type Telemetry struct {
 	// NATS reports the ledger's NATS connection: its state (one of
 	// NATSStates) and how many times it reconnected.
 	NATS func() (state string, reconnects uint64)
+	// Feed reports the readers' feed publisher: whether it follows the
+	// ledger now and the ledger sequence of the newest event the feed
+	// holds. Nil: there is no feed (NATS does not listen, or is external).
+	Feed func() (following bool, ledgerSeq uint64)
 }
+
+// Feed states of tokenledger_feed_state.
+var FeedStates = []string{"following", "retrying", "off"}
 
 // BuildInfo is the binary's version, commit and Go version.
 type BuildInfo struct {
@@ -117,6 +124,18 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 	if t.NATS != nil {
 		m.reg.MustRegister(&natsCollector{report: t.NATS})
 	}
+	feed := t.Feed
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tokenledger_feed_last_ledger_sequence",
+		Help: "Ledger sequence of the newest event in the readers' feed (0 without a feed).",
+	}, func() float64 {
+		if feed == nil {
+			return 0
+		}
+		_, seq := feed()
+		return float64(seq)
+	}))
+	m.reg.MustRegister(&feedCollector{report: feed})
 	for _, c := range []string{CauseConflict, CauseUnavailable, CauseOther} {
 		m.appendFailed.WithLabelValues(c)
 	}
@@ -334,6 +353,30 @@ type natsCollector struct {
 func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descNATSState
 	ch <- descNATSReconnects
+}
+
+// feedCollector reports the feed publisher's state as one-hot gauges over
+// FeedStates.
+type feedCollector struct {
+	report func() (bool, uint64)
+}
+
+var descFeedState = prometheus.NewDesc("tokenledger_feed_state",
+	"1 for the state the readers' feed publisher is in (following, retrying after an error, off), 0 for the others.", []string{"state"}, nil)
+
+func (c *feedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFeedState }
+
+func (c *feedCollector) Collect(ch chan<- prometheus.Metric) {
+	state := "off"
+	if c.report != nil {
+		state = "retrying"
+		if following, _ := c.report(); following {
+			state = "following"
+		}
+	}
+	for _, st := range FeedStates {
+		ch <- prometheus.MustNewConstMetric(descFeedState, prometheus.GaugeValue, b2f(st == state), st)
+	}
 }
 
 func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,7 +42,18 @@ type FeedPublisher struct {
 	// RetryWait is the longest pause between attempts after an error
 	// (default 30s; the first pause is a second or RetryWait if shorter).
 	RetryWait time.Duration
+
+	following atomic.Bool
+	last      atomic.Uint64
 }
+
+// Following reports whether the publisher is following the ledger now
+// (false before it starts and while it waits to retry after an error).
+func (p *FeedPublisher) Following() bool { return p.following.Load() }
+
+// LastLedgerSequence is the ledger sequence of the newest event the feed
+// holds, as the publisher last saw it (0 for an empty feed).
+func (p *FeedPublisher) LastLedgerSequence() uint64 { return p.last.Load() }
 
 // feedPosition is where the feed ends: its last sequence and the ledger
 // sequence of that event (both 0 for an empty feed).
@@ -68,6 +80,7 @@ func (p *FeedPublisher) Run(ctx context.Context) error {
 	wait := min(time.Second, maxWait)
 	for {
 		err := p.run(ctx, js)
+		p.following.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -92,6 +105,8 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return err
 	}
+	p.last.Store(at.ledger)
+	p.following.Store(true)
 	return p.Store.followSubject(ctx, FeedSubjects, at.ledger+1, func(env events.Envelope) error {
 		if !strings.HasPrefix(env.Subject(), feedTokenPrefix) || env.Sequence <= at.ledger {
 			return nil
@@ -99,6 +114,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		next, err := publishFeedEvent(ctx, js, at.feed, &env)
 		if err == nil {
 			at = feedPosition{feed: next, ledger: env.Sequence}
+			p.last.Store(at.ledger)
 			return nil
 		}
 		if !isWrongLastSequence(err) {
@@ -110,6 +126,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		}
 		if now.ledger >= env.Sequence {
 			at = now // another publisher was first; skip what it wrote
+			p.last.Store(at.ledger)
 			return nil
 		}
 		return fmt.Errorf("jsstore: feed publisher: resume after ledger sequence %d: %w", now.ledger, errFeedMoved)
