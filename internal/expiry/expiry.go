@@ -32,21 +32,13 @@ type Scheduler struct {
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	n := 0
 	for _, t := range s.Tokens.Due(s.Commands.Now()) {
-		m := commands.Meta{
-			CommandID: "expire-" + t.ID + "-" + strconv.FormatInt(t.ExpiresAt.UnixNano(), 10),
-			Actor:     events.System,
-			Via:       events.Via{CredentialType: "internal", RequestID: "expiry-scheduler"},
-		}
-		res, err := s.Commands.ExpireToken(ctx, m, t.ID)
-		switch {
-		case err == nil && !res.Replayed:
-			n++
-		case err == nil, errors.Is(err, commands.ErrConflict), errors.Is(err, commands.ErrExists),
-			errors.Is(err, commands.ErrGone), commands.IsValidation(err):
-			// Another replica got there first, or the token changed since
-			// the projection saw it; the next tick looks again.
-		default:
+		m := systemMeta("expire-"+t.ID+"-"+strconv.FormatInt(t.ExpiresAt.UnixNano(), 10), "expiry-scheduler")
+		appended, err := recorded(s.Commands.ExpireToken(ctx, m, t.ID))
+		if err != nil {
 			return n, err
+		}
+		if appended {
+			n++
 		}
 	}
 	return n, nil
@@ -54,24 +46,50 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 
 // Run ticks until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) error {
-	every := s.Every
-	if every <= 0 {
-		every = time.Second
+	return every(ctx, s.Every, s.Log, "expiry scheduler", s.Tick)
+}
+
+// systemMeta is the metadata of a recorder's command: the actor system,
+// and an id derived from what is recorded, so replicas append it once.
+func systemMeta(commandID, recorder string) commands.Meta {
+	return commands.Meta{CommandID: commandID, Actor: events.System,
+		Via: events.Via{CredentialType: "internal", RequestID: recorder}}
+}
+
+// recorded reads a recorder command's outcome: whether it appended, and
+// the error to stop on. Another replica or a user having got there first,
+// or the token having changed since the projection saw it, is no error:
+// the next tick looks again.
+func recorded(res commands.Result, err error) (bool, error) {
+	switch {
+	case err == nil:
+		return !res.Replayed, nil
+	case errors.Is(err, commands.ErrConflict), errors.Is(err, commands.ErrExists), errors.Is(err, commands.ErrGone),
+		errors.Is(err, commands.ErrNotFound), commands.IsValidation(err):
+		return false, nil
 	}
-	log := s.Log
+	return false, err
+}
+
+// every runs tick at once and then every period (default 1s) until ctx is
+// done, logging its errors.
+func every(ctx context.Context, period time.Duration, log *slog.Logger, name string, tick func(context.Context) (int, error)) error {
+	if period <= 0 {
+		period = time.Second
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
+		if _, err := tick(ctx); err != nil && ctx.Err() == nil {
+			log.Warn(name, "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("expiry scheduler", "err", err)
-			}
 		}
 	}
 }

@@ -2,7 +2,6 @@ package expiry
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -40,22 +39,13 @@ func (s *Sweeper) Tick(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, t := range s.Tokens.Stale(batch) {
-		m := commands.Meta{
-			CommandID: "sweep-" + t.ID + "-" + strconv.FormatUint(t.Version, 10),
-			Actor:     events.System,
-			Via:       events.Via{CredentialType: "internal", RequestID: "scope-sweeper"},
-		}
-		res, err := s.sweep(ctx, m, t)
-		switch {
-		case err == nil && !res.Replayed:
-			n++
-		case err == nil, errors.Is(err, commands.ErrConflict), errors.Is(err, commands.ErrGone),
-			errors.Is(err, commands.ErrNotFound), commands.IsValidation(err):
-			// Another replica or the deletion itself got there first, or
-			// the token changed since the projection saw it; the next tick
-			// looks again.
-		default:
+		m := systemMeta("sweep-"+t.ID+"-"+strconv.FormatUint(t.Version, 10), "scope-sweeper")
+		appended, err := recorded(s.sweep(ctx, m, t))
+		if err != nil {
 			return n, err
+		}
+		if appended {
+			n++
 		}
 	}
 	return n, nil
@@ -83,24 +73,5 @@ func (s *Sweeper) sweep(ctx context.Context, m commands.Meta, t tokenset.Token) 
 
 // Run ticks until ctx is done.
 func (s *Sweeper) Run(ctx context.Context) error {
-	every := s.Every
-	if every <= 0 {
-		every = time.Second
-	}
-	log := s.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("scope sweeper", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+	return every(ctx, s.Every, s.Log, "scope sweeper", s.Tick)
 }
