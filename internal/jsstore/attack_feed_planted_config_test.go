@@ -66,8 +66,9 @@ accounts { %s { jetstream: enabled, users: [{user: planter, password: planter}] 
 // TestEnsureFeedReplacesAFeedThatCannotTakeEvents: EnsureFeed keeps an
 // existing LEDGER_TOKENS when feedFits accepts its configuration, but
 // feedFits checks only some fields. A planted feed that is sealed, or
-// or whose MaxMsgSize is smaller than any event, passes; the publisher then can never add a token event
-// (readers never learn of a revocation) and retries forever. Such a feed
+// whose MaxMsgSize is smaller than any event, passes; the publisher then
+// can never add a token event (readers never learn of a revocation) and
+// retries forever. Such a feed
 // must be rebuilt like any other misconfigured one, so that a token event
 // appended after the start reaches readers.
 func TestEnsureFeedReplacesAFeedThatCannotTakeEvents(t *testing.T) {
