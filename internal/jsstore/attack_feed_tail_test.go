@@ -2,6 +2,7 @@ package jsstore_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,8 +70,14 @@ func TestFeedPublisherDoesNotTrustAPlantedFeedTail(t *testing.T) {
 				}
 				return fmt.Errorf("the token event at ledger sequence %d never reached the feed (followed %d events)", third, len(got()))
 			})
+			// The planted event itself stays in the feed (it denies deletes,
+			// and a rebuild would renumber what followers resume from); the
+			// publisher logs it at ERROR. Every genuine event is there once.
 			seen := map[uint64]int{}
 			for _, ev := range got() {
+				if strings.Contains(string(ev.Data), `"id":"planted"`) {
+					continue
+				}
 				seen[ev.LedgerSequence]++
 				if seen[ev.LedgerSequence] > 1 {
 					t.Errorf("ledger sequence %d is in the feed twice", ev.LedgerSequence)

@@ -104,7 +104,9 @@ func EnsureFeed(ctx context.Context, nc *nats.Conn, log Logger) error {
 }
 
 func feedFits(got, want jetstream.StreamConfig) bool {
-	return got.DenyDelete && got.DenyPurge && got.AllowDirect && !got.AllowRollup && !got.AllowMsgTTL &&
+	return !got.Sealed && got.MaxMsgSize == want.MaxMsgSize && got.MaxMsgsPerSubject <= 0 &&
+		got.Duplicates == want.Duplicates && got.Retention == want.Retention && !got.NoAck &&
+		got.DenyDelete && got.DenyPurge && got.AllowDirect && !got.AllowRollup && !got.AllowMsgTTL &&
 		got.MaxAge == 0 && got.MaxMsgs <= 0 && got.MaxBytes <= 0 && got.Discard == jetstream.DiscardNew &&
 		got.Storage == jetstream.FileStorage && slices.Equal(got.Subjects, want.Subjects) && len(got.Sources) == 0 &&
 		got.Mirror == nil && reflect.DeepEqual(got.SubjectTransform, want.SubjectTransform) &&
@@ -154,7 +156,23 @@ func NewFeedEnvelope(env *events.Envelope) FeedEnvelope {
 		AggregateID: env.AggregateID, Time: env.Time, CommandID: env.CommandID,
 		Actor:  FeedActor{Kind: env.Actor.Kind, ID: env.Actor.ID},
 		Via:    FeedVia{CredentialID: env.Via.CredentialID, CredentialType: env.Via.CredentialType},
-		Reason: env.Reason, Data: env.Data}
+		Reason: env.Reason, Data: feedData(env)}
+}
+
+// feedData is the event's payload re-encoded from its decoded form, so
+// that only the payload type's own fields reach readers (bytes edited into
+// a stored event's data do not), or the stored bytes when this build does
+// not know the payload.
+func feedData(env *events.Envelope) json.RawMessage {
+	p, err := env.Payload()
+	if err != nil || p == nil {
+		return env.Data
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return env.Data
+	}
+	return b
 }
 
 // LedgerSequenceHeader is the header of every feed event that holds its

@@ -78,18 +78,18 @@ func (p *FeedPublisher) Run(ctx context.Context) error {
 		maxWait = 30 * time.Second
 	}
 	wait := min(time.Second, maxWait)
+	var stuckAt uint64
 	for {
 		err := p.run(ctx, js)
 		p.following.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, errFeedMoved) {
+		if errors.Is(err, errFeedMoved) && p.last.Load() != stuckAt {
+			stuckAt = p.last.Load() // another publisher was first: resume after it
 			continue
 		}
-		if p.Log != nil {
-			p.Log.Log(ctx, slog.LevelWarn, "the readers' feed stopped following the ledger; retrying", "err", err, "retry_in", wait.String())
-		}
+		p.logf(ctx, slog.LevelWarn, "the readers' feed stopped following the ledger; retrying", "err", err, "retry_in", wait.String())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -99,9 +99,78 @@ func (p *FeedPublisher) Run(ctx context.Context) error {
 	}
 }
 
+func (p *FeedPublisher) logf(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if p.Log != nil {
+		p.Log.Log(ctx, level, msg, args...)
+	}
+}
+
+// feedTrustWindow bounds how far back from the feed's end the publisher
+// looks for the last event the ledger published.
+const feedTrustWindow = 1000
+
+// trustedPosition is where to resume: after the feed's actual last
+// sequence, and after the ledger sequence of the newest feed event that is
+// the ledger's (its id is the id of the ledger event its Ledger-Sequence
+// names, and the ledger sequences before it are lower). Events planted at
+// the feed's end (by whoever wrote the data dir while the ledger was
+// stopped) cannot be deleted, but they no longer decide what is published
+// next; each is logged at ERROR.
+func (p *FeedPublisher) trustedPosition(ctx context.Context, js jetstream.JetStream, end feedPosition) (feedPosition, error) {
+	if end.feed == 0 {
+		return end, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, feedRequestWait)
+	defer cancel()
+	st, err := js.Stream(rctx, FeedStream)
+	if err != nil {
+		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: stream %s: %w", FeedStream, err)
+	}
+	for seq := end.feed; seq > 0 && end.feed-seq < feedTrustWindow; seq-- {
+		m, err := st.GetMsg(rctx, seq)
+		if err != nil {
+			return feedPosition{}, fmt.Errorf("jsstore: feed publisher: read feed sequence %d: %w", seq, err)
+		}
+		if ls, ok := p.ledgers(rctx, m); ok {
+			return feedPosition{feed: end.feed, ledger: ls}, nil
+		}
+		p.logf(ctx, slog.LevelError, "the readers' feed holds an event the ledger did not publish (planted in the data dir?); publishing continues after the last genuine one",
+			"feed_seq", seq)
+	}
+	if end.feed <= feedTrustWindow {
+		return feedPosition{feed: end.feed}, nil // nothing genuine: publish everything after the planted events
+	}
+	return feedPosition{}, fmt.Errorf("jsstore: feed publisher: none of the feed's last %d events is the ledger's", feedTrustWindow)
+}
+
+// ledgers reports whether feed message m is the ledger's own copy of the
+// ledger event its Ledger-Sequence names, and that sequence.
+func (p *FeedPublisher) ledgers(ctx context.Context, m *jetstream.RawStreamMsg) (uint64, bool) {
+	ls, err := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
+	if err != nil || ls == 0 {
+		return 0, false
+	}
+	var fe struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(m.Data, &fe) != nil || fe.ID == "" {
+		return 0, false
+	}
+	var id, subject string
+	err = p.Store.Replay(ctx, ls, ls, func(env events.Envelope) error {
+		id, subject = env.ID, env.Subject()
+		return nil
+	})
+	return ls, err == nil && id == fe.ID && subject == m.Subject
+}
+
 // run publishes from the feed's end until an error.
 func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
-	at, err := readFeedPosition(ctx, js)
+	end, err := readFeedEnd(ctx, js)
+	if err != nil {
+		return err
+	}
+	at, err := p.trustedPosition(ctx, js, end)
 	if err != nil {
 		return err
 	}
@@ -109,6 +178,14 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	p.following.Store(true)
 	return p.Store.followSubject(ctx, FeedSubjects, at.ledger+1, func(env events.Envelope) error {
 		if !strings.HasPrefix(env.Subject(), feedTokenPrefix) || env.Sequence <= at.ledger {
+			return nil
+		}
+		if err := env.CheckHash(); err != nil {
+			// Not the ledger's event as sealed (edited or forged in the
+			// data dir): readers do not get it. The history route reports
+			// the broken chain; later events still reach readers.
+			p.logf(ctx, slog.LevelError, "a ledger event's hash does not verify: not published to the readers' feed",
+				"ledger_seq", env.Sequence, "err", err)
 			return nil
 		}
 		next, err := publishFeedEvent(ctx, js, at.feed, &env)
@@ -120,16 +197,9 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		if !isWrongLastSequence(err) {
 			return err
 		}
-		now, rerr := readFeedPosition(ctx, js)
-		if rerr != nil {
-			return rerr
-		}
-		if now.ledger >= env.Sequence {
-			at = now // another publisher was first; skip what it wrote
-			p.last.Store(at.ledger)
-			return nil
-		}
-		return fmt.Errorf("jsstore: feed publisher: resume after ledger sequence %d: %w", now.ledger, errFeedMoved)
+		// Another publisher (a second replica) appended: resume after its
+		// last genuine event.
+		return fmt.Errorf("jsstore: feed publisher: after ledger sequence %d: %w", at.ledger, errFeedMoved)
 	})
 }
 
@@ -163,25 +233,13 @@ func isWrongLastSequence(err error) bool {
 		(apiErr.ErrorCode == codeWrongLastSequence || apiErr.ErrorCode == codeWrongLastSequenceConstant)
 }
 
-// readFeedPosition reads the feed's last event and its Ledger-Sequence.
-func readFeedPosition(ctx context.Context, js jetstream.JetStream) (feedPosition, error) {
+// readFeedEnd reads the feed's last sequence (0 for an empty feed).
+func readFeedEnd(ctx context.Context, js jetstream.JetStream) (feedPosition, error) {
 	rctx, cancel := context.WithTimeout(ctx, feedRequestWait)
 	defer cancel()
 	st, err := js.Stream(rctx, FeedStream)
 	if err != nil {
 		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: stream %s: %w", FeedStream, err)
 	}
-	last := st.CachedInfo().State.LastSeq
-	if last == 0 {
-		return feedPosition{}, nil
-	}
-	m, err := st.GetMsg(rctx, last)
-	if err != nil {
-		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: read feed sequence %d: %w", last, err)
-	}
-	ls, err := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
-	if err != nil || ls == 0 {
-		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: feed sequence %d has no valid %s header", last, LedgerSequenceHeader)
-	}
-	return feedPosition{feed: last, ledger: ls}, nil
+	return feedPosition{feed: st.CachedInfo().State.LastSeq}, nil
 }
