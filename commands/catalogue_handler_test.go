@@ -12,10 +12,10 @@ import (
 )
 
 // seedCatalogue creates project default, environments development and
-// production (as EnsureCatalogue does at start-up) and environment staging.
+// production (as EnsureDefaults does at start-up) and environment staging.
 func (l *ledger) seedCatalogue() {
 	l.t.Helper()
-	if _, err := l.h.EnsureCatalogue(l.ctx, commands.Meta{Actor: events.System}); err != nil {
+	if _, err := l.h.EnsureDefaults(l.ctx, commands.Meta{Actor: events.System}); err != nil {
 		l.t.Fatal(err)
 	}
 	if _, err := l.h.CreateEnvironment(l.ctx, meta(""), commands.CreateEnvironment{Name: "staging", Type: "preproduction"}); err != nil {

@@ -271,7 +271,7 @@ func TestHandler_CreatesGenerateUUIDv7(t *testing.T) {
 // error.
 func TestHandler_RefusedCommandsAppendNothing(t *testing.T) {
 	l := newLedger(t)
-	if _, err := l.h.EnsureCatalogue(l.ctx, commands.Meta{Actor: events.System}); err != nil {
+	if _, err := l.h.EnsureDefaults(l.ctx, commands.Meta{Actor: events.System}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := l.h.CreateUser(l.ctx, meta("seed-user"), commands.CreateUser{UserID: "u-bob", Username: "bob", RootRole: events.RoleViewer}); err != nil {
@@ -607,13 +607,13 @@ func TestHandler_StaleTokenInBatchConflictsAndStoresNothing(t *testing.T) {
 	}
 }
 
-// Ensure EnsureCatalogue creates project default and environments
+// Ensure EnsureDefaults creates project default and environments
 // development and production once, as the system, and appends nothing when
 // run again, also by two nodes at once.
-func TestHandler_EnsureCatalogueIsIdempotent(t *testing.T) {
+func TestHandler_EnsureDefaultsIsIdempotent(t *testing.T) {
 	l := newLedger(t)
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal"}}
-	r, err := l.h.EnsureCatalogue(l.ctx, sys)
+	r, err := l.h.EnsureDefaults(l.ctx, sys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +636,7 @@ func TestHandler_EnsureCatalogueIsIdempotent(t *testing.T) {
 			}
 		}
 	}
-	again, err := l.h.EnsureCatalogue(l.ctx, sys)
+	again, err := l.h.EnsureDefaults(l.ctx, sys)
 	if err != nil || again != (commands.Result{}) || l.lastSeq() != 3 {
 		t.Fatalf("second run: %+v %v, stream at %d; want nothing appended", again, err, l.lastSeq())
 	}
@@ -649,7 +649,7 @@ func TestHandler_EnsureCatalogueIsIdempotent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = newTestHandler(l2.store).EnsureCatalogue(l2.ctx, sys)
+			_, errs[i] = newTestHandler(l2.store).EnsureDefaults(l2.ctx, sys)
 		}()
 	}
 	wg.Wait()

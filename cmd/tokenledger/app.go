@@ -123,7 +123,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.api.ObserveAppend(took, err)
 		}
 	}}
-	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: catalogue{m.Dir, m.Tokens}, Tokens: catalogue{m.Dir, m.Tokens}})
+	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
@@ -174,13 +174,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("catch up with the stream: %w", err)
 	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
-	if _, err := m.Commands.EnsureCatalogue(ctx, sys); err != nil {
+	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
 		return fmt.Errorf("create default project and environments: %w", err)
 	}
 	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
-	n, err := bootstrap.Import(ctx, m.Commands, catalogue{m.Dir, m.Tokens}, tokens)
+	n, err := bootstrap.Import(ctx, m.Commands, readModels{m.Dir, m.Tokens}, tokens)
 	if err != nil {
 		return err
 	}
@@ -369,29 +369,29 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// catalogue adapts the directory and the token set to the read ports of
-// commands (Catalogue, TokenIndex) and to bootstrap.Catalogue.
-type catalogue struct {
+// readModels adapts the directory and the token set to the read ports of
+// commands (Catalogue, TokenIndex) and to bootstrap.TokenIndex.
+type readModels struct {
 	d      *directory.Directory
 	tokens *tokenset.Set
 }
 
-func (c catalogue) TokenExists(id string) bool {
+func (c readModels) TokenExists(id string) bool {
 	_, ok := c.tokens.ByID(id)
 	return ok
 }
 
-func (c catalogue) ProjectLive(id string) bool {
+func (c readModels) ProjectLive(id string) bool {
 	p, ok := c.d.Project(id)
 	return ok && !p.Deleted
 }
 
-func (c catalogue) EnvironmentLive(name string) bool {
+func (c readModels) EnvironmentLive(name string) bool {
 	_, ok := c.d.Environment(name)
 	return ok
 }
 
-func (c catalogue) Environments() []string {
+func (c readModels) Environments() []string {
 	var out []string
 	for _, e := range c.d.Environments() {
 		out = append(out, e.Name)
@@ -399,7 +399,7 @@ func (c catalogue) Environments() []string {
 	return out
 }
 
-func (c catalogue) OwnedTokens(owner events.Owner) []commands.TokenRef {
+func (c readModels) OwnedTokens(owner events.Owner) []commands.TokenRef {
 	var out []commands.TokenRef
 	for _, t := range c.tokens.ByOwner(owner.Kind, owner.ID) {
 		out = append(out, commands.TokenRef{ID: t.ID, Type: t.Type, Revoked: t.Revoked})
@@ -407,7 +407,7 @@ func (c catalogue) OwnedTokens(owner events.Owner) []commands.TokenRef {
 	return out
 }
 
-func (c catalogue) ProjectTokens(project string) []string {
+func (c readModels) ProjectTokens(project string) []string {
 	var out []string
 	for _, t := range c.tokens.ByProject(project) {
 		if !t.Revoked {
@@ -417,7 +417,7 @@ func (c catalogue) ProjectTokens(project string) []string {
 	return out
 }
 
-func (c catalogue) EnvironmentTokens(env string) []string {
+func (c readModels) EnvironmentTokens(env string) []string {
 	var out []string
 	for _, t := range c.tokens.All() {
 		if t.Environment == env && !t.Revoked {

@@ -108,8 +108,8 @@ func Parse(getenv func(string) string) ([]Token, error) {
 	return out, nil
 }
 
-// Catalogue tells whether a token exists.
-type Catalogue interface {
+// TokenIndex tells whether a token exists.
+type TokenIndex interface {
 	TokenExists(id string) bool
 }
 
@@ -118,10 +118,10 @@ type Catalogue interface {
 // environment is not live is refused by the command (its scope rule), and
 // the import stops with that error. Several replicas importing at once
 // create each token once: its id and command id derive from its secret.
-func Import(ctx context.Context, h *commands.Handler, cat Catalogue, tokens []Token) (int, error) {
+func Import(ctx context.Context, h *commands.Handler, idx TokenIndex, tokens []Token) (int, error) {
 	created := 0
 	for _, t := range tokens {
-		if cat.TokenExists(t.ID()) {
+		if idx.TokenExists(t.ID()) {
 			// Imported on an earlier start (and perhaps deleted since, or
 			// its project or environment deleted since): nothing to do.
 			continue

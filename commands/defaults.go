@@ -8,7 +8,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-// The predefined catalogue [Handler.EnsureCatalogue] creates: the default
+// The defaults [Handler.EnsureDefaults] creates: the default
 // project and the environments development and production.
 var (
 	defaultProject  = CreateProject{ProjectID: DefaultProject, Name: "Default", Description: "Default project"}
@@ -18,17 +18,17 @@ var (
 	}
 )
 
-// EnsureCatalogue creates whatever of the predefined catalogue does not
+// EnsureDefaults creates whatever of the defaults does not
 // exist yet (project default, environments development and production) in
 // one atomic append, as events of m.Actor (at start-up: events.System). It
 // is idempotent: an existing aggregate is skipped, and when everything
 // exists nothing is appended and the zero Result is returned. When another
-// node creates the catalogue at the same moment, the losing append conflicts
-// and EnsureCatalogue reloads once and skips what the winner created.
-func (h *Handler) EnsureCatalogue(ctx context.Context, m Meta) (Result, error) {
+// node creates the defaults at the same moment, the losing append conflicts
+// and EnsureDefaults reloads once and skips what the winner created.
+func (h *Handler) EnsureDefaults(ctx context.Context, m Meta) (Result, error) {
 	m = h.withCommandID(m)
 	for attempt := 0; ; attempt++ {
-		batch, err := h.catalogueBatch(ctx, m)
+		batch, err := h.defaultsBatch(ctx, m)
 		if err != nil || len(batch) == 0 {
 			return Result{}, err
 		}
@@ -37,15 +37,15 @@ func (h *Handler) EnsureCatalogue(ctx context.Context, m Meta) (Result, error) {
 			continue
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("ensure catalogue: %w", err)
+			return Result{}, fmt.Errorf("ensure defaults: %w", err)
 		}
 		return Result{Seq: seq}, nil
 	}
 }
 
-// catalogueBatch returns one create (Expected 0) per missing catalogue
+// defaultsBatch returns one create (Expected 0) per missing catalogue
 // aggregate, with MsgIDs <commandID>/<i>.
-func (h *Handler) catalogueBatch(ctx context.Context, m Meta) ([]Append, error) {
+func (h *Handler) defaultsBatch(ctx context.Context, m Meta) ([]Append, error) {
 	now := h.Now()
 	var payloads []events.Payload
 	var ids []string
