@@ -6,7 +6,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-// AggregateState is the bookkeeping every principal and catalogue aggregate
+// AggregateState is the bookkeeping every user, service-account, role, project and environment aggregate
 // carries, folded from its own events. It is embedded in UserState,
 // ServiceAccountState, RoleState, ProjectState and EnvironmentState.
 type AggregateState struct {
