@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Test harness: the real service (embedded NATS with JetStream in a temp
@@ -287,3 +289,32 @@ func (c *testClock) Advance(d time.Duration) {
 // fromNow is the wall-clock time d from now as the API takes it (RFC 3339,
 // UTC); a negative d is in the past.
 func fromNow(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+
+// makeStreamUnsafe gives LEDGER an age limit, as someone with access to
+// the stream could, and waits (bounded) until the store noticed it through
+// the update advisory and refuses writes.
+func (s *testService) makeStreamUnsafe() {
+	s.t.Helper()
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxAge = time.Hour
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		s.t.Fatal(err)
+	}
+	for s.Store.Health() == nil {
+		select {
+		case <-ctx.Done():
+			s.t.Fatal("the store never noticed the unsafe configuration")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

@@ -126,28 +126,7 @@ func TestMetricsReportBuildNATSReplayLagAndAppends(t *testing.T) {
 
 	s.createToken("frontend", "development")
 	// The stream stops being audit-grade: a create is refused as unavailable.
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "LEDGER")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := st.CachedInfo().Config
-	cfg.MaxAge = time.Hour
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	for s.Store.Health() == nil {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the store never noticed the unsafe configuration")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	s.makeStreamUnsafe()
 	s.must(http.StatusServiceUnavailable, "POST", "/api/admin/api-tokens", adminSecret,
 		map[string]any{"tokenName": "refused", "type": "backend", "environment": "development"})
 	body = string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)

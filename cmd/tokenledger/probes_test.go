@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // /health is liveness (the process is up), /ready is readiness (caught up,
@@ -26,29 +23,7 @@ func TestHealthStaysLiveWhileReadyReportsTheLedgerRefusingWrites(t *testing.T) {
 	}
 
 	// Someone with access to the stream gives it an age limit.
-	js, err := jetstream.New(s.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "LEDGER")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := st.CachedInfo().Config
-	cfg.MaxAge = time.Hour
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	// The store notices through the update advisory; wait (bounded) for it.
-	for s.Store.Health() == nil {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the store never noticed the unsafe configuration")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	s.makeStreamUnsafe()
 	ready := s.do("GET", "/ready", "", nil)
 	if ready.Status != http.StatusServiceUnavailable {
 		t.Fatalf("/ready = %d while the ledger refuses writes, want 503", ready.Status)
