@@ -145,7 +145,14 @@ func (r *Runner) run(ctx context.Context) error {
 	from := r.minApplied()
 	rp := r.startReplay(from, mark)
 	r.advance(from, mark)
+	last := from
 	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
+		if env.Sequence != last+1 {
+			// Whatever the Source: a projection never skips a sequence.
+			return &events.TamperError{Seq: last + 1, Kind: events.TamperGap,
+				Err: fmt.Errorf("projections: the source delivered sequence %d after %d", env.Sequence, last)}
+		}
+		last = env.Sequence
 		for _, p := range r.ps {
 			if err := p.Apply(env); err != nil {
 				return fmt.Errorf("projections: apply seq %d (%s) to %T: %w", env.Sequence, env.Type, p, err)

@@ -131,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.goRun("projections", func() error { return m.Runner.Run(bg) })
+	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.feed != nil {
 		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log}
 		m.goRun("feed", func() error { return pub.Run(bg) })
@@ -171,6 +171,11 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
+		if events.AsTamper(err) != nil {
+			// Logged by the projections' task; keep serving the probes,
+			// which name the sequence, and refuse everything else.
+			return nil
+		}
 		return fmt.Errorf("catch up with the stream: %w", err)
 	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
