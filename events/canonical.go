@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gowebpki/jcs"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Canonical forms of an envelope (its Format).
@@ -37,7 +37,11 @@ func (e *Envelope) canonicalJCS() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jcs.Transform(b)
+	v := jsontext.Value(b)
+	if err := v.Canonicalize(); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // format1EscapedHash is the format-1 hash with every U+FFFD written as the
