@@ -15,6 +15,8 @@ const (
 	DefaultReplicas   = 1
 	DefaultDuplicates = 2 * time.Minute
 	DefaultRecheck    = time.Minute
+	// DefaultStallCheck is Config.StallCheck's default.
+	DefaultStallCheck = time.Second
 )
 
 // MaxMsgSize bounds one stored event (headers and envelope).
@@ -67,7 +69,7 @@ func (c Config) withDefaults() Config {
 		c.Recheck = DefaultRecheck
 	}
 	if c.StallCheck <= 0 {
-		c.StallCheck = time.Second
+		c.StallCheck = DefaultStallCheck
 	}
 	return c
 }
