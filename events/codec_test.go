@@ -52,9 +52,11 @@ var samples = []events.Payload{
 	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
+	events.KeyRotated{Previous: "tokenledger+0a1b2c3d+AW7UFxCPKuD2ZVEw0ixC2SMWR9b4d1nkFqSTSWeNIkPm",
+		Key: "tokenledger+4e5f6a7b+AeZpsq1Rw1F2M0zVAqNppjqn7OSYsVpVNRQTLi46ngyx"},
 }
 
-func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
+func sampleEnvelope(t testing.TB, p events.Payload) events.Envelope {
 	t.Helper()
 	e, err := events.New("01JD0000000000000000000000", "0193a5b2-0000-7000-8000-000000000001", p, t0)
 	if err != nil {
@@ -67,6 +69,9 @@ func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
 	e.Reason = "rotation"
 	e.Prev = strings.Repeat("cd", 32)
 	if err := e.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sign(goldenKey); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -123,6 +128,11 @@ func TestGolden_EveryRecordedVersionStillDecodes(t *testing.T) {
 			}
 			if err := e.CheckHash(); err != nil {
 				t.Fatalf("recorded hash no longer matches: %v", err)
+			}
+			if e.Format >= events.FormatJCS {
+				if err := e.CheckSignature(goldenKey); err != nil {
+					t.Fatalf("recorded signature no longer verifies: %v", err)
+				}
 			}
 			p, err := e.Payload()
 			if err != nil {

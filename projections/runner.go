@@ -47,6 +47,11 @@ type Runner struct {
 	// ProgressEvery is the interval between the replay's progress lines;
 	// 0 means DefaultProgressEvery. Set it before Run.
 	ProgressEvery time.Duration
+	// Verify, when set, checks each event before it is applied (the
+	// ledger's key chain: was this event written by the ledger?). An
+	// error stops Run like an Apply error, the event unapplied. Set it
+	// before Run.
+	Verify func(events.Envelope) error
 
 	src Source
 	ps  []Projection
@@ -151,6 +156,11 @@ func (r *Runner) run(ctx context.Context) error {
 			// Whatever the Source: a projection never skips a sequence.
 			return &events.TamperError{Seq: last + 1, Kind: events.TamperGap,
 				Err: fmt.Errorf("projections: the source delivered sequence %d after %d", env.Sequence, last)}
+		}
+		if r.Verify != nil {
+			if err := r.Verify(env); err != nil {
+				return fmt.Errorf("projections: seq %d (%s) refused: %w", env.Sequence, env.Type, err)
+			}
 		}
 		last = env.Sequence
 		for _, p := range r.ps {

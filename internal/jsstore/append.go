@@ -68,6 +68,9 @@ func (s *Store) Append(ctx context.Context, batch ...commands.Append) (uint64, e
 	case len(batch) > MaxBatch:
 		return 0, fmt.Errorf("jsstore: append: %d events in one batch, at most %d can be stored atomically", len(batch), MaxBatch)
 	}
+	if err := s.signBatch(batch); err != nil {
+		return 0, err
+	}
 	msgs, err := s.buildMsgs(batch)
 	if err != nil {
 		return 0, err

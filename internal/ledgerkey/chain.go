@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -22,9 +23,10 @@ import (
 // a signature by another key, a signature that does not verify, or bytes
 // that do not match the hash are forgeries ([events.TamperError]).
 //
-// A Chain is not safe for concurrent use; the projections' runner calls it
-// from one goroutine.
+// Check is meant to be called in stream order from one goroutine (the
+// projections' runner); the other methods may be called concurrently.
 type Chain struct {
+	mu          sync.Mutex
 	known       map[string]ed25519.PublicKey
 	vkeys       map[string]string // id → verifier key
 	current     string            // "" until the first signed event
@@ -57,6 +59,8 @@ func (c *Chain) know(vkey string) error {
 // Knowing a key trusts nothing by itself: only the first signed event may
 // pick its key among the known ones.
 func (c *Chain) Learn(rotations []events.Envelope) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, e := range rotations {
 		if e.Type != events.TypeKeyRotated {
 			continue
@@ -77,6 +81,17 @@ func (c *Chain) Learn(rotations []events.Envelope) error {
 
 // PublicKey returns the current key's public key when id names it.
 func (c *Chain) PublicKey(id string) (ed25519.PublicKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.publicKey(id)
+}
+
+// current is the Chain as the KeyRing of one check, under c.mu.
+type current struct{ c *Chain }
+
+func (k current) PublicKey(id string) (ed25519.PublicKey, bool) { return k.c.publicKey(id) }
+
+func (c *Chain) publicKey(id string) (ed25519.PublicKey, bool) {
 	if id == "" || id != c.current {
 		return nil, false
 	}
@@ -86,15 +101,25 @@ func (c *Chain) PublicKey(id string) (ed25519.PublicKey, bool) {
 
 // CurrentID is the ID of the key the next event must be signed by, ""
 // while no event was signed.
-func (c *Chain) CurrentID() string { return c.current }
+func (c *Chain) CurrentID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
 
 // CurrentVerifierKey is the current key's verifier key ("" as CurrentID).
-func (c *Chain) CurrentVerifierKey() string { return c.vkeys[c.current] }
+func (c *Chain) CurrentVerifierKey() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.vkeys[c.current]
+}
 
 // Check checks the next event of the stream (see [Chain] for the rules)
 // and returns an [events.TamperError] naming its sequence when the ledger
 // did not write it.
 func (c *Chain) Check(e events.Envelope) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if e.Sig == "" && c.current == "" {
 		return nil // history from before the ledger signed
 	}
@@ -104,7 +129,7 @@ func (c *Chain) Check(e events.Envelope) error {
 		}
 		c.current, c.firstSigned = e.Key, e.Sequence
 	}
-	if err := e.CheckSignature(c); err != nil {
+	if err := e.CheckSignature(current{c}); err != nil {
 		switch {
 		case errors.Is(err, events.ErrBadHash):
 			return &events.TamperError{Seq: e.Sequence, Kind: events.TamperEdited, Err: err}

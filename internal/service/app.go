@@ -28,6 +28,7 @@ import (
 	"github.com/tokenledger/tokenledger/internal/expiry"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
 	"github.com/tokenledger/tokenledger/projections/directory"
@@ -50,6 +51,8 @@ type Main struct {
 	Audit    *auditlog.Log
 	Runner   *projections.Runner
 	Commands *commands.Handler
+
+	key *ledgerkey.Key // signs every appended event
 
 	lock   *flock.Flock // the data dir's lock, held while the embedded server runs
 	ln     net.Listener
@@ -113,9 +116,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	chain, err := m.setUpSigning(ctx)
+	if err != nil {
+		return err
+	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New()
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
+	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
 	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {
@@ -177,6 +185,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return nil
 		}
 		return fmt.Errorf("catch up with the stream: %w", err)
+	}
+	if err := m.checkChainEnd(chain); err != nil {
+		return err
 	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
 	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {

@@ -66,6 +66,14 @@ type Config struct {
 	// TrustedOrigins may send mutations from a browser besides the
 	// server's own origin.
 	TrustedOrigins []string
+
+	// SigningKey is the file of the ledger's signing key (--signing-key);
+	// "" is "<DataDir>.signing-key". Generated on first start.
+	SigningKey string
+	// RotateSigningKey makes this start append a key.rotated event signed
+	// by the current key and replace the key file with a new key
+	// (--rotate-signing-key, command line only).
+	RotateSigningKey bool
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -166,6 +174,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			l.FeedMaxBytes = int64(gib) << 30
 			return nil
 		})
+
+	def("signing-key", "SIGNING_KEY", "<data-dir>.signing-key", "`file` of the ledger's Ed25519 signing key (a signed-note signer key, mode 0600), outside the data dir; generated on first start",
+		str(&c.SigningKey))
+	// Not an environment twin: left set, it would rotate at every start.
+	fs.BoolVar(&c.RotateSigningKey, "rotate-signing-key", false, "append a key.rotated event signed by the current signing key and replace the key file with a new key, then serve (command line only)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
