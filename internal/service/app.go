@@ -141,7 +141,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.Runner.WaitFor}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
