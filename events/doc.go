@@ -29,6 +29,16 @@
 // to the envelope must therefore be omitempty, so that they hash to the
 // bytes they were sealed with.
 //
+// # Signatures
+//
+// A format-2 event also names the ledger key that signed it (Key, the 8-hex
+// id of a signed-note verifier key, inside the hashed bytes) and carries
+// Sig, the base64 Ed25519 signature of the ASCII Hash ([Envelope.Sign],
+// [Envelope.CheckSignature]). The key chain (which key signs which events,
+// and [KeyRotated]) is followed by internal/ledgerkey. A reader that finds
+// an event the ledger did not write, or a hole in the stream, reports a
+// [TamperError].
+//
 // # Versions
 //
 // Each payload type has a schema version. Old versions stay decodable
