@@ -183,3 +183,35 @@ func TestChainNamesEditedEvents(t *testing.T) {
 		t.Fatalf("edited event: %v", te)
 	}
 }
+
+// Events a verified checkpoint covers are not checked one by one, but the
+// key chain is still followed through them; the first event after them is
+// checked in full.
+func TestChainTrustThroughSkipsOnlyTheCoveredEvents(t *testing.T) {
+	old, own := genKey(t), genKey(t)
+	rev := events.TokenRevoked{Reason: events.ReasonDeleted}
+	evs := []events.Envelope{
+		chainEvent(t, 1, rev, old),
+		chainEvent(t, 2, events.KeyRotated{Previous: old.VerifierKey(), Key: own.VerifierKey()}, old),
+		chainEvent(t, 3, rev, own),
+		chainEvent(t, 4, rev, own),
+	}
+	evs[2].Reason = "edited under the checkpoint" // bytes no longer match: not looked at
+	evs[3].Reason = "edited after it"
+	c, _ := ledgerkey.NewChain(own.VerifierKey())
+	if err := c.Learn(evs); err != nil {
+		t.Fatal(err)
+	}
+	c.TrustThrough(3)
+	for _, e := range evs[:3] {
+		if err := c.Check(e); err != nil {
+			t.Fatalf("covered seq %d: %v", e.Sequence, err)
+		}
+	}
+	if c.CurrentID() != own.ID() {
+		t.Fatalf("rotation under the checkpoint not followed: current %s, want %s", c.CurrentID(), own.ID())
+	}
+	if te := events.AsTamper(c.Check(evs[3])); te == nil || te.Seq != 4 || te.Kind != events.TamperEdited {
+		t.Fatalf("event after the checkpoint: %v, want edited at 4", te)
+	}
+}
