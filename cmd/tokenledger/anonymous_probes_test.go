@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // /health is liveness ("the process is up") and needs no credential: it is
@@ -14,11 +15,11 @@ import (
 // body that follows the stream's sequence lets anyone watch every token
 // create, revocation and user change as it happens (and count them).
 func TestHealthDoesNotRevealLedgerActivity(t *testing.T) {
-	svc := startService(t, "", nil)
-	before := svc.must(http.StatusOK, "GET", "/health", "", nil).Body
-	_, id := svc.createToken("backend", "development", "default")
-	svc.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, adminSecret, nil)
-	after := svc.must(http.StatusOK, "GET", "/health", "", nil).Body
+	svc := servicetest.Start(t, "", nil)
+	before := svc.Must(http.StatusOK, "GET", "/health", "", nil).Body
+	_, id := svc.CreateToken("backend", "development", "default")
+	svc.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, nil)
+	after := svc.Must(http.StatusOK, "GET", "/health", "", nil).Body
 	if !bytes.Equal(before, after) {
 		t.Fatalf("an anonymous /health answer changes with each write to the ledger:\nbefore: %s\nafter:  %s", before, after)
 	}
@@ -32,7 +33,7 @@ func TestHealthDoesNotRevealLedgerActivity(t *testing.T) {
 // denied: the stream figures of a scrape are read at most once per interval
 // (or the route is limited), not once per request.
 func TestAnonymousScrapesDoNotEachCallTheJetStreamAPI(t *testing.T) {
-	svc := startService(t, "", nil)
+	svc := servicetest.Start(t, "", nil)
 	apiCalls := func() uint64 {
 		jsz, err := svc.NATSServer().Jsz(&server.JSzOptions{})
 		if err != nil {
@@ -43,7 +44,7 @@ func TestAnonymousScrapesDoNotEachCallTheJetStreamAPI(t *testing.T) {
 	const scrapes = 50
 	start := apiCalls()
 	for range scrapes {
-		svc.must(http.StatusOK, "GET", "/metrics", "", nil)
+		svc.Must(http.StatusOK, "GET", "/metrics", "", nil)
 	}
 	if n := apiCalls() - start; n >= scrapes/2 {
 		t.Fatalf("%d anonymous scrapes made %d JetStream API calls", scrapes, n)

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Names refuse control and format characters (a U+202E reverses what an
@@ -16,17 +19,17 @@ import (
 // someone else's). What the ledger records from a header must hold no
 // control or format characters.
 func TestClientHeadersCannotCarryBidiOrInvisibleCharactersIntoTheAuditTrail(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	for i, h := range []struct{ name, value string }{
 		{"X-Request-Id", "req-\u202e1234"},
 		{"X-Request-Id", "req-\u200b\u2066x"},
 		{"User-Agent", "curl/8.0 \u202eliam-live"},
 		{"User-Agent", "tool\ufeff/1"},
 	} {
-		t.Run(h.name+"/"+itoaInt(i), func(t *testing.T) {
-			id := "p" + itoaInt(i)
-			s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": id, "name": id}, h.name, h.value)
-			r := s.must(http.StatusOK, "GET", "/api/ledger/events?type=project.created&aggregate="+id, adminSecret, nil)
+		t.Run(h.name+"/"+strconv.Itoa(i), func(t *testing.T) {
+			id := "p" + strconv.Itoa(i)
+			s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": id, "name": id}, h.name, h.value)
+			r := s.Must(http.StatusOK, "GET", "/api/ledger/events?type=project.created&aggregate="+id, servicetest.AdminSecret, nil)
 			var out struct {
 				Events []struct {
 					Via struct {

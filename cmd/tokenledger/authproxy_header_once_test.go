@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The auth-proxy header names the signed-in user. A proxy that adds its
@@ -15,12 +18,12 @@ import (
 // and must sign no one in.
 func TestAuthProxyHeaderSentMoreThanOnceSignsNoOneIn(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.AuthProxyHeader = header
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	s.createUser("boss", "Admin")
-	s.createUser("alice", "Viewer")
+	s.CreateUser("boss", "Admin")
+	s.CreateUser("alice", "Viewer")
 	for name, headers := range map[string]string{
 		"same_case":  "X-Forwarded-User: boss\r\nX-Forwarded-User: alice\r\n",
 		"other_case": "x-forwarded-user: boss\r\nX-Forwarded-User: alice\r\n",

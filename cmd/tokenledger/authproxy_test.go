@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Single sign-on: a trusted proxy names the signed-in user in a header. It
@@ -27,25 +29,25 @@ func TestAuthProxy_HeaderTrustedOnlyFromConfiguredProxies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServiceWith(t, "", nil, func(c *Config) {
+			s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 				if tt.enabled {
 					c.AuthProxyHeader = header
 					c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(tt.trusted)}
 				}
 			})
-			s.createUser("dora", "Admin")
-			r := s.do("GET", "/api/admin/api-tokens", "", nil, header, tt.login)
+			s.CreateUser("dora", "Admin")
+			r := s.Do("GET", "/api/admin/api-tokens", "", nil, header, tt.login)
 			if r.Status != tt.want {
 				t.Fatalf("status %d, want %d: %s", r.Status, tt.want, r.Body)
 			}
 			if tt.want != http.StatusOK {
-				checkErrorShape(t, r)
+				servicetest.CheckErrorShape(t, r)
 				return
 			}
 			// A mutation through the proxy is attributed to the user, via auth-proxy.
-			s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", "",
+			s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", "",
 				map[string]any{"tokenName": "sso", "type": "frontend", "environment": "development"}, header, tt.login)
-			e := s.lastEvent()
+			e := s.LastEvent()
 			if e.Actor.Kind != events.ActorUser || e.Actor.Name != "dora@example.com" || e.Via.CredentialType != "auth-proxy" {
 				t.Fatalf("event attributed to %+v via %+v", e.Actor, e.Via)
 			}
@@ -56,14 +58,14 @@ func TestAuthProxy_HeaderTrustedOnlyFromConfiguredProxies(t *testing.T) {
 func TestParseConfig_FlagsAndEnvironmentTwins(t *testing.T) {
 	env := map[string]string{"TOKENLEDGER_LISTEN": "127.0.0.1:9999", "TOKENLEDGER_DATA_DIR": "/env/dir", "TOKENLEDGER_NATS_LISTEN": "off"}
 	getenv := func(k string) string { return env[k] }
-	c, err := ParseConfig([]string{"--data-dir", "/flag/dir"}, getenv)
+	c, err := service.ParseConfig([]string{"--data-dir", "/flag/dir"}, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:9999" || c.DataDir != "/flag/dir" || c.NATSListen != "off" {
 		t.Fatalf("config = %+v", c)
 	}
-	d, err := ParseConfig(nil, func(string) string { return "" })
+	d, err := service.ParseConfig(nil, func(string) string { return "" })
 	if err != nil || d.Listen != "127.0.0.1:4242" || d.DataDir != "./data" || d.NATSListen != "127.0.0.1:4222" || d.NATSURL != "" {
 		t.Fatalf("defaults = %+v, %v", d, err)
 	}
@@ -73,8 +75,8 @@ func TestParseConfig_FlagsAndEnvironmentTwins(t *testing.T) {
 		{"--expiry-interval", "-1s"},
 		{"extra-arg"},
 	} {
-		if _, err := ParseConfig(bad, func(string) string { return "" }); err == nil {
-			t.Errorf("ParseConfig(%v) accepted bad input", bad)
+		if _, err := service.ParseConfig(bad, func(string) string { return "" }); err == nil {
+			t.Errorf("service.ParseConfig(%v) accepted bad input", bad)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The bad-input catalogue: every malformed or refused request gets its
@@ -40,9 +42,9 @@ func biTokenBody(kv ...any) map[string]any {
 }
 
 // biPATID returns the integer id of a user's first PAT.
-func biPATID(t testing.TB, s *testService, cred string) int {
+func biPATID(t testing.TB, s *servicetest.Service, cred string) int {
 	t.Helper()
-	pats := s.must(http.StatusOK, "GET", "/api/admin/user/tokens", cred, nil).JSON(t)["pats"].([]any)
+	pats := s.Must(http.StatusOK, "GET", "/api/admin/user/tokens", cred, nil).JSON(t)["pats"].([]any)
 	if len(pats) == 0 {
 		t.Fatal("user has no PAT")
 	}
@@ -50,25 +52,25 @@ func biPATID(t testing.TB, s *testService, cred string) int {
 }
 
 func TestBadInputCatalogue(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
-	_, backendID := s.createToken("backend", "development")
-	_, multiID := s.createToken("backend", "development", "p1", "default")
-	patUser := s.createUser("pat-user", "Editor")
-	viewer := s.createUser("viewer", "Viewer")
-	other := s.createUser("other", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
+	_, backendID := s.CreateToken("backend", "development")
+	_, multiID := s.CreateToken("backend", "development", "p1", "default")
+	patUser := s.CreateUser("pat-user", "Editor")
+	viewer := s.CreateUser("viewer", "Viewer")
+	other := s.CreateUser("other", "Viewer")
 	otherPAT := biPATID(t, s, other.Secret)
 	otherPATToken, _ := s.Tokens.Lookup(other.Secret)
 	backendTok, _ := s.Tokens.ByID(backendID)
-	full := s.createUser("full", "Viewer")
+	full := s.CreateUser("full", "Viewer")
 	for i := 2; i <= 10; i++ {
-		s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", full.Secret,
-			map[string]any{"description": fmt.Sprintf("pat %d", i), "expiresAt": fromNow(48 * time.Hour)})
+		s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", full.Secret,
+			map[string]any{"description": fmt.Sprintf("pat %d", i), "expiresAt": servicetest.FromNow(48 * time.Hour)})
 	}
 	const tokens = "/api/admin/api-tokens"
 	textPlain := []string{"Content-Type", "text/plain"}
 	pat := func(kv ...any) map[string]any {
-		b := map[string]any{"description": "another", "expiresAt": fromNow(48 * time.Hour)}
+		b := map[string]any{"description": "another", "expiresAt": servicetest.FromNow(48 * time.Hour)}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] == nil {
 				delete(b, kv[i].(string))
@@ -90,85 +92,85 @@ func TestBadInputCatalogue(t *testing.T) {
 			want: 403, msg: "CREATE_CLIENT_API_TOKEN"},
 
 		// POST /api/admin/api-tokens
-		{name: "create_token_with_text_plain", method: "POST", path: tokens, cred: adminSecret, body: `{"tokenName":"x","type":"backend"}`,
+		{name: "create_token_with_text_plain", method: "POST", path: tokens, cred: servicetest.AdminSecret, body: `{"tokenName":"x","type":"backend"}`,
 			headers: textPlain, want: 415, msg: "Content-Type must be application/json"},
-		{name: "create_token_without_content_type", method: "POST", path: tokens, cred: adminSecret, body: `{"tokenName":"x","type":"backend"}`,
+		{name: "create_token_without_content_type", method: "POST", path: tokens, cred: servicetest.AdminSecret, body: `{"tokenName":"x","type":"backend"}`,
 			headers: []string{"Content-Type", ""}, want: 415, msg: "application/json"},
-		{name: "create_token_body_over_64KiB", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_body_over_64KiB", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("tokenName", strings.Repeat("a", 70<<10)), want: 413, msg: "larger than 65536 bytes"},
-		{name: "create_token_empty_body", method: "POST", path: tokens, cred: adminSecret, body: "", want: 400, msg: "request body is empty"},
-		{name: "create_token_invalid_json", method: "POST", path: tokens, cred: adminSecret, body: `{"tokenName": nope}`,
+		{name: "create_token_empty_body", method: "POST", path: tokens, cred: servicetest.AdminSecret, body: "", want: 400, msg: "request body is empty"},
+		{name: "create_token_invalid_json", method: "POST", path: tokens, cred: servicetest.AdminSecret, body: `{"tokenName": nope}`,
 			want: 400, msg: "not valid JSON"},
-		{name: "create_token_truncated_json", method: "POST", path: tokens, cred: adminSecret, body: `{"tokenName": "x"`,
+		{name: "create_token_truncated_json", method: "POST", path: tokens, cred: servicetest.AdminSecret, body: `{"tokenName": "x"`,
 			want: 400, msg: "JSON"},
-		{name: "create_token_trailing_garbage", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_trailing_garbage", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: `{"tokenName":"x","type":"backend"} and more`, want: 400, msg: "exactly one JSON value"},
-		{name: "create_token_two_objects", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_two_objects", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: `{"tokenName":"x","type":"backend"}{"tokenName":"y","type":"backend"}`, want: 400, msg: "exactly one JSON value"},
-		{name: "create_token_unknown_field", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_unknown_field", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("colour", "blue"), want: 400, msg: `the body has a member this route does not accept`},
-		{name: "create_token_tokenName_of_wrong_type", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_tokenName_of_wrong_type", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("tokenName", 42), want: 400, msg: `"tokenName" must be of type string`},
-		{name: "create_token_singular_project", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_singular_project", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("project", "default"), want: 400, msg: `send "projects"`},
-		{name: "create_token_without_tokenName", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_without_tokenName", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("tokenName", nil), want: 400, msg: "tokenName: is required"},
-		{name: "create_token_tokenName_of_300_chars", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_tokenName_of_300_chars", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("tokenName", strings.Repeat("n", 300)), want: 400, msg: "at most 255 characters"},
-		{name: "create_token_without_type", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_without_type", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("type", nil), want: 400, msg: `"type" is required`},
-		{name: "create_token_of_type_admin", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_of_type_admin", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("type", "admin"), want: 400, msg: "admin tokens cannot be created through the API"},
-		{name: "create_token_of_type_ADMIN_any_case", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_of_type_ADMIN_any_case", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("type", "ADMIN"), want: 400, msg: "admin tokens cannot be created through the API"},
-		{name: "create_token_of_type_bogus", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_of_type_bogus", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("type", "bogus"), want: 400, msg: `"type" must be one of client, backend, frontend`},
-		{name: "create_backend_token_for_all_environments", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_backend_token_for_all_environments", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("environment", "*"), want: 400, msg: "Client token cannot be scoped to all environments"},
-		{name: "create_frontend_token_for_all_environments", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_frontend_token_for_all_environments", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("type", "frontend", "environment", "*"), want: 400, msg: "Frontend token cannot be scoped to all environments"},
-		{name: "create_token_in_unknown_environment", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_unknown_environment", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("environment", "staging-nope"), want: 400, msg: "The environment does not exist"},
-		{name: "create_token_in_malformed_environment", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_malformed_environment", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("environment", "dev.>"), want: 400, msg: "may contain only letters"},
-		{name: "create_token_in_unknown_project", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_unknown_project", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{"default", "nope"}), want: 400, msg: "A project in projects does not exist"},
-		{name: "create_token_in_project_with_a_dot", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_project_with_a_dot", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{"a.b"}), want: 400, msg: "may contain only letters"},
-		{name: "create_token_in_project_with_a_star", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_project_with_a_star", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{"p*"}), want: 400, msg: "may contain only letters"},
-		{name: "create_token_in_project_with_a_subject_wildcard", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_in_project_with_a_subject_wildcard", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{">"}), want: 400, msg: "may contain only letters"},
-		{name: "create_token_with_empty_projects", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_with_empty_projects", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{}), want: 400, msg: "at least one project"},
-		{name: "create_token_expiring_in_the_past", method: "POST", path: tokens, cred: adminSecret,
-			body: biTokenBody("expiresAt", fromNow(-time.Hour)), want: 400, msg: "expiresAt: must be in the future"},
-		{name: "create_token_with_expiresAt_not_a_date", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_expiring_in_the_past", method: "POST", path: tokens, cred: servicetest.AdminSecret,
+			body: biTokenBody("expiresAt", servicetest.FromNow(-time.Hour)), want: 400, msg: "expiresAt: must be in the future"},
+		{name: "create_token_with_expiresAt_not_a_date", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("expiresAt", "next tuesday"), want: 400, msg: `"expiresAt" must be an ISO 8601 date-time`},
-		{name: "create_token_with_expiresAt_a_number", method: "POST", path: tokens, cred: adminSecret,
+		{name: "create_token_with_expiresAt_a_number", method: "POST", path: tokens, cred: servicetest.AdminSecret,
 			body: biTokenBody("expiresAt", 12345), want: 400, msg: `"expiresAt" must be an ISO 8601 date-time`},
 
 		// PUT /api/admin/api-tokens/{token}
-		{name: "update_expiry_without_expiresAt", method: "PUT", path: tokens + "/" + backendID, cred: adminSecret,
+		{name: "update_expiry_without_expiresAt", method: "PUT", path: tokens + "/" + backendID, cred: servicetest.AdminSecret,
 			body: map[string]any{}, want: 400, msg: `"expiresAt" is required`},
-		{name: "update_expiry_with_text_plain", method: "PUT", path: tokens + "/" + backendID, cred: adminSecret,
+		{name: "update_expiry_with_text_plain", method: "PUT", path: tokens + "/" + backendID, cred: servicetest.AdminSecret,
 			body: `{"expiresAt":"2099-01-01T00:00:00Z"}`, headers: textPlain, want: 415, msg: "application/json"},
-		{name: "update_expiry_with_unknown_field", method: "PUT", path: tokens + "/" + backendID, cred: adminSecret,
+		{name: "update_expiry_with_unknown_field", method: "PUT", path: tokens + "/" + backendID, cred: servicetest.AdminSecret,
 			body: map[string]any{"expiresAt": "2099-01-01T00:00:00Z", "tokenName": "renamed"}, want: 400, msg: `the body has a member this route does not accept`},
 		// Unleash's documented behaviour: an unknown token is a 200 no-op.
-		{name: "update_unknown_token_is_a_200_noop", method: "PUT", path: tokens + "/no-such-token", cred: adminSecret,
+		{name: "update_unknown_token_is_a_200_noop", method: "PUT", path: tokens + "/no-such-token", cred: servicetest.AdminSecret,
 			body: map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, want: 200},
-		{name: "delete_unknown_token_is_a_200_noop", method: "DELETE", path: tokens + "/no-such-token", cred: adminSecret, want: 200},
-		{name: "delete_wildcard_token_ref_is_a_200_noop", method: "DELETE", path: tokens + "/*", cred: adminSecret, want: 200},
+		{name: "delete_unknown_token_is_a_200_noop", method: "DELETE", path: tokens + "/no-such-token", cred: servicetest.AdminSecret, want: 200},
+		{name: "delete_wildcard_token_ref_is_a_200_noop", method: "DELETE", path: tokens + "/*", cred: servicetest.AdminSecret, want: 200},
 
 		// project-scoped tokens
-		{name: "list_tokens_of_unknown_project", method: "GET", path: "/api/admin/projects/nope/api-tokens", cred: adminSecret,
+		{name: "list_tokens_of_unknown_project", method: "GET", path: "/api/admin/projects/nope/api-tokens", cred: servicetest.AdminSecret,
 			want: 404, msg: "Could not find the project"},
-		{name: "create_project_token_with_projects", method: "POST", path: "/api/admin/projects/p1/api-tokens", cred: adminSecret,
+		{name: "create_project_token_with_projects", method: "POST", path: "/api/admin/projects/p1/api-tokens", cred: servicetest.AdminSecret,
 			body: biTokenBody("projects", []string{"default"}), want: 400, msg: "scoped to the project in the path"},
-		{name: "delete_unknown_project_token", method: "DELETE", path: "/api/admin/projects/p1/api-tokens/no-such-token", cred: adminSecret,
+		{name: "delete_unknown_project_token", method: "DELETE", path: "/api/admin/projects/p1/api-tokens/no-such-token", cred: servicetest.AdminSecret,
 			want: 404, msg: "Could not find the token in this project"},
-		{name: "delete_multi_project_token_from_a_project", method: "DELETE", path: "/api/admin/projects/p1/api-tokens/" + multiID, cred: adminSecret,
+		{name: "delete_multi_project_token_from_a_project", method: "DELETE", path: "/api/admin/projects/p1/api-tokens/" + multiID, cred: servicetest.AdminSecret,
 			want: 400, msg: "scoped to more projects than this one"},
 
 		// PATs
@@ -177,7 +179,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		{name: "create_pat_without_expiresAt", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
 			body: pat("expiresAt", nil), want: 400, msg: `"expiresAt" is required`},
 		{name: "create_pat_expiring_in_the_past", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
-			body: pat("expiresAt", fromNow(-time.Hour)), want: 400, msg: "The expiry date should be in future."},
+			body: pat("expiresAt", servicetest.FromNow(-time.Hour)), want: 400, msg: "The expiry date should be in future."},
 		{name: "create_pat_with_duplicate_description", method: "POST", path: "/api/admin/user/tokens", cred: patUser.Secret,
 			body: pat("description", "first"), want: 409, msg: "PAT description already exists."},
 		{name: "create_11th_pat", method: "POST", path: "/api/admin/user/tokens", cred: full.Secret,
@@ -190,56 +192,56 @@ func TestBadInputCatalogue(t *testing.T) {
 			cred: patUser.Secret, want: 200},
 		// PATs are not API tokens: the api-tokens routes do not see them.
 		{name: "delete_pat_through_api_tokens_route_is_a_200_noop", method: "DELETE", path: tokens + "/" + otherPATToken.ID,
-			cred: adminSecret, want: 200},
+			cred: servicetest.AdminSecret, want: 200},
 		{name: "delete_pat_by_secret_through_api_tokens_route_is_a_200_noop", method: "DELETE", path: tokens + "/" + other.Secret,
-			cred: adminSecret, want: 200},
+			cred: servicetest.AdminSecret, want: 200},
 		{name: "update_pat_through_api_tokens_route_is_a_200_noop", method: "PUT", path: tokens + "/" + otherPATToken.ID,
-			cred: adminSecret, body: map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, want: 200},
+			cred: servicetest.AdminSecret, body: map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, want: 200},
 		{name: "delete_unknown_pat_is_a_200_noop", method: "DELETE", path: "/api/admin/user/tokens/999999", cred: patUser.Secret, want: 200},
 
 		// users, service accounts, roles, projects
-		{name: "create_user_without_username_or_email", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_without_username_or_email", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"rootRole": "Viewer"}, want: 400, msg: "username or email is required"},
-		{name: "create_user_with_duplicate_username", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_with_duplicate_username", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"username": "viewer", "rootRole": "Viewer"}, want: 409, msg: `The username or e-mail address is already taken`},
-		{name: "create_user_with_duplicate_email_in_other_case", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_with_duplicate_email_in_other_case", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"username": "someone-new", "email": "VIEWER@example.com", "rootRole": "Viewer"}, want: 409, msg: "e-mail address"},
-		{name: "create_service_account_with_a_users_username", method: "POST", path: "/api/admin/service-account", cred: adminSecret,
+		{name: "create_service_account_with_a_users_username", method: "POST", path: "/api/admin/service-account", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "x", "username": "viewer", "rootRole": "Viewer"}, want: 409, msg: `The username or e-mail address is already taken`},
-		{name: "create_user_with_unknown_root_role", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_with_unknown_root_role", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"username": "newbie", "rootRole": "Superuser"}, want: 400, msg: "unknown role"},
-		{name: "create_user_with_unknown_root_role_id", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_with_unknown_root_role_id", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"username": "newbie", "rootRole": 99}, want: 400, msg: "no role has id 99"},
-		{name: "create_user_with_project_role_as_root_role", method: "POST", path: "/api/admin/user-admin", cred: adminSecret,
+		{name: "create_user_with_project_role_as_root_role", method: "POST", path: "/api/admin/user-admin", cred: servicetest.AdminSecret,
 			body: map[string]any{"username": "newbie", "rootRole": "Owner"}, want: 400, msg: "Owner is not a root role"},
-		{name: "change_role_of_unknown_user", method: "PUT", path: "/api/admin/user-admin/999999", cred: adminSecret,
+		{name: "change_role_of_unknown_user", method: "PUT", path: "/api/admin/user-admin/999999", cred: servicetest.AdminSecret,
 			body: map[string]any{"rootRole": "Admin"}, want: 404, msg: "Could not find user with id 999999"},
-		{name: "create_service_account_without_username", method: "POST", path: "/api/admin/service-account", cred: adminSecret,
+		{name: "create_service_account_without_username", method: "POST", path: "/api/admin/service-account", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "ci", "rootRole": "Editor"}, want: 400, msg: "username: is required"},
-		{name: "create_project_with_invalid_id", method: "POST", path: "/api/admin/projects", cred: adminSecret,
+		{name: "create_project_with_invalid_id", method: "POST", path: "/api/admin/projects", cred: servicetest.AdminSecret,
 			body: map[string]any{"id": "no spaces!", "name": "X"}, want: 400, msg: "may contain only letters"},
-		{name: "create_duplicate_project", method: "POST", path: "/api/admin/projects", cred: adminSecret,
+		{name: "create_duplicate_project", method: "POST", path: "/api/admin/projects", cred: servicetest.AdminSecret,
 			body: map[string]any{"id": "p1", "name": "again"}, want: 409, msg: "A project with this id already exists"},
-		{name: "delete_project_default", method: "DELETE", path: "/api/admin/projects/default", cred: adminSecret,
+		{name: "delete_project_default", method: "DELETE", path: "/api/admin/projects/default", cred: servicetest.AdminSecret,
 			want: 403, msg: "You can not delete the default project!"},
-		{name: "delete_unknown_project", method: "DELETE", path: "/api/admin/projects/nope", cred: adminSecret,
+		{name: "delete_unknown_project", method: "DELETE", path: "/api/admin/projects/nope", cred: servicetest.AdminSecret,
 			want: 404, msg: "Could not find the project"},
-		{name: "create_role_with_unknown_permission", method: "POST", path: "/api/admin/roles", cred: adminSecret,
+		{name: "create_role_with_unknown_permission", method: "POST", path: "/api/admin/roles", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "r", "type": "root-custom", "permissions": []map[string]string{{"name": "FLY_TO_THE_MOON"}}},
 			want: 400, msg: "holds a name that is not a permission"},
-		{name: "create_custom_role_with_ADMIN", method: "POST", path: "/api/admin/roles", cred: adminSecret,
+		{name: "create_custom_role_with_ADMIN", method: "POST", path: "/api/admin/roles", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "r", "type": "root-custom", "permissions": []map[string]string{{"name": "ADMIN"}}},
 			want: 400, msg: `"ADMIN" is not a root-role permission`},
-		{name: "create_project_role_with_root_permission", method: "POST", path: "/api/admin/roles", cred: adminSecret,
+		{name: "create_project_role_with_root_permission", method: "POST", path: "/api/admin/roles", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "r", "type": "custom", "permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}},
 			want: 400, msg: `"READ_CLIENT_API_TOKEN" is not a project-role permission`},
-		{name: "create_role_named_Admin", method: "POST", path: "/api/admin/roles", cred: adminSecret,
+		{name: "create_role_named_Admin", method: "POST", path: "/api/admin/roles", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "Admin", "type": "root-custom", "permissions": []map[string]string{}},
 			want: 400, msg: "name of a predefined role"},
-		{name: "create_role_of_unknown_type", method: "POST", path: "/api/admin/roles", cred: adminSecret,
+		{name: "create_role_of_unknown_type", method: "POST", path: "/api/admin/roles", cred: servicetest.AdminSecret,
 			body: map[string]any{"name": "r", "type": "galactic", "permissions": []map[string]string{}},
 			want: 400, msg: `"type" must be "root-custom"`},
-		{name: "change_predefined_role", method: "PUT", path: "/api/admin/roles/1", cred: adminSecret,
+		{name: "change_predefined_role", method: "PUT", path: "/api/admin/roles/1", cred: servicetest.AdminSecret,
 			body: map[string]any{"permissions": []map[string]string{}}, want: 403, msg: "Predefined roles cannot be changed"},
 
 		// /edge/validate
@@ -253,23 +255,23 @@ func TestBadInputCatalogue(t *testing.T) {
 			body: map[string]any{"tokens": make([]string, 1001)}, want: 400, msg: "at most 1000 tokens"},
 
 		// ledger routes and unknown routes
-		{name: "ledger_events_with_bad_since", method: "GET", path: "/api/ledger/events?since=yesterday", cred: adminSecret,
+		{name: "ledger_events_with_bad_since", method: "GET", path: "/api/ledger/events?since=yesterday", cred: servicetest.AdminSecret,
 			want: 400, msg: "since must be an RFC 3339 time"},
-		{name: "ledger_state_without_seq_or_at", method: "GET", path: "/api/ledger/state", cred: adminSecret,
+		{name: "ledger_state_without_seq_or_at", method: "GET", path: "/api/ledger/state", cred: servicetest.AdminSecret,
 			want: 400, msg: "exactly one of seq"},
-		{name: "ledger_history_of_unknown_token", method: "GET", path: "/api/ledger/tokens/nope/history", cred: adminSecret,
+		{name: "ledger_history_of_unknown_token", method: "GET", path: "/api/ledger/tokens/nope/history", cred: servicetest.AdminSecret,
 			want: 404, msg: "Could not find a token"},
-		{name: "get_unknown_route", method: "GET", path: "/api/admin/no-such-route", cred: adminSecret,
+		{name: "get_unknown_route", method: "GET", path: "/api/admin/no-such-route", cred: servicetest.AdminSecret,
 			want: 404, msg: "No route for this method and path"},
 		{name: "get_unknown_route_anonymously", method: "GET", path: "/nope", want: 404, msg: "No route for this method and path"},
 	}
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
-			before := s.lastSeq()
-			r := s.do(tc.method, tc.path, tc.cred, tc.body, tc.headers...)
-			after := s.lastSeq()
+			s := s.For(t)
+			before := s.LastSeq()
+			r := s.Do(tc.method, tc.path, tc.cred, tc.body, tc.headers...)
+			after := s.LastSeq()
 			if r.Status != tc.want {
 				t.Fatalf("%s %s: status %d, want %d: %.300s", tc.method, tc.path, r.Status, tc.want, r.Body)
 			}
@@ -279,7 +281,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			if tc.want < 400 {
 				return
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 			var e struct {
 				Message string `json:"message"`
 			}
@@ -292,8 +294,8 @@ func TestBadInputCatalogue(t *testing.T) {
 
 	// The no-op deletions above left their targets alone.
 	t.Run("noop_targets_are_untouched", func(t *testing.T) {
-		s := mxSub(s, t)
-		s.must(http.StatusOK, "GET", "/api/admin/user/tokens", other.Secret, nil)
+		s := s.For(t)
+		s.Must(http.StatusOK, "GET", "/api/admin/user/tokens", other.Secret, nil)
 		if tok, _ := s.Tokens.ByID(otherPATToken.ID); tok.Revoked || !tok.ExpiresAt.Equal(otherPATToken.ExpiresAt) {
 			t.Fatalf("the api-tokens routes changed a PAT")
 		}
@@ -309,38 +311,38 @@ func TestBadInputCatalogue(t *testing.T) {
 // holds) and appends nothing. (The project route answers 404 once its read
 // model shows the token revoked, as for any later deletion.)
 func TestConcurrentDeletes(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("racer", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("racer", "Viewer")
 	const n = 8
 	cases := []struct {
 		name  string
-		setup func(s *testService) (tokenID, path, cred string)
+		setup func(s *servicetest.Service) (tokenID, path, cred string)
 		ok    []int
 	}{
-		{"admin_route_by_id", func(s *testService) (string, string, string) {
-			_, id := s.createToken("backend", "development")
-			return id, "/api/admin/api-tokens/" + id, adminSecret
+		{"admin_route_by_id", func(s *servicetest.Service) (string, string, string) {
+			_, id := s.CreateToken("backend", "development")
+			return id, "/api/admin/api-tokens/" + id, servicetest.AdminSecret
 		}, []int{200}},
-		{"admin_route_by_secret", func(s *testService) (string, string, string) {
-			secret, id := s.createToken("frontend", "development")
-			return id, "/api/admin/api-tokens/" + secret, adminSecret
+		{"admin_route_by_secret", func(s *servicetest.Service) (string, string, string) {
+			secret, id := s.CreateToken("frontend", "development")
+			return id, "/api/admin/api-tokens/" + secret, servicetest.AdminSecret
 		}, []int{200}},
-		{"project_route", func(s *testService) (string, string, string) {
-			_, id := s.createToken("backend", "development", "default")
-			return id, "/api/admin/projects/default/api-tokens/" + id, adminSecret
+		{"project_route", func(s *servicetest.Service) (string, string, string) {
+			_, id := s.CreateToken("backend", "development", "default")
+			return id, "/api/admin/projects/default/api-tokens/" + id, servicetest.AdminSecret
 		}, []int{200, 404}},
-		{"own_pat", func(s *testService) (string, string, string) {
-			r := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
-				map[string]any{"description": "doomed", "expiresAt": fromNow(48 * time.Hour)})
-			tok, _ := s.Tokens.Lookup(r.JSON(s.t)["secret"].(string))
-			return tok.ID, fmt.Sprintf("/api/admin/user/tokens/%d", int(r.JSON(s.t)["id"].(float64))), u.Secret
+		{"own_pat", func(s *servicetest.Service) (string, string, string) {
+			r := s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
+				map[string]any{"description": "doomed", "expiresAt": servicetest.FromNow(48 * time.Hour)})
+			tok, _ := s.Tokens.Lookup(r.JSON(s.T())["secret"].(string))
+			return tok.ID, fmt.Sprintf("/api/admin/user/tokens/%d", int(r.JSON(s.T())["id"].(float64))), u.Secret
 		}, []int{200}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
+			s := s.For(t)
 			id, path, cred := tc.setup(s)
-			before := s.lastSeq()
+			before := s.LastSeq()
 			statuses := make([]int, n)
 			bodies := make([][]byte, n)
 			errs := make([]error, n)
@@ -365,14 +367,14 @@ func TestConcurrentDeletes(t *testing.T) {
 				if statuses[i] == http.StatusOK {
 					oks++
 				} else {
-					checkErrorShape(t, response{Status: statuses[i], Header: http.Header{"Content-Type": {"application/json"}}, Body: bodies[i]})
+					servicetest.CheckErrorShape(t, servicetest.Response{Status: statuses[i], Header: http.Header{"Content-Type": {"application/json"}}, Body: bodies[i]})
 				}
 			}
 			t.Logf("statuses: %v", statuses)
 			if oks == 0 {
 				t.Fatalf("no deletion succeeded: %v", statuses)
 			}
-			ev := s.must(http.StatusOK, "GET", "/api/ledger/events?aggregate="+id+"&type=token.revoked", adminSecret, nil).JSON(t)
+			ev := s.Must(http.StatusOK, "GET", "/api/ledger/events?aggregate="+id+"&type=token.revoked", servicetest.AdminSecret, nil).JSON(t)
 			if got := len(ev["events"].([]any)); got != 1 {
 				t.Fatalf("%d token.revoked events for one token, want 1 (statuses %v)", got, statuses)
 			}
@@ -382,7 +384,7 @@ func TestConcurrentDeletes(t *testing.T) {
 			if tc.name == "own_pat" {
 				want = 3
 			}
-			if after := s.lastSeq(); after != before+want {
+			if after := s.LastSeq(); after != before+want {
 				t.Fatalf("stream grew by %d events, want %d", after-before, want)
 			}
 		})
@@ -402,22 +404,22 @@ func mxContainsInt(xs []int, x int) bool {
 // nothing and points at the first token (without its secret); another key,
 // or the same key from another caller, creates a new token.
 func TestIdempotencyKey(t *testing.T) {
-	s := startService(t, "", nil)
-	admin := s.createUser("idem-admin", "Admin")
+	s := servicetest.Start(t, "", nil)
+	admin := s.CreateUser("idem-admin", "Admin")
 	body := map[string]any{"tokenName": "idem", "type": "backend", "environment": "development"}
 
-	first := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret, body, "Idempotency-Key", "key-1")
+	first := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body, "Idempotency-Key", "key-1")
 	secret := first.JSON(t)["secret"].(string)
 	tok, ok := s.Tokens.Lookup(secret)
 	if !ok {
 		t.Fatal("the first answer's secret is not a token's secret")
 	}
-	seq := s.lastSeq()
+	seq := s.LastSeq()
 
 	t.Run("same_key_replays_without_creating", func(t *testing.T) {
-		s := mxSub(s, t)
-		r := s.must(http.StatusOK, "POST", "/api/admin/api-tokens", adminSecret, body, "Idempotency-Key", "key-1")
-		if got := s.lastSeq(); got != seq {
+		s := s.For(t)
+		r := s.Must(http.StatusOK, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body, "Idempotency-Key", "key-1")
+		if got := s.LastSeq(); got != seq {
 			t.Fatalf("the retry appended: seq %d → %d", seq, got)
 		}
 		if got := r.JSON(t)["secret"]; got != tok.ID {
@@ -429,7 +431,7 @@ func TestIdempotencyKey(t *testing.T) {
 		if strings.Contains(string(r.Body), secret) {
 			t.Fatalf("the retry repeats the full secret")
 		}
-		v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{tok.ID}}).JSON(t)
+		v := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{tok.ID}}).JSON(t)
 		if len(v["tokens"].([]any)) != 0 {
 			t.Fatalf("the replayed `secret` validates as a token")
 		}
@@ -439,34 +441,34 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 
 	t.Run("another_key_creates_a_new_token", func(t *testing.T) {
-		s := mxSub(s, t)
-		r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret, body, "Idempotency-Key", "key-2")
+		s := s.For(t)
+		r := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body, "Idempotency-Key", "key-2")
 		other, ok := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
 		if !ok || other.ID == tok.ID {
 			t.Fatalf("key-2 did not create a distinct token")
 		}
-		if s.lastSeq() <= seq {
+		if s.LastSeq() <= seq {
 			t.Fatal("key-2 appended nothing")
 		}
 	})
 
 	t.Run("same_key_from_another_caller_creates_a_new_token", func(t *testing.T) {
-		s := mxSub(s, t)
-		before := s.lastSeq()
-		r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", admin.Secret, body, "Idempotency-Key", "key-1")
+		s := s.For(t)
+		before := s.LastSeq()
+		r := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", admin.Secret, body, "Idempotency-Key", "key-1")
 		other, ok := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
 		if !ok || other.ID == tok.ID {
 			t.Fatalf("another caller's key-1 returned the first caller's token")
 		}
-		if s.lastSeq() <= before {
+		if s.LastSeq() <= before {
 			t.Fatal("another caller's key-1 appended nothing")
 		}
 	})
 
 	t.Run("no_key_creates_every_time", func(t *testing.T) {
-		s := mxSub(s, t)
-		a := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret, body).JSON(t)["secret"]
-		b := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret, body).JSON(t)["secret"]
+		s := s.For(t)
+		a := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body).JSON(t)["secret"]
+		b := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body).JSON(t)["secret"]
 		if a == b {
 			t.Fatal("two creates without a key returned the same secret")
 		}

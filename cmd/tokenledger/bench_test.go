@@ -24,11 +24,13 @@ import (
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 func BenchmarkServiceEdgeValidate(b *testing.B) {
-	s := startService(b, "", nil)
-	secret, _ := s.createToken("backend", "development", "default")
+	s := servicetest.Start(b, "", nil)
+	secret, _ := s.CreateToken("backend", "development", "default")
 	body, _ := json.Marshal(map[string]any{"tokens": []string{secret}})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 
@@ -71,7 +73,7 @@ func BenchmarkServiceEdgeValidate(b *testing.B) {
 }
 
 func BenchmarkServiceCreateToken(b *testing.B) {
-	s := startServiceWith(b, "", nil, func(c *Config) { c.NoSync = false }) // production durability
+	s := servicetest.StartWith(b, "", nil, func(c *service.Config) { c.NoSync = false }) // production durability
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	i := 0
 	b.Run("ours_http", func(b *testing.B) {
@@ -79,7 +81,7 @@ func BenchmarkServiceCreateToken(b *testing.B) {
 			i++
 			body, _ := json.Marshal(map[string]any{"tokenName": fmt.Sprint("bench-", i), "type": "backend", "environment": "development"})
 			req, _ := http.NewRequest("POST", s.URL()+"/api/admin/api-tokens", bytes.NewReader(body))
-			req.Header.Set("Authorization", adminSecret)
+			req.Header.Set("Authorization", servicetest.AdminSecret)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {

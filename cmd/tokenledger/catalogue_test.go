@@ -1,14 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The catalogue's change routes, end to end: PUT /api/admin/projects/{p},
@@ -17,17 +18,17 @@ import (
 
 // envNames lists the environments GET /api/admin/environments answers,
 // name → type.
-func (s *testService) envNames() map[string]string {
-	s.t.Helper()
+func envNames(s *servicetest.Service) map[string]string {
+	s.T().Helper()
 	var out struct {
 		Environments []struct {
 			Name string `json:"name"`
 			Type string `json:"type"`
 		} `json:"environments"`
 	}
-	r := s.must(http.StatusOK, "GET", "/api/admin/environments", adminSecret, nil)
+	r := s.Must(http.StatusOK, "GET", "/api/admin/environments", servicetest.AdminSecret, nil)
 	if err := json.Unmarshal(r.Body, &out); err != nil {
-		s.t.Fatal(err)
+		s.T().Fatal(err)
 	}
 	m := map[string]string{}
 	for _, e := range out.Environments {
@@ -37,16 +38,16 @@ func (s *testService) envNames() map[string]string {
 }
 
 // validSecrets returns which of secrets /edge/validate answers as valid.
-func (s *testService) validSecrets(secrets ...string) []string {
-	s.t.Helper()
+func validSecrets(s *servicetest.Service, secrets ...string) []string {
+	s.T().Helper()
 	var out struct {
 		Tokens []struct {
 			Token string `json:"token"`
 		} `json:"tokens"`
 	}
-	r := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": secrets})
+	r := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": secrets})
 	if err := json.Unmarshal(r.Body, &out); err != nil {
-		s.t.Fatal(err)
+		s.T().Fatal(err)
 	}
 	var valid []string
 	for _, t := range out.Tokens {
@@ -56,19 +57,9 @@ func (s *testService) validSecrets(secrets ...string) []string {
 	return valid
 }
 
-// eventsBetween returns the stored events with from ≤ sequence ≤ to.
-func (s *testService) eventsBetween(from, to uint64) []events.Envelope {
-	s.t.Helper()
-	var out []events.Envelope
-	if err := s.Store.Replay(context.Background(), from, to, func(e events.Envelope) error { out = append(out, e); return nil }); err != nil {
-		s.t.Fatal(err)
-	}
-	return out
-}
-
 func TestCatalogue_PutProjectChangesNameAndDescription(t *testing.T) {
-	s := startService(t, "", nil)
-	created := s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret,
+	s := servicetest.Start(t, "", nil)
+	created := s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret,
 		map[string]any{"id": "p1", "name": "P1", "description": "first"}).JSON(t)
 
 	steps := []struct {
@@ -84,22 +75,22 @@ func TestCatalogue_PutProjectChangesNameAndDescription(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			before := s.lastSeq()
-			r := s.must(http.StatusOK, "PUT", "/api/admin/projects/p1", adminSecret, st.body)
+			before := s.LastSeq()
+			r := s.Must(http.StatusOK, "PUT", "/api/admin/projects/p1", servicetest.AdminSecret, st.body)
 			got := r.JSON(t)
 			if got["id"] != "p1" || got["name"] != st.wantName || got["description"] != st.wantDesc || got["createdAt"] != created["createdAt"] {
 				t.Fatalf("answer %s, want name %q description %v createdAt %v", r.Body, st.wantName, st.wantDesc, created["createdAt"])
 			}
-			if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+1) || s.lastSeq() != before+1 {
-				t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.lastSeq())
+			if seq := r.Header.Get("X-Ledger-Sequence"); seq != strconv.FormatUint(before+1, 10) || s.LastSeq() != before+1 {
+				t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.LastSeq())
 			}
-			if e := s.lastEvent(); e.Type != events.TypeProjectUpdated || e.AggregateID != "p1" || e.Actor.Kind != events.ActorAdminToken {
+			if e := s.LastEvent(); e.Type != events.TypeProjectUpdated || e.AggregateID != "p1" || e.Actor.Kind != events.ActorAdminToken {
 				t.Fatalf("last event %s of %s by %+v", e.Type, e.AggregateID, e.Actor)
 			}
 			var list struct {
 				Projects []map[string]any `json:"projects"`
 			}
-			if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/admin/projects", adminSecret, nil).Body, &list); err != nil {
+			if err := json.Unmarshal(s.Must(http.StatusOK, "GET", "/api/admin/projects", servicetest.AdminSecret, nil).Body, &list); err != nil {
 				t.Fatal(err)
 			}
 			i := slices.IndexFunc(list.Projects, func(p map[string]any) bool { return p["id"] == "p1" })
@@ -109,32 +100,32 @@ func TestCatalogue_PutProjectChangesNameAndDescription(t *testing.T) {
 		})
 	}
 	// Tokens of the renamed project are untouched: the id is the scope.
-	secret, _ := s.createToken("backend", "development", "p1")
-	s.must(http.StatusOK, "PUT", "/api/admin/projects/p1", adminSecret, map[string]any{"name": "Renamed again"})
-	if got := s.validSecrets(secret); len(got) != 1 {
+	secret, _ := s.CreateToken("backend", "development", "p1")
+	s.Must(http.StatusOK, "PUT", "/api/admin/projects/p1", servicetest.AdminSecret, map[string]any{"name": "Renamed again"})
+	if got := validSecrets(s, secret); len(got) != 1 {
 		t.Fatalf("token of the renamed project: valid %v", got)
 	}
 }
 
 func TestCatalogue_PutEnvironmentChangesType(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, _ := s.createToken("frontend", "development")
-	before := s.lastSeq()
-	r := s.must(http.StatusOK, "PUT", "/api/admin/environments/update/development", adminSecret, map[string]any{"type": "test"})
+	s := servicetest.Start(t, "", nil)
+	secret, _ := s.CreateToken("frontend", "development")
+	before := s.LastSeq()
+	r := s.Must(http.StatusOK, "PUT", "/api/admin/environments/update/development", servicetest.AdminSecret, map[string]any{"type": "test"})
 	got := r.JSON(t)
 	if got["name"] != "development" || got["type"] != "test" || got["enabled"] != true || got["createdAt"] == nil {
 		t.Fatalf("answer %s", r.Body)
 	}
-	if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+1) || s.lastSeq() != before+1 {
-		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.lastSeq())
+	if seq := r.Header.Get("X-Ledger-Sequence"); seq != strconv.FormatUint(before+1, 10) || s.LastSeq() != before+1 {
+		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want one event", seq, before, s.LastSeq())
 	}
-	if e := s.lastEvent(); e.Type != events.TypeEnvironmentUpdated || e.AggregateID != "development" {
+	if e := s.LastEvent(); e.Type != events.TypeEnvironmentUpdated || e.AggregateID != "development" {
 		t.Fatalf("last event %s of %s", e.Type, e.AggregateID)
 	}
-	if envs := s.envNames(); envs["development"] != "test" || envs["production"] != "production" {
+	if envs := envNames(s); envs["development"] != "test" || envs["production"] != "production" {
 		t.Fatalf("environments %v", envs)
 	}
-	if got := s.validSecrets(secret); len(got) != 1 {
+	if got := validSecrets(s, secret); len(got) != 1 {
 		t.Fatalf("token of the changed environment: valid %v", got)
 	}
 }
@@ -144,27 +135,27 @@ func TestCatalogue_PutEnvironmentChangesType(t *testing.T) {
 // tokens, admin tokens and PATs keep working; no token can be created in
 // it afterwards and its name is not reused. All of it survives a restart.
 func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "staging", "type": "preproduction"})
-	alice := s.createUser("alice", "Admin")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/environments", servicetest.AdminSecret, map[string]any{"name": "staging", "type": "preproduction"})
+	alice := s.CreateUser("alice", "Admin")
 	aliceUser, _ := s.Dir.UserByIntID(uint64(alice.IntID))
 	aliceTok, _ := s.Tokens.Lookup(alice.Secret)
-	clientSecret, clientID := s.createToken("client", "staging")
-	backendSecret, backendID := s.createToken("backend", "staging", "default")
-	frontendSecret, frontendID := s.createToken("frontend", "staging")
-	_, goneID := s.createToken("backend", "staging")
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, adminSecret, nil)
-	prodSecret, _ := s.createToken("backend", "production", "default")
+	clientSecret, clientID := s.CreateToken("client", "staging")
+	backendSecret, backendID := s.CreateToken("backend", "staging", "default")
+	frontendSecret, frontendID := s.CreateToken("frontend", "staging")
+	_, goneID := s.CreateToken("backend", "staging")
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, servicetest.AdminSecret, nil)
+	prodSecret, _ := s.CreateToken("backend", "production", "default")
 	stagingIDs := []string{clientID, backendID, frontendID}
 
-	before := s.lastSeq()
-	r := s.must(http.StatusOK, "DELETE", "/api/admin/environments/staging", alice.Secret, nil)
-	if seq := r.Header.Get("X-Ledger-Sequence"); seq != itoa(before+4) || s.lastSeq() != before+4 {
-		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want environment.deleted and 3 revocations", seq, before, s.lastSeq())
+	before := s.LastSeq()
+	r := s.Must(http.StatusOK, "DELETE", "/api/admin/environments/staging", alice.Secret, nil)
+	if seq := r.Header.Get("X-Ledger-Sequence"); seq != strconv.FormatUint(before+4, 10) || s.LastSeq() != before+4 {
+		t.Fatalf("X-Ledger-Sequence %q, stream %d → %d; want environment.deleted and 3 revocations", seq, before, s.LastSeq())
 	}
 
 	t.Run("one_atomic_append_attributed_to_the_caller", func(t *testing.T) {
-		evs := s.eventsBetween(before+1, before+4)
+		evs := s.Events(before+1, before+4)
 		if evs[0].Type != events.TypeEnvironmentDeleted || evs[0].AggregateID != "staging" {
 			t.Fatalf("first event %s of %s", evs[0].Type, evs[0].AggregateID)
 		}
@@ -183,12 +174,12 @@ func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
 		}
 	})
 	t.Run("its_tokens_stop_validating_others_keep_working", func(t *testing.T) {
-		got := s.validSecrets(clientSecret, backendSecret, frontendSecret, prodSecret, adminSecret)
-		if want := slices.Sorted(slices.Values([]string{prodSecret, adminSecret})); !slices.Equal(got, want) {
+		got := validSecrets(s, clientSecret, backendSecret, frontendSecret, prodSecret, servicetest.AdminSecret)
+		if want := slices.Sorted(slices.Values([]string{prodSecret, servicetest.AdminSecret})); !slices.Equal(got, want) {
 			t.Fatalf("valid after the deletion: %v, want only the production and admin tokens", got)
 		}
-		s.must(http.StatusOK, "GET", "/api/admin/user", alice.Secret, nil)      // the PAT still works
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil) // the admin token too
+		s.Must(http.StatusOK, "GET", "/api/admin/user", alice.Secret, nil)                  // the PAT still works
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil) // the admin token too
 	})
 	t.Run("history_shows_reason_and_caller", func(t *testing.T) {
 		for _, id := range stagingIDs {
@@ -206,7 +197,7 @@ func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
 					Data  json.RawMessage `json:"data"`
 				} `json:"events"`
 			}
-			if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).Body, &h); err != nil {
+			if err := json.Unmarshal(s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", servicetest.AdminSecret, nil).Body, &h); err != nil {
 				t.Fatal(err)
 			}
 			last := h.Events[len(h.Events)-1]
@@ -222,10 +213,10 @@ func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
 		}
 	})
 	t.Run("environment_is_gone_and_refuses_new_tokens", func(t *testing.T) {
-		if envs := s.envNames(); len(envs) != 2 || envs["staging"] != "" {
+		if envs := envNames(s); len(envs) != 2 || envs["staging"] != "" {
 			t.Fatalf("environments %v", envs)
 		}
-		seq := s.lastSeq()
+		seq := s.LastSeq()
 		refused := []struct {
 			name   string
 			method string
@@ -241,55 +232,55 @@ func TestCatalogue_DeleteEnvironmentRevokesItsTokens(t *testing.T) {
 			{"change_its_type", "PUT", "/api/admin/environments/update/staging", map[string]any{"type": "test"}, 404, "Could not find the environment"},
 		}
 		for _, rr := range refused {
-			r := s.do(rr.method, rr.path, adminSecret, rr.body)
+			r := s.Do(rr.method, rr.path, servicetest.AdminSecret, rr.body)
 			if r.Status != rr.want || !strings.Contains(string(r.Body), rr.msg) {
 				t.Errorf("%s: status %d %s, want %d with %q", rr.name, r.Status, r.Body, rr.want, rr.msg)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 		}
-		if s.lastSeq() != seq {
-			t.Fatalf("refused requests moved the stream from %d to %d", seq, s.lastSeq())
+		if s.LastSeq() != seq {
+			t.Fatalf("refused requests moved the stream from %d to %d", seq, s.LastSeq())
 		}
 	})
 	t.Run("survives_a_restart", func(t *testing.T) {
-		s2 := s.restart()
+		s2 := s.Restart()
 		if _, ok := s2.Dir.Environment("staging"); ok {
 			t.Fatal("staging is back after a restart")
 		}
-		if got := s2.validSecrets(clientSecret, backendSecret, frontendSecret, prodSecret); !slices.Equal(got, []string{prodSecret}) {
+		if got := validSecrets(s2, clientSecret, backendSecret, frontendSecret, prodSecret); !slices.Equal(got, []string{prodSecret}) {
 			t.Fatalf("valid after a restart: %v", got)
 		}
 	})
 }
 
 func TestCatalogue_LastEnvironmentCannotBeDeleted(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, _ := s.createToken("backend", "production")
-	s.must(http.StatusOK, "DELETE", "/api/admin/environments/development", adminSecret, nil)
-	before := s.lastSeq()
-	r := s.must(http.StatusForbidden, "DELETE", "/api/admin/environments/production", adminSecret, nil)
-	checkErrorShape(t, r)
+	s := servicetest.Start(t, "", nil)
+	secret, _ := s.CreateToken("backend", "production")
+	s.Must(http.StatusOK, "DELETE", "/api/admin/environments/development", servicetest.AdminSecret, nil)
+	before := s.LastSeq()
+	r := s.Must(http.StatusForbidden, "DELETE", "/api/admin/environments/production", servicetest.AdminSecret, nil)
+	servicetest.CheckErrorShape(t, r)
 	if e := r.JSON(t); e["name"] != "InvalidOperationError" || !strings.Contains(e["message"].(string), "last environment") {
 		t.Fatalf("error %s, want InvalidOperationError saying it is the last environment", r.Body)
 	}
-	if s.lastSeq() != before {
-		t.Fatalf("stream moved from %d to %d", before, s.lastSeq())
+	if s.LastSeq() != before {
+		t.Fatalf("stream moved from %d to %d", before, s.LastSeq())
 	}
-	if envs := s.envNames(); len(envs) != 1 || envs["production"] == "" {
+	if envs := envNames(s); len(envs) != 1 || envs["production"] == "" {
 		t.Fatalf("environments %v", envs)
 	}
-	if got := s.validSecrets(secret); len(got) != 1 {
+	if got := validSecrets(s, secret); len(got) != 1 {
 		t.Fatalf("the last environment's token: valid %v", got)
 	}
 	// With a second environment, the first may go.
-	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "live", "type": "production"})
-	s.must(http.StatusOK, "DELETE", "/api/admin/environments/production", adminSecret, nil)
-	if envs := s.envNames(); len(envs) != 1 || envs["live"] != "production" {
+	s.Must(http.StatusCreated, "POST", "/api/admin/environments", servicetest.AdminSecret, map[string]any{"name": "live", "type": "production"})
+	s.Must(http.StatusOK, "DELETE", "/api/admin/environments/production", servicetest.AdminSecret, nil)
+	if envs := envNames(s); len(envs) != 1 || envs["live"] != "production" {
 		t.Fatalf("environments %v", envs)
 	}
 	// The start-up catalogue does not bring the predefined ones back.
-	s = s.restart()
-	if envs := s.envNames(); len(envs) != 1 || envs["live"] != "production" {
+	s = s.Restart()
+	if envs := envNames(s); len(envs) != 1 || envs["live"] != "production" {
 		t.Fatalf("environments after a restart %v", envs)
 	}
 }
@@ -297,13 +288,13 @@ func TestCatalogue_LastEnvironmentCannotBeDeleted(t *testing.T) {
 // Non-admin callers get 403 (before any 404: they learn nothing about what
 // exists), unknown names 404, bad bodies 400; none of them appends.
 func TestCatalogue_RefusedChangesAppendNothing(t *testing.T) {
-	s := startService(t, "", nil)
-	viewer := s.createUser("vera", "Viewer")
-	editor := s.createUser("eddie", "Editor")
-	editorSA := s.createServiceAccount("ed-bot", "Editor")
-	backend, _ := s.createToken("backend", "development")
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "gone"})
-	s.must(http.StatusOK, "DELETE", "/api/admin/projects/gone", adminSecret, nil)
+	s := servicetest.Start(t, "", nil)
+	viewer := s.CreateUser("vera", "Viewer")
+	editor := s.CreateUser("eddie", "Editor")
+	editorSA := s.CreateServiceAccount("ed-bot", "Editor")
+	backend, _ := s.CreateToken("backend", "development")
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "gone"})
+	s.Must(http.StatusOK, "DELETE", "/api/admin/projects/gone", servicetest.AdminSecret, nil)
 
 	type route struct {
 		name, method, path string
@@ -335,34 +326,34 @@ func TestCatalogue_RefusedChangesAppendNothing(t *testing.T) {
 		refusal{"anonymous_put_project", "PUT", putProject.path, "", putProject.body, 401, ""},
 		refusal{"anonymous_delete_environment", "DELETE", delEnv.path, "", nil, 401, ""},
 
-		refusal{"put_unknown_project", "PUT", "/api/admin/projects/nope", adminSecret, map[string]any{"name": "x"}, 404, "Could not find the project"},
-		refusal{"put_deleted_project", "PUT", "/api/admin/projects/gone", adminSecret, map[string]any{"name": "x"}, 404, "Could not find the project"},
-		refusal{"put_unknown_environment", "PUT", "/api/admin/environments/update/nope", adminSecret, map[string]any{"type": "test"}, 404, "Could not find the environment"},
-		refusal{"delete_unknown_environment", "DELETE", "/api/admin/environments/nope", adminSecret, nil, 404, "Could not find the environment"},
-		refusal{"delete_all_environments_star", "DELETE", "/api/admin/environments/*", adminSecret, nil, 404, "Could not find the environment"},
+		refusal{"put_unknown_project", "PUT", "/api/admin/projects/nope", servicetest.AdminSecret, map[string]any{"name": "x"}, 404, "Could not find the project"},
+		refusal{"put_deleted_project", "PUT", "/api/admin/projects/gone", servicetest.AdminSecret, map[string]any{"name": "x"}, 404, "Could not find the project"},
+		refusal{"put_unknown_environment", "PUT", "/api/admin/environments/update/nope", servicetest.AdminSecret, map[string]any{"type": "test"}, 404, "Could not find the environment"},
+		refusal{"delete_unknown_environment", "DELETE", "/api/admin/environments/nope", servicetest.AdminSecret, nil, 404, "Could not find the environment"},
+		refusal{"delete_all_environments_star", "DELETE", "/api/admin/environments/*", servicetest.AdminSecret, nil, 404, "Could not find the environment"},
 
-		refusal{"put_project_with_empty_body_object", "PUT", putProject.path, adminSecret, map[string]any{}, 400, "nothing to update"},
-		refusal{"put_project_with_empty_name", "PUT", putProject.path, adminSecret, map[string]any{"name": ""}, 400, "name"},
-		refusal{"put_project_with_overlong_name", "PUT", putProject.path, adminSecret, map[string]any{"name": strings.Repeat("n", 256)}, 400, "at most 255 characters"},
-		refusal{"put_project_with_unknown_field", "PUT", putProject.path, adminSecret, map[string]any{"name": "x", "mode": "open"}, 400, `the body has a member this route does not accept`},
-		refusal{"put_project_with_numeric_name", "PUT", putProject.path, adminSecret, map[string]any{"name": 7}, 400, "name"},
-		refusal{"put_environment_without_type", "PUT", putEnv.path, adminSecret, map[string]any{}, 400, "type"},
-		refusal{"put_environment_with_malformed_type", "PUT", putEnv.path, adminSecret, map[string]any{"type": "pre prod"}, 400, "type"},
+		refusal{"put_project_with_empty_body_object", "PUT", putProject.path, servicetest.AdminSecret, map[string]any{}, 400, "nothing to update"},
+		refusal{"put_project_with_empty_name", "PUT", putProject.path, servicetest.AdminSecret, map[string]any{"name": ""}, 400, "name"},
+		refusal{"put_project_with_overlong_name", "PUT", putProject.path, servicetest.AdminSecret, map[string]any{"name": strings.Repeat("n", 256)}, 400, "at most 255 characters"},
+		refusal{"put_project_with_unknown_field", "PUT", putProject.path, servicetest.AdminSecret, map[string]any{"name": "x", "mode": "open"}, 400, `the body has a member this route does not accept`},
+		refusal{"put_project_with_numeric_name", "PUT", putProject.path, servicetest.AdminSecret, map[string]any{"name": 7}, 400, "name"},
+		refusal{"put_environment_without_type", "PUT", putEnv.path, servicetest.AdminSecret, map[string]any{}, 400, "type"},
+		refusal{"put_environment_with_malformed_type", "PUT", putEnv.path, servicetest.AdminSecret, map[string]any{"type": "pre prod"}, 400, "type"},
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := s.lastSeq()
-			r := s.do(tt.method, tt.path, tt.cred, tt.body)
+			before := s.LastSeq()
+			r := s.Do(tt.method, tt.path, tt.cred, tt.body)
 			if r.Status != tt.want || !strings.Contains(string(r.Body), tt.msg) {
 				t.Fatalf("status %d %s, want %d with %q", r.Status, r.Body, tt.want, tt.msg)
 			}
-			checkErrorShape(t, r)
-			if s.lastSeq() != before {
-				t.Fatalf("stream moved from %d to %d", before, s.lastSeq())
+			servicetest.CheckErrorShape(t, r)
+			if s.LastSeq() != before {
+				t.Fatalf("stream moved from %d to %d", before, s.LastSeq())
 			}
 		})
 	}
-	if envs := s.envNames(); len(envs) != 2 || envs["development"] != "development" {
+	if envs := envNames(s); len(envs) != 2 || envs["development"] != "development" {
 		t.Fatalf("environments changed: %v", envs)
 	}
 	if p, _ := s.Dir.Project("default"); p.Name != "Default" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // A user whose root role grants CREATE_CLIENT_API_TOKEN (a custom root
@@ -16,9 +17,9 @@ import (
 // live, and an exit code that says "not authorised" makes a script try
 // again, leaving another live token nobody holds the secret of.
 func TestCLITokenCreateByATokenCreatorWhoIsNotAdminPrintsTheSecret(t *testing.T) {
-	svc := startService(t, "", nil)
-	role := svc.createRole("client-token-makers", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN")
-	editor := svc.createUser("ci-bot-owner", role)
+	svc := servicetest.Start(t, "", nil)
+	role := svc.CreateRole("client-token-makers", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN")
+	editor := svc.CreateUser("ci-bot-owner", role)
 	for _, asJSON := range []bool{false, true} {
 		name := "table"
 		args := []string{"token", "create", "--name", "ci-" + name, "--type", "backend", "--environment", "development", "--project", "default"}
@@ -40,5 +41,5 @@ func TestCLITokenCreateByATokenCreatorWhoIsNotAdminPrintsTheSecret(t *testing.T)
 		})
 	}
 	// The route token create calls after the create is refused to this user.
-	svc.must(http.StatusForbidden, "POST", "/api/ledger/tokens/lookup", editor.Secret, map[string]string{"secret": "x"})
+	svc.Must(http.StatusForbidden, "POST", "/api/ledger/tokens/lookup", editor.Secret, map[string]string{"secret": "x"})
 }

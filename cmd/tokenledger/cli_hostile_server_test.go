@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // capture is a real HTTP server on loopback that records what reaches it:
@@ -141,7 +142,7 @@ func TestCLIAuditAllStopsWhenTheCursorDoesNotAdvance(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"events":[{"seq":7,"id":"e","type":"token.created","kind":"token","aggregateId":"a","actor":{},"via":{},"data":{}}],"next":7}`)
 	}))
-	code, _, errOut := runCLI(t, hostile, adminSecret, "", "audit", "--all", "--json")
+	code, _, errOut := runCLI(t, hostile, servicetest.AdminSecret, "", "audit", "--all", "--json")
 	if n := pages.Load(); n > 2 {
 		t.Fatalf("audit --all asked for the same page %d times (the server's cursor stayed at 7); exit %d: %s", n, code, errOut)
 	}
@@ -167,7 +168,7 @@ func TestCLIServerErrorMessagesAreBoundedAndInert(t *testing.T) {
 				msg, _ := json.Marshal(tt.message)
 				_, _ = fmt.Fprintf(w, `{"name":"NoAccessError","message":%s}`, msg)
 			}))
-			code, _, errOut := runCLI(t, hostile, adminSecret, "", "token", "list")
+			code, _, errOut := runCLI(t, hostile, servicetest.AdminSecret, "", "token", "list")
 			if code != cli.ExitAuth {
 				t.Fatalf("exit %d, want %d", code, cli.ExitAuth)
 			}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/service"
 )
 
 // A bad value names what the user set: the environment variable when it
@@ -37,7 +39,7 @@ func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {
-			_, err := ParseConfig(nil, func(k string) string {
+			_, err := service.ParseConfig(nil, func(k string) string {
 				if k == tt.env {
 					return tt.bad
 				}
@@ -49,7 +51,7 @@ func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.env) || strings.Contains(err.Error(), "--"+tt.flag) {
 				t.Errorf("%s=%s: error %q, want it to name %s and not --%s", tt.env, tt.bad, err, tt.env, tt.flag)
 			}
-			_, err = ParseConfig([]string{"--" + tt.flag, tt.bad}, func(string) string { return "" })
+			_, err = service.ParseConfig([]string{"--" + tt.flag, tt.bad}, func(string) string { return "" })
 			if err == nil {
 				t.Fatalf("--%s %s accepted", tt.flag, tt.bad)
 			}
@@ -66,7 +68,7 @@ func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
 // The flags added for operators, their environment twins, and the flag
 // winning over its twin.
 func TestConfigLogAndReplicaFlags(t *testing.T) {
-	d, err := ParseConfig(nil, func(string) string { return "" })
+	d, err := service.ParseConfig(nil, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +76,14 @@ func TestConfigLogAndReplicaFlags(t *testing.T) {
 		t.Fatalf("defaults: level %v, format %q, replicas %d", d.LogLevel, d.LogFormat, d.Replicas)
 	}
 	env := map[string]string{"TOKENLEDGER_LOG_LEVEL": "debug", "TOKENLEDGER_LOG_FORMAT": "text", "TOKENLEDGER_REPLICAS": "3"}
-	c, err := ParseConfig(nil, func(k string) string { return env[k] })
+	c, err := service.ParseConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.LogLevel != slog.LevelDebug || c.LogFormat != "text" || c.Replicas != 3 {
 		t.Fatalf("from the environment: level %v, format %q, replicas %d", c.LogLevel, c.LogFormat, c.Replicas)
 	}
-	c, err = ParseConfig([]string{"--log-level", "WARN", "--log-format", "json", "--replicas", "5"}, func(k string) string { return env[k] })
+	c, err = service.ParseConfig([]string{"--log-level", "WARN", "--log-format", "json", "--replicas", "5"}, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

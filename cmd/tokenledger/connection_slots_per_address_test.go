@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The connection cap closes idle connections to make room, but a
@@ -20,7 +23,7 @@ import (
 // deadline is well below the read timeout the attacker relies on.)
 func TestOneAddressCannotHoldEveryConnectionSlot(t *testing.T) {
 	const limit = 4
-	s := startServiceWith(t, "", nil, func(c *Config) { c.MaxConnections = limit })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MaxConnections = limit })
 	addr := strings.TrimPrefix(s.URL(), "http://")
 	held := 0
 	for range limit {

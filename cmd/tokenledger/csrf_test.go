@@ -6,6 +6,9 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // With the auth-proxy header on, a browser carries the signed-in user's
@@ -14,12 +17,12 @@ import (
 // body-less route once made a Viewer project Owner.
 func TestCrossOriginMutationsAreRefused(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.AuthProxyHeader = header
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	s.createUser("sso-admin", "Admin")
-	victim := s.createUser("sso-viewer", "Viewer")
+	s.CreateUser("sso-admin", "Admin")
+	victim := s.CreateUser("sso-viewer", "Viewer")
 	host := strings.TrimPrefix(s.URL(), "http://")
 	self := s.URL()
 	grant := fmt.Sprintf("/api/admin/projects/default/users/%d/roles/4", victim.IntID)
@@ -39,7 +42,7 @@ func TestCrossOriginMutationsAreRefused(t *testing.T) {
 		{"text_plain_create_cross_site", "POST", "/api/admin/api-tokens", "text/plain",
 			`{"tokenName":"x","type":"client","environment":"development"}`, []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}},
 	}
-	before := s.lastSeq()
+	before := s.LastSeq()
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			h := append([]string{header, "sso-admin", "Content-Type", tt.ctype}, tt.headers...)
@@ -47,11 +50,11 @@ func TestCrossOriginMutationsAreRefused(t *testing.T) {
 			if tt.body != "" {
 				body = tt.body
 			}
-			r := s.do(tt.method, tt.path, "", body, h...)
+			r := s.Do(tt.method, tt.path, "", body, h...)
 			if r.Status != http.StatusForbidden {
 				t.Fatalf("status %d, want 403: %s", r.Status, r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 			if name := r.JSON(t)["name"]; name != "CrossOriginRequestError" {
 				t.Fatalf("error name %v", name)
 			}
@@ -59,12 +62,12 @@ func TestCrossOriginMutationsAreRefused(t *testing.T) {
 	}
 	// A same-origin form (no JSON) through the proxy is refused too: the
 	// proxy's header is an ambient credential, so its changes must be JSON.
-	r := s.do("POST", grant, "", nil, header, "sso-admin", "Content-Type", form, "Origin", self, "Sec-Fetch-Site", "same-origin")
+	r := s.Do("POST", grant, "", nil, header, "sso-admin", "Content-Type", form, "Origin", self, "Sec-Fetch-Site", "same-origin")
 	if r.Status != http.StatusUnsupportedMediaType {
 		t.Fatalf("same-origin form through the proxy: status %d, want 415: %s", r.Status, r.Body)
 	}
-	checkErrorShape(t, r)
-	if got := s.lastSeq(); got != before {
+	servicetest.CheckErrorShape(t, r)
+	if got := s.LastSeq(); got != before {
 		t.Fatalf("refused requests appended %d events", got-before)
 	}
 
@@ -72,24 +75,24 @@ func TestCrossOriginMutationsAreRefused(t *testing.T) {
 	// the same with only Origin (older browsers), and clients that are not
 	// browsers (curl: no Origin, no Sec-Fetch-Site, a bearer token, no
 	// Content-Type on a body-less change).
-	s.must(http.StatusOK, "POST", grant, "", nil, header, "sso-admin", "Content-Type", "application/json",
+	s.Must(http.StatusOK, "POST", grant, "", nil, header, "sso-admin", "Content-Type", "application/json",
 		"Origin", self, "Sec-Fetch-Site", "same-origin")
-	s.must(http.StatusOK, "DELETE", grant, "", nil, header, "sso-admin", "Content-Type", "application/json", "Origin", "http://"+host)
-	s.must(http.StatusOK, "POST", grant, adminSecret, nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret,
+	s.Must(http.StatusOK, "DELETE", grant, "", nil, header, "sso-admin", "Content-Type", "application/json", "Origin", "http://"+host)
+	s.Must(http.StatusOK, "POST", grant, servicetest.AdminSecret, nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 		map[string]any{"tokenName": "curl", "type": "client", "environment": "development"})
 }
 
 // A configured trusted origin (a proxy's public URL when the proxy rewrites
 // Host) may send changes; others may not.
 func TestTrustedOriginMaySendMutations(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.TrustedOrigins = []string{"https://ledger.example"}
 	})
 	body := map[string]any{"tokenName": "ui", "type": "client", "environment": "development"}
-	s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret, body,
+	s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret, body,
 		"Origin", "https://ledger.example", "Sec-Fetch-Site", "cross-site")
-	r := s.do("POST", "/api/admin/api-tokens", adminSecret, body, "Origin", "https://other.example")
+	r := s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, body, "Origin", "https://other.example")
 	if r.Status != http.StatusForbidden {
 		t.Fatalf("untrusted origin: status %d, want 403: %s", r.Status, r.Body)
 	}

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // guesses is n distinct unknown token strings, tagged so that two batches
@@ -28,11 +31,11 @@ func guesses(tag string, n int) []string {
 // address may have more unknown tokens answered than its budget allows.
 func TestEdgeValidateChargesEveryUnknownTokenOfABatch(t *testing.T) {
 	const burst = 5
-	s := startServiceWith(t, "", nil, func(c *Config) { c.UnauthRate, c.UnauthBurst = 0.001, burst })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.001, burst })
 	answered := 0
 	for i := range 10 { // bounded: stops at the first 429
 		batch := guesses(fmt.Sprint(i), 100)
-		r := s.do("POST", "/edge/validate", "", map[string]any{"tokens": batch})
+		r := s.Do("POST", "/edge/validate", "", map[string]any{"tokens": batch})
 		if r.Status == http.StatusTooManyRequests {
 			break
 		}
@@ -54,7 +57,7 @@ func TestConcurrentEdgeValidationsCannotOverdrawTheAddressBudget(t *testing.T) {
 		n     = 16
 		batch = 200
 	)
-	s := startServiceWith(t, "", nil, func(c *Config) { c.UnauthRate, c.UnauthBurst = 0.001, batch })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.001, batch })
 	addr := strings.TrimPrefix(s.URL(), "http://")
 	conns := make([]net.Conn, n)
 	last := make([]byte, n)

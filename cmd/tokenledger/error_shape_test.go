@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Every request that reaches the handler gets the one JSON error shape.
@@ -12,7 +14,7 @@ import (
 // empty) passed the canonical-path check and reached ServeMux, which
 // answered net/http's text/plain "404 page not found".
 func TestConnectRequestsGetTheJSONErrorShape(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	for _, target := range []string{"127.0.0.1:80", "example.com:443", "[::1]:4242"} {
 		t.Run(target, func(t *testing.T) {
 			r := rawRequest(t, s, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\nConnection: close\r\n\r\n")

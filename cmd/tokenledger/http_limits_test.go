@@ -14,11 +14,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // keepAlive opens a connection, sends GET /health on it and reads the
 // answer, leaving the connection idle (HTTP/1.1 keep-alive).
-func keepAlive(t *testing.T, s *testService) (net.Conn, *bufio.Reader) {
+func keepAlive(t *testing.T, s *servicetest.Service) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
 	if err != nil {
@@ -48,7 +51,7 @@ func keepAlive(t *testing.T, s *testService) (net.Conn, *bufio.Reader) {
 // server never holds more than the cap.
 func TestIdleConnectionsCannotCrowdOutNewClients(t *testing.T) {
 	const limit = 4
-	s := startServiceWith(t, "", nil, func(c *Config) { c.MaxConnections = limit })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MaxConnections = limit })
 	type conn struct {
 		c  net.Conn
 		br *bufio.Reader
@@ -72,7 +75,7 @@ func TestIdleConnectionsCannotCrowdOutNewClients(t *testing.T) {
 		c, br := keepAlive(t, s)
 		all = append(all, conn{c, br})
 	}
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	s.Must(http.StatusOK, "GET", "/health", "", nil)
 	// The server closed all but at most the cap of them (reads see EOF or
 	// a reset at once; an open connection would only time out).
 	closed := make(chan bool, len(all))
@@ -104,20 +107,20 @@ func isReset(err error) bool {
 // of tokens gets 429 with Retry-After before anything is looked at, a
 // valid token included.
 func TestEdgeValidateIsRateLimitedPerAddress(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
-	valid, _ := s.createToken("client", "development", "default")
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
+	valid, _ := s.CreateToken("client", "development", "default")
 	for i := range 3 {
-		s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{"guess-" + strconv.Itoa(i)}})
+		s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{"guess-" + strconv.Itoa(i)}})
 	}
 	for _, tokens := range [][]string{{valid}, {"guess-4"}} {
-		r := s.do("POST", "/edge/validate", "", map[string]any{"tokens": tokens})
+		r := s.Do("POST", "/edge/validate", "", map[string]any{"tokens": tokens})
 		checkTooMany(t, r)
 		if strings.Contains(string(r.Body), valid) {
 			t.Fatal("a limited answer still validated the token")
 		}
 	}
 	// The same address's wrong credentials on the API share the bucket.
-	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", "guess", nil))
+	checkTooMany(t, s.Do("GET", "/api/admin/api-tokens", "guess", nil))
 }
 
 // A wrong credential (401) is the same oracle: after a burst of them, the
@@ -125,17 +128,17 @@ func TestEdgeValidateIsRateLimitedPerAddress(t *testing.T) {
 // bucket refills. Requests without failures are never charged, and /health
 // is never limited.
 func TestFailedAuthenticationsAreRateLimitedPerAddress(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
 	for range 5 {
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil) // valid: not charged
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil) // valid: not charged
 	}
 	for range 3 {
-		s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", adminSecret+"x", nil)
+		s.Must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", servicetest.AdminSecret+"x", nil)
 	}
-	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", adminSecret+"y", nil))
-	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", adminSecret, nil))
-	checkTooMany(t, s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}}))
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	checkTooMany(t, s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret+"y", nil))
+	checkTooMany(t, s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil))
+	checkTooMany(t, s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}}))
+	s.Must(http.StatusOK, "GET", "/health", "", nil)
 }
 
 // Behind a single-sign-on proxy every request comes from the proxy's
@@ -143,48 +146,48 @@ func TestFailedAuthenticationsAreRateLimitedPerAddress(t *testing.T) {
 // with the proxy's header (no credential to guess there).
 func TestBearerFailuresDoNotLockOutAuthProxyUsers(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.UnauthRate, c.UnauthBurst = 0.001, 3
 		c.AuthProxyHeader = header
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	s.createUser("sso", "Viewer")
+	s.CreateUser("sso", "Viewer")
 	for range 3 {
-		s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", "guess", nil)
+		s.Must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", "guess", nil)
 	}
-	checkTooMany(t, s.do("GET", "/api/admin/api-tokens", "guess", nil))
-	s.must(http.StatusOK, "GET", "/api/admin/user", "", nil, header, "sso")
-	s.must(http.StatusUnauthorized, "GET", "/api/admin/user", "", nil, header, "nobody")
+	checkTooMany(t, s.Do("GET", "/api/admin/api-tokens", "guess", nil))
+	s.Must(http.StatusOK, "GET", "/api/admin/user", "", nil, header, "sso")
+	s.Must(http.StatusUnauthorized, "GET", "/api/admin/user", "", nil, header, "nobody")
 }
 
 // A Viewer looping PAT create/delete appended ~1,200 events in 15 s. Each
 // principal's changes spend its own bucket: 429 with Retry-After when
 // empty, nothing appended, reads and other principals unaffected.
 func TestMutationsAreRateLimitedPerPrincipal(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.MutationRate, c.MutationBurst = 0.001, 4 })
-	u := s.createUser("looper", "Viewer") // two of the admin token's four
-	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate, c.MutationBurst = 0.001, 4 })
+	u := s.CreateUser("looper", "Viewer") // two of the admin token's four
+	exp := servicetest.FromNow(time.Hour)
 	for i := range 2 {
-		r := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "loop" + strconv.Itoa(i), "expiresAt": exp})
+		r := s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "loop" + strconv.Itoa(i), "expiresAt": exp})
 		id := int(r.JSON(t)["id"].(float64))
-		s.must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/user/tokens/%d", id), u.Secret, nil)
+		s.Must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/user/tokens/%d", id), u.Secret, nil)
 	}
-	before := s.lastSeq()
-	checkTooMany(t, s.do("POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "loop9", "expiresAt": exp}))
-	checkTooMany(t, s.do("DELETE", "/api/admin/user/tokens/1", u.Secret, nil))
-	if got := s.lastSeq(); got != before {
+	before := s.LastSeq()
+	checkTooMany(t, s.Do("POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "loop9", "expiresAt": exp}))
+	checkTooMany(t, s.Do("DELETE", "/api/admin/user/tokens/1", u.Secret, nil))
+	if got := s.LastSeq(); got != before {
 		t.Fatalf("limited requests appended %d events", got-before)
 	}
-	s.must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "other", "name": "Other"})
+	s.Must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "other", "name": "Other"})
 }
 
-func checkTooMany(t *testing.T, r response) {
+func checkTooMany(t *testing.T, r servicetest.Response) {
 	t.Helper()
 	if r.Status != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want 429: %s", r.Status, r.Body)
 	}
-	checkErrorShape(t, r)
+	servicetest.CheckErrorShape(t, r)
 	if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 {
 		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
@@ -197,7 +200,7 @@ func checkTooMany(t *testing.T, r response) {
 // and 5,147 series. Unknown methods fold into "other", unmatched paths into
 // "unmatched", and the route label does not repeat the method.
 func TestMetricLabelsComeFromAClosedSet(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	random := func(n int) string {
@@ -213,10 +216,10 @@ func TestMetricLabelsComeFromAClosedSet(t *testing.T) {
 		if i%2 == 0 {
 			method = "GET"
 		}
-		s.do(method, path, "", nil)
-		s.do(method, "/api/admin/api-tokens/"+random(64), adminSecret, nil)
+		s.Do(method, path, "", nil)
+		s.Do(method, "/api/admin/api-tokens/"+random(64), servicetest.AdminSecret, nil)
 	}
-	metrics := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	metrics := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	series := 0
 	for _, line := range strings.Split(metrics, "\n") {
 		if !strings.HasPrefix(line, "tokenledger_http_") {
@@ -241,7 +244,7 @@ func TestMetricLabelsComeFromAClosedSet(t *testing.T) {
 }
 
 func TestParseConfig_HTTPLimitFlagsAndEnvironmentTwins(t *testing.T) {
-	d, err := ParseConfig(nil, func(string) string { return "" })
+	d, err := service.ParseConfig(nil, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +253,7 @@ func TestParseConfig_HTTPLimitFlagsAndEnvironmentTwins(t *testing.T) {
 	}
 	env := map[string]string{"TOKENLEDGER_MAX_CONNECTIONS": "10", "TOKENLEDGER_UNAUTH_RATE": "0.5",
 		"TOKENLEDGER_MUTATION_BURST": "7", "TOKENLEDGER_TRUSTED_ORIGINS": "https://a.example, https://b.example:8443"}
-	c, err := ParseConfig([]string{"--max-connections", "20", "--mutation-rate", "0"}, func(k string) string { return env[k] })
+	c, err := service.ParseConfig([]string{"--max-connections", "20", "--mutation-rate", "0"}, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +271,8 @@ func TestParseConfig_HTTPLimitFlagsAndEnvironmentTwins(t *testing.T) {
 		{[]string{"--trusted-origins", "not a url"}, nil},
 		{[]string{"--trusted-origins", "https://a.example/path"}, nil},
 	} {
-		if _, err := ParseConfig(bad.args, func(k string) string { return bad.env[k] }); err == nil {
-			t.Errorf("ParseConfig(%v, %v) accepted bad input", bad.args, bad.env)
+		if _, err := service.ParseConfig(bad.args, func(k string) string { return bad.env[k] }); err == nil {
+			t.Errorf("service.ParseConfig(%v, %v) accepted bad input", bad.args, bad.env)
 		}
 	}
 }

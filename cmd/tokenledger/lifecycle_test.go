@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,39 +16,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
+	"github.com/tokenledger/tokenledger/projections/auditlog"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
 )
-
-// lastEvent returns the newest event of the stream that is not a claim or
-// release of a unique name (those a command appends beside its own event,
-// with the same attribution, which lastEvent checks).
-func (s *testService) lastEvent() events.Envelope {
-	s.t.Helper()
-	seq := s.lastSeq()
-	var got events.Envelope
-	err := s.Store.Replay(context.Background(), max(seq, 8)-7, seq, func(e events.Envelope) error {
-		if e.AggregateKind != events.KindName {
-			got = e
-		} else if got.ID != "" && (e.Actor != got.Actor || e.Via != got.Via || e.CommandID != got.CommandID) {
-			s.t.Fatalf("name event %s attributed differently from its command's event", e.Type)
-		}
-		return nil
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return got
-}
 
 // Every mutation's event records who acted (the PAT's user, the service
 // account, the admin token's name) and through what (credential id and
 // type, remote address, user agent, request id).
 func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
-	s := startService(t, "", nil)
-	admin, _ := s.Tokens.Lookup(adminSecret)
-	alice := s.createUser("alice", "Admin")
+	s := servicetest.Start(t, "", nil)
+	admin, _ := s.Tokens.Lookup(servicetest.AdminSecret)
+	alice := s.CreateUser("alice", "Admin")
 	aliceTok, _ := s.Tokens.Lookup(alice.Secret)
-	ci := s.createServiceAccount("ci-bot", "Admin")
+	ci := s.CreateServiceAccount("ci-bot", "Admin")
 	ciTok, _ := s.Tokens.Lookup(ci.Secret)
 	aliceUser, _ := s.Dir.UserByIntID(uint64(alice.IntID))
 	ciSA, _ := s.Dir.ServiceAccountByIntID(uint64(ci.IntID))
@@ -59,7 +43,7 @@ func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
 		credType  string
 	}
 	callers := map[string]caller{
-		"admin_token":     {adminSecret, events.ActorAdminToken, admin.ID, admin.ID, events.TokenAdmin},
+		"admin_token":     {servicetest.AdminSecret, events.ActorAdminToken, admin.ID, admin.ID, events.TokenAdmin},
 		"pat":             {alice.Secret, events.ActorUser, aliceUser.ID, aliceTok.ID, events.TokenPersonal},
 		"service_account": {ci.Secret, events.ActorServiceAccount, ciSA.ID, ciTok.ID, events.TokenServiceAccount},
 	}
@@ -67,24 +51,24 @@ func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
 		mutations := []struct {
 			name     string
 			typ      string
-			mutation func() response
+			mutation func() servicetest.Response
 		}{
-			{"create_token", events.TypeTokenCreated, func() response {
-				return s.do("POST", "/api/admin/api-tokens", c.cred, map[string]any{"tokenName": "n", "type": "backend", "environment": "development"}, "X-Request-Id", "req-"+name)
+			{"create_token", events.TypeTokenCreated, func() servicetest.Response {
+				return s.Do("POST", "/api/admin/api-tokens", c.cred, map[string]any{"tokenName": "n", "type": "backend", "environment": "development"}, "X-Request-Id", "req-"+name)
 			}},
-			{"change_expiry", events.TypeTokenExpiryChanged, func() response {
-				_, id := s.createToken("frontend", "development")
-				return s.do("PUT", "/api/admin/api-tokens/"+id, c.cred, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, "X-Request-Id", "req-"+name)
+			{"change_expiry", events.TypeTokenExpiryChanged, func() servicetest.Response {
+				_, id := s.CreateToken("frontend", "development")
+				return s.Do("PUT", "/api/admin/api-tokens/"+id, c.cred, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}, "X-Request-Id", "req-"+name)
 			}},
-			{"revoke", events.TypeTokenRevoked, func() response {
-				_, id := s.createToken("frontend", "development")
-				return s.do("DELETE", "/api/admin/api-tokens/"+id, c.cred, nil, "X-Request-Id", "req-"+name)
+			{"revoke", events.TypeTokenRevoked, func() servicetest.Response {
+				_, id := s.CreateToken("frontend", "development")
+				return s.Do("DELETE", "/api/admin/api-tokens/"+id, c.cred, nil, "X-Request-Id", "req-"+name)
 			}},
-			{"create_project", events.TypeProjectCreated, func() response {
-				return s.do("POST", "/api/admin/projects", c.cred, map[string]any{"id": "p-" + strings.ReplaceAll(name, "_", "-"), "name": "P"}, "X-Request-Id", "req-"+name)
+			{"create_project", events.TypeProjectCreated, func() servicetest.Response {
+				return s.Do("POST", "/api/admin/projects", c.cred, map[string]any{"id": "p-" + strings.ReplaceAll(name, "_", "-"), "name": "P"}, "X-Request-Id", "req-"+name)
 			}},
-			{"create_user", events.TypeUserCreated, func() response {
-				return s.do("POST", "/api/admin/user-admin", c.cred, map[string]any{"username": "u-" + name, "rootRole": "Viewer"}, "X-Request-Id", "req-"+name)
+			{"create_user", events.TypeUserCreated, func() servicetest.Response {
+				return s.Do("POST", "/api/admin/user-admin", c.cred, map[string]any{"username": "u-" + name, "rootRole": "Viewer"}, "X-Request-Id", "req-"+name)
 			}},
 		}
 		for _, m := range mutations {
@@ -93,7 +77,7 @@ func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
 				if r.Status >= 300 {
 					t.Fatalf("status %d: %s", r.Status, r.Body)
 				}
-				e := s.lastEvent()
+				e := s.LastEvent()
 				if e.Type != m.typ {
 					t.Fatalf("last event %s, want %s", e.Type, m.typ)
 				}
@@ -115,7 +99,7 @@ func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
 }
 
 func TestAttribution_SystemImportsInitTokensAndCatalogue(t *testing.T) {
-	s := startService(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": "default:development.init-backend-secret-1234567890"})
+	s := servicetest.Start(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": "default:development.init-backend-secret-1234567890"})
 	evs, next := s.Audit.Query(auditQuery(""))
 	_ = next
 	types := map[string]int{}
@@ -134,17 +118,17 @@ func TestAttribution_SystemImportsInitTokensAndCatalogue(t *testing.T) {
 // token, every revocation, every expiry change.
 func TestRestart_SameDataDirKeepsEveryTokenAndRevocation(t *testing.T) {
 	env := map[string]string{"INIT_FRONTEND_API_TOKENS": "default:development.init-frontend-secret-1234567890"}
-	s := startService(t, "", env)
-	keep, _ := s.createToken("backend", "production", "default")
-	gone, goneID := s.createToken("frontend", "development")
-	_, shortID := s.createToken("backend", "development")
-	user := s.createUser("bob", "Editor")
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, adminSecret, nil)
-	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+shortID, adminSecret, map[string]any{"expiresAt": "2099-02-03T04:05:06Z"})
-	beforeSeq, beforeTokens, beforeDir := s.lastSeq(), s.Tokens.Digest(), s.Dir.Digest()
+	s := servicetest.Start(t, "", env)
+	keep, _ := s.CreateToken("backend", "production", "default")
+	gone, goneID := s.CreateToken("frontend", "development")
+	_, shortID := s.CreateToken("backend", "development")
+	user := s.CreateUser("bob", "Editor")
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, servicetest.AdminSecret, nil)
+	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+shortID, servicetest.AdminSecret, map[string]any{"expiresAt": "2099-02-03T04:05:06Z"})
+	beforeSeq, beforeTokens, beforeDir := s.LastSeq(), s.Tokens.Digest(), s.Dir.Digest()
 
-	s2 := s.restart()
-	if got := s2.lastSeq(); got != beforeSeq {
+	s2 := s.Restart()
+	if got := s2.LastSeq(); got != beforeSeq {
 		t.Fatalf("restart appended events: seq %d → %d (INIT import must be idempotent)", beforeSeq, got)
 	}
 	if s2.Tokens.Digest() != beforeTokens || s2.Dir.Digest() != beforeDir {
@@ -160,20 +144,20 @@ func TestRestart_SameDataDirKeepsEveryTokenAndRevocation(t *testing.T) {
 	if short.ExpiresAt.Format(time.RFC3339) != "2099-02-03T04:05:06Z" {
 		t.Errorf("expiry change lost: %v", short.ExpiresAt)
 	}
-	s2.must(http.StatusOK, "GET", "/api/admin/api-tokens", user.Secret, nil)
+	s2.Must(http.StatusOK, "GET", "/api/admin/api-tokens", user.Secret, nil)
 }
 
 // A token deleted through the API stays deleted when the service restarts
 // with the same INIT variables.
 func TestBootstrap_DeletedInitTokenIsNotBroughtBack(t *testing.T) {
 	env := map[string]string{"INIT_CLIENT_API_TOKENS": "default:development.init-client-secret-123456789012"}
-	s := startService(t, "", env)
+	s := servicetest.Start(t, "", env)
 	tok, ok := s.Tokens.Lookup("default:development.init-client-secret-123456789012")
 	if !ok || tok.Type != events.TokenBackend {
 		t.Fatalf("INIT_CLIENT_API_TOKENS not imported as a backend token: %+v", tok)
 	}
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+tok.ID, adminSecret, nil)
-	s2 := s.restart()
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+tok.ID, servicetest.AdminSecret, nil)
+	s2 := s.Restart()
 	if _, st := s2.Tokens.Verify("default:development.init-client-secret-123456789012"); st != tokenset.Revoked {
 		t.Fatalf("deleted INIT token is %v after restart", st)
 	}
@@ -182,28 +166,24 @@ func TestBootstrap_DeletedInitTokenIsNotBroughtBack(t *testing.T) {
 // Tokens expire at their moment (verification checks it), and the
 // scheduler records token.expired once, by the actor system.
 func TestExpiry_TokenStopsAtItsMomentAndTheEventIsRecorded(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, id := s.createToken("backend", "development")
+	s := servicetest.Start(t, "", nil)
+	secret, id := s.CreateToken("backend", "development")
 	at := time.Now().Add(300 * time.Millisecond).UTC()
-	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": at.Format(time.RFC3339Nano)})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, map[string]any{"expiresAt": at.Format(time.RFC3339Nano)})
+	servicetest.WaitFor(t, 10*time.Second, func() error {
 		evs, _ := s.Audit.Query(auditQuery(id))
 		if len(evs) > 0 && evs[len(evs)-1].Type == events.TypeTokenExpired {
 			if evs[len(evs)-1].Actor != events.System {
 				t.Fatalf("expired by %+v", evs[len(evs)-1].Actor)
 			}
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no token.expired recorded; history: %+v", evs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("no token.expired recorded; history: %+v", evs)
+	})
 	if _, st := s.Tokens.Verify(secret); st != tokenset.Expired {
 		t.Fatalf("status %v, want expired", st)
 	}
-	v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
+	v := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
 	if len(v["tokens"].([]any)) != 0 {
 		t.Fatal("an expired token validates")
 	}
@@ -224,50 +204,50 @@ func TestExpiry_TokenStopsAtItsMomentAndTheEventIsRecorded(t *testing.T) {
 // any error answer or any listing.
 func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 	initSecret := "default:development.canary-init-" + strings.Repeat("c", 40)
-	s := startService(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": initSecret})
+	s := servicetest.Start(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": initSecret})
 	var secrets []string
 	for _, typ := range []string{"backend", "client", "frontend"} {
-		sec, _ := s.createToken(typ, "development", "default")
+		sec, _ := s.CreateToken(typ, "development", "default")
 		secrets = append(secrets, sec)
 	}
-	u := s.createUser("carol", "Admin")
-	sa := s.createServiceAccount("canary-sa", "Editor")
-	pat := s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
-		map[string]any{"description": "second", "expiresAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}).JSON(t)["secret"].(string)
-	secrets = append(secrets, u.Secret, sa.Secret, pat, initSecret, adminSecret, spareAdminSecret)
+	u := s.CreateUser("carol", "Admin")
+	sa := s.CreateServiceAccount("canary-sa", "Editor")
+	pat := s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret,
+		map[string]any{"description": "second", "expiresAt": servicetest.FromNow(time.Hour)}).JSON(t)["secret"].(string)
+	secrets = append(secrets, u.Secret, sa.Secret, pat, initSecret, servicetest.AdminSecret, servicetest.SpareAdminSecret)
 
 	// Provoke errors and log lines that involve the secrets.
 	var answers []string
 	for _, sec := range secrets {
 		answers = append(answers,
-			string(s.do("GET", "/api/admin/api-tokens", sec+"x", nil).Body),
-			string(s.do("POST", "/api/admin/api-tokens", sec, `{"tokenName":`).Body),
-			string(s.do("DELETE", "/api/admin/projects/default/api-tokens/"+sec, adminSecret, nil).Body),
-			string(s.do("GET", "/api/admin/api-tokens", adminSecret, nil).Body),
-			string(s.do("GET", "/api/ledger/events?limit=1000", adminSecret, nil).Body),
-			string(s.do("GET", "/api/ledger/tokens", adminSecret, nil).Body),
-			string(s.do("GET", "/api/admin/user/tokens", u.Secret, nil).Body),
-			string(s.do("GET", "/api/admin/no-such-route/"+sec, adminSecret, nil).Body),
-			string(s.do("PUT", "/api/admin/api-tokens/"+sec, adminSecret, `{"expiresAt":"soon"}`).Body),
+			string(s.Do("GET", "/api/admin/api-tokens", sec+"x", nil).Body),
+			string(s.Do("POST", "/api/admin/api-tokens", sec, `{"tokenName":`).Body),
+			string(s.Do("DELETE", "/api/admin/projects/default/api-tokens/"+sec, servicetest.AdminSecret, nil).Body),
+			string(s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil).Body),
+			string(s.Do("GET", "/api/ledger/events?limit=1000", servicetest.AdminSecret, nil).Body),
+			string(s.Do("GET", "/api/ledger/tokens", servicetest.AdminSecret, nil).Body),
+			string(s.Do("GET", "/api/admin/user/tokens", u.Secret, nil).Body),
+			string(s.Do("GET", "/api/admin/no-such-route/"+sec, servicetest.AdminSecret, nil).Body),
+			string(s.Do("PUT", "/api/admin/api-tokens/"+sec, servicetest.AdminSecret, `{"expiresAt":"soon"}`).Body),
 			// A secret pasted into the wrong place: as a member name, as
 			// values the API validates, as a path id.
-			string(s.do("POST", "/api/admin/api-tokens", adminSecret, `{"`+sec+`":1}`).Body),
-			string(s.do("POST", "/api/admin/api-tokens", adminSecret, `{"tokenName":"x","type":"`+sec+`"}`).Body),
-			string(s.do("POST", "/api/admin/api-tokens", adminSecret, `{"tokenName":"x","type":"client","environment":"`+sec+`"}`).Body),
-			string(s.do("POST", "/api/admin/api-tokens", adminSecret, `{"tokenName":"x","type":"client","projects":["`+sec+`"]}`).Body),
-			string(s.do("POST", "/api/admin/projects", adminSecret, `{"id":"`+sec+`","name":"x"}`).Body),
-			string(s.do("PUT", "/api/admin/environments/update/"+sec, adminSecret, `{"type":"production"}`).Body),
-			string(s.do("POST", "/api/admin/user-admin", adminSecret, `{"username":"u","email":"`+sec+`","rootRole":"Viewer"}`).Body),
-			string(s.do("POST", "/api/admin/user-admin", adminSecret, `{"username":"u","rootRole":"`+sec+`"}`).Body),
+			string(s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, `{"`+sec+`":1}`).Body),
+			string(s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, `{"tokenName":"x","type":"`+sec+`"}`).Body),
+			string(s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, `{"tokenName":"x","type":"client","environment":"`+sec+`"}`).Body),
+			string(s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, `{"tokenName":"x","type":"client","projects":["`+sec+`"]}`).Body),
+			string(s.Do("POST", "/api/admin/projects", servicetest.AdminSecret, `{"id":"`+sec+`","name":"x"}`).Body),
+			string(s.Do("PUT", "/api/admin/environments/update/"+sec, servicetest.AdminSecret, `{"type":"production"}`).Body),
+			string(s.Do("POST", "/api/admin/user-admin", servicetest.AdminSecret, `{"username":"u","email":"`+sec+`","rootRole":"Viewer"}`).Body),
+			string(s.Do("POST", "/api/admin/user-admin", servicetest.AdminSecret, `{"username":"u","rootRole":"`+sec+`"}`).Body),
 		)
-		s.do("DELETE", "/api/admin/api-tokens/"+sec, adminSecret, nil)
+		s.Do("DELETE", "/api/admin/api-tokens/"+sec, servicetest.AdminSecret, nil)
 	}
-	metrics := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	metrics := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	if !strings.Contains(metrics, `tokenledger_http_requests_total{method="DELETE",route="/api/admin/api-tokens/{token}",status="200"}`) {
 		t.Fatal("canary is blind: /metrics has no line for the deletes by secret")
 	}
 	answers = append(answers, metrics)
-	logs := s.logs.String()
+	logs := s.Logs()
 	if !strings.Contains(logs, `"route":"DELETE /api/admin/api-tokens/{token}"`) {
 		t.Fatal("canary is blind: the access log has no line for the deletes by secret")
 	}
@@ -275,7 +255,7 @@ func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var files strings.Builder
-	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(s.Config.DataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -306,11 +286,11 @@ func TestCanary_SecretsNeverReachTheStreamLogsOrErrors(t *testing.T) {
 // A token's history lists every event with its actor and reports the
 // verdict of the token's hash chain, read from the stream.
 func TestHistory_ListsEveryEventAndChecksTheChain(t *testing.T) {
-	s := startService(t, "", nil)
-	_, id := s.createToken("backend", "development")
-	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"})
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, adminSecret, nil)
-	h := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).JSON(t)
+	s := servicetest.Start(t, "", nil)
+	_, id := s.CreateToken("backend", "development")
+	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, map[string]any{"expiresAt": "2099-01-01T00:00:00Z"})
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, nil)
+	h := s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", servicetest.AdminSecret, nil).JSON(t)
 	evs := h["events"].([]any)
 	var types []string
 	for _, e := range evs {
@@ -330,14 +310,14 @@ func TestHistory_ListsEveryEventAndChecksTheChain(t *testing.T) {
 	if h["token"].(map[string]any)["status"] != "revoked" {
 		t.Fatalf("token = %v", h["token"])
 	}
-	s.must(http.StatusNotFound, "GET", "/api/ledger/tokens/no-such-token/history", adminSecret, nil)
+	s.Must(http.StatusNotFound, "GET", "/api/ledger/tokens/no-such-token/history", servicetest.AdminSecret, nil)
 }
 
 // An event written around the ledger (straight to the stream, not chained
 // to its predecessor) shows up as a broken chain in the history.
 func TestHistory_ReportsABrokenChain(t *testing.T) {
-	s := startService(t, "", nil)
-	_, id := s.createToken("backend", "development")
+	s := servicetest.Start(t, "", nil)
+	_, id := s.CreateToken("backend", "development")
 	forged, err := events.New("01JD0000000000000000000099", id, events.TokenExpiryChanged{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +338,7 @@ func TestHistory_ReportsABrokenChain(t *testing.T) {
 	if err := s.Runner.WaitFor(context.Background(), ack.Sequence); err != nil {
 		t.Fatal(err)
 	}
-	h := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).JSON(t)
+	h := s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", servicetest.AdminSecret, nil).JSON(t)
 	chain := h["chain"].(map[string]any)
 	if chain["intact"] != false || !strings.Contains(chain["error"].(string), "hash mismatch") {
 		t.Fatalf("chain = %v, want a broken chain", chain)
@@ -368,30 +348,30 @@ func TestHistory_ReportsABrokenChain(t *testing.T) {
 // A read may name the sequence a write answered with (X-Ledger-Min-Sequence)
 // and is then answered only once the projections applied it.
 func TestReadYourWrites_MinSequenceHeader(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.ReadWait = 200 * time.Millisecond })
-	r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret,
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.ReadWait = 200 * time.Millisecond })
+	r := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 		map[string]any{"tokenName": "ryw", "type": "frontend", "environment": "development"})
 	seq := r.Header.Get("X-Ledger-Sequence")
-	if seq == "" || seq != itoa(s.lastSeq()) {
-		t.Fatalf("X-Ledger-Sequence = %q, stream at %d", seq, s.lastSeq())
+	if seq == "" || seq != strconv.FormatUint(s.LastSeq(), 10) {
+		t.Fatalf("X-Ledger-Sequence = %q, stream at %d", seq, s.LastSeq())
 	}
-	s.must(http.StatusOK, "GET", "/api/admin/api-tokens/ryw", adminSecret, nil, "X-Ledger-Min-Sequence", seq)
-	s.must(http.StatusBadRequest, "GET", "/api/admin/api-tokens", adminSecret, nil, "X-Ledger-Min-Sequence", "soon")
-	far := itoa(s.lastSeq() + 1000)
-	r = s.do("GET", "/api/admin/api-tokens", adminSecret, nil, "X-Ledger-Min-Sequence", far)
+	s.Must(http.StatusOK, "GET", "/api/admin/api-tokens/ryw", servicetest.AdminSecret, nil, "X-Ledger-Min-Sequence", seq)
+	s.Must(http.StatusBadRequest, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "X-Ledger-Min-Sequence", "soon")
+	far := strconv.FormatUint(s.LastSeq()+1000, 10)
+	r = s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "X-Ledger-Min-Sequence", far)
 	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("a sequence never reached: status %d", r.Status)
 	}
-	checkErrorShape(t, r)
+	servicetest.CheckErrorShape(t, r)
 }
 
 // An INIT token whose environment was deleted since it was imported does
 // not stop the next start.
 func TestBootstrap_InitTokenOfADeletedEnvironmentDoesNotBlockRestart(t *testing.T) {
 	env := map[string]string{"INIT_FRONTEND_API_TOKENS": "default:production.init-frontend-prod-123456789012"}
-	s := startService(t, "", env)
-	s.must(http.StatusOK, "DELETE", "/api/admin/environments/production", adminSecret, nil)
-	s2 := s.restart()
+	s := servicetest.Start(t, "", env)
+	s.Must(http.StatusOK, "DELETE", "/api/admin/environments/production", servicetest.AdminSecret, nil)
+	s2 := s.Restart()
 	if _, st := s2.Tokens.Verify("default:production.init-frontend-prod-123456789012"); st != tokenset.Revoked {
 		t.Fatalf("the INIT token of the deleted environment is %v after restart", st)
 	}
@@ -400,16 +380,16 @@ func TestBootstrap_InitTokenOfADeletedEnvironmentDoesNotBlockRestart(t *testing.
 // /metrics serves Prometheus metrics: requests by route pattern, token
 // verifications by outcome, projection progress and ledger health.
 func TestMetrics_CountRequestsVerificationsAndProgress(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
-	s.do("GET", "/api/admin/api-tokens", "*:*.not-a-token-at-all-xxxxxxxxxxxx", nil)
-	body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
+	s.Do("GET", "/api/admin/api-tokens", "*:*.not-a-token-at-all-xxxxxxxxxxxx", nil)
+	body := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	for _, want := range []string{
 		`tokenledger_http_requests_total{method="GET",route="/api/admin/api-tokens",status="200"} 1`,
 		`tokenledger_http_requests_total{method="GET",route="/api/admin/api-tokens",status="401"} 1`,
 		`tokenledger_token_verifications_total{outcome="unknown"} 1`,
 		`tokenledger_token_verifications_total{outcome="valid"} 1`,
-		`tokenledger_projections_last_applied_sequence ` + itoa(s.lastSeq()),
+		`tokenledger_projections_last_applied_sequence ` + strconv.FormatUint(s.LastSeq(), 10),
 		`tokenledger_projections_ready 1`,
 		`tokenledger_ledger_accepts_writes 1`,
 	} {
@@ -423,8 +403,13 @@ func TestMetrics_CountRequestsVerificationsAndProgress(t *testing.T) {
 // the header is ignored (a credentialed request would get 503 for a
 // sequence never reached).
 func TestReadYourWrites_AnonymousRequestsDoNotWait(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.ReadWait = 200 * time.Millisecond })
-	far := itoa(s.lastSeq() + 1000)
-	s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}}, "X-Ledger-Min-Sequence", far)
-	s.must(http.StatusServiceUnavailable, "GET", "/api/admin/api-tokens", adminSecret, nil, "X-Ledger-Min-Sequence", far)
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.ReadWait = 200 * time.Millisecond })
+	far := strconv.FormatUint(s.LastSeq()+1000, 10)
+	s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{"x"}}, "X-Ledger-Min-Sequence", far)
+	s.Must(http.StatusServiceUnavailable, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "X-Ledger-Min-Sequence", far)
+}
+
+// auditQuery is every event of one aggregate ("" for all), oldest first.
+func auditQuery(aggregate string) auditlog.Query {
+	return auditlog.Query{AggregateID: aggregate, Limit: 1000}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The permission matrix (docs/unleash-contract.md §3, §4; docs/design.md §8), driven
@@ -56,24 +58,16 @@ const (
 
 // mxFixture is the shared service and everything the rows refer to.
 type mxFixture struct {
-	s     *testService
+	s     *servicetest.Service
 	creds [mxCallers]string
-	users map[mxCaller]principal
+	users map[mxCaller]servicetest.Principal
 
 	backendID, backendSecret, frontendID, spareAdminID string
 	extraAdmins                                        []string // ids, consumed by admin callers
 }
 
-// mxSub returns the service bound to t, so that helpers failing inside a
-// subtest fail that subtest (and call FailNow on its own goroutine).
-func mxSub(s *testService, t testing.TB) *testService {
-	c := *s
-	c.t = t
-	return &c
-}
-
 // mxTokenID returns the id of the token with the given full secret.
-func mxTokenID(t testing.TB, s *testService, secret string) string {
+func mxTokenID(t testing.TB, s *servicetest.Service, secret string) string {
 	t.Helper()
 	tok, ok := s.Tokens.Lookup(secret)
 	if !ok {
@@ -84,42 +78,42 @@ func mxTokenID(t testing.TB, s *testService, secret string) string {
 
 // mxAddProjectRole gives a user a project role (4 Owner, 5 Member, or a
 // custom project role's id).
-func mxAddProjectRole(s *testService, project string, userIntID, roleID int) {
-	s.t.Helper()
-	s.must(http.StatusOK, "POST", fmt.Sprintf("/api/admin/projects/%s/users/%d/roles/%d", project, userIntID, roleID), adminSecret, nil)
+func mxAddProjectRole(s *servicetest.Service, project string, userIntID, roleID int) {
+	s.T().Helper()
+	s.Must(http.StatusOK, "POST", fmt.Sprintf("/api/admin/projects/%s/users/%d/roles/%d", project, userIntID, roleID), servicetest.AdminSecret, nil)
 }
 
 func newMXFixture(t *testing.T) *mxFixture {
-	s := startService(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": strings.Join(
-		[]string{adminSecret, spareAdminSecret, mxExtraAdmin1, mxExtraAdmin2}, ", ")})
-	f := &mxFixture{s: s, users: map[mxCaller]principal{}}
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
+	s := servicetest.Start(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": strings.Join(
+		[]string{servicetest.AdminSecret, servicetest.SpareAdminSecret, mxExtraAdmin1, mxExtraAdmin2}, ", ")})
+	f := &mxFixture{s: s, users: map[mxCaller]servicetest.Principal{}}
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
 
-	clientOps := s.createRole("client-ops", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN",
+	clientOps := s.CreateRole("client-ops", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN",
 		"UPDATE_CLIENT_API_TOKEN", "DELETE_CLIENT_API_TOKEN")
-	s.createRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
-	p1Reader := s.createRole("p1-token-reader", "custom", "READ_PROJECT_API_TOKEN")
+	s.CreateRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
+	p1Reader := s.CreateRole("p1-token-reader", "custom", "READ_PROJECT_API_TOKEN")
 
-	f.users[mxAdmin] = s.createUser("mx-admin", "Admin")
-	f.users[mxEditor] = s.createUser("mx-editor", 2) // integer ids work as well as names
-	f.users[mxViewer] = s.createUser("mx-viewer", "Viewer")
-	f.users[mxClientOps] = s.createUser("mx-client-ops", clientOps)
-	f.users[mxFrontendReader] = s.createUser("mx-frontend-reader", "frontend-reader") // a custom role by name
-	f.users[mxP1Member] = s.createUser("mx-p1-member", 3)
+	f.users[mxAdmin] = s.CreateUser("mx-admin", "Admin")
+	f.users[mxEditor] = s.CreateUser("mx-editor", 2) // integer ids work as well as names
+	f.users[mxViewer] = s.CreateUser("mx-viewer", "Viewer")
+	f.users[mxClientOps] = s.CreateUser("mx-client-ops", clientOps)
+	f.users[mxFrontendReader] = s.CreateUser("mx-frontend-reader", "frontend-reader") // a custom role by name
+	f.users[mxP1Member] = s.CreateUser("mx-p1-member", 3)
 	mxAddProjectRole(s, "p1", f.users[mxP1Member].IntID, 5)
-	f.users[mxP1Reader] = s.createUser("mx-p1-reader", "Viewer")
+	f.users[mxP1Reader] = s.CreateUser("mx-p1-reader", "Viewer")
 	mxAddProjectRole(s, "p1", f.users[mxP1Reader].IntID, p1Reader)
-	sa := s.createServiceAccount("mx-ci-editor", "Editor")
+	sa := s.CreateServiceAccount("mx-ci-editor", "Editor")
 
 	var backendSecret, frontendSecret string
-	backendSecret, f.backendID = s.createToken("backend", "development")
-	frontendSecret, f.frontendID = s.createToken("frontend", "development")
+	backendSecret, f.backendID = s.CreateToken("backend", "development")
+	frontendSecret, f.frontendID = s.CreateToken("frontend", "development")
 	f.backendSecret = backendSecret
-	f.spareAdminID = mxTokenID(t, s, spareAdminSecret)
+	f.spareAdminID = mxTokenID(t, s, servicetest.SpareAdminSecret)
 	f.extraAdmins = []string{mxTokenID(t, s, mxExtraAdmin1), mxTokenID(t, s, mxExtraAdmin2)}
 
 	f.creds = [mxCallers]string{
-		mxAdminToken:     adminSecret,
+		mxAdminToken:     servicetest.AdminSecret,
 		mxEditorSA:       sa.Secret,
 		mxBackendToken:   backendSecret,
 		mxFrontendToken:  frontendSecret,
@@ -142,32 +136,32 @@ type mxRoute struct {
 	method string
 	// target returns the request path and, for a request that consumes a
 	// token (DELETE), that token's id; it may create a fresh target.
-	target func(s *testService, f *mxFixture, c mxCaller, want int) (path, consumed string)
+	target func(s *servicetest.Service, f *mxFixture, c mxCaller, want int) (path, consumed string)
 	body   func(name string) any
 	// mutates: a 2xx answer must append to the stream.
 	mutates bool
 	want    mxWant
 }
 
-func mxPath(p string) func(*testService, *mxFixture, mxCaller, int) (string, string) {
-	return func(*testService, *mxFixture, mxCaller, int) (string, string) { return p, "" }
+func mxPath(p string) func(*servicetest.Service, *mxFixture, mxCaller, int) (string, string) {
+	return func(*servicetest.Service, *mxFixture, mxCaller, int) (string, string) { return p, "" }
 }
 
 // mxFresh creates a new token for one row and targets it under prefix.
-func mxFresh(prefix, typ string, projects ...string) func(*testService, *mxFixture, mxCaller, int) (string, string) {
-	return func(s *testService, _ *mxFixture, _ mxCaller, _ int) (string, string) {
-		_, id := s.createToken(typ, "development", projects...)
+func mxFresh(prefix, typ string, projects ...string) func(*servicetest.Service, *mxFixture, mxCaller, int) (string, string) {
+	return func(s *servicetest.Service, _ *mxFixture, _ mxCaller, _ int) (string, string) {
+		_, id := s.CreateToken(typ, "development", projects...)
 		return prefix + id, id
 	}
 }
 
 // mxAdminTokenTarget: an admin caller expected to succeed deletes one of the
 // extra admin tokens; everybody else is refused the spare admin token.
-func mxAdminTokenTarget(s *testService, f *mxFixture, _ mxCaller, want int) (string, string) {
+func mxAdminTokenTarget(s *servicetest.Service, f *mxFixture, _ mxCaller, want int) (string, string) {
 	id := f.spareAdminID
 	if want < 300 {
 		if len(f.extraAdmins) == 0 {
-			s.t.Fatal("matrix: more successful admin-token deletions than extra admin tokens")
+			s.T().Fatal("matrix: more successful admin-token deletions than extra admin tokens")
 		}
 		id, f.extraAdmins = f.extraAdmins[0], f.extraAdmins[1:]
 	}
@@ -176,12 +170,12 @@ func mxAdminTokenTarget(s *testService, f *mxFixture, _ mxCaller, want int) (str
 
 // mxSelfRole: users try to change their own root role to Admin (privilege
 // escalation); token callers target a throwaway user.
-func mxSelfRole(s *testService, f *mxFixture, c mxCaller, _ int) (string, string) {
+func mxSelfRole(s *servicetest.Service, f *mxFixture, c mxCaller, _ int) (string, string) {
 	u, ok := f.users[c]
 	if !ok {
-		r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+		r := s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 			map[string]any{"username": "mx-throwaway-" + c.String(), "rootRole": "Viewer"})
-		u.IntID = int(r.JSON(s.t)["id"].(float64))
+		u.IntID = int(r.JSON(s.T())["id"].(float64))
 	}
 	return fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), ""
 }
@@ -216,17 +210,17 @@ func mxRoutes() []mxRoute {
 		{action: "create_frontend_token", method: "POST", target: mxPath("/api/admin/api-tokens"), body: mxTokenBody("frontend"), mutates: true,
 			want: mxWant{ok201, ok201, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
 		{action: "update_backend_token", method: "PUT", body: mxConst(future), mutates: true,
-			target: func(_ *testService, f *mxFixture, _ mxCaller, _ int) (string, string) {
+			target: func(_ *servicetest.Service, f *mxFixture, _ mxCaller, _ int) (string, string) {
 				return "/api/admin/api-tokens/" + f.backendID, ""
 			},
 			want: mxWant{ok200, ok200, no403, no403, ok200, no403, no403, no403, no403, no403, no403, no401, no401}},
 		{action: "update_frontend_token", method: "PUT", body: mxConst(future), mutates: true,
-			target: func(_ *testService, f *mxFixture, _ mxCaller, _ int) (string, string) {
+			target: func(_ *servicetest.Service, f *mxFixture, _ mxCaller, _ int) (string, string) {
 				return "/api/admin/api-tokens/" + f.frontendID, ""
 			},
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
 		{action: "update_spare_admin_token", method: "PUT", body: mxConst(future), mutates: true,
-			target: func(_ *testService, f *mxFixture, _ mxCaller, _ int) (string, string) {
+			target: func(_ *servicetest.Service, f *mxFixture, _ mxCaller, _ int) (string, string) {
 				return "/api/admin/api-tokens/" + f.spareAdminID, ""
 			},
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
@@ -256,7 +250,7 @@ func mxRoutes() []mxRoute {
 			want: mxWant{no403, ok200, ok200, ok200, ok200, ok200, ok200, ok200, no403, no403, no403, no401, no401}},
 		{action: "create_own_pat", method: "POST", target: mxPath("/api/admin/user/tokens"), mutates: true,
 			body: func(name string) any {
-				return map[string]any{"description": name, "expiresAt": fromNow(48 * time.Hour)}
+				return map[string]any{"description": name, "expiresAt": servicetest.FromNow(48 * time.Hour)}
 			},
 			want: mxWant{no403, ok201, ok201, ok201, ok201, ok201, ok201, ok201, no403, no403, no403, no401, no401}},
 		// ADMIN-only surfaces.
@@ -272,7 +266,7 @@ func mxRoutes() []mxRoute {
 		{action: "list_ledger_tokens", method: "GET", target: mxPath("/api/ledger/tokens"),
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
 		{action: "read_token_history", method: "GET",
-			target: func(_ *testService, f *mxFixture, _ mxCaller, _ int) (string, string) {
+			target: func(_ *servicetest.Service, f *mxFixture, _ mxCaller, _ int) (string, string) {
 				return "/api/ledger/tokens/" + f.backendID + "/history", ""
 			},
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
@@ -306,7 +300,7 @@ func TestPermissionMatrix(t *testing.T) {
 			name := fmt.Sprintf("%s_%s_%s", c, verb, rt.action)
 			rows++
 			t.Run(name, func(t *testing.T) {
-				s := mxSub(f.s, t)
+				s := f.s.For(t)
 				path, consumed := rt.target(s, f, c, want)
 				var body any
 				switch {
@@ -315,15 +309,15 @@ func TestPermissionMatrix(t *testing.T) {
 				case rt.action == "validate_tokens_for_edge":
 					body = map[string]any{"tokens": []string{f.backendSecret}}
 				}
-				before := s.lastSeq()
-				r := s.do(rt.method, path, f.creds[c], body)
-				after := s.lastSeq()
+				before := s.LastSeq()
+				r := s.Do(rt.method, path, f.creds[c], body)
+				after := s.LastSeq()
 				if r.Status != want {
 					t.Fatalf("%s %s as %s: status %d, want %d: %s", rt.method, path, c, r.Status, want, r.Body)
 				}
 				switch {
 				case want >= 400:
-					checkErrorShape(t, r)
+					servicetest.CheckErrorShape(t, r)
 					if after != before {
 						t.Fatalf("a refused request (%d) appended to the stream: seq %d → %d", want, before, after)
 					}
@@ -360,15 +354,15 @@ func TestPermissionMatrix(t *testing.T) {
 	// The one successful deletion of the spare admin token, last of all: it
 	// was refused to everyone above, still works, and is gone afterwards.
 	t.Run("admin_token_can_delete_spare_admin_token", func(t *testing.T) {
-		s := mxSub(f.s, t)
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", spareAdminSecret, nil)
-		before := s.lastSeq()
-		s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+f.spareAdminID, adminSecret, nil)
-		if s.lastSeq() <= before {
+		s := f.s.For(t)
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.SpareAdminSecret, nil)
+		before := s.LastSeq()
+		s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+f.spareAdminID, servicetest.AdminSecret, nil)
+		if s.LastSeq() <= before {
 			t.Fatal("deleting the spare admin token appended nothing")
 		}
-		r := s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", spareAdminSecret, nil)
-		checkErrorShape(t, r)
+		r := s.Must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", servicetest.SpareAdminSecret, nil)
+		servicetest.CheckErrorShape(t, r)
 	})
 }
 
@@ -380,9 +374,9 @@ type mxListed struct {
 	Projects  []string `json:"projects"`
 }
 
-func mxList(t testing.TB, s *testService, path, cred string) ([]mxListed, []byte) {
+func mxList(t testing.TB, s *servicetest.Service, path, cred string) ([]mxListed, []byte) {
 	t.Helper()
-	r := s.must(http.StatusOK, "GET", path, cred, nil)
+	r := s.Must(http.StatusOK, "GET", path, cred, nil)
 	var out struct {
 		Tokens []mxListed `json:"tokens"`
 	}
@@ -412,29 +406,29 @@ func mxSecrets(ts []mxListed) []string {
 }
 
 func TestTokenVisibility(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
-	secrets := []string{adminSecret, spareAdminSecret}
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
+	secrets := []string{servicetest.AdminSecret, servicetest.SpareAdminSecret}
 	for _, spec := range []struct{ typ, project string }{
 		{"backend", ""}, {"client", ""}, {"frontend", ""}, {"backend", "p1"}, {"frontend", "p1"}, {"backend", "default"},
 	} {
 		var sec string
 		if spec.project == "" {
-			sec, _ = s.createToken(spec.typ, "development")
+			sec, _ = s.CreateToken(spec.typ, "development")
 		} else {
-			sec, _ = s.createToken(spec.typ, "development", spec.project)
+			sec, _ = s.CreateToken(spec.typ, "development", spec.project)
 		}
 		secrets = append(secrets, sec)
 	}
 	// Now: 2 admin, 4 backend/client (2 of them all-projects), 2 frontend.
-	clientOps := s.createRole("client-ops", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN",
+	clientOps := s.CreateRole("client-ops", "root-custom", "CREATE_CLIENT_API_TOKEN", "READ_CLIENT_API_TOKEN",
 		"UPDATE_CLIENT_API_TOKEN", "DELETE_CLIENT_API_TOKEN")
-	feReader := s.createRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
-	admin := s.createUser("v-admin", "Admin")
-	editor := s.createUser("v-editor", "Editor")
-	ops := s.createUser("v-client-ops", clientOps)
-	fe := s.createUser("v-frontend-reader", feReader)
-	member := s.createUser("v-member", "Viewer")
+	feReader := s.CreateRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
+	admin := s.CreateUser("v-admin", "Admin")
+	editor := s.CreateUser("v-editor", "Editor")
+	ops := s.CreateUser("v-client-ops", clientOps)
+	fe := s.CreateUser("v-frontend-reader", feReader)
+	member := s.CreateUser("v-member", "Viewer")
 	mxAddProjectRole(s, "p1", member.IntID, 4)
 	secrets = append(secrets, admin.Secret, editor.Secret, ops.Secret, fe.Secret, member.Secret)
 
@@ -451,15 +445,15 @@ func TestTokenVisibility(t *testing.T) {
 		{"client_ops_lists_client_and_backend_tokens_only", ops.Secret, "/api/admin/api-tokens", []string{"backend", "client"}, 4},
 		{"editor_sees_no_admin_tokens", editor.Secret, "/api/admin/api-tokens", []string{"backend", "client", "frontend"}, 6},
 		{"admin_user_sees_all_tokens", admin.Secret, "/api/admin/api-tokens", []string{"admin", "backend", "client", "frontend"}, 8},
-		{"admin_token_sees_all_tokens", adminSecret, "/api/admin/api-tokens", []string{"admin", "backend", "client", "frontend"}, 8},
+		{"admin_token_sees_all_tokens", servicetest.AdminSecret, "/api/admin/api-tokens", []string{"admin", "backend", "client", "frontend"}, 8},
 		{"project_owner_sees_the_project_tokens_only", member.Secret, "/api/admin/projects/p1/api-tokens", []string{"backend", "frontend"}, 2},
 		{"editor_sees_default_project_tokens_without_wildcards", editor.Secret, "/api/admin/projects/default/api-tokens", []string{"backend"}, 1},
-		{"admin_project_listing_excludes_admin_tokens", adminSecret, "/api/admin/projects/p1/api-tokens", []string{"backend", "frontend"}, 2},
+		{"admin_project_listing_excludes_admin_tokens", servicetest.AdminSecret, "/api/admin/projects/p1/api-tokens", []string{"backend", "frontend"}, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
-			before := s.lastSeq()
+			s := s.For(t)
+			before := s.LastSeq()
 			ts, raw := mxList(t, s, tc.path, tc.cred)
 			if got := mxTypes(ts); !slices.Equal(got, tc.wantTypes) {
 				t.Fatalf("types %v, want %v: %s", got, tc.wantTypes, raw)
@@ -481,15 +475,15 @@ func TestTokenVisibility(t *testing.T) {
 				}
 			}
 			if len(ts) > 0 {
-				v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": mxSecrets(ts)}).JSON(t)
+				v := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": mxSecrets(ts)}).JSON(t)
 				if n := len(v["tokens"].([]any)); n != 0 {
 					t.Fatalf("/edge/validate accepted %d listed `secret` values", n)
 				}
 				for _, sec := range mxSecrets(ts) {
-					s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", sec, nil)
+					s.Must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", sec, nil)
 				}
 			}
-			if after := s.lastSeq(); after != before {
+			if after := s.LastSeq(); after != before {
 				t.Fatalf("listing appended to the stream: %d → %d", before, after)
 			}
 		})
@@ -497,27 +491,27 @@ func TestTokenVisibility(t *testing.T) {
 }
 
 func TestPermissionsAtUseTime(t *testing.T) {
-	s := startService(t, "", nil)
-	feReader := s.createRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
-	s.createToken("frontend", "development")
+	s := servicetest.Start(t, "", nil)
+	feReader := s.CreateRole("frontend-reader", "root-custom", "READ_FRONTEND_API_TOKEN")
+	s.CreateToken("frontend", "development")
 
 	t.Run("editor_pat_loses_access_when_demoted_to_viewer", func(t *testing.T) {
-		s := mxSub(s, t)
-		u := s.createUser("demoted-editor", "Editor")
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
-		s.must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), adminSecret, map[string]any{"rootRole": "Viewer"})
-		r := s.must(http.StatusForbidden, "GET", "/api/admin/api-tokens", u.Secret, nil)
-		checkErrorShape(t, r)
+		s := s.For(t)
+		u := s.CreateUser("demoted-editor", "Editor")
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
+		s.Must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), servicetest.AdminSecret, map[string]any{"rootRole": "Viewer"})
+		r := s.Must(http.StatusForbidden, "GET", "/api/admin/api-tokens", u.Secret, nil)
+		servicetest.CheckErrorShape(t, r)
 		// and regains it when promoted again: the PAT carries no permissions
-		s.must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), adminSecret, map[string]any{"rootRole": "Editor"})
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
+		s.Must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), servicetest.AdminSecret, map[string]any{"rootRole": "Editor"})
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
 	})
 
 	t.Run("custom_role_edit_applies_to_existing_pats", func(t *testing.T) {
-		s := mxSub(s, t)
-		u := s.createUser("fe-reader", feReader)
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
-		s.must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/roles/%d", feReader), adminSecret,
+		s := s.For(t)
+		u := s.CreateUser("fe-reader", feReader)
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", u.Secret, nil)
+		s.Must(http.StatusOK, "PUT", fmt.Sprintf("/api/admin/roles/%d", feReader), servicetest.AdminSecret,
 			map[string]any{"permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}})
 		ts, _ := mxList(t, s, "/api/admin/api-tokens", u.Secret)
 		for _, tk := range ts {
@@ -525,17 +519,17 @@ func TestPermissionsAtUseTime(t *testing.T) {
 				t.Fatalf("role lost READ_FRONTEND_API_TOKEN but the PAT still lists frontend tokens")
 			}
 		}
-		s.must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/roles/%d", feReader), adminSecret, nil)
-		checkErrorShape(t, s.must(http.StatusForbidden, "GET", "/api/admin/api-tokens", u.Secret, nil))
+		s.Must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/roles/%d", feReader), servicetest.AdminSecret, nil)
+		servicetest.CheckErrorShape(t, s.Must(http.StatusForbidden, "GET", "/api/admin/api-tokens", u.Secret, nil))
 	})
 
 	t.Run("deleting_a_user_revokes_their_pat", func(t *testing.T) {
-		s := mxSub(s, t)
-		u := s.createUser("leaver", "Editor")
-		s.must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil)
-		s.must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), adminSecret, nil)
+		s := s.For(t)
+		u := s.CreateUser("leaver", "Editor")
+		s.Must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil)
+		s.Must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/user-admin/%d", u.IntID), servicetest.AdminSecret, nil)
 		for _, path := range []string{"/api/admin/user/tokens", "/api/admin/api-tokens", "/api/admin/user"} {
-			checkErrorShape(t, s.must(http.StatusUnauthorized, "GET", path, u.Secret, nil))
+			servicetest.CheckErrorShape(t, s.Must(http.StatusUnauthorized, "GET", path, u.Secret, nil))
 		}
 		tok, ok := s.Tokens.Lookup(u.Secret)
 		if !ok || !tok.Revoked {
@@ -544,11 +538,11 @@ func TestPermissionsAtUseTime(t *testing.T) {
 	})
 
 	t.Run("deleting_a_service_account_revokes_its_token", func(t *testing.T) {
-		s := mxSub(s, t)
-		sa := s.createServiceAccount("ci-leaver", "Editor")
-		s.must(http.StatusOK, "GET", "/api/admin/api-tokens", sa.Secret, nil)
-		s.must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/service-account/%d", sa.IntID), adminSecret, nil)
-		checkErrorShape(t, s.must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", sa.Secret, nil))
+		s := s.For(t)
+		sa := s.CreateServiceAccount("ci-leaver", "Editor")
+		s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", sa.Secret, nil)
+		s.Must(http.StatusOK, "DELETE", fmt.Sprintf("/api/admin/service-account/%d", sa.IntID), servicetest.AdminSecret, nil)
+		servicetest.CheckErrorShape(t, s.Must(http.StatusUnauthorized, "GET", "/api/admin/api-tokens", sa.Secret, nil))
 	})
 }
 

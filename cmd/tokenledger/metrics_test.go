@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // documentedMetrics reads the README's Metrics table: name → type.
@@ -74,9 +76,9 @@ func sample(t *testing.T, body, prefix string) float64 {
 // and every tokenledger_* metric served is documented: the docs cannot
 // drift from the code.
 func TestMetricsServedAreTheMetricsDocumented(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
-	served := scrapedTypes(string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body))
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
+	served := scrapedTypes(string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body))
 	documented := documentedMetrics(t)
 	for name, typ := range documented {
 		if got, ok := served[name]; !ok {
@@ -95,11 +97,11 @@ func TestMetricsServedAreTheMetricsDocumented(t *testing.T) {
 // What an SRE reads: the build, the NATS connection, the replay, the
 // stream's lag (none once caught up) and appends, with failures by cause.
 func TestMetricsReportBuildNATSReplayLagAndAppends(t *testing.T) {
-	first := startService(t, "", nil)
-	first.createToken("backend", "development")
-	stored := first.lastSeq()
-	s := first.restart() // its start replays what the first one stored
-	body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	first := servicetest.Start(t, "", nil)
+	first.CreateToken("backend", "development")
+	stored := first.LastSeq()
+	s := first.Restart() // its start replays what the first one stored
+	body := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	if !regexp.MustCompile(`tokenledger_build_info\{commit="[^"]+",go_version="` + regexp.QuoteMeta(runtime.Version()) + `",version="[^"]+"\} 1`).MatchString(body) {
 		t.Errorf("no build info with go_version %s:\n%s", runtime.Version(), grep(body, "build_info"))
 	}
@@ -116,20 +118,20 @@ func TestMetricsReportBuildNATSReplayLagAndAppends(t *testing.T) {
 	if v := sample(t, body, "tokenledger_replay_duration_seconds "); v <= 0 {
 		t.Errorf("replay duration %v, want > 0", v)
 	}
-	if v := sample(t, body, "tokenledger_stream_last_sequence "); v != float64(s.lastSeq()) {
-		t.Errorf("stream last sequence %v, want %d", v, s.lastSeq())
+	if v := sample(t, body, "tokenledger_stream_last_sequence "); v != float64(s.LastSeq()) {
+		t.Errorf("stream last sequence %v, want %d", v, s.LastSeq())
 	}
 	if lag, age := sample(t, body, "tokenledger_stream_lag_events "), sample(t, body, "tokenledger_stream_lag_seconds "); lag != 0 || age != 0 {
 		t.Errorf("caught up, yet lag %v events, %v s", lag, age)
 	}
 	appendsBefore := sample(t, body, "tokenledger_append_duration_seconds_count ")
 
-	s.createToken("frontend", "development")
+	s.CreateToken("frontend", "development")
 	// The stream stops being audit-grade: a create is refused as unavailable.
-	s.makeStreamUnsafe()
-	s.must(http.StatusServiceUnavailable, "POST", "/api/admin/api-tokens", adminSecret,
+	s.MakeStreamUnsafe()
+	s.Must(http.StatusServiceUnavailable, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 		map[string]any{"tokenName": "refused", "type": "backend", "environment": "development"})
-	body = string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	body = string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	if v := sample(t, body, "tokenledger_append_duration_seconds_count "); v < appendsBefore+2 {
 		t.Errorf("append count %v after a create and a refused create, was %v", v, appendsBefore)
 	}
@@ -155,7 +157,7 @@ func grep(body, s string) string {
 // age of the oldest event they have not applied: here an event they
 // cannot decode stops them, and /ready says so.
 func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	js, err := jetstream.New(s.Conn())
 	if err != nil {
 		t.Fatal(err)
@@ -172,11 +174,11 @@ func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	r := s.do("GET", "/ready", "", nil)
+	r := s.Do("GET", "/ready", "", nil)
 	if r.Status != http.StatusServiceUnavailable || r.JSON(t)["health"] != "PROJECTIONS_STOPPED" {
 		t.Fatalf("/ready = %d %s, want 503 PROJECTIONS_STOPPED", r.Status, r.Body)
 	}
-	body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	body := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	if v := sample(t, body, "tokenledger_stream_lag_events "); v != 1 {
 		t.Errorf("lag %v events, want 1", v)
 	}
@@ -191,25 +193,21 @@ func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
 // The readers' feed is visible to an SRE: the publisher's state and how
 // far the feed reaches in the ledger; without a listener it is "off".
 func TestMetricsReportTheReadersFeed(t *testing.T) {
-	off := startService(t, "", nil)
-	if v := sample(t, string(off.must(http.StatusOK, "GET", "/metrics", "", nil).Body), `tokenledger_feed_state{state="off"}`); v != 1 {
+	off := servicetest.Start(t, "", nil)
+	if v := sample(t, string(off.Must(http.StatusOK, "GET", "/metrics", "", nil).Body), `tokenledger_feed_state{state="off"}`); v != 1 {
 		t.Fatalf("without a NATS listener the feed state off = %v, want 1", v)
 	}
 
 	s := startWithReaders(t, "", nil)
-	s.createToken("backend", "development")
-	want := float64(s.lastSeq())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		body := string(s.must(http.StatusOK, "GET", "/metrics", "", nil).Body)
+	s.CreateToken("backend", "development")
+	want := float64(s.LastSeq())
+	servicetest.WaitFor(t, 10*time.Second, func() error {
+		body := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 		following := sample(t, body, `tokenledger_feed_state{state="following"}`)
 		last := sample(t, body, "tokenledger_feed_last_ledger_sequence ")
 		if following == 1 && last >= want-2 && last > 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("feed following=%v last ledger sequence=%v, want 1 and about %v", following, last, want)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
-	}
+		return fmt.Errorf("feed following=%v last ledger sequence=%v, want 1 and about %v", following, last, want)
+	})
 }

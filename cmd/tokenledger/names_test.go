@@ -6,15 +6,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Every name refuses control characters, format characters such as
 // bidirectional overrides, and blank values, with a 400 that names the
 // field and appends nothing; padded and bare names are one unique name.
 func TestNames_RejectControlFormatAndBlankCharacters(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("namer", "Viewer")
-	s.createServiceAccount("name-bot", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("namer", "Viewer")
+	s.CreateServiceAccount("name-bot", "Viewer")
 
 	bad := map[string]string{"nul": "a\x00b", "esc": "red\x1b[31m", "rlo": "invoice\u202Efdp.exe", "lri": "x\u2066y",
 		"lrm": "x\u200Ey", "bom": "\uFEFFadmin", "line_separator": "a\u2028b", "blank": "   "}
@@ -22,28 +25,28 @@ func TestNames_RejectControlFormatAndBlankCharacters(t *testing.T) {
 		name, method, path, cred, field string
 		body                            func(v string) map[string]any
 	}{
-		{"username", "POST", "/api/admin/user-admin", adminSecret, "username", func(v string) map[string]any {
+		{"username", "POST", "/api/admin/user-admin", servicetest.AdminSecret, "username", func(v string) map[string]any {
 			return map[string]any{"username": v, "rootRole": "Viewer"}
 		}},
-		{"user_name", "POST", "/api/admin/user-admin", adminSecret, "name", func(v string) map[string]any {
+		{"user_name", "POST", "/api/admin/user-admin", servicetest.AdminSecret, "name", func(v string) map[string]any {
 			return map[string]any{"username": "fine-user", "name": v, "rootRole": "Viewer"}
 		}},
-		{"email", "POST", "/api/admin/user-admin", adminSecret, "email", func(v string) map[string]any {
+		{"email", "POST", "/api/admin/user-admin", servicetest.AdminSecret, "email", func(v string) map[string]any {
 			return map[string]any{"email": "a" + strings.TrimSpace(v) + "@example.com", "rootRole": "Viewer"}
 		}},
-		{"role_name", "POST", "/api/admin/roles", adminSecret, "name", func(v string) map[string]any {
+		{"role_name", "POST", "/api/admin/roles", servicetest.AdminSecret, "name", func(v string) map[string]any {
 			return map[string]any{"name": v, "type": "root-custom", "permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}}
 		}},
-		{"token_name", "POST", "/api/admin/api-tokens", adminSecret, "tokenName", func(v string) map[string]any {
+		{"token_name", "POST", "/api/admin/api-tokens", servicetest.AdminSecret, "tokenName", func(v string) map[string]any {
 			return map[string]any{"tokenName": v, "type": "backend", "environment": "development"}
 		}},
 		{"pat_description", "POST", "/api/admin/user/tokens", u.Secret, "description", func(v string) map[string]any {
-			return map[string]any{"description": v, "expiresAt": fromNow(48 * time.Hour)}
+			return map[string]any{"description": v, "expiresAt": servicetest.FromNow(48 * time.Hour)}
 		}},
-		{"project_name", "POST", "/api/admin/projects", adminSecret, "name", func(v string) map[string]any {
+		{"project_name", "POST", "/api/admin/projects", servicetest.AdminSecret, "name", func(v string) map[string]any {
 			return map[string]any{"id": "named", "name": v}
 		}},
-		{"service_account_username", "POST", "/api/admin/service-account", adminSecret, "username", func(v string) map[string]any {
+		{"service_account_username", "POST", "/api/admin/service-account", servicetest.AdminSecret, "username", func(v string) map[string]any {
 			return map[string]any{"name": "fine", "username": v, "rootRole": "Viewer"}
 		}},
 	}
@@ -53,24 +56,24 @@ func TestNames_RejectControlFormatAndBlankCharacters(t *testing.T) {
 				continue // an address with the spaces trimmed is a fine address
 			}
 			t.Run(rt.name+"/"+what, func(t *testing.T) {
-				before := s.lastSeq()
-				r := s.do(rt.method, rt.path, rt.cred, rt.body(v))
+				before := s.LastSeq()
+				r := s.Do(rt.method, rt.path, rt.cred, rt.body(v))
 				if r.Status != http.StatusBadRequest {
 					t.Fatalf("status %d: %s", r.Status, r.Body)
 				}
-				checkErrorShape(t, r)
+				servicetest.CheckErrorShape(t, r)
 				if !strings.Contains(string(r.Body), `"path":"`+rt.field+`"`) {
 					t.Fatalf("the error does not name %s: %s", rt.field, r.Body)
 				}
-				if s.lastSeq() != before {
+				if s.LastSeq() != before {
 					t.Fatalf("a refused name appended")
 				}
 			})
 		}
 	}
 	t.Run("padded_and_bare_usernames_are_one_name", func(t *testing.T) {
-		s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret, map[string]any{"username": "ann", "rootRole": "Viewer"})
-		s.must(http.StatusConflict, "POST", "/api/admin/user-admin", adminSecret, map[string]any{"username": "  ann ", "rootRole": "Viewer"})
+		s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret, map[string]any{"username": "ann", "rootRole": "Viewer"})
+		s.Must(http.StatusConflict, "POST", "/api/admin/user-admin", servicetest.AdminSecret, map[string]any{"username": "  ann ", "rootRole": "Viewer"})
 	})
 }
 
@@ -78,8 +81,8 @@ func TestNames_RejectControlFormatAndBlankCharacters(t *testing.T) {
 // its token.created event, shows none of the hand-chosen secret's
 // characters beyond its scope prefix.
 func TestBootstrapTokenHint_RevealsNoSecretCharacters(t *testing.T) {
-	s := startService(t, "", nil)
-	tok, ok := s.Tokens.Lookup(adminSecret)
+	s := servicetest.Start(t, "", nil)
+	tok, ok := s.Tokens.Lookup(servicetest.AdminSecret)
 	if !ok {
 		t.Fatal("the bootstrap token is not in the token set")
 	}
@@ -91,10 +94,10 @@ func TestBootstrapTokenHint_RevealsNoSecretCharacters(t *testing.T) {
 // An INIT token scoped to an environment that does not exist stops the
 // start with the command's scope rule naming it; nothing is imported.
 func TestBootstrapImport_UnknownEnvironmentRefusesTheStart(t *testing.T) {
-	env := map[string]string{"INIT_ADMIN_API_TOKENS": adminSecret,
+	env := map[string]string{"INIT_ADMIN_API_TOKENS": servicetest.AdminSecret,
 		"INIT_BACKEND_API_TOKENS": "default:nowhere.init-backend-secret-1234567890"}
-	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", Replicas: 1, NoSync: true,
-		Getenv: func(k string) string { return env[k] }, LogOutput: &syncBuffer{}})
+	m := service.NewMain(service.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", Replicas: 1, NoSync: true,
+		Getenv: func(k string) string { return env[k] }, LogOutput: &servicetest.LogBuffer{}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.Run(ctx)

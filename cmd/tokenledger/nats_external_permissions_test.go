@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tokenledger/tokenledger/internal/natstest"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // documentedLedgerPermissions are the permissions docs/decisions.md
@@ -46,8 +48,8 @@ func TestDocumentedExternalPermissionsAreEnough(t *testing.T) {
 		o.Users = []*server.User{{Username: "ledger", Password: "pw", Permissions: documentedLedgerPermissions()}}
 	})
 	url := strings.Replace(srv.ClientURL(), "nats://", "nats://ledger:pw@", 1)
-	s := startServiceWith(t, "", nil, func(c *Config) { c.NATSURL = url; c.ReadWait = 2 * time.Second })
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSURL = url; c.ReadWait = 2 * time.Second })
+	s.Must(http.StatusOK, "GET", "/health", "", nil)
 	steps := []struct {
 		name, method, path string
 		body               any
@@ -60,7 +62,7 @@ func TestDocumentedExternalPermissionsAreEnough(t *testing.T) {
 		{"delete the environment", "DELETE", "/api/admin/environments/qa", nil, http.StatusOK},
 	}
 	for _, st := range steps {
-		if r := s.do(st.method, st.path, adminSecret, st.body); r.Status != st.want {
+		if r := s.Do(st.method, st.path, servicetest.AdminSecret, st.body); r.Status != st.want {
 			t.Errorf("%s: %d, want %d: %s", st.name, r.Status, st.want, r.Body)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // A reader that follows token events must not learn the principals'
@@ -29,14 +30,14 @@ import (
 func TestReaderDoesNotSeePrincipalsAddressesOrUserAgents(t *testing.T) {
 	s := startWithReaders(t, "", nil)
 	const ua = "Mozilla/5.0 (canary-user-agent-of-grace)"
-	grace := s.createUser("grace", "Admin")
-	s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", grace.Secret,
+	grace := s.CreateUser("grace", "Admin")
+	s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", grace.Secret,
 		map[string]any{"tokenName": "by-grace", "type": "backend", "environment": "development"}, "User-Agent", ua)
-	rd, _ := s.reader(t)
+	rd, _ := reader(s, t)
 	var seen []string
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	want := s.lastSeq()
+	want := s.LastSeq()
 	err := jsstore.FollowFeed(ctx, rd, 1, func(e jsstore.FeedEvent) error {
 		var env struct {
 			Actor map[string]any `json:"actor"`
@@ -87,8 +88,8 @@ func TestReaderDoesNotSeePrincipalsAddressesOrUserAgents(t *testing.T) {
 // fan-out to raw subscribers remains.)
 func TestReaderCannotForgeLiveFeedEvents(t *testing.T) {
 	s := startWithReaders(t, "", nil)
-	s.createToken("backend", "development")
-	victim, _ := s.reader(t)
+	s.CreateToken("backend", "development")
+	victim, _ := reader(s, t)
 	live, err := victim.SubscribeSync(jsstore.FeedSubjects)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +112,8 @@ func TestReaderCannotForgeLiveFeedEvents(t *testing.T) {
 			return nil
 		})
 	}()
-	attacker, _ := s.reader(t)
-	waitFeed(t, s, s.lastSeq())
+	attacker, _ := reader(s, t)
+	waitFeed(t, s, s.LastSeq())
 	const forged = "ledger.token.00000000-0000-0000-0000-00000000dead.revoked"
 	for _, body := range []string{`{"seq":1,"batch":1000}`, `{"seq":1}`, `{"last_by_subj":"ledger.token.>"}`} {
 		req := nats.NewMsg("$JS.API.DIRECT.GET." + jsstore.FeedStream)
@@ -143,25 +144,22 @@ func TestReaderCannotForgeLiveFeedEvents(t *testing.T) {
 	if forgedSeen == 0 {
 		t.Log("no forged message reached the raw subscription")
 	}
-	s.createToken("backend", "development") // one more stored event the follower must see
-	last := s.lastSeq()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		mu.Lock()
-		at := followedSeq
-		mu.Unlock()
-		if at >= last {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the follower is at sequence %d, the ledger at %d", at, last)
-		}
+	s.CreateToken("backend", "development") // one more stored event the follower must see
+	last := s.LastSeq()
+	servicetest.WaitFor(t, 15*time.Second, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("FollowFeed stopped: %v", err)
-		case <-time.After(20 * time.Millisecond): // poll interval, not an assertion
+		default:
 		}
-	}
+		mu.Lock()
+		at := followedSeq
+		mu.Unlock()
+		if at < last {
+			return fmt.Errorf("the follower is at sequence %d, the ledger at %d", at, last)
+		}
+		return nil
+	})
 	cancel()
 	<-done
 	mu.Lock()
@@ -183,7 +181,7 @@ func fmtHeader(h nats.Header) string {
 
 // waitFeed waits (bounded) until the feed holds every token event of the
 // ledger up to its sequence seq.
-func waitFeed(t *testing.T, s *testService, seq uint64) {
+func waitFeed(t *testing.T, s *servicetest.Service, seq uint64) {
 	t.Helper()
 	var want uint64
 	if err := s.Store.Replay(context.Background(), 1, seq, func(e events.Envelope) error {
@@ -194,15 +192,10 @@ func waitFeed(t *testing.T, s *testService, seq uint64) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st := feedDetail(t, s)
-		if st.State.Msgs >= want {
-			return
+	servicetest.WaitFor(t, 15*time.Second, func() error {
+		if st := feedDetail(t, s); st.State.Msgs < want {
+			return fmt.Errorf("the feed holds %d events, want the %d token events up to ledger sequence %d", st.State.Msgs, want, seq)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed holds %d events, want the %d token events up to ledger sequence %d", st.State.Msgs, want, seq)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
-	}
+		return nil
+	})
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // plantInLedgerAccount starts the embedded server without accounts on dir
@@ -62,11 +64,11 @@ func TestPlantedConsumerOnAnotherStreamCannotFailAppendsClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	s := startWithReaders(t, dir, func(c *Config) { c.MutationRate = 0 })
+	s := startWithReaders(t, dir, func(c *service.Config) { c.MutationRate = 0 })
 	failed := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; i < 5000 && failed == 0 && time.Now().Before(deadline); i++ { // bounded in count and time
-		r := s.do("POST", "/api/admin/api-tokens", adminSecret,
+		r := s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 			map[string]any{"tokenName": "t", "type": "backend", "environment": "development"})
 		if r.Status != http.StatusCreated {
 			failed++
@@ -121,7 +123,7 @@ func TestPlantedUnloadableConsumerDoesNotKeepTheLedgerDown(t *testing.T) {
 			if err := os.WriteFile(meta, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			logs, err := tryStart(t, func(c *Config) { c.DataDir = dir })
+			logs, err := tryStart(t, func(c *service.Config) { c.DataDir = dir })
 			if err != nil {
 				t.Fatalf("a planted consumer metafile keeps the ledger from starting: %v\n%s", err, lastLines(logs, 6))
 			}

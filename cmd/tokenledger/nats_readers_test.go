@@ -22,6 +22,8 @@ import (
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 	"github.com/tokenledger/tokenledger/internal/storetest"
 )
 
@@ -32,7 +34,7 @@ const (
 
 // startWithReaders runs the service with a listening embedded NATS server
 // and one reader (testReader), on dir ("" for a new one).
-func startWithReaders(t *testing.T, dir string, change func(*Config)) *testService {
+func startWithReaders(t *testing.T, dir string, change func(*service.Config)) *servicetest.Service {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(testReaderPW), bcrypt.MinCost)
 	if err != nil {
@@ -42,7 +44,7 @@ func startWithReaders(t *testing.T, dir string, change func(*Config)) *testServi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startServiceWith(t, dir, nil, func(c *Config) {
+	return servicetest.StartWith(t, dir, nil, func(c *service.Config) {
 		c.NATSListen = "127.0.0.1:0"
 		c.NATSReaders = readers
 		if change != nil {
@@ -52,7 +54,7 @@ func startWithReaders(t *testing.T, dir string, change func(*Config)) *testServi
 }
 
 // reader connects as testReader; permission errors are kept.
-func (s *testService) reader(t *testing.T) (*nats.Conn, *violations) {
+func reader(s *servicetest.Service, t *testing.T) (*nats.Conn, *violations) {
 	t.Helper()
 	v := &violations{}
 	nc, err := nats.Connect(s.NATSURL(), nats.UserInfo(testReader, testReaderPW), nats.ErrorHandler(v.add), nats.NoReconnect())
@@ -75,10 +77,10 @@ func (v *violations) add(_ *nats.Conn, _ *nats.Subscription, err error) {
 }
 
 // healthy asserts /ready answers 200 and a token can be created.
-func (s *testService) healthy(t *testing.T) {
+func healthy(s *servicetest.Service, t *testing.T) {
 	t.Helper()
-	s.must(http.StatusOK, "GET", "/ready", "", nil)
-	s.createToken("backend", "development")
+	s.Must(http.StatusOK, "GET", "/ready", "", nil)
+	s.CreateToken("backend", "development")
 }
 
 // The issue's attack, by an authenticated reader: a durable push consumer
@@ -87,7 +89,7 @@ func (s *testService) healthy(t *testing.T) {
 // service stays up, also after a restart.
 func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 	s := startWithReaders(t, "", nil)
-	rd, _ := s.reader(t)
+	rd, _ := reader(s, t)
 	attack := jetstream.ConsumerConfig{Durable: "evil", DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER",
 		IdleHeartbeat: 100 * time.Millisecond, FlowControl: true, FilterSubject: "ledger.token.>"}
 	// "$JS.LEDGER.API": where an older version imported the ledger's API
@@ -105,13 +107,13 @@ func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 		}
 		cancel()
 	}
-	s.healthy(t)
+	healthy(s, t)
 	created := feedCreated(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = startWithReaders(t, s.dir, nil)
-	s.healthy(t)
+	s = startWithReaders(t, s.Config.DataDir, nil)
+	healthy(s, t)
 	if again := feedCreated(t, s); !again.Equal(created) {
 		t.Errorf("the feed was made again at the restart (%s, was %s)", again, created)
 	}
@@ -119,13 +121,13 @@ func TestReaderCannotPlantAdvisoryPushConsumer(t *testing.T) {
 
 // feedCreated is the feed stream's creation time (from the server's
 // monitoring: readers may not ask for stream info).
-func feedCreated(t *testing.T, s *testService) time.Time {
+func feedCreated(t *testing.T, s *servicetest.Service) time.Time {
 	t.Helper()
 	return feedDetail(t, s).Created
 }
 
 // feedDetail is the feed stream as the embedded server reports it.
-func feedDetail(t *testing.T, s *testService) server.StreamDetail {
+func feedDetail(t *testing.T, s *servicetest.Service) server.StreamDetail {
 	t.Helper()
 	jsz, err := s.NATSServer().Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
 	if err != nil {
@@ -172,14 +174,14 @@ func TestPlantedAdvisoryConsumerIsRemovedAtStartUp(t *testing.T) {
 	old.WaitForShutdown()
 
 	s := startWithReaders(t, dir, nil)
-	if !strings.Contains(s.logs.String(), `"level":"ERROR"`) || !strings.Contains(s.logs.String(), `"consumer":"evil"`) {
-		t.Fatalf("no ERROR line naming the removed consumer:\n%s", s.logs.String())
+	if !strings.Contains(s.Logs(), `"level":"ERROR"`) || !strings.Contains(s.Logs(), `"consumer":"evil"`) {
+		t.Fatalf("no ERROR line naming the removed consumer:\n%s", s.Logs())
 	}
-	s.healthy(t)
-	s = s.restart()
-	s.healthy(t)
-	if strings.Contains(s.logs.String(), `"consumer":"evil"`) {
-		t.Fatalf("the consumer came back after a restart:\n%s", s.logs.String())
+	healthy(s, t)
+	s = s.Restart()
+	healthy(s, t)
+	if strings.Contains(s.Logs(), `"consumer":"evil"`) {
+		t.Fatalf("the consumer came back after a restart:\n%s", s.Logs())
 	}
 }
 
@@ -195,13 +197,13 @@ func TestUnauthenticatedNATSClientsAreRefused(t *testing.T) {
 			t.Errorf("connect with %d option(s) accepted", len(opts))
 		}
 	}
-	none := startServiceWith(t, "", nil, func(c *Config) { c.NATSListen = "127.0.0.1:0" })
+	none := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSListen = "127.0.0.1:0" })
 	if nc, err := nats.Connect(none.NATSURL(), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Error("anonymous client accepted with no readers configured")
 	}
-	if !strings.Contains(none.logs.String(), "--nats-readers") {
-		t.Errorf("no log line saying how to add readers:\n%s", none.logs.String())
+	if !strings.Contains(none.Logs(), "--nats-readers") {
+		t.Errorf("no log line saying how to add readers:\n%s", none.Logs())
 	}
 }
 
@@ -209,7 +211,7 @@ func TestUnauthenticatedNATSClientsAreRefused(t *testing.T) {
 // refused: neither on ledger.> nor in the feed.
 func TestReaderSeesOnlyStoredTokenEvents(t *testing.T) {
 	s := startWithReaders(t, "", nil)
-	rd, _ := s.reader(t)
+	rd, _ := reader(s, t)
 	all, err := rd.SubscribeSync("ledger.>")
 	if err != nil {
 		t.Fatal(err)
@@ -223,8 +225,8 @@ func TestReaderSeesOnlyStoredTokenEvents(t *testing.T) {
 		t.Errorf("a reader may subscribe to ledger.> (last error %v)", le)
 	}
 
-	s.createUser("grace", "Viewer") // e-mail grace@example.com in ledger.user.*
-	_, id := s.createToken("backend", "development")
+	s.CreateUser("grace", "Viewer") // e-mail grace@example.com in ledger.user.*
+	_, id := s.CreateToken("backend", "development")
 	evs, err := s.Store.Load(context.Background(), events.KindToken, id)
 	if err != nil || len(evs) == 0 {
 		t.Fatal(evs, err)
@@ -236,7 +238,7 @@ func TestReaderSeesOnlyStoredTokenEvents(t *testing.T) {
 	if _, err := s.Store.Append(context.Background(), stale); !errors.Is(err, commands.ErrConflict) {
 		t.Fatalf("stale append = %v, want a conflict", err)
 	}
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, adminSecret, nil)
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, nil)
 	var got []string
 	for { // until the revocation of id arrives (it follows the refused publish)
 		m, err := tokens.NextMsg(10 * time.Second)
@@ -265,10 +267,10 @@ func TestReaderSeesOnlyStoredTokenEvents(t *testing.T) {
 // where it stopped.
 func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 	s := startWithReaders(t, "", nil)
-	rd, _ := s.reader(t)
+	rd, _ := reader(s, t)
 	var ids []string
 	for i := 0; i < 3; i++ {
-		_, id := s.createToken("backend", "development")
+		_, id := s.CreateToken("backend", "development")
 		ids = append(ids, id)
 	}
 	type seen struct {
@@ -297,24 +299,21 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 				return nil
 			})
 		}()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		var snapshot []seen
+		servicetest.WaitFor(t, 15*time.Second, func() error {
 			mu.Lock()
-			ok := until(got)
-			snapshot := append([]seen(nil), got...)
-			mu.Unlock()
-			if ok {
-				cancel()
-				if err := <-done; !errors.Is(err, context.Canceled) {
-					t.Fatalf("FollowFeed = %v", err)
-				}
-				return snapshot
+			defer mu.Unlock()
+			snapshot = append([]seen(nil), got...)
+			if !until(got) {
+				return fmt.Errorf("follower got %v", snapshot)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("follower got %v", snapshot)
-			}
-			time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
+			return nil
+		})
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("FollowFeed = %v", err)
 		}
+		return snapshot
 	}
 	revoked := func(id string) func([]seen) bool {
 		return func(got []seen) bool {
@@ -326,17 +325,17 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 			return false
 		}
 	}
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[0], adminSecret, nil)
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[0], servicetest.AdminSecret, nil)
 	first := follow(1, revoked(ids[0]))
 	// Revocations while no follower runs, then resume after the last seen.
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[1], adminSecret, nil)
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[2], adminSecret, nil)
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[1], servicetest.AdminSecret, nil)
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+ids[2], servicetest.AdminSecret, nil)
 	rest := follow(lastFeedSeq+1, revoked(ids[2]))
 	all := append(first, rest...)
 
 	// Exactly the stored token events, in order.
 	var want []seen
-	if err := s.Store.Replay(context.Background(), 1, s.lastSeq(), func(e events.Envelope) error {
+	if err := s.Store.Replay(context.Background(), 1, s.LastSeq(), func(e events.Envelope) error {
 		if e.AggregateKind == events.KindToken {
 			want = append(want, seen{e.Sequence, e.Subject()})
 		}
@@ -355,8 +354,8 @@ func TestReaderFollowsTokenEventsGapFree(t *testing.T) {
 // More reader connections or subscriptions than configured are refused,
 // and the ledger keeps answering.
 func TestReaderConnectionsAndSubscriptionsAreCapped(t *testing.T) {
-	s := startWithReaders(t, "", func(c *Config) {
-		c.NATSLimits = NATSLimits{MaxReaderConnections: 2, MaxReaderSubscriptions: 4}
+	s := startWithReaders(t, "", func(c *service.Config) {
+		c.NATSLimits = service.NATSLimits{MaxReaderConnections: 2, MaxReaderSubscriptions: 4}
 	})
 	var refused error
 	for i := 0; i < 10 && refused == nil; i++ { // bounded
@@ -370,5 +369,5 @@ func TestReaderConnectionsAndSubscriptionsAreCapped(t *testing.T) {
 	if refused == nil {
 		t.Fatal("10 reader connections accepted with a cap of 2")
 	}
-	s.healthy(t)
+	healthy(s, t)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/tokenledger/tokenledger/internal/httpapi"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Every answer of an Unleash route must validate against Unleash's own
@@ -87,7 +88,7 @@ func oaIndex(t testing.TB, doc *openapi3.T, name string) *oaSpec {
 
 // validate checks one answer against the operation's documented response
 // for its status. An undocumented status is a violation too.
-func (sp *oaSpec) validate(opID string, r response) error {
+func (sp *oaSpec) validate(opID string, r servicetest.Response) error {
 	o, ok := sp.ops[opID]
 	if !ok {
 		return fmt.Errorf("no operation %q in %s", opID, sp.name)
@@ -133,7 +134,7 @@ func oaDescribe(err error) string {
 	return strings.Join(lines, "\n")
 }
 
-func (sp *oaSpec) check(t testing.TB, opID string, r response) {
+func (sp *oaSpec) check(t testing.TB, opID string, r servicetest.Response) {
 	t.Helper()
 	if err := sp.validate(opID, r); err != nil {
 		t.Fatalf("%s: the %d answer violates %s:\n%s\nbody: %.600s", opID, r.Status, sp.name, oaDescribe(err), r.Body)
@@ -171,7 +172,7 @@ func TestOpenAPIValidatorCatchesViolations(t *testing.T) {
 	sp := oaLoad(t)
 	hdr := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	good := `{"tokens":[{"secret":"x","tokenName":"n","type":"client","environment":"development","project":"*","projects":["*"],"expiresAt":null,"createdAt":"2026-01-01T00:00:00Z","seenAt":null,"alias":null,"secure":true}]}`
-	if err := sp.validate("getAllApiTokens", response{Status: 200, Header: hdr, Body: []byte(good)}); err != nil {
+	if err := sp.validate("getAllApiTokens", servicetest.Response{Status: 200, Header: hdr, Body: []byte(good)}); err != nil {
 		t.Fatalf("a conforming body fails: %s", oaDescribe(err))
 	}
 	cases := []struct {
@@ -191,7 +192,7 @@ func TestOpenAPIValidatorCatchesViolations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := sp.validate(tc.opID, response{Status: tc.status, Header: hdr, Body: []byte(tc.body)})
+			err := sp.validate(tc.opID, servicetest.Response{Status: tc.status, Header: hdr, Body: []byte(tc.body)})
 			if err == nil {
 				t.Fatalf("the validator accepted %s", tc.body)
 			}
@@ -210,18 +211,18 @@ func TestOpenAPIValidatorCatchesViolations(t *testing.T) {
 func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 	sp := oaLoad(t)
 	own := oaLoadOwn(t)
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
-	user := s.createUser("oa-editor", "Editor")
-	viewer := s.createUser("oa-viewer", "Viewer")
-	admin := s.createUser("oa-admin", "Admin")
-	sa := s.createServiceAccount("oa-ci", "Editor")
-	_, p1Token := s.createToken("frontend", "development", "p1")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
+	user := s.CreateUser("oa-editor", "Editor")
+	viewer := s.CreateUser("oa-viewer", "Viewer")
+	admin := s.CreateUser("oa-admin", "Admin")
+	sa := s.CreateServiceAccount("oa-ci", "Editor")
+	_, p1Token := s.CreateToken("frontend", "development", "p1")
 
 	// State carried from one step to the next.
 	var backendSecret, backendID, projectTokenID string
 	var patID int
-	created := func(t testing.TB, r response) {
+	created := func(t testing.TB, r servicetest.Response) {
 		backendSecret = r.JSON(t)["secret"].(string)
 		tok, ok := s.Tokens.Lookup(backendSecret)
 		if !ok {
@@ -236,113 +237,113 @@ func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 		name   string
 		opID   string
 		status int
-		req    func(s *testService) response
-		after  func(t testing.TB, r response)
+		req    func(s *servicetest.Service) servicetest.Response
+		after  func(t testing.TB, r servicetest.Response)
 	}{
-		{"create_backend_token", "createApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", adminSecret, map[string]any{"tokenName": "oa", "type": "backend",
+		{"create_backend_token", "createApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, map[string]any{"tokenName": "oa", "type": "backend",
 				"environment": "production", "projects": []string{"default", "p1"}, "expiresAt": expiring})
 		}, created},
-		{"create_frontend_token_with_defaults", "createApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", admin.Secret, map[string]any{"tokenName": "oa-fe", "type": "FRONTEND"})
+		{"create_frontend_token_with_defaults", "createApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", admin.Secret, map[string]any{"tokenName": "oa-fe", "type": "FRONTEND"})
 		}, nil},
-		{"create_client_token", "createApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", adminSecret, map[string]any{"tokenName": "oa", "type": "client"})
+		{"create_client_token", "createApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, map[string]any{"tokenName": "oa", "type": "client"})
 		}, nil},
-		{"list_tokens_as_admin_token", "getAllApiTokens", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", adminSecret, nil)
+		{"list_tokens_as_admin_token", "getAllApiTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
 		}, nil},
-		{"list_tokens_as_editor", "getAllApiTokens", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", user.Secret, nil)
+		{"list_tokens_as_editor", "getAllApiTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", user.Secret, nil)
 		}, nil},
-		{"list_tokens_as_service_account", "getAllApiTokens", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", sa.Secret, nil)
+		{"list_tokens_as_service_account", "getAllApiTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", sa.Secret, nil)
 		}, nil},
-		{"get_tokens_by_name", "getApiTokensByName", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens/oa", adminSecret, nil)
-		}, func(t testing.TB, r response) {
+		{"get_tokens_by_name", "getApiTokensByName", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens/oa", servicetest.AdminSecret, nil)
+		}, func(t testing.TB, r servicetest.Response) {
 			if n := len(r.JSON(t)["tokens"].([]any)); n != 2 {
 				t.Fatalf("%d tokens named oa, want 2", n)
 			}
 		}},
-		{"get_tokens_by_unknown_name", "getApiTokensByName", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens/nobody", adminSecret, nil)
+		{"get_tokens_by_unknown_name", "getApiTokensByName", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens/nobody", servicetest.AdminSecret, nil)
 		}, nil},
-		{"update_expiry", "updateApiToken", 200, func(s *testService) response {
-			return s.do("PUT", "/api/admin/api-tokens/"+backendID, adminSecret, map[string]any{"expiresAt": "2031-01-01T00:00:00Z"})
+		{"update_expiry", "updateApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("PUT", "/api/admin/api-tokens/"+backendID, servicetest.AdminSecret, map[string]any{"expiresAt": "2031-01-01T00:00:00Z"})
 		}, nil},
-		{"update_expiry_by_secret", "updateApiToken", 200, func(s *testService) response {
-			return s.do("PUT", "/api/admin/api-tokens/"+backendSecret, adminSecret, map[string]any{"expiresAt": "2032-01-01T00:00:00Z"})
+		{"update_expiry_by_secret", "updateApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("PUT", "/api/admin/api-tokens/"+backendSecret, servicetest.AdminSecret, map[string]any{"expiresAt": "2032-01-01T00:00:00Z"})
 		}, nil},
-		{"update_unknown_token", "updateApiToken", 200, func(s *testService) response {
-			return s.do("PUT", "/api/admin/api-tokens/unknown", adminSecret, map[string]any{"expiresAt": "2031-01-01T00:00:00Z"})
+		{"update_unknown_token", "updateApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("PUT", "/api/admin/api-tokens/unknown", servicetest.AdminSecret, map[string]any{"expiresAt": "2031-01-01T00:00:00Z"})
 		}, nil},
-		{"list_project_tokens", "getProjectApiTokens", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/projects/p1/api-tokens", adminSecret, nil)
-		}, func(t testing.TB, r response) {
+		{"list_project_tokens", "getProjectApiTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/projects/p1/api-tokens", servicetest.AdminSecret, nil)
+		}, func(t testing.TB, r servicetest.Response) {
 			if n := len(r.JSON(t)["tokens"].([]any)); n != 2 {
 				t.Fatalf("%d tokens in p1, want 2", n)
 			}
 		}},
-		{"create_project_token", "createProjectApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/p1/api-tokens", adminSecret, map[string]any{"tokenName": "oa-p1", "type": "backend",
+		{"create_project_token", "createProjectApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/p1/api-tokens", servicetest.AdminSecret, map[string]any{"tokenName": "oa-p1", "type": "backend",
 				"environment": "development", "expiresAt": expiring})
-		}, func(t testing.TB, r response) {
+		}, func(t testing.TB, r servicetest.Response) {
 			tok, _ := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
 			projectTokenID = tok.ID
 		}},
-		{"create_project_token_in_default_as_editor", "createProjectApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret, map[string]any{"tokenName": "oa-default", "type": "frontend"})
+		{"create_project_token_in_default_as_editor", "createProjectApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/default/api-tokens", user.Secret, map[string]any{"tokenName": "oa-default", "type": "frontend"})
 		}, nil},
-		{"create_project_token_as_unleash_ui_sends_it", "createProjectApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/default/api-tokens", user.Secret,
+		{"create_project_token_as_unleash_ui_sends_it", "createProjectApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/default/api-tokens", user.Secret,
 				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["default"]}`)
 		}, nil},
-		{"create_token_as_unleash_ui_sends_it", "createApiToken", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", adminSecret,
+		{"create_token_as_unleash_ui_sends_it", "createApiToken", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 				`{"tokenName":"oa-ui-all","type":"CLIENT","environment":"development","projects":["*"]}`)
 		}, nil},
-		{"create_project_token_for_another_project", "createProjectApiToken", 400, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/default/api-tokens", adminSecret,
+		{"create_project_token_for_another_project", "createProjectApiToken", 400, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/default/api-tokens", servicetest.AdminSecret,
 				`{"tokenName":"oa-ui","type":"CLIENT","environment":"development","projects":["p1"]}`)
 		}, nil},
-		{"delete_project_token", "deleteProjectApiToken", 200, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/projects/p1/api-tokens/"+projectTokenID, adminSecret, nil)
+		{"delete_project_token", "deleteProjectApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/projects/p1/api-tokens/"+projectTokenID, servicetest.AdminSecret, nil)
 		}, nil},
-		{"delete_project_token_by_id_of_p1_frontend", "deleteProjectApiToken", 200, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/projects/p1/api-tokens/"+p1Token, adminSecret, nil)
+		{"delete_project_token_by_id_of_p1_frontend", "deleteProjectApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/projects/p1/api-tokens/"+p1Token, servicetest.AdminSecret, nil)
 		}, nil},
-		{"validate_for_edge", "getValidTokens", 200, func(s *testService) response {
-			return s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{backendSecret, adminSecret, user.Secret, "nope", ""}})
-		}, func(t testing.TB, r response) {
+		{"validate_for_edge", "getValidTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{backendSecret, servicetest.AdminSecret, user.Secret, "nope", ""}})
+		}, func(t testing.TB, r servicetest.Response) {
 			if n := len(r.JSON(t)["tokens"].([]any)); n != 2 {
 				t.Fatalf("edge validate: %d tokens, want 2 (backend, admin; never a PAT)", n)
 			}
 		}},
-		{"validate_for_edge_empty", "getValidTokens", 200, func(s *testService) response {
-			return s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{}})
+		{"validate_for_edge_empty", "getValidTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{}})
 		}, nil},
-		{"delete_token", "deleteApiToken", 200, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/api-tokens/"+backendID, adminSecret, nil)
+		{"delete_token", "deleteApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/api-tokens/"+backendID, servicetest.AdminSecret, nil)
 		}, nil},
-		{"delete_unknown_token", "deleteApiToken", 200, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/api-tokens/"+backendID, adminSecret, nil)
+		{"delete_unknown_token", "deleteApiToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/api-tokens/"+backendID, servicetest.AdminSecret, nil)
 		}, nil},
-		{"list_tokens_after_delete", "getAllApiTokens", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", adminSecret, nil)
+		{"list_tokens_after_delete", "getAllApiTokens", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
 		}, nil},
-		{"create_pat", "createPat", 201, func(s *testService) response {
-			return s.do("POST", "/api/admin/user/tokens", user.Secret, map[string]any{"description": "oa", "expiresAt": expiring})
-		}, func(t testing.TB, r response) {
+		{"create_pat", "createPat", 201, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/user/tokens", user.Secret, map[string]any{"description": "oa", "expiresAt": expiring})
+		}, func(t testing.TB, r servicetest.Response) {
 			b := r.JSON(t)
 			if b["secret"] == nil {
 				t.Fatal("the create answer lacks the PAT's secret")
 			}
 			patID = int(b["id"].(float64))
 		}},
-		{"list_pats", "getPats", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/user/tokens", user.Secret, nil)
-		}, func(t testing.TB, r response) {
+		{"list_pats", "getPats", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user/tokens", user.Secret, nil)
+		}, func(t testing.TB, r servicetest.Response) {
 			pats := r.JSON(t)["pats"].([]any)
 			if len(pats) != 2 {
 				t.Fatalf("%d PATs, want 2", len(pats))
@@ -353,87 +354,87 @@ func TestUnleashRoutesMatchUnleashSchemas(t *testing.T) {
 				}
 			}
 		}},
-		{"delete_pat", "deletePat", 200, func(s *testService) response {
-			return s.do("DELETE", fmt.Sprintf("/api/admin/user/tokens/%d", patID), user.Secret, nil)
+		{"delete_pat", "deletePat", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", fmt.Sprintf("/api/admin/user/tokens/%d", patID), user.Secret, nil)
 		}, nil},
-		{"me_as_user", "getMe", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/user", user.Secret, nil)
+		{"me_as_user", "getMe", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user", user.Secret, nil)
 		}, nil},
-		{"me_as_admin_user", "getMe", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/user", admin.Secret, nil)
+		{"me_as_admin_user", "getMe", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user", admin.Secret, nil)
 		}, nil},
-		{"me_as_service_account", "getMe", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/user", sa.Secret, nil)
+		{"me_as_service_account", "getMe", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user", sa.Secret, nil)
 		}, nil},
-		{"me_as_admin_token", "getMe", 200, func(s *testService) response {
-			return s.do("GET", "/api/admin/user", adminSecret, nil)
-		}, func(t testing.TB, r response) {
-			if bytes.Contains(r.Body, []byte(adminSecret)) {
+		{"me_as_admin_token", "getMe", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user", servicetest.AdminSecret, nil)
+		}, func(t testing.TB, r servicetest.Response) {
+			if bytes.Contains(r.Body, []byte(servicetest.AdminSecret)) {
 				t.Fatal("GET /api/admin/user echoes the admin token's secret")
 			}
 		}},
 
 		// documented error answers
-		{"list_tokens_anonymously", "getAllApiTokens", 401, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", "", nil)
+		{"list_tokens_anonymously", "getAllApiTokens", 401, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", "", nil)
 		}, nil},
-		{"list_tokens_as_viewer", "getAllApiTokens", 403, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens", viewer.Secret, nil)
+		{"list_tokens_as_viewer", "getAllApiTokens", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens", viewer.Secret, nil)
 		}, nil},
-		{"get_by_name_with_unknown_credential", "getApiTokensByName", 401, func(s *testService) response {
-			return s.do("GET", "/api/admin/api-tokens/oa", "user:nope", nil)
+		{"get_by_name_with_unknown_credential", "getApiTokensByName", 401, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/api-tokens/oa", "user:nope", nil)
 		}, nil},
-		{"create_token_as_viewer", "createApiToken", 403, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", viewer.Secret, map[string]any{"tokenName": "x", "type": "backend"})
+		{"create_token_as_viewer", "createApiToken", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", viewer.Secret, map[string]any{"tokenName": "x", "type": "backend"})
 		}, nil},
-		{"create_token_with_text_plain", "createApiToken", 415, func(s *testService) response {
-			return s.do("POST", "/api/admin/api-tokens", adminSecret, `{"tokenName":"x","type":"backend"}`, textPlain...)
+		{"create_token_with_text_plain", "createApiToken", 415, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, `{"tokenName":"x","type":"backend"}`, textPlain...)
 		}, nil},
-		{"update_token_with_text_plain", "updateApiToken", 415, func(s *testService) response {
-			return s.do("PUT", "/api/admin/api-tokens/x", adminSecret, `{"expiresAt":"2031-01-01T00:00:00Z"}`, textPlain...)
+		{"update_token_with_text_plain", "updateApiToken", 415, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("PUT", "/api/admin/api-tokens/x", servicetest.AdminSecret, `{"expiresAt":"2031-01-01T00:00:00Z"}`, textPlain...)
 		}, nil},
-		{"delete_token_as_editor", "deleteApiToken", 403, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/api-tokens/x", user.Secret, nil)
+		{"delete_token_as_editor", "deleteApiToken", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/api-tokens/x", user.Secret, nil)
 		}, nil},
-		{"list_tokens_of_unknown_project", "getProjectApiTokens", 404, func(s *testService) response {
-			return s.do("GET", "/api/admin/projects/nope/api-tokens", adminSecret, nil)
+		{"list_tokens_of_unknown_project", "getProjectApiTokens", 404, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/projects/nope/api-tokens", servicetest.AdminSecret, nil)
 		}, nil},
-		{"create_project_token_of_bad_type", "createProjectApiToken", 400, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/p1/api-tokens", adminSecret, map[string]any{"tokenName": "x", "type": "admin"})
+		{"create_project_token_of_bad_type", "createProjectApiToken", 400, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/p1/api-tokens", servicetest.AdminSecret, map[string]any{"tokenName": "x", "type": "admin"})
 		}, nil},
-		{"create_project_token_as_viewer", "createProjectApiToken", 403, func(s *testService) response {
-			return s.do("POST", "/api/admin/projects/p1/api-tokens", viewer.Secret, map[string]any{"tokenName": "x", "type": "backend"})
+		{"create_project_token_as_viewer", "createProjectApiToken", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/projects/p1/api-tokens", viewer.Secret, map[string]any{"tokenName": "x", "type": "backend"})
 		}, nil},
-		{"delete_unknown_project_token", "deleteProjectApiToken", 404, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/projects/p1/api-tokens/unknown", adminSecret, nil)
+		{"delete_unknown_project_token", "deleteProjectApiToken", 404, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/projects/p1/api-tokens/unknown", servicetest.AdminSecret, nil)
 		}, nil},
-		{"list_pats_as_admin_token", "getPats", 403, func(s *testService) response {
-			return s.do("GET", "/api/admin/user/tokens", adminSecret, nil)
+		{"list_pats_as_admin_token", "getPats", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user/tokens", servicetest.AdminSecret, nil)
 		}, nil},
-		{"create_pat_anonymously", "createPat", 401, func(s *testService) response {
-			return s.do("POST", "/api/admin/user/tokens", "", map[string]any{"description": "x", "expiresAt": expiring})
+		{"create_pat_anonymously", "createPat", 401, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/admin/user/tokens", "", map[string]any{"description": "x", "expiresAt": expiring})
 		}, nil},
-		{"delete_pat_as_service_account", "deletePat", 403, func(s *testService) response {
-			return s.do("DELETE", "/api/admin/user/tokens/1", sa.Secret, nil)
+		{"delete_pat_as_service_account", "deletePat", 403, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("DELETE", "/api/admin/user/tokens/1", sa.Secret, nil)
 		}, nil},
-		{"me_anonymously", "getMe", 401, func(s *testService) response {
-			return s.do("GET", "/api/admin/user", "", nil)
+		{"me_anonymously", "getMe", 401, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/admin/user", "", nil)
 		}, nil},
-		{"validate_for_edge_without_tokens", "getValidTokens", 400, func(s *testService) response {
-			return s.do("POST", "/edge/validate", "", map[string]any{})
+		{"validate_for_edge_without_tokens", "getValidTokens", 400, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/edge/validate", "", map[string]any{})
 		}, nil},
-		{"validate_for_edge_too_large", "getValidTokens", 413, func(s *testService) response {
-			return s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{strings.Repeat("x", 70<<10)}})
+		{"validate_for_edge_too_large", "getValidTokens", 413, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{strings.Repeat("x", 70<<10)}})
 		}, nil},
-		{"validate_for_edge_with_text_plain", "getValidTokens", 415, func(s *testService) response {
-			return s.do("POST", "/edge/validate", "", `{"tokens":[]}`, textPlain...)
+		{"validate_for_edge_with_text_plain", "getValidTokens", 415, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/edge/validate", "", `{"tokens":[]}`, textPlain...)
 		}, nil},
 	}
 	seen := map[string]bool{}
 	for _, st := range steps {
 		seen[st.opID] = true
 		t.Run(st.name, func(t *testing.T) {
-			s := mxSub(s, t)
+			s := s.For(t)
 			r := st.req(s)
 			if r.Status != st.status {
 				t.Fatalf("status %d, want %d: %.400s", r.Status, st.status, r.Body)

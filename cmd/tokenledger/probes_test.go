@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // /health is liveness (the process is up), /ready is readiness (caught up,
@@ -15,16 +18,16 @@ import (
 // answers 200 so that Kubernetes does not restart a process a restart
 // would not fix.
 func TestHealthStaysLiveWhileReadyReportsTheLedgerRefusingWrites(t *testing.T) {
-	s := startService(t, "", nil)
-	h := s.must(http.StatusOK, "GET", "/health", "", nil).JSON(t)
-	r := s.must(http.StatusOK, "GET", "/ready", "", nil).JSON(t)
+	s := servicetest.Start(t, "", nil)
+	h := s.Must(http.StatusOK, "GET", "/health", "", nil).JSON(t)
+	r := s.Must(http.StatusOK, "GET", "/ready", "", nil).JSON(t)
 	if h["health"] != "GOOD" || r["health"] != "GOOD" {
 		t.Fatalf("/health %v, /ready %v, want both GOOD", h, r)
 	}
 
 	// Someone with access to the stream gives it an age limit.
-	s.makeStreamUnsafe()
-	ready := s.do("GET", "/ready", "", nil)
+	s.MakeStreamUnsafe()
+	ready := s.Do("GET", "/ready", "", nil)
 	if ready.Status != http.StatusServiceUnavailable {
 		t.Fatalf("/ready = %d while the ledger refuses writes, want 503", ready.Status)
 	}
@@ -35,7 +38,7 @@ func TestHealthStaysLiveWhileReadyReportsTheLedgerRefusingWrites(t *testing.T) {
 	if ready.Header.Get("Retry-After") == "" {
 		t.Error("/ready 503 without Retry-After")
 	}
-	s.must(http.StatusOK, "GET", "/health", "", nil)
+	s.Must(http.StatusOK, "GET", "/health", "", nil)
 }
 
 // Probes and scrapes come every few seconds: they are logged at DEBUG, so
@@ -44,15 +47,15 @@ func TestHealthStaysLiveWhileReadyReportsTheLedgerRefusingWrites(t *testing.T) {
 func TestAccessLogPutsProbesAtDebugAndNamesUnmatchedRoutes(t *testing.T) {
 	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
 		t.Run(level.String(), func(t *testing.T) {
-			s := startServiceWith(t, "", nil, func(c *Config) { c.LogLevel = level })
-			s.must(http.StatusOK, "GET", "/health", "", nil)
-			s.must(http.StatusOK, "GET", "/ready", "", nil)
-			s.must(http.StatusOK, "GET", "/metrics", "", nil)
-			s.must(http.StatusNotFound, "GET", "/no/such/route", "", nil)
-			s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
+			s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.LogLevel = level })
+			s.Must(http.StatusOK, "GET", "/health", "", nil)
+			s.Must(http.StatusOK, "GET", "/ready", "", nil)
+			s.Must(http.StatusOK, "GET", "/metrics", "", nil)
+			s.Must(http.StatusNotFound, "GET", "/no/such/route", "", nil)
+			s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
 
 			got := map[string][]string{} // route → levels of its access-log lines
-			for _, line := range strings.Split(s.logs.String(), "\n") {
+			for _, line := range strings.Split(s.Logs(), "\n") {
 				var e struct{ Msg, Level, Route string }
 				if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "request" {
 					got[e.Route] = append(got[e.Route], e.Level)
@@ -88,9 +91,9 @@ func TestAccessLogPutsProbesAtDebugAndNamesUnmatchedRoutes(t *testing.T) {
 
 // --log-format text writes key=value lines.
 func TestLogFormatText(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) { c.LogFormat = "text" })
-	s.must(http.StatusOK, "GET", "/api/admin/api-tokens", adminSecret, nil)
-	logs := s.logs.String()
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.LogFormat = "text" })
+	s.Must(http.StatusOK, "GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil)
+	logs := s.Logs()
 	if !strings.Contains(logs, `msg="tokenledger serving"`) || !strings.Contains(logs, `route="GET /api/admin/api-tokens"`) {
 		t.Fatalf("text logs lack the serving and request lines:\n%s", logs)
 	}
@@ -102,20 +105,20 @@ func TestLogFormatText(t *testing.T) {
 // The service's start-up replay is logged through its logger: start,
 // progress at the configured interval, and a summary with the count.
 func TestStartUpLogsTheReplay(t *testing.T) {
-	first := startService(t, "", nil)
+	first := servicetest.Start(t, "", nil)
 	for i := 0; i < 3; i++ {
-		first.createToken("backend", "development")
+		first.CreateToken("backend", "development")
 	}
-	stored := first.lastSeq()
+	stored := first.LastSeq()
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := startServiceWith(t, first.dir, nil, func(c *Config) { c.ReplayProgressEvery = time.Hour })
+	s := servicetest.StartWith(t, first.Config.DataDir, nil, func(c *service.Config) { c.ReplayProgressEvery = time.Hour })
 	count := map[string]int{}
 	var done struct {
 		Events float64 `json:"events_applied"`
 	}
-	for _, line := range strings.Split(s.logs.String(), "\n") {
+	for _, line := range strings.Split(s.Logs(), "\n") {
 		var e struct{ Msg string }
 		if json.Unmarshal([]byte(line), &e) != nil {
 			continue

@@ -3,8 +3,12 @@ package main
 import (
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Behind the TLS-terminating proxy the README asks operators to run, every
@@ -16,24 +20,24 @@ import (
 // The proxy names the client in X-Forwarded-For; from a trusted proxy
 // address, that is the address to charge.
 func TestOneClientBehindTheTrustedProxyCannotLockOutTheOthers(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.UnauthRate, c.UnauthBurst = 0.001, 3
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	valid, _ := s.createToken("client", "development", "default")
+	valid, _ := s.CreateToken("client", "development", "default")
 	const attacker, edge, apiClient = "203.0.113.9", "198.51.100.7", "198.51.100.8"
 	for range 5 {
-		s.do("POST", "/edge/validate", "", map[string]any{"tokens": guesses("x", 1)}, "X-Forwarded-For", attacker)
-		s.do("GET", "/api/admin/user", "guess", nil, "X-Forwarded-For", attacker)
+		s.Do("POST", "/edge/validate", "", map[string]any{"tokens": guesses("x", 1)}, "X-Forwarded-For", attacker)
+		s.Do("GET", "/api/admin/user", "guess", nil, "X-Forwarded-For", attacker)
 	}
 	// The attacker itself is limited.
-	checkTooMany(t, s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"more"}}, "X-Forwarded-For", attacker))
+	checkTooMany(t, s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"more"}}, "X-Forwarded-For", attacker))
 	// Other clients behind the same proxy are not.
-	r := s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{valid}}, "X-Forwarded-For", edge)
+	r := s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{valid}}, "X-Forwarded-For", edge)
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), valid) {
 		t.Fatalf("Edge behind the proxy: status %d after another client's guesses: %s", r.Status, r.Body)
 	}
-	r = s.do("GET", "/api/admin/api-tokens", adminSecret, nil, "X-Forwarded-For", apiClient)
+	r = s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "X-Forwarded-For", apiClient)
 	if r.Status != http.StatusOK {
 		t.Fatalf("API client behind the proxy: status %d after another client's guesses: %s", r.Status, r.Body)
 	}
@@ -43,14 +47,14 @@ func TestOneClientBehindTheTrustedProxyCannotLockOutTheOthers(t *testing.T) {
 // proxy, X-Forwarded-For is the client's own claim and must not buy a new
 // budget.
 func TestForwardedForFromAnUntrustedAddressDoesNotResetTheBudget(t *testing.T) {
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.UnauthRate, c.UnauthBurst = 0.001, 3
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}
 	})
 	for i := range 3 {
-		s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": guesses("y", 1)},
-			"X-Forwarded-For", "198.51.100."+itoaInt(i+1))
+		s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": guesses("y", 1)},
+			"X-Forwarded-For", "198.51.100."+strconv.Itoa(i+1))
 	}
-	checkTooMany(t, s.do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"z"}}, "X-Forwarded-For", "198.51.100.99"))
-	checkTooMany(t, s.do("GET", "/api/admin/user", "guess", nil, "X-Forwarded-For", "198.51.100.100, 127.0.0.1"))
+	checkTooMany(t, s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{"z"}}, "X-Forwarded-For", "198.51.100.99"))
+	checkTooMany(t, s.Do("GET", "/api/admin/user", "guess", nil, "X-Forwarded-For", "198.51.100.100, 127.0.0.1"))
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // /edge/validate charges its unknown tokens at the time the request
@@ -19,7 +22,7 @@ import (
 // open for 3 s; the refill rate is 1 a second.)
 func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	const burst = 3
-	s := startServiceWith(t, "", nil, func(c *Config) { c.UnauthRate, c.UnauthBurst = 1, burst })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 1, burst })
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +44,9 @@ func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 
 	// Spend the budget now, with fast failures.
 	for range burst {
-		s.must(http.StatusUnauthorized, "GET", "/api/admin/user", "guess", nil)
+		s.Must(http.StatusUnauthorized, "GET", "/api/admin/user", "guess", nil)
 	}
-	checkTooMany(t, s.do("GET", "/api/admin/user", "guess", nil))
+	checkTooMany(t, s.Do("GET", "/api/admin/user", "guess", nil))
 
 	// The slow request finishes: one more unknown token.
 	if _, err := c.Write([]byte(body)); err != nil {
@@ -56,7 +59,7 @@ func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	_ = r.Body.Close()
 
 	// The address is still out of budget (it is in debt by one).
-	r2 := s.do("GET", "/api/admin/user", "guess", nil)
+	r2 := s.Do("GET", "/api/admin/user", "guess", nil)
 	if r2.Status != http.StatusTooManyRequests {
 		t.Fatalf("after a slow request the address is no longer limited: status %d", r2.Status)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // readmeFirstSteps is the README's first-steps block, as .ci/readme-first-steps
@@ -48,7 +50,7 @@ func TestReadmeFirstStepsFailWhenAnAnswerIsWrong(t *testing.T) {
 	if admin == nil {
 		t.Fatal("the block sets no ADMIN")
 	}
-	svc := startService(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": admin[1]})
+	svc := servicetest.Start(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": admin[1]})
 	target, _ := url.Parse(svc.URL())
 
 	tests := []struct {

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // decodingFixture is a service with one of everything a body-taking route
 // can address.
 type decodingFixture struct {
-	*testService
+	*servicetest.Service
 	userID, userPATID int
 	userSecret        string
 	freshUserID       int
@@ -23,24 +25,24 @@ type decodingFixture struct {
 }
 
 func newDecodingFixture(t *testing.T) *decodingFixture {
-	s := startService(t, "", nil)
-	f := &decodingFixture{testService: s}
-	u := s.createUser("dana", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	f := &decodingFixture{Service: s}
+	u := s.CreateUser("dana", "Viewer")
 	f.userID, f.userSecret = u.IntID, u.Secret
-	fresh := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+	fresh := s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		map[string]any{"username": "fresh", "email": "fresh@example.com", "rootRole": "Viewer"})
 	f.freshUserID = int(fresh.JSON(t)["id"].(float64))
-	f.roleID = s.createRole("custom", "root-custom")
-	f.userPATID = firstID(t, s.must(http.StatusOK, "GET", fmt.Sprintf("/api/admin/user-admin/%d/tokens", u.IntID), adminSecret, nil))
-	sa := s.createServiceAccount("robot", "Editor")
+	f.roleID = s.CreateRole("custom", "root-custom")
+	f.userPATID = firstID(t, s.Must(http.StatusOK, "GET", fmt.Sprintf("/api/admin/user-admin/%d/tokens", u.IntID), servicetest.AdminSecret, nil))
+	sa := s.CreateServiceAccount("robot", "Editor")
 	f.saID = sa.IntID
-	f.saTokenID = firstID(t, s.must(http.StatusOK, "GET", fmt.Sprintf("/api/admin/service-account/%d/token", sa.IntID), adminSecret, nil))
-	_, f.tokenID = s.createToken("client", "development", "default")
+	f.saTokenID = firstID(t, s.Must(http.StatusOK, "GET", fmt.Sprintf("/api/admin/service-account/%d/token", sa.IntID), servicetest.AdminSecret, nil))
+	_, f.tokenID = s.CreateToken("client", "development", "default")
 	return f
 }
 
 // firstID is the id of the first PAT in a {"pats": [...]} answer.
-func firstID(t *testing.T, r response) int {
+func firstID(t *testing.T, r servicetest.Response) int {
 	t.Helper()
 	pats, _ := r.JSON(t)["pats"].([]any)
 	if len(pats) == 0 {
@@ -59,7 +61,7 @@ type bodyRoute struct {
 }
 
 func (f *decodingFixture) bodyRoutes() []bodyRoute {
-	exp := `"` + time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339) + `"`
+	exp := `"` + servicetest.FromNow(48*time.Hour) + `"`
 	return []bodyRoute{
 		{"create_token", "POST", "/api/admin/api-tokens", "", "projects", `["default"]`, `"tokenName":"t","type":"client","environment":"development"`},
 		{"create_project_token", "POST", "/api/admin/projects/default/api-tokens", "", "environment", `"development"`, `"tokenName":"t","type":"client"`},
@@ -85,7 +87,7 @@ func (f *decodingFixture) bodyRoutes() []bodyRoute {
 
 func (b bodyRoute) credential() string {
 	if b.cred == "" {
-		return adminSecret
+		return servicetest.AdminSecret
 	}
 	return b.cred
 }
@@ -116,20 +118,20 @@ func TestDuplicateCaseVariantAndNullMembersAreRefusedOnEveryBodyRoute(t *testing
 		}
 		for vname, body := range variants {
 			t.Run(rt.name+"/"+vname, func(t *testing.T) {
-				before := f.lastSeq()
-				r := f.do(rt.method, rt.path, rt.credential(), body)
+				before := f.LastSeq()
+				r := f.Do(rt.method, rt.path, rt.credential(), body)
 				if r.Status != http.StatusBadRequest {
 					t.Fatalf("%s: status %d, want 400: %s", body, r.Status, r.Body)
 				}
-				checkErrorShape(t, r)
-				if got := f.lastSeq(); got != before {
+				servicetest.CheckErrorShape(t, r)
+				if got := f.LastSeq(); got != before {
 					t.Fatalf("appended %d events", got-before)
 				}
 			})
 		}
 		// The valid body itself is accepted (the table is not blind).
 		t.Run(rt.name+"/valid", func(t *testing.T) {
-			r := f.do(rt.method, rt.path, rt.credential(), rt.with(m+":"+rt.value))
+			r := f.Do(rt.method, rt.path, rt.credential(), rt.with(m+":"+rt.value))
 			if r.Status >= 300 {
 				t.Fatalf("valid body refused: %d %s", r.Status, r.Body)
 			}
@@ -154,31 +156,31 @@ func TestUnstorableTimesAreRefusedOnEveryRouteThatTakesATime(t *testing.T) {
 				body = `{"` + rt.member + `":` + rt.value + `,"expiresAt":"` + when + `"}`
 			}
 			t.Run(rt.name+"/"+when, func(t *testing.T) {
-				before := f.lastSeq()
-				r := f.do(rt.method, rt.path, rt.credential(), body)
+				before := f.LastSeq()
+				r := f.Do(rt.method, rt.path, rt.credential(), body)
 				if r.Status != http.StatusBadRequest {
 					t.Fatalf("%s: status %d, want 400: %s", body, r.Status, r.Body)
 				}
-				checkErrorShape(t, r)
+				servicetest.CheckErrorShape(t, r)
 				if !strings.Contains(string(r.Body), `"path":"expiresAt"`) {
 					t.Fatalf("error does not name expiresAt: %s", r.Body)
 				}
-				if got := f.lastSeq(); got != before {
+				if got := f.LastSeq(); got != before {
 					t.Fatalf("appended %d events", got-before)
 				}
 			})
 		}
 		for _, q := range []string{"/api/ledger/events?since=", "/api/ledger/events?until=", "/api/ledger/state?at="} {
 			t.Run(q+when, func(t *testing.T) {
-				r := f.do("GET", q+strings.ReplaceAll(when, "+", "%2B"), adminSecret, nil)
+				r := f.Do("GET", q+strings.ReplaceAll(when, "+", "%2B"), servicetest.AdminSecret, nil)
 				if r.Status != http.StatusBadRequest {
 					t.Fatalf("status %d, want 400: %s", r.Status, r.Body)
 				}
-				checkErrorShape(t, r)
+				servicetest.CheckErrorShape(t, r)
 			})
 		}
 	}
-	if logs := f.logs.String(); strings.Contains(logs, `"level":"ERROR"`) {
+	if logs := f.Logs(); strings.Contains(logs, `"level":"ERROR"`) {
 		t.Fatalf("a bad time logged an ERROR:\n%s", logs)
 	}
 }
@@ -186,8 +188,8 @@ func TestUnstorableTimesAreRefusedOnEveryRouteThatTakesATime(t *testing.T) {
 // A secret pasted as a member name was echoed in "unknown field"; no
 // rejection repeats a member name it does not know or a value.
 func TestDecodingErrorsNeverRepeatTheInput(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, _ := s.createToken("backend", "development", "default")
+	s := servicetest.Start(t, "", nil)
+	secret, _ := s.CreateToken("backend", "development", "default")
 	for name, body := range map[string]string{
 		"secret_as_member_name":      `{"` + secret + `":1}`,
 		"secret_as_case_variant":     `{"tokenName":"x","type":"client","` + secret + `":["*"]}`,
@@ -200,11 +202,11 @@ func TestDecodingErrorsNeverRepeatTheInput(t *testing.T) {
 		"secret_as_duplicate_member": `{"` + secret + `":1,"` + secret + `":2}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := s.do("POST", "/api/admin/api-tokens", adminSecret, body)
+			r := s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, body)
 			if r.Status < 400 || r.Status >= 500 {
 				t.Fatalf("status %d, want 4xx: %s", r.Status, r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 			body := secret[strings.LastIndexAny(secret, ".:")+1:]
 			if strings.Contains(string(r.Body), body) {
 				t.Fatalf("the error repeats the secret: %s", r.Body)
@@ -217,9 +219,9 @@ func TestDecodingErrorsNeverRepeatTheInput(t *testing.T) {
 // redirected a DELETE. They get the JSON error shape, never a redirect, and
 // change nothing.
 func TestUncleanPathsAnswerJSONAndNeverRedirect(t *testing.T) {
-	s := startService(t, "", nil)
-	_, id := s.createToken("client", "development", "default")
-	before := s.lastSeq()
+	s := servicetest.Start(t, "", nil)
+	_, id := s.CreateToken("client", "development", "default")
+	before := s.LastSeq()
 	for _, p := range []string{
 		"/api/admin/../admin/api-tokens/" + id,
 		"//api/admin/api-tokens/" + id,
@@ -229,7 +231,7 @@ func TestUncleanPathsAnswerJSONAndNeverRedirect(t *testing.T) {
 	} {
 		for _, method := range []string{"GET", "DELETE"} {
 			t.Run(method+p, func(t *testing.T) {
-				r := rawRequest(t, s, method+" "+p+" HTTP/1.1\r\nHost: x\r\nAuthorization: "+adminSecret+"\r\nConnection: close\r\n\r\n")
+				r := rawRequest(t, s, method+" "+p+" HTTP/1.1\r\nHost: x\r\nAuthorization: "+servicetest.AdminSecret+"\r\nConnection: close\r\n\r\n")
 				if r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusBadRequest {
 					t.Fatalf("status %d, want 404 or 400", r.StatusCode)
 				}
@@ -242,14 +244,14 @@ func TestUncleanPathsAnswerJSONAndNeverRedirect(t *testing.T) {
 			})
 		}
 	}
-	if got := s.lastSeq(); got != before {
+	if got := s.LastSeq(); got != before {
 		t.Fatalf("unclean paths appended %d events", got-before)
 	}
 }
 
 // rawRequest sends a request exactly as written (Go's client would clean
 // nothing, but this also keeps "//" at the start) and reads the answer.
-func rawRequest(t *testing.T, s *testService, req string) *http.Response {
+func rawRequest(t *testing.T, s *servicetest.Service, req string) *http.Response {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
 	if err != nil {
@@ -272,17 +274,17 @@ func rawRequest(t *testing.T, s *testService, req string) *http.Response {
 // then answered 503: a caller is authenticated before the server waits for
 // it.
 func TestWrongCredentialIsRefusedBeforeWaitingForMinSequence(t *testing.T) {
-	s := startService(t, "", nil)
-	for _, cred := range []string{"x", "Bearer nope", adminSecret + "x"} {
-		r := s.do("GET", "/api/admin/api-tokens", cred, nil, "X-Ledger-Min-Sequence", "999999999")
+	s := servicetest.Start(t, "", nil)
+	for _, cred := range []string{"x", "Bearer nope", servicetest.AdminSecret + "x"} {
+		r := s.Do("GET", "/api/admin/api-tokens", cred, nil, "X-Ledger-Min-Sequence", "999999999")
 		if r.Status != http.StatusUnauthorized {
 			t.Fatalf("%q: status %d, want 401: %s", cred, r.Status, r.Body)
 		}
-		checkErrorShape(t, r)
+		servicetest.CheckErrorShape(t, r)
 	}
 	// An authenticated caller still waits, and gets 503 for a sequence the
 	// ledger does not reach.
-	r := s.do("GET", "/api/admin/api-tokens", adminSecret, nil, "X-Ledger-Min-Sequence", "not-a-number")
+	r := s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "X-Ledger-Min-Sequence", "not-a-number")
 	if r.Status != http.StatusBadRequest {
 		t.Fatalf("malformed sequence: status %d, want 400", r.Status)
 	}

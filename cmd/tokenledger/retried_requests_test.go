@@ -3,9 +3,12 @@ package main
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Found by the review of idempotency keys over HTTP; each test failed
@@ -15,73 +18,73 @@ import (
 // checks the README's promise: the retry answers 200 with the first
 // result (marked Idempotent-Replayed, same X-Ledger-Sequence) and appends
 // nothing.
-func retriedDelete(t *testing.T, s *testService, path, cred string) {
+func retriedDelete(t *testing.T, s *servicetest.Service, path, cred string) {
 	t.Helper()
-	first := s.must(http.StatusOK, "DELETE", path, cred, nil, "Idempotency-Key", "review2-del")
-	seq := s.lastSeq()
-	again := s.do("DELETE", path, cred, nil, "Idempotency-Key", "review2-del")
+	first := s.Must(http.StatusOK, "DELETE", path, cred, nil, "Idempotency-Key", "review2-del")
+	seq := s.LastSeq()
+	again := s.Do("DELETE", path, cred, nil, "Idempotency-Key", "review2-del")
 	if again.Status != http.StatusOK || again.Header.Get("Idempotent-Replayed") != "true" ||
-		again.Header.Get("X-Ledger-Sequence") != first.Header.Get("X-Ledger-Sequence") || s.lastSeq() != seq {
+		again.Header.Get("X-Ledger-Sequence") != first.Header.Get("X-Ledger-Sequence") || s.LastSeq() != seq {
 		t.Fatalf("retried DELETE %s: status %d, replayed %q, X-Ledger-Sequence %q (first %q), stream %d → %d: %s",
 			path, again.Status, again.Header.Get("Idempotent-Replayed"), again.Header.Get("X-Ledger-Sequence"),
-			first.Header.Get("X-Ledger-Sequence"), seq, s.lastSeq(), again.Body)
+			first.Header.Get("X-Ledger-Sequence"), seq, s.LastSeq(), again.Body)
 	}
 }
 
-func firstPATID(t *testing.T, s *testService, listPath, cred string) string {
+func firstPATID(t *testing.T, s *servicetest.Service, listPath, cred string) string {
 	t.Helper()
-	pats := s.must(http.StatusOK, "GET", listPath, cred, nil).JSON(t)["pats"].([]any)
+	pats := s.Must(http.StatusOK, "GET", listPath, cred, nil).JSON(t)["pats"].([]any)
 	if len(pats) == 0 {
 		t.Fatalf("no PATs at %s", listPath)
 	}
-	return itoa(uint64(pats[0].(map[string]any)["id"].(float64)))
+	return strconv.FormatUint(uint64(pats[0].(map[string]any)["id"].(float64)), 10)
 }
 
 func TestRetry_DeleteOfProjectTokenIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "rv2"})
-	r := s.must(http.StatusCreated, "POST", "/api/admin/projects/rv2/api-tokens", adminSecret,
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "rv2"})
+	r := s.Must(http.StatusCreated, "POST", "/api/admin/projects/rv2/api-tokens", servicetest.AdminSecret,
 		map[string]any{"tokenName": "pt", "type": "backend", "environment": "development"})
 	tok, _ := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
-	retriedDelete(t, s, "/api/admin/projects/rv2/api-tokens/"+tok.ID, adminSecret)
+	retriedDelete(t, s, "/api/admin/projects/rv2/api-tokens/"+tok.ID, servicetest.AdminSecret)
 }
 
 func TestRetry_DeleteOfServiceAccountTokenIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	sa := s.createServiceAccount("rv2-bot", "Viewer")
-	base := "/api/admin/service-account/" + itoaInt(sa.IntID) + "/token"
-	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, adminSecret), adminSecret)
+	s := servicetest.Start(t, "", nil)
+	sa := s.CreateServiceAccount("rv2-bot", "Viewer")
+	base := "/api/admin/service-account/" + strconv.Itoa(sa.IntID) + "/token"
+	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, servicetest.AdminSecret), servicetest.AdminSecret)
 }
 
 func TestRetry_AdminDeleteOfUserPATIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("rv2-user", "Viewer")
-	base := "/api/admin/user-admin/" + itoaInt(u.IntID) + "/tokens"
-	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, adminSecret), adminSecret)
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("rv2-user", "Viewer")
+	base := "/api/admin/user-admin/" + strconv.Itoa(u.IntID) + "/tokens"
+	retriedDelete(t, s, base+"/"+firstPATID(t, s, base, servicetest.AdminSecret), servicetest.AdminSecret)
 }
 
 func TestRetry_DeleteOfEnvironmentIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/environments", adminSecret, map[string]any{"name": "rv2env"})
-	s.createToken("backend", "rv2env")
-	retriedDelete(t, s, "/api/admin/environments/rv2env", adminSecret)
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/environments", servicetest.AdminSecret, map[string]any{"name": "rv2env"})
+	s.CreateToken("backend", "rv2env")
+	retriedDelete(t, s, "/api/admin/environments/rv2env", servicetest.AdminSecret)
 }
 
 func TestRetry_DeleteOfAPITokenIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	_, id := s.createToken("backend", "development")
-	retriedDelete(t, s, "/api/admin/api-tokens/"+id, adminSecret)
+	s := servicetest.Start(t, "", nil)
+	_, id := s.CreateToken("backend", "development")
+	retriedDelete(t, s, "/api/admin/api-tokens/"+id, servicetest.AdminSecret)
 }
 
 func TestRetry_DeleteOfOwnPATIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("rv2-own", "Viewer")
-	s.must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "second", "expiresAt": fromNow(24 * time.Hour)})
-	pats := s.must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil).JSON(t)["pats"].([]any)
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("rv2-own", "Viewer")
+	s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", u.Secret, map[string]any{"description": "second", "expiresAt": servicetest.FromNow(24 * time.Hour)})
+	pats := s.Must(http.StatusOK, "GET", "/api/admin/user/tokens", u.Secret, nil).JSON(t)["pats"].([]any)
 	var id string
 	for _, p := range pats {
 		if p.(map[string]any)["description"] == "second" {
-			id = itoa(uint64(p.(map[string]any)["id"].(float64)))
+			id = strconv.FormatUint(uint64(p.(map[string]any)["id"].(float64)), 10)
 		}
 	}
 	retriedDelete(t, s, "/api/admin/user/tokens/"+id, u.Secret)
@@ -93,26 +96,26 @@ func TestRetry_DeleteOfOwnPATIsReplayed(t *testing.T) {
 // that passes it as X-Ledger-Min-Sequence to another node may read the
 // revoked tokens as live).
 func TestRetry_ProjectDeleteReportsTheFirstAttemptsSequence(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "rv2p"})
-	s.createToken("backend", "development", "rv2p")
-	s.createToken("client", "development", "rv2p")
-	retriedDelete(t, s, "/api/admin/projects/rv2p", adminSecret)
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "rv2p"})
+	s.CreateToken("backend", "development", "rv2p")
+	s.CreateToken("client", "development", "rv2p")
+	retriedDelete(t, s, "/api/admin/projects/rv2p", servicetest.AdminSecret)
 }
 
 // Bodies under an Idempotency-Key: chunked bodies still work and are
 // recognised on retry, oversized ones still answer 413, a GET with a key
 // is unaffected. (Passes: no defect found here.)
 func TestRetry_HashingTheBodyKeepsBodiesWorking(t *testing.T) {
-	s := startService(t, "", nil)
-	chunked := func(body string) response {
+	s := servicetest.Start(t, "", nil)
+	chunked := func(body string) servicetest.Response {
 		req, err := http.NewRequest("POST", s.URL()+"/api/admin/api-tokens", io.MultiReader(strings.NewReader(body)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.ContentLength = -1 // chunked
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", adminSecret)
+		req.Header.Set("Authorization", servicetest.AdminSecret)
 		req.Header.Set("Idempotency-Key", "chunked")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -120,7 +123,7 @@ func TestRetry_HashingTheBodyKeepsBodiesWorking(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+		return servicetest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 	}
 	body := `{"tokenName":"chunky","type":"backend","environment":"development"}`
 	if r := chunked(body); r.Status != http.StatusCreated {
@@ -130,10 +133,10 @@ func TestRetry_HashingTheBodyKeepsBodiesWorking(t *testing.T) {
 		t.Fatalf("chunked retry: %d %s", r.Status, r.Body)
 	}
 	big := `{"tokenName":"` + strings.Repeat("a", 70<<10) + `","type":"backend","environment":"development"}`
-	if r := s.do("POST", "/api/admin/api-tokens", adminSecret, []byte(big), "Idempotency-Key", "big"); r.Status != http.StatusRequestEntityTooLarge {
+	if r := s.Do("POST", "/api/admin/api-tokens", servicetest.AdminSecret, []byte(big), "Idempotency-Key", "big"); r.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized body with a key: %d %s", r.Status, r.Body)
 	}
-	if r := s.do("GET", "/api/admin/api-tokens", adminSecret, nil, "Idempotency-Key", "get"); r.Status != http.StatusOK {
+	if r := s.Do("GET", "/api/admin/api-tokens", servicetest.AdminSecret, nil, "Idempotency-Key", "get"); r.Status != http.StatusOK {
 		t.Fatalf("GET with a key: %d %s", r.Status, r.Body)
 	}
 }

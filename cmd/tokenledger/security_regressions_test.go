@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The embedded NATS server listens on 127.0.0.1:4222 by default and
@@ -23,7 +26,7 @@ import (
 // it and the forged secret works as an admin token on the HTTP API.
 func TestSecurity_AnonymousNATSClientsCannotForgeEvents(t *testing.T) {
 
-	s := startServiceWith(t, "", nil, func(c *Config) { c.NATSListen = "127.0.0.1:0" })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSListen = "127.0.0.1:0" })
 	if s.NATSURL() == "" {
 		t.Fatal("embedded NATS does not listen")
 	}
@@ -55,14 +58,8 @@ func TestSecurity_AnonymousNATSClientsCannotForgeEvents(t *testing.T) {
 	if err := nc.LastError(); err == nil || !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
 		t.Errorf("an anonymous publish to ledger.> was not refused: %v", err)
 	}
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if _, ok := s.Tokens.ByID(id); ok {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r := s.do("POST", "/api/admin/user-admin", forged, map[string]any{"username": "mallory", "rootRole": "Admin"})
+	s.CatchUp() // had the publish been stored, the token set would now hold it
+	r := s.Do("POST", "/api/admin/user-admin", forged, map[string]any{"username": "mallory", "rootRole": "Admin"})
 	if r.Status == http.StatusCreated {
 		t.Fatalf("a token forged over unauthenticated NATS created an Admin user: %s", r.Body)
 	}
@@ -72,28 +69,28 @@ func TestSecurity_AnonymousNATSClientsCannotForgeEvents(t *testing.T) {
 // has revoked their PAT, the admin can issue another one on their behalf
 // (and act as the user with it) any number of times.
 func TestSecurity_OnBehalfPATOnlyForAUsersFirstPATEver(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("olga", "Viewer") // first PAT, on behalf: fine
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("olga", "Viewer") // first PAT, on behalf: fine
 	tok, _ := s.Tokens.Lookup(u.Secret)
-	s.must(http.StatusOK, "DELETE", "/api/admin/user/tokens/"+itoa(tok.CreatedSeq), u.Secret, nil)
-	before := s.lastSeq()
-	r := s.do("POST", "/api/admin/user-admin/"+itoaInt(u.IntID)+"/tokens", adminSecret,
-		map[string]any{"description": "second-on-behalf", "expiresAt": fromNow(time.Hour)})
+	s.Must(http.StatusOK, "DELETE", "/api/admin/user/tokens/"+strconv.FormatUint(tok.CreatedSeq, 10), u.Secret, nil)
+	before := s.LastSeq()
+	r := s.Do("POST", "/api/admin/user-admin/"+strconv.Itoa(u.IntID)+"/tokens", servicetest.AdminSecret,
+		map[string]any{"description": "second-on-behalf", "expiresAt": servicetest.FromNow(time.Hour)})
 	if r.Status == http.StatusCreated {
-		t.Fatalf("a second PAT was issued on the user's behalf (stream %d → %d): %s", before, s.lastSeq(), r.Body)
+		t.Fatalf("a second PAT was issued on the user's behalf (stream %d → %d): %s", before, s.LastSeq(), r.Body)
 	}
 }
 
 // A retry of the on-behalf route with the same Idempotency-Key must answer
 // 200 with the first result; it answers 403 ("already has a PAT").
 func TestSecurity_OnBehalfRetryWithSameKeyIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+	s := servicetest.Start(t, "", nil)
+	r := s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		map[string]any{"username": "pete", "rootRole": "Viewer"})
 	path := fmt.Sprintf("/api/admin/user-admin/%d/tokens", int(r.JSON(t)["id"].(float64)))
-	body := map[string]any{"description": "first", "expiresAt": fromNow(time.Hour)}
-	s.must(http.StatusCreated, "POST", path, adminSecret, body, "Idempotency-Key", "k1")
-	again := s.do("POST", path, adminSecret, body, "Idempotency-Key", "k1")
+	body := map[string]any{"description": "first", "expiresAt": servicetest.FromNow(time.Hour)}
+	s.Must(http.StatusCreated, "POST", path, servicetest.AdminSecret, body, "Idempotency-Key", "k1")
+	again := s.Do("POST", path, servicetest.AdminSecret, body, "Idempotency-Key", "k1")
 	if again.Status != http.StatusOK {
 		t.Fatalf("retry with the same key: status %d, want 200 (replay): %s", again.Status, again.Body)
 	}
@@ -103,13 +100,13 @@ func TestSecurity_OnBehalfRetryWithSameKeyIsReplayed(t *testing.T) {
 // token at once) is stored as the zero time, which the token set reads as
 // "never expires": the token keeps working forever.
 func TestSecurity_ZeroExpiryStopsTheTokenAtOnce(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, id := s.createToken("backend", "development")
-	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret, map[string]any{"expiresAt": "0001-01-01T00:00:00Z"})
-	v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
+	s := servicetest.Start(t, "", nil)
+	secret, id := s.CreateToken("backend", "development")
+	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, map[string]any{"expiresAt": "0001-01-01T00:00:00Z"})
+	v := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
 	if n := len(v["tokens"].([]any)); n != 0 {
 		t.Fatalf("token with a past expiry (year 1) still validates; listing shows: %s",
-			s.must(http.StatusOK, "GET", "/api/ledger/tokens", adminSecret, nil).Body)
+			s.Must(http.StatusOK, "GET", "/api/ledger/tokens", servicetest.AdminSecret, nil).Body)
 	}
 }
 
@@ -118,14 +115,14 @@ func TestSecurity_ZeroExpiryStopsTheTokenAtOnce(t *testing.T) {
 // is derived from the key alone, so the second, different request is
 // taken for a replay: 200, and the new expiry is silently not applied.
 func TestSecurity_ReusedKeyWithAnotherBodyIs422OnUpdates(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, id := s.createToken("backend", "development")
-	s.must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, adminSecret,
-		map[string]any{"expiresAt": fromNow(365 * 24 * time.Hour)}, "Idempotency-Key", "rotate-1")
+	s := servicetest.Start(t, "", nil)
+	secret, id := s.CreateToken("backend", "development")
+	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret,
+		map[string]any{"expiresAt": servicetest.FromNow(365 * 24 * time.Hour)}, "Idempotency-Key", "rotate-1")
 	// The operator now wants to stop the token at once, reusing the key by mistake.
-	r := s.do("PUT", "/api/admin/api-tokens/"+id, adminSecret,
+	r := s.Do("PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret,
 		map[string]any{"expiresAt": "2000-01-01T00:00:00Z"}, "Idempotency-Key", "rotate-1")
-	v := s.must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
+	v := s.Must(http.StatusOK, "POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}}).JSON(t)
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("reused key with another body: status %d (want 422); token still valid: %v", r.Status, len(v["tokens"].([]any)) == 1)
 	}
@@ -136,24 +133,24 @@ func TestSecurity_ReusedKeyWithAnotherBodyIs422OnUpdates(t *testing.T) {
 // a duplicate, and the API answers 201 with an empty project although
 // nothing was created.
 func TestSecurity_ReusedKeyWithAnotherProjectIdIs422(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "alpha"}, "Idempotency-Key", "p-key")
-	seq := s.lastSeq()
-	r := s.do("POST", "/api/admin/projects", adminSecret, map[string]any{"id": "beta"}, "Idempotency-Key", "p-key")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "alpha"}, "Idempotency-Key", "p-key")
+	seq := s.LastSeq()
+	r := s.Do("POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "beta"}, "Idempotency-Key", "p-key")
 	_, exists := s.Dir.Project("beta")
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("reused key with another project id: status %d (want 422), project beta exists: %v, stream %d → %d, body: %s",
-			r.Status, exists, seq, s.lastSeq(), r.Body)
+			r.Status, exists, seq, s.LastSeq(), r.Body)
 	}
 }
 
 // A retried project create (same key, same body) must answer 200 (README:
 // "a retry with the same key ... answers 200"); it answers 201 again.
 func TestSecurity_ReplayedProjectCreateAnswers200(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	body := map[string]any{"id": "gamma"}
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, body, "Idempotency-Key", "g")
-	r := s.do("POST", "/api/admin/projects", adminSecret, body, "Idempotency-Key", "g")
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, body, "Idempotency-Key", "g")
+	r := s.Do("POST", "/api/admin/projects", servicetest.AdminSecret, body, "Idempotency-Key", "g")
 	if r.Status != http.StatusOK {
 		t.Fatalf("replayed project create: status %d (Idempotent-Replayed=%q), want 200", r.Status, r.Header.Get("Idempotent-Replayed"))
 	}
@@ -163,11 +160,11 @@ func TestSecurity_ReplayedProjectCreateAnswers200(t *testing.T) {
 // the handler refuses the deleted user before the command can recognise
 // the replay (DeleteUser's replay path is unreachable over HTTP).
 func TestSecurity_RetriedUserDeleteIsReplayed(t *testing.T) {
-	s := startService(t, "", nil)
-	u := s.createUser("quinn", "Viewer")
-	path := "/api/admin/user-admin/" + itoaInt(u.IntID)
-	s.must(http.StatusOK, "DELETE", path, adminSecret, nil, "Idempotency-Key", "del-1")
-	r := s.do("DELETE", path, adminSecret, nil, "Idempotency-Key", "del-1")
+	s := servicetest.Start(t, "", nil)
+	u := s.CreateUser("quinn", "Viewer")
+	path := "/api/admin/user-admin/" + strconv.Itoa(u.IntID)
+	s.Must(http.StatusOK, "DELETE", path, servicetest.AdminSecret, nil, "Idempotency-Key", "del-1")
+	r := s.Do("DELETE", path, servicetest.AdminSecret, nil, "Idempotency-Key", "del-1")
 	if r.Status != http.StatusOK {
 		t.Fatalf("retried delete with the same key: status %d, want 200 (replay): %s", r.Status, r.Body)
 	}
@@ -177,32 +174,32 @@ func TestSecurity_RetriedUserDeleteIsReplayed(t *testing.T) {
 // (POST …/projects/{p}/service-accounts/{sa}/roles/{r}) but there is no
 // route to take it away: the access can only end by deleting the account.
 func TestSecurity_ServiceAccountProjectRoleCanBeRemoved(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1"})
-	sa := s.createServiceAccount("deployer", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1"})
+	sa := s.CreateServiceAccount("deployer", "Viewer")
 	grant := fmt.Sprintf("/api/admin/projects/p1/service-accounts/%d/roles/5", sa.IntID)
-	s.must(http.StatusOK, "POST", grant, adminSecret, nil)
-	s.must(http.StatusOK, "GET", "/api/admin/projects/p1/api-tokens", sa.Secret, nil)
-	r := s.do("DELETE", grant, adminSecret, nil)
+	s.Must(http.StatusOK, "POST", grant, servicetest.AdminSecret, nil)
+	s.Must(http.StatusOK, "GET", "/api/admin/projects/p1/api-tokens", sa.Secret, nil)
+	r := s.Do("DELETE", grant, servicetest.AdminSecret, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("removing the service account's project role: status %d: %s", r.Status, r.Body)
 	}
-	s.must(http.StatusForbidden, "GET", "/api/admin/projects/p1/api-tokens", sa.Secret, nil)
+	s.Must(http.StatusForbidden, "GET", "/api/admin/projects/p1/api-tokens", sa.Secret, nil)
 }
 
 // GET /api/ledger/state?seq=N is "the token set as it was at stream
 // sequence N", but statuses are computed at the present moment: a token
 // that was valid at N and expired since is reported "expired" at N.
 func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
-	clock := newTestClock(time.Now())
-	s := startServiceWith(t, "", nil, func(c *Config) { c.Now = clock.Now })
-	r := s.must(http.StatusCreated, "POST", "/api/admin/api-tokens", adminSecret,
+	clock := servicetest.NewClock(time.Now())
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.Now = clock.Now })
+	r := s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
 		map[string]any{"tokenName": "short", "type": "backend", "environment": "development",
 			"expiresAt": clock.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)})
 	tok, _ := s.Tokens.Lookup(r.JSON(t)["secret"].(string))
 	seq := tok.CreatedSeq
 	clock.Advance(2 * time.Second)
-	st := s.must(http.StatusOK, "GET", "/api/ledger/state?seq="+itoa(seq), adminSecret, nil).JSON(t)
+	st := s.Must(http.StatusOK, "GET", "/api/ledger/state?seq="+strconv.FormatUint(seq, 10), servicetest.AdminSecret, nil).JSON(t)
 	found := false
 	for _, x := range st["tokens"].([]any) {
 		m := x.(map[string]any)
@@ -217,7 +214,7 @@ func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
 		t.Fatal("the token is missing from the state at its own sequence")
 	}
 	// And the present, by the same clock, knows it expired.
-	if got := s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+tok.ID, adminSecret, nil).JSON(t)["status"]; got != "expired" {
+	if got := s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+tok.ID, servicetest.AdminSecret, nil).JSON(t)["status"]; got != "expired" {
 		t.Fatalf("now (2 s later by the ledger's clock) the token is %v, want expired", got)
 	}
 }
@@ -228,17 +225,17 @@ func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
 // username holder, not to the person the SSO proxy signed in.
 func TestSecurity_LoginsShareOneNamespaceForSSO(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := startServiceWith(t, "", nil, func(c *Config) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
 		c.AuthProxyHeader = header
 		c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix("127.0.0.1/32"))
 	})
 	// ann signs in with her e-mail; a Viewer account happens to have it as username.
-	s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+	s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		map[string]any{"username": "ann", "email": "ann@corp.example", "rootRole": "Admin"})
 	// Usernames and e-mails share one namespace: the look-alike is refused.
-	s.must(http.StatusConflict, "POST", "/api/admin/user-admin", adminSecret,
+	s.Must(http.StatusConflict, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		map[string]any{"username": "ann@corp.example", "rootRole": "Viewer"})
-	me := s.must(http.StatusOK, "GET", "/api/admin/user", "", nil, header, "ann@corp.example").JSON(t)
+	me := s.Must(http.StatusOK, "GET", "/api/admin/user", "", nil, header, "ann@corp.example").JSON(t)
 	if u := me["user"].(map[string]any); u["email"] != "ann@corp.example" {
 		t.Fatalf("the SSO login ann@corp.example resolved to another user: %v", u)
 	}
@@ -249,8 +246,8 @@ func TestSecurity_LoginsShareOneNamespaceForSSO(t *testing.T) {
 // URL with the password.
 func TestSecurity_NATSURLPasswordNotInStartupError(t *testing.T) {
 	const password = "s3cr3t-nats-password"
-	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSURL: "nats://ledger:" + password + "@127.0.0.1:1",
-		ExpiryEvery: time.Second, Replicas: 1, NoSync: true, LogOutput: &syncBuffer{}})
+	m := service.NewMain(service.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSURL: "nats://ledger:" + password + "@127.0.0.1:1",
+		ExpiryEvery: time.Second, Replicas: 1, NoSync: true, LogOutput: &servicetest.LogBuffer{}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := m.Run(ctx)

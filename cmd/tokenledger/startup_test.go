@@ -15,22 +15,24 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/tokenledger/tokenledger/internal/natstest"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // tryStart runs a service with cfg changed and returns Run's error (the
 // service is closed either way).
-func tryStart(t *testing.T, change func(*Config)) (logs string, err error) {
+func tryStart(t *testing.T, change func(*service.Config)) (logs string, err error) {
 	t.Helper()
-	buf := &syncBuffer{}
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", ExpiryEvery: time.Second, Replicas: 1,
+	buf := &servicetest.LogBuffer{}
+	cfg := service.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", ExpiryEvery: time.Second, Replicas: 1,
 		NoSync: true, Getenv: func(k string) string {
 			if k == "INIT_ADMIN_API_TOKENS" {
-				return adminSecret
+				return servicetest.AdminSecret
 			}
 			return ""
 		}, LogOutput: buf}
 	change(&cfg)
-	m := NewMain(cfg)
+	m := service.NewMain(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = m.Run(ctx)
@@ -41,14 +43,14 @@ func tryStart(t *testing.T, change func(*Config)) (logs string, err error) {
 // A second service on a data dir in use stops at once, naming the dir
 // and the other process; the first keeps serving.
 func TestSecondServiceOnTheSameDataDirIsRefused(t *testing.T) {
-	first := startService(t, "", nil)
-	_, err := tryStart(t, func(c *Config) { c.DataDir = first.dir })
-	if err == nil || !strings.Contains(err.Error(), first.dir) || !strings.Contains(err.Error(), "another tokenledger process") {
-		t.Fatalf("second Run = %v, want a refusal naming %s and the other process", err, first.dir)
+	first := servicetest.Start(t, "", nil)
+	_, err := tryStart(t, func(c *service.Config) { c.DataDir = first.Config.DataDir })
+	if err == nil || !strings.Contains(err.Error(), first.Config.DataDir) || !strings.Contains(err.Error(), "another tokenledger process") {
+		t.Fatalf("second Run = %v, want a refusal naming %s and the other process", err, first.Config.DataDir)
 	}
-	first.healthy(t)
+	healthy(first, t)
 	// Once the first stops, the dir is free again.
-	first.restart().healthy(t)
+	healthy(first.Restart(), t)
 }
 
 func TestStartUpReportsTheRealCause(t *testing.T) {
@@ -63,12 +65,12 @@ func TestStartUpReportsTheRealCause(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		change func(*Config)
+		change func(*service.Config)
 		want   string
 	}{
-		{"NATS port taken", func(c *Config) { c.NATSListen = taken.Addr().String() }, "listening on port"},
-		{"data dir is a file", func(c *Config) { c.DataDir = file }, "not a directory"},
-		{"data dir inside a file", func(c *Config) { c.DataDir = filepath.Join(file, "sub") }, "not a directory"},
+		{"NATS port taken", func(c *service.Config) { c.NATSListen = taken.Addr().String() }, "listening on port"},
+		{"data dir is a file", func(c *service.Config) { c.DataDir = file }, "not a directory"},
+		{"data dir inside a file", func(c *service.Config) { c.DataDir = filepath.Join(file, "sub") }, "not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,8 +87,8 @@ func TestStartUpReportsTheRealCause(t *testing.T) {
 func TestCancelledStartUpStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", ExpiryEvery: time.Second,
-		Replicas: 1, NoSync: true, LogOutput: &syncBuffer{}})
+	m := service.NewMain(service.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", ExpiryEvery: time.Second,
+		Replicas: 1, NoSync: true, LogOutput: &servicetest.LogBuffer{}})
 	err := m.Run(ctx)
 	started := m.NATSServer() != nil
 	_ = m.Close()
@@ -108,7 +110,7 @@ func TestExternalNATSWithoutPermissionsIsRefused(t *testing.T) {
 		}}}
 	})
 	url := strings.Replace(srv.ClientURL(), "nats://", "nats://ledger:pw@", 1)
-	_, err := tryStart(t, func(c *Config) { c.NATSURL = url })
+	_, err := tryStart(t, func(c *service.Config) { c.NATSURL = url })
 	if err == nil {
 		t.Fatal("started without the permissions it needs")
 	}
@@ -135,27 +137,27 @@ func TestParseConfigNATSFlags(t *testing.T) {
 		args        []string
 		env         map[string]string
 		wantReaders int
-		wantLimits  NATSLimits
+		wantLimits  service.NATSLimits
 		wantErr     string
 	}{
-		{"defaults", nil, nil, 0, NATSLimits{MaxConnections: 256, MaxReaderConnections: 64, MaxReaderSubscriptions: 64,
+		{"defaults", nil, nil, 0, service.NATSLimits{MaxConnections: 256, MaxReaderConnections: 64, MaxReaderSubscriptions: 64,
 			MaxPayload: 1 << 20, FeedMaxBytes: 8 << 30}, ""},
 		{"flags", []string{"--nats-readers", "svc:" + hash, "--nats-readers-file", file, "--nats-max-connections", "10",
 			"--nats-max-reader-connections", "5", "--nats-max-reader-subscriptions", "7", "--nats-max-payload", "200000",
 			"--nats-feed-max-gib", "2"}, nil, 2,
-			NATSLimits{MaxConnections: 10, MaxReaderConnections: 5, MaxReaderSubscriptions: 7, MaxPayload: 200000, FeedMaxBytes: 2 << 30}, ""},
+			service.NATSLimits{MaxConnections: 10, MaxReaderConnections: 5, MaxReaderSubscriptions: 7, MaxPayload: 200000, FeedMaxBytes: 2 << 30}, ""},
 		{"environment", nil, map[string]string{"TOKENLEDGER_NATS_READERS": "svc:" + hash, "TOKENLEDGER_NATS_MAX_READER_CONNECTIONS": "3"}, 1,
-			NATSLimits{MaxConnections: 256, MaxReaderConnections: 3, MaxReaderSubscriptions: 64, MaxPayload: 1 << 20, FeedMaxBytes: 8 << 30}, ""},
+			service.NATSLimits{MaxConnections: 256, MaxReaderConnections: 3, MaxReaderSubscriptions: 64, MaxPayload: 1 << 20, FeedMaxBytes: 8 << 30}, ""},
 		{"flag wins over environment", []string{"--nats-max-reader-connections", "9"}, map[string]string{"TOKENLEDGER_NATS_MAX_READER_CONNECTIONS": "3"}, 0,
-			NATSLimits{MaxConnections: 256, MaxReaderConnections: 9, MaxReaderSubscriptions: 64, MaxPayload: 1 << 20, FeedMaxBytes: 8 << 30}, ""},
-		{"plain-text password", []string{"--nats-readers", "svc:hunter2"}, nil, 0, NATSLimits{}, "bcrypt"},
-		{"zero connections", []string{"--nats-max-connections", "0"}, nil, 0, NATSLimits{}, "positive"},
-		{"bad environment number", nil, map[string]string{"TOKENLEDGER_NATS_MAX_PAYLOAD": "lots"}, 0, NATSLimits{}, "TOKENLEDGER_NATS_MAX_PAYLOAD"},
-		{"missing readers file", []string{"--nats-readers-file", file + ".missing"}, nil, 0, NATSLimits{}, "--nats-readers-file"},
+			service.NATSLimits{MaxConnections: 256, MaxReaderConnections: 9, MaxReaderSubscriptions: 64, MaxPayload: 1 << 20, FeedMaxBytes: 8 << 30}, ""},
+		{"plain-text password", []string{"--nats-readers", "svc:hunter2"}, nil, 0, service.NATSLimits{}, "bcrypt"},
+		{"zero connections", []string{"--nats-max-connections", "0"}, nil, 0, service.NATSLimits{}, "positive"},
+		{"bad environment number", nil, map[string]string{"TOKENLEDGER_NATS_MAX_PAYLOAD": "lots"}, 0, service.NATSLimits{}, "TOKENLEDGER_NATS_MAX_PAYLOAD"},
+		{"missing readers file", []string{"--nats-readers-file", file + ".missing"}, nil, 0, service.NATSLimits{}, "--nats-readers-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] })
+			c, err := service.ParseConfig(tt.args, func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseConfig = %v, want an error naming %q", err, tt.wantErr)
@@ -177,7 +179,7 @@ func TestParseConfigNATSFlags(t *testing.T) {
 
 // cancelOnLine cancels a context when a log line contains a string.
 type cancelOnLine struct {
-	syncBuffer
+	servicetest.LogBuffer
 	line   string
 	cancel context.CancelFunc
 }
@@ -186,7 +188,7 @@ func (c *cancelOnLine) Write(p []byte) (int, error) {
 	if strings.Contains(string(p), c.line) {
 		c.cancel()
 	}
-	return c.syncBuffer.Write(p)
+	return c.LogBuffer.Write(p)
 }
 
 // SIGTERM (main's context ending) while the embedded server is starting
@@ -195,7 +197,7 @@ func TestStartUpCancelledWhileTheServerStarts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &cancelOnLine{line: "Starting nats-server", cancel: cancel}
-	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "127.0.0.1:0", ExpiryEvery: time.Second,
+	m := service.NewMain(service.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "127.0.0.1:0", ExpiryEvery: time.Second,
 		Replicas: 1, NoSync: true, LogOutput: logs})
 	err := m.Run(ctx)
 	started := m.NATSServer() != nil

@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Concurrent creates of one unique name through the API: exactly one 201,
 // every other answer 409 with the error shape, none 5xx.
 func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	tests := []struct {
 		name string
 		path string
@@ -29,7 +31,7 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 			return map[string]any{"name": "Backend operators", "type": "root-custom", "permissions": []map[string]string{{"name": "READ_CLIENT_API_TOKEN"}}}
 		}},
 	}
-	user := s.createUser("henry", "Viewer")
+	user := s.CreateUser("henry", "Viewer")
 	tests = append(tests, struct {
 		name string
 		path string
@@ -39,18 +41,18 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cred := adminSecret
+			cred := servicetest.AdminSecret
 			if tt.name == "pats_with_one_description" {
 				cred = user.Secret
 			}
 			const n = 8
-			statuses := make([]response, n)
+			statuses := make([]servicetest.Response, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					statuses[i] = s.do("POST", tt.path, cred, tt.body(i))
+					statuses[i] = s.Do("POST", tt.path, cred, tt.body(i))
 				}()
 			}
 			wg.Wait()
@@ -60,7 +62,7 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 				case http.StatusCreated:
 					created++
 				case http.StatusConflict:
-					checkErrorShape(t, r)
+					servicetest.CheckErrorShape(t, r)
 				default:
 					t.Fatalf("status %d: %s", r.Status, r.Body)
 				}
@@ -76,7 +78,7 @@ func TestUniqueNames_ConcurrentCreatesThroughTheAPI(t *testing.T) {
 // the same key sent with a different request is refused with 422 and
 // appends nothing.
 func TestIdempotencyKey_ReusedWithAnotherRequestIs422(t *testing.T) {
-	s := startService(t, "", nil)
+	s := servicetest.Start(t, "", nil)
 	tests := []struct {
 		name        string
 		path        string
@@ -95,15 +97,15 @@ func TestIdempotencyKey_ReusedWithAnotherRequestIs422(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := "key-" + tt.name
-			first := s.must(http.StatusCreated, "POST", tt.path, adminSecret, tt.first, "Idempotency-Key", key)
-			seq := s.lastSeq()
-			again := s.must(http.StatusOK, "POST", tt.path, adminSecret, tt.first, "Idempotency-Key", key)
-			if again.Header.Get("Idempotent-Replayed") != "true" || s.lastSeq() != seq {
-				t.Fatalf("a retry appended (stream %d → %d) or was not marked as replayed", seq, s.lastSeq())
+			first := s.Must(http.StatusCreated, "POST", tt.path, servicetest.AdminSecret, tt.first, "Idempotency-Key", key)
+			seq := s.LastSeq()
+			again := s.Must(http.StatusOK, "POST", tt.path, servicetest.AdminSecret, tt.first, "Idempotency-Key", key)
+			if again.Header.Get("Idempotent-Replayed") != "true" || s.LastSeq() != seq {
+				t.Fatalf("a retry appended (stream %d → %d) or was not marked as replayed", seq, s.LastSeq())
 			}
 			// The resource's id: "id", or for API tokens the token id (the
 			// first answer holds the full secret, the replay only the id).
-			id := func(r response) string {
+			id := func(r servicetest.Response) string {
 				j := r.JSON(t)
 				if v, ok := j["id"]; ok {
 					return fmt.Sprint(v)
@@ -116,11 +118,11 @@ func TestIdempotencyKey_ReusedWithAnotherRequestIs422(t *testing.T) {
 			if id(first) == "" || id(first) != id(again) {
 				t.Fatalf("the retry answered another resource: %s vs %s", first.Body, again.Body)
 			}
-			r := s.do("POST", tt.path, adminSecret, tt.then, "Idempotency-Key", key)
-			if r.Status != http.StatusUnprocessableEntity || s.lastSeq() != seq {
-				t.Fatalf("key reused with another body: status %d, stream %d → %d: %s", r.Status, seq, s.lastSeq(), r.Body)
+			r := s.Do("POST", tt.path, servicetest.AdminSecret, tt.then, "Idempotency-Key", key)
+			if r.Status != http.StatusUnprocessableEntity || s.LastSeq() != seq {
+				t.Fatalf("key reused with another body: status %d, stream %d → %d: %s", r.Status, seq, s.LastSeq(), r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // Unleash's own admin UI (8.x), pointed at the ledger for the token routes
@@ -15,34 +17,34 @@ import (
 // form and its user form). Each must work.
 
 func TestUnleashAdminUIRequestBodiesAreAccepted(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
-	editor := s.createUser("ui-editor", "Editor")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
+	editor := s.CreateUser("ui-editor", "Editor")
 
 	cases := []struct {
 		name, path, cred, body string
 		wantType               string
 		wantProjects           []string
 	}{
-		{"project_token_form_client_in_default", "/api/admin/projects/default/api-tokens", adminSecret,
+		{"project_token_form_client_in_default", "/api/admin/projects/default/api-tokens", servicetest.AdminSecret,
 			`{"tokenName":"ui-client","type":"CLIENT","environment":"development","projects":["default"]}`, "client", []string{"default"}},
 		{"project_token_form_frontend_as_editor", "/api/admin/projects/default/api-tokens", editor.Secret,
 			`{"tokenName":"ui-frontend","type":"FRONTEND","environment":"development","projects":["default"]}`, "frontend", []string{"default"}},
-		{"project_token_form_client_in_p1", "/api/admin/projects/p1/api-tokens", adminSecret,
+		{"project_token_form_client_in_p1", "/api/admin/projects/p1/api-tokens", servicetest.AdminSecret,
 			`{"tokenName":"ui-p1","type":"CLIENT","environment":"development","projects":["p1"]}`, "client", []string{"p1"}},
-		{"connect_sdk_backend_key", "/api/admin/projects/p1/api-tokens", adminSecret,
+		{"connect_sdk_backend_key", "/api/admin/projects/p1/api-tokens", servicetest.AdminSecret,
 			`{"environment":"development","type":"client","projects":["p1"],"tokenName":"api-key-p1-development"}`, "client", []string{"p1"}},
-		{"connect_sdk_frontend_key", "/api/admin/projects/default/api-tokens", adminSecret,
+		{"connect_sdk_frontend_key", "/api/admin/projects/default/api-tokens", servicetest.AdminSecret,
 			`{"environment":"development","type":"frontend","projects":["default"],"tokenName":"api-key-default-development"}`, "frontend", []string{"default"}},
-		{"api_token_form_all_projects", "/api/admin/api-tokens", adminSecret,
+		{"api_token_form_all_projects", "/api/admin/api-tokens", servicetest.AdminSecret,
 			`{"tokenName":"ui-all","type":"CLIENT","environment":"development","projects":["*"]}`, "client", []string{"*"}},
-		{"api_token_form_one_project", "/api/admin/api-tokens", adminSecret,
+		{"api_token_form_one_project", "/api/admin/api-tokens", servicetest.AdminSecret,
 			`{"tokenName":"ui-one","type":"FRONTEND","environment":"development","projects":["p1"]}`, "frontend", []string{"p1"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
-			r := s.do("POST", tc.path, tc.cred, tc.body)
+			s := s.For(t)
+			r := s.Do("POST", tc.path, tc.cred, tc.body)
 			if r.Status != http.StatusCreated {
 				t.Fatalf("status %d, want 201: %s", r.Status, r.Body)
 			}
@@ -68,14 +70,14 @@ func TestUnleashAdminUIRequestBodiesAreAccepted(t *testing.T) {
 	}
 
 	t.Run("user_form_with_a_root_role_from_rootRoles", func(t *testing.T) {
-		s := mxSub(s, t)
+		s := s.For(t)
 		var list struct {
 			RootRoles []struct {
 				ID   float64 `json:"id"`
 				Name string  `json:"name"`
 			} `json:"rootRoles"`
 		}
-		if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/admin/user-admin", adminSecret, nil).Body, &list); err != nil {
+		if err := json.Unmarshal(s.Must(http.StatusOK, "GET", "/api/admin/user-admin", servicetest.AdminSecret, nil).Body, &list); err != nil {
 			t.Fatal(err)
 		}
 		roles := list.RootRoles
@@ -89,7 +91,7 @@ func TestUnleashAdminUIRequestBodiesAreAccepted(t *testing.T) {
 			t.Fatalf("no Viewer in rootRoles: %v", roles)
 		}
 		body := fmt.Sprintf(`{"name":"Ui User","email":"ui-user@example.com","sendEmail":false,"rootRole":%d}`, int(viewer))
-		r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret, body)
+		r := s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret, body)
 		if got := r.JSON(t)["rootRole"]; got != viewer {
 			t.Fatalf("rootRole %v, want %v", got, viewer)
 		}
@@ -100,8 +102,8 @@ func TestUnleashAdminUIRequestBodiesAreAccepted(t *testing.T) {
 // any other "projects" is a 400 naming the field, never echoing the value,
 // and appends nothing.
 func TestProjectTokenRefusesProjectsOtherThanThePathsProject(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
 	const echo = "zz-not-echoed-7f3a"
 	cases := []struct{ name, projects string }{
 		{"another_project", `["p1"]`},
@@ -114,14 +116,14 @@ func TestProjectTokenRefusesProjectsOtherThanThePathsProject(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
-			before := s.lastSeq()
-			r := s.do("POST", "/api/admin/projects/default/api-tokens", adminSecret,
+			s := s.For(t)
+			before := s.LastSeq()
+			r := s.Do("POST", "/api/admin/projects/default/api-tokens", servicetest.AdminSecret,
 				`{"tokenName":"ui","type":"CLIENT","environment":"development","projects":`+tc.projects+`}`)
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", r.Status, r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 			var e struct {
 				Details []struct {
 					Path string `json:"path"`
@@ -134,7 +136,7 @@ func TestProjectTokenRefusesProjectsOtherThanThePathsProject(t *testing.T) {
 			if strings.Contains(string(r.Body), echo) || strings.Contains(string(r.Body), `"p1"`) {
 				t.Fatalf("the error echoes the value: %s", r.Body)
 			}
-			if after := s.lastSeq(); after != before {
+			if after := s.LastSeq(); after != before {
 				t.Fatalf("a refused create appended %d events", after-before)
 			}
 		})
@@ -145,13 +147,13 @@ func TestProjectTokenRefusesProjectsOtherThanThePathsProject(t *testing.T) {
 // forms from "rootRoles" in the list answers: every root role (predefined
 // and custom), never a project role, each in Unleash's closed roleSchema.
 func TestUserAndServiceAccountListsCarryRootRoles(t *testing.T) {
-	s := startService(t, "", nil)
-	custom := s.createRole("auditor", "root-custom")
-	projectRole := s.createRole("deployer", "custom", "CREATE_PROJECT_API_TOKEN")
+	s := servicetest.Start(t, "", nil)
+	custom := s.CreateRole("auditor", "root-custom")
+	projectRole := s.CreateRole("deployer", "custom", "CREATE_PROJECT_API_TOKEN")
 	for _, path := range []string{"/api/admin/user-admin", "/api/admin/service-account"} {
 		t.Run(strings.TrimPrefix(path, "/api/admin/"), func(t *testing.T) {
-			s := mxSub(s, t)
-			r := s.must(http.StatusOK, "GET", path, adminSecret, nil)
+			s := s.For(t)
+			r := s.Must(http.StatusOK, "GET", path, servicetest.AdminSecret, nil)
 			var got struct {
 				RootRoles []map[string]any `json:"rootRoles"`
 			}
@@ -188,14 +190,14 @@ func TestUserAndServiceAccountListsCarryRootRoles(t *testing.T) {
 // ("undefined flags" without them): the project list carries Unleash's
 // counters, flag counters 0 (the ledger has no flags), members counted.
 func TestProjectListCarriesUnleashCounters(t *testing.T) {
-	s := startService(t, "", nil)
-	s.must(http.StatusCreated, "POST", "/api/admin/projects", adminSecret, map[string]any{"id": "p1", "name": "P1"})
-	owner := s.createUser("p1-owner", "Viewer")
-	member := s.createServiceAccount("p1-ci", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
+	owner := s.CreateUser("p1-owner", "Viewer")
+	member := s.CreateServiceAccount("p1-ci", "Viewer")
 	mxAddProjectRole(s, "p1", owner.IntID, 4)
-	s.must(http.StatusOK, "POST", fmt.Sprintf("/api/admin/projects/p1/service-accounts/%d/roles/5", member.IntID), adminSecret, nil)
+	s.Must(http.StatusOK, "POST", fmt.Sprintf("/api/admin/projects/p1/service-accounts/%d/roles/5", member.IntID), servicetest.AdminSecret, nil)
 
-	r := s.must(http.StatusOK, "GET", "/api/admin/projects", owner.Secret, nil)
+	r := s.Must(http.StatusOK, "GET", "/api/admin/projects", owner.Secret, nil)
 	var got struct {
 		Projects []map[string]any `json:"projects"`
 	}
@@ -228,13 +230,13 @@ func TestProjectListCarriesUnleashCounters(t *testing.T) {
 // has; a body that would change the name, the e-mail or the id is a 400
 // naming the member, without its value, and appends nothing.
 func TestUnleashUserEditFormChangesTheRootRole(t *testing.T) {
-	s := startService(t, "", nil)
-	r := s.must(http.StatusCreated, "POST", "/api/admin/user-admin", adminSecret,
+	s := servicetest.Start(t, "", nil)
+	r := s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		`{"name":"Ui Edit","email":"ui-edit@example.com","sendEmail":false,"rootRole":3}`)
 	id := int(r.JSON(t)["id"].(float64))
 	path := fmt.Sprintf("/api/admin/user-admin/%d", id)
 
-	r = s.must(http.StatusOK, "PUT", path, adminSecret,
+	r = s.Must(http.StatusOK, "PUT", path, servicetest.AdminSecret,
 		fmt.Sprintf(`{"name":"Ui Edit","email":"ui-edit@example.com","sendEmail":false,"rootRole":2,"id":%d}`, id))
 	if got := r.JSON(t)["rootRole"]; got != float64(2) {
 		t.Fatalf("rootRole %v after the edit, want 2: %s", got, r.Body)
@@ -248,13 +250,13 @@ func TestUnleashUserEditFormChangesTheRootRole(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := mxSub(s, t)
-			before := s.lastSeq()
-			r := s.do("PUT", path, adminSecret, tc.body)
+			s := s.For(t)
+			before := s.LastSeq()
+			r := s.Do("PUT", path, servicetest.AdminSecret, tc.body)
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", r.Status, r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 			var e struct {
 				Details []struct {
 					Path string `json:"path"`
@@ -267,12 +269,12 @@ func TestUnleashUserEditFormChangesTheRootRole(t *testing.T) {
 			if strings.Contains(string(r.Body), echo) {
 				t.Fatalf("the error echoes the value: %s", r.Body)
 			}
-			if after := s.lastSeq(); after != before {
+			if after := s.LastSeq(); after != before {
 				t.Fatalf("a refused edit appended %d events", after-before)
 			}
 		})
 	}
-	if got := s.must(http.StatusOK, "GET", path, adminSecret, nil).JSON(t)["rootRole"]; got != float64(2) {
+	if got := s.Must(http.StatusOK, "GET", path, servicetest.AdminSecret, nil).JSON(t)["rootRole"]; got != float64(2) {
 		t.Fatalf("rootRole %v after refused edits, want 2", got)
 	}
 }
