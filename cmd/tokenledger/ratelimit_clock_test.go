@@ -13,16 +13,20 @@ import (
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
-// /edge/validate charges its unknown tokens at the time the request
-// started, not when they were verified, and golang.org/x/time/rate moves a
-// bucket's clock back to a time in the past it is given. So a request whose
-// body arrives slowly hands the address the refill of its whole duration a
-// second time: after the address spent its budget and got 429, a slow
-// request finishing made it unlimited again. (The slow request is held
-// open for 3 s; the refill rate is 1 a second.)
+// /edge/validate charges its unknown tokens at the time of the answer:
+// golang.org/x/time/rate moves a bucket's clock back to a past time it is
+// given, so a charge at the request's start would hand the address the
+// refill of a slow request's whole duration a second time. An address that
+// spent its budget stays out of budget when a slow request finishes. (The
+// slow request is held open for 3 s of the ledger's clock; the refill rate
+// is 1 a second.)
 func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	const burst = 3
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 1, burst })
+	clock := servicetest.NewClock(time.Now())
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+		c.UnauthRate, c.UnauthBurst = 1, burst
+		c.Now = clock.Now
+	})
 	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +44,7 @@ func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	if _, err := br.ReadString('\n'); err != nil { // the blank line after 100 Continue
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // a slow client; the bucket is full meanwhile
+	clock.Advance(3 * time.Second) // a slow client; the bucket is full meanwhile
 
 	// Spend the budget now, with fast failures.
 	for range burst {
