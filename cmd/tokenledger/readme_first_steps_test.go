@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -77,7 +78,9 @@ func TestReadmeFirstStepsFailWhenAnAnswerIsWrong(t *testing.T) {
 				resp.Header.Set("Content-Length", strconv.Itoa(len(tt.answer)))
 				return nil
 			}
-			addr := startLoopbackServer(t, "127.0.0.1", proxy)
+			front := httptest.NewServer(proxy) // on 127.0.0.1
+			defer front.Close()
+			addr := front.URL
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block)
