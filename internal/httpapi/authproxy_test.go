@@ -54,3 +54,13 @@ func TestAuthProxy_HeaderTrustedOnlyFromConfiguredProxies(t *testing.T) {
 		})
 	}
 }
+
+// ssoProxy has the service take the signed-in user from header, set by a
+// single-sign-on proxy at 127.0.0.1 (where every test client connects
+// from).
+func ssoProxy(header string) func(*service.Config) {
+	return func(c *service.Config) {
+		c.AuthProxyHeader = header
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}
+}

@@ -257,14 +257,9 @@ func TestCatalogue_LastEnvironmentCannotBeDeleted(t *testing.T) {
 	s := servicetest.Start(t, "", nil)
 	secret, _ := s.CreateToken("backend", "production")
 	s.Must(http.StatusOK, "DELETE", "/api/admin/environments/development", servicetest.AdminSecret, nil)
-	before := s.LastSeq()
-	r := s.Must(http.StatusForbidden, "DELETE", "/api/admin/environments/production", servicetest.AdminSecret, nil)
-	servicetest.CheckErrorShape(t, r)
+	r := s.MustRefuse(http.StatusForbidden, "DELETE", "/api/admin/environments/production", servicetest.AdminSecret, nil)
 	if e := r.JSON(t); e["name"] != "InvalidOperationError" || !strings.Contains(e["message"].(string), "last environment") {
 		t.Fatalf("error %s, want InvalidOperationError saying it is the last environment", r.Body)
-	}
-	if s.LastSeq() != before {
-		t.Fatalf("stream moved from %d to %d", before, s.LastSeq())
 	}
 	if envs := envNames(s); len(envs) != 1 || envs["production"] == "" {
 		t.Fatalf("environments %v", envs)
@@ -342,14 +337,9 @@ func TestCatalogue_RefusedChangesAppendNothing(t *testing.T) {
 	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := s.LastSeq()
-			r := s.Do(tt.method, tt.path, tt.cred, tt.body)
-			if r.Status != tt.want || !strings.Contains(string(r.Body), tt.msg) {
+			r := s.For(t).MustRefuse(tt.want, tt.method, tt.path, tt.cred, tt.body)
+			if !strings.Contains(string(r.Body), tt.msg) {
 				t.Fatalf("status %d %s, want %d with %q", r.Status, r.Body, tt.want, tt.msg)
-			}
-			servicetest.CheckErrorShape(t, r)
-			if s.LastSeq() != before {
-				t.Fatalf("stream moved from %d to %d", before, s.LastSeq())
 			}
 		})
 	}

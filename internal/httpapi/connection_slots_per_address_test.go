@@ -24,14 +24,9 @@ import (
 func TestOneAddressCannotHoldEveryConnectionSlot(t *testing.T) {
 	const limit = 4
 	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MaxConnections = limit })
-	addr := strings.TrimPrefix(s.URL(), "http://")
 	held := 0
 	for range limit {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		c := s.Dial()
 		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 		req := "POST /edge/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"
 		if _, err := c.Write([]byte(req)); err != nil {

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -12,15 +11,12 @@ import (
 )
 
 // With the auth-proxy header on, a browser carries the signed-in user's
-// single-sign-on session to every site's requests. A page on another
-// origin must not be able to make it change anything: a form POST to a
-// body-less route once made a Viewer project Owner.
+// single-sign-on session to every site's requests. A page on another origin
+// cannot make it change anything, not even with a form POST to a body-less
+// route (such as granting a project role).
 func TestCrossOriginMutationsAreRefused(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-		c.AuthProxyHeader = header
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
+	s := servicetest.StartWith(t, "", nil, ssoProxy(header))
 	s.CreateUser("sso-admin", "Admin")
 	victim := s.CreateUser("sso-viewer", "Viewer")
 	host := strings.TrimPrefix(s.URL(), "http://")

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,11 +26,7 @@ func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 		c.UnauthRate, c.UnauthBurst = 1, burst
 		c.Now = clock.Now
 	})
-	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := s.Dial()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	body := `{"tokens":["*:development.slow-guess"]}`
 	if _, err := fmt.Fprintf(c, "POST /edge/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body)); err != nil {

@@ -7,7 +7,6 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -174,10 +173,7 @@ func TestSecurity_StateAtSeqUsesThatMomentsClock(t *testing.T) {
 // username, and the header resolves to the person the SSO proxy signed in.
 func TestSecurity_LoginsShareOneNamespaceForSSO(t *testing.T) {
 	const header = "X-Forwarded-User"
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-		c.AuthProxyHeader = header
-		c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix("127.0.0.1/32"))
-	})
+	s := servicetest.StartWith(t, "", nil, ssoProxy(header))
 	// ann signs in with her e-mail; a Viewer account happens to have it as username.
 	s.Must(http.StatusCreated, "POST", "/api/admin/user-admin", servicetest.AdminSecret,
 		map[string]any{"username": "ann", "email": "ann@corp.example", "rootRole": "Admin"})

@@ -150,28 +150,12 @@ func feedDetail(t *testing.T, s *servicetest.Service) server.StreamDetail {
 // after a restart.
 func TestPlantedAdvisoryConsumerIsRemovedAtStartUp(t *testing.T) {
 	dir := t.TempDir()
-	old, err := jsstore.StartEmbedded(context.Background(), jsstore.EmbeddedConfig{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(old))
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.CreateStream(ctx, jsstore.StreamConfig(jsstore.Config{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "evil",
-		DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER", IdleHeartbeat: 100 * time.Millisecond, FlowControl: true}); err != nil {
-		t.Fatal(err)
-	}
-	nc.Close()
-	old.Shutdown()
-	old.WaitForShutdown()
+	plantInLedgerAccount(t, dir, func(ctx context.Context, js jetstream.JetStream) {
+		if _, err := js.CreateOrUpdateConsumer(ctx, jsstore.DefaultStream, jetstream.ConsumerConfig{Durable: "evil",
+			DeliverSubject: "$JS.EVENT.ADVISORY.STREAM.DELETED.LEDGER", IdleHeartbeat: 100 * time.Millisecond, FlowControl: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	s := startWithReaders(t, dir, nil)
 	if !strings.Contains(s.Logs(), `"level":"ERROR"`) || !strings.Contains(s.Logs(), `"consumer":"evil"`) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,4 +104,34 @@ func CheckErrorShape(t testing.TB, r Response) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("error Content-Type %q", ct)
 	}
+}
+
+// Dial opens a TCP connection to the HTTP listener, for requests Go's
+// client would not send as written and for connections a test holds
+// open. It is closed when the test ends.
+func (s *Service) Dial() net.Conn {
+	s.t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		s.t.Fatalf("servicetest: dial the HTTP listener: %v", err)
+	}
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// MustRefuse is Do for a request the service must refuse: it fails the
+// test unless the status is want, the body has the error shape and the
+// stream holds no new event.
+func (s *Service) MustRefuse(want int, method, path, cred string, body any, headers ...string) Response {
+	s.t.Helper()
+	before := s.LastSeq()
+	r := s.Do(method, path, cred, body, headers...)
+	if r.Status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	CheckErrorShape(s.t, r)
+	if after := s.LastSeq(); after != before {
+		s.t.Fatalf("%s %s: the refused request appended %d events", method, path, after-before)
+	}
+	return r
 }

@@ -6,13 +6,15 @@
 //
 // Time is moved with a [Clock] set as [service.Config.Now], never waited
 // for; a condition that becomes true in the background is awaited with
-// [WaitFor], bounded.
+// [WaitFor], bounded. When a test fails, the service's last log lines are
+// added to its output.
 package servicetest
 
 import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,10 @@ const (
 
 // startTimeout bounds a service's start-up.
 const startTimeout = 30 * time.Second
+
+// failedLogLines is how many of its last log lines a service shows when
+// its test failed.
+const failedLogLines = 30
 
 // Service is a running service, closed when the test ends.
 type Service struct {
@@ -79,7 +85,12 @@ func StartWith(t testing.TB, dir string, env map[string]string, change func(*ser
 		_ = m.Close()
 		t.Fatalf("servicetest: start: %v\nlogs:\n%s", err, logs.String())
 	}
-	t.Cleanup(func() { _ = m.Close() })
+	t.Cleanup(func() {
+		_ = m.Close()
+		if t.Failed() {
+			t.Logf("servicetest: the service's last log lines:\n%s", lastLines(logs.String(), failedLogLines))
+		}
+	})
 	return &Service{Main: m, t: t, logs: logs, env: env}
 }
 
@@ -126,4 +137,10 @@ func (s *Service) For(t testing.TB) *Service {
 	c := *s
 	c.t = t
 	return &c
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
