@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -249,4 +251,80 @@ func TestBadCredentialsGetTheServersAuthError(t *testing.T) {
 	if s := e.front.Stats(); s.SignedIn != 0 {
 		t.Fatalf("the front counts %d refused clients as signed in", s.SignedIn)
 	}
+}
+
+// Closing the front closes every client socket, signed in or not, ends
+// the goroutines that bridged them and their server-side connections.
+func TestFrontCloseEndsEveryConnection(t *testing.T) {
+	e := startFeedServer(t, nil)
+	ledgerConns := e.srv.NumClients() // the owner's and the feed's, in-process
+	closed := make(chan struct{})
+	nc, err := nats.Connect(e.url, nats.UserInfo(readerName, readerPW), nats.NoReconnect(),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws []net.Conn
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		raws = append(raws, c)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if s := e.front.Stats(); s != (jsstore.FrontStats{SignedIn: 1, Unauthenticated: 3}) {
+			return fmt.Errorf("front holds %+v", s)
+		}
+		return nil
+	})
+	if frontGoroutines() == 0 {
+		t.Fatal("no goroutine of the front found: the count below proves nothing")
+	}
+	if err := e.front.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := frontGoroutines(); n != 0 {
+		t.Fatalf("%d goroutines of the front left after Close", n)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // bounds the test
+		t.Fatal("the reader's connection is still open after the front closed")
+	}
+	for i, c := range raws {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("socket %d: %v, want it closed by the front", i, err)
+		}
+	}
+	if c, err := net.Dial("tcp", u.Host); err == nil {
+		c.Close()
+		t.Fatal("the front still accepts sockets after Close")
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := e.srv.NumClients(); n != ledgerConns {
+			return fmt.Errorf("the server holds %d client connections, want the ledger's %d", n, ledgerConns)
+		}
+		return nil
+	})
+}
+
+// frontGoroutines counts the goroutines running the front's code.
+func frontGoroutines() int {
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "jsstore.(*Front)") || strings.Contains(g, "jsstore.(*frontConn)") {
+			n++
+		}
+	}
+	return n
 }

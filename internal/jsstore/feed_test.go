@@ -463,6 +463,12 @@ func TestEmbeddedConnectionCap(t *testing.T) {
 	if refused == nil {
 		t.Fatal("more connections than MaxConnections accepted")
 	}
+	if !strings.Contains(refused.Error(), "maximum connections exceeded") {
+		t.Fatalf("refused with %v, want nats-server's words, maximum connections exceeded", refused)
+	}
+	if s := e.front.Stats(); s.SignedIn != 4 {
+		t.Fatalf("the front counts %d signed-in connections, want 4", s.SignedIn)
+	}
 	create(t, e.store)
 }
 
