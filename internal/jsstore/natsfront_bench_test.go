@@ -90,7 +90,9 @@ func startReaderBench(b *testing.B, n int) (*server.Server, *jsstore.Front) {
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- (&jsstore.FeedPublisher{Store: st, Conn: feed, RetryWait: 100 * time.Millisecond}).Run(pctx) }()
+	go func() {
+		done <- (&jsstore.FeedPublisher{Store: st, Conn: feed, RetryWait: 100 * time.Millisecond}).Run(pctx)
+	}()
 	b.Cleanup(func() {
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
