@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 )
@@ -88,8 +89,10 @@ func waitFull(t *testing.T, f *jsstore.Front, limit, addrs int) {
 
 // connectFrom connects as the test reader from a given loopback address.
 func connectFrom(url, local string, opts ...nats.Option) (*nats.Conn, error) {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
-	return nats.Connect(url, append([]nats.Option{nats.SetCustomDialer(d), nats.NoReconnect()}, opts...)...)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
+	// A generous timeout: the flood loads the machine; being let in is
+	// what is tested, not how fast.
+	return nats.Connect(url, append([]nats.Option{nats.SetCustomDialer(d), nats.NoReconnect(), nats.Timeout(10 * time.Second)}, opts...)...)
 }
 
 // nats-server counts a socket that has not signed in against
@@ -327,4 +330,38 @@ func frontGoroutines() int {
 		}
 	}
 	return n
+}
+
+// The sign-in deadline bounds how long a socket takes to send its
+// CONNECT, not how long the server takes to check it: a reader whose
+// password hash takes longer to check than the deadline signs in.
+func TestSlowCredentialCheckIsNotCutOff(t *testing.T) {
+	const slowPW = "slow-reader-pw"
+	deadline := 150 * time.Millisecond
+	// The cheapest bcrypt cost whose check takes 3 to 6 deadlines here
+	// (and well under nats-server's first PING to the client, 1 s).
+	var hash []byte
+	var check time.Duration
+	for cost := bcrypt.MinCost; cost <= 16 && check < 3*deadline; cost++ { // bounded
+		h, err := bcrypt.GenerateFromPassword([]byte(slowPW), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := bcrypt.CompareHashAndPassword(h, []byte(slowPW)); err != nil {
+			t.Fatal(err)
+		}
+		hash, check = h, time.Since(start)
+	}
+	if check < 3*deadline || check > 6*deadline {
+		t.Skipf("no bcrypt cost checks in 3 to 6 times %s here (%s)", deadline, check)
+	}
+	e := startFeedServerFront(t, func(c *jsstore.EmbeddedConfig) {
+		c.Readers = append(c.Readers, jsstore.Reader{Name: "slow", PasswordHash: string(hash)})
+	}, func(f *jsstore.FrontConfig) { f.AuthTimeout = deadline })
+	nc, err := nats.Connect(e.url, nats.UserInfo("slow", slowPW), nats.NoReconnect(), nats.Timeout(10*time.Second))
+	if err != nil {
+		t.Fatalf("a reader whose credentials take %s to check is cut off at the %s deadline: %v", check, deadline, err)
+	}
+	nc.Close()
 }

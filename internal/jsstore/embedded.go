@@ -218,8 +218,8 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
-// authTimeout is how long a client socket may take to sign in (the
-// default of a [Front], and the server's own listener's).
+// authTimeout is how long a client of the server's own listener may take
+// to sign in.
 const authTimeout = time.Second
 
 // startStopWait bounds how long a cancelled start-up waits for the

@@ -29,15 +29,23 @@ type FrontConfig struct {
 	// (default DefaultMaxUnauthenticated); one client address holds at
 	// most half of them.
 	MaxUnauthenticated int
-	// AuthTimeout is how long a socket may take to sign in (default 1 s).
+	// AuthTimeout is how long a socket may take to send its first line,
+	// the CONNECT (default 2 s, nats-server's auth_timeout); the server's
+	// answer to it is then awaited up to 10 s more.
 	AuthTimeout time.Duration
 	// Log receives the front's log (client addresses, closed sockets);
 	// nil discards it.
 	Log Logger
 }
 
-// DefaultMaxUnauthenticated is FrontConfig.MaxUnauthenticated's default.
-const DefaultMaxUnauthenticated = 64
+// Defaults of FrontConfig.
+const (
+	DefaultMaxUnauthenticated = 64
+	DefaultFrontAuthTimeout   = 2 * time.Second
+)
+
+// verdictTimeout bounds the wait for the server's answer to a CONNECT.
+const verdictTimeout = 10 * time.Second
 
 // ledgerConnections is what the ledger's own in-process connections (the
 // owner's and the feed's, and room to reconnect) need of the server's
@@ -61,7 +69,7 @@ func (c FrontConfig) withDefaults() FrontConfig {
 		c.MaxUnauthenticated = DefaultMaxUnauthenticated
 	}
 	if c.AuthTimeout <= 0 {
-		c.AuthTimeout = authTimeout
+		c.AuthTimeout = DefaultFrontAuthTimeout
 	}
 	return c
 }
@@ -88,11 +96,12 @@ func (c FrontConfig) ServerConnections() int {
 // like a TCP client. The front bounds the sockets that have not signed in
 // (MaxUnauthenticated, half of them per client address; when full, the
 // longest-waiting socket of the address holding the most is closed, so a
-// flood mostly evicts its own sockets), closes them after AuthTimeout, and
-// caps the signed-in ones (MaxConnections). It learns that a socket signed
-// in from the server's first PONG or +OK to it: the server answers
-// nothing else before a CONNECT it accepted (a reader's client sends
-// CONNECT then PING), and -ERR and a close for one it refused.
+// flood mostly evicts its own sockets), closes those that sent no CONNECT
+// within AuthTimeout, and caps the signed-in ones (MaxConnections). It
+// learns that a socket signed in from the server's first PONG or +OK to
+// it: the server answers nothing else before a CONNECT it accepted (a
+// reader's client sends CONNECT then PING), and -ERR and a close for one
+// it refused.
 //
 // The server sees a pipe, not the client's address: the front logs the
 // address with the server's client id (cid) at DEBUG, and the sockets it
@@ -262,6 +271,15 @@ func (f *Front) admit(tcp net.Conn) {
 			"remote", victim.remote, "cid", victim.cid.Load(), "waited", time.Since(victim.accepted).Round(time.Millisecond))
 		victim.close()
 	}
+	f.wg.Add(1) // the accept loop's count is held: no race with Close's Wait
+	go c.run()
+}
+
+// run bridges c to the server and copies the client's bytes to it; the
+// accept loop does not wait for the server.
+func (c *frontConn) run() {
+	f := c.f
+	defer f.wg.Done()
 	pipe, err := f.srv.InProcessConn()
 	if err != nil {
 		f.warn.log(slog.LevelWarn, "NATS front: cannot bridge a client to the server", "remote", c.remote, "err", err)
@@ -272,9 +290,9 @@ func (f *Front) admit(tcp net.Conn) {
 		return // evicted or closed meanwhile
 	}
 	f.log(slog.LevelDebug, "NATS front: client connected", "remote", c.remote)
-	f.wg.Add(2) // the accept loop's count is held: no race with Close's Wait
-	go c.toServer()
+	f.wg.Add(1)
 	go c.toClient()
+	c.toServer()
 }
 
 // refuse tells a signed-in client that it cannot stay, in nats-server's
@@ -372,6 +390,18 @@ func (c *frontConn) close() {
 	}
 }
 
+// awaitVerdict gives c, which has sent its first line (a CONNECT, or
+// the server refuses it at once), up to verdictTimeout more for the
+// server's answer: it decides without the client, and is slow only when
+// loaded (a bcrypt check under load).
+func (c *frontConn) awaitVerdict() {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	if !c.released && !c.signedIn && c.timer != nil {
+		c.timer.Reset(verdictTimeout)
+	}
+}
+
 // authTimedOut closes c if it has not signed in.
 func (c *frontConn) authTimedOut() {
 	c.f.mu.Lock()
@@ -392,14 +422,18 @@ func (c *frontConn) authTimedOut() {
 
 // toServer copies the client's bytes to the server.
 func (c *frontConn) toServer() {
-	defer c.f.wg.Done()
 	defer c.close()
 	buf := make([]byte, frontBufSize)
+	lineSent := false
 	for {
 		n, err := c.tcp.Read(buf)
 		if n > 0 {
 			if _, werr := c.pipe.Write(buf[:n]); werr != nil {
 				return
+			}
+			if !lineSent && bytes.IndexByte(buf[:n], '\n') >= 0 {
+				lineSent = true
+				c.awaitVerdict()
 			}
 		}
 		if err != nil {
