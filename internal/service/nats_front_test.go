@@ -1,4 +1,4 @@
-package main
+package service_test
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/tokenledger/tokenledger/internal/service"
 )
 
 // --nats-max-unauthenticated (and its environment twin) sets the front's
@@ -29,7 +31,7 @@ func TestParseConfigNATSMaxUnauthenticated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] })
+			c, err := service.ParseConfig(tt.args, func(k string) string { return tt.env[k] })
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseConfig = %v, want an error naming %q", err, tt.wantErr)
@@ -52,7 +54,7 @@ func TestParseConfigNATSMaxUnauthenticated(t *testing.T) {
 // timeout), the front logs the address it closed (the server sees only
 // a pipe), and a reader still signs in.
 func TestServiceNATSListenerBoundsUnauthenticatedSockets(t *testing.T) {
-	s := startWithReaders(t, "", func(c *Config) { c.NATSMaxUnauthenticated = 2 })
+	s := startWithReaders(t, "", func(c *service.Config) { c.NATSMaxUnauthenticated = 2 })
 	u, err := url.Parse(s.NATSURL())
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +83,8 @@ func TestServiceNATSListenerBoundsUnauthenticatedSockets(t *testing.T) {
 	if errors.As(err2, &ne) && ne.Timeout() {
 		t.Fatal("the address's first unauthenticated socket is still open after its second")
 	}
-	if !s.logsHave("to make room", first.LocalAddr().String()) {
-		t.Fatalf("no log line says the front closed %s to make room:\n%s", first.LocalAddr(), s.logs.String())
+	if !logsHave(s.Logs(), "to make room", first.LocalAddr().String()) {
+		t.Fatalf("no log line says the front closed %s to make room:\n%s", first.LocalAddr(), s.Logs())
 	}
 	nc, err := nats.Connect(s.NATSURL(), nats.UserInfo(testReader, testReaderPW), nats.NoReconnect())
 	if err != nil {
@@ -92,8 +94,8 @@ func TestServiceNATSListenerBoundsUnauthenticatedSockets(t *testing.T) {
 }
 
 // logsHave reports whether one log line contains every part.
-func (s *testService) logsHave(parts ...string) bool {
-	for _, line := range strings.Split(s.logs.String(), "\n") {
+func logsHave(logs string, parts ...string) bool {
+	for _, line := range strings.Split(logs, "\n") {
 		all := true
 		for _, p := range parts {
 			all = all && strings.Contains(line, p)
