@@ -82,11 +82,37 @@ func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, fr
 	}
 }
 
-// rawMsg reads a Direct Get answer's headers.
+// One sends a single Direct Get request req (a JSON request such as
+// {"last_by_subj": ">"} or {"start_time": …}) to stream and returns the
+// message, or ErrNoMessages when none matches.
+func One(ctx context.Context, nc *nats.Conn, prefix, stream string, req any) (*jetstream.RawStreamMsg, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	m, err := nc.RequestWithContext(ctx, prefix+"DIRECT.GET."+stream, body)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+		if m.Header.Get("Status") == "404" {
+			return nil, ErrNoMessages
+		}
+		return nil, fmt.Errorf("direct get: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+	}
+	return parse(m)
+}
+
+// rawMsg reads a Direct Get batch answer's headers.
 func rawMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
 	if m.Header.Get(NumPendingHeader) == "" {
 		return nil, errors.New("the server does not support Direct Get batches (needs nats-server 2.11 or newer)")
 	}
+	return parse(m)
+}
+
+// parse reads a Direct Get answer's headers.
+func parse(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
 	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("direct get: bad %s header: %w", jetstream.SequenceHeader, err)

@@ -234,13 +234,9 @@ func (c Connection) options() ([]nats.Option, error) {
 // verifier on that connection; Close stops it and closes the connection.
 // Wait for [Verifier.Ready] before serving.
 func Connect(c Connection, cfg Config) (*Verifier, error) {
-	opts, err := c.options()
+	nc, err := c.Dial()
 	if err != nil {
 		return nil, err
-	}
-	nc, err := nats.Connect(c.URL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("verifier: connect to %s: %w", c.URL, err)
 	}
 	v := New(nc, cfg)
 	v.owned = true
@@ -440,3 +436,17 @@ func (v *Verifier) Stats() Stats {
 // Tokens is the verifier's token set (read-only use: lookups by id,
 // project, owner).
 func (v *Verifier) Tokens() *tokenset.Set { return v.set }
+
+// Dial connects to the ledger's NATS listener as c says (reconnecting for
+// ever), for a reader that follows the feed itself (projections/feed).
+func (c Connection) Dial() (*nats.Conn, error) {
+	opts, err := c.options()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: connect to %s: %w", c.URL, err)
+	}
+	return nc, nil
+}
