@@ -141,6 +141,8 @@ func (s *Server) routes() {
 	m.HandleFunc(readyPattern, s.handleReady)
 	m.Handle(metricsPattern, s.metrics.handler())
 	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	m.HandleFunc("GET /schemas/events", s.handleEventSchemas)
+	m.HandleFunc("GET /schemas/events/{name}", s.handleEventSchema)
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
