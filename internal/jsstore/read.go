@@ -20,14 +20,13 @@ import (
 var loadPageSize = 512
 
 // pullMaxMessages is the ordered consumer's buffer for Replay and Follow;
-// pullMaxBytes caps one pull request, and directMaxBytes one Direct Get
-// batch, far below the embedded server's max_pending (EmbeddedMaxPending):
+// pullMaxBytes caps one pull request (and directget.MaxBytes one Direct Get
+// batch), far below the embedded server's max_pending (EmbeddedMaxPending):
 // the server closes a connection for which it holds more than that, the
 // ledger's own included.
 const (
 	pullMaxMessages = 4096
 	pullMaxBytes    = 2 << 20
-	directMaxBytes  = directget.MaxBytes
 )
 
 // errStopScan ends a scan early without an error.
