@@ -317,6 +317,25 @@ func TestEveryRouteAnswersAsTheLedgersDocumentSays(t *testing.T) {
 			return s.Do("GET", "/api/ledger/state", servicetest.AdminSecret, nil)
 		}, nil},
 
+		{"introspect_a_token", "introspectToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/ledger/introspect", servicetest.AdminSecret, "token=2YotnFZFEjr1zCsicMWpAA", "Content-Type", "application/x-www-form-urlencoded")
+		}, nil},
+		{"introspect_without_a_form", "introspectToken", 415, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/ledger/introspect", servicetest.AdminSecret, map[string]any{"token": "x"})
+		}, nil},
+		{"revoke_as_the_holder", "revokeToken", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/ledger/revoke", "", "token=45ghiukldjahdnhzdauz", "Content-Type", "application/x-www-form-urlencoded")
+		}, nil},
+		{"revoke_without_a_token", "revokeToken", 400, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("POST", "/api/ledger/revoke", "", "token_type_hint=refresh_token", "Content-Type", "application/x-www-form-urlencoded")
+		}, nil},
+		{"event_schemas", "listEventSchemas", 200, func(s *servicetest.Service) servicetest.Response { return s.Do("GET", "/schemas/events", "", nil) }, nil},
+		{"event_schema", "getEventSchema", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/schemas/events/token.revoked.v1.json", "", nil)
+		}, nil},
+		{"unknown_event_schema", "getEventSchema", 404, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/schemas/events/token.revoked.v9.json", "", nil)
+		}, nil},
 		// operations
 		{"health", "getHealth", 200, func(s *servicetest.Service) servicetest.Response { return s.Do("GET", "/health", "", nil) }, nil},
 		{"ready", "getReady", 200, func(s *servicetest.Service) servicetest.Response { return s.Do("GET", "/ready", "", nil) }, nil},

@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -6,17 +6,19 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // form sends a form-encoded POST as RFC 6749 clients do.
-func (s *testService) form(path, cred string, v url.Values) response {
-	s.t.Helper()
-	return s.do("POST", path, cred, v.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Accept", "application/json")
+func form(s *servicetest.Service, path, cred string, v url.Values) servicetest.Response {
+	s.T().Helper()
+	return s.Do("POST", path, cred, v.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Accept", "application/json")
 }
 
 // history returns the types and actors (kind id) of a token's events.
-func (s *testService) history(id string) (types, actors []string) {
-	s.t.Helper()
+func tokenHistory(s *servicetest.Service, id string) (types, actors []string) {
+	s.T().Helper()
 	var h struct {
 		Events []struct {
 			Type  string `json:"type"`
@@ -26,8 +28,8 @@ func (s *testService) history(id string) (types, actors []string) {
 			} `json:"actor"`
 		} `json:"events"`
 	}
-	if err := json.Unmarshal(s.must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", adminSecret, nil).Body, &h); err != nil {
-		s.t.Fatal(err)
+	if err := json.Unmarshal(s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", servicetest.AdminSecret, nil).Body, &h); err != nil {
+		s.T().Fatal(err)
 	}
 	for _, e := range h.Events {
 		types = append(types, e.Type)
@@ -41,15 +43,15 @@ func (s *testService) history(id string) (types, actors []string) {
 // revoked one as {"active":false} alone, never cacheable; the caller
 // authenticates, and bad requests are refused with the error shape.
 func TestIntrospectionAnswersAsRFC7662(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, id := s.createToken("backend", "development", "default")
-	gone, goneID := s.createToken("frontend", "development", "default")
-	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, adminSecret, nil)
-	pat := s.createUser("rs", "Viewer").Secret
-	before := s.lastSeq()
+	s := servicetest.Start(t, "", nil)
+	secret, id := s.CreateToken("backend", "development", "default")
+	gone, goneID := s.CreateToken("frontend", "development", "default")
+	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, servicetest.AdminSecret, nil)
+	pat := s.CreateUser("rs", "Viewer").Secret
+	before := s.LastSeq()
 
 	// RFC 7662 §2.1's request, with a real token.
-	r := s.form("/api/ledger/introspect", "Bearer "+pat, url.Values{"token": {secret}, "token_type_hint": {"access_token"}})
+	r := form(s, "/api/ledger/introspect", "Bearer "+pat, url.Values{"token": {secret}, "token_type_hint": {"access_token"}})
 	if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("active token: %d, Cache-Control %q: %s", r.Status, r.Header.Get("Cache-Control"), r.Body)
 	}
@@ -70,7 +72,7 @@ func TestIntrospectionAnswersAsRFC7662(t *testing.T) {
 	}
 	// RFC 7662 §2.2's inactive answer: "active": false and nothing else.
 	for name, tok := range map[string]string{"the RFC's example token": "2YotnFZFEjr1zCsicMWpAA", "a revoked token": gone} {
-		r := s.form("/api/ledger/introspect", pat, url.Values{"token": {tok}})
+		r := form(s, "/api/ledger/introspect", pat, url.Values{"token": {tok}})
 		if r.Status != http.StatusOK || string(r.Body) != "{\"active\":false}\n" {
 			t.Errorf("%s: %d %s, want 200 {\"active\":false}", name, r.Status, r.Body)
 		}
@@ -93,14 +95,14 @@ func TestIntrospectionAnswersAsRFC7662(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", "/api/ledger/introspect", tc.cred, tc.body, "Content-Type", tc.ctype)
+			r := s.Do("POST", "/api/ledger/introspect", tc.cred, tc.body, "Content-Type", tc.ctype)
 			if r.Status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
 			}
-			checkErrorShape(t, r)
+			servicetest.CheckErrorShape(t, r)
 		})
 	}
-	if after := s.lastSeq(); after != before {
+	if after := s.LastSeq(); after != before {
 		t.Fatalf("introspection appended events: sequence %d → %d", before, after)
 	}
 }
@@ -120,16 +122,16 @@ func mustJSON(t *testing.T, v any) string {
 // the owner for a PAT); it then verifies nowhere; bad requests append
 // nothing.
 func TestRevocationAnswersAsRFC7009(t *testing.T) {
-	s := startService(t, "", nil)
-	secret, id := s.createToken("backend", "development", "default")
-	user := s.createUser("holder", "Viewer")
+	s := servicetest.Start(t, "", nil)
+	secret, id := s.CreateToken("backend", "development", "default")
+	user := s.CreateUser("holder", "Viewer")
 	patTok, _ := s.Tokens.Lookup(user.Secret)
-	before := s.lastSeq()
+	before := s.LastSeq()
 
 	// RFC 7009 §2.1's request: a token the server does not know.
-	r := s.form("/api/ledger/revoke", "", url.Values{"token": {"45ghiukldjahdnhzdauz"}, "token_type_hint": {"refresh_token"}})
-	if r.Status != http.StatusOK || s.lastSeq() != before {
-		t.Fatalf("unknown token: %d %s, sequence %d → %d", r.Status, r.Body, before, s.lastSeq())
+	r := form(s, "/api/ledger/revoke", "", url.Values{"token": {"45ghiukldjahdnhzdauz"}, "token_type_hint": {"refresh_token"}})
+	if r.Status != http.StatusOK || s.LastSeq() != before {
+		t.Fatalf("unknown token: %d %s, sequence %d → %d", r.Status, r.Body, before, s.LastSeq())
 	}
 	for _, bad := range []struct {
 		name, body, ctype string
@@ -138,11 +140,11 @@ func TestRevocationAnswersAsRFC7009(t *testing.T) {
 		{"JSON", `{"token":"` + secret + `"}`, "application/json", http.StatusUnsupportedMediaType},
 		{"no token", "token_type_hint=access_token", "application/x-www-form-urlencoded", http.StatusBadRequest},
 	} {
-		r := s.do("POST", "/api/ledger/revoke", "", bad.body, "Content-Type", bad.ctype)
-		if r.Status != bad.status || s.lastSeq() != before {
-			t.Fatalf("%s: %d %s, sequence %d → %d", bad.name, r.Status, r.Body, before, s.lastSeq())
+		r := s.Do("POST", "/api/ledger/revoke", "", bad.body, "Content-Type", bad.ctype)
+		if r.Status != bad.status || s.LastSeq() != before {
+			t.Fatalf("%s: %d %s, sequence %d → %d", bad.name, r.Status, r.Body, before, s.LastSeq())
 		}
-		checkErrorShape(t, r)
+		servicetest.CheckErrorShape(t, r)
 	}
 
 	for _, tc := range []struct {
@@ -152,20 +154,20 @@ func TestRevocationAnswersAsRFC7009(t *testing.T) {
 		{"a PAT revoked by its holder", user.Secret, patTok.ID, "user " + patTok.Owner.ID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.form("/api/ledger/revoke", "", url.Values{"token": {tc.secret}})
+			r := form(s, "/api/ledger/revoke", "", url.Values{"token": {tc.secret}})
 			if r.Status != http.StatusOK || r.Header.Get("X-Ledger-Sequence") == "" {
 				t.Fatalf("revoke: %d %v %s", r.Status, r.Header, r.Body)
 			}
 			if _, st := s.Tokens.Verify(tc.secret); st.String() != "revoked" {
 				t.Fatalf("after the revocation the token is %s", st)
 			}
-			types, actors := s.history(tc.id)
+			types, actors := tokenHistory(s, tc.id)
 			if types[len(types)-1] != "token.revoked" || actors[len(actors)-1] != tc.actor {
 				t.Fatalf("history %v by %v, want token.revoked by %s", types, actors, tc.actor)
 			}
-			seq := s.lastSeq()
-			if r := s.form("/api/ledger/revoke", "", url.Values{"token": {tc.secret}}); r.Status != http.StatusOK || s.lastSeq() != seq {
-				t.Fatalf("second revocation: %d, sequence %d → %d", r.Status, seq, s.lastSeq())
+			seq := s.LastSeq()
+			if r := form(s, "/api/ledger/revoke", "", url.Values{"token": {tc.secret}}); r.Status != http.StatusOK || s.LastSeq() != seq {
+				t.Fatalf("second revocation: %d, sequence %d → %d", r.Status, seq, s.LastSeq())
 			}
 			if n := slices.Index(types, "token.revoked"); n != len(types)-1 {
 				t.Fatalf("history %v", types)
