@@ -158,7 +158,6 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if !ok {
 		return notFound("Could not find a token with that id")
 	}
-	entries := s.audit.History(id)
 	type chain struct {
 		Intact bool   `json:"intact"`
 		Events int    `json:"events"`
@@ -169,7 +168,7 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 		Token  ledgerToken   `json:"token"`
 		Chain  chain         `json:"chain"`
 		Events []ledgerEvent `json:"events"`
-	}{Token: toLedgerToken(t, s.cmd.Now()), Events: make([]ledgerEvent, 0, len(entries))}
+	}{Token: toLedgerToken(t, s.cmd.Now())}
 	// The per-aggregate hash chain, checked against the stream itself.
 	evs, err := s.store.Load(r.Context(), events.KindToken, id)
 	if err != nil {
@@ -182,8 +181,9 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err := events.VerifyChain(evs); err != nil {
 		out.Chain.Intact, out.Chain.Error = false, err.Error()
 	}
-	for _, e := range entries {
-		out.Events = append(out.Events, toLedgerEvent(e))
+	out.Events = make([]ledgerEvent, 0, len(evs))
+	for _, e := range evs {
+		out.Events = append(out.Events, toLedgerEvent(auditlog.EntryOf(e)))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -218,8 +218,8 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	now := at
 	if now.IsZero() {
 		now = s.cmd.Now()
-		if es, _ := s.audit.Query(auditlog.Query{After: set.LastApplied() - 1, Limit: 1}); len(es) == 1 && es[0].Seq == set.LastApplied() {
-			now = es[0].Time
+		if t, ok := s.audit.TimeOf(set.LastApplied()); ok {
+			now = t
 		}
 	}
 	writeTokenList(w, set, now)
