@@ -35,11 +35,16 @@ type ledgerEvent struct {
 	Via         events.Via      `json:"via"`
 	Reason      string          `json:"reason,omitempty"`
 	Data        json.RawMessage `json:"data"`
+	Version     int             `json:"v"`
+	CommandID   string          `json:"command,omitempty"`
+	Prev        string          `json:"prev,omitempty"`
+	Hash        string          `json:"hash,omitempty"`
 }
 
 func toLedgerEvent(e auditlog.Entry) ledgerEvent {
 	return ledgerEvent{Seq: e.Seq, ID: e.EventID, Time: e.Time.UTC(), Type: e.Type, Kind: e.Kind,
-		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data}
+		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data,
+		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash}
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -62,39 +67,6 @@ func parseUint(field, v string) (uint64, error) {
 		return 0, badRequest(field, field+" must be a non-negative integer")
 	}
 	return n, nil
-}
-
-// queryEvents: GET /api/ledger/events?aggregate=&actor=&project=&environment=&type=&since=&until=&after=&limit=
-func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	q := r.URL.Query()
-	since, err := parseTime("since", q.Get("since"))
-	if err != nil {
-		return err
-	}
-	until, err := parseTime("until", q.Get("until"))
-	if err != nil {
-		return err
-	}
-	after, err := parseUint("after", q.Get("after"))
-	if err != nil {
-		return err
-	}
-	limit, err := parseUint("limit", q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	entries, next := s.audit.Query(auditlog.Query{AggregateID: q.Get("aggregate"), ActorID: q.Get("actor"),
-		Project: q.Get("project"), Environment: q.Get("environment"), Type: q.Get("type"),
-		Since: since, Until: until, After: after, Limit: int(min(limit, 1000))})
-	out := struct {
-		Events []ledgerEvent `json:"events"`
-		Next   uint64        `json:"next,omitempty"`
-	}{Events: make([]ledgerEvent, 0, len(entries)), Next: next}
-	for _, e := range entries {
-		out.Events = append(out.Events, toLedgerEvent(e))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // ledgerToken is a token with everything an auditor needs and no secret.

@@ -167,7 +167,7 @@ func (l *Log) Apply(env events.Envelope) error {
 		return nil
 	}
 	seq := uint32(env.Sequence)
-	l.addTime(env.Sequence, env.Time.UnixNano())
+	l.addTime(env.Sequence, nanos(env.Time))
 	l.present.Add(seq)
 	add := func(idx map[string]*roaring.Bitmap, key string) {
 		if key == "" {
@@ -335,7 +335,7 @@ func (l *Log) SeqAt(t time.Time) uint64 {
 	if len(l.times) == 0 {
 		return 0
 	}
-	tn := t.UnixNano()
+	tn := nanos(t)
 	// The first block whose running maximum passes t holds the first event
 	// after t; every block before it is at or before t.
 	b, _ := slices.BinarySearchFunc(l.runMax, tn, func(m, tn int64) int {

@@ -190,6 +190,23 @@ func (l *Log) read(ctx context.Context, seqs []uint64, desc bool) ([]Entry, erro
 	return out, nil
 }
 
+// Times beyond what Unix nanoseconds hold (years 1678 to 2262).
+var (
+	minNanos = time.Unix(0, math.MinInt64+1)
+	maxNanos = time.Unix(0, math.MaxInt64-1)
+)
+
+// nanos is t in Unix nanoseconds, clamped to what an int64 holds.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64 + 1
+	case t.After(maxNanos):
+		return math.MaxInt64 - 1
+	}
+	return t.UnixNano()
+}
+
 // typeMatcher reports whether an event type matches any of types; nil
 // when types is empty.
 func typeMatcher(types []string) func(string) bool {
@@ -235,10 +252,10 @@ func (l *Log) selectSeqs(q Query) selection {
 	defer l.mu.RUnlock()
 	sel := selection{since: math.MinInt64, until: math.MaxInt64, desc: q.Desc, through: l.last}
 	if !q.Since.IsZero() {
-		sel.since = q.Since.UnixNano()
+		sel.since = nanos(q.Since)
 	}
 	if !q.Until.IsZero() {
-		sel.until = q.Until.UnixNano()
+		sel.until = nanos(q.Until)
 	}
 	sel.lo, sel.hi = 1, l.last
 	if q.FromSeq > 0 {
