@@ -428,3 +428,46 @@ func compileOCSF(t testing.TB) *jsonschema.Schema {
 	}
 	return sch
 }
+
+// GET /api/ledger/state?at= takes a stream sequence as well as a time: the
+// token set after that event; a malformed at is a 400.
+func TestStateAtTakesASequenceOrATime(t *testing.T) {
+	s := startService(t, "", nil)
+	_, id := s.createToken("backend", "development")
+	created := s.lastSeq()
+	s.must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+id, adminSecret, nil)
+	status := func(query string) string {
+		t.Helper()
+		var st struct {
+			Tokens []struct{ ID, Status string } `json:"tokens"`
+		}
+		r := s.must(http.StatusOK, "GET", "/api/ledger/state?"+query, adminSecret, nil)
+		if err := json.Unmarshal(r.Body, &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range st.Tokens {
+			if tk.ID == id {
+				return tk.Status
+			}
+		}
+		return "absent"
+	}
+	tests := []struct{ query, want string }{
+		{"at=" + strconv.FormatUint(created-1, 10), "absent"},
+		{"at=" + strconv.FormatUint(created, 10), "valid"},
+		{"at=" + strconv.FormatUint(created+1, 10), "revoked"},
+		{"seq=" + strconv.FormatUint(created, 10), "valid"},
+	}
+	for _, tt := range tests {
+		if got := status(tt.query); got != tt.want {
+			t.Errorf("%s: token %s, want %s", tt.query, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"at=yesterday", "at=0", "at=5&seq=5", "at=2026-13-01T00:00:00Z"} {
+		r := s.do("GET", "/api/ledger/state?"+bad, adminSecret, nil)
+		if r.Status != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", bad, r.Status)
+		}
+		checkErrorShape(t, r)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -169,7 +170,18 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", q.Get("at"))
+	atValue := q.Get("at")
+	if atValue != "" && strings.Trim(atValue, "0123456789") == "" {
+		// at= also takes a stream sequence (the state after that event).
+		if seq > 0 {
+			return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time or a sequence)")
+		}
+		if seq, err = parseSeq("at", atValue); err != nil {
+			return err
+		}
+		atValue = ""
+	}
+	at, err := parseTime("at", atValue)
 	if err != nil {
 		return err
 	}
