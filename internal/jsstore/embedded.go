@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tokenledger/tokenledger/projections/feed"
 )
 
 // EmbeddedConfig configures an in-process nats-server with JetStream.
@@ -107,8 +109,8 @@ const (
 	// (stored on FeedSubjects) without the principals' personal data,
 	// published by [FeedPublisher], with Direct Get, and every stored
 	// event's headers republished on its own subject.
-	FeedStream   = "LEDGER_TOKENS"
-	FeedSubjects = "ledger.token.>"
+	FeedStream   = feed.Stream
+	FeedSubjects = feed.Subjects
 	// FeedPublishPrefix is the subject prefix FeedUser publishes feed
 	// events under (FeedPublishPrefix.ledger.token.…); FeedStream stores
 	// them without it. Only FeedUser may publish there, and it is

@@ -1,0 +1,302 @@
+package service
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenledger/tokenledger/internal/jsstore"
+)
+
+// Config is everything "tokenledger serve" can be told.
+type Config struct {
+	Listen          string // HTTP address
+	DataDir         string // embedded NATS data
+	NATSListen      string // embedded NATS client address, "off" for none
+	NATSURL         string // external NATS instead of the embedded server
+	AuthProxyHeader string // trusted single-sign-on header, "" = off
+	TrustedProxies  []netip.Prefix
+	ExpiryEvery     time.Duration // expiry scheduler period
+	Replicas        int           // stream replicas when creating it on a cluster
+	// ReadWait bounds how long a request waits for the projections to reach
+	// a sequence (its own write, or X-Ledger-Min-Sequence); default 5 s.
+	ReadWait time.Duration
+	// NoSync turns sync_interval: always off. Only for tests and
+	// benchmarks: acknowledged events can be lost on a crash.
+	NoSync bool
+	// Getenv reads INIT_*_API_TOKENS.
+	Getenv func(string) string
+	// Now is the ledger's clock (commands, verification, expiry); nil is
+	// the wall clock. Tests set it to move time without sleeping.
+	Now func() time.Time
+	// LogOutput receives the logs (default stderr).
+	LogOutput io.Writer
+	// LogLevel is the least severe level logged (default INFO).
+	LogLevel slog.Level
+	// LogFormat is "json" (the default, also for "") or "text".
+	LogFormat string
+	// ReplayProgressEvery is the interval between the start-up replay's
+	// progress lines (default projections.DefaultProgressEvery).
+	ReplayProgressEvery time.Duration
+	// NATSReaders may connect to the embedded NATS listener and follow
+	// the token feed (--nats-readers and --nats-readers-file).
+	NATSReaders []jsstore.Reader
+	// NATSLimits caps the embedded server (zero fields: jsstore defaults).
+	NATSLimits NATSLimits
+	// NATSMaxUnauthenticated caps the sockets the embedded NATS listener
+	// holds before they sign in (0: jsstore.DefaultMaxUnauthenticated).
+	NATSMaxUnauthenticated int
+
+	// HTTP limits (0 turns each off; ParseConfig sets the defaults).
+	// MaxConnections caps open HTTP connections; at the cap the longest-idle
+	// one is closed to make room.
+	MaxConnections int
+	// UnauthRate/UnauthBurst: per-client-address token bucket of the token
+	// oracles (/edge/validate misses, failed authentications).
+	UnauthRate  float64
+	UnauthBurst int
+	// MutationRate/MutationBurst: per-principal token bucket of mutations.
+	MutationRate  float64
+	MutationBurst int
+	// TrustedOrigins may send mutations from a browser besides the
+	// server's own origin.
+	TrustedOrigins []string
+}
+
+// NATSLimits are the embedded NATS server's resource caps.
+type NATSLimits struct {
+	MaxConnections, MaxReaderConnections, MaxReaderSubscriptions, MaxPayload int
+	FeedMaxBytes                                                             int64
+}
+
+// ParseConfig reads flags, each with a TOKENLEDGER_* environment twin (the
+// flag wins). An error names what the user set: the flag, or the
+// environment variable when the value came from there.
+func ParseConfig(args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet("tokenledger serve", flag.ContinueOnError)
+	c := Config{Listen: "127.0.0.1:4242", DataDir: "./data", NATSListen: "127.0.0.1:4222", ExpiryEvery: time.Second,
+		Replicas: 1, MaxConnections: 1024, UnauthRate: 5, UnauthBurst: 50, MutationRate: 2, MutationBurst: 60,
+		LogLevel: slog.LevelInfo, LogFormat: "json",
+		NATSLimits: NATSLimits{MaxConnections: jsstore.DefaultMaxConnections, MaxReaderConnections: jsstore.DefaultMaxReaderConnections,
+			MaxReaderSubscriptions: jsstore.DefaultMaxReaderSubscriptions, MaxPayload: jsstore.DefaultMaxPayload,
+			FeedMaxBytes: jsstore.DefaultFeedMaxBytes}}
+	var twins []twin // in definition order, so the first bad variable is reported first
+	// def defines a flag whose value is checked by set (for the flag and
+	// its environment twin alike); def is shown as the default.
+	def := func(name, envName, defShown, usage string, set func(string) error) {
+		if defShown != "" {
+			usage += fmt.Sprintf(" (default %s; TOKENLEDGER_%s)", defShown, envName)
+		} else {
+			usage += fmt.Sprintf(" (TOKENLEDGER_%s)", envName)
+		}
+		fs.Func(name, usage, set)
+		twins = append(twins, twin{flag: name, env: "TOKENLEDGER_" + envName})
+	}
+	str := func(dst *string) func(string) error {
+		return func(v string) error { *dst = v; return nil }
+	}
+	def("listen", "LISTEN", c.Listen, "HTTP listen `address`", str(&c.Listen))
+	def("data-dir", "DATA_DIR", c.DataDir, "`directory` of the embedded NATS JetStream store", str(&c.DataDir))
+	def("nats-listen", "NATS_LISTEN", c.NATSListen, "client `address` of the embedded NATS server, \"off\" for none", str(&c.NATSListen))
+	def("nats-url", "NATS_URL", "", "use this NATS server or cluster (comma-separated `URLs`) instead of the embedded one", str(&c.NATSURL))
+	def("auth-proxy-header", "AUTH_PROXY_HEADER", "", "`header` naming the signed-in user, set by a trusted SSO proxy; off when empty", str(&c.AuthProxyHeader))
+	def("trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated `addresses` or CIDRs the auth-proxy header is accepted from",
+		func(v string) error { p, err := parseProxies(v); c.TrustedProxies = p; return err })
+	def("expiry-interval", "EXPIRY_INTERVAL", c.ExpiryEvery.String(), "how often (a `duration`) expired tokens are recorded as token.expired",
+		func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration (e.g. 1s, 500ms)", v)
+			}
+			c.ExpiryEvery = d
+			return nil
+		})
+	def("replicas", "REPLICAS", strconv.Itoa(c.Replicas), "`replicas` of the LEDGER stream when this process creates it (3 on a cluster)",
+		func(v string) error { return parsePositive(v, &c.Replicas) })
+	def("log-level", "LOG_LEVEL", "info", "least severe log `level` written: debug, info, warn or error",
+		func(v string) error { return parseLogLevel(v, &c.LogLevel) })
+	def("log-format", "LOG_FORMAT", c.LogFormat, "log `format`: json (one object a line) or text (key=value)",
+		func(v string) error {
+			switch f := strings.ToLower(strings.TrimSpace(v)); f {
+			case "json", "text":
+				c.LogFormat = f
+				return nil
+			}
+			return fmt.Errorf("%q is not a log format: json or text", v)
+		})
+	def("max-connections", "MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "most open HTTP `connections`; at the cap the longest-idle one is closed; 0: no cap",
+		func(v string) error { return parseNonNegative(v, &c.MaxConnections) })
+	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429; 0: off",
+		func(v string) error { return parseRate(v, &c.UnauthRate) })
+	def("unauth-burst", "UNAUTH_BURST", strconv.Itoa(c.UnauthBurst), "per client address: `burst` of --unauth-rate",
+		func(v string) error { return parseNonNegative(v, &c.UnauthBurst) })
+	def("mutation-rate", "MUTATION_RATE", "2", "per principal: changes (POST, PUT, DELETE) per second (a `rate`) before 429; 0: off",
+		func(v string) error { return parseRate(v, &c.MutationRate) })
+	def("mutation-burst", "MUTATION_BURST", strconv.Itoa(c.MutationBurst), "per principal: `burst` of --mutation-rate",
+		func(v string) error { return parseNonNegative(v, &c.MutationBurst) })
+	def("trusted-origins", "TRUSTED_ORIGINS", "", "comma-separated `origins` (https://host[:port]) whose browser pages may send changes besides the server's own",
+		func(v string) error { o, err := parseOrigins(v); c.TrustedOrigins = o; return err })
+	// Reader lists are checked after parsing: the flag package repeats a
+	// bad value in its error, and a mistyped entry may be a password.
+	var readers, readersFile string
+	def("nats-readers", "NATS_READERS", "", "`readers` allowed to follow the token feed on the embedded NATS listener: comma- or space-separated nkey public user keys (U…) and name:bcrypt-hash users (\"htpasswd -nbB name password\" prints one; or a hash from \"nats server passwd\"); none: no client but the ledger can connect",
+		str(&readers))
+	def("nats-readers-file", "NATS_READERS_FILE", "", "`file` with more readers, same syntax, one or more a line, # comments",
+		str(&readersFile))
+	l := &c.NATSLimits
+	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most signed-in client `connections` the embedded NATS listener holds",
+		func(v string) error { return parsePositive(v, &l.MaxConnections) })
+	def("nats-max-unauthenticated", "NATS_MAX_UNAUTHENTICATED", strconv.Itoa(jsstore.DefaultMaxUnauthenticated), "most `sockets` the embedded NATS listener holds before they sign in (one address at most half; when full, the longest-waiting of the address holding the most is closed)",
+		func(v string) error { return parsePositive(v, &c.NATSMaxUnauthenticated) })
+	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most `connections` of one NATS reader (each has an account of its own)",
+		func(v string) error { return parsePositive(v, &l.MaxReaderConnections) })
+	def("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", strconv.Itoa(l.MaxReaderSubscriptions), "most `subscriptions` of one NATS reader connection",
+		func(v string) error { return parsePositive(v, &l.MaxReaderSubscriptions) })
+	def("nats-max-payload", "NATS_MAX_PAYLOAD", strconv.Itoa(l.MaxPayload), "largest message in `bytes` a NATS client may publish",
+		func(v string) error { return parsePositive(v, &l.MaxPayload) })
+	def("nats-feed-max-gib", "NATS_FEED_MAX_GIB", strconv.FormatInt(l.FeedMaxBytes>>30, 10), "disk in `GiB` the readers' token feed may use; when it is full the feed lags (the ledger retries), the ledger is unaffected",
+		func(v string) error {
+			var gib int
+			if err := parsePositive(v, &gib); err != nil {
+				return err
+			}
+			l.FeedMaxBytes = int64(gib) << 30
+			return nil
+		})
+
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	// The environment fills what the command line did not set; its
+	// errors name the variable, the one thing the user wrote.
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	source := map[string]string{} // flag → how the user set it
+	for _, tw := range twins {
+		source[tw.flag] = "--" + tw.flag
+		if onCommandLine[tw.flag] {
+			continue
+		}
+		v := getenv(tw.env)
+		if v == "" {
+			continue
+		}
+		source[tw.flag] = tw.env
+		if err := fs.Set(tw.flag, v); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", tw.env, err)
+		}
+	}
+	if c.AuthProxyHeader != "" && len(c.TrustedProxies) == 0 {
+		return Config{}, fmt.Errorf("%s needs --trusted-proxies (TOKENLEDGER_TRUSTED_PROXIES): the header is accepted only from known proxy addresses",
+			source["auth-proxy-header"])
+	}
+	list, err := jsstore.ParseReaders(readers)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", source["nats-readers"], err)
+	}
+	if readersFile != "" {
+		b, err := os.ReadFile(readersFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", source["nats-readers-file"], err)
+		}
+		if _, err := jsstore.ParseReaders(string(b)); err != nil {
+			return Config{}, fmt.Errorf("%s: %s: %w", source["nats-readers-file"], readersFile, err)
+		}
+		if list, err = jsstore.ParseReaders(readers + "\n" + string(b)); err != nil {
+			return Config{}, fmt.Errorf("%s and %s: %w", source["nats-readers"], source["nats-readers-file"], err)
+		}
+	}
+	c.NATSReaders = list
+	c.Getenv = getenv
+	return c, nil
+}
+
+// twin is a flag and its environment variable.
+type twin struct{ flag, env string }
+
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR", p)
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pre)
+	}
+	return out, nil
+}
+
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func parseLogLevel(v string, l *slog.Level) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "debug":
+		*l = slog.LevelDebug
+	case "info":
+		*l = slog.LevelInfo
+	case "warn", "warning":
+		*l = slog.LevelWarn
+	case "error":
+		*l = slog.LevelError
+	default:
+		return fmt.Errorf("%q is not a log level: debug, info, warn or error", v)
+	}
+	return nil
+}
+
+func parseRate(s string, v *float64) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("%q is not a non-negative number", s)
+	}
+	*v = f
+	return nil
+}
+
+func parseNonNegative(s string, v *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a non-negative whole number", s)
+	}
+	*v = n
+	return nil
+}
+
+func parsePositive(s string, v *int) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive whole number", s)
+	}
+	*v = n
+	return nil
+}
