@@ -143,6 +143,8 @@ func (s *Server) routes() {
 	m.HandleFunc(readyPattern, s.handleReady)
 	m.Handle(metricsPattern, s.metrics.handler())
 	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	m.HandleFunc("GET /schemas/events", s.handleEventSchemas)
+	m.HandleFunc("GET /schemas/events/{name}", s.handleEventSchema)
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
@@ -205,6 +207,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ledger/tokens/{id}", s.authed(s.getLedgerToken))
 	m.HandleFunc("POST /api/ledger/tokens/lookup", s.admin(s.lookupToken))
 	m.HandleFunc("GET /api/ledger/state", s.admin(s.stateAt))
+	m.HandleFunc("POST /api/ledger/introspect", s.handleIntrospect) // RFC 7662 (oauth.go)
+	m.HandleFunc("POST /api/ledger/revoke", s.handleRevoke)         // RFC 7009 (oauth.go)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("No route for this method and path; see the README for the API"))
