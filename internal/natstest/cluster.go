@@ -178,13 +178,20 @@ func (c *Cluster) Stop(i int) {
 // and waits until it is a current member of the meta group again.
 func (c *Cluster) Restart(i int) {
 	c.tb.Helper()
+	c.StartAgain(i)
+	c.WaitReady()
+}
+
+// StartAgain starts a stopped node i again on its store, ports and name
+// without waiting for the meta group (which needs a quorum of nodes).
+func (c *Cluster) StartAgain(i int) {
+	c.tb.Helper()
 	if c.Server(i) != nil {
 		c.tb.Fatalf("natstest: restart %s: still running", c.nodes[i].name)
 	}
 	if err := c.startNode(i); err != nil {
 		c.tb.Fatalf("natstest: restart %s: %v", c.nodes[i].name, err)
 	}
-	c.WaitReady()
 }
 
 // WaitReady waits (bounded) until one running node leads the JetStream
