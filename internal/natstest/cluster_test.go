@@ -38,7 +38,10 @@ func TestClusterSurvivesTheLossOfItsStreamLeader(t *testing.T) {
 		for i := range n {
 			var err error
 			for try := 0; try < 100; try++ { // an election takes seconds: bounded retries
-				if _, err = js.Publish(ctx, fmt.Sprintf("s.%d", i), []byte("x"), jetstream.WithMsgID(fmt.Sprintf("%d-%d", n, i))); err == nil {
+				actx, acancel := context.WithTimeout(ctx, 2*time.Second) // an attempt sent to a lost leader is never answered
+				_, err = js.Publish(actx, fmt.Sprintf("s.%d", i), []byte("x"), jetstream.WithMsgID(fmt.Sprintf("%d-%d", n, i)))
+				acancel()
+				if err == nil {
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
