@@ -85,7 +85,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 			return nil // nothing (more) to read
 		}
 		if err != nil {
-			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
+			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, unavailable(err))
 		}
 		var last *jetstream.RawStreamMsg
 		for _, m := range msgs {
@@ -110,7 +110,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("jsstore: stream %s info: %w", s.name, err)
+		return 0, fmt.Errorf("jsstore: stream %s info: %w", s.name, unavailable(err))
 	}
 	return info.State.LastSeq, nil
 }
