@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,11 +31,13 @@ type outcome struct {
 }
 
 // startReplica starts a ledger replica on the cluster without mutation
-// rate limits (the burst comes from one admin token).
-func startReplica(t *testing.T, c *natstest.Cluster) *servicetest.Service {
+// rate limits (the burst comes from one admin token). Replicas of one
+// ledger share its signing key file (key).
+func startReplica(t *testing.T, c *natstest.Cluster, key string) *servicetest.Service {
 	t.Helper()
 	return servicetest.StartWith(t, "", nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.MutationRate, cfg.ReadWait = c.URLs(), 0, 10*time.Second
+		cfg.SigningKey = key
 	})
 }
 
@@ -74,8 +77,9 @@ func create(base, key string, i int) outcome {
 // started late has the same digests as soon as it reports ready.
 func TestLeaderLossDuringABurstLosesNoAcknowledgedCreate(t *testing.T) {
 	c := natstest.StartCluster(t, 3, nil)
-	a := startReplica(t, c)
-	b := startReplica(t, c)
+	key := filepath.Join(t.TempDir(), "ledger.signing-key")
+	a := startReplica(t, c, key)
+	b := startReplica(t, c, key)
 	nc := c.Connect()
 	leader := c.WaitStreamCurrent(nc, jsstore.DefaultStream)
 
@@ -198,7 +202,7 @@ func TestLeaderLossDuringABurstLosesNoAcknowledgedCreate(t *testing.T) {
 		t.Fatalf("replicas diverge: last applied %d/%d, token set %s/%s", a.Runner.LastApplied(), b.Runner.LastApplied(), a.Tokens.Digest(), b.Tokens.Digest())
 	}
 
-	late := startReplica(t, c) // Run returns once it caught up: ready
+	late := startReplica(t, c, key) // Run returns once it caught up: ready
 	if late.Runner.LastApplied() != a.Runner.LastApplied() || late.Tokens.Digest() != a.Tokens.Digest() || late.Dir.Digest() != a.Dir.Digest() {
 		t.Fatalf("a late replica is ready at %d with token set %s, the others are at %d with %s",
 			late.Runner.LastApplied(), late.Tokens.Digest(), a.Runner.LastApplied(), a.Tokens.Digest())
