@@ -1,0 +1,105 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
+)
+
+// A spreadsheet whose list separator is ";" (Excel in most European
+// locales opens a .csv with the system's separator) splits an unquoted
+// cell at every ";". A cell a client controls (here the User-Agent of a
+// Viewer's PAT create) that holds ";=" outside quotes therefore starts a
+// new cell with a formula there, past the leading-character check. Every
+// cell of the CSV export, read with ";" as the separator as well as ",",
+// must be free of formula triggers.
+func TestAuditCSVExportHasNoFormulaCellUnderSemicolonSeparator(t *testing.T) {
+	s := servicetest.Start(t, "", nil)
+	viewer := s.CreateUser("sheet", "Viewer")
+	payloads := []string{
+		"Mozilla/5.0;=1+1",
+		"curl/8;+HYPERLINK(A1)",
+		"x;-2+3",
+		"x;@SUM(A1)",
+	}
+	for i, ua := range payloads {
+		s.Must(http.StatusCreated, "POST", "/api/admin/user/tokens", "Bearer "+viewer.Secret,
+			map[string]any{"description": "ua" + strconv.Itoa(i), "expiresAt": servicetest.FromNow(time.Hour)},
+			"User-Agent", ua)
+	}
+	r := s.Must(http.StatusOK, "GET", "/api/ledger/events?format=csv", servicetest.AdminSecret, nil)
+	var formulas []string
+	for n, line := range strings.Split(string(r.Body), "\r\n") {
+		for _, cell := range semicolonCells(line) {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				cell, _, _ = strings.Cut(cell, ",")
+				formulas = append(formulas, fmt.Sprintf("line %d: %q", n+1, cell))
+			}
+		}
+	}
+	if len(formulas) > 0 {
+		t.Fatalf("%d cells of the CSV export read as formulas with the separator \";\":\n%s", len(formulas), strings.Join(formulas, "\n"))
+	}
+}
+
+// semicolonCells splits a CSV line at the ";" outside double quotes, as a
+// spreadsheet with ";" as its list separator does.
+func semicolonCells(line string) []string {
+	var cells []string
+	quoted, start := false, 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				cells = append(cells, line[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(cells, line[start:])
+}
+
+// A cursor is a stream sequence: after= a sequence beyond every event
+// reads nothing. after=18446744073709551615 (the largest uint64) wraps
+// to 0 when the log adds one, and the page (and an export) start again
+// from the first event: a forged cursor reads out of its range.
+func TestAuditCursorAtTheLargestSequenceReadsNothing(t *testing.T) {
+	s := servicetest.Start(t, "", nil)
+	s.CreateToken("backend", "development", "default")
+	const maxSeq = "18446744073709551615"
+	for _, q := range []string{"after=" + maxSeq, "from_seq=" + maxSeq, "after=" + maxSeq + "&format=ndjson"} {
+		t.Run(q, func(t *testing.T) {
+			r := s.For(t).Do("GET", "/api/ledger/events?"+q, servicetest.AdminSecret, nil)
+			if r.Status != http.StatusOK && r.Status != http.StatusBadRequest {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			if r.Status == http.StatusBadRequest {
+				return
+			}
+			if strings.Contains(q, "format=") {
+				if len(strings.TrimSpace(string(r.Body))) != 0 {
+					t.Fatalf("the export after the largest sequence has events (X-Ledger-Sequence-Range %q):\n%.300s",
+						r.Header.Get("X-Ledger-Sequence-Range"), r.Body)
+				}
+				return
+			}
+			var p struct {
+				Events []json.RawMessage `json:"events"`
+			}
+			if err := json.Unmarshal(r.Body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Events) != 0 {
+				t.Fatalf("the page after the largest sequence has %d events, the first %s", len(p.Events), p.Events[0])
+			}
+		})
+	}
+}
