@@ -103,3 +103,32 @@ func TestAuditCursorAtTheLargestSequenceReadsNothing(t *testing.T) {
 		})
 	}
 }
+
+// until= is an exclusive upper bound on the event's time: until the first
+// instant of year 1 (the earliest time the route accepts) matches no
+// event. 0001-01-01T00:00:00Z is Go's zero time.Time, which the log reads
+// as "no bound", so the page and the export hold every event instead.
+func TestAuditUntilTheFirstInstantReadsNothing(t *testing.T) {
+	s := servicetest.Start(t, "", nil)
+	s.CreateToken("backend", "development", "default")
+	for _, q := range []string{"until=0001-01-01T00:00:00Z", "until=0001-01-01T00:00:00Z&format=ndjson"} {
+		t.Run(q, func(t *testing.T) {
+			r := s.For(t).Must(http.StatusOK, "GET", "/api/ledger/events?"+q, servicetest.AdminSecret, nil)
+			if strings.Contains(q, "format=") {
+				if len(strings.TrimSpace(string(r.Body))) != 0 {
+					t.Fatalf("the export until year 1 has events:\n%.300s", r.Body)
+				}
+				return
+			}
+			var p struct {
+				Events []json.RawMessage `json:"events"`
+			}
+			if err := json.Unmarshal(r.Body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Events) != 0 {
+				t.Fatalf("the page until year 1 has %d events, the first %s", len(p.Events), p.Events[0])
+			}
+		})
+	}
+}
