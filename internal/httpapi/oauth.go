@@ -164,8 +164,12 @@ func (s *Server) payUnknown(w http.ResponseWriter, addr string) error {
 // is needed, as for an RFC 7009 public client). The revocation is recorded
 // with the holder as actor: the token's owner for a personal or
 // service-account token, the admin token itself, or the token's holder
-// (events.ActorTokenHolder) for a client, backend or frontend token. The
-// answer is 200 whether or not the token was valid, as the RFC says; an unknown token spends one of the client
+// (events.ActorTokenHolder) for a client or backend token. A frontend token
+// proves nothing: it is public by design (Unleash's frontend SDKs ship it
+// to every browser), so its holder may not revoke it here; the answer is
+// RFC 7009 §2.2.1's unsupported_token_type (400), and an admin revokes it
+// through the admin API. The answer is 200 whether or not the token was
+// valid, as the RFC says; an unknown token spends one of the client
 // address's rate-limit tokens, as at /edge/validate, and is answered 429
 // when none is left.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +197,10 @@ func (s *Server) revokeHeld(w http.ResponseWriter, r *http.Request) error {
 	if st != tokenset.Valid {
 		w.WriteHeader(http.StatusOK) // nothing to revoke: the RFC answers 200
 		return nil
+	}
+	if t.Type == events.TokenFrontend {
+		return newError(http.StatusBadRequest, "UnsupportedTokenTypeError",
+			"a frontend token is public, so holding it proves nothing: an admin revokes it with DELETE /api/admin/api-tokens/{id} (unsupported_token_type)")
 	}
 	m, ok := s.holderMeta(r, t)
 	if !ok {
