@@ -16,8 +16,9 @@ import (
 // client sends may reach it under a name an upstream reads as one of
 // them: not a variant with underscores (CGI, WSGI, Rack, PHP and nginx's
 // underscores_in_headers all map X_Tokenledger_Token_Id and
-// X-Tokenledger-Token-Id to the same HTTP_X_TOKENLEDGER_TOKEN_ID), and no
-// other name in the guard's X-Tokenledger- namespace.
+// X-Tokenledger-Token-Id to the same HTTP_X_TOKENLEDGER_TOKEN_ID), no
+// other name in the guard's X-Tokenledger- namespace, and no underscore
+// variant of the X-Forwarded- headers the guard sets either.
 func TestGuardUpstreamSeesNoClientHeaderInItsNamespace(t *testing.T) {
 	l := feedtest.Start(t)
 	tok := l.Create(t, guardSecret, nil)
@@ -60,6 +61,9 @@ func TestGuardUpstreamSeesNoClientHeaderInItsNamespace(t *testing.T) {
 		"X-Tokenledger_Token-Environment",
 		"X-Tokenledger-Token-Projects",
 		"X-Tokenledger-Token-All-Projects",
+		"X_Forwarded_For",
+		"x_forwarded_host",
+		"X-Forwarded_Proto",
 	}
 	send := func() int {
 		t.Helper()
@@ -95,7 +99,7 @@ func TestGuardUpstreamSeesNoClientHeaderInItsNamespace(t *testing.T) {
 	var smuggled []string
 	for name, vs := range h {
 		norm := strings.ReplaceAll(strings.ToLower(name), "_", "-")
-		if !strings.HasPrefix(norm, "x-tokenledger-") {
+		if !strings.HasPrefix(norm, "x-tokenledger-") && !strings.HasPrefix(norm, "x-forwarded-") {
 			continue
 		}
 		for _, v := range vs {
