@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -65,18 +64,10 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 		write = func(e auditlog.Entry) error { return enc.Encode(toOCSF(e)) }
 	case "csv":
 		h.Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(bw)
-		cw.UseCRLF = true // RFC 4180
-		if err := cw.Write(csvHeader); err != nil {
+		if err := writeCSVRecord(bw, csvHeader); err != nil {
 			return err
 		}
-		write = func(e auditlog.Entry) error {
-			if err := cw.Write(csvRow(e)); err != nil {
-				return err
-			}
-			cw.Flush()
-			return cw.Error()
-		}
+		write = func(e auditlog.Entry) error { return writeCSVRecord(bw, csvRow(e)) }
 	}
 	w.WriteHeader(http.StatusOK)
 	n := 0
@@ -112,6 +103,26 @@ func csvRow(e auditlog.Entry) []string {
 		row[i] = csvCell(c)
 	}
 	return row
+}
+
+// writeCSVRecord writes one RFC 4180 record with every field quoted. A
+// spreadsheet splits an unquoted field at its locale's list separator
+// (";" in most of Europe, not the ","), so a client's text such as
+// "Mozilla/5.0;=1+1" would start a new cell holding a formula there,
+// past csvCell's check of the field's first character; a quoted field is
+// one cell whatever the separator.
+func writeCSVRecord(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_ = w.WriteByte('"')
+		_, _ = w.WriteString(strings.ReplaceAll(c, `"`, `""`))
+		_ = w.WriteByte('"')
+	}
+	// A bufio.Writer's error is sticky: the last write reports any.
+	_, err := w.WriteString("\r\n")
+	return err
 }
 
 // csvCell neutralises a cell a spreadsheet would read as a formula (OWASP
