@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,7 +32,13 @@ var csvHeader = []string{"seq", "id", "time", "type", "kind", "aggregate", "acto
 
 func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQuery) error {
 	q := aq.q
-	from := max(q.FromSeq, q.After+1, 1)
+	from := max(q.FromSeq, 1)
+	if q.After > 0 {
+		from = max(from, q.After+1)
+		if q.After == math.MaxUint64 {
+			from = math.MaxUint64 // nothing is after the largest sequence
+		}
+	}
 	through := s.audit.LastApplied()
 	to := through
 	if q.ToSeq > 0 {
