@@ -132,3 +132,21 @@ func TestAuditUntilTheFirstInstantReadsNothing(t *testing.T) {
 		})
 	}
 }
+
+// The token set as of the first instant of year 1 (Go's zero time, which
+// the route accepts) is empty: no token existed yet. It is an answer, not
+// the 400 of a request that gave neither seq nor at.
+func TestStateAtTheFirstInstantHoldsNoToken(t *testing.T) {
+	s := servicetest.Start(t, "", nil)
+	s.CreateToken("backend", "development", "default")
+	r := s.Must(http.StatusOK, "GET", "/api/ledger/state?at=0001-01-01T00:00:00Z", servicetest.AdminSecret, nil)
+	var st struct {
+		Tokens []json.RawMessage `json:"tokens"`
+	}
+	if err := json.Unmarshal(r.Body, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Tokens) != 0 {
+		t.Fatalf("the state at year 1 holds %d tokens, the first %s", len(st.Tokens), st.Tokens[0])
+	}
+}
