@@ -29,3 +29,27 @@ func TestAuditRecordsTheClientBehindATrustedProxy(t *testing.T) {
 		t.Fatalf("%s recorded from %q, want the client %s that the trusted proxy named", ev.Type, ev.Via.RemoteAddr, client)
 	}
 }
+
+// A client that connects directly chooses its X-Forwarded-For header: the
+// audit record names the connection, whatever the header says, when the
+// peer is not a trusted proxy.
+func TestAuditIgnoresForwardedForFromAnUntrustedPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+	}{
+		{"no trusted proxies", nil},
+		{"another trusted proxy", []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.TrustedProxies = tc.trusted })
+			s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
+				map[string]any{"tokenName": "direct", "type": "backend", "environment": "development"},
+				"X-Forwarded-For", "203.0.113.7")
+			ev := s.LastEvent()
+			if !strings.HasPrefix(ev.Via.RemoteAddr, "127.0.0.1:") {
+				t.Fatalf("%s recorded from %q, want the connection's 127.0.0.1:port", ev.Type, ev.Via.RemoteAddr)
+			}
+		})
+	}
+}
