@@ -150,3 +150,27 @@ func TestStateAtTheFirstInstantHoldsNoToken(t *testing.T) {
 		t.Fatalf("the state at year 1 holds %d tokens, the first %s", len(st.Tokens), st.Tokens[0])
 	}
 }
+
+// An export whose sequence window is empty says so in its range header
+// ("0-0") instead of a reversed range such as "5-2", and holds nothing.
+func TestAuditExportOfAnEmptyWindowSaysSo(t *testing.T) {
+	s := servicetest.Start(t, "", nil)
+	s.CreateToken("backend", "development", "default")
+	for _, q := range []string{
+		"after=4&to_seq=2",
+		"from_seq=3&to_seq=2",
+		"order=desc&before=1",
+		"after=18446744073709551615",
+		"until=0001-01-01T00:00:00Z",
+	} {
+		t.Run(q, func(t *testing.T) {
+			r := s.For(t).Must(http.StatusOK, "GET", "/api/ledger/events?format=ndjson&"+q, servicetest.AdminSecret, nil)
+			if got := r.Header.Get("X-Ledger-Sequence-Range"); got != "0-0" {
+				t.Errorf("X-Ledger-Sequence-Range %q, want 0-0", got)
+			}
+			if len(strings.TrimSpace(string(r.Body))) != 0 {
+				t.Errorf("the export of an empty window has events:\n%.300s", r.Body)
+			}
+		})
+	}
+}

@@ -18,7 +18,8 @@ import (
 // so that memory stays flat, as NDJSON, CSV or OCSF. The set is fixed when
 // the export starts: the header X-Ledger-Sequence-Range says which
 // stream sequences it covers ("first-last"; events after last were
-// appended while it ran and are not in it).
+// appended while it ran and are not in it), or "0-0" when the window is
+// empty.
 
 // OCSFVersion is the OCSF schema version of format=ocsf.
 const OCSFVersion = "1.3.0"
@@ -52,8 +53,12 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 	if to == 0 {
 		q.ToSeq, q.FromSeq = 1, 2 // an empty window
 	}
+	rng := strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(to, 10)
+	if from > to {
+		rng = "0-0" // an empty window: no sequence is 0
+	}
 	h := w.Header()
-	h.Set("X-Ledger-Sequence-Range", strconv.FormatUint(from, 10)+"-"+strconv.FormatUint(to, 10))
+	h.Set("X-Ledger-Sequence-Range", rng)
 	h.Set("Cache-Control", "no-store")
 	var write func(auditlog.Entry) error
 	bw := bufio.NewWriterSize(w, 64<<10)
