@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,7 +18,8 @@ import (
 // so that memory stays flat, as NDJSON, CSV or OCSF. The set is fixed when
 // the export starts: the header X-Ledger-Sequence-Range says which
 // stream sequences it covers ("first-last"; events after last were
-// appended while it ran and are not in it).
+// appended while it ran and are not in it), or "0-0" when the window is
+// empty.
 
 // OCSFVersion is the OCSF schema version of format=ocsf.
 const OCSFVersion = "1.3.0"
@@ -32,7 +33,13 @@ var csvHeader = []string{"seq", "id", "time", "type", "kind", "aggregate", "acto
 
 func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQuery) error {
 	q := aq.q
-	from := max(q.FromSeq, q.After+1, 1)
+	from := max(q.FromSeq, 1)
+	if q.After > 0 {
+		from = max(from, q.After+1)
+		if q.After == math.MaxUint64 {
+			from = math.MaxUint64 // nothing is after the largest sequence
+		}
+	}
 	through := s.audit.LastApplied()
 	to := through
 	if q.ToSeq > 0 {
@@ -46,8 +53,12 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 	if to == 0 {
 		q.ToSeq, q.FromSeq = 1, 2 // an empty window
 	}
+	rng := strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(to, 10)
+	if from > to {
+		rng = "0-0" // an empty window: no sequence is 0
+	}
 	h := w.Header()
-	h.Set("X-Ledger-Sequence-Range", strconv.FormatUint(from, 10)+"-"+strconv.FormatUint(to, 10))
+	h.Set("X-Ledger-Sequence-Range", rng)
 	h.Set("Cache-Control", "no-store")
 	var write func(auditlog.Entry) error
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -65,18 +76,10 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 		write = func(e auditlog.Entry) error { return enc.Encode(toOCSF(e)) }
 	case "csv":
 		h.Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(bw)
-		cw.UseCRLF = true // RFC 4180
-		if err := cw.Write(csvHeader); err != nil {
+		if err := writeCSVRecord(bw, csvHeader); err != nil {
 			return err
 		}
-		write = func(e auditlog.Entry) error {
-			if err := cw.Write(csvRow(e)); err != nil {
-				return err
-			}
-			cw.Flush()
-			return cw.Error()
-		}
+		write = func(e auditlog.Entry) error { return writeCSVRecord(bw, csvRow(e)) }
 	}
 	w.WriteHeader(http.StatusOK)
 	n := 0
@@ -112,6 +115,26 @@ func csvRow(e auditlog.Entry) []string {
 		row[i] = csvCell(c)
 	}
 	return row
+}
+
+// writeCSVRecord writes one RFC 4180 record with every field quoted. A
+// spreadsheet splits an unquoted field at its locale's list separator
+// (";" in most of Europe, not the ","), so a client's text such as
+// "Mozilla/5.0;=1+1" would start a new cell holding a formula there,
+// past csvCell's check of the field's first character; a quoted field is
+// one cell whatever the separator.
+func writeCSVRecord(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_ = w.WriteByte('"')
+		_, _ = w.WriteString(strings.ReplaceAll(c, `"`, `""`))
+		_ = w.WriteByte('"')
+	}
+	// A bufio.Writer's error is sticky: the last write reports any.
+	_, err := w.WriteString("\r\n")
+	return err
 }
 
 // csvCell neutralises a cell a spreadsheet would read as a formula (OWASP

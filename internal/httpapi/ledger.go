@@ -185,11 +185,13 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
+	// A given time is a bound even when it is the zero time (year 1).
+	atGiven := atValue != ""
 	var set *tokenset.Set
 	switch {
-	case seq > 0 && at.IsZero():
+	case seq > 0 && !atGiven:
 		set, err = projections.AsOf(r.Context(), s.source, seq)
-	case seq == 0 && !at.IsZero():
+	case seq == 0 && atGiven:
 		set, err = projections.AsOfTime(r.Context(), s.source, at)
 	default:
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
@@ -200,7 +202,7 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	// Statuses as of that point: at the requested moment, or at the time of
 	// the last event applied up to the requested sequence.
 	now := at
-	if now.IsZero() {
+	if !atGiven {
 		now = s.cmd.Now()
 		if t, ok := s.audit.TimeOf(set.LastApplied()); ok {
 			now = t
