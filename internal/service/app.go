@@ -102,6 +102,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tokens {
+		if t.Refused() {
+			return fmt.Errorf("service: %s: the secret is well known or too weak to guess offline from its verifier, which readers of the token feed and the stream can see; use at least %d random characters after the prefix",
+				t.Name(), bootstrap.MinStrongBody)
+		}
 		if t.Weak() {
 			m.log.Warn("weak bootstrap token: its secret part is short enough to guess from its verifier, which stream readers can see; use at least 32 random characters",
 				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
