@@ -255,7 +255,8 @@ func (m *Main) connect(ctx context.Context) error {
 	cfg.OwnerPassword, cfg.FeedPassword = owner, feed
 	cfg.Readers = m.Config.NATSReaders
 	l := m.Config.NATSLimits
-	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log}
+	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log,
+		FailedSignInRate: m.Config.UnauthRate, FailedSignInBurst: m.Config.UnauthBurst}
 	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = front.ServerConnections(), l.MaxReaderConnections, l.MaxReaderSubscriptions
 	cfg.MaxPayload, cfg.FeedMaxBytes = l.MaxPayload, l.FeedMaxBytes
 	cfg.Log = m.log
