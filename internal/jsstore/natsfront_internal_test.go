@@ -1,6 +1,9 @@
 package jsstore
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 // The front takes a socket as signed in at the server's first line that
 // starts with PONG or +OK, wherever the server's writes split its output,
@@ -74,6 +77,22 @@ func TestInfoClientID(t *testing.T) {
 	for _, tt := range tests {
 		if got := infoClientID([]byte(tt.in)); got != tt.want {
 			t.Errorf("infoClientID(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+// The front weighs a flood by network: IPv4 /24, IPv6 /48 (an IPv4-mapped
+// address counts as IPv4: clientKey unmaps it).
+func TestNetworkKeyGroupsAddressesByNetwork(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.1.77", "127.0.1.0/24"},
+		{"10.1.2.3", "10.1.2.0/24"},
+		{"2001:db8:1:2::", "2001:db8:1::/48"},
+		{"2001:db8:1:ffff:1::", "2001:db8:1::/48"},
+	}
+	for _, tt := range tests {
+		if got := networkKey(netip.MustParseAddr(tt.addr)); got.String() != tt.want {
+			t.Errorf("networkKey(%s) = %s, want %s", tt.addr, got, tt.want)
 		}
 	}
 }
