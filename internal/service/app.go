@@ -110,6 +110,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tokens {
+		if t.Refused() {
+			return fmt.Errorf("service: %s: the secret is well known or too weak to guess offline from its verifier, which readers of the token feed and the stream can see; use at least %d random characters after the prefix",
+				t.Name(), bootstrap.MinStrongBody)
+		}
 		if t.Weak() {
 			m.log.Warn("weak bootstrap token: its secret part is short enough to guess from its verifier, which stream readers can see; use at least 32 random characters",
 				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
@@ -288,7 +292,8 @@ func (m *Main) connect(ctx context.Context) error {
 	cfg.OwnerPassword, cfg.FeedPassword = owner, feed
 	cfg.Readers = m.Config.NATSReaders
 	l := m.Config.NATSLimits
-	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log}
+	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log,
+		FailedSignInRate: m.Config.UnauthRate, FailedSignInBurst: m.Config.UnauthBurst}
 	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = front.ServerConnections(), l.MaxReaderConnections, l.MaxReaderSubscriptions
 	cfg.MaxPayload, cfg.FeedMaxBytes = l.MaxPayload, l.FeedMaxBytes
 	cfg.Log = m.log

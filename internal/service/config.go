@@ -166,7 +166,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		})
 	def("max-connections", "MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "most open HTTP `connections`; at the cap the longest-idle one is closed; 0: no cap",
 		func(v string) error { return parseNonNegative(v, &c.MaxConnections) })
-	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429; 0: off",
+	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429, and failed NATS sign-ins before -ERR; 0: off",
 		func(v string) error { return parseRate(v, &c.UnauthRate) })
 	def("unauth-burst", "UNAUTH_BURST", strconv.Itoa(c.UnauthBurst), "per client address: `burst` of --unauth-rate",
 		func(v string) error { return parseNonNegative(v, &c.UnauthBurst) })
