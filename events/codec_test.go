@@ -52,6 +52,8 @@ var samples = []events.Payload{
 	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
+	events.Checkpoint{Size: 41, Root: "n2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=",
+		Note: "tokenledger.example\n41\nn2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=\n\n— tokenledger.example AAAAAA==\n"},
 }
 
 func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
