@@ -34,7 +34,7 @@ func TestHealthDoesNotRevealLedgerActivity(t *testing.T) {
 func TestAnonymousScrapesDoNotEachCallTheJetStreamAPI(t *testing.T) {
 	svc := startService(t, "", nil)
 	apiCalls := func() uint64 {
-		jsz, err := svc.nats.Jsz(&server.JSzOptions{})
+		jsz, err := svc.NATSServer().Jsz(&server.JSzOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -295,7 +295,7 @@ func fromNow(d time.Duration) string { return time.Now().Add(d).UTC().Format(tim
 // the update advisory and refuses writes.
 func (s *testService) makeStreamUnsafe() {
 	s.t.Helper()
-	js, err := jetstream.New(s.nc)
+	js, err := jetstream.New(s.Conn())
 	if err != nil {
 		s.t.Fatal(err)
 	}

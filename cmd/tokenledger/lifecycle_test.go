@@ -347,7 +347,7 @@ func TestHistory_ReportsABrokenChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := events.Marshal(&forged)
-	js, err := jetstream.New(s.nc)
+	js, err := jetstream.New(s.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}

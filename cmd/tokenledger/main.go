@@ -10,18 +10,18 @@
 //	tokenledger version
 //
 // talk to a running ledger (TOKENLEDGER_ADDR, TOKENLEDGER_TOKEN); see
-// "tokenledger --help".
+// "tokenledger --help". The service itself is assembled in
+// internal/service.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/service"
 )
 
 func main() {
@@ -31,26 +31,5 @@ func main() {
 	os.Exit(code)
 }
 
-// serve is "tokenledger serve": it runs until ctx is cancelled (SIGINT,
-// SIGTERM) and then shuts down cleanly.
-func serve(ctx context.Context, args []string) error {
-	cfg, err := ParseConfig(args, os.Getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	m := NewMain(cfg)
-	if err := m.Run(ctx); err != nil {
-		_ = m.Close()
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			m.log.Info("shutting down during start-up", "err", err)
-			return nil // stopped by SIGTERM/SIGINT, as asked
-		}
-		return err
-	}
-	<-ctx.Done()
-	m.log.Info("shutting down")
-	return m.Close()
-}
+// serve is "tokenledger serve" with the process's environment.
+func serve(ctx context.Context, args []string) error { return service.Serve(ctx, args, os.Getenv) }

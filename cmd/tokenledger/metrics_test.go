@@ -156,7 +156,7 @@ func grep(body, s string) string {
 // cannot decode stops them, and /ready says so.
 func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
 	s := startService(t, "", nil)
-	js, err := jetstream.New(s.nc)
+	js, err := jetstream.New(s.Conn())
 	if err != nil {
 		t.Fatal(err)
 	}

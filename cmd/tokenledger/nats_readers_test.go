@@ -127,7 +127,7 @@ func feedCreated(t *testing.T, s *testService) time.Time {
 // feedDetail is the feed stream as the embedded server reports it.
 func feedDetail(t *testing.T, s *testService) server.StreamDetail {
 	t.Helper()
-	jsz, err := s.nats.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
+	jsz, err := s.NATSServer().Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (s *testService) createBareUser(name string) (int, string) {
 
 func (s *testService) catchUpT() {
 	s.t.Helper()
-	if err := s.catchUp(context.Background()); err != nil {
+	if err := s.Runner.WaitFor(context.Background(), s.lastSeq()); err != nil {
 		s.t.Fatal(err)
 	}
 }

@@ -88,7 +88,7 @@ func TestCancelledStartUpStops(t *testing.T) {
 	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "off", ExpiryEvery: time.Second,
 		Replicas: 1, NoSync: true, LogOutput: &syncBuffer{}})
 	err := m.Run(ctx)
-	started := m.nats != nil
+	started := m.NATSServer() != nil
 	_ = m.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run with a cancelled context = %v, want context.Canceled", err)
@@ -198,7 +198,7 @@ func TestStartUpCancelledWhileTheServerStarts(t *testing.T) {
 	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSListen: "127.0.0.1:0", ExpiryEvery: time.Second,
 		Replicas: 1, NoSync: true, LogOutput: logs})
 	err := m.Run(ctx)
-	started := m.nats != nil
+	started := m.NATSServer() != nil
 	_ = m.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run cancelled during the server's start = %v, want context.Canceled\nlogs:\n%s", err, logs.String())

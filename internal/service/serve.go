@@ -1,0 +1,39 @@
+// Package service assembles tokenledger: the embedded (or external) NATS
+// server, the JetStream store, the projections following the stream, the
+// commands, the expiry scheduler and the HTTP API.
+//
+// [Serve] is "tokenledger serve". Tests drive the same assembly the way
+// Serve does: [NewMain] with a [Config], [Main.Run], [Main.Close]; the
+// clock is [Config.Now], the addresses are [Main.URL] and [Main.NATSURL].
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+)
+
+// Serve is "tokenledger serve": it parses args (each flag with a
+// TOKENLEDGER_* twin read through getenv), runs the service until ctx is
+// cancelled (SIGINT, SIGTERM) and then shuts it down cleanly.
+func Serve(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := ParseConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg)
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			m.log.Info("shutting down during start-up", "err", err)
+			return nil // stopped by SIGTERM/SIGINT, as asked
+		}
+		return err
+	}
+	<-ctx.Done()
+	m.log.Info("shutting down")
+	return m.Close()
+}
