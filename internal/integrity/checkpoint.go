@@ -1,6 +1,7 @@
 package integrity
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -153,4 +154,26 @@ func Verifiers(keys ...string) (note.Verifiers, error) {
 		return nil, errors.New("integrity: no verifier key")
 	}
 	return note.VerifierList(vs...), nil
+}
+
+// VerifierKeyOf is the public verifier key ("<name>+<hash>+<base64>") of
+// a signed-note Ed25519 signer key ("PRIVATE+KEY+<name>+<hash>+<base64>"),
+// as the ledger keeps it in its key file. Errors never repeat the key.
+func VerifierKeyOf(skey string) (string, error) {
+	skey = strings.TrimSpace(skey)
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return "", errors.New("integrity: not a signed-note signer key (PRIVATE+KEY+<name>+<hash>+<base64>)")
+	}
+	fields := strings.SplitN(skey, "+", 5) // the key data may hold '+'
+	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("integrity: not an Ed25519 signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(signer.Name(), pub)
+	if err != nil {
+		return "", fmt.Errorf("integrity: verifier key: %w", err)
+	}
+	return vkey, nil
 }

@@ -137,3 +137,20 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierKeyOfASignerKeyIsItsPublicKey(t *testing.T) {
+	// Many keys: their base64 often holds '+', the field separator.
+	for range 50 {
+		skey, vkey, err := note.GenerateKey(nil, "ledger.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := integrity.VerifierKeyOf(skey + "\n")
+		if err != nil || got != vkey {
+			t.Fatalf("VerifierKeyOf = %q, %v; want %q", got, err, vkey)
+		}
+	}
+	if _, err := integrity.VerifierKeyOf("PRIVATE+KEY+x+00000000+AAAA"); err == nil || strings.Contains(err.Error(), "AAAA") {
+		t.Fatalf("a bad key: %v", err)
+	}
+}

@@ -166,3 +166,13 @@ func CheckConsistency(p tlog.TreeProof, to int64, toRoot tlog.Hash, from int64, 
 	}
 	return nil
 }
+
+// LeafHash is the leaf hash of the record at seq (1-based).
+func (t *Tree) LeafHash(seq uint64) (tlog.Hash, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if seq < 1 || seq > uint64(t.n) {
+		return tlog.Hash{}, fmt.Errorf("%w: record %d of %d", ErrSize, seq, t.n)
+	}
+	return t.hashes[tlog.StoredHashIndex(0, int64(seq-1))], nil
+}

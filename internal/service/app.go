@@ -27,6 +27,7 @@ import (
 	"github.com/tokenledger/tokenledger/internal/bootstrap"
 	"github.com/tokenledger/tokenledger/internal/expiry"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
+	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/projections"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
@@ -57,6 +58,11 @@ type Main struct {
 	http   *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// Integrity is the Merkle tree over the stream (a projection);
+	// checkpoints signs and appends its checkpoints.
+	Integrity   *integrity.Log
+	checkpoints *checkpoints
 }
 
 // NewMain returns an unstarted service.
@@ -114,7 +120,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New()
-	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
+	m.Integrity = integrity.NewLog()
+	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
@@ -126,6 +133,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
+		return err
+	}
+	if err := m.newCheckpoints(); err != nil {
 		return err
 	}
 
@@ -144,7 +154,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel})
+			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel,
+			Integrity: m.checkpoints})
 	m.ln, err = net.Listen("tcp", m.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
@@ -173,6 +184,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Runner.WaitReady(ctx); err != nil {
 		return fmt.Errorf("catch up with the stream: %w", err)
 	}
+	if err := m.checkpoints.start(); err != nil {
+		return err
+	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
 	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
 		return fmt.Errorf("create default project and environments: %w", err)
@@ -194,6 +208,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goRun("expiry", func() error { return sched.Run(bg) })
 	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("sweep", func() error { return sweep.Run(bg) })
+	m.goRun("checkpoints", func() error { return m.checkpoints.run(bg) })
 	return nil
 }
 
@@ -345,6 +360,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.http.Shutdown(ctx))
 		cancel()
 	}
+	m.finalCheckpoint()
 	if m.cancel != nil {
 		m.cancel()
 	}
