@@ -266,6 +266,11 @@ func TestVerifyNamesEachTamperingOfAStoppedDataDir(t *testing.T) {
 			}
 			return out, c + 1, true
 		}, "insertion"},
+		{"byte_flip_that_nats_finds_corrupt", func(t *testing.T, recs []fsRecord) ([]fsRecord, int, bool) {
+			i := seqOfType(t, recs, events.TypeTokenRevoked, 2)
+			recs[i].msg = bytes.Replace(recs[i].msg, []byte(`"reason":"`), []byte(`"reason":"X`), 1)
+			return recs, i + 1, false // the checksum no longer matches
+		}, "truncation"},
 		{"truncation_of_the_tail", func(t *testing.T, recs []fsRecord) ([]fsRecord, int, bool) {
 			i := seqOfType(t, recs, events.TypeTokenCreated, 3)
 			return recs[:i], i + 1, true
