@@ -14,6 +14,22 @@
 // optimistic-concurrency filter for an aggregate is ledger.<kind>.<id>.*
 // (see [Subject] and [AggregateFilter]).
 //
+// The token events are the contract services follow (the readers' feed,
+// projections/feed, carries them without the principals' personal data):
+// ledger.token.<id>.created, .scoped, .expiry-changed, .expired and
+// .revoked, with the payloads [TokenCreated], [TokenScoped],
+// [TokenExpiryChanged], [TokenExpired] and [TokenRevoked]. No payload holds
+// a secret: token.created carries the SHA-256 verifier. A revocation names
+// the token's id, not its verifier, so acting on revocations needs the
+// created events too.
+//
+// # Schemas
+//
+// [Schema] returns the JSON Schema of every event type and version (the
+// files in schema/, served by the ledger at /schemas/events/<name>), for
+// consumers in other languages; the tests check every golden file against
+// its schema.
+//
 // # Hash chain
 //
 // Each envelope records the hash of the previous event of the same aggregate

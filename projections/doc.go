@@ -13,6 +13,8 @@
 // a sequence (read-your-writes). [AsOf] and [AsOfTime] rebuild the token
 // set as it was at a stream sequence or a time, by replay.
 //
-// This package and its subpackages import only events (and the standard
-// library): services embed them to verify tokens locally.
+// This package and tokenset, directory and auditlog import only events (and
+// the standard library). feed (the readers' token feed: its contract and
+// follower) and verifier (a token set that follows the feed, for services
+// to verify tokens locally) add the NATS client.
 package projections

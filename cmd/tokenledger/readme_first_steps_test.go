@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // readmeFirstSteps is the README's first-steps block, as .ci/readme-first-steps
@@ -48,7 +51,7 @@ func TestReadmeFirstStepsFailWhenAnAnswerIsWrong(t *testing.T) {
 	if admin == nil {
 		t.Fatal("the block sets no ADMIN")
 	}
-	svc := startService(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": admin[1]})
+	svc := servicetest.Start(t, "", map[string]string{"INIT_ADMIN_API_TOKENS": admin[1]})
 	target, _ := url.Parse(svc.URL())
 
 	tests := []struct {
@@ -75,7 +78,9 @@ func TestReadmeFirstStepsFailWhenAnAnswerIsWrong(t *testing.T) {
 				resp.Header.Set("Content-Length", strconv.Itoa(len(tt.answer)))
 				return nil
 			}
-			addr := startLoopbackServer(t, "127.0.0.1", proxy)
+			front := httptest.NewServer(proxy) // on 127.0.0.1
+			defer front.Close()
+			addr := front.URL
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", block)

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // TestMain lets the test binary act as the tokenledger command, so the
@@ -29,7 +31,7 @@ func TestServe_ShutsDownCleanlyOnSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--data-dir", dir)
-			cmd.Env = append(os.Environ(), "TOKENLEDGER_TEST_RUN_MAIN=1", "INIT_ADMIN_API_TOKENS="+adminSecret)
+			cmd.Env = append(os.Environ(), "TOKENLEDGER_TEST_RUN_MAIN=1", "INIT_ADMIN_API_TOKENS="+servicetest.AdminSecret)
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -42,7 +41,7 @@ func (s *Server) authed(h handlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handlerFunc) error {
-	now := time.Now()
+	now := s.cmd.Now() // the ledger's one clock, also for the budgets
 	addr := s.clientKey(r)
 	// Only a presented credential can be guessed. Sign-ins through the
 	// auth proxy are never limited here: they would otherwise share the
@@ -57,7 +56,7 @@ func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handler
 	if err != nil {
 		var ae *apiError
 		if guessable && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			s.unauth.charge(addr, 1, time.Now())
+			s.unauth.charge(addr, 1, s.cmd.Now())
 		}
 		return err
 	}

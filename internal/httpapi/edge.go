@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/projections/tokenset"
@@ -27,7 +26,7 @@ const maxEdgeTokens = 1000
 // address that has none left gets 429 before any token is looked at.
 func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 	addr := s.clientKey(r)
-	if wait := s.unauth.blocked(addr, time.Now()); wait > 0 {
+	if wait := s.unauth.blocked(addr, s.cmd.Now()); wait > 0 {
 		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
 		return
 	}
@@ -68,7 +67,7 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 	// time of the answer: a batch that does not fit the address's budget is
 	// answered with nothing, so neither batching, concurrency nor a slow
 	// request buys more guesses than the budget.
-	if wait, ok := s.unauth.takeN(addr, misses, time.Now()); !ok {
+	if wait, ok := s.unauth.takeN(addr, misses, s.cmd.Now()); !ok {
 		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
 		return
 	}

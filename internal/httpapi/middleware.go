@@ -54,7 +54,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, err)
 		return
 	}
-	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" && r.URL.Path != "/openapi.json" {
+	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" && r.URL.Path != "/openapi.json" && !isSchemaPath(r.URL.Path) {
 		if err := s.runner.Err(); err != nil || !s.runner.Ready() || !s.started.Load() {
 			// Until the projections caught up (or after they stopped), tokens
 			// would look unknown and listings incomplete: answer nothing

@@ -55,14 +55,20 @@ func (s *Server) listPATs(w http.ResponseWriter, r *http.Request, p *authz.Princ
 	if err := requireUser(p); err != nil {
 		return err
 	}
+	s.writePATs(w, p.Owner(), p.IntID)
+	return nil
+}
+
+// writePATs answers {"pats": [...]}: the live tokens of owner, whose
+// integer id is ownerIntID.
+func (s *Server) writePATs(w http.ResponseWriter, owner events.Owner, ownerIntID uint64) {
 	out := struct {
 		Pats []pat `json:"pats"`
 	}{Pats: []pat{}}
-	for _, t := range s.liveTokensOf(p.Owner()) {
-		out.Pats = append(out.Pats, toPAT(t, p.IntID))
+	for _, t := range s.liveTokensOf(owner) {
+		out.Pats = append(out.Pats, toPAT(t, ownerIntID))
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 type createPATBody struct {
@@ -196,13 +202,7 @@ func (s *Server) listUserPATs(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Pats []pat `json:"pats"`
-	}{Pats: []pat{}}
-	for _, t := range s.liveTokensOf(events.Owner{Kind: events.ActorUser, ID: u.ID}) {
-		out.Pats = append(out.Pats, toPAT(t, u.IntID))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.writePATs(w, events.Owner{Kind: events.ActorUser, ID: u.ID}, u.IntID)
 	return nil
 }
 

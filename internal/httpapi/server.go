@@ -149,6 +149,8 @@ func (s *Server) routes() {
 	m.HandleFunc(readyPattern, s.handleReady)
 	m.Handle(metricsPattern, s.metrics.handler())
 	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	m.HandleFunc("GET /schemas/events", s.handleEventSchemas)
+	m.HandleFunc("GET /schemas/events/{name}", s.handleEventSchema)
 	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
@@ -215,6 +217,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ledger/events/{seq}/proof", s.admin(s.eventProof))
 	m.HandleFunc("GET /api/ledger/proof/consistency", s.admin(s.consistencyProof))
 	m.HandleFunc("GET /api/ledger/bundle", s.admin(s.getBundle))
+	m.HandleFunc("POST /api/ledger/introspect", s.handleIntrospect) // RFC 7662 (oauth.go)
+	m.HandleFunc("POST /api/ledger/revoke", s.handleRevoke)         // RFC 7009 (oauth.go)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("No route for this method and path; see the README for the API"))

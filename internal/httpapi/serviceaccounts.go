@@ -126,13 +126,7 @@ func (s *Server) listServiceAccountTokens(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Pats []pat `json:"pats"`
-	}{Pats: []pat{}}
-	for _, t := range s.liveTokensOf(events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}) {
-		out.Pats = append(out.Pats, toPAT(t, sa.IntID))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.writePATs(w, events.Owner{Kind: events.ActorServiceAccount, ID: sa.ID}, sa.IntID)
 	return nil
 }
 

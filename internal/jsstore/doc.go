@@ -60,4 +60,8 @@
 // reader (authenticated) that imports the feed's Direct Get and wake-ups:
 // readers follow with [FollowFeed] using Direct Get and the republished
 // wake-ups, without any consumer.
+//
+// The server itself listens on nothing: a [Front] owns the client
+// listener and bridges each socket to an in-process connection of the
+// server, bounding the sockets that have not signed in yet.
 package jsstore

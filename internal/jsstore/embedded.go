@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tokenledger/tokenledger/projections/feed"
 )
 
 // EmbeddedConfig configures an in-process nats-server with JetStream.
@@ -25,17 +27,12 @@ type EmbeddedConfig struct {
 	// required: an empty dir would make JetStream fall back to a shared
 	// temporary directory.
 	DataDir string
-	// Listen is the client address as host:port. Empty means no listener:
-	// only in-process connections (nats.InProcessServer) can reach the
-	// server. Port 0 picks a free port (read it back with ClientURL).
+	// Listen is the server's own client listener as host:port. Empty
+	// means none: only in-process connections reach the server. The
+	// ledger leaves it empty and serves clients through a [Front] (see
+	// there why); a listener of the server's own is for tests and
+	// benchmarks. Port 0 picks a free port (read it back with ClientURL).
 	Listen string
-	// ListenLater keeps the listener closed until [Listen] is called.
-	// nats-server counts in-process connections against the same
-	// max_connections as TCP ones, and a TCP client holds a slot from its
-	// accept until the auth timeout without signing in: connect the
-	// ledger's in-process connections first, then open the listener, so
-	// that no local process can hold the slots they need.
-	ListenLater bool
 	// SyncAlways makes the store fsync every write before it is
 	// acknowledged (sync_interval: always). Production needs it: with the
 	// default 2-minute interval an OS crash or power loss can lose
@@ -58,7 +55,8 @@ type EmbeddedConfig struct {
 	// Without readers no other client can connect at all.
 	Readers []Reader
 	// MaxConnections caps client connections to the server (default
-	// DefaultMaxConnections); MaxReaderConnections caps those of each
+	// DefaultMaxConnections; behind a [Front], give it
+	// FrontConfig.ServerConnections); MaxReaderConnections caps those of each
 	// reader (default DefaultMaxReaderConnections; its account's
 	// max_connections); MaxReaderSubscriptions caps the
 	// subscriptions of one reader connection (default
@@ -111,8 +109,8 @@ const (
 	// (stored on FeedSubjects) without the principals' personal data,
 	// published by [FeedPublisher], with Direct Get, and every stored
 	// event's headers republished on its own subject.
-	FeedStream   = "LEDGER_TOKENS"
-	FeedSubjects = "ledger.token.>"
+	FeedStream   = feed.Stream
+	FeedSubjects = feed.Subjects
 	// FeedPublishPrefix is the subject prefix FeedUser publishes feed
 	// events under (FeedPublishPrefix.ledger.token.…); FeedStream stores
 	// them without it. Only FeedUser may publish there, and it is
@@ -222,32 +220,9 @@ func DefaultEmbedded(dataDir string) EmbeddedConfig {
 // failure (taken port, unusable data dir) is reported at once instead.
 const embeddedReadyTimeout = 5 * time.Minute
 
-// authTimeout is how long a TCP client may take to sign in.
+// authTimeout is how long a client of the server's own listener may take
+// to sign in.
 const authTimeout = time.Second
-
-// Listen opens the client listener of a server started with
-// EmbeddedConfig.ListenLater (at the configured address; read it back
-// with ClientURL). Call it once the ledger's in-process connections are
-// made: they then hold their slots, and the ledger makes no new one.
-func Listen(s *server.Server) error {
-	if s.Addr() != nil {
-		return errors.New("jsstore: embedded server: already listening")
-	}
-	ready := make(chan struct{})
-	s.AcceptLoop(ready)
-	<-ready
-	if s.Addr() != nil {
-		return nil
-	}
-	// The server logged its reason; try once more here to return it.
-	hp := strings.TrimPrefix(s.ClientURL(), "nats://")
-	l, err := net.Listen("tcp", hp)
-	if err != nil {
-		return fmt.Errorf("jsstore: embedded server: error listening on port %s: %w", hp, err)
-	}
-	_ = l.Close()
-	return fmt.Errorf("jsstore: embedded server: error listening on port %s (see the server's log)", hp)
-}
 
 // startStopWait bounds how long a cancelled start-up waits for the
 // server's Start to return.
@@ -285,8 +260,8 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*server.Server, err
 	} else if cfg.Listen != "" {
 		return nil, errors.New("jsstore: embedded server: a listening server needs OwnerPassword, or any local process could append forged events")
 	}
-	if cfg.Listen == "" || cfg.ListenLater {
-		opts.DontListen = true // Listen starts the accept loop later
+	if cfg.Listen == "" {
+		opts.DontListen = true
 	}
 	if cfg.Listen != "" {
 		host, portStr, err := net.SplitHostPort(cfg.Listen)

@@ -2,19 +2,18 @@ package jsstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/projections/feed"
 )
 
 // FeedStreamConfig is the readers' stream in FeedAccount: a projection
@@ -113,177 +112,34 @@ func feedFits(got, want jetstream.StreamConfig) bool {
 		reflect.DeepEqual(got.RePublish, want.RePublish)
 }
 
-// FeedEnvelope is a token event as the feed carries it: the stored
-// envelope without the acting principal's personal data. It keeps what a
-// service following tokens needs: the event (id, type, schema version,
-// aggregate, time, data, the ledger's reason code and command id) and who
-// acted as a kind and an id and through which credential (type and public
-// id). It leaves out the actor's name and the request's remote address,
-// user agent and request id; and the hash chain (prev, hash), which is
-// computed over the stored bytes and would not verify over these. An
-// allow-list: a field added to [events.Envelope] does not reach readers
-// until it is added here.
-type FeedEnvelope struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	Version       int             `json:"v"`
-	AggregateKind string          `json:"kind"`
-	AggregateID   string          `json:"aggregate"`
-	Time          time.Time       `json:"time"`
-	CommandID     string          `json:"command,omitempty"`
-	Actor         FeedActor       `json:"actor"`
-	Via           FeedVia         `json:"via"`
-	Reason        string          `json:"reason,omitempty"`
-	Data          json.RawMessage `json:"data"`
-}
-
-// FeedActor is the acting principal of a feed event: its kind and id.
-type FeedActor struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
-
-// FeedVia is the credential a feed event's actor used: its type and
-// public id.
-type FeedVia struct {
-	CredentialID   string `json:"credentialId,omitempty"`
-	CredentialType string `json:"credentialType,omitempty"`
-}
-
-// NewFeedEnvelope is env as the feed carries it.
-func NewFeedEnvelope(env *events.Envelope) FeedEnvelope {
-	return FeedEnvelope{ID: env.ID, Type: env.Type, Version: env.Version, AggregateKind: env.AggregateKind,
-		AggregateID: env.AggregateID, Time: env.Time, CommandID: env.CommandID,
-		Actor:  FeedActor{Kind: env.Actor.Kind, ID: env.Actor.ID},
-		Via:    FeedVia{CredentialID: env.Via.CredentialID, CredentialType: env.Via.CredentialType},
-		Reason: env.Reason, Data: feedData(env)}
-}
-
-// feedData is the event's payload re-encoded from its decoded form, so
-// that only the payload type's own fields reach readers (bytes edited into
-// a stored event's data do not), or the stored bytes when this build does
-// not know the payload.
-func feedData(env *events.Envelope) json.RawMessage {
-	p, err := env.Payload()
-	if err != nil || p == nil {
-		return env.Data
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return env.Data
-	}
-	return b
-}
-
-// LedgerSequenceHeader is the header of every feed event that holds its
-// sequence in the ledger stream.
-const LedgerSequenceHeader = "Ledger-Sequence"
-
-// FeedEvent is one token event as a reader receives it: its sequence in
-// FeedStream (pass the last one handled + 1 to [FollowFeed] to resume),
-// its sequence in the ledger (LedgerSequence, for correlating with the
-// ledger's X-Ledger-Sequence answers and audit log; the ledger's
-// sequences have gaps where other events are), its subject and the
-// [FeedEnvelope] encoded as JSON.
-type FeedEvent struct {
-	Sequence       uint64
-	LedgerSequence uint64
-	Subject        string
-	Data           []byte
-}
-
-// feedBatch is how many events one catch-up Direct Get asks for;
-// feedPoll how often a follower checks for events even without a live
-// one (a live message can be dropped on a slow connection).
-const (
-	feedBatch       = 256
-	feedPoll        = 5 * time.Second
-	feedRequestWait = 10 * time.Second
+// The feed's wire contract and its follower live in the public package
+// projections/feed, which services import; these names keep the ledger's
+// code and tests on that one code path.
+type (
+	// FeedEnvelope is [feed.Envelope].
+	FeedEnvelope = feed.Envelope
+	// FeedActor is [feed.Actor].
+	FeedActor = feed.Actor
+	// FeedVia is [feed.Via].
+	FeedVia = feed.Via
+	// FeedEvent is [feed.Event].
+	FeedEvent = feed.Event
 )
 
-// IsFeedWakeUp reports whether m, received on FeedSubjects, has the form
-// of FeedStream's republished wake-up: no data, the stored subject and
-// the message size in headers, the subject it arrived on equal to the
-// stored one, and no Nats-Num-Pending. Any reader can send a Direct Get
-// with a reply subject in FeedSubjects, and JetStream publishes the answer
-// there to every follower: such a message carries the event's data (and
-// a batch answer Nats-Num-Pending), so it fails this check. Even a wake-up
-// is only a hint that the feed may have grown: read the events with
-// Direct Get, never from a live message.
-func IsFeedWakeUp(m *nats.Msg) bool {
-	h := m.Header
-	return len(m.Data) == 0 && h != nil && h.Get(jetstream.StreamHeader) == FeedStream &&
-		h.Get(jetstream.SubjectHeader) == m.Subject && h.Get("Nats-Msg-Size") != "" &&
-		h.Get(jetstream.SequenceHeader) != "" && h.Get(numPendingHeader) == ""
-}
+// feedRequestWait bounds the publisher's requests to the feed.
+const feedRequestWait = feed.DefaultRequestWait
 
-// FollowFeed calls fn, in order and without gaps, for every event of
-// FeedStream from sequence from (1 for all), then for every new one, until
-// ctx ends or fn returns an error. It needs only a reader's permissions
-// and leaves no state on the server: the live messages only wake it up
-// (and only those of [IsFeedWakeUp]'s form: a forged one costs no
-// request); every event is read with Direct Get batches from the next
-// sequence, so none is missed or delivered twice. Resume after a restart
-// by passing the last sequence handled + 1.
+// LedgerSequenceHeader is [feed.LedgerSequenceHeader].
+const LedgerSequenceHeader = feed.LedgerSequenceHeader
+
+// NewFeedEnvelope is env as the feed carries it ([feed.NewEnvelope]).
+func NewFeedEnvelope(env *events.Envelope) FeedEnvelope { return feed.NewEnvelope(env) }
+
+// IsFeedWakeUp is [feed.IsWakeUp].
+func IsFeedWakeUp(m *nats.Msg) bool { return feed.IsWakeUp(m) }
+
+// FollowFeed is [feed.Follow]: it calls fn, in order and without gaps, for
+// every event of FeedStream from sequence from, then for every new one.
 func FollowFeed(ctx context.Context, nc *nats.Conn, from uint64, fn func(FeedEvent) error) error {
-	if from == 0 {
-		from = 1
-	}
-	wake := make(chan struct{}, 1)
-	sub, err := nc.Subscribe(FeedSubjects, func(m *nats.Msg) {
-		if !IsFeedWakeUp(m) {
-			return
-		}
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("jsstore: follow feed: subscribe %s: %w", FeedSubjects, err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.FlushTimeout(feedRequestWait); err != nil {
-		return fmt.Errorf("jsstore: follow feed: %w", err)
-	}
-	tick := time.NewTicker(feedPoll)
-	defer tick.Stop()
-	next := from
-	for {
-		for { // catch up
-			rctx, cancel := context.WithTimeout(ctx, feedRequestWait)
-			msgs, err := directBatch(rctx, nc, "$JS.API.", FeedStream, "", next, feedBatch)
-			cancel()
-			if errors.Is(err, errNoMessages) {
-				break
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("jsstore: follow feed from %d: %w", next, err)
-			}
-			for _, m := range msgs {
-				if m.Sequence < next {
-					continue
-				}
-				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
-				if err := fn(FeedEvent{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data}); err != nil {
-					return err
-				}
-				next = m.Sequence + 1
-			}
-			// A batch is cut short at directMaxBytes; the server tells how
-			// many events remain after its last one.
-			if msgs[len(msgs)-1].Header.Get(numPendingHeader) == "0" {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		case <-tick.C:
-		}
-	}
+	return feed.Follow(ctx, nc, from, fn)
 }

@@ -23,9 +23,13 @@ import (
 )
 
 // feedEnv is an embedded server with the two-account layout, the owner's
-// store and the feed stream, and one reader (name and password).
+// store and the feed stream, and one reader (name and password). Like the
+// service, the ledger connects in-process and clients through the front
+// at url.
 type feedEnv struct {
 	srv   *server.Server
+	front *jsstore.Front
+	url   string // the front's
 	owner *nats.Conn
 	js    jetstream.JetStream // the owner's
 	store *jsstore.Store
@@ -39,29 +43,44 @@ const (
 	readerPW   = "reader-pw"
 )
 
+// startFeedServer starts a feedEnv; change may adjust the server's
+// configuration, whose MaxConnections is the front's cap (as
+// --nats-max-connections is).
 func startFeedServer(t *testing.T, change func(*jsstore.EmbeddedConfig)) *feedEnv {
+	t.Helper()
+	return startFeedServerFront(t, change, nil)
+}
+
+// startFeedServerFront is startFeedServer with the front's configuration
+// adjusted by changeFront too.
+func startFeedServerFront(t *testing.T, change func(*jsstore.EmbeddedConfig), changeFront func(*jsstore.FrontConfig)) *feedEnv {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(readerPW), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := jsstore.EmbeddedConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", OwnerPassword: "owner-pw", FeedPassword: "feed-pw",
+	cfg := jsstore.EmbeddedConfig{DataDir: t.TempDir(), OwnerPassword: "owner-pw", FeedPassword: "feed-pw",
 		Readers: []jsstore.Reader{{Name: readerName, PasswordHash: string(hash)}}}
 	if change != nil {
 		change(&cfg)
 	}
+	fcfg := jsstore.FrontConfig{Listen: "127.0.0.1:0", MaxConnections: cfg.MaxConnections, Log: cfg.Log}
+	if changeFront != nil {
+		changeFront(&fcfg)
+	}
+	cfg.MaxConnections = fcfg.ServerConnections()
 	srv, err := jsstore.StartEmbedded(ctxFor(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	owner, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "owner-pw"), nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
+	owner, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(jsstore.OwnerUser, "owner-pw"), nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(owner.Close)
 	st := mustOpen(t, owner, jsstore.Config{OwnsServer: true})
-	feed, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	feed, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +88,16 @@ func startFeedServer(t *testing.T, change func(*jsstore.EmbeddedConfig)) *feedEn
 	if err := jsstore.EnsureFeed(ctxFor(t), feed, nil); err != nil {
 		t.Fatal(err)
 	}
-	e := &feedEnv{srv: srv, owner: owner, js: newJS(t, owner), store: st, feed: feed}
+	front, err := jsstore.OpenFront(srv, fcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := front.Close(); err != nil {
+			t.Errorf("front.Close: %v", err)
+		}
+	})
+	e := &feedEnv{srv: srv, front: front, url: front.ClientURL(), owner: owner, js: newJS(t, owner), store: st, feed: feed}
 	e.stopPublisher = publish(t, st, feed)
 	return e
 }
@@ -99,7 +127,7 @@ func publish(t *testing.T, st *jsstore.Store, fc *nats.Conn) (stop func()) {
 func (e *feedEnv) connectReader(t *testing.T) (*nats.Conn, *asyncErrs) {
 	t.Helper()
 	errs := &asyncErrs{}
-	nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.ErrorHandler(errs.handle))
+	nc, err := nats.Connect(e.url, nats.UserInfo(readerName, readerPW), nats.ErrorHandler(errs.handle))
 	if err != nil {
 		t.Fatalf("reader connect: %v", err)
 	}
@@ -327,7 +355,7 @@ func TestReaderCannotTouchServerState(t *testing.T) {
 func TestEmbeddedRefusesUnauthenticatedClients(t *testing.T) {
 	e := startFeedServer(t, nil)
 	for _, opts := range [][]nats.Option{nil, {nats.UserInfo(readerName, "wrong")}, {nats.UserInfo(readerName, "")}} {
-		if nc, err := nats.Connect(e.srv.ClientURL(), opts...); err == nil {
+		if nc, err := nats.Connect(e.url, opts...); err == nil {
 			nc.Close()
 			t.Fatalf("connect with %d options accepted", len(opts))
 		}
@@ -347,7 +375,7 @@ func TestNKeyReaderFollowsTheFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.Readers = readers })
-	nc, err := nats.Connect(e.srv.ClientURL(), nats.Nkey(pub, func(nonce []byte) ([]byte, error) {
+	nc, err := nats.Connect(e.url, nats.Nkey(pub, func(nonce []byte) ([]byte, error) {
 		signer, err := nkeys.FromSeed(seed)
 		if err != nil {
 			return nil, err
@@ -378,7 +406,7 @@ func TestReaderConnectionAndSubscriptionCaps(t *testing.T) {
 	var conns []*nats.Conn
 	refused := false
 	for i := 0; i < 10 && !refused; i++ { // bounded: 10 attempts
-		nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.NoReconnect())
+		nc, err := nats.Connect(e.url, nats.UserInfo(readerName, readerPW), nats.NoReconnect())
 		if err != nil {
 			refused = true
 			if i != 3 {
@@ -412,20 +440,20 @@ func TestReaderConnectionAndSubscriptionCaps(t *testing.T) {
 		t.Fatalf("10 subscriptions on one reader connection: %v, want ErrMaxSubscriptionsExceeded", subErr)
 	}
 	create(t, e.store) // the ledger is not affected
-	owner2, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "owner-pw"))
+	owner2, err := nats.Connect(e.url, nats.UserInfo(jsstore.OwnerUser, "owner-pw"))
 	if err != nil {
 		t.Fatalf("the ledger's account is refused once readers are at their cap: %v", err)
 	}
 	owner2.Close()
 }
 
-// The server-wide connection cap also holds.
+// The total cap on signed-in client connections (the front's) also
+// holds, above the readers' own caps.
 func TestEmbeddedConnectionCap(t *testing.T) {
 	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.MaxConnections = 4; c.MaxReaderConnections = 100 })
-	// the owner's connection is one of the four.
 	var refused error
 	for i := 0; i < 5 && refused == nil; i++ {
-		nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.NoReconnect())
+		nc, err := nats.Connect(e.url, nats.UserInfo(readerName, readerPW), nats.NoReconnect())
 		if err != nil {
 			refused = err
 			break
@@ -434,6 +462,12 @@ func TestEmbeddedConnectionCap(t *testing.T) {
 	}
 	if refused == nil {
 		t.Fatal("more connections than MaxConnections accepted")
+	}
+	if !strings.Contains(refused.Error(), "maximum connections exceeded") {
+		t.Fatalf("refused with %v, want nats-server's words, maximum connections exceeded", refused)
+	}
+	if s := e.front.Stats(); s.SignedIn != 4 {
+		t.Fatalf("the front counts %d signed-in connections, want 4", s.SignedIn)
 	}
 	create(t, e.store)
 }
@@ -483,7 +517,7 @@ func TestParseReaders(t *testing.T) {
 func TestFeedIsGapFreeAndOrderedWithRacingPublishersAndRestart(t *testing.T) {
 	e := startFeedServer(t, nil)
 	ctx := ctxFor(t)
-	second, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	second, err := nats.Connect(e.url, nats.UserInfo(jsstore.FeedUser, "feed-pw"), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -358,7 +358,7 @@ func TestFailedSignInsDoNotFloodTheLog(t *testing.T) {
 	e := startFeedServer(t, func(c *jsstore.EmbeddedConfig) { c.Log = logs })
 	const attempts = 60 // bounded
 	for i := 0; i < attempts; i++ {
-		if nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo("mallory", "guess"), nats.NoReconnect()); err == nil {
+		if nc, err := nats.Connect(e.url, nats.UserInfo("mallory", "guess"), nats.NoReconnect()); err == nil {
 			nc.Close()
 			t.Fatal("a wrong password was accepted")
 		}

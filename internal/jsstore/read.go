@@ -2,7 +2,6 @@ package jsstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/directget"
 )
 
 // loadPageSize is how many messages one Direct Get batch request asks for.
@@ -20,14 +20,13 @@ import (
 var loadPageSize = 512
 
 // pullMaxMessages is the ordered consumer's buffer for Replay and Follow;
-// pullMaxBytes caps one pull request, and directMaxBytes one Direct Get
-// batch, far below the embedded server's max_pending (EmbeddedMaxPending):
+// pullMaxBytes caps one pull request (and directget.MaxBytes one Direct Get
+// batch), far below the embedded server's max_pending (EmbeddedMaxPending):
 // the server closes a connection for which it holds more than that, the
 // ledger's own included.
 const (
 	pullMaxMessages = 4096
 	pullMaxBytes    = 2 << 20
-	directMaxBytes  = 1 << 20
 )
 
 // errStopScan ends a scan early without an error.
@@ -35,7 +34,7 @@ var errStopScan = errors.New("stop scan")
 
 // numPendingHeader is set by the server on every message of a Direct Get
 // batch: how many matching messages remain after this one.
-const numPendingHeader = "Nats-Num-Pending"
+const numPendingHeader = directget.NumPendingHeader
 
 // Load returns every event of the aggregate kind/id in stream order, each
 // with its Sequence set; an aggregate without events yields an empty slice
@@ -286,7 +285,7 @@ func (s *Store) deleteConsumer(cons jetstream.Consumer) {
 }
 
 // errNoMessages: a Direct Get found nothing matching.
-var errNoMessages = errors.New("no messages")
+var errNoMessages = directget.ErrNoMessages
 
 // directBatch asks the stream for up to n messages matching filter from
 // sequence from, in one Direct Get batch request, and returns them in
@@ -310,69 +309,5 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 // directBatch is one Direct Get batch request on nc to stream (API prefix
 // ending in a dot); ctx must have a deadline.
 func directBatch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, from uint64, n int) ([]*jetstream.RawStreamMsg, error) {
-	inbox := nc.NewInbox()
-	replies := make(chan *nats.Msg, n+2) // n messages and the end-of-batch marker
-	sub, err := nc.ChanSubscribe(inbox, replies)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	req, err := json.Marshal(struct {
-		Batch    int    `json:"batch"`
-		MaxBytes int    `json:"max_bytes"`
-		Seq      uint64 `json:"seq"`
-		Subj     string `json:"next_by_subj,omitempty"`
-	}{n, directMaxBytes, from, filter})
-	if err != nil {
-		return nil, err
-	}
-	if err := nc.PublishRequest(prefix+"DIRECT.GET."+stream, inbox, req); err != nil {
-		return nil, err
-	}
-	var out []*jetstream.RawStreamMsg
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("no complete answer from stream %s: %w", stream, ctx.Err())
-		case m := <-replies:
-			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-				switch status := m.Header.Get("Status"); status {
-				case "204": // end of batch
-					if len(out) == 0 {
-						return nil, errNoMessages
-					}
-					return out, nil
-				case "404":
-					return nil, errNoMessages
-				default:
-					return nil, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
-				}
-			}
-			raw, err := rawDirectMsg(m)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, raw)
-		}
-	}
-}
-
-// rawDirectMsg reads a Direct Get answer's headers.
-func rawDirectMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
-	if m.Header.Get(numPendingHeader) == "" {
-		return nil, errors.New("the server does not support Direct Get batches (needs nats-server 2.11 or newer)")
-	}
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("direct get: bad %s header: %w", jetstream.SequenceHeader, err)
-	}
-	subj := m.Header.Get(jetstream.SubjectHeader)
-	if subj == "" {
-		return nil, fmt.Errorf("direct get: no %s header at sequence %d", jetstream.SubjectHeader, seq)
-	}
-	tm, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	if err != nil {
-		return nil, fmt.Errorf("direct get: bad time stamp at sequence %d: %w", seq, err)
-	}
-	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: tm}, nil
+	return directget.Batch(ctx, nc, prefix, stream, filter, from, n)
 }

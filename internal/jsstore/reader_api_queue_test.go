@@ -28,8 +28,12 @@ func TestReaderCannotMakeTheServerDropTheLedgersAPICalls(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
+	var readers []*nats.Conn
+	for c := 0; c < 8; c++ { // all connected before any floods
 		rd, _ := e.connectReader(t)
+		readers = append(readers, rd)
+	}
+	for _, rd := range readers {
 		wg.Add(1)
 		go func() { // the flood: bounded in count and time
 			defer wg.Done()

@@ -27,13 +27,13 @@ func TestOneReaderCannotTakeEveryReaderConnection(t *testing.T) {
 		c.Readers = append(c.Readers, jsstore.Reader{Name: "other-service", PasswordHash: string(hash)})
 	})
 	for i := 0; i < cap; i++ { // bounded: the greedy reader takes the whole budget
-		nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo(readerName, readerPW), nats.NoReconnect())
+		nc, err := nats.Connect(e.url, nats.UserInfo(readerName, readerPW), nats.NoReconnect())
 		if err != nil {
 			break
 		}
 		t.Cleanup(nc.Close)
 	}
-	nc, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo("other-service", "other-pw"), nats.NoReconnect())
+	nc, err := nats.Connect(e.url, nats.UserInfo("other-service", "other-pw"), nats.NoReconnect())
 	if err != nil {
 		t.Fatalf("reader other-service is locked out by another reader's %d connections: %v", cap, err)
 	}
@@ -54,7 +54,7 @@ func TestReadersForgedRepliesReachOnlyTheirOwnAccount(t *testing.T) {
 	})
 	create(t, e.store)
 	waitFeedLen(t, e, 1)
-	victim, err := nats.Connect(e.srv.ClientURL(), nats.UserInfo("other-service", "other-pw"), nats.NoReconnect())
+	victim, err := nats.Connect(e.url, nats.UserInfo("other-service", "other-pw"), nats.NoReconnect())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestSlowReaderCannotMakeTheServerBufferUnboundedMemory(t *testing.T) {
 	}
 	waitFeedLen(t, e, 200)
 
-	u, err := url.Parse(e.srv.ClientURL())
+	u, err := url.Parse(e.url)
 	if err != nil {
 		t.Fatal(err)
 	}

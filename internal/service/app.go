@@ -44,7 +44,8 @@ type Main struct {
 	log      *slog.Logger
 	nats     *server.Server
 	nc       *nats.Conn
-	feed     *nats.Conn // FeedUser's connection; nil without a NATS listener
+	feed     *nats.Conn     // FeedUser's connection; nil without a NATS listener
+	front    *jsstore.Front // the NATS listener; nil without one
 	Store    *jsstore.Store
 	Tokens   *tokenset.Set
 	Dir      *directory.Directory
@@ -92,10 +93,10 @@ func (m *Main) URL() string { return "http://" + m.ln.Addr().String() }
 // NATSURL is the embedded NATS server's client URL ("" when it does not
 // listen or NATS is external).
 func (m *Main) NATSURL() string {
-	if m.nats == nil || m.Config.NATSListen == "off" {
+	if m.front == nil {
 		return ""
 	}
-	return m.nats.ClientURL()
+	return m.front.ClientURL()
 }
 
 // Run starts everything and returns once the HTTP API is serving and the
@@ -244,12 +245,12 @@ func (m *Main) connect(ctx context.Context) error {
 	if err := m.lockDataDir(); err != nil {
 		return err
 	}
-	cfg := jsstore.DefaultEmbedded(m.Config.DataDir)
+	cfg := jsstore.DefaultEmbedded(m.Config.DataDir) // no listener of its own: the front (below)
 	cfg.SyncAlways = !m.Config.NoSync
-	if l := m.Config.NATSListen; l != "off" && l != "" {
-		cfg.Listen = l
+	listen := m.Config.NATSListen
+	if listen == "off" {
+		listen = ""
 	}
-	cfg.ListenLater = true // after the ledger's own connections (below)
 	// Only this process may append: its connection authenticates with a
 	// password made for this run and kept nowhere, in an account no other
 	// client can publish into. A second per-run password lets it manage
@@ -265,22 +266,29 @@ func (m *Main) connect(ctx context.Context) error {
 	cfg.OwnerPassword, cfg.FeedPassword = owner, feed
 	cfg.Readers = m.Config.NATSReaders
 	l := m.Config.NATSLimits
-	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = l.MaxConnections, l.MaxReaderConnections, l.MaxReaderSubscriptions
+	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log}
+	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = front.ServerConnections(), l.MaxReaderConnections, l.MaxReaderSubscriptions
 	cfg.MaxPayload, cfg.FeedMaxBytes = l.MaxPayload, l.FeedMaxBytes
 	cfg.Log = m.log
+	if listen != "" {
+		// Bound now (a taken port is reported at once), serving once the
+		// ledger's own connections are made.
+		if m.front, err = jsstore.NewFront(front); err != nil {
+			return err
+		}
+	}
 	s, err := jsstore.StartEmbedded(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	m.nats = s
 	// The ledger's connections are in-process and made before the
-	// listener opens: nats-server counts them against the same
-	// max_connections as TCP clients, whose unauthenticated sockets hold
-	// slots until the auth timeout. Made first, they hold their slots for
-	// the life of the process (an in-process connection is dropped only
-	// when the server closes it; it then retries without end).
+	// listener opens; the server's connection cap has room for them
+	// beyond every socket the front lets through (an in-process
+	// connection is dropped only when the server closes it; it then
+	// retries without end).
 	connect := func(user, pw, inbox string) (*nats.Conn, error) {
-		return nats.Connect(s.ClientURL(), nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
+		return nats.Connect("", nats.Name("tokenledger"), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox),
 			nats.ErrorHandler(m.natsErrors), nats.InProcessServer(s), nats.MaxReconnects(-1))
 	}
 	nc, err := connect(jsstore.OwnerUser, owner, jsstore.OwnerInboxPrefix)
@@ -288,7 +296,7 @@ func (m *Main) connect(ctx context.Context) error {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	m.nc = nc
-	if cfg.Listen == "" {
+	if listen == "" {
 		return nil // no reader can connect: no feed to keep
 	}
 	// The feed is a projection the ledger publishes (jsstore.FeedPublisher,
@@ -302,12 +310,10 @@ func (m *Main) connect(ctx context.Context) error {
 	if err := jsstore.EnsureFeed(ctx, fc, m.log); err != nil {
 		return err
 	}
-	if err := jsstore.Listen(s); err != nil {
-		return err
-	}
+	m.front.Serve(s)
 	if len(cfg.Readers) == 0 {
 		m.log.Info("the NATS listener accepts no readers: add nkeys or name:bcrypt-hash users with --nats-readers or --nats-readers-file to let services follow token events",
-			"nats", s.ClientURL())
+			"nats", m.front.ClientURL())
 	}
 	return nil
 }
@@ -373,6 +379,10 @@ func (m *Main) Close() error {
 	}
 	if m.feed != nil {
 		m.feed.Close()
+	}
+	if m.front != nil {
+		errs = append(errs, m.front.Close())
+		m.front = nil
 	}
 	if m.nats != nil {
 		m.nats.Shutdown()

@@ -51,6 +51,9 @@ type Config struct {
 	NATSReaders []jsstore.Reader
 	// NATSLimits caps the embedded server (zero fields: jsstore defaults).
 	NATSLimits NATSLimits
+	// NATSMaxUnauthenticated caps the sockets the embedded NATS listener
+	// holds before they sign in (0: jsstore.DefaultMaxUnauthenticated).
+	NATSMaxUnauthenticated int
 
 	// HTTP limits (0 turns each off; ParseConfig sets the defaults).
 	// MaxConnections caps open HTTP connections; at the cap the longest-idle
@@ -158,8 +161,10 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	def("nats-readers-file", "NATS_READERS_FILE", "", "`file` with more readers, same syntax, one or more a line, # comments",
 		str(&readersFile))
 	l := &c.NATSLimits
-	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most client `connections` the embedded NATS server accepts",
+	def("nats-max-connections", "NATS_MAX_CONNECTIONS", strconv.Itoa(l.MaxConnections), "most signed-in client `connections` the embedded NATS listener holds",
 		func(v string) error { return parsePositive(v, &l.MaxConnections) })
+	def("nats-max-unauthenticated", "NATS_MAX_UNAUTHENTICATED", strconv.Itoa(jsstore.DefaultMaxUnauthenticated), "most `sockets` the embedded NATS listener holds before they sign in (one address at most half; when full, the longest-waiting of the address holding the most is closed)",
+		func(v string) error { return parsePositive(v, &c.NATSMaxUnauthenticated) })
 	def("nats-max-reader-connections", "NATS_MAX_READER_CONNECTIONS", strconv.Itoa(l.MaxReaderConnections), "most `connections` of one NATS reader (each has an account of its own)",
 		func(v string) error { return parsePositive(v, &l.MaxReaderConnections) })
 	def("nats-max-reader-subscriptions", "NATS_MAX_READER_SUBSCRIPTIONS", strconv.Itoa(l.MaxReaderSubscriptions), "most `subscriptions` of one NATS reader connection",

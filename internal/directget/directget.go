@@ -1,0 +1,129 @@
+// Package directget reads a JetStream stream with Direct Get batch
+// requests (no consumer): the ledger's own loads (internal/jsstore) and
+// the readers' feed follower (projections/feed) share it.
+package directget
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// MaxBytes caps one batch's answer, far below the embedded server's
+// max_pending: the server closes a connection for which it holds more.
+const MaxBytes = 1 << 20
+
+// NumPendingHeader is set by the server on every message of a Direct Get
+// batch: how many matching messages remain after this one.
+const NumPendingHeader = "Nats-Num-Pending"
+
+// ErrNoMessages is returned by [Batch] when nothing matches from the
+// requested sequence on.
+var ErrNoMessages = errors.New("no messages")
+
+// Batch asks stream for up to n messages matching filter ("" for all)
+// from sequence from, in one Direct Get batch request on nc (API prefix
+// ending in a dot, e.g. "$JS.API."), and returns them in order: at least
+// one, or ErrNoMessages. ctx must have a deadline. It does what
+// jetstreamext.GetBatch does, with a reply subscription sized to the
+// batch (that one buffers 65,536 messages per call), and it reports an
+// answer cut short by ctx as an error, never as a complete batch.
+func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, from uint64, n int) ([]*jetstream.RawStreamMsg, error) {
+	inbox := nc.NewInbox()
+	replies := make(chan *nats.Msg, n+2) // n messages and the end-of-batch marker
+	sub, err := nc.ChanSubscribe(inbox, replies)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, err := json.Marshal(struct {
+		Batch    int    `json:"batch"`
+		MaxBytes int    `json:"max_bytes"`
+		Seq      uint64 `json:"seq"`
+		Subj     string `json:"next_by_subj,omitempty"`
+	}{n, MaxBytes, from, filter})
+	if err != nil {
+		return nil, err
+	}
+	if err := nc.PublishRequest(prefix+"DIRECT.GET."+stream, inbox, req); err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no complete answer from stream %s: %w", stream, ctx.Err())
+		case m := <-replies:
+			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+				switch status := m.Header.Get("Status"); status {
+				case "204": // end of batch
+					if len(out) == 0 {
+						return nil, ErrNoMessages
+					}
+					return out, nil
+				case "404":
+					return nil, ErrNoMessages
+				default:
+					return nil, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+				}
+			}
+			raw, err := rawMsg(m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, raw)
+		}
+	}
+}
+
+// One sends a single Direct Get request req (a JSON request such as
+// {"last_by_subj": ">"} or {"start_time": …}) to stream and returns the
+// message, or ErrNoMessages when none matches.
+func One(ctx context.Context, nc *nats.Conn, prefix, stream string, req any) (*jetstream.RawStreamMsg, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	m, err := nc.RequestWithContext(ctx, prefix+"DIRECT.GET."+stream, body)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+		if m.Header.Get("Status") == "404" {
+			return nil, ErrNoMessages
+		}
+		return nil, fmt.Errorf("direct get: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+	}
+	return parse(m)
+}
+
+// rawMsg reads a Direct Get batch answer's headers.
+func rawMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
+	if m.Header.Get(NumPendingHeader) == "" {
+		return nil, errors.New("the server does not support Direct Get batches (needs nats-server 2.11 or newer)")
+	}
+	return parse(m)
+}
+
+// parse reads a Direct Get answer's headers.
+func parse(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("direct get: bad %s header: %w", jetstream.SequenceHeader, err)
+	}
+	subj := m.Header.Get(jetstream.SubjectHeader)
+	if subj == "" {
+		return nil, fmt.Errorf("direct get: no %s header at sequence %d", jetstream.SubjectHeader, seq)
+	}
+	tm, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	if err != nil {
+		return nil, fmt.Errorf("direct get: bad time stamp at sequence %d: %w", seq, err)
+	}
+	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: tm}, nil
+}

@@ -1,0 +1,21 @@
+// Package feed is the contract of the readers' token feed: the stream
+// LEDGER_TOKENS that a tokenledger server keeps on its embedded NATS
+// listener for services (readers), and the code that follows it.
+//
+// The feed holds every stored token event of the ledger, in ledger order,
+// numbered 1, 2, 3, … (its own sequence), each with its ledger sequence
+// in the header Ledger-Sequence, on the subject
+// ledger.token.<id>.<event> (created, scoped, expiry-changed, expired,
+// revoked). Each event is an [Envelope]: the ledger's envelope without the
+// acting principal's personal data and without secrets (a token.created
+// carries the SHA-256 verifier of the secret, never the secret). Acting on
+// revocations needs the created events too: a revocation names the token's
+// id, not its verifier.
+//
+// A reader follows with [Follow]: the live subject carries headers only (a
+// wake-up, see [IsWakeUp]), and every event is read with Direct Get
+// batches from the next sequence, so none is missed or applied twice and
+// the reader keeps no state on the server. [Event.Envelope] turns a feed
+// event into the [events.Envelope] the projections apply (its Sequence is
+// the ledger sequence). projections/verifier builds the token set from it.
+package feed

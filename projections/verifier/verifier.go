@@ -1,0 +1,452 @@
+package verifier
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/projections/feed"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// Verification failures. Only a nil error lets a request through.
+var (
+	// ErrUnknown: no token has the secret.
+	ErrUnknown = errors.New("verifier: unknown token")
+	// ErrRevoked: the token was revoked (or what it acts for was deleted).
+	ErrRevoked = errors.New("verifier: token revoked")
+	// ErrExpired: the token's expiry has passed.
+	ErrExpired = errors.New("verifier: token expired")
+	// ErrNotReady: the verifier has not read the feed to its end yet.
+	ErrNotReady = errors.New("verifier: not caught up with the ledger yet")
+	// ErrStale: the feed has not been read to its end for longer than
+	// Config.MaxStaleness; the verifier fails closed rather than trust an
+	// old token set.
+	ErrStale = errors.New("verifier: token feed lost for longer than the staleness bound")
+)
+
+// DefaultMaxStaleness is [Config.MaxStaleness]'s default.
+const DefaultMaxStaleness = 30 * time.Second
+
+// Config configures a [Verifier]. The zero value is usable.
+type Config struct {
+	// MaxStaleness is how long the feed may go without being read to its
+	// end before Verify fails with ErrStale (default DefaultMaxStaleness).
+	// A negative value never fails closed (not recommended: a verifier
+	// cut off from the feed would accept revoked tokens for ever).
+	MaxStaleness time.Duration
+	// Poll is how often the feed is read without a wake-up (default: a
+	// third of MaxStaleness, at most feed.DefaultPoll), so that a quiet
+	// feed does not look lost.
+	Poll time.Duration
+	// RequestWait bounds one read of the feed (default: half of
+	// MaxStaleness, at most feed.DefaultRequestWait).
+	RequestWait time.Duration
+	// RetryWait is the pause before following again after the feed could
+	// not be read (default 500ms).
+	RetryWait time.Duration
+	// OnRevoke is called once for every token.revoked event, after the
+	// token set applied it (Verify already rejects the token); OnExpire
+	// likewise for every token.expired event. They are called from the
+	// verifier's goroutine, also during the first replay
+	// (Change.Replayed), and should not block.
+	OnRevoke func(Change)
+	OnExpire func(Change)
+	// VerifyEvent, when set, checks every feed event before it is applied
+	// (for example a signature, once the ledger signs its events); an event
+	// it refuses is not applied and is reported to OnError.
+	VerifyEvent func(feed.Event) error
+	// OnError receives what the verifier skips or retries: a feed event it
+	// cannot apply, the feed unreachable. Nil discards them. Errors never
+	// hold a secret.
+	OnError func(error)
+	// Now is the clock Verify checks expiries with (default time.Now).
+	Now func() time.Time
+}
+
+// Change is a revocation or an expiry as the feed delivered it.
+type Change struct {
+	// Type is events.TypeTokenRevoked or events.TypeTokenExpired.
+	Type string
+	// Token is the token after the event.
+	Token tokenset.Token
+	// LedgerSequence is the event's sequence in the ledger.
+	LedgerSequence uint64
+	// Time is when the ledger recorded the event.
+	Time time.Time
+	// Reason is the revocation's reason (an events.Reason* constant).
+	Reason string
+	// Replayed is true for events delivered before the verifier first
+	// caught up (history, not news).
+	Replayed bool
+}
+
+// Stats is what a verifier knows about its freshness.
+type Stats struct {
+	// Ready is true once the feed was read to its end once.
+	Ready bool
+	// FeedSequence is the last feed sequence handled; LedgerSequence the
+	// ledger sequence of the last event applied.
+	FeedSequence   uint64
+	LedgerSequence uint64
+	// LastEventTime is when the ledger recorded the last event applied
+	// (zero before the first); LastEventAge is its age.
+	LastEventTime time.Time
+	LastEventAge  time.Duration
+	// SyncedAt is the last moment up to which every feed event was
+	// applied; Staleness is its age (Verify fails closed once it exceeds
+	// Config.MaxStaleness).
+	SyncedAt  time.Time
+	Staleness time.Duration
+	// Tokens is the number of tokens in the set, revoked ones included.
+	Tokens int
+}
+
+// Verifier is a token set that follows the ledger's token feed. Create it
+// with [Connect] or [New]; it is safe for concurrent use.
+type Verifier struct {
+	cfg   Config
+	nc    *nats.Conn
+	owned bool // Close closes nc
+	set   *tokenset.Set
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	// synced is the last catch-up moment on the monotonic clock, as
+	// nanoseconds after base (+1, so that 0 means never): staleness is
+	// real elapsed time, whatever Config.Now says.
+	base      time.Time
+	synced    atomic.Int64
+	feedSeq   atomic.Uint64
+	lastEvent atomic.Int64 // unix nanoseconds of the last applied event's Time
+
+	mu      sync.Mutex
+	handled uint64        // ledger sequence of the last event applied whose hook ran
+	applied chan struct{} // closed (and replaced) when an event is handled and someone waits
+	waiting bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	runErr error
+}
+
+// New returns a verifier that follows the feed on nc, a reader's
+// connection, once [Verifier.Run] runs. Use [Start] to run it in the
+// background.
+func New(nc *nats.Conn, cfg Config) *Verifier {
+	if cfg.MaxStaleness == 0 {
+		cfg.MaxStaleness = DefaultMaxStaleness
+	}
+	bound := cfg.MaxStaleness
+	if bound < 0 {
+		bound = 3 * feed.DefaultPoll
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = min(feed.DefaultPoll, bound/3)
+	}
+	if cfg.RequestWait <= 0 {
+		cfg.RequestWait = min(feed.DefaultRequestWait, bound/2)
+	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = 500 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg, nc: nc, set: tokenset.New(), ready: make(chan struct{}), applied: make(chan struct{}),
+		base: time.Now()}
+}
+
+// Start is New and Run in the background, until Close.
+func Start(nc *nats.Conn, cfg Config) *Verifier {
+	v := New(nc, cfg)
+	v.start()
+	return v
+}
+
+func (v *Verifier) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancel, v.done = cancel, make(chan struct{})
+	go func() {
+		defer close(v.done)
+		v.runErr = v.Run(ctx)
+	}()
+}
+
+// Connection says how to reach the ledger's NATS listener as a reader.
+type Connection struct {
+	// URL is the server's address, e.g. nats://127.0.0.1:4222 (several,
+	// comma-separated, for a cluster).
+	URL string
+	// NkeySeedFile is the file holding the reader's nkey seed (the public
+	// key is in the ledger's --nats-readers). Or CredsFile (a user JWT and
+	// seed, for an operator-run NATS), or User and Password.
+	NkeySeedFile string
+	CredsFile    string
+	User         string
+	Password     string
+	// TLS, when set, is the TLS configuration of the connection (its
+	// RootCAs and client certificate).
+	TLS *tls.Config
+	// Name is the connection's name as the server shows it (default
+	// "tokenledger-verifier").
+	Name string
+	// Options are more nats.go options, applied last.
+	Options []nats.Option
+}
+
+// options are c's nats.go options: reconnect for ever, so that a verifier
+// recovers on its own when the server returns.
+func (c Connection) options() ([]nats.Option, error) {
+	name := c.Name
+	if name == "" {
+		name = "tokenledger-verifier"
+	}
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false)}
+	if c.NkeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("verifier: nkey seed: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.TLS != nil {
+		opts = append(opts, nats.Secure(c.TLS))
+	}
+	return append(opts, c.Options...), nil
+}
+
+// Connect connects to the ledger's NATS listener as a reader and starts a
+// verifier on that connection; Close stops it and closes the connection.
+// Wait for [Verifier.Ready] before serving.
+func Connect(c Connection, cfg Config) (*Verifier, error) {
+	nc, err := c.Dial()
+	if err != nil {
+		return nil, err
+	}
+	v := New(nc, cfg)
+	v.owned = true
+	v.start()
+	return v, nil
+}
+
+// Close stops a verifier made by Connect or Start (closing the connection
+// Connect made) and waits until it stopped.
+func (v *Verifier) Close() error {
+	if v.cancel != nil {
+		v.cancel()
+		<-v.done
+	}
+	if v.owned {
+		v.nc.Close()
+	}
+	if errors.Is(v.runErr, context.Canceled) {
+		return nil
+	}
+	return v.runErr
+}
+
+// Run replays the feed into the token set and follows it until ctx ends
+// (it then returns ctx.Err()). When the feed cannot be read it reports the
+// error to Config.OnError and follows again after Config.RetryWait, from
+// the next event: a verifier survives a server restart.
+func (v *Verifier) Run(ctx context.Context) error {
+	for {
+		f := feed.Follower{Conn: v.nc, From: v.feedSeq.Load() + 1, Poll: v.cfg.Poll, RequestWait: v.cfg.RequestWait,
+			CaughtUp: v.caughtUp}
+		err := f.Run(ctx, v.apply)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		v.report(fmt.Errorf("verifier: following the token feed (retrying): %w", err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(v.cfg.RetryWait):
+		}
+	}
+}
+
+func (v *Verifier) report(err error) {
+	if v.cfg.OnError != nil {
+		v.cfg.OnError(err)
+	}
+}
+
+// caughtUp records that every event stored before at was applied.
+func (v *Verifier) caughtUp(at time.Time) {
+	v.synced.Store(int64(at.Sub(v.base)) + 1)
+	v.readyOnce.Do(func() { close(v.ready) })
+}
+
+// apply applies one feed event. It never stops the follow: an event that
+// cannot be applied is skipped and reported, so that a bad event cannot
+// hold back later revocations.
+func (v *Verifier) apply(ev feed.Event) error {
+	v.feedSeq.Store(ev.Sequence) // handled, applied or not: never read again
+	if v.cfg.VerifyEvent != nil {
+		if err := v.cfg.VerifyEvent(ev); err != nil {
+			v.report(fmt.Errorf("verifier: feed sequence %d refused, not applied: %w", ev.Sequence, err))
+			return nil
+		}
+	}
+	env, err := ev.Envelope()
+	if err != nil {
+		v.report(fmt.Errorf("verifier: not applied: %w", err))
+		return nil
+	}
+	if env.Sequence <= v.set.LastApplied() {
+		return nil // a copy of a ledger event applied already
+	}
+	if err := v.set.Apply(env); err != nil {
+		v.report(fmt.Errorf("verifier: feed sequence %d not applied: %w", ev.Sequence, err))
+		return nil
+	}
+	v.lastEvent.Store(env.Time.UnixNano())
+	defer v.notify(env.Sequence) // after the hook: WaitFor returns once it ran
+	var hook func(Change)
+	switch env.Type {
+	case events.TypeTokenRevoked:
+		hook = v.cfg.OnRevoke
+	case events.TypeTokenExpired:
+		hook = v.cfg.OnExpire
+	}
+	if hook != nil {
+		t, _ := v.set.ByID(env.AggregateID)
+		hook(Change{Type: env.Type, Token: t, LedgerSequence: env.Sequence, Time: env.Time, Reason: t.RevokeReason,
+			Replayed: !v.isReady()})
+	}
+	return nil
+}
+
+func (v *Verifier) notify(seq uint64) {
+	v.mu.Lock()
+	v.handled = seq
+	if v.waiting {
+		close(v.applied)
+		v.applied, v.waiting = make(chan struct{}), false
+	}
+	v.mu.Unlock()
+}
+
+func (v *Verifier) isReady() bool {
+	select {
+	case <-v.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// Ready is closed once the verifier read the feed to its end for the first
+// time: from then on Verify answers (unless the feed is lost for longer
+// than the staleness bound).
+func (v *Verifier) Ready() <-chan struct{} { return v.ready }
+
+// WaitFor waits until the event at ledger sequence seq (a token event: the
+// X-Ledger-Sequence of a token mutation) or a later one was applied and
+// its hook ran, or ctx ends.
+func (v *Verifier) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		v.mu.Lock()
+		if v.handled >= seq {
+			v.mu.Unlock()
+			return nil
+		}
+		ch := v.applied
+		v.waiting = true
+		v.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("verifier: wait for ledger sequence %d: %w", seq, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// Verify checks a presented secret now: the token and nil when it is
+// valid; otherwise ErrUnknown, ErrRevoked or ErrExpired (with the token),
+// or ErrNotReady or ErrStale (fail closed, whatever the secret). The
+// secret is hashed and compared in constant time; it is never kept or
+// logged. Verify does not allocate. The returned token is the set's
+// immutable snapshot: treat it as read-only.
+func (v *Verifier) Verify(secret string) (*tokenset.Token, error) {
+	if err := v.fresh(); err != nil {
+		return nil, err
+	}
+	t, st := v.set.VerifyAt(secret, v.cfg.Now())
+	switch st {
+	case tokenset.Valid:
+		return t, nil
+	case tokenset.Revoked:
+		return t, ErrRevoked
+	case tokenset.Expired:
+		return t, ErrExpired
+	}
+	return nil, ErrUnknown
+}
+
+// fresh fails closed before the first catch-up and when the last one is
+// older than the staleness bound.
+func (v *Verifier) fresh() error {
+	synced := v.synced.Load()
+	if synced == 0 {
+		return ErrNotReady
+	}
+	if v.cfg.MaxStaleness > 0 && v.staleness(synced) > v.cfg.MaxStaleness {
+		return ErrStale
+	}
+	return nil
+}
+
+// staleness is the time since the catch-up recorded as synced.
+func (v *Verifier) staleness(synced int64) time.Duration {
+	return time.Since(v.base) - time.Duration(synced-1)
+}
+
+// Stats reports the verifier's position and freshness.
+func (v *Verifier) Stats() Stats {
+	now := v.cfg.Now()
+	s := Stats{Ready: v.isReady(), FeedSequence: v.feedSeq.Load(), LedgerSequence: v.set.LastApplied(), Tokens: v.set.Len()}
+	if n := v.lastEvent.Load(); n != 0 {
+		s.LastEventTime = time.Unix(0, n).UTC()
+		s.LastEventAge = now.Sub(s.LastEventTime)
+	}
+	if n := v.synced.Load(); n != 0 {
+		s.SyncedAt = v.base.Add(time.Duration(n - 1)).UTC()
+		s.Staleness = v.staleness(n)
+	}
+	return s
+}
+
+// Tokens is the verifier's token set (read-only use: lookups by id,
+// project, owner).
+func (v *Verifier) Tokens() *tokenset.Set { return v.set }
+
+// Dial connects to the ledger's NATS listener as c says (reconnecting for
+// ever), for a reader that follows the feed itself (projections/feed).
+func (c Connection) Dial() (*nats.Conn, error) {
+	opts, err := c.options()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: connect to %s: %w", c.URL, err)
+	}
+	return nc, nil
+}
