@@ -37,7 +37,10 @@ func TestVerifyAServerAndABundleWithThePublicKeyAlone(t *testing.T) {
 	waitCheckpoint(t, m, int64(last))
 	vkey := m.VerifierKey()
 
-	code, out, errOut := runCLI(t, "verify", "--server", m.URL(), "--key", vkey, "--json")
+	code, out, errOut := runCLI(t, "verify", "--server", m.URL(), "--key", vkey, "--json", "--progress")
+	if !bytes.Contains([]byte(errOut), []byte("verified ")) {
+		t.Errorf("--progress printed no progress line: %q", errOut)
+	}
 	var rep map[string]any
 	_ = json.Unmarshal([]byte(out), &rep)
 	if code != 0 || rep["intact"] != true {
