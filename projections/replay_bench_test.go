@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -144,9 +145,9 @@ func BenchmarkReplayAllProjections(b *testing.B) {
 		b.Fatal(err)
 	}
 	fillStream(b, js, n)
-	var heap uint64
+	var heap, others uint64
 	for b.Loop() {
-		set, dir, log := tokenset.New(), directory.New(), auditlog.New()
+		set, dir, log := tokenset.New(), directory.New(), auditlog.New(store)
 		var before runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -165,12 +166,109 @@ func BenchmarkReplayAllProjections(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		heap = after.HeapAlloc - before.HeapAlloc
-		runtime.KeepAlive(set)
 		runtime.KeepAlive(dir)
 		runtime.KeepAlive(log)
+		// What the directory and the audit log hold beyond the token set.
+		dir, log = nil, nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		others = heap - min(heap, after.HeapAlloc-before.HeapAlloc)
+		runtime.KeepAlive(set)
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(heap)/float64(n), "heap-B/event")
+	b.ReportMetric(float64(heap-others)/float64(n), "tokenset-B/event")
+	b.ReportMetric(float64(others)/float64(n), "dir+audit-B/event")
+}
+
+// BenchmarkAuditTrail measures the audit trail on a stream of n events
+// (TOKENLEDGER_BENCH_EVENTS): the first page of filtered queries (p99
+// over the iterations) and an export of every event (rate and the heap
+// it grows by, sampled every 10,000 events), each beside its floor in the
+// same run: a Direct Get of one event, and the raw ordered consumer.
+//
+//	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkAuditTrail$' -benchtime 200x -timeout 30m ./projections/
+func BenchmarkAuditTrail(b *testing.B) {
+	n := benchEvents()
+	srv := natstest.RunServer(b)
+	nc := natstest.Connect(b, srv)
+	ctx := context.Background()
+	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillStream(b, js, n)
+	log := auditlog.New(store)
+	if err := store.Replay(ctx, 1, uint64(n), log.Apply); err != nil {
+		b.Fatal(err)
+	}
+	var someToken string
+	if p, err := log.Page(ctx, auditlog.Query{Type: events.TypeTokenRevoked, Desc: true, Limit: 1}); err != nil || len(p.Entries) != 1 {
+		b.Fatalf("no revocation: %v", err)
+	} else {
+		someToken = p.Entries[0].AggregateID
+	}
+	pages := []struct {
+		name string
+		q    auditlog.Query
+	}{
+		{"floor_direct_get_one", auditlog.Query{}},
+		{"revocations_newest_first", auditlog.Query{Type: events.TypeTokenRevoked, Project: "default", Desc: true}},
+		{"expiry_changes_by_actor_oldest_first", auditlog.Query{Types: []string{events.TypeTokenExpiryChanged}, Actors: []string{"42"}}},
+		{"one_token", auditlog.Query{AggregateID: someToken, Kind: events.KindToken}},
+		{"second_half_of_the_stream", auditlog.Query{FromSeq: uint64(n / 2), Type: "token."}},
+	}
+	for _, pg := range pages {
+		b.Run("first_page/"+pg.name, func(b *testing.B) {
+			var took []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if pg.name == "floor_direct_get_one" {
+					if _, err := store.Events(ctx, []uint64{uint64(n / 2)}); err != nil {
+						b.Fatal(err)
+					}
+				} else if p, err := log.Page(ctx, pg.q); err != nil || len(p.Entries) == 0 {
+					b.Fatalf("page: %d entries, %v", len(p.Entries), err)
+				}
+				took = append(took, time.Since(start))
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+	b.Run("export_all/floor_raw_ordered_consumer", func(b *testing.B) {
+		for i := 0; i < max(1, min(b.N, 2)); i++ {
+			rawCount(b, js, n)
+		}
+		b.ReportMetric(float64(n)*float64(max(1, min(b.N, 2)))/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("export_all/scan", func(b *testing.B) {
+		var before, now runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var peak uint64
+		runs := max(1, min(b.N, 2))
+		for i := 0; i < runs; i++ {
+			seen := 0
+			_, err := log.Scan(ctx, auditlog.Query{}, 0, func(e auditlog.Entry) error {
+				if seen++; seen%10_000 == 0 {
+					runtime.ReadMemStats(&now)
+					peak = max(peak, now.HeapAlloc-min(now.HeapAlloc, before.HeapAlloc))
+				}
+				return nil
+			})
+			if err != nil || seen != n {
+				b.Fatalf("export saw %d of %d: %v", seen, n, err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(runs)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-growth-MiB")
+	})
 }
 
 // rawCount reads the whole stream with an ordered consumer and only counts.

@@ -69,7 +69,7 @@ func TestRunner_logs_replay_start_progress_and_summary(t *testing.T) {
 			ctx := ctxFor(t)
 			n := len(l.sent) // the subtests before added live events
 			buf := &lockedBuffer{}
-			r := projections.NewRunner(l.store, tokenset.New(), auditlog.New())
+			r := projections.NewRunner(l.store, tokenset.New(), auditlog.New(l.store))
 			r.Log = slog.New(slog.NewJSONHandler(buf, nil))
 			r.ProgressEvery = tt.every
 			start(t, r)

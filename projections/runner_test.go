@@ -177,7 +177,7 @@ func TestRunner_applies_events_before_and_after_start(t *testing.T) {
 	ctx := ctxFor(t)
 	l := newLedger(t)
 	l.mixed(20)
-	set, log := tokenset.New(), auditlog.New()
+	set, log := tokenset.New(), auditlog.New(l.store)
 	r := projections.NewRunner(l.store, set, log)
 	start(t, r)
 	if err := r.WaitReady(ctx); err != nil {
@@ -343,7 +343,7 @@ func TestRunner_resumes_from_the_projections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	behind := auditlog.New()
+	behind := auditlog.New(l.store)
 	r := projections.NewRunner(l.store, ahead, behind)
 	if r.LastApplied() != 0 {
 		t.Errorf("LastApplied before Run = %d, want the minimum 0", r.LastApplied())

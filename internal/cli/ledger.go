@@ -89,21 +89,25 @@ func newAudit(env *Env) *cobra.Command {
 			var cursor uint64
 			for {
 				var page struct {
-					Events []event `json:"events"`
-					Next   uint64  `json:"next"`
+					Events []event          `json:"events"`
+					Next   *json.RawMessage `json:"next"`
 				}
 				if err := cl.do(cmd.Context(), "GET", "/api/ledger/events?"+q.Encode(), nil, &page); err != nil {
 					return err
 				}
+				next, err := parseCursor(page.Next)
+				if err != nil {
+					return err
+				}
 				out = append(out, page.Events...)
-				if !all || page.Next == 0 || len(page.Events) == 0 {
+				if !all || next == 0 || len(page.Events) == 0 {
 					break
 				}
-				if page.Next <= cursor {
-					return fmt.Errorf("the server's cursor did not advance (%d after %d): stopped rather than loop", page.Next, cursor)
+				if next <= cursor {
+					return fmt.Errorf("the server's cursor did not advance (%d after %d): stopped rather than loop", next, cursor)
 				}
-				cursor = page.Next
-				q.Set("after", strconv.FormatUint(page.Next, 10))
+				cursor = next
+				q.Set("after", strconv.FormatUint(next, 10))
 			}
 			if out == nil {
 				out = []event{}
@@ -125,6 +129,23 @@ func newAudit(env *Env) *cobra.Command {
 	f.IntVar(&limit, "limit", 0, "events per page (the server's default when 0)")
 	f.BoolVar(&all, "all", false, "follow the cursor through every page")
 	return c
+}
+
+// parseCursor reads a page's next cursor: null or absent (0: the last
+// page), a sequence as a string, or (older servers) as a number.
+func parseCursor(raw *json.RawMessage) (uint64, error) {
+	if raw == nil || string(*raw) == "null" {
+		return 0, nil
+	}
+	var s string
+	if json.Unmarshal(*raw, &s) != nil {
+		s = string(*raw)
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the server's cursor %.40q is not a stream sequence", s)
+	}
+	return n, nil
 }
 
 func newTokenHistory(env *Env) *cobra.Command {

@@ -73,7 +73,7 @@ func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, fr
 					return nil, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
 				}
 			}
-			raw, err := rawMsg(m)
+			raw, err := BatchAnswer(m)
 			if err != nil {
 				return nil, err
 			}
@@ -103,8 +103,9 @@ func One(ctx context.Context, nc *nats.Conn, prefix, stream string, req any) (*j
 	return parse(m)
 }
 
-// rawMsg reads a Direct Get batch answer's headers.
-func rawMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
+// BatchAnswer reads one answer of a Direct Get batch (its headers; the
+// data is the stored message's).
+func BatchAnswer(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
 	if m.Header.Get(NumPendingHeader) == "" {
 		return nil, errors.New("the server does not support Direct Get batches (needs nats-server 2.11 or newer)")
 	}

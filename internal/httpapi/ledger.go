@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -35,11 +36,16 @@ type ledgerEvent struct {
 	Via         events.Via      `json:"via"`
 	Reason      string          `json:"reason,omitempty"`
 	Data        json.RawMessage `json:"data"`
+	Version     int             `json:"v"`
+	CommandID   string          `json:"command,omitempty"`
+	Prev        string          `json:"prev,omitempty"`
+	Hash        string          `json:"hash,omitempty"`
 }
 
 func toLedgerEvent(e auditlog.Entry) ledgerEvent {
 	return ledgerEvent{Seq: e.Seq, ID: e.EventID, Time: e.Time.UTC(), Type: e.Type, Kind: e.Kind,
-		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data}
+		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data,
+		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash}
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -62,39 +68,6 @@ func parseUint(field, v string) (uint64, error) {
 		return 0, badRequest(field, field+" must be a non-negative integer")
 	}
 	return n, nil
-}
-
-// queryEvents: GET /api/ledger/events?aggregate=&actor=&project=&environment=&type=&since=&until=&after=&limit=
-func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	q := r.URL.Query()
-	since, err := parseTime("since", q.Get("since"))
-	if err != nil {
-		return err
-	}
-	until, err := parseTime("until", q.Get("until"))
-	if err != nil {
-		return err
-	}
-	after, err := parseUint("after", q.Get("after"))
-	if err != nil {
-		return err
-	}
-	limit, err := parseUint("limit", q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	entries, next := s.audit.Query(auditlog.Query{AggregateID: q.Get("aggregate"), ActorID: q.Get("actor"),
-		Project: q.Get("project"), Environment: q.Get("environment"), Type: q.Get("type"),
-		Since: since, Until: until, After: after, Limit: int(min(limit, 1000))})
-	out := struct {
-		Events []ledgerEvent `json:"events"`
-		Next   uint64        `json:"next,omitempty"`
-	}{Events: make([]ledgerEvent, 0, len(entries)), Next: next}
-	for _, e := range entries {
-		out.Events = append(out.Events, toLedgerEvent(e))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 // ledgerToken is a token with everything an auditor needs and no secret.
@@ -158,7 +131,6 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if !ok {
 		return notFound("Could not find a token with that id")
 	}
-	entries := s.audit.History(id)
 	type chain struct {
 		Intact bool   `json:"intact"`
 		Events int    `json:"events"`
@@ -169,7 +141,7 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 		Token  ledgerToken   `json:"token"`
 		Chain  chain         `json:"chain"`
 		Events []ledgerEvent `json:"events"`
-	}{Token: toLedgerToken(t, s.cmd.Now()), Events: make([]ledgerEvent, 0, len(entries))}
+	}{Token: toLedgerToken(t, s.cmd.Now())}
 	// The per-aggregate hash chain, checked against the stream itself.
 	evs, err := s.store.Load(r.Context(), events.KindToken, id)
 	if err != nil {
@@ -182,8 +154,9 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err := events.VerifyChain(evs); err != nil {
 		out.Chain.Intact, out.Chain.Error = false, err.Error()
 	}
-	for _, e := range entries {
-		out.Events = append(out.Events, toLedgerEvent(e))
+	out.Events = make([]ledgerEvent, 0, len(evs))
+	for _, e := range evs {
+		out.Events = append(out.Events, toLedgerEvent(auditlog.EntryOf(e)))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -197,7 +170,18 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	at, err := parseTime("at", q.Get("at"))
+	atValue := q.Get("at")
+	if atValue != "" && strings.Trim(atValue, "0123456789") == "" {
+		// at= also takes a stream sequence (the state after that event).
+		if seq > 0 {
+			return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time or a sequence)")
+		}
+		if seq, err = parseSeq("at", atValue); err != nil {
+			return err
+		}
+		atValue = ""
+	}
+	at, err := parseTime("at", atValue)
 	if err != nil {
 		return err
 	}
@@ -218,8 +202,8 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	now := at
 	if now.IsZero() {
 		now = s.cmd.Now()
-		if es, _ := s.audit.Query(auditlog.Query{After: set.LastApplied() - 1, Limit: 1}); len(es) == 1 && es[0].Seq == set.LastApplied() {
-			now = es[0].Time
+		if t, ok := s.audit.TimeOf(set.LastApplied()); ok {
+			now = t
 		}
 	}
 	writeTokenList(w, set, now)

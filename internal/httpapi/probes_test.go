@@ -30,7 +30,7 @@ func probeServer(t *testing.T) (*httptest.Server, *httpapi.Server, *projections.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	tokens, dir, audit := tokenset.New(), directory.New(), auditlog.New()
+	tokens, dir, audit := tokenset.New(), directory.New(), auditlog.New(st)
 	runner := projections.NewRunner(st, tokens, dir, audit)
 	api := httpapi.New(httpapi.Config{}, httpapi.Deps{Commands: commands.NewHandler(st, commands.Config{}), Tokens: tokens,
 		Directory: dir, Audit: audit, Runner: runner, Source: st, Store: st, Health: st.Health})

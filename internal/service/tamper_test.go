@@ -287,7 +287,7 @@ func TestVerifyNamesEachTamperingOfAStoppedDataDir(t *testing.T) {
 			writeBlock(t, dir, path, index, recs, fix)
 			code, rep := runVerify(t, "--data-dir", dir)
 			if code != cli.ExitTampered || rep["kind"] != tt.wantKind || rep["seq"] != float64(seq) {
-				t.Fatalf("verify: exit %d, %v; want exit %d, %s at %d", code, rep, cli.ExitTampered, tt.wantKind, seq)
+				t.Fatalf("verify: exit %d, %v at %v (%v); want exit %d, %s at %d", code, rep["kind"], rep["seq"], rep["detail"], cli.ExitTampered, tt.wantKind, seq)
 			}
 			if err := startFails(t, dir); err == nil {
 				t.Fatal("the service started on a tampered data dir")

@@ -1,11 +1,17 @@
 package auditlog
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/google/uuid"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -14,66 +20,111 @@ import (
 // (Unleash's notation). A query for a named project does not match it.
 const AllProjects = events.AllProjects
 
-// Entry is one event as the audit log records it.
-//
-// Projects, Environment and TokenType describe the token a token event is
-// about (for token.scoped, Projects holds both the old and the new
-// projects); for project and environment events, Projects or Environment
-// is the aggregate itself. They are empty for other events.
-//
-// Data and Projects are shared with the log: callers must not mutate them.
+// MaxSequence is the highest stream sequence the log indexes: its
+// sequence sets hold 32-bit numbers (4.29 billion events).
+const MaxSequence = math.MaxUint32
+
+// Entry is one event as the audit trail shows it: the stored envelope,
+// read from the stream, with its stream sequence.
 type Entry struct {
 	Seq         uint64
 	Time        time.Time
 	EventID     string
 	Type        string
+	Version     int
 	Kind        string
 	AggregateID string
+	CommandID   string
 	Actor       events.Actor
 	Via         events.Via
 	Reason      string
 	Data        json.RawMessage // the payload as stored, whatever its type
-	Projects    []string
-	Environment string
-	TokenType   string
+	Prev        string
+	Hash        string
 }
 
-// Log is the audit log. Create one with [New]; the zero value is not
-// usable. A Log is safe for concurrent use: any number of goroutines may
-// query it while one goroutine applies events.
+// EntryOf is the entry of a stored envelope.
+func EntryOf(env events.Envelope) Entry {
+	return Entry{Seq: env.Sequence, Time: env.Time, EventID: env.ID, Type: env.Type, Version: env.Version,
+		Kind: env.AggregateKind, AggregateID: env.AggregateID, CommandID: env.CommandID, Actor: env.Actor,
+		Via: env.Via, Reason: env.Reason, Data: env.Data, Prev: env.Prev, Hash: env.Hash}
+}
+
+// Reader reads stored events back from the stream; the JetStream store
+// (internal/jsstore) implements it. The log keeps no payload in memory:
+// pages and exports read their events through it.
+type Reader interface {
+	// Events returns the stored events at seqs (ascending, distinct), in
+	// that order, each with its Sequence set. A sequence with no stored
+	// event is an error.
+	Events(ctx context.Context, seqs []uint64) ([]events.Envelope, error)
+	// Aggregate returns every stored event of aggregate id, ascending by
+	// sequence; kind "" means an aggregate of any kind with that id.
+	Aggregate(ctx context.Context, kind, id string) ([]events.Envelope, error)
+}
+
+// Log is the audit log's index. Create one with [New]; the zero value is
+// not usable. A Log is safe for concurrent use: any number of goroutines
+// may query it while one goroutine applies events.
+//
+// It holds, per event, its time (8 bytes) and its membership in a few
+// compressed sequence sets (roaring bitmaps): one set per event type,
+// aggregate kind, actor id, actor name, credential, project and
+// environment. Per token it holds the index of the token's scope (projects,
+// environment, type) among the distinct scopes seen, to annotate later
+// events of the token. Events of one aggregate are found through the
+// stream's own subject index (Reader.Aggregate).
 type Log struct {
-	mu      sync.RWMutex
-	last    uint64
-	entries []Entry // ascending by Seq
+	mu     sync.RWMutex
+	reader Reader
+	last   uint64
 
-	// Indexes: key → ascending positions in entries.
-	byAggregate  map[string][]int
-	byActor      map[string][]int
-	byCredential map[string][]int
-	byProject    map[string][]int
-	byEnv        map[string][]int
-	byType       map[string][]int
+	base  uint64  // sequence of times[0]; 0 before the first event
+	times []int64 // event time (Unix ns) by sequence-base; a gap holds gapTime
+	// Per block of blockSize positions: the least event time in the block,
+	// and the greatest time in it and every block before (a running
+	// maximum, non-decreasing): the time → sequence index.
+	blockMin, runMax []int64
+	present          *roaring.Bitmap // every sequence applied
 
-	tokens map[string]tokenInfo // what the log remembers of each token
+	byType, byKind, byActor, byActorName, byCredential, byProject, byEnv map[string]*roaring.Bitmap
+
+	// What the log remembers of each token: an index into scopes.
+	tokens      map[[16]byte]uint32
+	otherTokens map[string]uint32 // token ids that are not UUIDs
+	scopes      []scope
+	scopeIndex  map[string]uint32
 }
 
-// tokenInfo is what token events carry over from the token's earlier events.
-type tokenInfo struct {
+// scope is what token events carry over from the token's earlier events.
+type scope struct {
 	projects    []string
 	environment string
 	tokenType   string
 }
 
-// New returns an empty Log.
-func New() *Log {
+const (
+	blockSize = 256
+	gapTime   = math.MinInt64
+)
+
+// New returns an empty Log reading payloads through r. r may be nil for a
+// log that is only applied to and counted (a page or an export then fails).
+func New(r Reader) *Log {
 	return &Log{
-		byAggregate:  map[string][]int{},
-		byActor:      map[string][]int{},
-		byCredential: map[string][]int{},
-		byProject:    map[string][]int{},
-		byEnv:        map[string][]int{},
-		byType:       map[string][]int{},
-		tokens:       map[string]tokenInfo{},
+		reader:       r,
+		present:      roaring.New(),
+		byType:       map[string]*roaring.Bitmap{},
+		byKind:       map[string]*roaring.Bitmap{},
+		byActor:      map[string]*roaring.Bitmap{},
+		byActorName:  map[string]*roaring.Bitmap{},
+		byCredential: map[string]*roaring.Bitmap{},
+		byProject:    map[string]*roaring.Bitmap{},
+		byEnv:        map[string]*roaring.Bitmap{},
+		tokens:       map[[16]byte]uint32{},
+		otherTokens:  map[string]uint32{},
+		scopes:       []scope{{}},
+		scopeIndex:   map[string]uint32{"": 0},
 	}
 }
 
@@ -85,39 +136,29 @@ func (l *Log) LastApplied() uint64 {
 	return l.last
 }
 
-// Len is the number of entries.
+// Len is the number of events recorded.
 func (l *Log) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.entries)
+	return int(l.present.GetCardinality())
 }
 
 // Apply records one event, which must come from the stream in order. An
 // event at or below [Log.LastApplied] was recorded already and is ignored.
 // Every other event is recorded, whatever its kind, type, version or
-// payload: a payload the log cannot decode is kept raw and annotated only
-// with what the log already knew of its token. The only error is an event
-// without a stream sequence (0), which cannot be ordered.
+// payload: a payload the log cannot decode is indexed only with what the
+// log already knew of its token. The errors are an event without a stream
+// sequence (0), which cannot be ordered, and one beyond [MaxSequence].
 func (l *Log) Apply(env events.Envelope) error {
 	if env.Sequence == 0 {
 		return fmt.Errorf("auditlog: apply %s event %s: no stream sequence", env.Type, env.ID)
 	}
-	e := Entry{
-		Seq:         env.Sequence,
-		Time:        env.Time,
-		EventID:     env.ID,
-		Type:        env.Type,
-		Kind:        env.AggregateKind,
-		AggregateID: env.AggregateID,
-		Actor:       env.Actor,
-		Via:         env.Via,
-		Reason:      env.Reason,
-		// The envelope's buffer may be reused by its reader.
-		Data: slices.Clone(env.Data),
+	if env.Sequence > MaxSequence {
+		return fmt.Errorf("auditlog: apply %s event %s: sequence %d beyond the log's %d", env.Type, env.ID, env.Sequence, uint64(MaxSequence))
 	}
 	var p events.Payload
-	if env.AggregateKind == events.KindToken {
-		p, _ = env.Payload() // undecodable: recorded raw, annotated from memory
+	if env.AggregateKind == events.KindToken && (env.Type == events.TypeTokenCreated || env.Type == events.TypeTokenScoped) {
+		p, _ = env.Payload() // undecodable: indexed from memory
 	}
 
 	l.mu.Lock()
@@ -125,21 +166,31 @@ func (l *Log) Apply(env events.Envelope) error {
 	if env.Sequence <= l.last {
 		return nil
 	}
-	l.annotate(&e, p)
-	pos := len(l.entries)
-	l.entries = append(l.entries, e)
-	add := func(idx map[string][]int, key string) {
-		if key != "" {
-			idx[key] = append(idx[key], pos)
+	seq := uint32(env.Sequence)
+	l.addTime(env.Sequence, nanos(env.Time))
+	l.present.Add(seq)
+	add := func(idx map[string]*roaring.Bitmap, key string) {
+		if key == "" {
+			return
 		}
+		bm := idx[key]
+		if bm == nil {
+			bm = roaring.New()
+			idx[strings.Clone(key)] = bm // the envelope's strings may share a large buffer
+		}
+		bm.Add(seq)
 	}
-	add(l.byAggregate, e.AggregateID)
-	add(l.byActor, e.Actor.ID)
-	add(l.byCredential, e.Via.CredentialID)
-	add(l.byEnv, e.Environment)
-	add(l.byType, e.Type)
-	for i, proj := range e.Projects {
-		if !slices.Contains(e.Projects[:i], proj) { // index each position once
+	add(l.byType, env.Type)
+	add(l.byKind, env.AggregateKind)
+	add(l.byActor, env.Actor.ID)
+	if env.Actor.Name != env.Actor.ID {
+		add(l.byActorName, env.Actor.Name)
+	}
+	add(l.byCredential, env.Via.CredentialID)
+	projects, environment := l.annotate(&env, p)
+	add(l.byEnv, environment)
+	for i, proj := range projects {
+		if !slices.Contains(projects[:i], proj) { // index each sequence once
 			add(l.byProject, proj)
 		}
 	}
@@ -147,37 +198,99 @@ func (l *Log) Apply(env events.Envelope) error {
 	return nil
 }
 
-// annotate fills e's Projects, Environment and TokenType, and updates what
-// the log remembers of e's token.
-func (l *Log) annotate(e *Entry, p events.Payload) {
-	switch e.Kind {
+// addTime records the time of the event at seq, which is above l.last.
+func (l *Log) addTime(seq uint64, t int64) {
+	if l.base == 0 {
+		l.base = seq
+	}
+	for uint64(len(l.times))+l.base < seq { // a gap in the stream
+		l.pushTime(gapTime)
+	}
+	l.pushTime(t)
+}
+
+func (l *Log) pushTime(t int64) {
+	pos := len(l.times)
+	l.times = append(l.times, t)
+	if t == gapTime {
+		t = math.MaxInt64 // a gap lowers no block minimum
+	}
+	if pos%blockSize == 0 {
+		prev := int64(math.MinInt64)
+		if n := len(l.runMax); n > 0 {
+			prev = l.runMax[n-1]
+		}
+		l.blockMin = append(l.blockMin, t)
+		l.runMax = append(l.runMax, prev)
+	}
+	b := len(l.blockMin) - 1
+	l.blockMin[b] = min(l.blockMin[b], t)
+	if t != math.MaxInt64 {
+		l.runMax[b] = max(l.runMax[b], t)
+	}
+}
+
+// annotate returns the projects and environment event env touches, and
+// updates what the log remembers of env's token. Token events touch their
+// token's projects and environment (token.scoped: the projects lost and
+// kept); project and environment events their aggregate.
+func (l *Log) annotate(env *events.Envelope, p events.Payload) ([]string, string) {
+	switch env.AggregateKind {
 	case events.KindProject:
-		e.Projects = []string{e.AggregateID}
-		return
+		return []string{env.AggregateID}, ""
 	case events.KindEnvironment:
-		e.Environment = e.AggregateID
-		return
+		return nil, env.AggregateID
 	case events.KindToken:
 	default:
-		return
+		return nil, ""
 	}
-	info := l.tokens[e.AggregateID]
+	cur := l.scopes[l.tokenScope(env.AggregateID)]
 	switch p := p.(type) {
 	case events.TokenCreated:
-		info = tokenInfo{projects: slices.Clone(p.Projects), environment: p.Environment, tokenType: p.TokenType}
+		s := scope{projects: p.Projects, environment: p.Environment, tokenType: p.TokenType}
 		if p.AllProjects {
-			info.projects = []string{AllProjects}
+			s.projects = []string{AllProjects}
 		}
-		e.Projects = info.projects
+		l.setTokenScope(env.AggregateID, s)
+		return s.projects, s.environment
 	case events.TokenScoped:
-		// The event touches the projects lost and the projects kept.
-		e.Projects = union(info.projects, p.PreviousProjects, p.Projects)
-		info.projects = slices.Clone(p.Projects)
-	default:
-		e.Projects = info.projects
+		touched := union(cur.projects, p.PreviousProjects, p.Projects)
+		l.setTokenScope(env.AggregateID, scope{projects: p.Projects, environment: cur.environment, tokenType: cur.tokenType})
+		return touched, cur.environment
 	}
-	e.Environment, e.TokenType = info.environment, info.tokenType
-	l.tokens[e.AggregateID] = info
+	return cur.projects, cur.environment
+}
+
+func (l *Log) tokenScope(id string) uint32 {
+	if u, err := uuid.Parse(id); err == nil && len(id) == 36 {
+		return l.tokens[u]
+	}
+	return l.otherTokens[id]
+}
+
+func (l *Log) setTokenScope(id string, s scope) {
+	key := strings.Join(s.projects, "\x00") + "\x01" + s.environment + "\x01" + s.tokenType
+	i, ok := l.scopeIndex[key]
+	if !ok {
+		i = uint32(len(l.scopes))
+		s.projects = cloneStrings(s.projects)
+		s.environment, s.tokenType = strings.Clone(s.environment), strings.Clone(s.tokenType)
+		l.scopes = append(l.scopes, s)
+		l.scopeIndex[key] = i
+	}
+	if u, err := uuid.Parse(id); err == nil && len(id) == 36 {
+		l.tokens[u] = i
+		return
+	}
+	l.otherTokens[strings.Clone(id)] = i
+}
+
+func cloneStrings(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }
 
 // union is the distinct strings of the lists, in order of first appearance.
@@ -193,16 +306,52 @@ func union(lists ...[]string) []string {
 	return out
 }
 
-// History returns every entry of one aggregate id, ascending by sequence.
-// Aggregate ids of different kinds may coincide (a user "7" and a project
-// "7"); use [Log.Query] with Kind to tell them apart.
-func (l *Log) History(aggregateID string) []Entry {
+// timeAt is the time of the event at seq (the caller holds l.mu), or
+// gapTime for a sequence the log has not recorded.
+func (l *Log) timeAt(seq uint64) int64 {
+	if seq < l.base || seq-l.base >= uint64(len(l.times)) {
+		return gapTime
+	}
+	return l.times[seq-l.base]
+}
+
+// TimeOf returns the time of the event at seq, and false when the log has
+// no event there.
+func (l *Log) TimeOf(seq uint64) (time.Time, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	ps := l.byAggregate[aggregateID]
-	out := make([]Entry, len(ps))
-	for i, p := range ps {
-		out[i] = l.entries[p]
+	t := l.timeAt(seq)
+	if t == gapTime {
+		return time.Time{}, false
 	}
-	return out
+	return time.Unix(0, t).UTC(), true
+}
+
+// SeqAt is the greatest sequence s such that every event up to s happened
+// at or before t (the longest prefix of the stream at or before t), or 0.
+func (l *Log) SeqAt(t time.Time) uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.times) == 0 {
+		return 0
+	}
+	tn := nanos(t)
+	// The first block whose running maximum passes t holds the first event
+	// after t; every block before it is at or before t.
+	b, _ := slices.BinarySearchFunc(l.runMax, tn, func(m, tn int64) int {
+		if m > tn {
+			return 1
+		}
+		return -1
+	})
+	pos := b * blockSize
+	for ; pos < len(l.times); pos++ {
+		if l.times[pos] != gapTime && l.times[pos] > tn {
+			break
+		}
+	}
+	if pos == 0 {
+		return 0
+	}
+	return l.base + uint64(pos) - 1
 }
