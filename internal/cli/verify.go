@@ -56,7 +56,8 @@ type verifyReport struct {
 }
 
 func newVerify(env *Env) *cobra.Command {
-	var dataDir, bundle, key, since string
+	var dataDir, bundle, since string
+	var keyFlags []string
 	var progress bool
 	cmd := &cobra.Command{
 		Use:   "verify (--data-dir DIR | --server URL | --bundle FILE --key PUBKEY)",
@@ -89,7 +90,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 			if sources != 1 {
 				return usagef("give exactly one of --data-dir, --server and --bundle")
 			}
-			if bundle != "" && key == "" {
+			if bundle != "" && len(keyFlags) == 0 {
 				return usagef("--bundle needs --key: the bundle proves nothing without the ledger's public key")
 			}
 			var kept []byte
@@ -100,14 +101,16 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 				}
 				kept = b
 			}
-			vkey := ""
-			if key != "" {
-				k, err := readKeyFlag(key)
+			var given []string
+			for _, f := range keyFlags {
+				k, err := readKeyFlag(f)
 				if err != nil {
 					return err
 				}
-				vkey = k
+				given = append(given, k)
 			}
+			vkey := strings.Join(given, "\n") // every key of a rotation chain, one a line
+
 			p := newProgress(env, progress)
 			var rep verifyReport
 			var err error
@@ -128,7 +131,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "verify this data dir (read from a copy)")
 	cmd.Flags().StringVar(&bundle, "bundle", "", "verify this auditor bundle (with --key)")
-	cmd.Flags().StringVar(&key, "key", "", "the ledger's public verifier key, or @FILE")
+	cmd.Flags().StringArrayVar(&keyFlags, "key", nil, "the ledger's public verifier key, or @FILE; repeat it for each key of a rotation")
 	cmd.Flags().StringVar(&since, "since-checkpoint", "", "a checkpoint kept earlier (signed note file) the log must extend")
 	cmd.Flags().BoolVar(&progress, "progress", false, "print progress on stderr (default: only on a terminal)")
 	return cmd
@@ -153,8 +156,13 @@ func readKeyFlag(v string) (string, error) {
 	return v, nil
 }
 
+// parseKeys reads verifier keys, one a line.
+func parseKeys(vkey string) (note.Verifiers, error) {
+	return integrity.Verifiers(strings.Fields(vkey)...)
+}
+
 func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []byte) (*integrity.Verifier, error) {
-	keys, err := integrity.Verifiers(vkey)
+	keys, err := parseKeys(vkey)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +274,7 @@ func verifyBundleFile(path, vkey string, since []byte) (verifyReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	keys, err := integrity.Verifiers(vkey)
+	keys, err := parseKeys(vkey)
 	if err != nil {
 		return rep, usagef("--key: %v", err)
 	}
@@ -329,7 +337,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	if err != nil {
 		return rep, err
 	}
-	keys, _ := integrity.Verifiers(vkey)
+	keys, _ := parseKeys(vkey)
 	p.total = uint64(cp.Size)
 	for from := uint64(1); from <= uint64(cp.Size); from += bundlePage {
 		to := min(from+bundlePage-1, uint64(cp.Size))

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -57,6 +59,16 @@ func TestVerifyAServerAndABundleWithThePublicKeyAlone(t *testing.T) {
 	_ = json.Unmarshal([]byte(out), &rep)
 	if code != 0 || rep["intact"] != true || rep["complete"] != true {
 		t.Fatalf("verify --bundle: exit %d %s %s", code, out, errOut)
+	}
+
+	// Every key of a rotation chain may be given; a key that is not the
+	// ledger's proves nothing.
+	_, otherKey, _ := note.GenerateKey(nil, "tokenledger")
+	if code, out, _ := runCLI(t, "verify", "--bundle", file, "--key", otherKey, "--key", vkey); code != 0 {
+		t.Fatalf("two keys, the ledger's among them: exit %d %s", code, out)
+	}
+	if code, out, _ := runCLI(t, "verify", "--bundle", file, "--key", otherKey); code != cli.ExitTampered {
+		t.Fatalf("another key: exit %d %s, want %d", code, out, cli.ExitTampered)
 	}
 
 	// One event edited in the bundle.
