@@ -4,9 +4,8 @@ package events
 // rather than about an aggregate of the token model. They are leaves of the
 // Merkle tree like every other event, and they chain per aggregate like
 // every other event.
+// KindLog is defined in log.go.
 const (
-	// KindLog is the aggregate kind of the log's own events.
-	KindLog = "log"
 	// CheckpointAggregate is the aggregate id of every log.checkpoint
 	// event: the checkpoints form one chain.
 	CheckpointAggregate = "checkpoint"

@@ -22,6 +22,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections"
 )
 
@@ -44,7 +45,7 @@ type checkpoints struct {
 	store    *jsstore.Store
 	runner   *projections.Runner
 	proj     *integrity.Log
-	key      *signingKey
+	key      *ledgerkey.Key
 	keys     note.Verifiers
 	every    uint64
 	interval time.Duration
@@ -64,9 +65,9 @@ type signedCheckpoint struct {
 	at     time.Time
 }
 
-func newCheckpoints(log *slog.Logger, store *jsstore.Store, runner *projections.Runner, proj *integrity.Log, key *signingKey,
+func newCheckpoints(log *slog.Logger, store *jsstore.Store, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key,
 	every int, interval time.Duration, keep string, now func() time.Time) (*checkpoints, error) {
-	keys, err := integrity.Verifiers(key.vkey)
+	keys, err := integrity.Verifiers(key.VerifierKey())
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +197,8 @@ func (c *checkpoints) checkpoint(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cp := integrity.Checkpoint{Origin: c.key.signer.Name(), Size: int64(last), Root: root}
-		signed, err := integrity.SignCheckpoint(cp, c.key.signer)
+		cp := integrity.Checkpoint{Origin: c.key.Signer().Name(), Size: int64(last), Root: root}
+		signed, err := integrity.SignCheckpoint(cp, c.key.Signer())
 		if err != nil {
 			return err
 		}
@@ -253,7 +254,7 @@ func (c *checkpoints) Latest() (signed []byte, size int64, root tlog.Hash, ok bo
 }
 
 // VerifierKey implements httpapi.Integrity.
-func (c *checkpoints) VerifierKey() string { return c.key.vkey }
+func (c *checkpoints) VerifierKey() string { return c.key.VerifierKey() }
 
 // Tree implements httpapi.Integrity.
 func (c *checkpoints) Tree() *integrity.Tree { return c.proj.Tree() }

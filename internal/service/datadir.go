@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
 // StoredRecords describes a data dir's LEDGER stream as ReadDataDir found
@@ -44,7 +45,7 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 	for _, f := range []struct {
 		path string
 		dst  *string
-	}{{defaultSigningKeyFile(dir), &out.KeyFile}, {defaultKeptCheckpoint(dir), &out.KeptFile}} {
+	}{{ledgerkey.DefaultFile(dir), &out.KeyFile}, {defaultKeptCheckpoint(dir), &out.KeptFile}} {
 		if _, err := os.Stat(f.path); err == nil {
 			*f.dst = f.path
 		}

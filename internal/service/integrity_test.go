@@ -376,23 +376,23 @@ func TestSigningKeyIsMadeBesideTheDataDirOnceAndAnnounced(t *testing.T) {
 func TestSigningKeyInsideTheDataDirIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	m := NewMain(Config{Listen: "127.0.0.1:0", DataDir: dir, NATSListen: "off", Replicas: 1, NoSync: true,
-		SigningKeyFile: filepath.Join(dir, "jetstream", "key"), LogOutput: io.Discard, Getenv: func(string) string { return "" }})
+		SigningKey: filepath.Join(dir, "jetstream", "key"), LogOutput: io.Discard, Getenv: func(string) string { return "" }})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.Run(ctx)
 	_ = m.Close()
-	if err == nil || !strings.Contains(err.Error(), "outside the data dir") {
+	if err == nil || !strings.Contains(err.Error(), "inside the data dir") {
 		t.Fatalf("Run = %v, want a refusal", err)
 	}
 }
 
 func TestCheckpointFlags(t *testing.T) {
 	c, err := ParseConfig(nil, func(string) string { return "" })
-	if err != nil || c.CheckpointEvery != 1000 || c.CheckpointInterval != time.Minute || c.SigningKeyFile != "" {
+	if err != nil || c.CheckpointEvery != 1000 || c.CheckpointInterval != time.Minute || c.SigningKey != "" {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 	c, err = ParseConfig([]string{"--checkpoint-every", "50", "--checkpoint-interval", "5s", "--signing-key", "/k"}, func(string) string { return "" })
-	if err != nil || c.CheckpointEvery != 50 || c.CheckpointInterval != 5*time.Second || c.SigningKeyFile != "/k" {
+	if err != nil || c.CheckpointEvery != 50 || c.CheckpointInterval != 5*time.Second || c.SigningKey != "/k" {
 		t.Fatalf("flags: %+v %v", c, err)
 	}
 	for _, args := range [][]string{{"--checkpoint-every", "0"}, {"--checkpoint-interval", "0s"}, {"--checkpoint-interval", "soon"}} {

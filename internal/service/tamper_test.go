@@ -223,6 +223,9 @@ func startFails(t *testing.T, dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := m.Run(ctx)
+	if err == nil && m.Runner != nil {
+		err = m.Runner.Err() // a tampered stream: Run serves the probes only
+	}
 	_ = m.Close()
 	return err
 }
