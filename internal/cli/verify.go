@@ -166,7 +166,11 @@ func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []
 	if err != nil {
 		return nil, err
 	}
-	v := integrity.NewVerifier(integrity.Config{Keys: keys})
+	sigs, err := newKeyChain(vkey)
+	if err != nil {
+		return nil, err
+	}
+	v := integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 	if kept != nil {
 		if err := v.Trust(kept, keptSource); err != nil {
 			return nil, fmt.Errorf("the checkpoint kept beside the data dir: %w", err)

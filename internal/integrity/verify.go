@@ -31,12 +31,16 @@ const (
 	// checkpoint that counts more records than precede it, or an event
 	// whose predecessor in its aggregate's chain is not in the stream.
 	KindDeletion Kind = "deletion"
-	// KindInsertion: a record the ledger did not write: an unsigned event
-	// after a signed one, a bad signature, a checkpoint not signed by the
-	// ledger key, records between a signed checkpoint's size and the
+	// KindInsertion: a record the ledger did not write: a checkpoint not
+	// signed by the ledger key, records between a signed checkpoint's size and the
 	// checkpoint event, or a second successor of one event in an
 	// aggregate's chain (insertion or forgery).
 	KindInsertion Kind = "insertion"
+	// KindForgery: an event after the last verified checkpoint that the
+	// ledger did not sign: unsigned after signed events, signed by a key
+	// that is not the ledger's current key, or a signature that does not
+	// verify ([Config.Signatures]).
+	KindForgery Kind = "forgery"
 	// KindReorder: records were moved: an event comes before its
 	// predecessor in its aggregate's chain, or sequences go backwards.
 	KindReorder Kind = "reorder"
@@ -77,6 +81,15 @@ func (f *Finding) Error() string {
 // one; an event without a "sig" member is unsigned.
 type Signatures interface {
 	Check(env *events.Envelope) error
+}
+
+// KeyFollower is implemented by a [Signatures] that follows the ledger's
+// key chain: Covered is called, in stream order, with each key.rotated
+// event a verified checkpoint covers (whose signature is then not checked:
+// the checkpoint proves it), so that the events after the checkpoint are
+// checked against the key it names.
+type KeyFollower interface {
+	Covered(env *events.Envelope) error
 }
 
 // record is what the verifier reads of every event; the rest is decoded
@@ -354,14 +367,14 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 	if v.cfg.Signatures != nil {
 		if rec.Sig != "" {
 			v.signedSeen = true
-			v.unsigned = append(v.unsigned, held{seq: seq, data: data})
+			v.unsigned = append(v.unsigned, held{seq: seq, data: data, rotation: rec.Type == events.TypeKeyRotated})
 			if len(v.unsigned) > maxUnchecked {
 				if f := v.checkSignatures(seq); f != nil {
 					return v.fail(f)
 				}
 			}
 		} else if v.signedSeen {
-			return v.fail(&Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s is unsigned, after signed events", rec.Type, rec.ID)})
+			return v.fail(&Finding{Seq: seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s is unsigned, after signed events", rec.Type, rec.ID)})
 		}
 	}
 	if f := v.link(seq, rec); f != nil {
@@ -471,8 +484,9 @@ func (v *Verifier) earliestPending(countsAgree bool) *Finding {
 
 // held is a signed record whose signature is not checked yet.
 type held struct {
-	seq  uint64
-	data []byte
+	seq      uint64
+	data     []byte
+	rotation bool // a key.rotated event
 }
 
 // checkSignatures verifies the held-back signatures of records before seq
@@ -495,10 +509,28 @@ func (v *Verifier) checkSignatures(before uint64) *Finding {
 		}
 		if err != nil {
 			v.unsigned = v.unsigned[i+1:]
-			return &Finding{Seq: h.seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
+			return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
 		}
 	}
 	v.unsigned = v.unsigned[:0]
+	return nil
+}
+
+// covered hands a key.rotated event a verified checkpoint covers to the
+// key follower, if any.
+func (v *Verifier) covered(h held) *Finding {
+	kf, ok := v.cfg.Signatures.(KeyFollower)
+	if !h.rotation || !ok {
+		return nil
+	}
+	env, err := events.Unmarshal(h.data)
+	if err == nil {
+		env.Sequence = h.seq
+		err = kf.Covered(&env)
+	}
+	if err != nil {
+		return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("key.rotated: %v", err)}
+	}
 	return nil
 }
 
@@ -601,6 +633,9 @@ func (v *Verifier) proven(cp Checkpoint, signed []byte) *Finding {
 	// Events covered by a verified checkpoint are authentic in bulk.
 	i := 0
 	for i < len(v.unsigned) && v.unsigned[i].seq <= uint64(cp.Size) {
+		if f := v.covered(v.unsigned[i]); f != nil {
+			return f
+		}
 		i++
 	}
 	v.unsigned = v.unsigned[i:]

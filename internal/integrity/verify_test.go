@@ -421,16 +421,16 @@ func TestVerifierChecksSignaturesOnlyWhereNoCheckpointVouches(t *testing.T) {
 		rs := clone(l.records)
 		rs[32] = bytes.Replace(rs[32], []byte(`,"sig":"c2ln"`), nil, 1)
 		rep := verify(t, integrity.Config{Keys: k.keys, Signatures: sigs()}, rs, 0)
-		if f := rep.Finding; f == nil || f.Kind != integrity.KindInsertion || f.Seq != 33 {
-			t.Fatalf("got %v, want an insertion at 33", f)
+		if f := rep.Finding; f == nil || f.Kind != integrity.KindForgery || f.Seq != 33 {
+			t.Fatalf("got %v, want a forgery at 33", f)
 		}
 	})
 	t.Run("bad_signature_in_the_tail", func(t *testing.T) {
 		s := sigs()
 		s.sigs[decode(t, l.records[31]).Hash] = make([]byte, ed25519.SignatureSize)
 		rep := verify(t, integrity.Config{Keys: k.keys, Signatures: s}, l.records, 0)
-		if f := rep.Finding; f == nil || f.Kind != integrity.KindInsertion || f.Seq != 32 {
-			t.Fatalf("got %v, want an insertion at 32", f)
+		if f := rep.Finding; f == nil || f.Kind != integrity.KindForgery || f.Seq != 32 {
+			t.Fatalf("got %v, want a forgery at 32", f)
 		}
 	})
 	t.Run("forgery_pinned_under_a_failed_checkpoint", func(t *testing.T) {
@@ -443,8 +443,8 @@ func TestVerifierChecksSignaturesOnlyWhereNoCheckpointVouches(t *testing.T) {
 		rs[28] = withSig(reseal(t, rs[28], func(e *events.Envelope) { e.Reason = "nothing happened" }))
 		s.sigs[decode(t, rs[28]).Hash] = s.sigs[old] // the old signature, over another hash
 		rep := verify(t, integrity.Config{Keys: k.keys, Signatures: s}, rs, 0)
-		if f := rep.Finding; f == nil || f.Kind != integrity.KindInsertion || f.Seq != 29 {
-			t.Fatalf("got %v, want an insertion at 29", f)
+		if f := rep.Finding; f == nil || f.Kind != integrity.KindForgery || f.Seq != 29 {
+			t.Fatalf("got %v, want a forgery at 29", f)
 		}
 	})
 }

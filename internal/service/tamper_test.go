@@ -268,7 +268,7 @@ func TestVerifyNamesEachTamperingOfAStoppedDataDir(t *testing.T) {
 				out[i].seq = uint64(i + 1)
 			}
 			return out, c + 1, true
-		}, "insertion"},
+		}, "forgery"}, // unsigned, after signed events
 		{"byte_flip_that_nats_finds_corrupt", func(t *testing.T, recs []fsRecord) ([]fsRecord, int, bool) {
 			i := seqOfType(t, recs, events.TypeTokenRevoked, 2)
 			recs[i].msg = bytes.Replace(recs[i].msg, []byte(`"reason":"`), []byte(`"reason":"X`), 1)
