@@ -52,6 +52,8 @@ var samples = []events.Payload{
 	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
+	events.Checkpoint{Size: 41, Root: "n2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=",
+		Note: "tokenledger.example\n41\nn2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=\n\n— tokenledger.example AAAAAA==\n"},
 	events.KeyRotated{Previous: "tokenledger+0a1b2c3d+AW7UFxCPKuD2ZVEw0ixC2SMWR9b4d1nkFqSTSWeNIkPm",
 		Key: "tokenledger+4e5f6a7b+AeZpsq1Rw1F2M0zVAqNppjqn7OSYsVpVNRQTLi46ngyx"},
 }
