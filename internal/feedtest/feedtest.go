@@ -178,8 +178,30 @@ func (l *Ledger) Create(tb testing.TB, secret string, exp *time.Time) *Token {
 	return tk
 }
 
-// Append appends p as tk's next event and returns its ledger sequence
-// once the ledger acknowledged it.
+// CreateWith is Create with the token.created payload changed by change
+// first (its verifier is secret's): a token of other projects, another
+// environment or an owner.
+func (l *Ledger) CreateWith(tb testing.TB, secret string, change func(*events.TokenCreated)) *Token {
+	tb.Helper()
+	p := storetest.TokenCreated()
+	p.Verifier = events.VerifierHex(secret)
+	change(&p)
+	tk := &Token{ID: storetest.NewAggregateID(), Secret: secret}
+	l.Append(tb, tk, p)
+	return tk
+}
+
+// Delete appends the deletion of the project, environment, user or
+// service account id (p is events.ProjectDeleted{}, …), as the first event
+// of that aggregate, and returns its ledger sequence once acknowledged.
+func (l *Ledger) Delete(tb testing.TB, id string, p events.Payload) uint64 {
+	tb.Helper()
+	return l.Append(tb, &Token{ID: id}, p)
+}
+
+// Append appends p as tk's next event (tk is any aggregate: p's kind
+// decides) and returns its ledger sequence once the ledger acknowledged
+// it.
 func (l *Ledger) Append(tb testing.TB, tk *Token, p events.Payload) uint64 {
 	tb.Helper()
 	env := storetest.Event(tb, tk.ID, p, tk.Hash)
