@@ -205,12 +205,12 @@ func (l *Ledger) Delete(tb testing.TB, id string, p events.Payload) uint64 {
 func (l *Ledger) Append(tb testing.TB, tk *Token, p events.Payload) uint64 {
 	tb.Helper()
 	env := storetest.Event(tb, tk.ID, p, tk.Hash)
-	seq, err := l.Store.Append(Ctx(tb), commands.Append{Event: env, Expected: tk.Last, MsgID: storetest.NewEventID()})
+	stored, err := l.Store.Append(Ctx(tb), commands.Append{Event: env, Expected: tk.Last, MsgID: storetest.NewEventID()})
 	if err != nil {
 		tb.Fatalf("feedtest: append %s: %v", p.EventType(), err)
 	}
-	tk.Last, tk.Hash = seq, env.Hash
-	return seq
+	tk.Last, tk.Hash = stored.Seq, env.Hash
+	return stored.Seq
 }
 
 // Revoke appends tk's token.revoked (reason compromised) and returns its
