@@ -32,14 +32,14 @@ func (h *Handler) EnsureDefaults(ctx context.Context, m Meta) (Result, error) {
 		if err != nil || len(batch) == 0 {
 			return Result{}, err
 		}
-		seq, err := h.store.Append(ctx, batch...)
+		stored, err := h.store.Append(ctx, batch...)
 		if errors.Is(err, ErrConflict) && attempt == 0 {
 			continue
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("ensure defaults: %w", err)
 		}
-		return Result{Seq: seq}, nil
+		return Result{Seq: stored.Seq, Replayed: stored.Duplicate}, nil
 	}
 }
 

@@ -23,7 +23,7 @@ type interleave struct {
 	before func()
 }
 
-func (s *interleave) Append(ctx context.Context, batch ...commands.Append) (uint64, error) {
+func (s *interleave) Append(ctx context.Context, batch ...commands.Append) (commands.Stored, error) {
 	s.once.Do(s.before)
 	return s.EventStore.Append(ctx, batch...)
 }

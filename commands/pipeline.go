@@ -181,16 +181,26 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outco
 	}
 	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
 	if err == nil {
-		if c.raced {
-			if ours, err := h.stored(ctx, m, a.head); err != nil {
+		// The store reports a duplicate when an append with this command's
+		// msg ids was stored first (a retry, or another ledger process doing
+		// the same work): nothing new was stored.
+		dup := a.Replayed
+		if !dup && c.raced {
+			ours, err := h.stored(ctx, m, a.head)
+			if err != nil {
 				return outcome[S]{}, err
-			} else if !ours { // an identical request won the race: its replay
-				stored, err := load(ctx, h, c.kind, c.id, c.fold)
-				if err != nil {
-					return outcome[S]{}, err
-				}
-				return replay(stored, stored.base().Commands[m.CommandID], ops)
 			}
+			dup = !ours
+		}
+		if dup { // an identical request won the race: its replay
+			stored, err := load(ctx, h, c.kind, c.id, c.fold)
+			if err != nil {
+				return outcome[S]{}, err
+			}
+			if seq, ok := stored.base().Commands[m.CommandID]; ok {
+				return replay(stored, seq, ops)
+			}
+			return outcome[S]{Result: Result{Seq: a.Seq, Replayed: true}, state: stored, first: a.first}, nil
 		}
 		return outcome[S]{Result: a.Result, state: s, payload: p, first: a.first, at: now}, nil
 	}
@@ -313,12 +323,15 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	}
 	batch = append(append(append(append(batch, names...), released...), claims...), key...)
 	msgIDs(m, batch)
-	seq, err := h.store.Append(ctx, batch...)
+	stored, err := h.store.Append(ctx, batch...)
 	if err != nil {
 		return appended{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
 	}
-	// An atomic batch is stored at consecutive sequences, head first.
-	return appended{Result: Result{Seq: seq}, first: seq - uint64(len(batch)-1), head: own.Event}, nil
+	// An atomic batch is stored at consecutive sequences, head first. A
+	// duplicate (another process appended the same command's events with
+	// the same msg ids first) stored nothing: the command was replayed.
+	seq := stored.Seq
+	return appended{Result: Result{Seq: seq, Replayed: stored.Duplicate}, first: seq - uint64(len(batch)-1), head: own.Event}, nil
 }
 
 // expectation is an append's expectation over a subject filter wider than

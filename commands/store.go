@@ -38,6 +38,17 @@ type Append struct {
 	MsgID string
 }
 
+// Stored is what an [EventStore.Append] stored.
+type Stored struct {
+	// Seq is the stream sequence of the batch's last event.
+	Seq uint64
+	// Duplicate is true when the events had been stored before by an
+	// append with the same MsgIDs (a retry, or another ledger process
+	// deriving the same ids from the same work) and this call stored
+	// nothing; Seq is then the earlier append's.
+	Duplicate bool
+}
+
 // EventStore is the port the command handlers append through. The JetStream
 // adapter in internal/jsstore implements it. Implementations are safe for
 // concurrent use.
@@ -47,10 +58,12 @@ type EventStore interface {
 	// and no error.
 	Load(ctx context.Context, kind, id string) ([]events.Envelope, error)
 	// Append stores the events atomically (all or none) and returns the
-	// stream sequence of the last one. It returns ErrConflict when any
-	// expectation fails, ErrUnavailable when the store refuses writes, and
-	// another error when the outcome is unknown (retry with the same MsgIDs).
-	Append(ctx context.Context, batch ...Append) (uint64, error)
+	// stream sequence of the last one, and whether an earlier append with
+	// the same MsgIDs had stored them already (Stored.Duplicate: nothing
+	// new was stored). It returns ErrConflict when any expectation fails,
+	// ErrUnavailable when the store refuses writes, and another error when
+	// the outcome is unknown (retry with the same MsgIDs).
+	Append(ctx context.Context, batch ...Append) (Stored, error)
 }
 
 // FilterSequencer is an optional EventStore capability: the stream

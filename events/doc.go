@@ -21,7 +21,13 @@
 // [TokenExpiryChanged], [TokenExpired] and [TokenRevoked]. No payload holds
 // a secret: token.created carries the SHA-256 verifier. A revocation names
 // the token's id, not its verifier, so acting on revocations needs the
-// created events too.
+// created events too. The feed also carries the deletions that revoke
+// tokens at once, with their empty payloads: ledger.project.<id>.deleted,
+// ledger.environment.<name>.deleted, ledger.user.<id>.deleted and
+// ledger.serviceaccount.<id>.deleted ([ProjectDeleted],
+// [EnvironmentDeleted], [UserDeleted], [ServiceAccountDeleted]). A token
+// stops verifying at the deletion of its environment, its owner or the
+// last project it lists, before the ledger records its token.revoked.
 //
 // # Schemas
 //

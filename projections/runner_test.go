@@ -82,10 +82,11 @@ func (l *ledger) append(id string, p events.Payload) uint64 {
 	if err := env.Seal(); err != nil {
 		l.tb.Fatal(err)
 	}
-	seq, err := l.store.Append(ctxFor(l.tb), commands.Append{Event: env, Expected: l.last[id], MsgID: env.ID})
+	stored, err := l.store.Append(ctxFor(l.tb), commands.Append{Event: env, Expected: l.last[id], MsgID: env.ID})
 	if err != nil {
 		l.tb.Fatalf("append %s: %v", env.Type, err)
 	}
+	seq := stored.Seq
 	env.Sequence = seq
 	l.last[id], l.prev[id] = seq, env.Hash
 	l.sent = append(l.sent, env)

@@ -34,7 +34,8 @@ func newWatch(env *Env) *cobra.Command {
 		Use:   "watch",
 		Short: "Print revocations and expiries as they happen (from the ledger's NATS token feed)",
 		Long: `Print token revocations and expiries as the ledger records them, from now on (or from a
-feed sequence, or since a time), until interrupted. It follows the readers' token feed on the
+feed sequence, or since a time), until interrupted; and the deletions of projects, environments,
+users and service accounts, which revoke the tokens acting for them at once. It follows the readers' token feed on the
 ledger's NATS listener as a reader (--nats-readers of the server): an nkey seed file, a
 credentials file, or --user with the password in ` + EnvNATSPassword + `.
 
@@ -155,7 +156,7 @@ func (w watcher) print(ev feed.Event) error {
 	if err != nil {
 		return nil // not a token event of the ledger's form: not shown
 	}
-	if !w.all && env.Type != events.TypeTokenRevoked && env.Type != events.TypeTokenExpired {
+	if !w.all && env.Type != events.TypeTokenRevoked && env.Type != events.TypeTokenExpired && !feed.IsDeletion(env.Type) {
 		return nil
 	}
 	if w.json {
@@ -182,10 +183,26 @@ func (w watcher) print(ev feed.Event) error {
 		detail = "expiresAt=" + p.ExpiresAt.UTC().Format(time.RFC3339)
 	case events.TokenCreated:
 		detail = fmt.Sprintf("type=%s environment=%s", p.TokenType, p.Environment)
+	default:
+		if feed.IsDeletion(env.Type) {
+			detail = "revokes=" + revokes(env.Type)
+		}
 	}
 	if _, err := fmt.Fprintf(w.out, "%s  %-20s  %s  %s  ledger-seq=%d feed-seq=%d\n", env.Time.UTC().Format(time.RFC3339),
 		env.Type, env.AggregateID, detail, ev.LedgerSequence, ev.Sequence); err != nil {
 		return printError{err}
 	}
 	return nil
+}
+
+// revokes says which tokens a deletion of type typ revokes at once (the
+// ledger records their token.revoked or token.scoped after it).
+func revokes(typ string) string {
+	switch typ {
+	case events.TypeProjectDeleted:
+		return "tokens-of-only-this-project"
+	case events.TypeEnvironmentDeleted:
+		return "tokens-of-this-environment"
+	}
+	return "tokens-it-owns"
 }

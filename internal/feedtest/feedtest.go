@@ -7,6 +7,7 @@ package feedtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -44,32 +45,65 @@ type Ledger struct {
 
 	srv   *server.Server
 	conns []*nats.Conn
-	stopP func()
+	stopP func() error
+	errs  []error // the publisher's failures, seen at Stop
 }
 
 // Start starts a ledger on a fresh data dir and a free loopback port; it
 // is stopped when the test ends.
 func Start(tb testing.TB) *Ledger {
 	tb.Helper()
-	kp, err := nkeys.CreateUser()
+	l, err := newLedger(tb.TempDir(), tb.TempDir())
 	if err != nil {
-		tb.Fatal(err)
-	}
-	seed, err := kp.Seed()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	l := &Ledger{Dir: tb.TempDir(), Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(tb.TempDir(), "reader.seed")}
-	if err := os.WriteFile(l.SeedFile, seed, 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	l.Restart(tb)
-	tb.Cleanup(l.Stop)
+	tb.Cleanup(func() {
+		l.Stop()
+		for _, err := range l.errs {
+			tb.Error(err)
+		}
+	})
 	return l
+}
+
+// Open starts a ledger as Start does, for code that has no testing.TB (a
+// runnable example): its data dir and the reader's seed file go under dir,
+// which must exist. Stop it with [Ledger.Stop] (which reports nothing).
+func Open(dir string) (*Ledger, error) {
+	l, err := newLedger(filepath.Join(dir, "data"), dir)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	if err := l.start(ctx); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	return l, nil
+}
+
+// newLedger is a stopped ledger on data dir dataDir with a new reader
+// whose seed file is in seedDir.
+func newLedger(dataDir, seedDir string) (*Ledger, error) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, fmt.Errorf("feedtest: reader key: %w", err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return nil, fmt.Errorf("feedtest: reader seed: %w", err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("feedtest: reader public key: %w", err)
+	}
+	l := &Ledger{Dir: dataDir, Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(seedDir, "reader.seed")}
+	if err := os.WriteFile(l.SeedFile, seed, 0o600); err != nil {
+		return nil, fmt.Errorf("feedtest: write the reader's seed: %w", err)
+	}
+	return l, nil
 }
 
 // Ctx is a context ending after Wait or with the test.
@@ -83,55 +117,79 @@ func Ctx(tb testing.TB) context.Context {
 // of a stopped ledger, on the same data dir.
 func (l *Ledger) Restart(tb testing.TB) {
 	tb.Helper()
-	ctx := Ctx(tb)
+	if err := l.start(Ctx(tb)); err != nil {
+		l.Stop()
+		tb.Fatal(err)
+	}
+}
+
+// start starts the server, the store and the publisher.
+func (l *Ledger) start(ctx context.Context) error {
 	cfg := jsstore.EmbeddedConfig{DataDir: l.Dir, Listen: l.Addr, OwnerPassword: "owner-pw", FeedPassword: FeedPassword,
 		Readers: []jsstore.Reader{{NKey: l.ReaderKey}}}
 	srv, err := jsstore.StartEmbedded(ctx, cfg)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	l.srv = srv
 	l.Addr = srv.Addr().(*net.TCPAddr).String()
-	connect := func(user, pw, inbox string) *nats.Conn {
+	connect := func(user, pw, inbox string) (*nats.Conn, error) {
 		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, pw), nats.CustomInboxPrefix(inbox), nats.NoReconnect())
 		if err != nil {
-			tb.Fatal(err)
+			return nil, fmt.Errorf("feedtest: connect as %s: %w", user, err)
 		}
 		l.conns = append(l.conns, nc)
-		return nc
+		return nc, nil
 	}
-	owner := connect(jsstore.OwnerUser, "owner-pw", jsstore.OwnerInboxPrefix)
+	owner, err := connect(jsstore.OwnerUser, "owner-pw", jsstore.OwnerInboxPrefix)
+	if err != nil {
+		return err
+	}
 	st, err := jsstore.Open(ctx, owner, jsstore.Config{OwnsServer: true})
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	l.Store = st
-	fc := connect(jsstore.FeedUser, FeedPassword, jsstore.FeedInboxPrefix)
+	fc, err := connect(jsstore.FeedUser, FeedPassword, jsstore.FeedInboxPrefix)
+	if err != nil {
+		return err
+	}
 	if err := jsstore.EnsureFeed(ctx, fc, nil); err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	pub := &jsstore.FeedPublisher{Store: st, Conn: fc, RetryWait: 100 * time.Millisecond}
 	go func() { done <- pub.Run(pctx) }()
 	var once sync.Once
-	l.stopP = func() {
+	var runErr error
+	l.stopP = func() error {
 		once.Do(func() {
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
-				tb.Errorf("feedtest: FeedPublisher.Run = %v", err)
+				runErr = fmt.Errorf("feedtest: FeedPublisher.Run = %w", err)
 			}
 		})
+		return runErr
 	}
+	return nil
 }
 
-// Stop shuts the ledger and its NATS server down (harmless twice).
+// Stop shuts the ledger and its NATS server down (harmless twice). A
+// publisher that failed is reported when the test ends (Start).
 func (l *Ledger) Stop() {
 	if l.srv == nil {
 		return
 	}
-	l.stopP()
-	_ = l.Store.Close()
+	if l.stopP != nil {
+		if err := l.stopP(); err != nil {
+			l.errs = append(l.errs, err)
+		}
+		l.stopP = nil
+	}
+	if l.Store != nil {
+		_ = l.Store.Close()
+	}
 	for _, nc := range l.conns {
 		nc.Close()
 	}
@@ -178,17 +236,73 @@ func (l *Ledger) Create(tb testing.TB, secret string, exp *time.Time) *Token {
 	return tk
 }
 
-// Append appends p as tk's next event and returns its ledger sequence
-// once the ledger acknowledged it.
+// CreateWith is Create with the token.created payload changed by change
+// first (its verifier is secret's): a token of other projects, another
+// environment or an owner.
+func (l *Ledger) CreateWith(tb testing.TB, secret string, change func(*events.TokenCreated)) *Token {
+	tb.Helper()
+	p := storetest.TokenCreated()
+	p.Verifier = events.VerifierHex(secret)
+	change(&p)
+	tk := &Token{ID: storetest.NewAggregateID(), Secret: secret}
+	l.Append(tb, tk, p)
+	return tk
+}
+
+// Delete appends the deletion of the project, environment, user or
+// service account id (p is events.ProjectDeleted{}, …), as the first event
+// of that aggregate, and returns its ledger sequence once acknowledged.
+func (l *Ledger) Delete(tb testing.TB, id string, p events.Payload) uint64 {
+	tb.Helper()
+	return l.Append(tb, &Token{ID: id}, p)
+}
+
+// Append appends p as tk's next event (tk is any aggregate: p's kind
+// decides) and returns its ledger sequence once the ledger acknowledged
+// it.
 func (l *Ledger) Append(tb testing.TB, tk *Token, p events.Payload) uint64 {
 	tb.Helper()
-	env := storetest.Event(tb, tk.ID, p, tk.Hash)
-	seq, err := l.Store.Append(Ctx(tb), commands.Append{Event: env, Expected: tk.Last, MsgID: storetest.NewEventID()})
+	seq, err := l.AppendEvent(Ctx(tb), tk, p)
 	if err != nil {
-		tb.Fatalf("feedtest: append %s: %v", p.EventType(), err)
+		tb.Fatal(err)
 	}
-	tk.Last, tk.Hash = seq, env.Hash
 	return seq
+}
+
+// AppendEvent is Append without a testing.TB (for a runnable example): p
+// as tk's next event, acted by a user through a personal token as the
+// ledger's commands record it.
+func (l *Ledger) AppendEvent(ctx context.Context, tk *Token, p events.Payload) (uint64, error) {
+	env, err := events.New(storetest.NewEventID(), tk.ID, p, time.Now())
+	if err != nil {
+		return 0, fmt.Errorf("feedtest: new %s: %w", p.EventType(), err)
+	}
+	env.CommandID = storetest.NewEventID()
+	env.Actor = events.Actor{Kind: events.ActorUser, ID: "42", Name: "Ada"}
+	env.Via = events.Via{CredentialID: "pat-7", CredentialType: events.TokenPersonal, RemoteAddr: "127.0.0.1", RequestID: "req-1"}
+	env.Prev = tk.Hash
+	if err := env.Seal(); err != nil {
+		return 0, fmt.Errorf("feedtest: seal %s: %w", p.EventType(), err)
+	}
+	stored, err := l.Store.Append(ctx, commands.Append{Event: env, Expected: tk.Last, MsgID: storetest.NewEventID()})
+	if err != nil {
+		return 0, fmt.Errorf("feedtest: append %s: %w", p.EventType(), err)
+	}
+	tk.Last, tk.Hash = stored.Seq, env.Hash
+	return stored.Seq, nil
+}
+
+// CreateToken appends a token.created for secret (a client token of
+// projects default and checkout in production, never expiring) without a
+// testing.TB.
+func (l *Ledger) CreateToken(ctx context.Context, secret string) (*Token, error) {
+	p := storetest.TokenCreated()
+	p.Verifier, p.ExpiresAt = events.VerifierHex(secret), nil
+	tk := &Token{ID: storetest.NewAggregateID(), Secret: secret}
+	if _, err := l.AppendEvent(ctx, tk, p); err != nil {
+		return nil, err
+	}
+	return tk, nil
 }
 
 // Revoke appends tk's token.revoked (reason compromised) and returns its

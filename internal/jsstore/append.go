@@ -26,7 +26,10 @@ const (
 )
 
 // Append stores the events of batch atomically and returns the stream
-// sequence of the last one. It implements [commands.EventStore.Append].
+// sequence of the last one, with Duplicate set when an earlier append with
+// the same MsgIDs had stored them (a duplicate ack, or the events found
+// after a conflict or a batch duplicate): nothing new was stored. It
+// implements [commands.EventStore.Append].
 //
 // Each event goes to its envelope's subject with the headers
 // Nats-Expected-Stream, Nats-Msg-Id (when MsgID is set), and the
@@ -58,41 +61,44 @@ const (
 //     with the same MsgIDs inside the stream's duplicate window.
 //
 // Append is safe for concurrent use.
-func (s *Store) Append(ctx context.Context, batch ...commands.Append) (uint64, error) {
+func (s *Store) Append(ctx context.Context, batch ...commands.Append) (commands.Stored, error) {
 	if err := s.Health(); err != nil {
-		return 0, fmt.Errorf("jsstore: append refused: %w: %w", commands.ErrUnavailable, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append refused: %w: %w", commands.ErrUnavailable, err)
 	}
 	switch {
 	case len(batch) == 0:
-		return 0, errors.New("jsstore: append: no events")
+		return commands.Stored{}, errors.New("jsstore: append: no events")
 	case len(batch) > MaxBatch:
-		return 0, fmt.Errorf("jsstore: append: %d events in one batch, at most %d can be stored atomically", len(batch), MaxBatch)
+		return commands.Stored{}, fmt.Errorf("jsstore: append: %d events in one batch, at most %d can be stored atomically", len(batch), MaxBatch)
 	}
 	if err := s.signBatch(batch); err != nil {
-		return 0, err
+		return commands.Stored{}, err
 	}
 	msgs, err := s.buildMsgs(batch)
 	if err != nil {
-		return 0, err
+		return commands.Stored{}, err
 	}
-	seq, err := s.publishRetrying(ctx, batch, func(ctx context.Context) (uint64, error) {
+	stored, err := s.publishRetrying(ctx, batch, func(ctx context.Context) (commands.Stored, error) {
 		if len(msgs) == 1 {
 			ack, err := s.js.PublishMsg(ctx, msgs[0])
 			if err != nil {
-				return 0, err
+				return commands.Stored{}, err
 			}
-			return ack.Sequence, nil // a duplicate ack carries the original sequence
+			// A duplicate ack carries the original sequence.
+			return commands.Stored{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 		}
 		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
 		if err != nil {
-			return 0, err
+			return commands.Stored{}, err
 		}
-		return ack.Sequence, nil
+		// A batch repeating a stored msg id is refused (10201), never
+		// acked as a duplicate: failed finds the earlier append.
+		return commands.Stored{Seq: ack.Sequence}, nil
 	})
 	if err != nil {
 		return s.failed(ctx, batch, err)
 	}
-	return seq, nil
+	return stored, nil
 }
 
 // buildMsgs validates the envelopes and turns them into messages.
@@ -174,7 +180,7 @@ func checkToken(what, v string) error {
 }
 
 // failed turns a publish error into the store's error contract.
-func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) (uint64, error) {
+func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) (commands.Stored, error) {
 	where := describe(batch)
 	var apiErr *jetstream.APIError
 	var code jetstream.ErrorCode
@@ -191,30 +197,30 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 		// aggregate.
 		seq, found, lerr := s.findStored(ctx, batch, code == codeBatchDuplicateMsgID)
 		if lerr != nil {
-			return 0, fmt.Errorf("jsstore: append %s: %w; looking for an earlier attempt failed, outcome unknown (retry with the same MsgID): %w", where, err, lerr)
+			return commands.Stored{}, fmt.Errorf("jsstore: append %s: %w; looking for an earlier attempt failed, outcome unknown (retry with the same MsgID): %w", where, err, lerr)
 		}
 		if found {
-			return seq, nil
+			return commands.Stored{Seq: seq, Duplicate: true}, nil
 		}
 		if code == codeBatchDuplicateMsgID {
-			return 0, fmt.Errorf("jsstore: append %s: a msg id of the batch was stored before, but not for these events: %w", where, err)
+			return commands.Stored{}, fmt.Errorf("jsstore: append %s: a msg id of the batch was stored before, but not for these events: %w", where, err)
 		}
-		return 0, fmt.Errorf("jsstore: append %s: %w (%w)", where, commands.ErrConflict, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: %w (%w)", where, commands.ErrConflict, err)
 	case codeMessageTooLarge:
-		return 0, fmt.Errorf("jsstore: append %s: an event exceeds the stream's maximum message size; nothing was stored: %w", where, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: an event exceeds the stream's maximum message size; nothing was stored: %w", where, err)
 	case codeMaximumMessages, codeStorageExceeded, codeStreamSealed, codeStreamMismatch:
-		return 0, fmt.Errorf("jsstore: append %s: stream %s refused the write: %w: %w", where, s.name, commands.ErrUnavailable, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: stream %s refused the write: %w: %w", where, s.name, commands.ErrUnavailable, err)
 	}
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
-		return 0, fmt.Errorf("jsstore: append %s: no stream answered: %w: %w", where, commands.ErrUnavailable, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: no stream answered: %w: %w", where, commands.ErrUnavailable, err)
 	}
 	if Refused(err) {
-		return 0, fmt.Errorf("jsstore: append %s: the cluster cannot take writes now (leader lost or electing): %w: %w", where, commands.ErrUnavailable, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: the cluster cannot take writes now (leader lost or electing): %w: %w", where, commands.ErrUnavailable, err)
 	}
 	if TimedOut(err) {
-		return 0, fmt.Errorf("jsstore: append %s: no acknowledgement in time, retry with the same MsgID: %w: %w", where, commands.ErrOutcomeUnknown, err)
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: no acknowledgement in time, retry with the same MsgID: %w: %w", where, commands.ErrOutcomeUnknown, err)
 	}
-	return 0, fmt.Errorf("jsstore: append %s: outcome unknown, retry with the same MsgID: %w", where, err)
+	return commands.Stored{}, fmt.Errorf("jsstore: append %s: outcome unknown, retry with the same MsgID: %w", where, err)
 }
 
 func describe(batch []commands.Append) string {

@@ -139,7 +139,7 @@ func BenchmarkAppend(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					aggs.last[k] = seq
+					aggs.last[k] = seq.Seq
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
@@ -197,7 +197,7 @@ func BenchmarkAppendPipelined(b *testing.B) {
 								errs <- err
 								return
 							}
-							aggs.last[k] = seq
+							aggs.last[k] = seq.Seq
 						}
 					})
 				}

@@ -244,7 +244,7 @@ func serversSync(ctx context.Context, sys *nats.Conn) (map[string]bool, error) {
 // event once (a duplicate ack, or a conflict or batch duplicate that
 // [Store.failed] resolves to the stored sequence). It returns the last
 // attempt's error.
-func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, publish func(context.Context) (uint64, error)) (uint64, error) {
+func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, publish func(context.Context) (commands.Stored, error)) (commands.Stored, error) {
 	retryable := true
 	for i := range batch {
 		retryable = retryable && batch[i].MsgID != ""
@@ -253,18 +253,18 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 	backoff := transientFirstBackoff
 	for {
 		actx, cancel := context.WithTimeout(ctx, transientAttemptTimeout)
-		seq, err := publish(actx)
+		stored, err := publish(actx)
 		cancel()
 		if err == nil {
-			return seq, nil
+			return stored, nil
 		}
 		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err)) || time.Now().Add(backoff).After(deadline) {
-			return 0, err
+			return commands.Stored{}, err
 		}
 		s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
-			return 0, err
+			return commands.Stored{}, err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, transientMaxBackoff)

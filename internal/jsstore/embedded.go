@@ -140,19 +140,22 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
     limits { max_connections: %d, max_subscriptions: %d }
     imports [
       { service: { account: %s, subject: "$JS.API.>" } }
-      { stream: { account: %s, subject: %q } }
-    ]
-  }
-`, readerAccount(i), readerConns, readerSubs, FeedAccount, FeedAccount, FeedSubjects)
+`, readerAccount(i), readerConns, readerSubs, FeedAccount)
+		for _, subj := range feed.AllSubjects() {
+			fmt.Fprintf(&readerAccounts, "      { stream: { account: %s, subject: %q } }\n", FeedAccount, subj)
+		}
+		readerAccounts.WriteString("    ]\n  }\n")
 	}
 	feedExports := ""
 	if readers > 0 {
 		list := strings.Join(names, ", ")
-		feedExports = fmt.Sprintf(`    exports [
-      { service: "$JS.API.>", response_type: stream, accounts: [%s] }
-      { stream: %q, accounts: [%s] }
-    ]
-`, list, FeedSubjects, list)
+		var b strings.Builder
+		fmt.Fprintf(&b, "    exports [\n      { service: \"$JS.API.>\", response_type: stream, accounts: [%s] }\n", list)
+		for _, subj := range feed.AllSubjects() {
+			fmt.Fprintf(&b, "      { stream: %q, accounts: [%s] }\n", subj, list)
+		}
+		b.WriteString("    ]\n")
+		feedExports = b.String()
 	}
 	return fmt.Sprintf(`accounts {
   %[1]s {
@@ -168,7 +171,7 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
 
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
 // (single and batch) of FeedStream, and subscriptions to its _INBOX.>
-// replies and to the republished stored token events (FeedSubjects). No
+// replies and to the republished stored events (feed.AllSubjects). No
 // other JetStream API call: nats-server queues every account's API
 // requests (STREAM.INFO, $JS.API.INFO, …) in one queue and drops it whole
 // when it is full, the ledger's own requests included; Direct Get does
@@ -181,10 +184,11 @@ func ReaderPermissions() *server.Permissions {
 				api + "DIRECT.GET." + FeedStream,
 				api + "DIRECT.GET." + FeedStream + ".>",
 			},
-			Deny: []string{FeedPublishPrefix + ".>", FeedSubjects, "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
+			Deny: append([]string{FeedPublishPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
+				feed.AllSubjects()...),
 		},
 		Subscribe: &server.SubjectPermission{
-			Allow: []string{"_INBOX.>", FeedSubjects},
+			Allow: append([]string{"_INBOX.>"}, feed.AllSubjects()...),
 			Deny:  []string{FeedPublishPrefix + ".>", FeedInboxPrefix + ".>", OwnerInboxPrefix + ".>"},
 		},
 	}
@@ -196,15 +200,14 @@ func ReaderPermissions() *server.Permissions {
 func feedUserPermissions() *server.Permissions {
 	api := "$JS.API."
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
+		Publish: &server.SubjectPermission{Allow: append([]string{
 			api + "INFO",
 			api + "STREAM.CREATE." + FeedStream,
 			api + "STREAM.INFO." + FeedStream,
 			api + "STREAM.DELETE." + FeedStream,
 			api + "STREAM.MSG.GET." + FeedStream,
 			api + "DIRECT.GET." + FeedStream,
-			FeedPublishPrefix + "." + FeedSubjects,
-		}},
+		}, feedIngest()...)},
 		Subscribe: &server.SubjectPermission{Allow: []string{FeedInboxPrefix + ".>"}},
 	}
 }

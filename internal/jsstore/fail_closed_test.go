@@ -122,7 +122,7 @@ func TestFailClosed_ReconnectRechecksConfig(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // room for a re-check on reconnect, if there were one
 	next := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonRotated}, first0.Hash), Expected: seq, MsgID: storetest.NewEventID()}
 	if got, err := st.Append(ctx, next); err == nil {
-		t.Fatalf("Append stored seq %d on a stream with max_age 1h; Health = %v", got, st.Health())
+		t.Fatalf("Append stored seq %d on a stream with max_age 1h; Health = %v", got.Seq, st.Health())
 	}
 }
 

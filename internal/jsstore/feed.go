@@ -17,7 +17,8 @@ import (
 )
 
 // FeedStreamConfig is the readers' stream in FeedAccount: a projection
-// of the ledger's token events that [FeedPublisher] writes (the ledger
+// of the ledger's token events (and of the deletions of projects,
+// environments, users and service accounts, which revoke tokens) that [FeedPublisher] writes (the ledger
 // stream stays the only truth), audit grade (no deletes, purges or
 // roll-ups), with Direct Get, and a wake-up for every event it stores: its
 // headers (Nats-Sequence, Nats-Subject, Nats-Msg-Size, Ledger-Sequence, …)
@@ -27,18 +28,19 @@ import (
 // Direct Get answer goes to whatever reply subject the request names
 // ([IsFeedWakeUp]).
 //
-// The publisher publishes on FeedPublishPrefix.ledger.token.…, a subject
-// no reader can publish or subscribe to; the stream's subject transform
-// stores each event on ledger.token.… (FeedSubjects), where its wake-up is
-// republished. (A stream that listened on FeedSubjects itself could not
+// The publisher publishes on FeedPublishPrefix.ledger.token.… (and
+// FeedPublishPrefix.ledger.<kind>.<id>.deleted), subjects no reader can
+// publish or subscribe to; the stream's subject transform stores each
+// event without the prefix (ledger.token.…, [feed.AllSubjects]), where its
+// wake-up is republished. (A stream that listened on FeedSubjects itself could not
 // republish there: nats-server refuses a republish that would feed the
 // stream again.)
 func FeedStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              FeedStream,
 		Description:       "tokenledger token events for readers, without principals' personal data; a projection of " + DefaultStream,
-		Subjects:          []string{feedIngest},
-		SubjectTransform:  &jetstream.SubjectTransformConfig{Source: feedIngest, Destination: FeedSubjects},
+		Subjects:          feedIngest(),
+		SubjectTransform:  &jetstream.SubjectTransformConfig{Source: FeedPublishPrefix + ".ledger.>", Destination: "ledger.>"},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardNew,
@@ -51,12 +53,20 @@ func FeedStreamConfig() jetstream.StreamConfig {
 		DenyDelete:        true,
 		DenyPurge:         true,
 		AllowDirect:       true,
-		RePublish:         &jetstream.RePublish{Source: FeedSubjects, Destination: FeedSubjects, HeadersOnly: true},
+		RePublish:         &jetstream.RePublish{Source: "ledger.>", Destination: "ledger.>", HeadersOnly: true},
 	}
 }
 
-// feedIngest is the subject filter the feed stream listens on.
-const feedIngest = FeedPublishPrefix + "." + FeedSubjects
+// feedIngest are the subjects the feed stream listens on: FeedPublishPrefix
+// before each of the feed's subjects (the token events and the deletions
+// the token set applies, [feed.AllSubjects]).
+func feedIngest() []string {
+	subjects := feed.AllSubjects()
+	for i, s := range subjects {
+		subjects[i] = FeedPublishPrefix + "." + s
+	}
+	return subjects
+}
 
 // feedDuplicates is the feed's duplicate window: a publisher that retries
 // an event (or a second publisher racing it) within it is answered with

@@ -207,10 +207,11 @@ func TestReaderFollowsOnlyStoredTokenEvents(t *testing.T) {
 	}
 	revoke := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonRotated}, first.Hash),
 		Expected: seq, MsgID: storetest.NewEventID()}
-	last, err := e.store.Append(ctx, revoke) // seq 3
+	stored, err := e.store.Append(ctx, revoke) // seq 3
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := stored.Seq
 	eventually(t, 10*time.Second, func() error {
 		if n := len(got()); n < 2 {
 			return fmt.Errorf("%d events followed, want 2", n)

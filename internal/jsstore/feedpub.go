@@ -15,13 +15,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/projections/feed"
 )
 
 // FeedPublisher keeps FeedStream a projection of the ledger's token
-// events: it follows the ledger stream's token events (an ordered
-// consumer, like Store.Follow) and publishes a
-// [FeedEnvelope] of every stored token event, in ledger order, to the
-// feed. Only stored events reach the feed: an append the ledger refused
+// events: it follows the ledger stream's token events and the deletions
+// of projects, environments, users and service accounts (an ordered
+// consumer filtered on [feed.AllSubjects], like Store.Follow) and
+// publishes a [FeedEnvelope] of each stored one, in ledger order, to the
+// feed. A deletion's envelope carries the deleted aggregate's id and an
+// empty payload: the token set a verifier keeps needs it to stop
+// accepting the tokens acting for what was deleted at the deletion's
+// sequence, as the ledger's own token set does. Only stored events reach the feed: an append the ledger refused
 // (a conflict, a limit) is never followed.
 //
 // Each publish carries Ledger-Sequence (the event's sequence in the
@@ -182,8 +187,8 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	}
 	p.last.Store(at.ledger)
 	p.following.Store(true)
-	return p.Store.followSubject(ctx, FeedSubjects, at.ledger+1, func(env events.Envelope) error {
-		if !strings.HasPrefix(env.Subject(), feedTokenPrefix) || env.Sequence <= at.ledger {
+	return p.Store.followSubject(ctx, feed.AllSubjects(), at.ledger+1, func(env events.Envelope) error {
+		if !fedToReaders(&env) || env.Sequence <= at.ledger {
 			return nil
 		}
 		if p.Verified != nil {
@@ -214,7 +219,18 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	})
 }
 
-// feedTokenPrefix is the subject prefix of the events the feed carries.
+// fedToReaders reports whether env is an event the feed carries: a token
+// event, or the deletion of a project, an environment, a user or a
+// service account (the token set applies them: a token acting for what
+// was deleted stops verifying). The subject filters select them; this
+// checks the decoded envelope as well.
+func fedToReaders(env *events.Envelope) bool {
+	return strings.HasPrefix(env.Subject(), feedTokenPrefix) ||
+		(feed.IsDeletion(env.Type) && env.Type == env.AggregateKind+".deleted")
+}
+
+// feedTokenPrefix is the subject prefix of the token events the feed
+// carries.
 const feedTokenPrefix = "ledger.token."
 
 // publishFeedEvent publishes env's feed copy expecting the feed to end at

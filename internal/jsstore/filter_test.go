@@ -22,10 +22,11 @@ func TestAppend_ExpectationOverASubjectFilter(t *testing.T) {
 		return storetest.Event(t, name, p, prev)
 	}
 	a := env("blue", events.EnvironmentCreated{}, "")
-	seqA, err := e.store.Append(ctx, commands.Append{Event: a, MsgID: storetest.NewEventID()})
+	storedA, err := e.store.Append(ctx, commands.Append{Event: a, MsgID: storetest.NewEventID()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	seqA := storedA.Seq
 	create(t, e.store) // an event outside the filter changes nothing
 	last, err := e.store.LastSequenceOn(ctx, filter)
 	if err != nil || last != seqA {

@@ -86,11 +86,11 @@ func create(t *testing.T, st commands.EventStore) (string, events.Envelope, uint
 	t.Helper()
 	id := storetest.NewAggregateID()
 	e := storetest.Event(t, id, storetest.TokenCreated(), "")
-	seq, err := st.Append(ctxFor(t), commands.Append{Event: e, MsgID: storetest.NewEventID()})
+	stored, err := st.Append(ctxFor(t), commands.Append{Event: e, MsgID: storetest.NewEventID()})
 	if err != nil {
 		t.Fatalf("Append: %v", err)
 	}
-	return id, e, seq
+	return id, e, stored.Seq
 }
 
 func errIs(err, target error) error {

@@ -141,7 +141,7 @@ func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Enve
 	if target < from {
 		return nil
 	}
-	return s.consume(ctx, "", from, target, fn)
+	return s.consume(ctx, nil, from, target, fn)
 }
 
 // Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
@@ -160,17 +160,17 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, "", from, 0, fn)
+	return s.consume(ctx, nil, from, 0, fn)
 }
 
-// followSubject is Follow of the events on subjects matching filter only
+// followSubject is Follow of the events on subjects matching filters only
 // (the others are not read, so an event there that does not decode does
 // not stop it).
-func (s *Store) followSubject(ctx context.Context, filter string, from uint64, fn func(events.Envelope) error) error {
+func (s *Store) followSubject(ctx context.Context, filters []string, from uint64, fn func(events.Envelope) error) error {
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, filter, from, 0, fn)
+	return s.consume(ctx, filters, from, 0, fn)
 }
 
 // delivery serialises the consumer's callbacks into fn and records how the
@@ -189,18 +189,16 @@ func (d *delivery) finish(err error) {
 	}
 }
 
-// consume delivers events from from on (on subjects matching filter, all
-// when ""); with target > 0 it stops after the event at target (Replay),
+// consume delivers events from from on (on subjects matching filters,
+// all when none); with target > 0 it stops after the event at target (Replay),
 // else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, filter string, from, target uint64, fn func(events.Envelope) error) error {
+func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+		FilterSubjects: filters,
 	}
-	if filter != "" {
-		cfg.FilterSubjects = []string{filter}
-	}
-	whole := filter == "" // every sequence must arrive, in order
+	whole := len(filters) == 0 // every sequence must arrive, in order
 	if whole {
 		if err := s.checkState(ctx, from); err != nil {
 			return err

@@ -549,11 +549,11 @@ func TestLoadPagesThroughALongHistory(t *testing.T) {
 	for i := range 10 {
 		create(t, e.store) // other aggregates in between
 		ev := storetest.Event(t, id, events.TokenExpiryChanged{}, prev)
-		var err error
-		seq, err = e.store.Append(ctx, commands.Append{Event: ev, Expected: seq, MsgID: storetest.NewEventID()})
+		stored, err := e.store.Append(ctx, commands.Append{Event: ev, Expected: seq, MsgID: storetest.NewEventID()})
 		if err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
+		seq = stored.Seq
 		want = append(want, ev)
 		prev = ev.Hash
 	}
@@ -590,7 +590,8 @@ func TestAppendBatchLimit(t *testing.T) {
 			for i := range batch {
 				batch[i] = commands.Append{Event: storetest.Event(t, storetest.NewAggregateID(), storetest.TokenCreated(), ""), MsgID: storetest.NewEventID()}
 			}
-			seq, err := e.store.Append(ctx, batch...)
+			stored, err := e.store.Append(ctx, batch...)
+			seq := stored.Seq
 			last, lerr := e.store.LastSequence(ctx)
 			if lerr != nil {
 				t.Fatal(lerr)
@@ -668,10 +669,11 @@ func TestEveryWriteCarriesTheExpectation(t *testing.T) {
 	ctx := ctxFor(t)
 	a, b := storetest.NewAggregateID(), storetest.NewAggregateID()
 	ea := storetest.Event(t, a, storetest.TokenCreated(), "")
-	seq, err := e.store.Append(ctx, commands.Append{Event: ea, MsgID: "cmd-1"})
+	stored, err := e.store.Append(ctx, commands.Append{Event: ea, MsgID: "cmd-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	seq := stored.Seq
 	ea2 := storetest.Event(t, a, events.TokenRevoked{Reason: events.ReasonDeleted}, ea.Hash)
 	eb := storetest.Event(t, b, storetest.TokenCreated(), "")
 	eb2 := storetest.Event(t, b, events.TokenRevoked{Reason: events.ReasonDeleted}, eb.Hash)

@@ -119,15 +119,15 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 		return nil, nil, err
 	}
 	m.Store.SetSigner(key) // the old key signs its successor
-	seq, err := m.Store.Append(ctx, commands.Append{Event: env, Expected: expected, MsgID: "key-rotated/" + env.ID})
+	stored, err := m.Store.Append(ctx, commands.Append{Event: env, Expected: expected, MsgID: "key-rotated/" + env.ID})
 	if err != nil {
 		return nil, nil, fmt.Errorf("rotate the signing key: append key.rotated: %w", err)
 	}
 	if err := os.Rename(file+".next", file); err != nil {
-		return nil, nil, fmt.Errorf("rotate the signing key: key.rotated is at sequence %d; move %s.next to %s by hand: %w", seq, file, file, err)
+		return nil, nil, fmt.Errorf("rotate the signing key: key.rotated is at sequence %d; move %s.next to %s by hand: %w", stored.Seq, file, file, err)
 	}
 	m.log.Warn("ROTATED THE LEDGER SIGNING KEY: give auditors the new verifier key",
-		"seq", seq, "previous_verifier_key", key.VerifierKey(), "verifier_key", next.VerifierKey(), "key_file", file)
+		"seq", stored.Seq, "previous_verifier_key", key.VerifierKey(), "verifier_key", next.VerifierKey(), "key_file", file)
 	rotations, err = m.Store.Load(ctx, events.KindLog, events.KeyAggregate)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the key rotations: %w", err)

@@ -28,11 +28,11 @@ var (
 )
 
 // Append implements [commands.EventStore].
-func (o observedStore) Append(ctx context.Context, batch ...commands.Append) (uint64, error) {
+func (o observedStore) Append(ctx context.Context, batch ...commands.Append) (commands.Stored, error) {
 	start := time.Now()
-	seq, err := o.Store.Append(ctx, batch...)
+	stored, err := o.Store.Append(ctx, batch...)
 	o.observe(time.Since(start), err)
-	return seq, err
+	return stored, err
 }
 
 // telemetry is what the metrics read outside the HTTP server: the build,

@@ -78,13 +78,31 @@ func scoped() events.Payload {
 }
 func revoked() events.Payload { return events.TokenRevoked{Reason: events.ReasonRotated} }
 
+// mustAppend appends batch, which must be new (not a duplicate).
 func mustAppend(t *testing.T, ctx context.Context, s commands.EventStore, batch ...commands.Append) uint64 {
 	t.Helper()
-	seq, err := s.Append(ctx, batch...)
+	stored, err := s.Append(ctx, batch...)
 	if err != nil {
 		t.Fatalf("Append: %v", err)
 	}
-	return seq
+	if stored.Duplicate {
+		t.Fatalf("Append of new events reported a duplicate (sequence %d)", stored.Seq)
+	}
+	return stored.Seq
+}
+
+// mustDuplicate appends batch, which an earlier append with the same
+// MsgIDs stored, and returns the sequence the store reports for it.
+func mustDuplicate(t *testing.T, ctx context.Context, s commands.EventStore, batch ...commands.Append) uint64 {
+	t.Helper()
+	stored, err := s.Append(ctx, batch...)
+	if err != nil {
+		t.Fatalf("retried Append: %v", err)
+	}
+	if !stored.Duplicate {
+		t.Fatalf("retried Append (sequence %d) not reported as a duplicate: the caller would count it as new", stored.Seq)
+	}
+	return stored.Seq
 }
 
 func mustLoad(t *testing.T, ctx context.Context, s commands.EventStore, id string) []events.Envelope {
@@ -273,11 +291,7 @@ func testSameMsgID(t *testing.T, open OpenFunc) {
 			}
 			retry := cmd
 			retry.Expected = tt.expected(createdSeq, orig)
-			got, err := s.Append(ctx, retry)
-			if err != nil {
-				t.Fatalf("retried Append: %v", err)
-			}
-			if got != orig {
+			if got := mustDuplicate(t, ctx, s, retry); got != orig {
 				t.Fatalf("retried Append returned sequence %d, want the original %d", got, orig)
 			}
 			if n := len(mustLoad(t, ctx, s, c.id)); n != want {
@@ -292,7 +306,7 @@ func testSameMsgID(t *testing.T, open OpenFunc) {
 		c := newChain(t)
 		cmd := commands.Append{Event: c.next(created()), MsgID: NewEventID()}
 		first := mustAppend(t, ctx, s, cmd)
-		if again := mustAppend(t, ctx, s, cmd); again != first {
+		if again := mustDuplicate(t, ctx, s, cmd); again != first {
 			t.Fatalf("retried create returned %d, want %d", again, first)
 		}
 		if n := len(mustLoad(t, ctx, s, c.id)); n != 1 {
@@ -467,11 +481,7 @@ func testBatchRetry(t *testing.T, open OpenFunc) {
 				retry[0].Expected = evA[len(evA)-1].Sequence
 				retry[2].Expected = evB[len(evB)-1].Sequence
 			}
-			again, err := s.Append(ctx, retry...)
-			if err != nil {
-				t.Fatalf("retried batch: %v", err)
-			}
-			if again != first {
+			if again := mustDuplicate(t, ctx, s, retry...); again != first {
 				t.Fatalf("retried batch returned %d, want %d", again, first)
 			}
 			if n := len(mustLoad(t, ctx, s, a.id)); n != 2 {

@@ -6,7 +6,13 @@
 // numbered 1, 2, 3, … (its own sequence), each with its ledger sequence
 // in the header Ledger-Sequence, on the subject
 // ledger.token.<id>.<event> (created, scoped, expiry-changed, expired,
-// revoked). Each event is an [Envelope]: the ledger's envelope without the
+// revoked), and the deletions that revoke tokens at once, on
+// ledger.<kind>.<id>.deleted for a project, an environment, a user and a
+// service account ([DeletionSubjects]; the payload is empty: the feed
+// names what was deleted, nothing more). A token stops verifying at the
+// deletion of its environment, its owner or the last project it lists,
+// as in the ledger's own token set; the ledger records its token.revoked
+// (or token.scoped) after. Each event is an [Envelope]: the ledger's envelope without the
 // acting principal's personal data and without secrets (a token.created
 // carries the SHA-256 verifier of the secret, never the secret; an admin
 // token's carries no verifier, so no reader verifies one). Acting on

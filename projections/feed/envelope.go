@@ -13,15 +13,43 @@ import (
 const (
 	// Stream is the feed's stream, in the readers' account.
 	Stream = "LEDGER_TOKENS"
-	// Subjects is where the feed stores its events
-	// (ledger.token.<id>.<event>) and republishes their wake-ups.
+	// Subjects is where the feed stores its token events
+	// (ledger.token.<id>.<event>) and republishes their wake-ups. The
+	// deletions the token set applies are on [DeletionSubjects].
 	Subjects = "ledger.token.>"
 	// LedgerSequenceHeader is the header of every feed event that holds
 	// its sequence in the ledger stream.
 	LedgerSequenceHeader = "Ledger-Sequence"
 )
 
-// Envelope is a token event as the feed carries it: the stored envelope
+// DeletionSubjects are the subjects of the deletion events the feed
+// carries besides the token events (ledger.<kind>.<id>.deleted for a
+// project, an environment, a user and a service account): the token set
+// stops accepting the tokens that act for what was deleted from the
+// deletion's ledger sequence on, so a verifier must apply them in ledger
+// order to reject those tokens when the ledger does. Their payloads are
+// empty: the feed carries the deleted aggregate's id, never its data.
+func DeletionSubjects() []string {
+	return []string{"ledger.project.*.deleted", "ledger.environment.*.deleted", "ledger.user.*.deleted",
+		"ledger.serviceaccount.*.deleted"}
+}
+
+// AllSubjects are every subject the feed stores events on (and
+// republishes their wake-ups on): [Subjects] and [DeletionSubjects].
+func AllSubjects() []string { return append([]string{Subjects}, DeletionSubjects()...) }
+
+// IsDeletion reports whether an event of type typ is one of the deletions
+// the feed carries besides the token events.
+func IsDeletion(typ string) bool {
+	switch typ {
+	case events.TypeProjectDeleted, events.TypeEnvironmentDeleted, events.TypeUserDeleted,
+		events.TypeServiceAccountDeleted:
+		return true
+	}
+	return false
+}
+
+// Envelope is a token event (or a deletion, see [DeletionSubjects]) as the feed carries it: the stored envelope
 // without the acting principal's personal data. It keeps what a service
 // following tokens needs: the event (id, type, schema version, aggregate,
 // time, data, the ledger's reason code and command id) and who acted as a
@@ -108,14 +136,15 @@ type Event struct {
 }
 
 // ErrMalformed is returned (wrapped) by [Event.Envelope] for a feed event
-// that is not a token event of the ledger's form.
+// that is neither a token event nor a deletion of the ledger's form.
 var ErrMalformed = errors.New("feed: malformed event")
 
 // Envelope decodes e into the envelope the projections apply: the
 // [Envelope]'s fields, the payload decoded, and Sequence set to the
 // ledger sequence. It refuses (with [ErrMalformed]) an event without a
-// ledger sequence, one that is not a token event, or one whose subject is
-// not its own (ledger.token.<aggregate>.<event>). A payload this build
+// ledger sequence, one that is neither a token event nor one of the
+// deletions of [DeletionSubjects], or one whose subject is not its own
+// (ledger.<kind>.<aggregate>.<event>). A payload this build
 // cannot decode is not an error here; [events.Envelope.Payload] reports
 // it.
 func (e Event) Envelope() (events.Envelope, error) {
@@ -126,9 +155,15 @@ func (e Event) Envelope() (events.Envelope, error) {
 	if err != nil {
 		return events.Envelope{}, fmt.Errorf("%w: feed sequence %d: %w", ErrMalformed, e.Sequence, err)
 	}
-	if env.AggregateKind != events.KindToken || env.Subject() != e.Subject {
+	if (env.AggregateKind != events.KindToken && !isDeletionOf(env.AggregateKind, env.Type)) || env.Subject() != e.Subject {
 		return events.Envelope{}, fmt.Errorf("%w: feed sequence %d: a %s event of kind %q on subject %s", ErrMalformed, e.Sequence, env.Type, env.AggregateKind, e.Subject)
 	}
 	env.Sequence = e.LedgerSequence
 	return env, nil
+}
+
+// isDeletionOf reports whether typ is the deletion event of kind that the
+// feed carries.
+func isDeletionOf(kind, typ string) bool {
+	return IsDeletion(typ) && typ == kind+".deleted"
 }

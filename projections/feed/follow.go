@@ -24,11 +24,11 @@ const (
 	batchSize = 256
 )
 
-// IsWakeUp reports whether m, received on [Subjects], has the form of the
+// IsWakeUp reports whether m, received on one of [AllSubjects], has the form of the
 // feed's republished wake-up: no data, the stored subject and the message
 // size in headers, the subject it arrived on equal to the stored one, and
 // no Nats-Num-Pending. Any reader can send a Direct Get with a reply
-// subject in Subjects, and JetStream publishes the answer there to every
+// subject there, and JetStream publishes the answer there to every
 // subscriber of the reader's account: such a message carries the event's
 // data (and a batch answer Nats-Num-Pending), so it fails this check. Even
 // a wake-up is only a hint that the feed may have grown: read the events
@@ -88,7 +88,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 		wait = DefaultRequestWait
 	}
 	wake := make(chan struct{}, 1)
-	sub, err := nc.Subscribe(Subjects, func(m *nats.Msg) {
+	onWake := func(m *nats.Msg) {
 		if !IsWakeUp(m) {
 			return
 		}
@@ -96,11 +96,14 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 		case wake <- struct{}{}:
 		default:
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("feed: follow: subscribe %s: %w", Subjects, err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	for _, subj := range AllSubjects() {
+		sub, err := nc.Subscribe(subj, onWake)
+		if err != nil {
+			return fmt.Errorf("feed: follow: subscribe %s: %w", subj, err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
 	if err := nc.FlushTimeout(wait); err != nil {
 		return fmt.Errorf("feed: follow: %w", err)
 	}

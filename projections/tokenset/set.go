@@ -110,8 +110,24 @@ func (s *Set) Len() int {
 //
 // Apply never panics on bad input.
 func (s *Set) Apply(env events.Envelope) error {
+	_, err := s.applyEvent(env, false)
+	return err
+}
+
+// ApplyOrphans is [Set.Apply], and it returns the tokens the event
+// orphaned, in CreatedSeq order: those that verified before it (neither
+// revoked nor orphaned) and are [Token.Orphaned] from it on, because it
+// deleted their project (the last they listed), environment or owner. A
+// follower that reports revocations (projections/verifier) reports these
+// too: they stop verifying at the deletion, before the ledger records
+// their token.revoked.
+func (s *Set) ApplyOrphans(env events.Envelope) ([]Token, error) {
+	return s.applyEvent(env, true)
+}
+
+func (s *Set) applyEvent(env events.Envelope, orphans bool) ([]Token, error) {
 	if env.Sequence == 0 {
-		return fmt.Errorf("tokenset: apply %s event %s: no stream sequence", env.Type, env.ID)
+		return nil, fmt.Errorf("tokenset: apply %s event %s: no stream sequence", env.Type, env.ID)
 	}
 	// Decode before taking the write lock, so readers are not blocked
 	// behind JSON decoding.
@@ -130,21 +146,21 @@ func (s *Set) Apply(env events.Envelope) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if env.Sequence <= s.last {
-		return nil
+		return nil, nil
 	}
 	if env.AggregateKind != events.KindToken {
-		s.applyScope(&env)
+		orphaned := s.applyScope(&env, orphans)
 		s.last = env.Sequence
-		return nil
+		return orphaned, nil
 	}
 	if perr == nil {
 		perr = s.apply(&env, p, verifier)
 	}
 	if perr != nil {
-		return fmt.Errorf("tokenset: apply seq %d (%s of token %s): %w: %w", env.Sequence, env.Type, env.AggregateID, ErrCorrupt, perr)
+		return nil, fmt.Errorf("tokenset: apply seq %d (%s of token %s): %w: %w", env.Sequence, env.Type, env.AggregateID, ErrCorrupt, perr)
 	}
 	s.last = env.Sequence
-	return nil
+	return nil, nil
 }
 
 // noVerifier is the verifier of a token created without one: the
@@ -236,8 +252,9 @@ func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]b
 
 // applyScope applies the deletion (or creation) of what tokens act for: a
 // project, an environment, a user or a service account. The tokens it
-// orphans stop verifying at once (see Token.Orphaned).
-func (s *Set) applyScope(env *events.Envelope) {
+// orphans stop verifying at once (see Token.Orphaned); with orphans set it
+// returns them (those that verified before), in CreatedSeq order.
+func (s *Set) applyScope(env *events.Envelope, orphans bool) []Token {
 	var affected []*entry
 	switch env.Type {
 	case events.TypeProjectDeleted:
@@ -266,13 +283,19 @@ func (s *Set) applyScope(env *events.Envelope) {
 		s.deletedOwners[o] = true
 		affected = s.byOwner[o]
 	}
+	var orphaned []Token
 	for _, e := range affected {
 		t := *e.t
 		_, wasStale := s.stale[e]
 		if s.orphan(&t) != e.t.Orphaned || s.isStale(&t) != wasStale {
+			if orphans && t.Orphaned && !e.t.Orphaned && !e.t.Revoked {
+				orphaned = append(orphaned, t)
+			}
 			s.publish(e, &t)
 		}
 	}
+	sortBySeq(orphaned)
+	return orphaned
 }
 
 // orphan sets t.Orphaned from the deletions applied so far (it never

@@ -15,9 +15,12 @@
 // permission withdrawn), Verify fails closed with [ErrStale] until the
 // feed is reachable again; before the first catch-up it fails with
 // [ErrNotReady]. [Verifier.Stats] shows the age of the last event and of
-// the last catch-up. [Config.OnRevoke] and [Config.OnExpire] are called
-// once per event (a duplicate feed copy of a ledger event applies once),
-// after the token set applied it. [Verifier.Middleware] protects a
+// the last catch-up. A token is rejected from the ledger sequence at which
+// its project (the last it lists), environment or owner was deleted, as
+// on the ledger, not only once its token.revoked arrives.
+// [Config.OnRevoke] is called once per token that stops verifying as
+// revoked, [Config.OnExpire] once per token.expired (a duplicate feed copy
+// of a ledger event applies once), after the token set applied the event. [Verifier.Middleware] protects a
 // net/http handler.
 //
 // What it trusts: the feed is written by the ledger only (readers cannot

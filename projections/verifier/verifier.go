@@ -52,9 +52,15 @@ type Config struct {
 	// RetryWait is the pause before following again after the feed could
 	// not be read (default 500ms).
 	RetryWait time.Duration
-	// OnRevoke is called once for every token.revoked event, after the
-	// token set applied it (Verify already rejects the token); OnExpire
-	// likewise for every token.expired event. They are called from the
+	// OnRevoke is called once for every token that stops verifying as
+	// revoked, after the token set applied the event (Verify already
+	// rejects the token): at its token.revoked, or, when that comes first,
+	// at the deletion of its project (the last it lists), environment or
+	// owner (Change.Type is then project.deleted, environment.deleted,
+	// user.deleted or serviceaccount.deleted and Change.Reason the reason
+	// the ledger records for it); the token.revoked the ledger appends
+	// for it later is not reported again. OnExpire is called for every
+	// token.expired event. They are called from the
 	// verifier's goroutine, also during the first replay
 	// (Change.Replayed), and should not block.
 	OnRevoke func(Change)
@@ -71,9 +77,12 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Change is a revocation or an expiry as the feed delivered it.
+// Change is a revocation (a token.revoked, or the deletion of what the
+// token acts for) or an expiry as the feed delivered it.
 type Change struct {
-	// Type is events.TypeTokenRevoked or events.TypeTokenExpired.
+	// Type is events.TypeTokenRevoked or events.TypeTokenExpired, or the
+	// deletion that revoked the token (events.TypeProjectDeleted,
+	// TypeEnvironmentDeleted, TypeUserDeleted, TypeServiceAccountDeleted).
 	Type string
 	// Token is the token after the event.
 	Token tokenset.Token
@@ -312,25 +321,50 @@ func (v *Verifier) apply(ev feed.Event) error {
 	if env.Sequence <= v.set.LastApplied() {
 		return nil // a copy of a ledger event applied already
 	}
-	if err := v.set.Apply(env); err != nil {
+	// A token already revoked (or orphaned) was reported when it stopped
+	// verifying; its later token.revoked is not reported again.
+	wasValid := false
+	if env.Type == events.TypeTokenRevoked {
+		t, ok := v.set.ByID(env.AggregateID)
+		wasValid = ok && !t.Revoked && !t.Orphaned
+	}
+	orphaned, err := v.set.ApplyOrphans(env)
+	if err != nil {
 		v.report(fmt.Errorf("verifier: feed sequence %d not applied: %w", ev.Sequence, err))
 		return nil
 	}
 	v.lastEvent.Store(env.Time.UnixNano())
-	defer v.notify(env.Sequence) // after the hook: WaitFor returns once it ran
-	var hook func(Change)
-	switch env.Type {
-	case events.TypeTokenRevoked:
-		hook = v.cfg.OnRevoke
-	case events.TypeTokenExpired:
-		hook = v.cfg.OnExpire
-	}
-	if hook != nil {
+	defer v.notify(env.Sequence) // after the hooks: WaitFor returns once they ran
+	replayed := !v.isReady()
+	switch {
+	case env.Type == events.TypeTokenRevoked && wasValid && v.cfg.OnRevoke != nil:
 		t, _ := v.set.ByID(env.AggregateID)
-		hook(Change{Type: env.Type, Token: t, LedgerSequence: env.Sequence, Time: env.Time, Reason: t.RevokeReason,
-			Replayed: !v.isReady()})
+		v.cfg.OnRevoke(Change{Type: env.Type, Token: t, LedgerSequence: env.Sequence, Time: env.Time,
+			Reason: t.RevokeReason, Replayed: replayed})
+	case env.Type == events.TypeTokenExpired && v.cfg.OnExpire != nil:
+		t, _ := v.set.ByID(env.AggregateID)
+		v.cfg.OnExpire(Change{Type: env.Type, Token: t, LedgerSequence: env.Sequence, Time: env.Time,
+			Reason: t.RevokeReason, Replayed: replayed})
+	case len(orphaned) > 0 && v.cfg.OnRevoke != nil:
+		reason := deletionReason(env.Type)
+		for _, t := range orphaned {
+			v.cfg.OnRevoke(Change{Type: env.Type, Token: t, LedgerSequence: env.Sequence, Time: env.Time,
+				Reason: reason, Replayed: replayed})
+		}
 	}
 	return nil
+}
+
+// deletionReason is the revocation reason the ledger records for the
+// tokens a deletion of type typ orphans.
+func deletionReason(typ string) string {
+	switch typ {
+	case events.TypeProjectDeleted:
+		return events.ReasonProjectDeleted
+	case events.TypeEnvironmentDeleted:
+		return events.ReasonEnvironmentDeleted
+	}
+	return events.ReasonOwnerDeleted
 }
 
 func (v *Verifier) notify(seq uint64) {
@@ -357,9 +391,13 @@ func (v *Verifier) isReady() bool {
 // than the staleness bound).
 func (v *Verifier) Ready() <-chan struct{} { return v.ready }
 
-// WaitFor waits until the event at ledger sequence seq (a token event: the
-// X-Ledger-Sequence of a token mutation) or a later one was applied and
-// its hook ran, or ctx ends.
+// WaitFor waits until the event at ledger sequence seq or a later one was
+// applied and its hooks ran, or ctx ends. seq must be the sequence of an
+// event the feed carries (a token event or a deletion of
+// [feed.DeletionSubjects]); a mutation's X-Ledger-Sequence is the last
+// event of its batch, which is not one when the batch ends with name
+// releases (a user's deletion, a PAT's revocation): WaitFor then returns
+// only once a later feed event is applied.
 func (v *Verifier) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		v.mu.Lock()
