@@ -631,7 +631,17 @@ func TestEnsureFeedReplacesAMirrorFeed(t *testing.T) {
 	}
 	old := jetstream.StreamConfig{Name: jsstore.FeedStream, Storage: jetstream.FileStorage, DenyDelete: true, DenyPurge: true,
 		AllowDirect: true, Mirror: &jetstream.StreamSource{Name: jsstore.DefaultStream, FilterSubject: jsstore.FeedSubjects}}
-	if _, err := js.CreateStream(ctxFor(t), old); err != nil {
+	// The server removes a deleted stream's files in the background: a
+	// create of the same name right after may find them (10049); retry,
+	// bounded.
+	var err error
+	for i := 0; i < 50; i++ {
+		if _, err = js.CreateStream(ctxFor(t), old); err == nil || !strings.Contains(err.Error(), "10049") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("create the old mirror feed: %v", err)
 	}
 	log := &lineLogger{}
