@@ -52,6 +52,8 @@ var samples = []events.Payload{
 	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
+	events.AuditQueried{Route: "GET /api/ledger/events", Outcome: events.AuditAllowed, Format: "csv",
+		Filters: map[string][]string{"type": {"token.revoked"}, "since": {"2026-11-01T00:00:00Z"}}},
 }
 
 func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"net"
@@ -257,6 +258,9 @@ func toOCSF(e auditlog.Entry) ocsfEvent {
 		out.Unmapped.Data = json.RawMessage("null")
 	}
 	out.ActivityID, out.ActivityName = ocsfActivity(e.Type, account)
+	if e.Type == events.TypeAuditQueried && bytes.Contains(e.Data, []byte(`"outcome":"denied"`)) {
+		out.StatusID, out.Status = 2, "Failure" // a refused read of the trail
+	}
 	if account {
 		out.CategoryUID, out.CategoryName, out.ClassUID, out.ClassName = 3, "Identity & Access Management", 3001, "Account Change"
 		kind := events.ActorUser

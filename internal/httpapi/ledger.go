@@ -131,6 +131,9 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if !ok {
 		return notFound("Could not find a token with that id")
 	}
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
+		return err
+	}
 	type chain struct {
 		Intact bool   `json:"intact"`
 		Events int    `json:"events"`
@@ -183,6 +186,12 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	}
 	at, err := parseTime("at", atValue)
 	if err != nil {
+		return err
+	}
+	if seq > 0 == !at.IsZero() {
+		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
+	}
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
 		return err
 	}
 	var set *tokenset.Set

@@ -199,12 +199,12 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/admin/environments/update/{name}", s.admin(s.updateEnvironment))
 	m.HandleFunc("DELETE /api/admin/environments/{name}", s.admin(s.deleteEnvironment))
 
-	m.HandleFunc("GET /api/ledger/events", s.admin(s.queryEvents))
+	m.HandleFunc("GET /api/ledger/events", s.auditor(s.queryEvents))
 	m.HandleFunc("GET /api/ledger/tokens", s.admin(s.ledgerTokens))
-	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.admin(s.tokenHistory))
+	m.HandleFunc("GET /api/ledger/tokens/{id}/history", s.auditor(s.tokenHistory))
 	m.HandleFunc("GET /api/ledger/tokens/{id}", s.authed(s.getLedgerToken))
 	m.HandleFunc("POST /api/ledger/tokens/lookup", s.admin(s.lookupToken))
-	m.HandleFunc("GET /api/ledger/state", s.admin(s.stateAt))
+	m.HandleFunc("GET /api/ledger/state", s.auditor(s.stateAt))
 	m.HandleFunc("POST /api/ledger/introspect", s.handleIntrospect) // RFC 7662 (oauth.go)
 	m.HandleFunc("POST /api/ledger/revoke", s.handleRevoke)         // RFC 7009 (oauth.go)
 
