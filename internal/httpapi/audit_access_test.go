@@ -60,6 +60,7 @@ func TestAuditTrailIsReadByAdminOrAReadAuditLogRoleAndEveryReadIsRecorded(t *tes
 		{"export", "/api/ledger/events?format=csv&type=token.", "GET /api/ledger/events"},
 		{"history", "/api/ledger/tokens/" + tokenID + "/history", "GET /api/ledger/tokens/{id}/history"},
 		{"state", "/api/ledger/state?at=3", "GET /api/ledger/state"},
+		{"state_of_a_token", "/api/ledger/state/tokens/" + tokenID + "?at=3", "GET /api/ledger/state/tokens/{id}"},
 	}
 	callers := []struct {
 		name    string

@@ -166,7 +166,7 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 }
 
 // stateAt: the token set as of a stream sequence (?seq=) or a moment
-// (?at=RFC3339), rebuilt by replay.
+// (?at=RFC3339), rebuilt by a replay of the token events up to it.
 func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	q := r.URL.Query()
 	seq, err := parseUint("seq", q.Get("seq"))
@@ -199,7 +199,9 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	case seq > 0 && at.IsZero():
 		set, err = projections.AsOf(r.Context(), s.source, seq)
 	case seq == 0 && !at.IsZero():
-		set, err = projections.AsOfTime(r.Context(), s.source, at)
+		// The longest prefix of the stream at or before at (the audit
+		// log's time index), then only the token set's subjects of it.
+		set, err = projections.AsOf(r.Context(), s.source, s.audit.SeqAt(at))
 	default:
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
 	}

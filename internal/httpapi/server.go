@@ -205,6 +205,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/ledger/tokens/{id}", s.authed(s.getLedgerToken))
 	m.HandleFunc("POST /api/ledger/tokens/lookup", s.admin(s.lookupToken))
 	m.HandleFunc("GET /api/ledger/state", s.auditor(s.stateAt))
+	m.HandleFunc("GET /api/ledger/state/tokens/{id}", s.auditor(s.stateOfToken))
 	m.HandleFunc("POST /api/ledger/introspect", s.handleIntrospect) // RFC 7662 (oauth.go)
 	m.HandleFunc("POST /api/ledger/revoke", s.handleRevoke)         // RFC 7009 (oauth.go)
 

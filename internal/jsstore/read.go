@@ -141,7 +141,7 @@ func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Enve
 	if target < from {
 		return nil
 	}
-	return s.consume(ctx, "", from, target, fn)
+	return s.consume(ctx, nil, from, target, fn)
 }
 
 // Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
@@ -160,7 +160,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, "", from, 0, fn)
+	return s.consume(ctx, nil, from, 0, fn)
 }
 
 // followSubject is Follow of the events on subjects matching filter only
@@ -170,7 +170,7 @@ func (s *Store) followSubject(ctx context.Context, filter string, from uint64, f
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, filter, from, 0, fn)
+	return s.consume(ctx, []string{filter}, from, 0, fn)
 }
 
 // delivery serialises the consumer's callbacks into fn and records how the
@@ -189,16 +189,16 @@ func (d *delivery) finish(err error) {
 	}
 }
 
-// consume delivers events from from on (on subjects matching filter, all
-// when ""); with target > 0 it stops after the event at target (Replay),
+// consume delivers events from from on (on subjects matching any of
+// filters, all when none); with target > 0 it stops after the event at target (Replay),
 // else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, filter string, from, target uint64, fn func(events.Envelope) error) error {
+func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
 	}
-	if filter != "" {
-		cfg.FilterSubjects = []string{filter}
+	if len(filters) > 0 {
+		cfg.FilterSubjects = filters
 	}
 	cons, err := s.js.OrderedConsumer(ctx, s.name, cfg)
 	if err != nil {
