@@ -232,4 +232,3 @@ func TestCLI_AuditCommandsHelpShowsExamples(t *testing.T) {
 		}
 	}
 }
-

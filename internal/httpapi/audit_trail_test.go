@@ -312,7 +312,8 @@ func TestAuditExportsEqualTheQueryExactly(t *testing.T) {
 	w := newAuditWorld(t)
 	s := w.s
 	schema := compileOCSF(t)
-	for _, query := range []string{"", "type=token.", "order=desc&type=token.&type=user.", "credential=" + w.patID(t)} {
+	for _, query := range []string{"", "type=token.", "order=desc&type=token.&type=user.", "credential=" + w.patID(t), "token=" + w.tokenB,
+		"since=2000-01-01T00:00:00Z&from_seq=3"} {
 		t.Run("query="+query, func(t *testing.T) {
 			nd := s.Must(http.StatusOK, "GET", "/api/ledger/events?"+query, servicetest.AdminSecret, nil, "Accept", "application/x-ndjson")
 			rng := nd.Header.Get("X-Ledger-Sequence-Range")
