@@ -103,7 +103,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		}, []string{"cause"}),
 		auditUnauthenticated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tokenledger_audit_unauthenticated_total",
-			Help: "Refused reads of the audit trail by callers that did not authenticate (not recorded in the trail).",
+			Help: "Refused reads of the audit trail by callers that did not authenticate as a user, service account or admin token (not recorded in the trail).",
 		}),
 	}
 	build := t.Build
