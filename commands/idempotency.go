@@ -78,17 +78,37 @@ func (h *Handler) stored(ctx context.Context, m Meta, env events.Envelope) (bool
 	if m.Key == "" {
 		return true, nil
 	}
-	evs, err := h.store.Load(ctx, env.AggregateKind, env.AggregateID)
-	if err != nil {
-		return false, err
-	}
-	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].CommandID == m.CommandID {
-			return evs[i].ID == env.ID, nil
+	// The append succeeded, so an event with this command id is stored
+	// (ours or the winner's). A read that does not show it is stale (on a
+	// replicated stream a follower may serve it before it applied the
+	// append): read again, a bounded number of times.
+	for attempt := 0; ; attempt++ {
+		evs, err := h.store.Load(ctx, env.AggregateKind, env.AggregateID)
+		if err != nil {
+			return false, err
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].CommandID == m.CommandID {
+				return evs[i].ID == env.ID, nil
+			}
+		}
+		if attempt == staleReadRetries {
+			return false, fmt.Errorf("command %s: its stored event is not visible after %d reads: %w", m.CommandID, attempt+1, ErrOutcomeUnknown)
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(staleReadPause):
 		}
 	}
-	return false, nil
 }
+
+// A read of an aggregate right after an append may come from a replica
+// that has not applied it yet; it is repeated this often, this far apart.
+const (
+	staleReadRetries = 40
+	staleReadPause   = 25 * time.Millisecond
+)
 
 // msgIDs gives the appends of one command their message ids: the command
 // id alone for a single event, <commandID>/<i> for a batch.

@@ -54,9 +54,11 @@ var samples = []events.Payload{
 	events.NameReleased{},
 	events.AuditQueried{Route: "GET /api/ledger/events", Outcome: events.AuditAllowed, Format: "csv",
 		Filters: map[string][]string{"type": {"token.revoked"}, "since": {"2026-11-01T00:00:00Z"}}},
+	events.KeyRotated{Previous: "tokenledger+0a1b2c3d+AW7UFxCPKuD2ZVEw0ixC2SMWR9b4d1nkFqSTSWeNIkPm",
+		Key: "tokenledger+4e5f6a7b+AeZpsq1Rw1F2M0zVAqNppjqn7OSYsVpVNRQTLi46ngyx"},
 }
 
-func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
+func sampleEnvelope(t testing.TB, p events.Payload) events.Envelope {
 	t.Helper()
 	e, err := events.New("01JD0000000000000000000000", "0193a5b2-0000-7000-8000-000000000001", p, t0)
 	if err != nil {
@@ -71,11 +73,17 @@ func sampleEnvelope(t *testing.T, p events.Payload) events.Envelope {
 	if err := e.Seal(); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.Sign(goldenKey); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
+// goldenPath is the golden file of the current envelope format (2,
+// RFC 8785); the format-1 files (<type>.v<n>.golden.json) stay as recorded
+// and must keep decoding and verifying.
 func goldenPath(typ string, v int) string {
-	return filepath.Join("testdata", fmt.Sprintf("%s.v%d.golden.json", typ, v))
+	return filepath.Join("testdata", fmt.Sprintf("%s.v%d.fmt2.golden.json", typ, v))
 }
 
 func TestGolden_CurrentVersionsEncodeAsRecorded(t *testing.T) {
@@ -122,6 +130,11 @@ func TestGolden_EveryRecordedVersionStillDecodes(t *testing.T) {
 			}
 			if err := e.CheckHash(); err != nil {
 				t.Fatalf("recorded hash no longer matches: %v", err)
+			}
+			if e.Format >= events.FormatJCS {
+				if err := e.CheckSignature(goldenKey); err != nil {
+					t.Fatalf("recorded signature no longer verifies: %v", err)
+				}
 			}
 			p, err := e.Payload()
 			if err != nil {

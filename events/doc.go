@@ -35,10 +35,25 @@
 // Each envelope records the hash of the previous event of the same aggregate
 // (Prev, empty for the first) and its own SHA-256 over its canonical bytes
 // (Hash). [Envelope.Seal] computes Hash, [Envelope.CheckHash] recomputes it,
-// and [VerifyChain] checks one aggregate's events in order. The canonical
-// bytes are the JSON encoding of the envelope with Hash left out; every field
-// added to the envelope in a later version must therefore be omitempty, so
-// that old events hash to the same bytes they were sealed with.
+// and [VerifyChain] checks one aggregate's events in order. Events sealed
+// now are format 2 ("fmt":2, [FormatJCS]): the canonical bytes are RFC 8785
+// (JSON Canonicalization Scheme) of the stored envelope object without its
+// "hash" and "sig" members, which any language reproduces; Seal first makes
+// every string valid UTF-8, so decoding and re-encoding an event never
+// changes its hash. Format-1 events (no "fmt") keep their canonical bytes:
+// Go's JSON encoding of the envelope with Hash left out; every field added
+// to the envelope must therefore be omitempty, so that they hash to the
+// bytes they were sealed with.
+//
+// # Signatures
+//
+// A format-2 event also names the ledger key that signed it (Key, the 8-hex
+// id of a signed-note verifier key, inside the hashed bytes) and carries
+// Sig, the base64 Ed25519 signature of the ASCII Hash ([Envelope.Sign],
+// [Envelope.CheckSignature]). The key chain (which key signs which events,
+// and [KeyRotated]) is followed by internal/ledgerkey. A reader that finds
+// an event the ledger did not write, or a hole in the stream, reports a
+// [TamperError].
 //
 // # Versions
 //

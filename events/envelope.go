@@ -60,9 +60,10 @@ type Via struct {
 // Envelope is one event as it is stored in the stream. The field order and
 // JSON names are the wire format; see the package doc before adding a field.
 type Envelope struct {
-	ID            string          `json:"id"`   // ULID
-	Type          string          `json:"type"` // e.g. "token.revoked"
-	Version       int             `json:"v"`    // schema version of Data
+	Format        int             `json:"fmt,omitempty"` // canonical form of Hash: 0/1 Go's encoding, 2 RFC 8785 (see FormatJCS)
+	ID            string          `json:"id"`            // ULID
+	Type          string          `json:"type"`          // e.g. "token.revoked"
+	Version       int             `json:"v"`             // schema version of Data
 	AggregateKind string          `json:"kind"`
 	AggregateID   string          `json:"aggregate"`
 	Time          time.Time       `json:"time"` // UTC, set by the ledger
@@ -73,6 +74,8 @@ type Envelope struct {
 	Data          json.RawMessage `json:"data"`
 	Prev          string          `json:"prev,omitempty"` // Hash of the aggregate's previous event
 	Hash          string          `json:"hash,omitempty"` // hex SHA-256 of the canonical bytes
+	Key           string          `json:"key,omitempty"`  // ID of the ledger key that signed Hash (format 2)
+	Sig           string          `json:"sig,omitempty"`  // base64 Ed25519 signature over Hash (format 2)
 
 	// Sequence is the stream sequence, known once the event is stored. It
 	// is not part of the encoded event (the stream assigns it).
@@ -119,11 +122,15 @@ func EventName(eventType string) string {
 // Subject is the stream subject of this event.
 func (e *Envelope) Subject() string { return Subject(e.AggregateKind, e.AggregateID, e.Type) }
 
-// canonical returns the bytes the hash is computed over: the JSON encoding
-// with Hash left out.
+// canonical returns the bytes the hash is computed over: for format 2 the
+// RFC 8785 form of the envelope without hash and sig (see canonicalJCS),
+// for format 1 the JSON encoding with Hash left out.
 func (e *Envelope) canonical() ([]byte, error) {
+	if e.Format >= FormatJCS {
+		return e.canonicalJCS()
+	}
 	c := *e
-	c.Hash = ""
+	c.Hash, c.Sig = "", ""
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -142,10 +149,15 @@ func (e *Envelope) computeHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Seal normalises Time to UTC and sets Hash over the canonical bytes. Call it
-// after every other field is final.
+// Seal makes the event a format-2 event ([FormatJCS]), normalises Time to
+// UTC and every string to valid UTF-8 (see [Envelope.Clean]), and sets Hash
+// over the canonical bytes. Call it after every other field is final; a
+// previous signature is dropped ([Envelope.Sign] after Seal).
 func (e *Envelope) Seal() error {
+	e.Format = FormatJCS
 	e.Time = e.Time.UTC()
+	e.Key, e.Sig = "", ""
+	e.Clean()
 	h, err := e.computeHash()
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", e.Type, err)
@@ -159,6 +171,12 @@ func (e *Envelope) CheckHash() error {
 	h, err := e.computeHash()
 	if err != nil {
 		return err
+	}
+	if h != e.Hash && e.Format < FormatJCS {
+		h, err = e.format1EscapedHash()
+		if err != nil {
+			return err
+		}
 	}
 	if h != e.Hash {
 		return fmt.Errorf("%w: event %s (seq %d)", ErrBadHash, e.ID, e.Sequence)

@@ -42,6 +42,9 @@ func schemaFor(p events.Payload) map[string]any {
 			"data":      typeSchema(reflect.TypeOf(p), false),
 			"prev":      str,
 			"hash":      str,
+			"fmt":       map[string]any{"const": events.FormatJCS}, // absent: format 1
+			"key":       str,
+			"sig":       str,
 		},
 	}
 }

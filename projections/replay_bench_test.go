@@ -40,12 +40,21 @@ func benchEvents() int {
 }
 
 // fillStream publishes n envelopes of token lifecycles with async publish.
-func fillStream(b *testing.B, js jetstream.JetStream, n int) {
+func fillStream(b *testing.B, js jetstream.JetStream, n int) { fillSignedStream(b, js, n, nil) }
+
+// fillSignedStream is fillStream with every event signed by sign (nil:
+// unsigned), as the ledger appends them.
+func fillSignedStream(b *testing.B, js jetstream.JetStream, n int, sign events.Signer) {
 	b.Helper()
 	ctx := context.Background()
 	var ids []string
 	var prev []string
-	publish := func(e events.Envelope) {
+	publish := func(e events.Envelope) string {
+		if sign != nil {
+			if err := e.Sign(sign); err != nil {
+				b.Fatal(err)
+			}
+		}
 		data, err := events.Marshal(&e)
 		if err != nil {
 			b.Fatal(err)
@@ -53,6 +62,7 @@ func fillStream(b *testing.B, js jetstream.JetStream, n int) {
 		if _, err := js.PublishAsync(e.Subject(), data); err != nil {
 			b.Fatal(err)
 		}
+		return e.Hash
 	}
 	exp := time.Now().Add(24 * time.Hour)
 	for i := 0; i < n; i++ {
@@ -62,18 +72,15 @@ func fillStream(b *testing.B, js jetstream.JetStream, n int) {
 			c := storetest.TokenCreated()
 			c.Verifier = events.VerifierHex(fmt.Sprintf("default:development.%056x", i))
 			e := storetest.Event(b, id, c, "")
-			ids, prev = append(ids, id), append(prev, e.Hash)
-			publish(e)
+			ids, prev = append(ids, id), append(prev, publish(e))
 		case 3, 6:
 			k := len(ids) - 1
 			e := storetest.Event(b, ids[k], events.TokenExpiryChanged{New: &exp}, prev[k])
-			prev[k] = e.Hash
-			publish(e)
+			prev[k] = publish(e)
 		default:
 			k := len(ids) - 2
 			e := storetest.Event(b, ids[k], events.TokenRevoked{Reason: events.ReasonDeleted}, prev[k])
-			prev[k] = e.Hash
-			publish(e)
+			prev[k] = publish(e)
 		}
 		if i%4096 == 4095 {
 			<-js.PublishAsyncComplete()

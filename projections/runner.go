@@ -47,6 +47,11 @@ type Runner struct {
 	// ProgressEvery is the interval between the replay's progress lines;
 	// 0 means DefaultProgressEvery. Set it before Run.
 	ProgressEvery time.Duration
+	// Verify, when set, checks each event before it is applied (the
+	// ledger's key chain: was this event written by the ledger?). An
+	// error stops Run like an Apply error, the event unapplied. Set it
+	// before Run.
+	Verify func(events.Envelope) error
 
 	src Source
 	ps  []Projection
@@ -145,7 +150,19 @@ func (r *Runner) run(ctx context.Context) error {
 	from := r.minApplied()
 	rp := r.startReplay(from, mark)
 	r.advance(from, mark)
+	last := from
 	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
+		if env.Sequence != last+1 {
+			// Whatever the Source: a projection never skips a sequence.
+			return &events.TamperError{Seq: last + 1, Kind: events.TamperGap,
+				Err: fmt.Errorf("projections: the source delivered sequence %d after %d", env.Sequence, last)}
+		}
+		if r.Verify != nil {
+			if err := r.Verify(env); err != nil {
+				return fmt.Errorf("projections: seq %d (%s) refused: %w", env.Sequence, env.Type, err)
+			}
+		}
+		last = env.Sequence
 		for _, p := range r.ps {
 			if err := p.Apply(env); err != nil {
 				return fmt.Errorf("projections: apply seq %d (%s) to %T: %w", env.Sequence, env.Type, p, err)

@@ -18,6 +18,7 @@ type Source interface {
 	// Follow calls fn for each event with sequence ≥ from, in order, and keeps
 	// following new events until ctx is done (it then returns ctx.Err()) or
 	// fn returns an error (returned as is). Events are delivered exactly
-	// once and without gaps, across reconnects.
+	// once and without gaps, across reconnects: a sequence the stream lost
+	// or cannot read ends Follow with an [events.TamperError] naming it.
 	Follow(ctx context.Context, from uint64, fn func(events.Envelope) error) error
 }

@@ -9,8 +9,10 @@
 //	    --listen 127.0.0.1:8081 --upstream http://127.0.0.1:8080
 //
 // The upstream receives the request without its Authorization header and
-// with X-Tokenledger-Token-Id, -Type and -Environment set (any such header
-// the client sent is removed). Without --upstream the guard answers every
+// with X-Tokenledger-Token-Id, -Type and -Environment set (every header the
+// client sent in the X-Tokenledger- namespace is removed, and so is every
+// header with an underscore in its name, which CGI, WSGI, Rack and PHP
+// upstreams read as the header with hyphens). Without --upstream the guard answers every
 // request itself with the token's id, type, environment and projects as
 // JSON (to try it).
 package main
@@ -31,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -137,15 +140,28 @@ func proxy(u *url.URL) http.Handler {
 		r.SetXForwarded()
 		h := r.Out.Header
 		h.Del("Authorization")
-		h.Del(headerTokenID)
-		h.Del(headerTokenType)
-		h.Del(headerTokenEnvironment)
+		dropSpoofable(h)
 		if t, ok := verifier.TokenFrom(r.In.Context()); ok {
 			h.Set(headerTokenID, t.ID)
 			h.Set(headerTokenType, t.Type)
 			h.Set(headerTokenEnvironment, t.Environment)
 		}
 	}}
+}
+
+// dropSpoofable removes the client's headers that an upstream could take
+// for the guard's own: every name in the guard's X-Tokenledger- namespace
+// (not only the ones it sets today), and every name with an underscore.
+// CGI, WSGI, Rack, PHP (and nginx with underscores_in_headers) map "_"
+// and "-" to the same variable, so X_Tokenledger_Token_Id or
+// X_Forwarded_For would otherwise arrive as the guard's header; like
+// nginx's and Apache's defaults, such names are not forwarded at all.
+func dropSpoofable(h http.Header) {
+	for name := range h {
+		if strings.ContainsRune(name, '_') || strings.HasPrefix(strings.ToLower(name), "x-tokenledger-") {
+			delete(h, name)
+		}
+	}
 }
 
 // describe answers with the verified token's description.

@@ -69,6 +69,8 @@ func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, fr
 					return out, nil
 				case "404":
 					return nil, ErrNoMessages
+				case "503": // no server answers for the stream (leader lost, election)
+					return nil, fmt.Errorf("direct get from stream %s: %w", stream, nats.ErrNoResponders)
 				default:
 					return nil, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
 				}
@@ -95,8 +97,11 @@ func One(ctx context.Context, nc *nats.Conn, prefix, stream string, req any) (*j
 		return nil, err
 	}
 	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
-		if m.Header.Get("Status") == "404" {
+		switch m.Header.Get("Status") {
+		case "404":
 			return nil, ErrNoMessages
+		case "503":
+			return nil, fmt.Errorf("direct get from stream %s: %w", stream, nats.ErrNoResponders)
 		}
 		return nil, fmt.Errorf("direct get: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 	}

@@ -102,6 +102,12 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 	if q.Desc && q.After > 0 || !q.Desc && q.Before > 0 {
 		return out, badRequest("after", "after is the cursor of order=asc, before of order=desc")
 	}
+	if get("until") != "" && q.Until.IsZero() {
+		// until is exclusive and no event is older than the first instant
+		// of year 1, so nothing matches. The log reads a zero Until as no
+		// bound: the window is closed by the sequence instead.
+		q.Before = 1
+	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > auditlog.MaxLimit {

@@ -108,11 +108,25 @@ func bearer(r *http.Request) string {
 	return h
 }
 
-func remoteAddr(r *http.Request) string { return r.RemoteAddr }
+// remoteAddr is the request's origin for the audit record: the client
+// the rate limits charge (see clientAddr). That is the connection's
+// address and port, unless the connection comes from a trusted proxy
+// that named the client in X-Forwarded-For: then the client's address
+// alone (its port is known to the proxy only).
+func (s *Server) remoteAddr(r *http.Request) string {
+	a, ok := s.clientAddr(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && ap.Addr().Unmap().WithZone("") == a {
+		return r.RemoteAddr
+	}
+	return a.String()
+}
 
 func (s *Server) via(r *http.Request, credentialID, credentialType string) events.Via {
 	return events.Via{CredentialID: credentialID, CredentialType: credentialType,
-		RemoteAddr: remoteAddr(r), UserAgent: auditText(r.UserAgent(), 256), RequestID: requestID(r)}
+		RemoteAddr: s.remoteAddr(r), UserAgent: auditText(r.UserAgent(), 256), RequestID: requestID(r)}
 }
 
 // auditText makes a client-chosen header fit for the audit record: valid

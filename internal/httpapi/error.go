@@ -104,6 +104,10 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 		return newError(http.StatusConflict, "ConflictError", "The token is revoked and cannot change any more")
 	case errors.Is(err, commands.ErrConflict):
 		return newError(http.StatusConflict, "ConflictError", "The resource was changed by another request; read it again and retry")
+	case errors.Is(err, commands.ErrOutcomeUnknown):
+		s.log.Error("ledger did not confirm a change in time", "err", err, "request_id", requestID(r))
+		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+			"The ledger did not confirm the change in time (its cluster may be electing a leader); it may or may not be recorded: retry with the same Idempotency-Key, which records it at most once")
 	case errors.Is(err, commands.ErrUnavailable):
 		s.log.Error("ledger unavailable", "err", err, "request_id", requestID(r))
 		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError", "The ledger cannot record changes right now; nothing was changed")

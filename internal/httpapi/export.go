@@ -3,10 +3,10 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,7 +21,8 @@ import (
 // so that memory stays flat, as NDJSON, CSV or OCSF. The set is fixed when
 // the export starts: the header X-Ledger-Sequence-Range says which
 // stream sequences it covers ("first-last"; events after last were
-// appended while it ran and are not in it).
+// appended while it ran and are not in it), or "0-0" when the window is
+// empty.
 
 // OCSFVersion is the OCSF schema version of format=ocsf.
 const OCSFVersion = "1.3.0"
@@ -35,7 +36,13 @@ var csvHeader = []string{"seq", "id", "time", "type", "kind", "aggregate", "acto
 
 func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQuery) error {
 	q := aq.q
-	from := max(q.FromSeq, q.After+1, 1)
+	from := max(q.FromSeq, 1)
+	if q.After > 0 {
+		from = max(from, q.After+1)
+		if q.After == math.MaxUint64 {
+			from = math.MaxUint64 // nothing is after the largest sequence
+		}
+	}
 	through := s.audit.LastApplied()
 	to := through
 	if q.ToSeq > 0 {
@@ -49,8 +56,12 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 	if to == 0 {
 		q.ToSeq, q.FromSeq = 1, 2 // an empty window
 	}
+	rng := strconv.FormatUint(from, 10) + "-" + strconv.FormatUint(to, 10)
+	if from > to {
+		rng = "0-0" // an empty window: no sequence is 0
+	}
 	h := w.Header()
-	h.Set("X-Ledger-Sequence-Range", strconv.FormatUint(from, 10)+"-"+strconv.FormatUint(to, 10))
+	h.Set("X-Ledger-Sequence-Range", rng)
 	h.Set("Cache-Control", "no-store")
 	var write func(auditlog.Entry) error
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -68,18 +79,10 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 		write = func(e auditlog.Entry) error { return enc.Encode(toOCSF(e)) }
 	case "csv":
 		h.Set("Content-Type", "text/csv; charset=utf-8")
-		cw := csv.NewWriter(bw)
-		cw.UseCRLF = true // RFC 4180
-		if err := cw.Write(csvHeader); err != nil {
+		if err := writeCSVRecord(bw, csvHeader); err != nil {
 			return err
 		}
-		write = func(e auditlog.Entry) error {
-			if err := cw.Write(csvRow(e)); err != nil {
-				return err
-			}
-			cw.Flush()
-			return cw.Error()
-		}
+		write = func(e auditlog.Entry) error { return writeCSVRecord(bw, csvRow(e)) }
 	}
 	w.WriteHeader(http.StatusOK)
 	n := 0
@@ -134,7 +137,7 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 // ndjsonLine appends to dst the NDJSON line of a stored event: the
 // stored object with the stream sequence first and "aggregate" named
 // "aggregateId", as pages show it, then a newline. The stored envelope's
-// members before "aggregate" (id, type, v, kind) are strings and a number,
+// members before "aggregate" (fmt, id, type, v, kind) are strings and numbers,
 // so the first `,"aggregate":` is the member itself (a quote inside a
 // string is escaped). ok is false for bytes not in that form.
 func ndjsonLine(dst []byte, seq uint64, data []byte) ([]byte, bool) {
@@ -161,6 +164,26 @@ func csvRow(e auditlog.Entry) []string {
 		row[i] = csvCell(c)
 	}
 	return row
+}
+
+// writeCSVRecord writes one RFC 4180 record with every field quoted. A
+// spreadsheet splits an unquoted field at its locale's list separator
+// (";" in most of Europe, not the ","), so a client's text such as
+// "Mozilla/5.0;=1+1" would start a new cell holding a formula there,
+// past csvCell's check of the field's first character; a quoted field is
+// one cell whatever the separator.
+func writeCSVRecord(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_ = w.WriteByte('"')
+		_, _ = w.WriteString(strings.ReplaceAll(c, `"`, `""`))
+		_ = w.WriteByte('"')
+	}
+	// A bufio.Writer's error is sticky: the last write reports any.
+	_, err := w.WriteString("\r\n")
+	return err
 }
 
 // csvCell neutralises a cell a spreadsheet would read as a formula (OWASP

@@ -40,12 +40,17 @@ type ledgerEvent struct {
 	CommandID   string          `json:"command,omitempty"`
 	Prev        string          `json:"prev,omitempty"`
 	Hash        string          `json:"hash,omitempty"`
+	// Format, Key and Sig: the stored form and the ledger's signature of
+	// Hash (event format 2), so that a page or an export can be verified.
+	Format int    `json:"fmt,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Sig    string `json:"sig,omitempty"`
 }
 
 func toLedgerEvent(e auditlog.Entry) ledgerEvent {
 	return ledgerEvent{Seq: e.Seq, ID: e.EventID, Time: e.Time.UTC(), Type: e.Type, Kind: e.Kind,
 		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data,
-		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash}
+		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash, Format: e.Format, Key: e.Key, Sig: e.Sig}
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -188,7 +193,9 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	if seq > 0 == !at.IsZero() {
+	// A given time is a bound even when it is the zero time (year 1).
+	atGiven := atValue != ""
+	if seq > 0 == atGiven {
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
 	}
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
@@ -196,9 +203,9 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	}
 	var set *tokenset.Set
 	switch {
-	case seq > 0 && at.IsZero():
+	case seq > 0 && !atGiven:
 		set, err = projections.AsOf(r.Context(), s.source, seq)
-	case seq == 0 && !at.IsZero():
+	case seq == 0 && atGiven:
 		// The longest prefix of the stream at or before at (the audit
 		// log's time index), then only the token set's subjects of it.
 		set, err = projections.AsOf(r.Context(), s.source, s.audit.SeqAt(at))
@@ -211,7 +218,7 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	// Statuses as of that point: at the requested moment, or at the time of
 	// the last event applied up to the requested sequence.
 	now := at
-	if now.IsZero() {
+	if !atGiven {
 		now = s.cmd.Now()
 		if t, ok := s.audit.TimeOf(set.LastApplied()); ok {
 			now = t

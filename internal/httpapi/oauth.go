@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
@@ -100,13 +99,19 @@ func newIntrospection(t *tokenset.Token) introspection {
 // frontend tokens are refused), and learns whether the token it sends is
 // active now and its scope. The answer may not be cached (no-store): a
 // revocation applies at once.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ *authz.Principal) error {
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ *authz.Principal, addr string) error {
 	secret, err := s.tokenForm(w, r)
 	if err != nil {
 		return err
 	}
 	out := introspection{}
-	if t, st := s.verify(secret); st == tokenset.Valid {
+	t, st := s.verify(secret)
+	if st == tokenset.Unknown {
+		if err := s.payUnknown(w, addr); err != nil {
+			return err
+		}
+	}
+	if st == tokenset.Valid {
 		out = newIntrospection(t)
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -117,28 +122,41 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ *authz.Pri
 
 // handleIntrospect authenticates like every ledger route, but an
 // introspection changes nothing, so it does not spend the caller's
-// mutation budget.
+// mutation budget. It is a token oracle like /edge/validate, so it spends
+// the same per-address budget: a failed authentication of the caller and
+// every unknown token introspected cost one of the address's tokens, an
+// address without one gets 429 before anything is looked at, and an
+// unknown token that does not fit the budget is not answered. The budget
+// reads the ledger's clock, as every HTTP budget does.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	addr := s.clientKey(r)
-	guessable := bearer(r) != ""
-	if guessable {
-		if wait := s.unauth.blocked(addr, time.Now()); wait > 0 {
-			s.writeError(w, r, tooManyRequests(w, wait, "Too many failed authentications from this address; retry after the time in Retry-After"))
-			return
-		}
+	if wait := s.unauth.blocked(addr, s.cmd.Now()); wait > 0 {
+		s.writeError(w, r, tooManyRequests(w, wait, "Too many failed authentications or unknown tokens from this address; retry after the time in Retry-After"))
+		return
 	}
+	guessable := bearer(r) != ""
 	p, err := s.authenticate(r)
 	if err != nil {
 		var ae *apiError
 		if guessable && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			s.unauth.charge(addr, 1, time.Now())
+			s.unauth.charge(addr, 1, s.cmd.Now())
 		}
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.introspect(w, r, p); err != nil {
+	if err := s.introspect(w, r, p, addr); err != nil {
 		s.writeError(w, r, err)
 	}
+}
+
+// payUnknown spends one of addr's budget tokens for a token the ledger
+// does not know, at the time of the answer, and reports the 429 to send
+// when the budget has none left (nil: answer).
+func (s *Server) payUnknown(w http.ResponseWriter, addr string) error {
+	if wait, ok := s.unauth.takeN(addr, 1, s.cmd.Now()); !ok {
+		return tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After")
+	}
+	return nil
 }
 
 // handleRevoke is RFC 7009 token revocation: whoever holds a token may
@@ -146,10 +164,14 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // is needed, as for an RFC 7009 public client). The revocation is recorded
 // with the holder as actor: the token's owner for a personal or
 // service-account token, the admin token itself, or the token's holder
-// (events.ActorTokenHolder) for a client, backend or frontend token. The
-// answer is 200 whether or not the token was valid, as the RFC says; an
-// unknown token spends one of the client address's rate-limit tokens, as
-// at /edge/validate.
+// (events.ActorTokenHolder) for a client or backend token. A frontend token
+// proves nothing: it is public by design (Unleash's frontend SDKs ship it
+// to every browser), so its holder may not revoke it here; the answer is
+// RFC 7009 §2.2.1's unsupported_token_type (400), and an admin revokes it
+// through the admin API. The answer is 200 whether or not the token was
+// valid, as the RFC says; an unknown token spends one of the client
+// address's rate-limit tokens, as at /edge/validate, and is answered 429
+// when none is left.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if err := s.revokeHeld(w, r); err != nil {
 		s.writeError(w, r, err)
@@ -158,7 +180,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeHeld(w http.ResponseWriter, r *http.Request) error {
 	addr := s.clientKey(r)
-	if wait := s.unauth.blocked(addr, time.Now()); wait > 0 {
+	if wait := s.unauth.blocked(addr, s.cmd.Now()); wait > 0 {
 		return tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After")
 	}
 	secret, err := s.tokenForm(w, r)
@@ -168,11 +190,17 @@ func (s *Server) revokeHeld(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	t, st := s.verify(secret)
 	if st == tokenset.Unknown {
-		s.unauth.charge(addr, 1, time.Now())
+		if err := s.payUnknown(w, addr); err != nil {
+			return err
+		}
 	}
 	if st != tokenset.Valid {
 		w.WriteHeader(http.StatusOK) // nothing to revoke: the RFC answers 200
 		return nil
+	}
+	if t.Type == events.TokenFrontend {
+		return newError(http.StatusBadRequest, "UnsupportedTokenTypeError",
+			"a frontend token is public, so holding it proves nothing: an admin revokes it with DELETE /api/admin/api-tokens/{id} (unsupported_token_type)")
 	}
 	m, ok := s.holderMeta(r, t)
 	if !ok {

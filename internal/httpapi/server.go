@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/authz"
 	"github.com/tokenledger/tokenledger/projections"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
@@ -227,8 +229,21 @@ const (
 // would not help either); /ready tells whether to send traffic.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	// Nothing that changes with the ledger: the probe is anonymous, and a
-	// sequence here would let anyone watch every write as it happens.
+	// sequence here would let anyone watch every write as it happens. A
+	// tampered stream is the exception: the projections stopped for good
+	// at that sequence, and whoever watches the probe must learn it.
+	if te := events.AsTamper(s.runner.Err()); te != nil {
+		writeJSON(w, http.StatusOK, tamperBody(te))
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD"})
+}
+
+// tamperBody is the probes' answer once the projections stopped on
+// evidence of tampering: the kind and the first sequence concerned.
+func tamperBody(te *events.TamperError) map[string]any {
+	return map[string]any{"health": "LEDGER_TAMPERED", "seq": te.Seq, "kind": te.Kind,
+		"reason": fmt.Sprintf("the stream is not the history the ledger wrote: %s event at sequence %d; the projections stopped there (see the log)", te.Kind, te.Seq)}
 }
 
 // handleReady is readiness: 200 once the projections caught up with the
@@ -239,6 +254,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": state, "reason": reason,
 			"lastApplied": s.runner.LastApplied()})
+	}
+	if te := events.AsTamper(s.runner.Err()); te != nil {
+		w.Header().Set("Retry-After", "1")
+		body := tamperBody(te)
+		body["lastApplied"] = s.runner.LastApplied()
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
 	}
 	if err := s.runner.Err(); err != nil {
 		// The cause is in the log (once per probe would flood it).

@@ -68,22 +68,31 @@ func (s *Store) Append(ctx context.Context, batch ...commands.Append) (uint64, e
 	case len(batch) > MaxBatch:
 		return 0, fmt.Errorf("jsstore: append: %d events in one batch, at most %d can be stored atomically", len(batch), MaxBatch)
 	}
+	if err := s.signBatch(batch); err != nil {
+		return 0, err
+	}
 	msgs, err := s.buildMsgs(batch)
 	if err != nil {
 		return 0, err
 	}
-	if len(msgs) == 1 {
-		ack, err := s.js.PublishMsg(ctx, msgs[0])
-		if err != nil {
-			return s.failed(ctx, batch, err)
+	seq, err := s.publishRetrying(ctx, batch, func(ctx context.Context) (uint64, error) {
+		if len(msgs) == 1 {
+			ack, err := s.js.PublishMsg(ctx, msgs[0])
+			if err != nil {
+				return 0, err
+			}
+			return ack.Sequence, nil // a duplicate ack carries the original sequence
 		}
-		return ack.Sequence, nil // a duplicate ack carries the original sequence
-	}
-	ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+		if err != nil {
+			return 0, err
+		}
+		return ack.Sequence, nil
+	})
 	if err != nil {
 		return s.failed(ctx, batch, err)
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // buildMsgs validates the envelopes and turns them into messages.
@@ -199,6 +208,12 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		return 0, fmt.Errorf("jsstore: append %s: no stream answered: %w: %w", where, commands.ErrUnavailable, err)
 	}
+	if Refused(err) {
+		return 0, fmt.Errorf("jsstore: append %s: the cluster cannot take writes now (leader lost or electing): %w: %w", where, commands.ErrUnavailable, err)
+	}
+	if TimedOut(err) {
+		return 0, fmt.Errorf("jsstore: append %s: no acknowledgement in time, retry with the same MsgID: %w: %w", where, commands.ErrOutcomeUnknown, err)
+	}
 	return 0, fmt.Errorf("jsstore: append %s: outcome unknown, retry with the same MsgID: %w", where, err)
 }
 
@@ -276,7 +291,7 @@ func (s *Store) LastSequenceOn(ctx context.Context, filter string) (uint64, erro
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("jsstore: last sequence on %s: %w", filter, err)
+		return 0, fmt.Errorf("jsstore: last sequence on %s: %w", filter, unavailable(err))
 	}
 	return msg.Sequence, nil
 }

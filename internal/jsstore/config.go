@@ -15,6 +15,8 @@ const (
 	DefaultReplicas   = 1
 	DefaultDuplicates = 2 * time.Minute
 	DefaultRecheck    = time.Minute
+	// DefaultStallCheck is Config.StallCheck's default.
+	DefaultStallCheck = time.Second
 )
 
 // MaxMsgSize bounds one stored event (headers and envelope).
@@ -39,6 +41,11 @@ type Config struct {
 	// without an advisory (advisories sent while the connection was down
 	// are lost); default 1 minute.
 	Recheck time.Duration
+	// StallCheck is how long a read of the whole stream (Replay, Follow)
+	// may go without a delivery before it checks that the next sequence
+	// is readable when the stream holds it; default 1 second. A damaged
+	// newest record is reported after about twice this.
+	StallCheck time.Duration
 	// OwnsServer says the server is the ledger's embedded one, where only
 	// the ledger creates consumers (ordered ones, pull): [Open] then
 	// removes every durable or push consumer on the stream.
@@ -60,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Recheck <= 0 {
 		c.Recheck = DefaultRecheck
+	}
+	if c.StallCheck <= 0 {
+		c.StallCheck = DefaultStallCheck
 	}
 	return c
 }

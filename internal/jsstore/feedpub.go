@@ -42,6 +42,12 @@ type FeedPublisher struct {
 	// RetryWait is the longest pause between attempts after an error
 	// (default 30s; the first pause is a second or RetryWait if shorter).
 	RetryWait time.Duration
+	// Verified, when set, returns nil once the ledger accepted the event
+	// at seq as its own (the service passes the projections' WaitFor: the
+	// key chain checked it) and an error when it never will (the
+	// projections stopped, at a forged event say). No event reaches the
+	// readers before it returns nil.
+	Verified func(ctx context.Context, seq uint64) error
 
 	following atomic.Bool
 	last      atomic.Uint64
@@ -179,6 +185,11 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	return p.Store.followSubject(ctx, FeedSubjects, at.ledger+1, func(env events.Envelope) error {
 		if !strings.HasPrefix(env.Subject(), feedTokenPrefix) || env.Sequence <= at.ledger {
 			return nil
+		}
+		if p.Verified != nil {
+			if err := p.Verified(ctx, env.Sequence); err != nil {
+				return fmt.Errorf("jsstore: feed publisher: ledger sequence %d not accepted by the ledger: %w", env.Sequence, err)
+			}
 		}
 		if err := env.CheckHash(); err != nil {
 			// Not the ledger's event as sealed (edited or forged in the

@@ -21,7 +21,7 @@ func TestStreamConfigPassesCheckConfig(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{}.withDefaults()
-	want := Config{Stream: "LEDGER", Replicas: 1, Duplicates: DefaultDuplicates, Recheck: DefaultRecheck}
+	want := Config{Stream: "LEDGER", Replicas: 1, Duplicates: DefaultDuplicates, Recheck: DefaultRecheck, StallCheck: DefaultStallCheck}
 	if got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}

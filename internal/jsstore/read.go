@@ -85,7 +85,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 			return nil // nothing (more) to read
 		}
 		if err != nil {
-			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, err)
+			return fmt.Errorf("jsstore: read %s from %d: %w", filter, from, unavailable(err))
 		}
 		var last *jetstream.RawStreamMsg
 		for _, m := range msgs {
@@ -110,7 +110,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("jsstore: stream %s info: %w", s.name, err)
+		return 0, fmt.Errorf("jsstore: stream %s info: %w", s.name, unavailable(err))
 	}
 	return info.State.LastSeq, nil
 }
@@ -201,6 +201,12 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	if len(filters) > 0 {
 		cfg.FilterSubjects = filters
 	}
+	whole := len(filters) == 0 // every sequence must arrive, in order
+	if whole {
+		if err := s.checkState(ctx, from); err != nil {
+			return err
+		}
+	}
 	cons, err := s.js.OrderedConsumer(ctx, s.name, cfg)
 	if err != nil {
 		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
@@ -222,6 +228,14 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if seq <= d.last {
 			return // redelivered around a consumer reset
 		}
+		if whole && seq != d.last+1 {
+			// The stream denies deletes: a skipped sequence was removed or
+			// dropped as damaged by the server.
+			d.done = true
+			d.finish(&events.TamperError{Seq: d.last + 1, Kind: events.TamperGap,
+				Err: fmt.Errorf("jsstore: stream %s delivered sequence %d after %d", s.name, seq, d.last)})
+			return
+		}
 		if target > 0 && seq > target {
 			d.done = true
 			d.finish(nil)
@@ -234,7 +248,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 				d.finish(err)
 				return
 			}
-			if target > 0 && (seq >= target || md.NumPending == 0) {
+			if target > 0 && seq >= target {
 				d.done = true
 				d.finish(nil)
 			}
@@ -243,7 +257,8 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		env, err := events.Unmarshal(msg.Data())
 		if err != nil {
 			d.done = true
-			d.finish(fmt.Errorf("jsstore: read stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err))
+			d.finish(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
+				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err)})
 			return
 		}
 		env.Sequence = seq
@@ -253,10 +268,12 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			d.finish(err)
 			return
 		}
-		if target > 0 && (seq >= target || md.NumPending == 0) {
+		if target > 0 && seq >= target {
 			d.done = true
 			d.finish(nil)
 		}
+		// Before target with nothing pending: the rest is missing, which
+		// the stall watch confirms and reports.
 	}
 	// Runs under the ordered consumer's lock: must not call into it.
 	errHandler := func(_ jetstream.ConsumeContext, err error) {
@@ -267,6 +284,15 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	cc, err := cons.Consume(handler, jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages, pullMaxBytes), jetstream.ConsumeErrHandler(errHandler))
 	if err != nil {
 		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
+	}
+
+	if whole {
+		stop := make(chan struct{})
+		var watching sync.WaitGroup
+		watching.Add(1)
+		go s.watchStall(ctx, d, stop, watching.Done)
+		defer watching.Wait()
+		defer close(stop)
 	}
 
 	var result error

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -59,6 +60,8 @@ type Store struct {
 	cfg    Config
 
 	subs []*nats.Subscription
+
+	signer atomic.Pointer[signerBox] // signs appended events; nil: unsigned
 
 	mu        sync.Mutex
 	latched   error  // permanent fail-closed reason (deleted, replaced, events lost)

@@ -205,7 +205,7 @@ func TestFailsClosed(t *testing.T) {
 				t.Fatalf("change: %v", err)
 			}
 			next := commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonCompromised}, first.Hash), Expected: seq, MsgID: storetest.NewEventID()}
-			eventually(t, 10*time.Second, func() error {
+			eventually(t, 30*time.Second, func() error {
 				h := e.store.Health()
 				if h == nil || !strings.Contains(h.Error(), tt.want) {
 					return fmt.Errorf("Health = %v, want it to name %q", h, tt.want)
@@ -273,7 +273,7 @@ func TestHarmlessUpdateKeepsAccepting(t *testing.T) {
 	if err := update(ctx, e.js, func(c *jetstream.StreamConfig) { c.Description = "still append-only" }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := e.store.Health(); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func TestSealedStreamRefusesAppends(t *testing.T) {
 	}
 	// Sealing passes the audit check (nothing can be lost), so once the
 	// update is re-checked appends reach the server, which refuses them.
-	eventually(t, 10*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if err := e.store.Health(); err != nil {
 			return err
 		}
@@ -802,7 +802,7 @@ func TestReplayCleansUpItsConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		info, err := stream.Info(ctx)
 		if err != nil {
 			return err

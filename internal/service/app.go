@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -28,6 +29,7 @@ import (
 	"github.com/tokenledger/tokenledger/internal/expiry"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
 	"github.com/tokenledger/tokenledger/projections/directory"
@@ -52,12 +54,18 @@ type Main struct {
 	Runner   *projections.Runner
 	Commands *commands.Handler
 
-	lock   *flock.Flock // the data dir's lock, held while the embedded server runs
-	ln     net.Listener
-	api    *httpapi.Server
-	http   *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	key *ledgerkey.Key // signs every appended event
+
+	lock *flock.Flock // the data dir's lock, held while the embedded server runs
+	ln   net.Listener
+	// handler serves the starting answers until the API is built;
+	// starting says why it is not built yet.
+	handler  swapHandler
+	starting atomic.Pointer[startState]
+	api      *httpapi.Server
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // NewMain returns an unstarted service.
@@ -107,16 +115,26 @@ func (m *Main) Run(ctx context.Context) error {
 				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
 		}
 	}
+	// HTTP serves from the start: /ready says STARTING while the stream
+	// is opened (on a cluster, awaited) and replayed.
+	if err := m.listen(); err != nil {
+		return err
+	}
 	if err := m.connect(ctx); err != nil {
 		return err
 	}
-	m.Store, err = jsstore.Open(ctx, m.nc, jsstore.Config{Replicas: m.Config.Replicas, OwnsServer: m.nats != nil, Log: m.log})
+	m.Store, err = m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	chain, err := m.setUpSigning(ctx)
 	if err != nil {
 		return err
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
+	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
 	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {
@@ -132,9 +150,9 @@ func (m *Main) Run(ctx context.Context) error {
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.goRun("projections", func() error { return m.Runner.Run(bg) })
+	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.Runner.WaitFor}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
@@ -146,33 +164,18 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel})
-	m.ln, err = net.Listen("tcp", m.Config.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
-	}
-	// Timeouts sized for the routes: headers and a 64 KiB body arrive in
-	// seconds; the slowest answer waits twice for the projections
-	// (X-Ledger-Min-Sequence, then its own write), each up to ReadWait,
-	// plus the append itself.
-	wait := m.Config.ReadWait
-	if wait <= 0 {
-		wait = 5 * time.Second
-	}
-	m.http = &http.Server{Handler: m.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 2*wait + 15*time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	trusted := m.Config.TrustedProxies
-	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections, func(a netip.Addr) bool {
-		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
-	})
-	m.goRun("http", func() error {
-		if err := m.http.Serve(served); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
+		if events.AsTamper(err) != nil {
+			// Logged by the projections' task; keep serving the probes,
+			// which name the sequence, and refuse everything else.
+			return nil
+		}
 		return fmt.Errorf("catch up with the stream: %w", err)
+	}
+	if err := m.checkChainEnd(chain); err != nil {
+		return err
 	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
 	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
@@ -198,6 +201,38 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// listen binds the HTTP address and serves, first the starting answers,
+// then the API once Run sets it.
+func (m *Main) listen() error {
+	m.handler.set(m.startingHandler())
+	var err error
+	m.ln, err = net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
+	}
+	// Timeouts sized for the routes: headers and a 64 KiB body arrive in
+	// seconds; the slowest answer waits twice for the projections
+	// (X-Ledger-Min-Sequence, then its own write), each up to ReadWait,
+	// plus the append itself.
+	wait := m.Config.ReadWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	m.http = &http.Server{Handler: &m.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 2*wait + 15*time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	trusted := m.Config.TrustedProxies
+	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections, func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+	})
+	m.goRun("http", func() error {
+		if err := m.http.Serve(served); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return nil
+}
+
 // catchUp waits until the projections applied every event stored so far.
 func (m *Main) catchUp(ctx context.Context) error {
 	seq, err := m.Store.LastSequence(ctx)
@@ -219,8 +254,10 @@ func (m *Main) goRun(name string, f func() error) {
 
 func (m *Main) connect(ctx context.Context) error {
 	if m.Config.NATSURL != "" {
+		// RetryOnFailedConnect: a cluster still starting is waited for
+		// (openStore retries), not a reason to exit.
 		nc, err := nats.Connect(m.Config.NATSURL, nats.Name("tokenledger"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(500*time.Millisecond), nats.ErrorHandler(m.natsErrors))
+			nats.ReconnectWait(500*time.Millisecond), nats.ErrorHandler(m.natsErrors), nats.RetryOnFailedConnect(true))
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s: %w", redactURLs(m.Config.NATSURL), err)
 		}

@@ -26,6 +26,16 @@ type Config struct {
 	TrustedProxies  []netip.Prefix
 	ExpiryEvery     time.Duration // expiry scheduler period
 	Replicas        int           // stream replicas when creating it on a cluster
+	// NATSReplicas is the replica count of a stream this process creates
+	// on --nats-url; 0 follows the cluster (its size, at most 3).
+	NATSReplicas int
+	// NATSSystemURL connects as a system-account user to read the
+	// servers' sync setting at start-up ("" : not checked, a WARN says so).
+	NATSSystemURL string
+	// AllowUnsafeDurability runs on a stream that could lose acknowledged
+	// events (one replica on a cluster, servers not syncing every write),
+	// with an ERROR line, instead of refusing to start.
+	AllowUnsafeDurability bool
 	// ReadWait bounds how long a request waits for the projections to reach
 	// a sequence (its own write, or X-Ledger-Min-Sequence); default 5 s.
 	ReadWait time.Duration
@@ -69,6 +79,14 @@ type Config struct {
 	// TrustedOrigins may send mutations from a browser besides the
 	// server's own origin.
 	TrustedOrigins []string
+
+	// SigningKey is the file of the ledger's signing key (--signing-key);
+	// "" is "<DataDir>.signing-key". Generated on first start.
+	SigningKey string
+	// RotateSigningKey makes this start append a key.rotated event signed
+	// by the current key and replace the key file with a new key
+	// (--rotate-signing-key, command line only).
+	RotateSigningKey bool
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -119,8 +137,22 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			c.ExpiryEvery = d
 			return nil
 		})
-	def("replicas", "REPLICAS", strconv.Itoa(c.Replicas), "`replicas` of the LEDGER stream when this process creates it (3 on a cluster)",
-		func(v string) error { return parsePositive(v, &c.Replicas) })
+	def("replicas", "REPLICAS", strconv.Itoa(c.Replicas), "`replicas` of the LEDGER stream when this process creates it (deprecated: --nats-replicas)",
+		func(v string) error { err := parsePositive(v, &c.Replicas); c.NATSReplicas = c.Replicas; return err })
+	def("nats-replicas", "NATS_REPLICAS", "the cluster's size up to 3", "`replicas` of the LEDGER stream when this process creates it on --nats-url",
+		func(v string) error { return parsePositive(v, &c.NATSReplicas) })
+	def("nats-system-url", "NATS_SYSTEM_URL", "", "`URLs` of a system-account user allowed $SYS.REQ.SERVER.PING.VARZ: the servers' sync setting is then checked at start-up",
+		str(&c.NATSSystemURL))
+	fs.BoolFunc("allow-unsafe-durability", "start even when acknowledged events could be lost (one replica on a cluster, servers not syncing every write); logs an ERROR (TOKENLEDGER_ALLOW_UNSAFE_DURABILITY=true)",
+		func(v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.AllowUnsafeDurability = b
+			return nil
+		})
+	twins = append(twins, twin{flag: "allow-unsafe-durability", env: "TOKENLEDGER_ALLOW_UNSAFE_DURABILITY"})
 	def("log-level", "LOG_LEVEL", "info", "least severe log `level` written: debug, info, warn or error",
 		func(v string) error { return parseLogLevel(v, &c.LogLevel) })
 	def("log-format", "LOG_FORMAT", c.LogFormat, "log `format`: json (one object a line) or text (key=value)",
@@ -171,6 +203,11 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			l.FeedMaxBytes = int64(gib) << 30
 			return nil
 		})
+
+	def("signing-key", "SIGNING_KEY", "<data-dir>.signing-key", "`file` of the ledger's Ed25519 signing key (a signed-note signer key, mode 0600), outside the data dir; generated on first start",
+		str(&c.SigningKey))
+	// Not an environment twin: left set, it would rotate at every start.
+	fs.BoolVar(&c.RotateSigningKey, "rotate-signing-key", false, "append a key.rotated event signed by the current signing key and replace the key file with a new key, then serve (command line only)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
@@ -314,7 +315,9 @@ func TestHistory_ListsEveryEventAndChecksTheChain(t *testing.T) {
 }
 
 // An event written around the ledger (straight to the stream, not chained
-// to its predecessor) shows up as a broken chain in the history.
+// to its predecessor) shows up as a broken chain in the history. It is
+// signed with the ledger's key: an unsigned one stops the projections
+// (forged_events_test.go).
 func TestHistory_ReportsABrokenChain(t *testing.T) {
 	s := servicetest.Start(t, "", nil)
 	_, id := s.CreateToken("backend", "development")
@@ -324,6 +327,13 @@ func TestHistory_ReportsABrokenChain(t *testing.T) {
 	}
 	forged.Prev = strings.Repeat("0", 64) // not the created event's hash
 	if err := forged.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ledgerkey.Load(s.Config.DataDir + ".signing-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.Sign(key); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := events.Marshal(&forged)

@@ -175,8 +175,8 @@ func TestMetricsReportTheLagOfProjectionsThatStopped(t *testing.T) {
 		}
 	}
 	r := s.Do("GET", "/ready", "", nil)
-	if r.Status != http.StatusServiceUnavailable || r.JSON(t)["health"] != "PROJECTIONS_STOPPED" {
-		t.Fatalf("/ready = %d %s, want 503 PROJECTIONS_STOPPED", r.Status, r.Body)
+	if r.Status != http.StatusServiceUnavailable || r.JSON(t)["health"] != "LEDGER_TAMPERED" {
+		t.Fatalf("/ready = %d %s, want 503 LEDGER_TAMPERED", r.Status, r.Body)
 	}
 	body := string(s.Must(http.StatusOK, "GET", "/metrics", "", nil).Body)
 	if v := sample(t, body, "tokenledger_stream_lag_events "); v != 1 {

@@ -262,7 +262,11 @@ func (l *Log) selectSeqs(q Query) selection {
 		sel.lo = q.FromSeq
 	}
 	if q.After > 0 {
+		// The first sequence after the cursor; none is after the largest.
 		sel.lo = max(sel.lo, q.After+1)
+		if q.After == math.MaxUint64 {
+			sel.lo = math.MaxUint64
+		}
 	}
 	if q.ToSeq > 0 {
 		sel.hi = min(sel.hi, q.ToSeq)

@@ -1,0 +1,181 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+)
+
+// signingKeyFile is the key file: --signing-key, or the file beside the
+// data dir.
+func (m *Main) signingKeyFile() string {
+	if m.Config.SigningKey != "" {
+		return m.Config.SigningKey
+	}
+	return ledgerkey.DefaultFile(m.Config.DataDir)
+}
+
+// setUpSigning loads (or generates) the ledger's signing key, rotates it
+// when asked, makes the store sign every event it appends and returns the
+// key chain the projections check every event against. It runs after the
+// store is open and before the projections start.
+func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
+	file := m.signingKeyFile()
+	if inside(file, m.Config.DataDir) {
+		return nil, fmt.Errorf("signing key %s is inside the data dir %s: keep it outside (a copy of the data dir must not carry the key that proves it)", file, m.Config.DataDir)
+	}
+	key, generated, err := ledgerkey.LoadOrGenerate(file, ledgerkey.DefaultName)
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		m.log.Warn("GENERATED A NEW LEDGER SIGNING KEY: back up the key file (without it this ledger cannot sign, and a new key cannot continue its history) and give auditors the verifier key",
+			"key_file", file, "verifier_key", key.VerifierKey(), "key_id", key.ID())
+	}
+	rotations, err := m.Store.Load(ctx, events.KindLog, events.KeyAggregate)
+	if err != nil {
+		return nil, fmt.Errorf("read the key rotations: %w", err)
+	}
+	if key, err = m.finishRotation(file, key, rotations); err != nil {
+		return nil, err
+	}
+	if m.Config.RotateSigningKey {
+		if key, rotations, err = m.rotate(ctx, file, key, rotations); err != nil {
+			return nil, err
+		}
+	}
+	chain, err := ledgerkey.NewChain(key.VerifierKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := chain.Learn(rotations); err != nil {
+		return nil, err
+	}
+	m.Store.SetSigner(key)
+	m.key = key
+	m.log.Info("ledger signing key", "key_file", file, "verifier_key", key.VerifierKey(), "key_id", key.ID())
+	return chain, nil
+}
+
+// finishRotation makes sure the key file holds the key the last key.rotated
+// event names: after a crash between the append and the file's replacement
+// the new key is still in "<file>.next", and is moved into place.
+func (m *Main) finishRotation(file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, error) {
+	last := lastRotation(rotations)
+	if last == nil || last.Key == key.VerifierKey() {
+		return key, nil
+	}
+	next, err := ledgerkey.Load(file + ".next")
+	if err == nil && next.VerifierKey() == last.Key {
+		if err := os.Rename(file+".next", file); err != nil {
+			return nil, fmt.Errorf("finish the key rotation: %w", err)
+		}
+		m.log.Warn("finished an interrupted signing key rotation", "key_file", file, "verifier_key", next.VerifierKey())
+		return next, nil
+	}
+	return nil, fmt.Errorf("signing key %s is key %s, but the ledger's last key.rotated event names key %s: start with the current key file",
+		file, key.VerifierKey(), last.Key)
+}
+
+// rotate appends a key.rotated event signed by key naming a new key, and
+// replaces the key file with the new key. The new key is written to
+// "<file>.next" before the append, so a crash in between loses nothing
+// (see finishRotation).
+func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, []events.Envelope, error) {
+	next, err := ledgerkey.Generate(key.Name())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.Remove(file + ".next"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
+	}
+	if err := next.WriteNew(file + ".next"); err != nil {
+		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
+	}
+	now := m.Config.now()
+	env, err := events.New(ulid.Make().String(), events.KeyAggregate,
+		events.KeyRotated{Previous: key.VerifierKey(), Key: next.VerifierKey()}, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	env.Actor = events.System
+	env.Via = events.Via{CredentialType: "internal", RequestID: "rotate-signing-key"}
+	var expected uint64
+	if n := len(rotations); n > 0 {
+		env.Prev, expected = rotations[n-1].Hash, rotations[n-1].Sequence
+	}
+	if err := env.Seal(); err != nil {
+		return nil, nil, err
+	}
+	m.Store.SetSigner(key) // the old key signs its successor
+	seq, err := m.Store.Append(ctx, commands.Append{Event: env, Expected: expected, MsgID: "key-rotated/" + env.ID})
+	if err != nil {
+		return nil, nil, fmt.Errorf("rotate the signing key: append key.rotated: %w", err)
+	}
+	if err := os.Rename(file+".next", file); err != nil {
+		return nil, nil, fmt.Errorf("rotate the signing key: key.rotated is at sequence %d; move %s.next to %s by hand: %w", seq, file, file, err)
+	}
+	m.log.Warn("ROTATED THE LEDGER SIGNING KEY: give auditors the new verifier key",
+		"seq", seq, "previous_verifier_key", key.VerifierKey(), "verifier_key", next.VerifierKey(), "key_file", file)
+	rotations, err = m.Store.Load(ctx, events.KindLog, events.KeyAggregate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the key rotations: %w", err)
+	}
+	return next, rotations, nil
+}
+
+// lastRotation is the payload of the newest key.rotated event, nil when
+// there is none (or it does not decode: the chain check reports that).
+func lastRotation(rotations []events.Envelope) *events.KeyRotated {
+	for i := len(rotations) - 1; i >= 0; i-- {
+		if rotations[i].Type != events.TypeKeyRotated {
+			continue
+		}
+		if p, err := rotations[i].Payload(); err == nil {
+			r := p.(events.KeyRotated)
+			return &r
+		}
+		return nil
+	}
+	return nil
+}
+
+// checkChainEnd refuses to serve when the stream's key chain, as replayed,
+// does not end in the ledger's own key: the ledger would sign events the
+// chain rejects.
+func (m *Main) checkChainEnd(chain *ledgerkey.Chain) error {
+	if id := chain.CurrentID(); id != "" && id != m.key.ID() {
+		return fmt.Errorf("the stream's events are signed by key %s, but the signing key file holds key %s (%s)",
+			chain.CurrentVerifierKey(), m.key.VerifierKey(), m.signingKeyFile())
+	}
+	return nil
+}
+
+// inside reports whether file is dir or lies under it.
+func inside(file, dir string) bool {
+	f, err1 := filepath.Abs(file)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return f == d || strings.HasPrefix(f, d+string(filepath.Separator))
+}
+
+// now reads the configured clock.
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
