@@ -84,6 +84,8 @@ type Envelope struct {
 	// payload caches the decoded Data (see Unmarshal); unexported, so it is
 	// never encoded and never hashed.
 	payload Payload
+	// stored is the bytes Unmarshal decoded (see Stored).
+	stored []byte
 }
 
 // Errors returned by the codec.
@@ -224,5 +226,6 @@ func Unmarshal(b []byte) (Envelope, error) {
 		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
 	}
 	e.payload, _ = e.decodePayload()
+	e.stored = b
 	return e, nil
 }

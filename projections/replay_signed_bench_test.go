@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/natstest"
@@ -64,6 +65,41 @@ func BenchmarkReplaySignatureChecks(b *testing.B) {
 			})
 			if err != nil {
 				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("checkpoint_covered", func(b *testing.B) {
+		// The root a checkpoint of the whole stream signs.
+		tree := integrity.NewLog()
+		if err := store.Replay(ctx, 1, last, tree.Apply); err != nil {
+			b.Fatal(err)
+		}
+		want, err := tree.Tree().Root(int64(last))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			set, log := tokenset.New(), integrity.NewLog()
+			chain, err := ledgerkey.NewChain(key.VerifierKey())
+			if err != nil {
+				b.Fatal(err)
+			}
+			chain.TrustThrough(last)
+			err = store.Replay(ctx, 1, last, func(e events.Envelope) error {
+				if err := chain.Check(e); err != nil {
+					return err
+				}
+				if err := log.Apply(e); err != nil {
+					return err
+				}
+				return set.Apply(e)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got, err := log.Tree().Root(int64(last)); err != nil || got != want {
+				b.Fatalf("root %v, want %v (%v)", got, want, err)
 			}
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")

@@ -26,10 +26,20 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.Env{Serve: serve})
+	code := cli.Run(ctx, os.Args[1:], cli.Env{Serve: serve, ReadDataDir: readDataDir})
 	stop()
 	os.Exit(code)
 }
 
 // serve is "tokenledger serve" with the process's environment.
 func serve(ctx context.Context, args []string) error { return service.Serve(ctx, args, os.Getenv) }
+
+// readDataDir is "tokenledger verify --data-dir": the stream of a stopped
+// ledger's data dir, read from a copy.
+func readDataDir(ctx context.Context, dir string, setup func(cli.DataDir) error, fn func(uint64, []byte) error) (cli.DataDir, error) {
+	conv := func(r service.StoredRecords) cli.DataDir {
+		return cli.DataDir{LastSeq: r.LastSeq, KeyFile: r.KeyFile, KeptFile: r.KeptFile}
+	}
+	r, err := service.ReadDataDir(ctx, dir, func(r service.StoredRecords) error { return setup(conv(r)) }, fn)
+	return conv(r), err
+}

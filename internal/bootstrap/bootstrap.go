@@ -42,11 +42,41 @@ type Token struct {
 // offline from its verifier.
 const MinStrongBody = 32
 
-// Weak reports whether the token's secret part is shorter than
-// MinStrongBody.
+// minDistinct is the fewest distinct characters a strong secret part
+// has: 32 characters of one or two letters repeated are not 32 random
+// ones.
+const minDistinct = 8
+
+// Weak reports whether the token's secret part is guessable from its
+// verifier: shorter than MinStrongBody, made of fewer than minDistinct
+// distinct characters, or well known ([Token.WellKnown]).
 func (t Token) Weak() bool {
 	p, err := commands.ParseToken(t.Secret.Reveal())
-	return err != nil || len(p.Body) < MinStrongBody
+	if err != nil || len(p.Body) < MinStrongBody || t.WellKnown() {
+		return true
+	}
+	distinct := map[rune]bool{}
+	for _, r := range p.Body {
+		distinct[r] = true
+	}
+	return len(distinct) < minDistinct
+}
+
+// WellKnown reports whether the token's secret part is published: one of
+// Unleash's documented quick-start secrets (unleash-insecure-…, in its
+// documentation and docker-compose files), which anyone who reads a
+// verifier tries first.
+func (t Token) WellKnown() bool {
+	p, err := commands.ParseToken(t.Secret.Reveal())
+	return err == nil && strings.Contains(strings.ToLower(p.Body), "unleash-insecure")
+}
+
+// Refused reports whether the ledger refuses to start with the token: a
+// well-known secret of any type, or a weak admin secret (an admin token
+// is hand-chosen by definition and controls everything). Other weak
+// secrets are only warned about.
+func (t Token) Refused() bool {
+	return t.WellKnown() || t.Type == events.TokenAdmin && t.Weak()
 }
 
 // Name is the token's name: where it came from, e.g.

@@ -91,24 +91,42 @@ func TestToken_IDDependsOnlyOnTheSecret(t *testing.T) {
 	}
 }
 
-func TestToken_WeakWhenTheSecretPartIsShort(t *testing.T) {
-	for in, weak := range map[string]bool{
-		"*:*.short":                                      true,
-		"*:*." + strings.Repeat("x", 31):                 true,
-		"*:*." + strings.Repeat("x", 32):                 false,
-		"default:development." + strings.Repeat("0", 64): false,
-	} {
+// A secret part is weak when it is short, when it repeats a few
+// characters (32 x's are not 32 random characters), or when it is one of
+// Unleash's published quick-start secrets. The ledger refuses weak admin
+// secrets and well-known secrets of any type, and only warns about other
+// weak ones.
+func TestToken_WeakWhenTheSecretPartIsShortRepetitiveOrWellKnown(t *testing.T) {
+	const random = "9f2c1ad07be34e5c8a61f0d29b7e4c3a5d8f1e6b2a9c4d7e0f3b6a1c8e5d2f9a"
+	tests := []struct {
+		in            string
+		weak, refused bool
+	}{
+		{"*:*.short", true, true},
+		{"*:*." + random[:31], true, true},
+		{"*:*." + random[:32], false, false},
+		{"*:*." + strings.Repeat("x", 32), true, true},
+		{"*:*." + strings.Repeat("ab12", 16), true, true},
+		{"*:*.unleash-insecure-admin-api-token", true, true},
+		{"default:development." + strings.Repeat("0", 64), true, false},
+		{"default:development.backend-1", true, false},
+		{"default:development." + random, false, false},
+		{"default:development.unleash-insecure-api-token", true, true},
+		{"default:development.UNLEASH-INSECURE-api-token-with-a-long-tail", true, true},
+	}
+	for _, tt := range tests {
 		toks, err := bootstrap.Parse(func(k string) string {
-			if strings.HasPrefix(in, "*:*") && k == bootstrap.EnvAdmin || !strings.HasPrefix(in, "*:*") && k == bootstrap.EnvBackend {
-				return in
+			if strings.HasPrefix(tt.in, "*:*") && k == bootstrap.EnvAdmin || !strings.HasPrefix(tt.in, "*:*") && k == bootstrap.EnvBackend {
+				return tt.in
 			}
 			return ""
 		})
 		if err != nil || len(toks) != 1 {
 			t.Fatalf("%v %v", toks, err)
 		}
-		if toks[0].Weak() != weak {
-			t.Errorf("Weak(%d-char body) = %v, want %v", len(in), !weak, weak)
+		if toks[0].Weak() != tt.weak || toks[0].Refused() != tt.refused {
+			t.Errorf("%s token of %d characters: Weak = %v, Refused = %v; want %v, %v",
+				toks[0].Type, len(tt.in), toks[0].Weak(), toks[0].Refused(), tt.weak, tt.refused)
 		}
 	}
 }

@@ -43,6 +43,10 @@ type Env struct {
 	Serve func(ctx context.Context, args []string) error
 	// HTTP is the client for the ledger's API (default: 30 s timeout).
 	HTTP *http.Client
+	// ReadDataDir reads a data dir's stream for verify --data-dir without
+	// changing it: setup first, with what it found, then fn for each
+	// stored record in order.
+	ReadDataDir func(ctx context.Context, dir string, setup func(DataDir) error, fn func(seq uint64, data []byte) error) (DataDir, error)
 }
 
 // Environment variables of the client commands.
@@ -153,6 +157,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 not authorised, 4 not found, 5 conflict
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newServe(env), newVersion(env), newToken(env), newAudit(env), newHistory(env), newState(env), newWatch(env))
+	root.AddCommand(newVerify(env), newExport(env))
 	return root
 }
 

@@ -27,10 +27,21 @@ const NumPendingHeader = "Nats-Num-Pending"
 // requested sequence on.
 var ErrNoMessages = errors.New("no messages")
 
+// ErrOutOfSequence is returned (wrapped) by [Batch] for an answer that is
+// not the one the server gives next: a sequence before the one asked
+// for, not after the previous answer's, or (without a filter) not the
+// very next one. Whoever can publish on the reply inbox (another
+// connection of the same user) could otherwise make a caller skip
+// events; an error makes it ask again.
+var ErrOutOfSequence = errors.New("direct get: answer out of sequence")
+
 // Batch asks stream for up to n messages matching filter ("" for all)
 // from sequence from, in one Direct Get batch request on nc (API prefix
 // ending in a dot, e.g. "$JS.API."), and returns them in order: at least
-// one, or ErrNoMessages. ctx must have a deadline. It does what
+// one, or ErrNoMessages. Without a filter the stream must have no deleted
+// messages (the ledger's and the feed's deny deletes and purges): the
+// answers are from, from+1, … and anything else is [ErrOutOfSequence];
+// with one they must increase from from. ctx must have a deadline. It does what
 // jetstreamext.GetBatch does, with a reply subscription sized to the
 // batch (that one buffers 65,536 messages per call), and it reports an
 // answer cut short by ctx as an error, never as a complete batch.
@@ -79,9 +90,29 @@ func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, fr
 			if err != nil {
 				return nil, err
 			}
+			if err := inSequence(raw.Sequence, out, from, filter == ""); err != nil {
+				return nil, fmt.Errorf("stream %s from %d: %w", stream, from, err)
+			}
 			out = append(out, raw)
 		}
 	}
+}
+
+// inSequence checks that seq can follow out, the answers so far to a
+// batch from from (contiguous: no filter).
+func inSequence(seq uint64, out []*jetstream.RawStreamMsg, from uint64, contiguous bool) error {
+	want, after := max(from, 1), uint64(0)
+	if len(out) > 0 {
+		after = out[len(out)-1].Sequence
+		want = after + 1
+	}
+	switch {
+	case contiguous && seq != want:
+		return fmt.Errorf("%w: sequence %d where %d comes next", ErrOutOfSequence, seq, want)
+	case seq < want:
+		return fmt.Errorf("%w: sequence %d after %d (from %d)", ErrOutOfSequence, seq, after, from)
+	}
+	return nil
 }
 
 // One sends a single Direct Get request req (a JSON request such as

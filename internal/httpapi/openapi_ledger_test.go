@@ -33,7 +33,8 @@ type oaStep struct {
 func TestEveryRouteAnswersAsTheLedgersDocumentSays(t *testing.T) {
 	own := oaLoadOwn(t)
 	unleashOps := oaLoad(t).ops
-	s := servicetest.Start(t, "", nil)
+	// Checkpoints soon, so that the integrity routes have one to answer from.
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.CheckpointInterval = 200 * time.Millisecond })
 	s.Must(http.StatusCreated, "POST", "/api/admin/projects", servicetest.AdminSecret, map[string]any{"id": "p1", "name": "P1"})
 	editor := s.CreateUser("oa2-editor", "Editor")
 	member := s.CreateUser("oa2-member", "Viewer")
@@ -327,6 +328,35 @@ func TestEveryRouteAnswersAsTheLedgersDocumentSays(t *testing.T) {
 		}, nil},
 		{"token_state_at_a_malformed_moment", "getLedgerTokenState", 400, func(s *servicetest.Service) servicetest.Response {
 			return s.Do("GET", "/api/ledger/state/tokens/"+backendID+"?at=yesterday", servicetest.AdminSecret, nil)
+		}, nil},
+
+		// integrity
+		{"checkpoint", "getLedgerCheckpoint", 200, func(s *servicetest.Service) servicetest.Response {
+			servicetest.WaitFor(s.T(), 10*time.Second, func() error {
+				if r := s.Do("GET", "/api/ledger/checkpoint", servicetest.AdminSecret, nil); r.Status != http.StatusOK {
+					return fmt.Errorf("no checkpoint yet: %d", r.Status)
+				}
+				return nil
+			})
+			return s.Do("GET", "/api/ledger/checkpoint", servicetest.AdminSecret, nil)
+		}, nil},
+		{"inclusion_proof", "getLedgerInclusionProof", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/events/2/proof", servicetest.AdminSecret, nil)
+		}, nil},
+		{"inclusion_proof_beyond_the_tree", "getLedgerInclusionProof", 422, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/events/2/proof?size=999999", servicetest.AdminSecret, nil)
+		}, nil},
+		{"consistency_proof", "getLedgerConsistencyProof", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/proof/consistency?from=1", servicetest.AdminSecret, nil)
+		}, nil},
+		{"consistency_proof_backwards", "getLedgerConsistencyProof", 422, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/proof/consistency?from=5&to=2", servicetest.AdminSecret, nil)
+		}, nil},
+		{"bundle", "getLedgerBundle", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/bundle?from_seq=1&to_seq=3", servicetest.AdminSecret, nil)
+		}, nil},
+		{"bundle_backwards", "getLedgerBundle", 422, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/bundle?from_seq=3&to_seq=2", servicetest.AdminSecret, nil)
 		}, nil},
 
 		{"introspect_a_token", "introspectToken", 200, func(s *servicetest.Service) servicetest.Response {

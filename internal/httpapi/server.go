@@ -73,6 +73,10 @@ type Deps struct {
 	Log    *slog.Logger
 	// Telemetry feeds the metrics that read state outside the server.
 	Telemetry Telemetry
+
+	// Integrity serves checkpoints, proofs and bundles; nil: those routes
+	// answer 404.
+	Integrity Integrity
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -98,6 +102,9 @@ type Server struct {
 	// started is set by MarkStarted once start-up work (the default
 	// catalogue, INIT_* tokens) is done; until then the API answers 503.
 	started atomic.Bool
+
+	// integrity serves the Merkle tree's routes (nil: none).
+	integrity Integrity
 }
 
 // MarkStarted tells the server that start-up is complete: from now on it
@@ -124,6 +131,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+	s.integrity = d.Integrity
 	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -208,6 +216,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/ledger/tokens/lookup", s.admin(s.lookupToken))
 	m.HandleFunc("GET /api/ledger/state", s.auditor(s.stateAt))
 	m.HandleFunc("GET /api/ledger/state/tokens/{id}", s.auditor(s.stateOfToken))
+	m.HandleFunc("GET /api/ledger/checkpoint", s.admin(s.getCheckpoint))
+	m.HandleFunc("GET /api/ledger/events/{seq}/proof", s.admin(s.eventProof))
+	m.HandleFunc("GET /api/ledger/proof/consistency", s.admin(s.consistencyProof))
+	m.HandleFunc("GET /api/ledger/bundle", s.admin(s.getBundle))
 	m.HandleFunc("POST /api/ledger/introspect", s.handleIntrospect) // RFC 7662 (oauth.go)
 	m.HandleFunc("POST /api/ledger/revoke", s.handleRevoke)         // RFC 7009 (oauth.go)
 

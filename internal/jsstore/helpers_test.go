@@ -33,12 +33,15 @@ type env struct {
 }
 
 // openStore starts a fresh server and opens the store on it.
-func openStore(t *testing.T) *env {
+func openStore(t *testing.T) *env { t.Helper(); return openStoreWith(t, jsstore.Config{}) }
+
+// openStoreWith starts a fresh server and opens the store with cfg on it.
+func openStoreWith(t *testing.T, cfg jsstore.Config) *env {
 	t.Helper()
 	e := &env{srv: natstest.RunServer(t)}
 	e.nc = natstest.Connect(t, e.srv)
 	e.js = newJS(t, e.nc)
-	e.store = mustOpen(t, e.nc, jsstore.Config{})
+	e.store = mustOpen(t, e.nc, cfg)
 	return e
 }
 

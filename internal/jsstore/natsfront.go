@@ -33,6 +33,14 @@ type FrontConfig struct {
 	// the CONNECT (default 2 s, nats-server's auth_timeout); the server's
 	// answer to it is then awaited up to 10 s more.
 	AuthTimeout time.Duration
+	// FailedSignInRate and FailedSignInBurst are a token bucket of failed
+	// sign-ins per client address (its IPv4 address or IPv6 /64): each
+	// CONNECT the front forwards takes a token, which a sign-in gives
+	// back. An address without a token is refused before the server
+	// checks another password (-ERR 'Too Many Failed Sign-Ins').
+	// FailedSignInRate <= 0: no limit.
+	FailedSignInRate  float64
+	FailedSignInBurst int
 	// Log receives the front's log (client addresses, closed sockets);
 	// nil discards it.
 	Log Logger
@@ -60,6 +68,18 @@ const frontWriteTimeout = 10 * time.Second
 
 // frontBufSize is the copy buffer of one direction of one connection.
 const frontBufSize = 32 << 10
+
+// errTooManyFailures is the front's refusal of an address that has spent
+// its failed sign-ins (FrontConfig.FailedSignInRate).
+const errTooManyFailures = "Too Many Failed Sign-Ins"
+
+// verdictPing is what the front sends the server right after a client's
+// first line (its CONNECT): the server answers it with a PONG only once it
+// accepted the CONNECT, so every sign-in has an answer the front can see
+// (the protocol asks the client for no PING, and a client that only
+// subscribes gets none of its own). The front removes that PONG from what
+// the client receives.
+var verdictPing = []byte("PING\r\n")
 
 func (c FrontConfig) withDefaults() FrontConfig {
 	if c.MaxConnections <= 0 {
@@ -97,11 +117,21 @@ func (c FrontConfig) ServerConnections() int {
 // (MaxUnauthenticated, half of them per client address; when full, the
 // longest-waiting socket of the address holding the most is closed, so a
 // flood mostly evicts its own sockets), closes those that sent no CONNECT
-// within AuthTimeout, and caps the signed-in ones (MaxConnections). It
-// learns that a socket signed in from the server's first PONG or +OK to
-// it: the server answers nothing else before a CONNECT it accepted (a
-// reader's client sends CONNECT then PING), and -ERR and a close for one
-// it refused.
+// within AuthTimeout, and caps the signed-in ones (MaxConnections). When
+// it is full, the socket it closes is the longest-waiting one of the
+// network (IPv4 /24, IPv6 /48) holding the most unauthenticated sockets,
+// and within it of the address holding the most: a flood from many
+// addresses of one network evicts its own sockets before a reader's. A
+// flood from more networks than MaxUnauthenticated, each holding as few
+// sockets as a reader, can still keep a slow reader out.
+//
+// It learns that a socket signed in from the server's answer to a PING it
+// sends after the client's first line (the CONNECT), and removes that
+// PONG from the client's stream: the server answers nothing before a
+// CONNECT it accepted but +OK (verbose) and that PONG, and -ERR and a close
+// for one it refused. Each forwarded CONNECT spends a token of its
+// address's failed sign-in budget (FailedSignInRate), which a sign-in gives
+// back.
 //
 // The server sees a pipe, not the client's address: the front logs the
 // address with the server's client id (cid) at DEBUG, and the sockets it
@@ -118,6 +148,8 @@ type Front struct {
 	conns    map[*frontConn]struct{}
 	pending  map[*frontConn]struct{} // not signed in yet
 	byAddr   map[netip.Addr]int      // pending sockets per client address
+	byNet    map[netip.Prefix]int    // pending sockets per client network
+	budget   *signInBudget           // nil: no limit
 	signedIn int
 
 	wg sync.WaitGroup
@@ -134,7 +166,8 @@ func NewFront(cfg FrontConfig) (*Front, error) {
 	}
 	return &Front{ln: ln, cfg: cfg, perAddr: max(cfg.MaxUnauthenticated/2, 1),
 		warn:  &throttledLog{out: cfg.Log, window: clientWindow, perWindow: clientLinesPerWindow},
-		conns: map[*frontConn]struct{}{}, pending: map[*frontConn]struct{}{}, byAddr: map[netip.Addr]int{}}, nil
+		conns: map[*frontConn]struct{}{}, pending: map[*frontConn]struct{}{}, byAddr: map[netip.Addr]int{},
+		byNet: map[netip.Prefix]int{}, budget: newSignInBudget(cfg.FailedSignInRate, cfg.FailedSignInBurst)}, nil
 }
 
 // Serve starts bridging clients to srv, an embedded server started
@@ -225,16 +258,19 @@ func (f *Front) acceptLoop() {
 type frontConn struct {
 	f        *Front
 	tcp      net.Conn
-	pipe     net.Conn   // nil until bridged
-	addr     netip.Addr // clientKey
+	pipe     net.Conn     // nil until bridged
+	addr     netip.Addr   // clientKey
+	network  netip.Prefix // networkKey(addr)
 	remote   string
 	accepted time.Time
 	cid      atomic.Uint64
 	timer    *time.Timer
 
-	// Under f.mu: the slot the socket holds.
+	// Under f.mu: the slot the socket holds, and whether its sign-in
+	// took a token of its address's budget.
 	signedIn bool
 	released bool
+	charged  bool
 
 	closeOnce sync.Once
 }
@@ -242,22 +278,25 @@ type frontConn struct {
 // admit gives c a slot among the unauthenticated sockets (closing
 // another one when its address or the front is full) and bridges it.
 func (f *Front) admit(tcp net.Conn) {
-	c := &frontConn{f: f, tcp: tcp, addr: clientKey(tcp), remote: tcp.RemoteAddr().String(), accepted: time.Now()}
+	now := time.Now()
+	c := &frontConn{f: f, tcp: tcp, addr: clientKey(tcp), remote: tcp.RemoteAddr().String(), accepted: now}
+	c.network = networkKey(c.addr)
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
 		_ = tcp.Close()
 		return
 	}
+	if !f.budget.allows(c.addr, now) {
+		f.mu.Unlock()
+		f.refuse(c, errTooManyFailures)
+		return
+	}
 	var victim *frontConn
 	if f.byAddr[c.addr] >= f.perAddr {
-		victim = f.oldestPending(func(a netip.Addr, _ int) bool { return a == c.addr })
+		victim = f.oldestPending(func(o *frontConn) bool { return o.addr == c.addr })
 	} else if len(f.pending) >= f.cfg.MaxUnauthenticated {
-		most := 0
-		for _, n := range f.byAddr {
-			most = max(most, n)
-		}
-		victim = f.oldestPending(func(_ netip.Addr, n int) bool { return n == most })
+		victim = f.evictionVictimLocked()
 	}
 	if victim != nil {
 		f.releaseLocked(victim)
@@ -265,6 +304,7 @@ func (f *Front) admit(tcp net.Conn) {
 	f.conns[c] = struct{}{}
 	f.pending[c] = struct{}{}
 	f.byAddr[c.addr]++
+	f.byNet[c.network]++
 	f.mu.Unlock()
 	if victim != nil {
 		f.warn.log(slog.LevelWarn, "NATS front: closed a socket that had not signed in, to make room for a new one",
@@ -295,8 +335,8 @@ func (c *frontConn) run() {
 	c.toServer()
 }
 
-// refuse tells a signed-in client that it cannot stay, in nats-server's
-// words, and closes it.
+// refuse tells a client that it cannot stay (in nats-server's words for
+// the connection cap) and closes it; c holds no slot, or has released it.
 func (f *Front) refuse(c *frontConn, reason string) {
 	f.warn.log(slog.LevelWarn, "NATS front: refused a client: "+reason, "remote", c.remote, "signed_in", f.cfg.MaxConnections)
 	_ = c.tcp.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
@@ -305,15 +345,56 @@ func (f *Front) refuse(c *frontConn, reason string) {
 }
 
 // oldestPending is the longest-waiting unauthenticated socket among
-// those whose address (and its count of them) pick accepts; f.mu is held.
-func (f *Front) oldestPending(pick func(addr netip.Addr, n int) bool) *frontConn {
+// those pick accepts; f.mu is held.
+func (f *Front) oldestPending(pick func(*frontConn) bool) *frontConn {
 	var oldest *frontConn
 	for c := range f.pending {
-		if pick(c.addr, f.byAddr[c.addr]) && (oldest == nil || c.accepted.Before(oldest.accepted)) {
+		if pick(c) && (oldest == nil || c.accepted.Before(oldest.accepted)) {
 			oldest = c
 		}
 	}
 	return oldest
+}
+
+// evictionVictimLocked is the unauthenticated socket the front closes
+// when it is full: of the network holding the most of them, then of the
+// address holding the most, the longest-waiting one; f.mu is held.
+func (f *Front) evictionVictimLocked() *frontConn {
+	var (
+		victim      *frontConn
+		vNet, vAddr int
+	)
+	for c := range f.pending {
+		n, a := f.byNet[c.network], f.byAddr[c.addr]
+		if victim == nil || n > vNet || n == vNet && (a > vAddr || a == vAddr && c.accepted.Before(victim.accepted)) {
+			victim, vNet, vAddr = c, n, a
+		}
+	}
+	return victim
+}
+
+// unpendLocked removes c from the unauthenticated sockets' counts; f.mu
+// is held.
+func (f *Front) unpendLocked(c *frontConn) {
+	delete(f.pending, c)
+	if f.byAddr[c.addr]--; f.byAddr[c.addr] <= 0 {
+		delete(f.byAddr, c.addr)
+	}
+	if f.byNet[c.network]--; f.byNet[c.network] <= 0 {
+		delete(f.byNet, c.network)
+	}
+}
+
+// attemptSignIn takes a token of c's address's budget for the CONNECT c
+// is about to send; false when the address has none left.
+func (f *Front) attemptSignIn(c *frontConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.budget.take(c.addr, time.Now()) {
+		return false
+	}
+	c.charged = true
+	return true
 }
 
 // releaseLocked gives c's slot back (once); f.mu is held.
@@ -327,10 +408,7 @@ func (f *Front) releaseLocked(c *frontConn) {
 		f.signedIn--
 		return
 	}
-	delete(f.pending, c)
-	if f.byAddr[c.addr]--; f.byAddr[c.addr] <= 0 {
-		delete(f.byAddr, c.addr)
-	}
+	f.unpendLocked(c)
 }
 
 // Outcomes of Front.signIn.
@@ -347,13 +425,15 @@ func (f *Front) signIn(c *frontConn) int {
 	if c.released {
 		return signInClosed
 	}
+	if c.charged {
+		// The server accepted its credentials: not a failure.
+		f.budget.give(c.addr, time.Now())
+		c.charged = false
+	}
 	if f.signedIn >= f.cfg.MaxConnections {
 		return signInFull
 	}
-	delete(f.pending, c)
-	if f.byAddr[c.addr]--; f.byAddr[c.addr] <= 0 {
-		delete(f.byAddr, c.addr)
-	}
+	f.unpendLocked(c)
 	c.signedIn = true
 	f.signedIn++
 	return signInOK
@@ -420,26 +500,40 @@ func (c *frontConn) authTimedOut() {
 	c.close()
 }
 
-// toServer copies the client's bytes to the server.
+// toServer copies the client's bytes to the server, with verdictPing
+// after the first line once the address's budget allowed it.
 func (c *frontConn) toServer() {
 	defer c.close()
 	buf := make([]byte, frontBufSize)
 	lineSent := false
 	for {
 		n, err := c.tcp.Read(buf)
-		if n > 0 {
-			if _, werr := c.pipe.Write(buf[:n]); werr != nil {
+		p := buf[:n]
+		if i := bytes.IndexByte(p, '\n'); i >= 0 && !lineSent {
+			lineSent = true
+			if !c.f.attemptSignIn(c) {
+				c.f.refuse(c, errTooManyFailures)
 				return
 			}
-			if !lineSent && bytes.IndexByte(buf[:n], '\n') >= 0 {
-				lineSent = true
-				c.awaitVerdict()
-			}
+			// The server's check may take longer than AuthTimeout (and
+			// the pipe's Write waits for it to read): wait for its
+			// verdict from now on.
+			c.awaitVerdict()
+			p = append(append(append(make([]byte, 0, n+len(verdictPing)), p[:i+1]...), verdictPing...), p[i+1:]...)
 		}
-		if err != nil {
+		if !c.write(p) || err != nil {
 			return
 		}
 	}
+}
+
+// write writes p (if any) to the server; false if the pipe is closed.
+func (c *frontConn) write(p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	_, err := c.pipe.Write(p)
+	return err == nil
 }
 
 // toClient copies the server's bytes to the client, watching them for
@@ -448,16 +542,21 @@ func (c *frontConn) toClient() {
 	defer c.f.wg.Done()
 	defer c.close()
 	buf := make([]byte, frontBufSize)
-	var w signInWatch
+	out := make([]byte, 0, frontBufSize+len("PONG"))
+	var w verdictWatch
 	signedIn := false
 	for {
 		n, err := c.pipe.Read(buf)
 		if n > 0 {
-			if !signedIn {
+			p := buf[:n]
+			if w.phase != watchDone {
 				if c.cid.Load() == 0 {
-					c.cid.Store(infoClientID(buf[:n]))
+					c.cid.Store(infoClientID(p))
 				}
-				if w.signedIn(buf[:n]) {
+				var verdict bool
+				out, verdict = w.filter(out[:0], p)
+				p = out
+				if verdict && !signedIn {
 					switch c.f.signIn(c) {
 					case signInClosed:
 						return
@@ -470,7 +569,7 @@ func (c *frontConn) toClient() {
 				}
 			}
 			_ = c.tcp.SetWriteDeadline(time.Now().Add(frontWriteTimeout))
-			if _, werr := c.tcp.Write(buf[:n]); werr != nil {
+			if _, werr := c.tcp.Write(p); len(p) > 0 && werr != nil {
 				return
 			}
 		}
@@ -484,38 +583,6 @@ func (f *Front) log(level slog.Level, msg string, args ...any) {
 	if f.cfg.Log != nil {
 		f.cfg.Log.Log(context.Background(), level, msg, append(args, "component", "nats-front")...)
 	}
-}
-
-// signInWatch finds the first line of the server's output that starts
-// with PONG or +OK (the server's first answer to an accepted CONNECT).
-type signInWatch struct {
-	head [4]byte
-	n    int
-	skip bool // rest of a line that matched neither
-}
-
-func (w *signInWatch) signedIn(p []byte) bool {
-	for _, b := range p {
-		if b == '\n' {
-			w.n, w.skip = 0, false
-			continue
-		}
-		if w.skip {
-			continue
-		}
-		w.head[w.n] = b
-		w.n++
-		if w.n == 3 && string(w.head[:3]) == "+OK" {
-			return true
-		}
-		if w.n == 4 {
-			if string(w.head[:4]) == "PONG" {
-				return true
-			}
-			w.skip = true
-		}
-	}
-	return false
 }
 
 // infoClientID reads client_id from the server's INFO line in p (0 when

@@ -195,7 +195,10 @@ func TestFailsClosed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := openStore(t)
+			// Advisories are hints that may be lost (advisory_hint_test.go
+			// covers them); the periodic re-check is the guarantee, so it
+			// runs often here.
+			e := openStoreWith(t, jsstore.Config{Recheck: 2 * time.Second})
 			ctx := ctxFor(t)
 			id, first, seq := create(t, e.store)
 			if err := e.store.Health(); err != nil {

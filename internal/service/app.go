@@ -28,6 +28,7 @@ import (
 	"github.com/tokenledger/tokenledger/internal/bootstrap"
 	"github.com/tokenledger/tokenledger/internal/expiry"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
+	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections"
@@ -66,6 +67,11 @@ type Main struct {
 	http     *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// Integrity is the Merkle tree over the stream (a projection);
+	// checkpoints signs and appends its checkpoints.
+	Integrity   *integrity.Log
+	checkpoints *checkpoints
 }
 
 // NewMain returns an unstarted service.
@@ -110,6 +116,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	for _, t := range tokens {
+		if t.Refused() {
+			return fmt.Errorf("service: %s: the secret is well known or too weak to guess offline from its verifier, which readers of the token feed and the stream can see; use at least %d random characters after the prefix",
+				t.Name(), bootstrap.MinStrongBody)
+		}
 		if t.Weak() {
 			m.log.Warn("weak bootstrap token: its secret part is short enough to guess from its verifier, which stream readers can see; use at least 32 random characters",
 				"token", t.Name(), "min_length", bootstrap.MinStrongBody)
@@ -132,7 +142,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
-	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit)
+	m.Integrity = integrity.NewLog()
+	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
 	// Appends are observed for the metrics; m.api is set below, before
@@ -147,12 +158,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.newCheckpoints(); err != nil {
+		return err
+	}
+	trusted, err := m.trustLastCheckpoint(ctx, chain)
+	if err != nil {
+		return err
+	}
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.Runner.WaitFor}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor)}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
@@ -163,7 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel})
+			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel,
+			Integrity: m.checkpoints})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
@@ -175,6 +194,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("catch up with the stream: %w", err)
 	}
 	if err := m.checkChainEnd(chain); err != nil {
+		return err
+	}
+	if err := m.learnRotatedKeys(ctx); err != nil {
+		return err
+	}
+	if err := m.checkpoints.start(); err != nil {
 		return err
 	}
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
@@ -198,6 +223,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goRun("expiry", func() error { return sched.Run(bg) })
 	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("sweep", func() error { return sweep.Run(bg) })
+	m.goRun("checkpoints", func() error { return m.checkpoints.run(bg) })
 	return nil
 }
 
@@ -288,7 +314,8 @@ func (m *Main) connect(ctx context.Context) error {
 	cfg.OwnerPassword, cfg.FeedPassword = owner, feed
 	cfg.Readers = m.Config.NATSReaders
 	l := m.Config.NATSLimits
-	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log}
+	front := jsstore.FrontConfig{Listen: listen, MaxConnections: l.MaxConnections, MaxUnauthenticated: m.Config.NATSMaxUnauthenticated, Log: m.log,
+		FailedSignInRate: m.Config.UnauthRate, FailedSignInBurst: m.Config.UnauthBurst}
 	cfg.MaxConnections, cfg.MaxReaderConnections, cfg.MaxReaderSubscriptions = front.ServerConnections(), l.MaxReaderConnections, l.MaxReaderSubscriptions
 	cfg.MaxPayload, cfg.FeedMaxBytes = l.MaxPayload, l.FeedMaxBytes
 	cfg.Log = m.log
@@ -388,6 +415,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.http.Shutdown(ctx))
 		cancel()
 	}
+	m.finalCheckpoint()
 	if m.cancel != nil {
 		m.cancel()
 	}

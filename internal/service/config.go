@@ -87,6 +87,12 @@ type Config struct {
 	// by the current key and replace the key file with a new key
 	// (--rotate-signing-key, command line only).
 	RotateSigningKey bool
+
+	// Checkpoints (issue 13): a signed checkpoint of the Merkle tree is
+	// appended every CheckpointEvery events or CheckpointInterval, when
+	// there are new events, and on shutdown.
+	CheckpointEvery    int
+	CheckpointInterval time.Duration
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -103,6 +109,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	c := Config{Listen: "127.0.0.1:4242", DataDir: "./data", NATSListen: "127.0.0.1:4222", ExpiryEvery: time.Second,
 		Replicas: 1, MaxConnections: 1024, UnauthRate: 5, UnauthBurst: 50, MutationRate: 2, MutationBurst: 60,
 		LogLevel: slog.LevelInfo, LogFormat: "json",
+		CheckpointEvery: DefaultCheckpointEvery, CheckpointInterval: DefaultCheckpointInterval,
 		NATSLimits: NATSLimits{MaxConnections: jsstore.DefaultMaxConnections, MaxReaderConnections: jsstore.DefaultMaxReaderConnections,
 			MaxReaderSubscriptions: jsstore.DefaultMaxReaderSubscriptions, MaxPayload: jsstore.DefaultMaxPayload,
 			FeedMaxBytes: jsstore.DefaultFeedMaxBytes}}
@@ -166,7 +173,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		})
 	def("max-connections", "MAX_CONNECTIONS", strconv.Itoa(c.MaxConnections), "most open HTTP `connections`; at the cap the longest-idle one is closed; 0: no cap",
 		func(v string) error { return parseNonNegative(v, &c.MaxConnections) })
-	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429; 0: off",
+	def("unauth-rate", "UNAUTH_RATE", "5", "per client address: unknown tokens at /edge/validate and failed authentications per second (a `rate`) before 429, and failed NATS sign-ins before -ERR; 0: off",
 		func(v string) error { return parseRate(v, &c.UnauthRate) })
 	def("unauth-burst", "UNAUTH_BURST", strconv.Itoa(c.UnauthBurst), "per client address: `burst` of --unauth-rate",
 		func(v string) error { return parseNonNegative(v, &c.UnauthBurst) })
@@ -201,6 +208,17 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 				return err
 			}
 			l.FeedMaxBytes = int64(gib) << 30
+			return nil
+		})
+	def("checkpoint-every", "CHECKPOINT_EVERY", strconv.Itoa(c.CheckpointEvery), "append a signed checkpoint of the Merkle tree after this many `events`",
+		func(v string) error { return parsePositive(v, &c.CheckpointEvery) })
+	def("checkpoint-interval", "CHECKPOINT_INTERVAL", c.CheckpointInterval.String(), "append a signed checkpoint at least this often (a `duration`) when there are new events",
+		func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration (e.g. 60s, 5m)", v)
+			}
+			c.CheckpointInterval = d
 			return nil
 		})
 

@@ -126,9 +126,17 @@ func TestRestart_SameDataDirKeepsEveryTokenAndRevocation(t *testing.T) {
 	user := s.CreateUser("bob", "Editor")
 	s.Must(http.StatusOK, "DELETE", "/api/admin/api-tokens/"+goneID, servicetest.AdminSecret, nil)
 	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+shortID, servicetest.AdminSecret, map[string]any{"expiresAt": "2099-02-03T04:05:06Z"})
-	beforeSeq, beforeTokens, beforeDir := s.LastSeq(), s.Tokens.Digest(), s.Dir.Digest()
+	beforeSeq := s.LastSeq()
 
-	s2 := s.Restart()
+	s1 := s.Restart()
+	// The one event a restart adds is the checkpoint the shutdown signs.
+	after, _ := s1.Audit.Query(auditlog.Query{After: beforeSeq, Limit: 1000})
+	if got := s1.LastSeq(); got != beforeSeq+1 || len(after) != 1 || after[0].Type != events.TypeCheckpoint {
+		t.Fatalf("restart appended events other than the shutdown checkpoint: seq %d → %d, %v (INIT import must be idempotent)", beforeSeq, got, after)
+	}
+	// With nothing new since that checkpoint, a restart appends nothing.
+	beforeSeq, beforeTokens, beforeDir := s1.LastSeq(), s1.Tokens.Digest(), s1.Dir.Digest()
+	s2 := s1.Restart()
 	if got := s2.LastSeq(); got != beforeSeq {
 		t.Fatalf("restart appended events: seq %d → %d (INIT import must be idempotent)", beforeSeq, got)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/natstest"
+	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
@@ -17,7 +18,9 @@ import (
 // corrupt. The revoked token must not validate again: the projections stop
 // at that sequence, every API route answers 503, /health and /ready name
 // the sequence and the kind, and the log says so at ERROR. A damaged
-// newest record is reported, not waited on (STARTING forever).
+// newest record is reported, not waited on (STARTING forever): since a
+// clean shutdown appends a checkpoint, the newest record is that
+// checkpoint, and the damage is done to it.
 func TestDamagedRevocationNeverValidatesAgain(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -46,7 +49,11 @@ func TestDamagedRevocationNeverValidatesAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			natstest.FlipStoredByte(t, s.Config.DataDir, []byte(revoked.ID))
+			damaged := revoked
+			if !tt.after {
+				damaged = newestRecord(t, s.Config.DataDir)
+			}
+			natstest.FlipStoredByte(t, s.Config.DataDir, []byte(damaged.ID))
 			s = servicetest.Start(t, s.Config.DataDir, nil)
 
 			r := s.Do("POST", "/edge/validate", "", map[string]any{"tokens": []string{secret}})
@@ -59,8 +66,8 @@ func TestDamagedRevocationNeverValidatesAgain(t *testing.T) {
 				status int
 			}{{"/health", http.StatusOK}, {"/ready", http.StatusServiceUnavailable}} {
 				body := s.Must(probe.status, "GET", probe.path, "", nil).JSON(t)
-				if body["health"] != "LEDGER_TAMPERED" || body["seq"] != float64(revoked.Sequence) || body["kind"] != tt.kind {
-					t.Errorf("%s = %v, want LEDGER_TAMPERED at sequence %d (%s)", probe.path, body, revoked.Sequence, tt.kind)
+				if body["health"] != "LEDGER_TAMPERED" || body["seq"] != float64(damaged.Sequence) || body["kind"] != tt.kind {
+					t.Errorf("%s = %v, want LEDGER_TAMPERED at sequence %d (%s)", probe.path, body, damaged.Sequence, tt.kind)
 				}
 			}
 			logs := s.Logs()
@@ -69,6 +76,22 @@ func TestDamagedRevocationNeverValidatesAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newestRecord is the last event stored in the stopped ledger's data dir.
+func newestRecord(t *testing.T, dir string) events.Envelope {
+	t.Helper()
+	var last events.Envelope
+	_, err := service.ReadDataDir(context.Background(), dir, func(service.StoredRecords) error { return nil }, func(seq uint64, data []byte) error {
+		e, err := events.Unmarshal(data)
+		e.Sequence = seq
+		last = e
+		return err
+	})
+	if err != nil || last.ID == "" {
+		t.Fatalf("read the data dir: %v", err)
+	}
+	return last
 }
 
 // validSecrets returns which of secrets /edge/validate answers as valid.

@@ -8,7 +8,8 @@
 // ledger.token.<id>.<event> (created, scoped, expiry-changed, expired,
 // revoked). Each event is an [Envelope]: the ledger's envelope without the
 // acting principal's personal data and without secrets (a token.created
-// carries the SHA-256 verifier of the secret, never the secret). Acting on
+// carries the SHA-256 verifier of the secret, never the secret; an admin
+// token's carries no verifier, so no reader verifies one). Acting on
 // revocations needs the created events too: a revocation names the token's
 // id, not its verifier.
 //

@@ -122,7 +122,7 @@ func (s *Set) Apply(env events.Envelope) error {
 	)
 	if env.AggregateKind == events.KindToken {
 		p, perr = env.Payload()
-		if c, ok := p.(events.TokenCreated); ok && perr == nil {
+		if c, ok := p.(events.TokenCreated); ok && perr == nil && c.Verifier != "" {
 			verifier, perr = decodeVerifier(c.Verifier)
 		}
 	}
@@ -146,6 +146,12 @@ func (s *Set) Apply(env events.Envelope) error {
 	s.last = env.Sequence
 	return nil
 }
+
+// noVerifier is the verifier of a token created without one: the
+// readers' feed leaves admin tokens' verifiers out (projections/feed), so
+// a set built from the feed knows those tokens (their revocations apply)
+// but verifies no secret as one of them.
+var noVerifier [32]byte
 
 func decodeVerifier(h string) ([32]byte, error) {
 	var v [32]byte
@@ -365,6 +371,9 @@ func (s *Set) publish(e *entry, t *Token) {
 		s.pending[e] = struct{}{}
 	} else {
 		delete(s.pending, e)
+	}
+	if t.verifier == noVerifier {
+		return // no secret verifies to it (see decodeVerifier's caller)
 	}
 	if cur := s.vx.get(&t.verifier); old == nil || cur == nil || cur.ID == t.ID {
 		s.vx.put(t)

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tokenledger/tokenledger/internal/authz"
+	"github.com/tokenledger/tokenledger/internal/integrity"
+)
+
+// Integrity is what the integrity routes read: the Merkle tree over the
+// stream, its latest signed checkpoint and the ledger's verifier key.
+type Integrity interface {
+	// Latest is the newest signed checkpoint (ok false before the first).
+	Latest() (signed []byte, size int64, root tlog.Hash, ok bool)
+	// VerifierKey is the ledger's public key, as auditors keep it.
+	VerifierKey() string
+	// Tree is the Merkle tree over the stream.
+	Tree() *integrity.Tree
+	// Bundle is the auditor bundle of records from..to (to 0: up to the
+	// latest checkpoint) under the latest checkpoint, with a consistency
+	// proof from size since when since > 0.
+	Bundle(ctx context.Context, from, to uint64, since int64) (*integrity.Bundle, error)
+}
+
+// MaxBundleEvents is the most events one bundle answer holds.
+const MaxBundleEvents = 20_000
+
+// checkpointJSON is GET /api/ledger/checkpoint's answer.
+type checkpointJSON struct {
+	Size        int64  `json:"size"`
+	Root        string `json:"root"`
+	Checkpoint  string `json:"checkpoint"` // the signed note
+	VerifierKey string `json:"verifierKey"`
+}
+
+func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+func hashes(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = b64(h)
+	}
+	return out
+}
+
+func (s *Server) integrityOn() error {
+	if s.integrity == nil {
+		return notFound("This ledger keeps no Merkle tree")
+	}
+	return nil
+}
+
+// getCheckpoint: GET /api/ledger/checkpoint
+func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.integrityOn(); err != nil {
+		return err
+	}
+	signed, size, root, ok := s.integrity.Latest()
+	if !ok {
+		return notFound("No checkpoint yet: the first is appended once the ledger holds events")
+	}
+	writeJSON(w, http.StatusOK, checkpointJSON{Size: size, Root: b64(root), Checkpoint: string(signed), VerifierKey: s.integrity.VerifierKey()})
+	return nil
+}
+
+// inclusionJSON is an inclusion proof's answer.
+type inclusionJSON struct {
+	Seq      uint64   `json:"seq"`
+	Size     int64    `json:"size"`
+	Root     string   `json:"root"`
+	LeafHash string   `json:"leafHash"`
+	Proof    []string `json:"proof"`
+	// Checkpoint is the signed note of the tree of Size records, when
+	// Size is the latest checkpoint's.
+	Checkpoint string `json:"checkpoint,omitempty"`
+}
+
+// eventProof: GET /api/ledger/events/{seq}/proof?size=N
+func (s *Server) eventProof(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.integrityOn(); err != nil {
+		return err
+	}
+	seq, err := parseUint("seq", r.PathValue("seq"))
+	if err != nil {
+		return err
+	}
+	size, err := parseUint("size", r.URL.Query().Get("size"))
+	if err != nil {
+		return err
+	}
+	signed, latest, _, ok := s.integrity.Latest()
+	if size == 0 {
+		if !ok {
+			return notFound("No checkpoint yet: give size")
+		}
+		size = uint64(latest)
+	}
+	t := s.integrity.Tree()
+	if seq < 1 || seq > size || size > uint64(t.Size()) {
+		return newError(http.StatusUnprocessableEntity, "ValidationError", "seq must be between 1 and size, and size at most the tree's size")
+	}
+	proof, err := t.InclusionProof(seq, int64(size))
+	if err != nil {
+		return err
+	}
+	root, err := t.Root(int64(size))
+	if err != nil {
+		return err
+	}
+	leaf, err := t.LeafHash(seq)
+	if err != nil {
+		return err
+	}
+	out := inclusionJSON{Seq: seq, Size: int64(size), Root: b64(root), LeafHash: b64(leaf), Proof: hashes(proof)}
+	if ok && int64(size) == latest {
+		out.Checkpoint = string(signed)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// consistencyJSON is a consistency proof's answer.
+type consistencyJSON struct {
+	From     int64    `json:"from"`
+	To       int64    `json:"to"`
+	FromRoot string   `json:"fromRoot"`
+	ToRoot   string   `json:"toRoot"`
+	Proof    []string `json:"proof"`
+}
+
+// consistencyProof: GET /api/ledger/proof/consistency?from=N&to=M
+func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.integrityOn(); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	from, err := parseUint("from", q.Get("from"))
+	if err != nil {
+		return err
+	}
+	to, err := parseUint("to", q.Get("to"))
+	if err != nil {
+		return err
+	}
+	if to == 0 {
+		_, latest, _, ok := s.integrity.Latest()
+		if !ok {
+			return notFound("No checkpoint yet: give to")
+		}
+		to = uint64(latest)
+	}
+	t := s.integrity.Tree()
+	if from < 1 || from > to || to > uint64(t.Size()) {
+		return newError(http.StatusUnprocessableEntity, "ValidationError", "from must be between 1 and to, and to at most the tree's size")
+	}
+	proof, err := t.ConsistencyProof(int64(from), int64(to))
+	if err != nil {
+		return err
+	}
+	fromRoot, _ := t.Root(int64(from))
+	toRoot, _ := t.Root(int64(to))
+	writeJSON(w, http.StatusOK, consistencyJSON{From: int64(from), To: int64(to), FromRoot: b64(fromRoot), ToRoot: b64(toRoot), Proof: hashes(proof)})
+	return nil
+}
+
+// getBundle: GET /api/ledger/bundle?from_seq=&to_seq=&since=
+func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	if err := s.integrityOn(); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	from, err := parseUint("from_seq", q.Get("from_seq"))
+	if err != nil {
+		return err
+	}
+	to, err := parseUint("to_seq", q.Get("to_seq"))
+	if err != nil {
+		return err
+	}
+	since, err := parseUint("since", q.Get("since"))
+	if err != nil {
+		return err
+	}
+	if from == 0 {
+		from = 1
+	}
+	_, latest, _, ok := s.integrity.Latest()
+	if !ok {
+		return notFound("No checkpoint yet: a bundle needs one")
+	}
+	end := to
+	if end == 0 {
+		end = uint64(latest)
+	}
+	if from > end || end > uint64(latest) || since > uint64(latest) {
+		return newError(http.StatusUnprocessableEntity, "ValidationError", "from_seq ≤ to_seq ≤ the latest checkpoint's size (GET /api/ledger/checkpoint), and since at most that size")
+	}
+	if end-from+1 > MaxBundleEvents {
+		return newError(http.StatusUnprocessableEntity, "ValidationError", "at most 20000 events in one bundle: ask for several ranges (each verifies alone)")
+	}
+	b, err := s.integrity.Bundle(r.Context(), from, end, int64(since))
+	if errors.Is(err, integrity.ErrSize) {
+		return newError(http.StatusConflict, "ConflictError", "The latest checkpoint changed; ask again")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
