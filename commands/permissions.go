@@ -22,6 +22,7 @@ const (
 	PermReadProjectToken    = events.PermReadProjectToken
 	PermCreateProjectToken  = events.PermCreateProjectToken
 	PermDeleteProjectToken  = events.PermDeleteProjectToken
+	PermReadAuditLog        = events.PermReadAuditLog
 )
 
 // RootTokenPermissions are the permissions a custom root role may hold: the
@@ -30,6 +31,10 @@ var RootTokenPermissions = []string{
 	PermCreateClientToken, PermReadClientToken, PermUpdateClientToken, PermDeleteClientToken,
 	PermCreateFrontendToken, PermReadFrontendToken, PermUpdateFrontendToken, PermDeleteFrontendToken,
 }
+
+// RootPermissions are every permission a custom root role may hold: the
+// eight token permissions and READ_AUDIT_LOG. Treat the slice as read-only.
+var RootPermissions = append(slices.Clone(RootTokenPermissions), PermReadAuditLog)
 
 // ProjectTokenPermissions are the permissions a custom project role may
 // hold. Treat the slice as read-only.
@@ -65,7 +70,7 @@ func IsPredefinedRole(name string) bool {
 func AllowedPermissions(roleType string) []string {
 	switch roleType {
 	case events.RoleTypeRoot:
-		return slices.Clone(RootTokenPermissions)
+		return slices.Clone(RootPermissions)
 	case events.RoleTypeProject:
 		return slices.Clone(ProjectTokenPermissions)
 	}
@@ -75,5 +80,5 @@ func AllowedPermissions(roleType string) []string {
 // isPermission reports whether p is one of the permission names above (a
 // closed set, so an error may name it).
 func isPermission(p string) bool {
-	return p == PermAdmin || slices.Contains(RootTokenPermissions, p) || slices.Contains(ProjectTokenPermissions, p)
+	return p == PermAdmin || slices.Contains(RootPermissions, p) || slices.Contains(ProjectTokenPermissions, p)
 }

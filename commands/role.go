@@ -32,7 +32,7 @@ type UpdateRole struct {
 
 // DecideCreateRole validates a custom role and returns the role.created
 // payload with its permissions sorted and deduplicated. Root roles may hold
-// the eight token permissions ([RootTokenPermissions]), project roles the
+// the eight token permissions and READ_AUDIT_LOG ([RootPermissions]), project roles the
 // three project token permissions ([ProjectTokenPermissions]); ADMIN is
 // reserved to the predefined Admin role. Unique role names across roles are
 // not decided here: that needs a read model.

@@ -52,6 +52,8 @@ var samples = []events.Payload{
 	events.EnvironmentDeleted{},
 	events.NameClaimed{Scope: events.ScopeUsername, Name: "alice", Holder: events.Owner{Kind: events.KindUser, ID: "0193a5b2-0000-7000-8000-0000000000dd"}},
 	events.NameReleased{},
+	events.AuditQueried{Route: "GET /api/ledger/events", Outcome: events.AuditAllowed, Format: "csv",
+		Filters: map[string][]string{"type": {"token.revoked"}, "since": {"2026-11-01T00:00:00Z"}}},
 	events.Checkpoint{Size: 41, Root: "n2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=",
 		Note: "tokenledger.example\n41\nn2jnDVaqdsnGlfK1y/3Ji8dOwwfrxDmZAW7rt8/4fP0=\n\n— tokenledger.example AAAAAA==\n"},
 	events.KeyRotated{Previous: "tokenledger+0a1b2c3d+AW7UFxCPKuD2ZVEw0ixC2SMWR9b4d1nkFqSTSWeNIkPm",

@@ -73,6 +73,8 @@ func typeSchema(t reflect.Type, open bool) map[string]any {
 		return map[string]any{"type": "integer"}
 	case reflect.Slice:
 		return map[string]any{"type": []any{"array", "null"}, "items": typeSchema(t.Elem(), open)}
+	case reflect.Map: // string keys
+		return map[string]any{"type": []any{"object", "null"}, "additionalProperties": typeSchema(t.Elem(), open)}
 	case reflect.Struct:
 		props := map[string]any{}
 		required := []string{}
@@ -89,6 +91,8 @@ func typeSchema(t reflect.Type, open bool) map[string]any {
 					s["type"] = typeSchema(f.Type.Elem(), open)["type"]
 				case reflect.Slice:
 					s["type"] = "array"
+				case reflect.Map:
+					s["type"] = "object"
 				}
 			} else if f.Type.Kind() != reflect.Pointer {
 				required = append(required, name)

@@ -25,6 +25,10 @@ const (
 	PermReadProjectToken   = "READ_PROJECT_API_TOKEN"
 	PermCreateProjectToken = "CREATE_PROJECT_API_TOKEN"
 	PermDeleteProjectToken = "DELETE_PROJECT_API_TOKEN"
+
+	// PermReadAuditLog lets a custom root role read the audit trail
+	// (queries, exports, histories, past states), as ADMIN does.
+	PermReadAuditLog = "READ_AUDIT_LOG"
 )
 
 // Scope words.

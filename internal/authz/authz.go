@@ -34,6 +34,8 @@ const (
 	ReadProjectToken    = events.PermReadProjectToken
 	CreateProjectToken  = events.PermCreateProjectToken
 	DeleteProjectToken  = events.PermDeleteProjectToken
+	// ReadAuditLog lets a custom root role read the audit trail.
+	ReadAuditLog = events.PermReadAuditLog
 
 	defaultProject       = events.DefaultProject
 	credentialAuthProxy  = "auth-proxy"

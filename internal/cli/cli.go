@@ -156,7 +156,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 not authorised, 4 not found, 5 conflict
 	root.PersistentFlags().String("server", "", "ledger address (env "+EnvAddr+", default "+DefaultAddr+")")
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
-	root.AddCommand(newServe(env), newVersion(env), newToken(env), newAudit(env), newState(env), newWatch(env))
+	root.AddCommand(newServe(env), newVersion(env), newToken(env), newAudit(env), newHistory(env), newState(env), newWatch(env))
 	root.AddCommand(newVerify(env), newExport(env))
 	return root
 }

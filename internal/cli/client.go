@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,6 +23,8 @@ type APIError struct {
 	Status  int
 	Name    string
 	Message string
+	// RetryAfter is the answer's Retry-After (a 429 or 503), 0 without one.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -117,15 +120,7 @@ func (c *client) doHeader(ctx context.Context, method, path string, body, out an
 		return nil, &APIError{Status: resp.StatusCode, Message: "the server answered with a redirect, which is not followed (it would carry your credential elsewhere); point --server or " + EnvAddr + " at the ledger itself"}
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &APIError{Status: resp.StatusCode}
-		var shape struct {
-			Name    string `json:"name"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(raw, &shape) == nil {
-			ae.Name, ae.Message = inert(shape.Name, 64), inert(shape.Message, 500)
-		}
-		return nil, ae
+		return nil, apiError(resp, raw)
 	}
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return resp.Header, nil

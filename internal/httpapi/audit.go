@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/authz"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
 )
@@ -196,6 +198,9 @@ func cursor(next uint64) *string {
 func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	aq, err := s.parseAuditQuery(r.URL.Query(), r.Header.Get("Accept"))
 	if err != nil {
+		return err
+	}
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: cmp.Or(aq.format, "json")}); err != nil {
 		return err
 	}
 	if aq.format != "" {

@@ -70,6 +70,9 @@ func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handler
 			"Content-Type must be application/json on every change made through the single-sign-on proxy, a body-less one included")
 	}
 	if mutation {
+		if r, err = withReason(r); err != nil {
+			return err
+		}
 		if wait, ok := s.writes.take(p.Kind+"\x00"+p.ID, now); !ok {
 			return tooManyRequests(w, wait, "Too many changes by this principal; retry after the time in Retry-After")
 		}

@@ -40,12 +40,17 @@ type ledgerEvent struct {
 	CommandID   string          `json:"command,omitempty"`
 	Prev        string          `json:"prev,omitempty"`
 	Hash        string          `json:"hash,omitempty"`
+	// Format, Key and Sig: the stored form and the ledger's signature of
+	// Hash (event format 2), so that a page or an export can be verified.
+	Format int    `json:"fmt,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Sig    string `json:"sig,omitempty"`
 }
 
 func toLedgerEvent(e auditlog.Entry) ledgerEvent {
 	return ledgerEvent{Seq: e.Seq, ID: e.EventID, Time: e.Time.UTC(), Type: e.Type, Kind: e.Kind,
 		AggregateID: e.AggregateID, Actor: e.Actor, Via: e.Via, Reason: e.Reason, Data: e.Data,
-		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash}
+		Version: e.Version, CommandID: e.CommandID, Prev: e.Prev, Hash: e.Hash, Format: e.Format, Key: e.Key, Sig: e.Sig}
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -131,6 +136,9 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	if !ok {
 		return notFound("Could not find a token with that id")
 	}
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
+		return err
+	}
 	type chain struct {
 		Intact bool   `json:"intact"`
 		Events int    `json:"events"`
@@ -163,7 +171,7 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 }
 
 // stateAt: the token set as of a stream sequence (?seq=) or a moment
-// (?at=RFC3339), rebuilt by replay.
+// (?at=RFC3339), rebuilt by a replay of the token events up to it.
 func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	q := r.URL.Query()
 	seq, err := parseUint("seq", q.Get("seq"))
@@ -187,12 +195,20 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	}
 	// A given time is a bound even when it is the zero time (year 1).
 	atGiven := atValue != ""
+	if seq > 0 == atGiven {
+		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
+	}
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
+		return err
+	}
 	var set *tokenset.Set
 	switch {
 	case seq > 0 && !atGiven:
 		set, err = projections.AsOf(r.Context(), s.source, seq)
 	case seq == 0 && atGiven:
-		set, err = projections.AsOfTime(r.Context(), s.source, at)
+		// The longest prefix of the stream at or before at (the audit
+		// log's time index), then only the token set's subjects of it.
+		set, err = projections.AsOf(r.Context(), s.source, s.audit.SeqAt(at))
 	default:
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
 	}

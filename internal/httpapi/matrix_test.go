@@ -140,7 +140,10 @@ type mxRoute struct {
 	body   func(name string) any
 	// mutates: a 2xx answer must append to the stream.
 	mutates bool
-	want    mxWant
+	// recorded: an audit-trail read; its answer and its refusal of an
+	// authenticated principal (403) append exactly one audit.queried.
+	recorded bool
+	want     mxWant
 }
 
 func mxPath(p string) func(*servicetest.Service, *mxFixture, mxCaller, int) (string, string) {
@@ -261,11 +264,11 @@ func mxRoutes() []mxRoute {
 		{action: "create_user", method: "POST", target: mxPath("/api/admin/user-admin"), mutates: true,
 			body: func(name string) any { return map[string]any{"username": "mx-u-" + name, "rootRole": "Viewer"} },
 			want: mxWant{ok201, ok201, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
-		{action: "query_ledger_events", method: "GET", target: mxPath("/api/ledger/events"),
+		{action: "query_ledger_events", method: "GET", recorded: true, target: mxPath("/api/ledger/events"),
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
 		{action: "list_ledger_tokens", method: "GET", target: mxPath("/api/ledger/tokens"),
 			want: mxWant{ok200, ok200, no403, no403, no403, no403, no403, no403, no403, no403, no403, no401, no401}},
-		{action: "read_token_history", method: "GET",
+		{action: "read_token_history", method: "GET", recorded: true,
 			target: func(_ *servicetest.Service, f *mxFixture, _ mxCaller, _ int) (string, string) {
 				return "/api/ledger/tokens/" + f.backendID + "/history", ""
 			},
@@ -316,6 +319,13 @@ func TestPermissionMatrix(t *testing.T) {
 					t.Fatalf("%s %s as %s: status %d, want %d: %s", rt.method, path, c, r.Status, want, r.Body)
 				}
 				switch {
+				case rt.recorded && (want == http.StatusOK || want == http.StatusForbidden && c <= mxEditorSA):
+					if want >= 400 {
+						servicetest.CheckErrorShape(t, r)
+					}
+					if after != before+1 || s.LastEvent().Type != "audit.queried" {
+						t.Fatalf("an audit-trail read (%d) did not append exactly its record: seq %d → %d", want, before, after)
+					}
 				case want >= 400:
 					servicetest.CheckErrorShape(t, r)
 					if after != before {

@@ -71,6 +71,9 @@ type metrics struct {
 	verified     *prometheus.CounterVec
 	appendTook   prometheus.Histogram
 	appendFailed *prometheus.CounterVec
+	// auditUnauthenticated counts refused reads of the audit trail by
+	// callers that did not authenticate (they append nothing).
+	auditUnauthenticated prometheus.Counter
 }
 
 func newMetrics(s *Server, t Telemetry) *metrics {
@@ -98,6 +101,10 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 			Name: "tokenledger_append_errors_total",
 			Help: "Failed appends by cause: conflict (another write came first; the command decides again), unavailable (the ledger refuses writes), other (outcome unknown or invalid events).",
 		}, []string{"cause"}),
+		auditUnauthenticated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokenledger_audit_unauthenticated_total",
+			Help: "Refused reads of the audit trail by callers that did not authenticate as a user, service account or admin token (not recorded in the trail).",
+		}),
 	}
 	build := t.Build
 	for _, v := range []*string{&build.Version, &build.Commit, &build.GoVersion} {
@@ -111,7 +118,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "go_version": build.GoVersion},
 	})
 	info.Set(1)
-	m.reg.MustRegister(info, m.appendTook, m.appendFailed, &streamCollector{s: s, eventTime: t.EventTime},
+	m.reg.MustRegister(info, m.appendTook, m.appendFailed, m.auditUnauthenticated, &streamCollector{s: s, eventTime: t.EventTime},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenledger_replay_duration_seconds",
 			Help: "Duration of the projections' catch-up replay at start-up (so far, while it runs).",

@@ -317,6 +317,18 @@ func TestEveryRouteAnswersAsTheLedgersDocumentSays(t *testing.T) {
 		{"state_without_a_point", "getLedgerState", 400, func(s *servicetest.Service) servicetest.Response {
 			return s.Do("GET", "/api/ledger/state", servicetest.AdminSecret, nil)
 		}, nil},
+		{"token_state_at_a_sequence", "getLedgerTokenState", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/state/tokens/"+backendID+"?at=3", servicetest.AdminSecret, nil)
+		}, nil},
+		{"token_state_now", "getLedgerTokenState", 200, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/state/tokens/"+backendID, servicetest.AdminSecret, nil)
+		}, nil},
+		{"unknown_token_state", "getLedgerTokenState", 404, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/state/tokens/nope?at=3", servicetest.AdminSecret, nil)
+		}, nil},
+		{"token_state_at_a_malformed_moment", "getLedgerTokenState", 400, func(s *servicetest.Service) servicetest.Response {
+			return s.Do("GET", "/api/ledger/state/tokens/"+backendID+"?at=yesterday", servicetest.AdminSecret, nil)
+		}, nil},
 
 		// integrity
 		{"checkpoint", "getLedgerCheckpoint", 200, func(s *servicetest.Service) servicetest.Response {

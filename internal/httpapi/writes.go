@@ -48,7 +48,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 // request body: a retry of the same request is recognised and replayed, the
 // same key with another body is refused (commands.ErrKeyReused → 422).
 func (s *Server) meta(r *http.Request, p *authz.Principal) commands.Meta {
-	m := commands.Meta{Actor: p.Actor(), Via: p.Via}
+	m := commands.Meta{Actor: p.Actor(), Via: p.Via, Reason: reasonOf(r)}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		h := sha256.Sum256([]byte(p.Kind + "\x00" + p.ID + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + key))
 		m.Key = hex.EncodeToString(h[:16])

@@ -40,16 +40,44 @@ type span struct {
 // scattered events costs about one round trip and an export reads whole
 // runs. It implements the audit log's Reader.
 func (s *Store) Events(ctx context.Context, seqs []uint64) ([]events.Envelope, error) {
+	out := make([]events.Envelope, 0, len(seqs))
+	err := s.EventBytes(ctx, seqs, func(seq uint64, data []byte) error {
+		env, err := events.Unmarshal(data)
+		if err != nil {
+			return fmt.Errorf("jsstore: read events: event at sequence %d: %w", seq, err)
+		}
+		env.Sequence = seq
+		out = append(out, env)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rawEvent is one stored event as Direct Get answered it.
+type rawEvent struct {
+	seq  uint64
+	data []byte
+}
+
+// EventBytes calls fn with the stored bytes of the events at seqs
+// (ascending and distinct), in that order, without decoding them: an
+// export writes them as they are. A sequence with no stored event is an
+// error. It reads as [Store.Events] does, and implements the audit log's
+// RawReader.
+func (s *Store) EventBytes(ctx context.Context, seqs []uint64, fn func(seq uint64, data []byte) error) error {
 	if len(seqs) == 0 {
-		return []events.Envelope{}, nil
+		return nil
 	}
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] <= seqs[i-1] {
-			return nil, fmt.Errorf("jsstore: read events: sequences not ascending at %d", seqs[i])
+			return fmt.Errorf("jsstore: read events: sequences not ascending at %d", seqs[i])
 		}
 	}
 	if seqs[0] == 0 {
-		return nil, errors.New("jsstore: read events: sequence 0")
+		return errors.New("jsstore: read events: sequence 0")
 	}
 	var spans []span
 	for _, q := range seqs {
@@ -64,33 +92,34 @@ func (s *Store) Events(ctx context.Context, seqs []uint64) ([]events.Envelope, e
 		ctx, cancel = context.WithTimeout(ctx, s.js.Options().DefaultTimeout)
 		defer cancel()
 	}
-	got := make(map[uint64]events.Envelope, len(seqs))
+	got := make(map[uint64][]byte, len(seqs))
 	for len(spans) > 0 {
 		n := min(len(spans), inFlight)
 		evs, rest, err := s.readSpans(ctx, spans[:n])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range evs {
-			got[e.Sequence] = e
+			got[e.seq] = e.data
 		}
 		spans = append(rest, spans[n:]...)
 	}
-	out := make([]events.Envelope, len(seqs))
-	for i, q := range seqs {
-		e, ok := got[q]
+	for _, q := range seqs {
+		data, ok := got[q]
 		if !ok {
-			return nil, fmt.Errorf("jsstore: read events: no stored event at sequence %d", q)
+			return fmt.Errorf("jsstore: read events: no stored event at sequence %d", q)
 		}
-		out[i] = e
+		if err := fn(q, data); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // readSpans sends one Direct Get batch per span at once and gathers the
 // answers: the events, ascending, and the spans (or their remainders) a
 // size-limited answer cut short, to be asked again.
-func (s *Store) readSpans(ctx context.Context, spans []span) ([]events.Envelope, []span, error) {
+func (s *Store) readSpans(ctx context.Context, spans []span) ([]rawEvent, []span, error) {
 	nc := s.js.Conn()
 	prefix := s.js.Options().APIPrefix
 	if prefix == "" {
@@ -120,7 +149,7 @@ func (s *Store) readSpans(ctx context.Context, spans []span) ([]events.Envelope,
 			return nil, nil, fmt.Errorf("jsstore: read events: %w", err)
 		}
 	}
-	per := make([][]events.Envelope, len(spans))
+	per := make([][]rawEvent, len(spans))
 	open := len(spans)
 	for open > 0 {
 		var m *nats.Msg
@@ -149,21 +178,16 @@ func (s *Store) readSpans(ctx context.Context, spans []span) ([]events.Envelope,
 		if raw.Sequence > spans[i].to {
 			continue // a gap in the stream: the batch went past the span
 		}
-		env, err := events.Unmarshal(raw.Data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("jsstore: read events: event at sequence %d (%s): %w", raw.Sequence, raw.Subject, err)
-		}
-		env.Sequence = raw.Sequence
-		per[i] = append(per[i], env)
+		per[i] = append(per[i], rawEvent{seq: raw.Sequence, data: raw.Data})
 	}
-	var out []events.Envelope
+	var out []rawEvent
 	var rest []span
 	for i, sp := range spans {
 		evs := per[i]
 		out = append(out, evs...)
 		last := sp.from - 1
 		if n := len(evs); n > 0 {
-			last = evs[n-1].Sequence
+			last = evs[n-1].seq
 		}
 		if last < sp.to && len(evs) > 0 && s.cutShort(len(evs), sp) {
 			rest = append(rest, span{last + 1, sp.to})

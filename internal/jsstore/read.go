@@ -141,7 +141,7 @@ func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Enve
 	if target < from {
 		return nil
 	}
-	return s.consume(ctx, nil, from, target, fn)
+	return s.consume(ctx, nil, from, target, fn, nil)
 }
 
 // Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
@@ -160,7 +160,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, nil, from, 0, fn)
+	return s.consume(ctx, nil, from, 0, fn, nil)
 }
 
 // followSubject is Follow of the events on subjects matching filters only
@@ -170,7 +170,7 @@ func (s *Store) followSubject(ctx context.Context, filters []string, from uint64
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, filters, from, 0, fn)
+	return s.consume(ctx, filters, from, 0, fn, nil)
 }
 
 // delivery serialises the consumer's callbacks into fn and records how the
@@ -189,10 +189,11 @@ func (d *delivery) finish(err error) {
 	}
 }
 
-// consume delivers events from from on (on subjects matching filters,
-// all when none); with target > 0 it stops after the event at target (Replay),
+// consume delivers events from from on (on subjects matching any of
+// filters, all when none), decoded to fn or, when raw is set, as stored
+// bytes to raw; with target > 0 it stops after the event at target (Replay),
 // else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error) error {
+func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
@@ -236,6 +237,19 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if target > 0 && seq > target {
 			d.done = true
 			d.finish(nil)
+			return
+		}
+		if raw != nil {
+			d.last = seq
+			if err := raw(seq, msg.Data()); err != nil {
+				d.done = true
+				d.finish(err)
+				return
+			}
+			if target > 0 && seq >= target {
+				d.done = true
+				d.finish(nil)
+			}
 			return
 		}
 		env, err := events.Unmarshal(msg.Data())

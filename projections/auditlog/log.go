@@ -41,13 +41,19 @@ type Entry struct {
 	Data        json.RawMessage // the payload as stored, whatever its type
 	Prev        string
 	Hash        string
+	// Format, Key and Sig are the stored form and the ledger's signature
+	// of Hash (event format 2; zero for older events).
+	Format int
+	Key    string
+	Sig    string
 }
 
 // EntryOf is the entry of a stored envelope.
 func EntryOf(env events.Envelope) Entry {
 	return Entry{Seq: env.Sequence, Time: env.Time, EventID: env.ID, Type: env.Type, Version: env.Version,
 		Kind: env.AggregateKind, AggregateID: env.AggregateID, CommandID: env.CommandID, Actor: env.Actor,
-		Via: env.Via, Reason: env.Reason, Data: env.Data, Prev: env.Prev, Hash: env.Hash}
+		Via: env.Via, Reason: env.Reason, Data: env.Data, Prev: env.Prev, Hash: env.Hash,
+		Format: env.Format, Key: env.Key, Sig: env.Sig}
 }
 
 // Reader reads stored events back from the stream; the JetStream store
