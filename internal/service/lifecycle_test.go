@@ -101,7 +101,7 @@ func TestAttribution_EveryMutationRecordsActorAndCredential(t *testing.T) {
 
 func TestAttribution_SystemImportsInitTokensAndCatalogue(t *testing.T) {
 	s := servicetest.Start(t, "", map[string]string{"INIT_BACKEND_API_TOKENS": "default:development.init-backend-secret-1234567890"})
-	evs, next := s.Audit.Query(auditQuery(""))
+	evs, next := auditPage(t, s.Audit, auditQuery(""))
 	_ = next
 	types := map[string]int{}
 	for _, e := range evs {
@@ -130,7 +130,7 @@ func TestRestart_SameDataDirKeepsEveryTokenAndRevocation(t *testing.T) {
 
 	s1 := s.Restart()
 	// The one event a restart adds is the checkpoint the shutdown signs.
-	after, _ := s1.Audit.Query(auditlog.Query{After: beforeSeq, Limit: 1000})
+	after, _ := auditPage(t, s1.Audit, auditlog.Query{After: beforeSeq, Limit: 1000})
 	if got := s1.LastSeq(); got != beforeSeq+1 || len(after) != 1 || after[0].Type != events.TypeCheckpoint {
 		t.Fatalf("restart appended events other than the shutdown checkpoint: seq %d → %d, %v (INIT import must be idempotent)", beforeSeq, got, after)
 	}
@@ -180,7 +180,7 @@ func TestExpiry_TokenStopsAtItsMomentAndTheEventIsRecorded(t *testing.T) {
 	at := time.Now().Add(300 * time.Millisecond).UTC()
 	s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret, map[string]any{"expiresAt": at.Format(time.RFC3339Nano)})
 	servicetest.WaitFor(t, 10*time.Second, func() error {
-		evs, _ := s.Audit.Query(auditQuery(id))
+		evs, _ := auditPage(t, s.Audit, auditQuery(id))
 		if len(evs) > 0 && evs[len(evs)-1].Type == events.TypeTokenExpired {
 			if evs[len(evs)-1].Actor != events.System {
 				t.Fatalf("expired by %+v", evs[len(evs)-1].Actor)
@@ -196,7 +196,7 @@ func TestExpiry_TokenStopsAtItsMomentAndTheEventIsRecorded(t *testing.T) {
 	if len(v["tokens"].([]any)) != 0 {
 		t.Fatal("an expired token validates")
 	}
-	evs, _ := s.Audit.Query(auditQuery(id))
+	evs, _ := auditPage(t, s.Audit, auditQuery(id))
 	n := 0
 	for _, e := range evs {
 		if e.Type == events.TypeTokenExpired {
@@ -428,6 +428,18 @@ func TestReadYourWrites_AnonymousRequestsDoNotWait(t *testing.T) {
 }
 
 // auditQuery is every event of one aggregate ("" for all), oldest first.
+// auditPage is one page of q read from the stream; a read error fails t.
+func auditPage(t testing.TB, l *auditlog.Log, q auditlog.Query) ([]auditlog.Entry, uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := l.Page(ctx, q)
+	if err != nil {
+		t.Fatalf("audit page: %v", err)
+	}
+	return p.Entries, p.Next
+}
+
 func auditQuery(aggregate string) auditlog.Query {
 	return auditlog.Query{AggregateID: aggregate, Limit: 1000}
 }
