@@ -3,7 +3,6 @@ package commands_test
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -352,22 +351,10 @@ func TestHandler_EnvironmentDeletionWithStaleStateConflictsAndStoresNothing(t *t
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
 			c := commands.DeleteEnvironment{Name: tt.env, Others: []string{"development", "production"}, Tokens: tokens[tt.env]}
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == tt.staleKind && id == tt.staleID {
-					once.Do(func() {
-						if err := tt.change(); err != nil {
-							t.Errorf("concurrent change: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			_, err := h.DeleteEnvironment(l.ctx, meta("del-"+tt.env), c)
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			err := hooked.raceAfterLoad(t, tt.staleKind, tt.staleID, tt.change, func() error {
+				_, err := h.DeleteEnvironment(l.ctx, meta("del-"+tt.env), c)
+				return err
+			})
 			if !errors.Is(err, commands.ErrConflict) {
 				t.Fatalf("got %v, want ErrConflict", err)
 			}

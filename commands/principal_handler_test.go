@@ -532,6 +532,31 @@ func (s *hookStore) Load(ctx context.Context, kind, id string) ([]events.Envelop
 	return evs, err
 }
 
+// raceAfterLoad runs run with change made once, right after the handler
+// under test has loaded the aggregate kind/id: the change lands between the
+// handler's read and its append. It returns run's error.
+func (s *hookStore) raceAfterLoad(t *testing.T, kind, id string, change, run func() error) error {
+	t.Helper()
+	var once sync.Once
+	s.mu.Lock()
+	s.afterLoad = func(k, i string) {
+		if k == kind && i == id {
+			once.Do(func() {
+				if err := change(); err != nil {
+					t.Errorf("concurrent change: %v", err)
+				}
+			})
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.afterLoad = nil
+		s.mu.Unlock()
+	}()
+	return run()
+}
+
 // Ensure a token changed between the handler's read and its batch append
 // makes the whole batch fail with ErrConflict: the project or user is not
 // deleted and no token is touched.
@@ -570,23 +595,14 @@ func TestHandler_StaleTokenInBatchConflictsAndStoresNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == events.KindToken && id == tt.stale {
-					once.Do(func() {
-						later := now.Add(2 * time.Hour)
-						if _, err := l.h.ChangeExpiry(l.ctx, meta(""), commands.ChangeExpiry{TokenID: id, ExpiresAt: &later}); err != nil {
-							t.Errorf("concurrent change: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			_, err := tt.run()
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			later := now.Add(2 * time.Hour)
+			err := hooked.raceAfterLoad(t, events.KindToken, tt.stale, func() error {
+				_, err := l.h.ChangeExpiry(l.ctx, meta(""), commands.ChangeExpiry{TokenID: tt.stale, ExpiresAt: &later})
+				return err
+			}, func() error {
+				_, err := tt.run()
+				return err
+			})
 			if !errors.Is(err, commands.ErrConflict) {
 				t.Fatalf("got %v, want ErrConflict", err)
 			}
@@ -700,22 +716,7 @@ func TestHandler_CreateLosingTheRaceIsExists(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == tt.kind && id == tt.id {
-					once.Do(func() {
-						if err := tt.winner(); err != nil {
-							t.Errorf("winner: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			err := tt.loser()
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			err := hooked.raceAfterLoad(t, tt.kind, tt.id, tt.winner, tt.loser)
 			if !errors.Is(err, commands.ErrExists) {
 				t.Fatalf("got %v, want ErrExists", err)
 			}

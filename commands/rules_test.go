@@ -138,17 +138,13 @@ func TestHandler_LastTwoEnvironmentsDeletedAtOnceLeaveOne(t *testing.T) {
 	}
 	hooked := &hookStore{Store: l.store}
 	h := newTestHandler(hooked)
-	var once sync.Once
-	hooked.afterLoad = func(kind, id string) {
-		if kind == events.KindEnvironment && id == "green" {
-			once.Do(func() {
-				if _, err := l.h.DeleteEnvironment(l.ctx, meta("del-green"), commands.DeleteEnvironment{Name: "green", Others: []string{"blue"}}); err != nil {
-					t.Errorf("concurrent deletion: %v", err)
-				}
-			})
-		}
-	}
-	_, err := h.DeleteEnvironment(l.ctx, meta("del-blue"), commands.DeleteEnvironment{Name: "blue", Others: []string{"green"}})
+	err := hooked.raceAfterLoad(t, events.KindEnvironment, "green", func() error {
+		_, err := l.h.DeleteEnvironment(l.ctx, meta("del-green"), commands.DeleteEnvironment{Name: "green", Others: []string{"blue"}})
+		return err
+	}, func() error {
+		_, err := h.DeleteEnvironment(l.ctx, meta("del-blue"), commands.DeleteEnvironment{Name: "blue", Others: []string{"green"}})
+		return err
+	})
 	if !errors.Is(err, commands.ErrInvalidOperation) {
 		t.Fatalf("got %v, want ErrInvalidOperation", err)
 	}
@@ -194,18 +190,14 @@ func TestHandler_MemberAddedDuringProjectDeletionIsNotFound(t *testing.T) {
 	}
 	hooked := &hookStore{Store: l.store}
 	h := newTestHandler(hooked)
-	var once sync.Once
-	hooked.afterLoad = func(kind, id string) {
-		if kind == events.KindProject && id == "p1" {
-			once.Do(func() {
-				if _, err := l.h.DeleteProject(l.ctx, meta("del-p1"), "p1", nil); err != nil {
-					t.Errorf("concurrent deletion: %v", err)
-				}
-			})
-		}
-	}
-	_, err := h.AddProjectMember(l.ctx, meta("add-bob"), commands.AddProjectMember{ProjectID: "p1",
-		Member: events.Owner{Kind: events.ActorUser, ID: "u-bob"}, Role: events.RoleMember})
+	err := hooked.raceAfterLoad(t, events.KindProject, "p1", func() error {
+		_, err := l.h.DeleteProject(l.ctx, meta("del-p1"), "p1", nil)
+		return err
+	}, func() error {
+		_, err := h.AddProjectMember(l.ctx, meta("add-bob"), commands.AddProjectMember{ProjectID: "p1",
+			Member: events.Owner{Kind: events.ActorUser, ID: "u-bob"}, Role: events.RoleMember})
+		return err
+	})
 	if !errors.Is(err, commands.ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)
 	}
