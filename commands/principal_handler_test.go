@@ -281,11 +281,7 @@ func TestHandler_RefusedCommandsAppendNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob := events.Owner{Kind: events.ActorUser, ID: "u-bob"}
-	tests := []struct {
-		name    string
-		run     func() error
-		wantErr error // or nil for a ValidationError
-	}{
+	tests := []refusal{
 		{"project_id_taken_is_exists", func() error {
 			_, err := l.h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: commands.DefaultProject})
 			return err
@@ -344,22 +340,7 @@ func TestHandler_RefusedCommandsAppendNothing(t *testing.T) {
 			return err
 		}, commands.ErrNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l.t = t
-			before := l.lastSeq()
-			err := tt.run()
-			switch {
-			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
-				t.Fatalf("got %v, want %v", err, tt.wantErr)
-			case tt.wantErr == nil && !commands.IsValidation(err):
-				t.Fatalf("got %v, want a ValidationError", err)
-			}
-			if after := l.lastSeq(); after != before {
-				t.Fatalf("stream moved from %d to %d", before, after)
-			}
-		})
-	}
+	l.assertRefused(t, tests)
 }
 
 // Ensure deleting a project revokes its single-project tokens and narrows
@@ -387,24 +368,11 @@ func TestHandler_DeleteProjectCascadesToTokensInOneBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Seq != before+3 || l.lastSeq() != before+3 {
-		t.Fatalf("result %+v, stream %d → %d; want 3 events", r, before, l.lastSeq())
-	}
-	got := l.between(before+1, r.Seq)
-	want := []struct{ typ, id string }{
+	got := l.assertCascade(m, r, before, []batchEvent{
 		{events.TypeProjectDeleted, "checkout"},
 		{events.TypeTokenRevoked, single},
 		{events.TypeTokenScoped, multi},
-	}
-	for i, w := range want {
-		e := got[i]
-		if e.Type != w.typ || e.AggregateID != w.id || e.Sequence != before+1+uint64(i) {
-			t.Fatalf("event %d = %s of %s at %d, want %s of %s at %d", i, e.Type, e.AggregateID, e.Sequence, w.typ, w.id, before+1+uint64(i))
-		}
-		if e.CommandID != m.CommandID || e.Actor != m.Actor || e.Via != m.Via {
-			t.Errorf("event %d not attributed to the command: %+v", i, e)
-		}
-	}
+	}, untouched)
 	rev, err := got[1].Payload()
 	if err != nil || rev.(events.TokenRevoked).Reason != events.ReasonProjectDeleted {
 		t.Errorf("single-project token: %+v %v", rev, err)
@@ -412,11 +380,6 @@ func TestHandler_DeleteProjectCascadesToTokensInOneBatch(t *testing.T) {
 	sc, err := got[2].Payload()
 	if err != nil || !slices.Equal(sc.(events.TokenScoped).Projects, []string{"billing"}) {
 		t.Errorf("multi-project token: %+v %v", sc, err)
-	}
-	for id, n := range untouched {
-		if evs := l.load(events.KindToken, id); len(evs) != n {
-			t.Errorf("token %s has %d events, want %d (untouched)", id, len(evs), n)
-		}
 	}
 	for _, id := range []string{single, multi} {
 		l.load(events.KindToken, id) // chain check
