@@ -13,15 +13,26 @@ import (
 
 // decideCase is one row of a decide table: decide returns the payload or
 // an error; wantErr is a sentinel, wantField the ValidationError field
-// (with wantMsg a substring of its reason); neither means success, checked
-// by check when set.
+// (with wantMsg a substring of its reason), wantInvalid any
+// ValidationError; none of them means success, checked by check when set.
 type decideCase struct {
-	name      string
-	decide    func() (events.Payload, error)
-	wantErr   error
-	wantField string
-	wantMsg   string
-	check     func(t *testing.T, p events.Payload)
+	name        string
+	decide      func() (events.Payload, error)
+	wantErr     error
+	wantField   string
+	wantMsg     string
+	wantInvalid bool
+	check       func(t *testing.T, p events.Payload)
+}
+
+// eventOf is a decideCase check that the payload is of event type typ.
+func eventOf(typ string) func(t *testing.T, p events.Payload) {
+	return func(t *testing.T, p events.Payload) {
+		t.Helper()
+		if p.EventType() != typ {
+			t.Fatalf("event = %s, want %s", p.EventType(), typ)
+		}
+	}
 }
 
 const noField = "\x00" // wantField for a ValidationError without a field
@@ -47,6 +58,10 @@ func runDecideTable(t *testing.T, tests []decideCase) {
 				}
 				if !strings.Contains(v.Reason, tt.wantMsg) {
 					t.Errorf("reason = %q, want it to contain %q", v.Reason, tt.wantMsg)
+				}
+			case tt.wantInvalid:
+				if !commands.IsValidation(err) {
+					t.Fatalf("got %v, want a ValidationError", err)
 				}
 			default:
 				if err != nil {
