@@ -133,13 +133,13 @@ func TestHandler_EachCommandAppendsOneAttributedEvent(t *testing.T) {
 	}{
 		{"create_root_role", events.KindRole, func() string { return rootRole }, events.TypeRoleCreated, func(m commands.Meta) (commands.Result, error) {
 			id, r, err := l.h.CreateRole(l.ctx, m, commands.CreateRole{RoleID: "backend-admin", Name: "Backend token admin", Type: events.RoleTypeRoot,
-				Permissions: []string{commands.PermReadClientToken, commands.PermCreateClientToken}})
+				Permissions: []string{events.PermReadClientToken, events.PermCreateClientToken}})
 			rootRole = id
 			return r, err
 		}},
 		{"create_project_role", events.KindRole, func() string { return projectRole }, events.TypeRoleCreated, func(m commands.Meta) (commands.Result, error) {
 			id, r, err := l.h.CreateRole(l.ctx, m, commands.CreateRole{RoleID: "token-reader", Name: "Token reader", Type: events.RoleTypeProject,
-				Permissions: []string{commands.PermReadProjectToken}})
+				Permissions: []string{events.PermReadProjectToken}})
 			projectRole = id
 			return r, err
 		}},
@@ -173,7 +173,7 @@ func TestHandler_EachCommandAppendsOneAttributedEvent(t *testing.T) {
 		}},
 		{"update_role", events.KindRole, func() string { return projectRole }, events.TypeRoleUpdated, func(m commands.Meta) (commands.Result, error) {
 			return l.h.UpdateRole(l.ctx, m, commands.UpdateRole{RoleID: projectRole, Name: "Token manager",
-				Permissions: []string{commands.PermReadProjectToken, commands.PermCreateProjectToken}})
+				Permissions: []string{events.PermReadProjectToken, events.PermCreateProjectToken}})
 		}},
 		{"delete_role", events.KindRole, func() string { return projectRole }, events.TypeRoleDeleted, func(m commands.Meta) (commands.Result, error) {
 			return l.h.DeleteRole(l.ctx, m, projectRole)
