@@ -3,7 +3,6 @@ package commands_test
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,33 +124,15 @@ func TestHandler_DeleteEnvironmentRevokesItsTokensInOneBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Seq != before+4 || l.lastSeq() != before+4 {
-		t.Fatalf("result %+v, stream %d → %d; want 4 events", r, before, l.lastSeq())
-	}
-	got := l.between(before+1, r.Seq)
-	want := []struct{ typ, id string }{
+	got := l.assertCascade(m, r, before, []batchEvent{
 		{events.TypeEnvironmentDeleted, "staging"},
 		{events.TypeTokenRevoked, client},
 		{events.TypeTokenRevoked, backend},
 		{events.TypeTokenRevoked, frontend},
-	}
-	for i, w := range want {
-		e := got[i]
-		if e.Type != w.typ || e.AggregateID != w.id || e.Sequence != before+1+uint64(i) {
-			t.Fatalf("event %d = %s of %s at %d, want %s of %s at %d", i, e.Type, e.AggregateID, e.Sequence, w.typ, w.id, before+1+uint64(i))
-		}
-		if e.CommandID != m.CommandID || e.Actor != m.Actor || e.Via != m.Via {
-			t.Errorf("event %d not attributed to the command: %+v", i, e)
-		}
-		if i > 0 {
-			if p, err := e.Payload(); err != nil || p != (events.TokenRevoked{Reason: events.ReasonEnvironmentDeleted}) {
-				t.Errorf("event %d payload %+v %v, want reason environment-deleted", i, p, err)
-			}
-		}
-	}
-	for id, n := range untouched {
-		if evs := l.load(events.KindToken, id); len(evs) != n {
-			t.Errorf("token %s has %d events, want %d (untouched)", id, len(evs), n)
+	}, untouched)
+	for i, e := range got[1:] {
+		if p, err := e.Payload(); err != nil || p != (events.TokenRevoked{Reason: events.ReasonEnvironmentDeleted}) {
+			t.Errorf("event %d payload %+v %v, want reason environment-deleted", i+1, p, err)
 		}
 	}
 	for _, id := range []string{client, backend, frontend} {
@@ -163,11 +144,7 @@ func TestHandler_DeleteEnvironmentRevokesItsTokensInOneBatch(t *testing.T) {
 	if err != nil || !again.Replayed || again.Seq != r.Seq || l.lastSeq() != r.Seq {
 		t.Fatalf("replay: %+v %v, stream at %d; want replayed at %d", again, err, l.lastSeq(), r.Seq)
 	}
-	after := []struct {
-		name    string
-		run     func() error
-		wantErr error
-	}{
+	l.assertRefused(t, []refusal{
 		{"second_delete_is_not_found", func() error {
 			_, err := l.h.DeleteEnvironment(l.ctx, meta(""), commands.DeleteEnvironment{Name: "staging", Others: []string{"production"}})
 			return err
@@ -180,19 +157,7 @@ func TestHandler_DeleteEnvironmentRevokesItsTokensInOneBatch(t *testing.T) {
 			_, err := l.h.CreateEnvironment(l.ctx, meta(""), commands.CreateEnvironment{Name: "staging"})
 			return err
 		}, commands.ErrExists},
-	}
-	for _, tt := range after {
-		t.Run(tt.name, func(t *testing.T) {
-			l.t = t
-			seq := l.lastSeq()
-			if err := tt.run(); !errors.Is(err, tt.wantErr) {
-				t.Fatalf("got %v, want %v", err, tt.wantErr)
-			}
-			if l.lastSeq() != seq {
-				t.Fatalf("stream moved from %d to %d", seq, l.lastSeq())
-			}
-		})
-	}
+	})
 }
 
 // Ensure the last live environment is never deleted, whatever the caller
@@ -246,11 +211,7 @@ func TestHandler_RefusedCatalogueChangesAppendNothing(t *testing.T) {
 	if _, err := l.h.DeleteProject(l.ctx, meta(""), "old", nil); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		run     func() error
-		wantErr error // nil: a ValidationError
-	}{
+	tests := []refusal{
 		{"update_unknown_project_is_not_found", func() error {
 			_, err := l.h.UpdateProject(l.ctx, meta(""), commands.UpdateProject{ProjectID: "nope", Name: strp("x")})
 			return err
@@ -288,22 +249,7 @@ func TestHandler_RefusedCatalogueChangesAppendNothing(t *testing.T) {
 			return err
 		}, commands.ErrNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l.t = t
-			before := l.lastSeq()
-			err := tt.run()
-			switch {
-			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
-				t.Fatalf("got %v, want %v", err, tt.wantErr)
-			case tt.wantErr == nil && !commands.IsValidation(err):
-				t.Fatalf("got %v, want a ValidationError", err)
-			}
-			if after := l.lastSeq(); after != before {
-				t.Fatalf("stream moved from %d to %d", before, after)
-			}
-		})
-	}
+	l.assertRefused(t, tests)
 }
 
 // Ensure a token or the environment changed between the handler's read and
@@ -352,22 +298,10 @@ func TestHandler_EnvironmentDeletionWithStaleStateConflictsAndStoresNothing(t *t
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
 			c := commands.DeleteEnvironment{Name: tt.env, Others: []string{"development", "production"}, Tokens: tokens[tt.env]}
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == tt.staleKind && id == tt.staleID {
-					once.Do(func() {
-						if err := tt.change(); err != nil {
-							t.Errorf("concurrent change: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			_, err := h.DeleteEnvironment(l.ctx, meta("del-"+tt.env), c)
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			err := hooked.raceAfterLoad(t, tt.staleKind, tt.staleID, tt.change, func() error {
+				_, err := h.DeleteEnvironment(l.ctx, meta("del-"+tt.env), c)
+				return err
+			})
 			if !errors.Is(err, commands.ErrConflict) {
 				t.Fatalf("got %v, want ErrConflict", err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -115,18 +114,14 @@ func DecideEnvironmentDeletedToken(t TokenState, env string) (events.Payload, er
 // is taken or was used by a deleted environment, a ValidationError for a
 // bad field.
 func (h *Handler) CreateEnvironment(ctx context.Context, m Meta, c CreateEnvironment) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, true, FoldEnvironment, func(s EnvironmentState, _ time.Time) (events.Payload, error) {
-		return DecideCreateEnvironment(s, c)
-	})
+	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, true, FoldEnvironment, withCommand(DecideCreateEnvironment, c))
 }
 
 // UpdateEnvironment changes an environment's type with one
 // environment.updated event. Returns ErrNotFound for an unknown or deleted
 // environment, a ValidationError for a bad type.
 func (h *Handler) UpdateEnvironment(ctx context.Context, m Meta, c UpdateEnvironment) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, false, FoldEnvironment, func(s EnvironmentState, _ time.Time) (events.Payload, error) {
-		return DecideUpdateEnvironment(s, c)
-	})
+	return onAggregate(ctx, h, m, events.KindEnvironment, c.Name, false, FoldEnvironment, withCommand(DecideUpdateEnvironment, c))
 }
 
 // DeleteEnvironment deletes an environment and, in the same atomic append,

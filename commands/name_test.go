@@ -37,7 +37,7 @@ func TestNames_ConcurrentCreatesWithOneNameExactlyOneWins(t *testing.T) {
 		}},
 		{"roles_with_one_name", func(l *ledger, i int) error {
 			_, _, err := l.h.CreateRole(l.ctx, meta(fmt.Sprint("r", i)), commands.CreateRole{Name: "token ops", Type: events.RoleTypeRoot,
-				Permissions: []string{commands.PermReadClientToken}})
+				Permissions: []string{events.PermReadClientToken}})
 			return err
 		}},
 	}
@@ -94,17 +94,17 @@ func TestNames_DeletingOrRenamingReleasesTheName(t *testing.T) {
 		t.Fatalf("the names of a deleted user are not free again: %v", err)
 	}
 
-	role, _, err := l.h.CreateRole(l.ctx, meta("r1"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}})
+	role, _, err := l.h.CreateRole(l.ctx, meta("r1"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{events.PermReadClientToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.h.UpdateRole(l.ctx, meta("r2"), commands.UpdateRole{RoleID: role, Name: "new", Permissions: []string{commands.PermReadClientToken}}); err != nil {
+	if _, err := l.h.UpdateRole(l.ctx, meta("r2"), commands.UpdateRole{RoleID: role, Name: "new", Permissions: []string{events.PermReadClientToken}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.h.CreateRole(l.ctx, meta("r3"), commands.CreateRole{Name: "NEW", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}}); !errors.Is(err, commands.ErrExists) {
+	if _, _, err := l.h.CreateRole(l.ctx, meta("r3"), commands.CreateRole{Name: "NEW", Type: events.RoleTypeRoot, Permissions: []string{events.PermReadClientToken}}); !errors.Is(err, commands.ErrExists) {
 		t.Fatalf("the new name of a renamed role: %v, want ErrExists", err)
 	}
-	if _, _, err := l.h.CreateRole(l.ctx, meta("r4"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{commands.PermReadClientToken}}); err != nil {
+	if _, _, err := l.h.CreateRole(l.ctx, meta("r4"), commands.CreateRole{Name: "old", Type: events.RoleTypeRoot, Permissions: []string{events.PermReadClientToken}}); err != nil {
 		t.Fatalf("the old name of a renamed role is not free: %v", err)
 	}
 	if err := events.VerifyChain(l.load(events.KindName, events.NameID(events.ScopeRoleName, "old"))); err != nil {

@@ -7,38 +7,20 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 )
 
-// Permission names: the wire names defined in events (they are stored in
-// role events), under the names commands' callers use.
-const (
-	PermAdmin               = events.PermAdmin
-	PermCreateClientToken   = events.PermCreateClientToken
-	PermReadClientToken     = events.PermReadClientToken
-	PermUpdateClientToken   = events.PermUpdateClientToken
-	PermDeleteClientToken   = events.PermDeleteClientToken
-	PermCreateFrontendToken = events.PermCreateFrontendToken
-	PermReadFrontendToken   = events.PermReadFrontendToken
-	PermUpdateFrontendToken = events.PermUpdateFrontendToken
-	PermDeleteFrontendToken = events.PermDeleteFrontendToken
-	PermReadProjectToken    = events.PermReadProjectToken
-	PermCreateProjectToken  = events.PermCreateProjectToken
-	PermDeleteProjectToken  = events.PermDeleteProjectToken
-	PermReadAuditLog        = events.PermReadAuditLog
-)
-
 // RootTokenPermissions are the permissions a custom root role may hold: the
 // eight token permissions. Treat the slice as read-only.
 var RootTokenPermissions = []string{
-	PermCreateClientToken, PermReadClientToken, PermUpdateClientToken, PermDeleteClientToken,
-	PermCreateFrontendToken, PermReadFrontendToken, PermUpdateFrontendToken, PermDeleteFrontendToken,
+	events.PermCreateClientToken, events.PermReadClientToken, events.PermUpdateClientToken, events.PermDeleteClientToken,
+	events.PermCreateFrontendToken, events.PermReadFrontendToken, events.PermUpdateFrontendToken, events.PermDeleteFrontendToken,
 }
 
 // RootPermissions are every permission a custom root role may hold: the
 // eight token permissions and READ_AUDIT_LOG. Treat the slice as read-only.
-var RootPermissions = append(slices.Clone(RootTokenPermissions), PermReadAuditLog)
+var RootPermissions = append(slices.Clone(RootTokenPermissions), events.PermReadAuditLog)
 
 // ProjectTokenPermissions are the permissions a custom project role may
 // hold. Treat the slice as read-only.
-var ProjectTokenPermissions = []string{PermReadProjectToken, PermCreateProjectToken, PermDeleteProjectToken}
+var ProjectTokenPermissions = []string{events.PermReadProjectToken, events.PermCreateProjectToken, events.PermDeleteProjectToken}
 
 // PredefinedRootRoles are the root roles every ledger has: Admin, Editor and
 // Viewer. They are referred to by name; custom roles by their aggregate id.
@@ -80,5 +62,5 @@ func AllowedPermissions(roleType string) []string {
 // isPermission reports whether p is one of the permission names above (a
 // closed set, so an error may name it).
 func isPermission(p string) bool {
-	return p == PermAdmin || slices.Contains(RootPermissions, p) || slices.Contains(ProjectTokenPermissions, p)
+	return p == events.PermAdmin || slices.Contains(RootPermissions, p) || slices.Contains(ProjectTokenPermissions, p)
 }

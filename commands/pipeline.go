@@ -60,6 +60,15 @@ func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id str
 	return onAggregateNames(ctx, h, m, kind, id, create, fold, decide, nil)
 }
 
+// withCommand adapts a decide function of an aggregate's state and a
+// command, which needs no clock, to the decide the pipeline takes
+// (onAggregate, onAggregateNames, createWithID, onToken).
+func withCommand[S, C any, P events.Payload](decide func(S, C) (P, error), c C) func(S, time.Time) (events.Payload, error) {
+	return func(s S, _ time.Time) (events.Payload, error) {
+		return decide(s, c)
+	}
+}
+
 // onAggregateNames is onAggregate for commands that also claim or release
 // unique names (see nameOp): names, given the state and the decided
 // payload (nil for a replay), lists them, and they are appended in the

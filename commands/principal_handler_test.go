@@ -133,13 +133,13 @@ func TestHandler_EachCommandAppendsOneAttributedEvent(t *testing.T) {
 	}{
 		{"create_root_role", events.KindRole, func() string { return rootRole }, events.TypeRoleCreated, func(m commands.Meta) (commands.Result, error) {
 			id, r, err := l.h.CreateRole(l.ctx, m, commands.CreateRole{RoleID: "backend-admin", Name: "Backend token admin", Type: events.RoleTypeRoot,
-				Permissions: []string{commands.PermReadClientToken, commands.PermCreateClientToken}})
+				Permissions: []string{events.PermReadClientToken, events.PermCreateClientToken}})
 			rootRole = id
 			return r, err
 		}},
 		{"create_project_role", events.KindRole, func() string { return projectRole }, events.TypeRoleCreated, func(m commands.Meta) (commands.Result, error) {
 			id, r, err := l.h.CreateRole(l.ctx, m, commands.CreateRole{RoleID: "token-reader", Name: "Token reader", Type: events.RoleTypeProject,
-				Permissions: []string{commands.PermReadProjectToken}})
+				Permissions: []string{events.PermReadProjectToken}})
 			projectRole = id
 			return r, err
 		}},
@@ -173,7 +173,7 @@ func TestHandler_EachCommandAppendsOneAttributedEvent(t *testing.T) {
 		}},
 		{"update_role", events.KindRole, func() string { return projectRole }, events.TypeRoleUpdated, func(m commands.Meta) (commands.Result, error) {
 			return l.h.UpdateRole(l.ctx, m, commands.UpdateRole{RoleID: projectRole, Name: "Token manager",
-				Permissions: []string{commands.PermReadProjectToken, commands.PermCreateProjectToken}})
+				Permissions: []string{events.PermReadProjectToken, events.PermCreateProjectToken}})
 		}},
 		{"delete_role", events.KindRole, func() string { return projectRole }, events.TypeRoleDeleted, func(m commands.Meta) (commands.Result, error) {
 			return l.h.DeleteRole(l.ctx, m, projectRole)
@@ -281,11 +281,7 @@ func TestHandler_RefusedCommandsAppendNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob := events.Owner{Kind: events.ActorUser, ID: "u-bob"}
-	tests := []struct {
-		name    string
-		run     func() error
-		wantErr error // or nil for a ValidationError
-	}{
+	tests := []refusal{
 		{"project_id_taken_is_exists", func() error {
 			_, err := l.h.CreateProject(l.ctx, meta(""), commands.CreateProject{ProjectID: commands.DefaultProject})
 			return err
@@ -344,22 +340,7 @@ func TestHandler_RefusedCommandsAppendNothing(t *testing.T) {
 			return err
 		}, commands.ErrNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l.t = t
-			before := l.lastSeq()
-			err := tt.run()
-			switch {
-			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
-				t.Fatalf("got %v, want %v", err, tt.wantErr)
-			case tt.wantErr == nil && !commands.IsValidation(err):
-				t.Fatalf("got %v, want a ValidationError", err)
-			}
-			if after := l.lastSeq(); after != before {
-				t.Fatalf("stream moved from %d to %d", before, after)
-			}
-		})
-	}
+	l.assertRefused(t, tests)
 }
 
 // Ensure deleting a project revokes its single-project tokens and narrows
@@ -387,24 +368,11 @@ func TestHandler_DeleteProjectCascadesToTokensInOneBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Seq != before+3 || l.lastSeq() != before+3 {
-		t.Fatalf("result %+v, stream %d → %d; want 3 events", r, before, l.lastSeq())
-	}
-	got := l.between(before+1, r.Seq)
-	want := []struct{ typ, id string }{
+	got := l.assertCascade(m, r, before, []batchEvent{
 		{events.TypeProjectDeleted, "checkout"},
 		{events.TypeTokenRevoked, single},
 		{events.TypeTokenScoped, multi},
-	}
-	for i, w := range want {
-		e := got[i]
-		if e.Type != w.typ || e.AggregateID != w.id || e.Sequence != before+1+uint64(i) {
-			t.Fatalf("event %d = %s of %s at %d, want %s of %s at %d", i, e.Type, e.AggregateID, e.Sequence, w.typ, w.id, before+1+uint64(i))
-		}
-		if e.CommandID != m.CommandID || e.Actor != m.Actor || e.Via != m.Via {
-			t.Errorf("event %d not attributed to the command: %+v", i, e)
-		}
-	}
+	}, untouched)
 	rev, err := got[1].Payload()
 	if err != nil || rev.(events.TokenRevoked).Reason != events.ReasonProjectDeleted {
 		t.Errorf("single-project token: %+v %v", rev, err)
@@ -412,11 +380,6 @@ func TestHandler_DeleteProjectCascadesToTokensInOneBatch(t *testing.T) {
 	sc, err := got[2].Payload()
 	if err != nil || !slices.Equal(sc.(events.TokenScoped).Projects, []string{"billing"}) {
 		t.Errorf("multi-project token: %+v %v", sc, err)
-	}
-	for id, n := range untouched {
-		if evs := l.load(events.KindToken, id); len(evs) != n {
-			t.Errorf("token %s has %d events, want %d (untouched)", id, len(evs), n)
-		}
 	}
 	for _, id := range []string{single, multi} {
 		l.load(events.KindToken, id) // chain check
@@ -532,6 +495,31 @@ func (s *hookStore) Load(ctx context.Context, kind, id string) ([]events.Envelop
 	return evs, err
 }
 
+// raceAfterLoad runs run with change made once, right after the handler
+// under test has loaded the aggregate kind/id: the change lands between the
+// handler's read and its append. It returns run's error.
+func (s *hookStore) raceAfterLoad(t *testing.T, kind, id string, change, run func() error) error {
+	t.Helper()
+	var once sync.Once
+	s.mu.Lock()
+	s.afterLoad = func(k, i string) {
+		if k == kind && i == id {
+			once.Do(func() {
+				if err := change(); err != nil {
+					t.Errorf("concurrent change: %v", err)
+				}
+			})
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.afterLoad = nil
+		s.mu.Unlock()
+	}()
+	return run()
+}
+
 // Ensure a token changed between the handler's read and its batch append
 // makes the whole batch fail with ErrConflict: the project or user is not
 // deleted and no token is touched.
@@ -570,23 +558,14 @@ func TestHandler_StaleTokenInBatchConflictsAndStoresNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == events.KindToken && id == tt.stale {
-					once.Do(func() {
-						later := now.Add(2 * time.Hour)
-						if _, err := l.h.ChangeExpiry(l.ctx, meta(""), commands.ChangeExpiry{TokenID: id, ExpiresAt: &later}); err != nil {
-							t.Errorf("concurrent change: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			_, err := tt.run()
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			later := now.Add(2 * time.Hour)
+			err := hooked.raceAfterLoad(t, events.KindToken, tt.stale, func() error {
+				_, err := l.h.ChangeExpiry(l.ctx, meta(""), commands.ChangeExpiry{TokenID: tt.stale, ExpiresAt: &later})
+				return err
+			}, func() error {
+				_, err := tt.run()
+				return err
+			})
 			if !errors.Is(err, commands.ErrConflict) {
 				t.Fatalf("got %v, want ErrConflict", err)
 			}
@@ -700,22 +679,7 @@ func TestHandler_CreateLosingTheRaceIsExists(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l.t = t
-			var once sync.Once
-			hooked.mu.Lock()
-			hooked.afterLoad = func(kind, id string) {
-				if kind == tt.kind && id == tt.id {
-					once.Do(func() {
-						if err := tt.winner(); err != nil {
-							t.Errorf("winner: %v", err)
-						}
-					})
-				}
-			}
-			hooked.mu.Unlock()
-			err := tt.loser()
-			hooked.mu.Lock()
-			hooked.afterLoad = nil
-			hooked.mu.Unlock()
+			err := hooked.raceAfterLoad(t, tt.kind, tt.id, tt.winner, tt.loser)
 			if !errors.Is(err, commands.ErrExists) {
 				t.Fatalf("got %v, want ErrExists", err)
 			}

@@ -13,15 +13,26 @@ import (
 
 // decideCase is one row of a decide table: decide returns the payload or
 // an error; wantErr is a sentinel, wantField the ValidationError field
-// (with wantMsg a substring of its reason); neither means success, checked
-// by check when set.
+// (with wantMsg a substring of its reason), wantInvalid any
+// ValidationError; none of them means success, checked by check when set.
 type decideCase struct {
-	name      string
-	decide    func() (events.Payload, error)
-	wantErr   error
-	wantField string
-	wantMsg   string
-	check     func(t *testing.T, p events.Payload)
+	name        string
+	decide      func() (events.Payload, error)
+	wantErr     error
+	wantField   string
+	wantMsg     string
+	wantInvalid bool
+	check       func(t *testing.T, p events.Payload)
+}
+
+// eventOf is a decideCase check that the payload is of event type typ.
+func eventOf(typ string) func(t *testing.T, p events.Payload) {
+	return func(t *testing.T, p events.Payload) {
+		t.Helper()
+		if p.EventType() != typ {
+			t.Fatalf("event = %s, want %s", p.EventType(), typ)
+		}
+	}
 }
 
 const noField = "\x00" // wantField for a ValidationError without a field
@@ -47,6 +58,10 @@ func runDecideTable(t *testing.T, tests []decideCase) {
 				}
 				if !strings.Contains(v.Reason, tt.wantMsg) {
 					t.Errorf("reason = %q, want it to contain %q", v.Reason, tt.wantMsg)
+				}
+			case tt.wantInvalid:
+				if !commands.IsValidation(err) {
+					t.Fatalf("got %v, want a ValidationError", err)
 				}
 			default:
 				if err != nil {
@@ -215,12 +230,12 @@ func TestDecideRole(t *testing.T) {
 	none := commands.RoleState{}
 	create := func(mod func(*commands.CreateRole)) func() (events.Payload, error) {
 		c := commands.CreateRole{Name: "Token admin", Type: events.RoleTypeRoot, Description: "manages backend tokens",
-			Permissions: []string{commands.PermReadClientToken, commands.PermCreateClientToken}}
+			Permissions: []string{events.PermReadClientToken, events.PermCreateClientToken}}
 		mod(&c)
 		return func() (events.Payload, error) { return commands.DecideCreateRole(none, c) }
 	}
 	update := func(s commands.RoleState, mod func(*commands.UpdateRole)) func() (events.Payload, error) {
-		c := commands.UpdateRole{Name: "Renamed", Permissions: []string{commands.PermReadProjectToken}}
+		c := commands.UpdateRole{Name: "Renamed", Permissions: []string{events.PermReadProjectToken}}
 		mod(&c)
 		return func() (events.Payload, error) { return commands.DecideUpdateRole(s, c) }
 	}
@@ -240,7 +255,7 @@ func TestDecideRole(t *testing.T) {
 	}
 	tests := []decideCase{
 		{name: "create_root_role_permissions_sorted", decide: create(func(*commands.CreateRole) {}),
-			check: perms(commands.PermCreateClientToken, commands.PermReadClientToken)},
+			check: perms(events.PermCreateClientToken, events.PermReadClientToken)},
 		{name: "create_root_role_with_all_eight_token_permissions", decide: create(func(c *commands.CreateRole) { c.Permissions = commands.RootTokenPermissions }),
 			check: func(t *testing.T, p events.Payload) {
 				if n := len(p.(events.RoleCreated).Permissions); n != 8 {
@@ -249,19 +264,19 @@ func TestDecideRole(t *testing.T) {
 			}},
 		{name: "create_project_role_with_project_permissions", decide: create(func(c *commands.CreateRole) {
 			c.Type = events.RoleTypeProject
-			c.Permissions = []string{commands.PermDeleteProjectToken, commands.PermReadProjectToken, commands.PermReadProjectToken}
-		}), check: perms(commands.PermDeleteProjectToken, commands.PermReadProjectToken)},
+			c.Permissions = []string{events.PermDeleteProjectToken, events.PermReadProjectToken, events.PermReadProjectToken}
+		}), check: perms(events.PermDeleteProjectToken, events.PermReadProjectToken)},
 		{name: "create_role_without_permissions_stores_empty_list", decide: create(func(c *commands.CreateRole) { c.Permissions = nil }), check: perms()},
 		{name: "root_role_with_project_permission_rejected_naming_it", decide: create(func(c *commands.CreateRole) {
-			c.Permissions = []string{commands.PermReadClientToken, commands.PermCreateProjectToken}
+			c.Permissions = []string{events.PermReadClientToken, events.PermCreateProjectToken}
 		}), wantField: "permissions", wantMsg: `"CREATE_PROJECT_API_TOKEN" is not a root-role permission`},
 		{name: "project_role_with_root_permission_rejected_naming_it", decide: create(func(c *commands.CreateRole) {
 			c.Type = events.RoleTypeProject
-			c.Permissions = []string{commands.PermUpdateFrontendToken}
+			c.Permissions = []string{events.PermUpdateFrontendToken}
 		}), wantField: "permissions", wantMsg: `"UPDATE_FRONTEND_API_TOKEN" is not a project-role permission`},
 		{name: "unknown_permission_rejected_without_repeating_it", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{"CREATE_ADMIN_API_TOKEN"} }),
 			wantField: "permissions", wantMsg: "holds a name that is not a permission"},
-		{name: "admin_permission_reserved_to_predefined_admin", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{commands.PermAdmin} }),
+		{name: "admin_permission_reserved_to_predefined_admin", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{events.PermAdmin} }),
 			wantField: "permissions", wantMsg: "ADMIN"},
 		{name: "lowercase_permission_rejected", decide: create(func(c *commands.CreateRole) { c.Permissions = []string{"read_client_api_token"} }), wantField: "permissions"},
 		{name: "unknown_type_rejected", decide: create(func(c *commands.CreateRole) { c.Type = "global" }), wantField: "type"},
@@ -278,7 +293,7 @@ func TestDecideRole(t *testing.T) {
 
 		{name: "update_validates_against_the_roles_type", decide: update(customProject, func(*commands.UpdateRole) {}),
 			check: func(t *testing.T, p events.Payload) {
-				if got := p.(events.RoleUpdated); got.Name != "Renamed" || !slices.Equal(got.Permissions, []string{commands.PermReadProjectToken}) {
+				if got := p.(events.RoleUpdated); got.Name != "Renamed" || !slices.Equal(got.Permissions, []string{events.PermReadProjectToken}) {
 					t.Errorf("got %+v", got)
 				}
 			}},
@@ -464,7 +479,7 @@ func TestPermissionSets(t *testing.T) {
 			t.Errorf("%s is not a token permission", p)
 		}
 	}
-	if slices.Contains(commands.AllowedPermissions(events.RoleTypeRoot), commands.PermAdmin) {
+	if slices.Contains(commands.AllowedPermissions(events.RoleTypeRoot), events.PermAdmin) {
 		t.Error("ADMIN must not be assignable to custom roles")
 	}
 	if commands.AllowedPermissions("global") != nil {

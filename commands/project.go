@@ -165,18 +165,14 @@ func checkMember(m events.Owner) error {
 // CreateProject creates a project. Returns ErrExists when the id is taken
 // (or was used by a deleted project), a ValidationError for a bad field.
 func (h *Handler) CreateProject(ctx context.Context, m Meta, c CreateProject) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, true, FoldProject, func(s ProjectState, _ time.Time) (events.Payload, error) {
-		return DecideCreateProject(s, c)
-	})
+	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, true, FoldProject, withCommand(DecideCreateProject, c))
 }
 
 // UpdateProject changes a project's name or description with one
 // project.updated event. Returns ErrNotFound for an unknown or deleted
 // project, a ValidationError for a bad field or an empty command.
 func (h *Handler) UpdateProject(ctx context.Context, m Meta, c UpdateProject) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, false, FoldProject, func(s ProjectState, _ time.Time) (events.Payload, error) {
-		return DecideUpdateProject(s, c)
-	})
+	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, false, FoldProject, withCommand(DecideUpdateProject, c))
 }
 
 // AddProjectMember gives a user or service account a project role.
@@ -200,9 +196,7 @@ func (h *Handler) AddProjectMember(ctx context.Context, m Meta, c AddProjectMemb
 // ErrNotFound for an unknown or deleted project or a principal that is not
 // a member.
 func (h *Handler) RemoveProjectMember(ctx context.Context, m Meta, c RemoveProjectMember) (Result, error) {
-	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, false, FoldProject, func(s ProjectState, _ time.Time) (events.Payload, error) {
-		return DecideRemoveProjectMember(s, c)
-	})
+	return onAggregate(ctx, h, m, events.KindProject, c.ProjectID, false, FoldProject, withCommand(DecideRemoveProjectMember, c))
 }
 
 // DeleteProject deletes a project and, in the same atomic append, narrows

@@ -111,18 +111,15 @@ func checkRole(roleType, name, description string, permissions []string) (string
 // ErrExists when the id is taken, a ValidationError for a bad field or an
 // unknown permission (the error names it).
 func (h *Handler) CreateRole(ctx context.Context, m Meta, c CreateRole) (string, Result, error) {
-	return createWithID(ctx, h, m, events.KindRole, c.RoleID, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
-		return DecideCreateRole(s, c)
-	}, func(RoleState, events.Payload) []nameOp { return claim(events.ScopeRoleName, c.Name) })
+	return createWithID(ctx, h, m, events.KindRole, c.RoleID, FoldRole, withCommand(DecideCreateRole, c),
+		func(RoleState, events.Payload) []nameOp { return claim(events.ScopeRoleName, c.Name) })
 }
 
 // UpdateRole replaces a custom role's name, description and permissions.
 // Returns ErrNotFound for an unknown or deleted role (predefined roles
 // included: they have no aggregate).
 func (h *Handler) UpdateRole(ctx context.Context, m Meta, c UpdateRole) (Result, error) {
-	return onAggregateNames(ctx, h, m, events.KindRole, c.RoleID, false, FoldRole, func(s RoleState, _ time.Time) (events.Payload, error) {
-		return DecideUpdateRole(s, c)
-	}, func(s RoleState, p events.Payload) []nameOp {
+	return onAggregateNames(ctx, h, m, events.KindRole, c.RoleID, false, FoldRole, withCommand(DecideUpdateRole, c), func(s RoleState, p events.Payload) []nameOp {
 		if p == nil { // a replay: the new name's claim is the batch's last event, if any
 			return claim(events.ScopeRoleName, c.Name)
 		}

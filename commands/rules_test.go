@@ -3,6 +3,7 @@ package commands_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,23 @@ func run(n int, f func(i int) error) []error {
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// successes counts the nil errors of errs and fails t, naming the
+// operation what, on any error that is none of allowed.
+func successes(t *testing.T, what string, errs []error, allowed ...error) int {
+	t.Helper()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case slices.ContainsFunc(allowed, func(a error) bool { return errors.Is(err, a) }):
+		default:
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	return ok
 }
 
 func countTypes(evs []events.Envelope, typ string) int {
@@ -50,16 +68,7 @@ func TestHandler_AccountTokenLimitHoldsUnderConcurrency(t *testing.T) {
 			Owner: owner, ExpiresAt: &exp, Path: events.PathServiceAccount})
 		return err
 	})
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, commands.ErrTooManyTokens), errors.Is(err, commands.ErrConflict):
-		default:
-			t.Fatalf("create: %v", err)
-		}
-	}
+	ok := successes(t, "create", errs, commands.ErrTooManyTokens, commands.ErrConflict)
 	created := countTypes(l.between(1, l.lastSeq()), events.TypeTokenCreated)
 	if ok > limit || created != ok || ok == 0 {
 		t.Fatalf("%d creates succeeded, %d token.created stored, limit %d", ok, created, limit)
@@ -79,16 +88,7 @@ func TestHandler_OnBehalfFirstPersonalTokenHasOneWinner(t *testing.T) {
 		return err
 	}
 	errs := run(8, func(i int) error { return create(fmt.Sprintf("first-%d", i), true) })
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, commands.ErrNotFirstToken):
-		default:
-			t.Fatalf("create: %v", err)
-		}
-	}
+	ok := successes(t, "create", errs, commands.ErrNotFirstToken)
 	if ok != 1 {
 		t.Fatalf("%d on-behalf first tokens, want 1", ok)
 	}
@@ -110,16 +110,7 @@ func TestHandler_ConcurrentRevocationsExplainTheirConflict(t *testing.T) {
 		_, err := l.h.RevokeToken(l.ctx, meta(""), commands.RevokeToken{TokenID: id, Reason: events.ReasonDeleted})
 		return err
 	})
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, commands.ErrGone):
-		default:
-			t.Fatalf("revoke: %v", err)
-		}
-	}
+	ok := successes(t, "revoke", errs, commands.ErrGone)
 	if n := countTypes(l.load(events.KindToken, id), events.TypeTokenRevoked); ok != 1 || n != 1 {
 		t.Fatalf("%d revocations succeeded, %d stored, want 1 and 1", ok, n)
 	}
@@ -138,17 +129,13 @@ func TestHandler_LastTwoEnvironmentsDeletedAtOnceLeaveOne(t *testing.T) {
 	}
 	hooked := &hookStore{Store: l.store}
 	h := newTestHandler(hooked)
-	var once sync.Once
-	hooked.afterLoad = func(kind, id string) {
-		if kind == events.KindEnvironment && id == "green" {
-			once.Do(func() {
-				if _, err := l.h.DeleteEnvironment(l.ctx, meta("del-green"), commands.DeleteEnvironment{Name: "green", Others: []string{"blue"}}); err != nil {
-					t.Errorf("concurrent deletion: %v", err)
-				}
-			})
-		}
-	}
-	_, err := h.DeleteEnvironment(l.ctx, meta("del-blue"), commands.DeleteEnvironment{Name: "blue", Others: []string{"green"}})
+	err := hooked.raceAfterLoad(t, events.KindEnvironment, "green", func() error {
+		_, err := l.h.DeleteEnvironment(l.ctx, meta("del-green"), commands.DeleteEnvironment{Name: "green", Others: []string{"blue"}})
+		return err
+	}, func() error {
+		_, err := h.DeleteEnvironment(l.ctx, meta("del-blue"), commands.DeleteEnvironment{Name: "blue", Others: []string{"green"}})
+		return err
+	})
 	if !errors.Is(err, commands.ErrInvalidOperation) {
 		t.Fatalf("got %v, want ErrInvalidOperation", err)
 	}
@@ -194,18 +181,14 @@ func TestHandler_MemberAddedDuringProjectDeletionIsNotFound(t *testing.T) {
 	}
 	hooked := &hookStore{Store: l.store}
 	h := newTestHandler(hooked)
-	var once sync.Once
-	hooked.afterLoad = func(kind, id string) {
-		if kind == events.KindProject && id == "p1" {
-			once.Do(func() {
-				if _, err := l.h.DeleteProject(l.ctx, meta("del-p1"), "p1", nil); err != nil {
-					t.Errorf("concurrent deletion: %v", err)
-				}
-			})
-		}
-	}
-	_, err := h.AddProjectMember(l.ctx, meta("add-bob"), commands.AddProjectMember{ProjectID: "p1",
-		Member: events.Owner{Kind: events.ActorUser, ID: "u-bob"}, Role: events.RoleMember})
+	err := hooked.raceAfterLoad(t, events.KindProject, "p1", func() error {
+		_, err := l.h.DeleteProject(l.ctx, meta("del-p1"), "p1", nil)
+		return err
+	}, func() error {
+		_, err := h.AddProjectMember(l.ctx, meta("add-bob"), commands.AddProjectMember{ProjectID: "p1",
+			Member: events.Owner{Kind: events.ActorUser, ID: "u-bob"}, Role: events.RoleMember})
+		return err
+	})
 	if !errors.Is(err, commands.ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)
 	}

@@ -90,12 +90,12 @@ func TestFold_PrincipalAndCatalogueState(t *testing.T) {
 	t.Run("role_update_keeps_type", func(t *testing.T) {
 		t.Parallel()
 		s, err := commands.FoldRole(history(t, "r1", []uint64{1, 2},
-			events.RoleCreated{Name: "A", Type: events.RoleTypeProject, Permissions: []string{commands.PermReadProjectToken}},
-			events.RoleUpdated{Name: "B", Permissions: []string{commands.PermCreateProjectToken}}))
+			events.RoleCreated{Name: "A", Type: events.RoleTypeProject, Permissions: []string{events.PermReadProjectToken}},
+			events.RoleUpdated{Name: "B", Permissions: []string{events.PermCreateProjectToken}}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Name != "B" || s.Type != events.RoleTypeProject || len(s.Permissions) != 1 || s.Permissions[0] != commands.PermCreateProjectToken {
+		if s.Name != "B" || s.Type != events.RoleTypeProject || len(s.Permissions) != 1 || s.Permissions[0] != events.PermCreateProjectToken {
 			t.Errorf("state = %+v", s)
 		}
 	})

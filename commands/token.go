@@ -414,9 +414,7 @@ func containsAll(projects []string) bool {
 
 // ChangeExpiry sets a token's expiry.
 func (h *Handler) ChangeExpiry(ctx context.Context, m Meta, c ChangeExpiry) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideChangeExpiry(s, c)
-	})
+	return h.onToken(ctx, m, c.TokenID, withCommand(DecideChangeExpiry, c))
 }
 
 // ExpireToken records that a token's expiry passed (the scheduler's command).
@@ -428,14 +426,10 @@ func (h *Handler) ExpireToken(ctx context.Context, m Meta, tokenID string) (Resu
 
 // RevokeToken revokes a token.
 func (h *Handler) RevokeToken(ctx context.Context, m Meta, c RevokeToken) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideRevoke(s, c)
-	})
+	return h.onToken(ctx, m, c.TokenID, withCommand(DecideRevoke, c))
 }
 
 // ScopeToken narrows a token's projects, revoking it when none remain.
 func (h *Handler) ScopeToken(ctx context.Context, m Meta, c ScopeToken) (Result, error) {
-	return h.onToken(ctx, m, c.TokenID, func(s TokenState, _ time.Time) (events.Payload, error) {
-		return DecideScope(s, c)
-	})
+	return h.onToken(ctx, m, c.TokenID, withCommand(DecideScope, c))
 }

@@ -149,77 +149,49 @@ func TestDecideLifecycle(t *testing.T) {
 	expiredRecorded := liveTok
 	expiredRecorded.Expired = true
 
-	tests := []struct {
-		name    string
-		decide  func() (events.Payload, error)
-		wantErr error // sentinel, or nil
-		wantVal bool  // want a ValidationError
-		want    string
-	}{
-		{"change_expiry_of_unknown_token_is_not_found", func() (events.Payload, error) {
+	tests := []decideCase{
+		{name: "change_expiry_of_unknown_token_is_not_found", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(commands.TokenState{}, commands.ChangeExpiry{})
-		}, commands.ErrNotFound, false, ""},
-		{"change_expiry_of_revoked_token_is_gone", func() (events.Payload, error) {
+		}, wantErr: commands.ErrNotFound},
+		{name: "change_expiry_of_revoked_token_is_gone", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(revoked, commands.ChangeExpiry{ExpiresAt: at(time.Hour)})
-		}, commands.ErrGone, false, ""},
-		{"change_expiry_to_never", func() (events.Payload, error) {
+		}, wantErr: commands.ErrGone},
+		{name: "change_expiry_to_never", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(liveTok, commands.ChangeExpiry{})
-		}, nil, false, events.TypeTokenExpiryChanged},
-		{"change_expiry_to_past_is_accepted", func() (events.Payload, error) {
+		}, check: eventOf(events.TypeTokenExpiryChanged)},
+		{name: "change_expiry_to_past_is_accepted", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(liveTok, commands.ChangeExpiry{ExpiresAt: at(-time.Hour)})
-		}, nil, false, events.TypeTokenExpiryChanged},
-		{"personal_token_expiry_cannot_be_never", func() (events.Payload, error) {
+		}, check: eventOf(events.TypeTokenExpiryChanged)},
+		{name: "personal_token_expiry_cannot_be_never", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(pat, commands.ChangeExpiry{})
-		}, nil, true, ""},
-		{"expire_after_expiry_moment", func() (events.Payload, error) { return commands.DecideExpire(liveTok, now) }, nil, false, events.TypeTokenExpired},
-		{"expire_before_expiry_moment_rejected", func() (events.Payload, error) { return commands.DecideExpire(pat, now) }, nil, true, ""},
-		{"expire_token_without_expiry_rejected", func() (events.Payload, error) { return commands.DecideExpire(all, now) }, nil, true, ""},
-		{"expire_twice_rejected", func() (events.Payload, error) { return commands.DecideExpire(expiredRecorded, now) }, commands.ErrExists, false, ""},
-		{"revoke_live_token", func() (events.Payload, error) {
+		}, wantInvalid: true},
+		{name: "expire_after_expiry_moment", decide: func() (events.Payload, error) { return commands.DecideExpire(liveTok, now) }, check: eventOf(events.TypeTokenExpired)},
+		{name: "expire_before_expiry_moment_rejected", decide: func() (events.Payload, error) { return commands.DecideExpire(pat, now) }, wantInvalid: true},
+		{name: "expire_token_without_expiry_rejected", decide: func() (events.Payload, error) { return commands.DecideExpire(all, now) }, wantInvalid: true},
+		{name: "expire_twice_rejected", decide: func() (events.Payload, error) { return commands.DecideExpire(expiredRecorded, now) }, wantErr: commands.ErrExists},
+		{name: "revoke_live_token", decide: func() (events.Payload, error) {
 			return commands.DecideRevoke(liveTok, commands.RevokeToken{Reason: events.ReasonDeleted})
-		}, nil, false, events.TypeTokenRevoked},
-		{"revoke_twice_is_gone", func() (events.Payload, error) {
+		}, check: eventOf(events.TypeTokenRevoked)},
+		{name: "revoke_twice_is_gone", decide: func() (events.Payload, error) {
 			return commands.DecideRevoke(revoked, commands.RevokeToken{Reason: events.ReasonDeleted})
-		}, commands.ErrGone, false, ""},
-		{"revoke_needs_known_reason", func() (events.Payload, error) {
+		}, wantErr: commands.ErrGone},
+		{name: "revoke_needs_known_reason", decide: func() (events.Payload, error) {
 			return commands.DecideRevoke(liveTok, commands.RevokeToken{Reason: "because"})
-		}, nil, true, ""},
-		{"scope_drops_one_of_two_projects", func() (events.Payload, error) {
+		}, wantInvalid: true},
+		{name: "scope_drops_one_of_two_projects", decide: func() (events.Payload, error) {
 			return commands.DecideScope(liveTok, commands.ScopeToken{Remove: []string{"a"}})
-		}, nil, false, events.TypeTokenScoped},
-		{"scope_removing_last_project_revokes_never_widens", func() (events.Payload, error) {
+		}, check: eventOf(events.TypeTokenScoped)},
+		{name: "scope_removing_last_project_revokes_never_widens", decide: func() (events.Payload, error) {
 			return commands.DecideScope(liveTok, commands.ScopeToken{Remove: []string{"a", "b"}})
-		}, nil, false, events.TypeTokenRevoked},
-		{"scope_of_all_projects_token_rejected", func() (events.Payload, error) {
+		}, check: eventOf(events.TypeTokenRevoked)},
+		{name: "scope_of_all_projects_token_rejected", decide: func() (events.Payload, error) {
 			return commands.DecideScope(all, commands.ScopeToken{Remove: []string{"a"}})
-		}, nil, true, ""},
-		{"scope_without_overlap_rejected", func() (events.Payload, error) {
+		}, wantInvalid: true},
+		{name: "scope_without_overlap_rejected", decide: func() (events.Payload, error) {
 			return commands.DecideScope(liveTok, commands.ScopeToken{Remove: []string{"z"}})
-		}, nil, true, ""},
+		}, wantInvalid: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p, err := tt.decide()
-			switch {
-			case tt.wantErr != nil:
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("got %v, want %v", err, tt.wantErr)
-				}
-			case tt.wantVal:
-				if !commands.IsValidation(err) {
-					t.Fatalf("got %v, want a ValidationError", err)
-				}
-			default:
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if p.EventType() != tt.want {
-					t.Fatalf("event = %s, want %s", p.EventType(), tt.want)
-				}
-			}
-		})
-	}
+	runDecideTable(t, tests)
 }
 
 func TestDecideScope_KeepsRemainingProjects(t *testing.T) {
