@@ -76,6 +76,10 @@ type metrics struct {
 	auditUnauthenticated prometheus.Counter
 }
 
+// latencyBuckets are the histogram buckets of every duration metric, in
+// seconds: 100 µs to 5 s.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
 func newMetrics(s *Server, t Telemetry) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -86,7 +90,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tokenledger_http_request_duration_seconds",
 			Help:    "HTTP request duration by route pattern.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			Buckets: latencyBuckets,
 		}, []string{"route"}),
 		verified: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tokenledger_token_verifications_total",
@@ -95,7 +99,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		appendTook: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tokenledger_append_duration_seconds",
 			Help:    "Time of one append to the stream (one event or one atomic batch), failed ones included.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			Buckets: latencyBuckets,
 		}),
 		appendFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tokenledger_append_errors_total",

@@ -46,11 +46,7 @@ func TestIntrospectionSpendsTheAddressBudgetOfUnknownTokens(t *testing.T) {
 // sharing the same bucket, is open again.
 func TestRevocationBudgetReadsTheLedgerClock(t *testing.T) {
 	const burst = 3
-	clock := servicetest.NewClock(time.Now())
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-		c.UnauthRate, c.UnauthBurst = 1, burst
-		c.Now = clock.Now
-	})
+	s, clock := startWithClockedBudget(t, burst)
 	limited := false
 	for i := range 4 * burst {
 		r := form(s, "/api/ledger/revoke", "", url.Values{"token": {fmt.Sprintf("*:development.unknown-%04d", i)}})

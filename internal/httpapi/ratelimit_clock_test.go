@@ -21,11 +21,7 @@ import (
 // is 1 a second.)
 func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	const burst = 3
-	clock := servicetest.NewClock(time.Now())
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-		c.UnauthRate, c.UnauthBurst = 1, burst
-		c.Now = clock.Now
-	})
+	s, clock := startWithClockedBudget(t, burst)
 	c := s.Dial()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	body := `{"tokens":["*:development.slow-guess"]}`
@@ -62,4 +58,16 @@ func TestSlowRequestDoesNotRefillTheAddressBudget(t *testing.T) {
 	if r2.Status != http.StatusTooManyRequests {
 		t.Fatalf("after a slow request the address is no longer limited: status %d", r2.Status)
 	}
+}
+
+// startWithClockedBudget starts the service with an unknown-token budget
+// of burst per address, refilled at 1 a second of a clock the test moves.
+func startWithClockedBudget(t *testing.T, burst int) (*servicetest.Service, *servicetest.Clock) {
+	t.Helper()
+	clock := servicetest.NewClock(time.Now())
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+		c.UnauthRate, c.UnauthBurst = 1, burst
+		c.Now = clock.Now
+	})
+	return s, clock
 }
