@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/directget"
+	"github.com/tokenledger/tokenledger/projections/feed/directget"
 )
 
 // Reading events back by sequence, for the audit trail's pages and

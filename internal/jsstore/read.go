@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/directget"
+	"github.com/tokenledger/tokenledger/projections/feed/directget"
 )
 
 // loadPageSize is how many messages one Direct Get batch request asks for.

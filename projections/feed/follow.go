@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tokenledger/tokenledger/internal/directget"
+	"github.com/tokenledger/tokenledger/projections/feed/directget"
 )
 
 // Defaults of [Follower].

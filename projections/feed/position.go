@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tokenledger/tokenledger/internal/directget"
+	"github.com/tokenledger/tokenledger/projections/feed/directget"
 )
 
 // LastSequence is the feed's last sequence (0 for an empty feed), read
