@@ -123,6 +123,7 @@ func (s *Set) restore(r *snapenc.Reader) error {
 	}
 	n := r.Count(32)
 	s.all = make([]*entry, 0, n)
+	s.vx.reserve(n) // one table of the final size, not a doubling per power of two
 	prevSeq := uint64(0)
 	for range n {
 		flags := r.Uint()
@@ -187,6 +188,19 @@ func (s *Set) reset() {
 	s.deletedProjects, s.deletedEnvs, s.deletedOwners = n.deletedProjects, n.deletedEnvs, n.deletedOwners
 	s.vx.tab.Store(nil)
 	s.vx.n = 0
+}
+
+// reserve makes an empty index a table with room for n verifiers at the
+// load put keeps (the size a replay of n creations ends with).
+func (x *vindex) reserve(n int) {
+	if x.tab.Load() != nil {
+		return
+	}
+	size := vindexMinSlots
+	for size < 2*(n+1) {
+		size *= 2
+	}
+	x.tab.Store(&vtable{slots: make([]vslot, size), mask: uint64(size - 1)})
 }
 
 func readSet(r *snapenc.Reader, m map[string]bool) {
