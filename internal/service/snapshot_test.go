@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
@@ -387,5 +388,45 @@ func TestForgedSnapshotCannotResurrectARevokedToken(t *testing.T) {
 			}
 			_ = m.Close()
 		})
+	}
+}
+
+// TestSnapshotIsWrittenEveryNEventsAndNeverWhenOff: with --snapshot-every
+// 5 a running ledger writes a snapshot once 5 events were applied (no
+// shutdown needed), one that authenticates and stands past them; with
+// --snapshot-file off no file appears, even at shutdown.
+func TestSnapshotIsWrittenEveryNEventsAndNeverWhenOff(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	m, _ := startLedger(t, dir, 1000, func(c *Config) { c.SnapshotEvery = 5 })
+	_, err := os.Stat(dir + ".snapshot")
+	if err == nil {
+		t.Fatal("a snapshot before any event was applied after the start")
+	}
+	tokenLifecycles(t, m, 6)
+	want := m.Runner.LastApplied()
+	key, err := ledgerkey.Load(ledgerkey.DefaultFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := key.DeriveKey(snapshotMACInfo)
+	var h snapHeader
+	for i := 0; i < 200; i++ { // up to 10 s
+		if b, err := os.ReadFile(dir + ".snapshot"); err == nil {
+			if h, err = decodeSnapshot(b, mac); err == nil && h.seq >= want {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h.seq < want {
+		t.Fatalf("no snapshot at or past %d while running (last at %d)", want, h.seq)
+	}
+
+	off := filepath.Join(t.TempDir(), "data")
+	m, _ = startLedger(t, off, 1000, func(c *Config) { c.SnapshotEvery, c.SnapshotFile = 1, SnapshotOff })
+	tokenLifecycles(t, m, 3)
+	_ = m.Close()
+	if _, err := os.Stat(off + ".snapshot"); err == nil {
+		t.Fatal("a snapshot was written with --snapshot-file off")
 	}
 }
