@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func BenchmarkServiceRestart(b *testing.B) {
 		n = v
 	}
 	dir := filepath.Join(b.TempDir(), "data")
+	var cpuSpent time.Duration // by the last start
 	start := func(snapshots bool) (*Main, time.Duration) {
 		env := map[string]string{"INIT_ADMIN_API_TOKENS": testAdmin}
 		cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, NATSListen: "off", ExpiryEvery: time.Hour, Replicas: 1, NoSync: true,
@@ -40,11 +42,12 @@ func BenchmarkServiceRestart(b *testing.B) {
 		m := NewMain(cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		if err := m.Run(ctx); err != nil {
 			_ = m.Close()
 			b.Fatal(err)
 		}
+		cpuSpent = cpuTime() - c0
 		return m, time.Since(t0)
 	}
 	m, _ := start(false)
@@ -58,20 +61,20 @@ func BenchmarkServiceRestart(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	var floor, full, snap time.Duration
+	var floor, full, snap, floorCPU, fullCPU, snapCPU time.Duration
 	for b.Loop() {
 		m, took := start(false)
-		full += took
+		full, fullCPU = full+took, fullCPU+cpuSpent
 		js, err := jetstream.New(m.nc)
 		if err != nil {
 			b.Fatal(err)
 		}
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		rawCount(b, js, int(last))
-		floor += time.Since(t0)
+		floor, floorCPU = floor+time.Since(t0), floorCPU+cpuTime()-c0
 		_ = m.Close()
 		m, took = start(true)
-		snap += took
+		snap, snapCPU = snap+took, snapCPU+cpuSpent
 		if m.Runner.Replay().Events > 2 {
 			b.Fatalf("the start from the snapshot replayed %d events", m.Runner.Replay().Events)
 		}
@@ -83,6 +86,19 @@ func BenchmarkServiceRestart(b *testing.B) {
 	b.ReportMetric(per(full), "s-start-full-replay")
 	b.ReportMetric(per(snap), "s-start-from-snapshot")
 	b.ReportMetric(float64(full)/float64(snap), "full/snapshot")
+	b.ReportMetric(per(floorCPU), "cpu-s-floor-raw-consumer")
+	b.ReportMetric(per(fullCPU), "cpu-s-start-full-replay")
+	b.ReportMetric(per(snapCPU), "cpu-s-start-from-snapshot")
+}
+
+// cpuTime is the CPU time this process used so far (user and system, the
+// embedded NATS server's included).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rawCount reads n messages of the stream with an ordered consumer and
