@@ -200,7 +200,9 @@ func (l *Log) restore(r *snapenc.Reader) error {
 		}
 		return uint32(i)
 	}
-	for range r.Count(17) {
+	nTokens := r.Count(17)
+	l.tokens = make(map[[16]byte]uint32, nTokens) // sized once, not grown
+	for range nTokens {
 		var id [16]byte
 		copy(id[:], r.Raw(len(id)))
 		l.tokens[id] = scopeOf()
