@@ -16,7 +16,7 @@ type Appender interface {
 }
 
 // FillTokenHistory appends the histories of n backend tokens of project
-// default in environment development through a, in batches of up to 500
+// default in environment development through a, in batches of up to 100
 // events: per token a token.created, then perToken-1 later events (expiry
 // changes; the last one of every other token a revocation). The secret of
 // token i is TokenSecret(i). It returns the number of events appended;
@@ -30,8 +30,8 @@ func FillTokenHistory(tb testing.TB, ctx context.Context, a Appender, n, perToke
 	at := time.Now().UTC()
 	appended := 0
 	for round := range perToken {
-		for lo := 0; lo < n; lo += 500 {
-			hi := min(n, lo+500)
+		for lo := 0; lo < n; lo += 100 {
+			hi := min(n, lo+100)
 			batch := make([]commands.Append, 0, hi-lo)
 			for i := lo; i < hi; i++ {
 				var p events.Payload
