@@ -124,7 +124,7 @@ type Stats struct {
 	Staleness time.Duration
 	// HeartbeatAt is when the verifier last had applied everything the
 	// feed publisher's heartbeat announced (zero before the first);
-	// HeartbeatAge is its age (Verify fails closed once it exceeds
+	// HeartbeatAge is its age (before the first: the verifier's age) (Verify fails closed once it exceeds
 	// Config.MaxStaleness, unless Config.IgnoreHeartbeat).
 	HeartbeatAt  time.Time
 	HeartbeatAge time.Duration
@@ -145,10 +145,13 @@ type Verifier struct {
 	// synced is the last catch-up moment on the monotonic clock, as
 	// nanoseconds after base (+1, so that 0 means never): staleness is
 	// real elapsed time, whatever Config.Now says.
-	base      time.Time
-	synced    atomic.Int64
-	feedSeq   atomic.Uint64
-	lastEvent atomic.Int64 // unix nanoseconds of the last applied event's Time
+	base    time.Time
+	synced  atomic.Int64
+	feedSeq atomic.Uint64
+	// appliedFeed is the last feed sequence whose event is in the set
+	// (feedSeq is stored before the event is applied).
+	appliedFeed atomic.Uint64
+	lastEvent   atomic.Int64 // unix nanoseconds of the last applied event's Time
 	// beat is the monotonic moment (as synced) of the last heartbeat
 	// whose feed sequence was applied: the feed was complete then.
 	beat atomic.Int64
@@ -350,11 +353,11 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	p := pendingBeat{hb: hb, at: v.now()}
-	// Checked under mu: apply stores feedSeq before it takes mu to settle
+	// Checked under mu: apply stores appliedFeed before it takes mu to settle
 	// the pending heartbeats, so a heartbeat is either seen satisfied here
 	// or settled there.
 	v.mu.Lock()
-	if hb.FeedSequence <= v.feedSeq.Load() {
+	if hb.FeedSequence <= v.appliedFeed.Load() {
 		v.mu.Unlock()
 		v.beaten(p)
 		return
@@ -399,20 +402,29 @@ func (v *Verifier) heartbeatsUpTo(fseq uint64) {
 // hold back later revocations.
 func (v *Verifier) apply(ev feed.Event) error {
 	v.feedSeq.Store(ev.Sequence) // handled, applied or not: never read again
-	defer v.heartbeatsUpTo(ev.Sequence)
+	v.applyEvent(ev)
+	// Only now, with the event in the set and its hooks run, may a
+	// heartbeat that announced it count.
+	v.appliedFeed.Store(ev.Sequence)
+	v.heartbeatsUpTo(ev.Sequence)
+	return nil
+}
+
+// applyEvent applies one feed event to the set and runs its hooks.
+func (v *Verifier) applyEvent(ev feed.Event) {
 	if v.cfg.VerifyEvent != nil {
 		if err := v.cfg.VerifyEvent(ev); err != nil {
 			v.report(fmt.Errorf("verifier: feed sequence %d refused, not applied: %w", ev.Sequence, err))
-			return nil
+			return
 		}
 	}
 	env, err := ev.Envelope()
 	if err != nil {
 		v.report(fmt.Errorf("verifier: not applied: %w", err))
-		return nil
+		return
 	}
 	if env.Sequence <= v.set.LastApplied() {
-		return nil // a copy of a ledger event applied already
+		return // a copy of a ledger event applied already
 	}
 	// A token already revoked (or orphaned) was reported when it stopped
 	// verifying; its later token.revoked is not reported again.
@@ -424,7 +436,7 @@ func (v *Verifier) apply(ev feed.Event) error {
 	orphaned, err := v.set.ApplyOrphans(env)
 	if err != nil {
 		v.report(fmt.Errorf("verifier: feed sequence %d not applied: %w", ev.Sequence, err))
-		return nil
+		return
 	}
 	v.lastEvent.Store(env.Time.UnixNano())
 	defer v.notify(env.Sequence) // after the hooks: WaitFor returns once they ran
@@ -445,7 +457,7 @@ func (v *Verifier) apply(ev feed.Event) error {
 				Reason: reason, Replayed: replayed})
 		}
 	}
-	return nil
+	return
 }
 
 // deletionReason is the revocation reason the ledger records for the
@@ -577,8 +589,8 @@ func (v *Verifier) Stats() Stats {
 	}
 	if n := v.beat.Load(); n != 0 {
 		s.HeartbeatAt = v.base.Add(time.Duration(n - 1)).UTC()
-		s.HeartbeatAge = v.staleness(n)
 	}
+	s.HeartbeatAge = v.staleness(max(v.beat.Load(), 1))
 	return s
 }
 
