@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/natstest"
 	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
@@ -60,4 +65,95 @@ func TestStoredStatusHeaderMessageStopsTheLedger(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publishOfflineMsg is publishOffline for a message with headers.
+func publishOfflineMsg(t *testing.T, dir string, m *nats.Msg) uint64 {
+	t.Helper()
+	cfg := jsstore.DefaultEmbedded(dir)
+	cfg.SyncAlways = false
+	cfg.OwnerPassword, cfg.FeedPassword = "attacker", "attacker-feed"
+	srv, err := jsstore.StartEmbedded(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "attacker"), nats.InProcessServer(srv),
+		nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := js.PublishMsg(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// verify on a stopped data dir must name a planted status-header
+// message as tampering at its sequence (exit 7), not fail to read
+// (exit 1) or miss it.
+func TestStatusHeaderMessageWrittenOfflineIsNamedByVerifyAndAtStart(t *testing.T) {
+	for _, status := range []string{"100", "408"} {
+		t.Run(status, func(t *testing.T) {
+			s := servicetest.Start(t, "", nil)
+			s.CreateToken("client", "development")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dir := s.Config.DataDir
+			m := nats.NewMsg("ledger.log.planted.status")
+			m.Header.Set("Status", status)
+			seq := publishOfflineMsg(t, dir, m)
+			code, rep := verifyDataDirCode(t, dir)
+			if code != cli.ExitTampered || rep["seq"] != float64(seq) {
+				t.Errorf("verify: exit %d, %v at %v (%v); want exit %d naming the planted message at %d",
+					code, rep["kind"], rep["seq"], rep["detail"], cli.ExitTampered, seq)
+			}
+			// The ledger itself, started on it, must report it within
+			// seconds (README: "the newest record too: reported within
+			// seconds, not waited for").
+			logs := &servicetest.LogBuffer{}
+			m2 := service.NewMain(servicetest.Config(dir, nil, logs))
+			defer m2.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := m2.Run(ctx)
+			te := (*events.TamperError)(nil)
+			if m2.Runner != nil {
+				te = events.AsTamper(m2.Runner.Err())
+			}
+			if te == nil || te.Seq != seq {
+				t.Errorf("start on the planted data dir: Run %v, projections %v; want a tamper stop at %d", err, te, seq)
+			}
+		})
+	}
+}
+
+// verifyDataDirCode is verifyDataDir that tolerates no JSON report
+// (exit 1: it could not verify).
+func verifyDataDirCode(t *testing.T, dir string) (int, map[string]any) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
+		ReadDataDir: func(ctx context.Context, dir string, setup func(cli.DataDir) error, fn func(uint64, []byte) error) (cli.DataDir, error) {
+			conv := func(r service.StoredRecords) cli.DataDir {
+				return cli.DataDir{LastSeq: r.LastSeq, KeyFile: r.KeyFile, KeptFile: r.KeptFile}
+			}
+			r, err := service.ReadDataDir(ctx, dir, func(r service.StoredRecords) error { return setup(conv(r)) }, fn)
+			return conv(r), err
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"verify", "--json", "--data-dir", dir}, env)
+	rep := map[string]any{}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		rep["detail"] = stderr.String()
+	}
+	return code, rep
 }
