@@ -140,7 +140,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 			}
 			// A batch is cut short at directget.MaxBytes; the server tells
 			// how many events remain after its last one.
-			if msgs[len(msgs)-1].Header.Get(directget.NumPendingHeader) == "0" {
+			if directget.Pending(msgs[len(msgs)-1]) == "0" {
 				f.caughtUp(asked)
 				break
 			}
