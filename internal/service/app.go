@@ -152,7 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.api != nil {
 			m.api.ObserveAppend(took, err)
 		}
-	}}
+	}, halted: m.tamperStop}
 	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
