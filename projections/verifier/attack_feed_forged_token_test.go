@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -56,7 +57,11 @@ func TestVerifierNeverAcceptsATokenPlantedInTheFeed(t *testing.T) {
 	if _, err := js.PublishMsg(ctxFor(t), m); err != nil {
 		t.Fatal(err)
 	}
-	_ = v.WaitFor(ctxFor(t), 2) // bounded by the test context
+	// The plant claims ledger sequence 2, which the ledger never reached:
+	// give the verifier a moment to read it (bounded), then ask.
+	wctx, cancel := context.WithTimeout(ctxFor(t), 3*time.Second)
+	_ = v.WaitFor(wctx, 2)
+	cancel()
 	if tok, err := v.Verify(forged); err == nil {
 		t.Errorf("the embedded verifier accepts a token planted in the feed (id %s), never written by the ledger", tok.ID)
 	}
