@@ -35,7 +35,9 @@ func TestStartUpLogsTheReplay(t *testing.T) {
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := servicetest.StartWith(t, first.Config.DataDir, nil, func(c *service.Config) { c.ReplayProgressEvery = time.Hour })
+	s := servicetest.StartWith(t, first.Config.DataDir, nil, func(c *service.Config) {
+		c.ReplayProgressEvery, c.SnapshotFile = time.Hour, service.SnapshotOff // a full replay, not the snapshot
+	})
 	count := map[string]int{}
 	var done struct {
 		Events float64 `json:"events_applied"`

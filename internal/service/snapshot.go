@@ -213,6 +213,28 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	if env, err := events.Unmarshal(stored); err != nil || env.Hash != evHash {
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
+	// Tamper evidence is kept: every record 1..S as stored must be the
+	// leaf the snapshot's tree holds (raw bytes hashed, nothing decoded).
+	// A record edited, deleted, reordered or renumbered while the ledger
+	// was stopped discards the snapshot, and the full replay names it as
+	// it always did.
+	next := uint64(1)
+	err = s.store.ReadStored(ctx, 1, seq, func(sq uint64, data []byte) error {
+		if sq != next {
+			return fmt.Errorf("sequence %d is missing", next)
+		}
+		next++
+		if want, err := ps.integrity.Tree().LeafHash(sq); err != nil || tlog.RecordHash(data) != want {
+			return fmt.Errorf("the record at sequence %d is not the one the snapshot's tree holds", sq)
+		}
+		return nil
+	})
+	if err == nil && next != seq+1 {
+		err = fmt.Errorf("the stream holds records up to %d, the snapshot %d", next-1, seq)
+	}
+	if err != nil {
+		return nil, fail("the stream does not match it: %v", err)
+	}
 	if err := chain.Resume(vkey, firstSigned); err != nil {
 		return nil, fail("the key chain: %v", err)
 	}
