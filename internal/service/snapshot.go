@@ -214,12 +214,13 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
 	// Tamper evidence is kept: every record 1..S as stored must be the
-	// leaf the snapshot's tree holds (raw bytes hashed, nothing decoded).
+	// leaf the snapshot's tree holds (raw bytes hashed, nothing decoded;
+	// one ordered consumer, the fastest read of a dense run).
 	// A record edited, deleted, reordered or renumbered while the ledger
 	// was stopped discards the snapshot, and the full replay names it as
 	// it always did.
 	next := uint64(1)
-	err = s.store.ReadStored(ctx, 1, seq, func(sq uint64, data []byte) error {
+	err = s.store.EventRange(ctx, 1, seq, func(sq uint64, data []byte) error {
 		if sq != next {
 			return fmt.Errorf("sequence %d is missing", next)
 		}
