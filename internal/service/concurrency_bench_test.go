@@ -3,7 +3,9 @@ package service_test
 // Benchmarks of issue 16's concurrency goals. Each benchmark runs b.N
 // operations of ours and b.N of its peer, alternating in 10 slices so that
 // both see the same neighbours on a shared machine, and reports each
-// side's ops/s and p50/p99 latency (ms) and the ratio ours/peer:
+// side's ops/s, p50/p99 latency (ms) and process CPU per operation (the
+// clients' included: both sides run in this process), and the ratio of
+// ops/s ours/peer:
 //
 //	go test -run '^$' -bench '^BenchmarkCreateConcurrency16$' -benchtime 2000x -count 3 ./internal/service/
 //	go test -run '^$' -bench '^BenchmarkValidateConcurrency16$' -benchtime 20000x -count 3 ./internal/service/
@@ -33,6 +35,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +66,7 @@ type side struct {
 	op      func(w, i int) error
 	lat     []time.Duration
 	elapsed time.Duration
+	cpu     time.Duration // the process's CPU time (user and system) during the side's slices
 }
 
 // compare runs b.N operations of each side on benchConcurrency goroutines,
@@ -92,6 +96,7 @@ func compare(b *testing.B, ours, peer *side) {
 		b.ReportMetric(float64(len(s.lat))/s.elapsed.Seconds(), s.name+"_ops/s")
 		b.ReportMetric(ms(0.50), s.name+"_p50_ms")
 		b.ReportMetric(ms(0.99), s.name+"_p99_ms")
+		b.ReportMetric(float64(s.cpu.Microseconds())/float64(len(s.lat)), s.name+"_cpu_µs/op")
 	}
 	b.ReportMetric((float64(len(ours.lat))/ours.elapsed.Seconds())/(float64(len(peer.lat))/peer.elapsed.Seconds()), "ratio")
 }
@@ -103,7 +108,7 @@ func (s *side) run(from, n int, deadline time.Time) error {
 	last := int64(from + n)
 	lat := make([][]time.Duration, benchConcurrency)
 	errs := make(chan error, benchConcurrency)
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	var wg sync.WaitGroup
 	for w := range benchConcurrency {
 		wg.Go(func() {
@@ -128,12 +133,24 @@ func (s *side) run(from, n int, deadline time.Time) error {
 	}
 	wg.Wait()
 	s.elapsed += time.Since(start)
+	s.cpu += processCPU() - cpu
 	close(errs)
 	if err := <-errs; err != nil {
 		return err
 	}
 	s.lat = append(s.lat, slices.Concat(lat...)...)
 	return nil
+}
+
+// processCPU is the CPU time the process used so far (user and system):
+// servers, clients and peers all run in it, so a side's share is its
+// whole cost on this machine, whatever the neighbours do to wall time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // keepAliveClient is an HTTP client whose connections stay open between
