@@ -63,8 +63,12 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, dst []byte
 	return body, nil
 }
 
-// appendAll appends everything rd holds to dst, like io.ReadAll.
+// appendAll appends everything rd holds to dst, like io.ReadAll (which
+// starts with 512 bytes, as appendAll does for a nil dst).
 func appendAll(dst []byte, rd io.Reader) ([]byte, error) {
+	if dst == nil {
+		dst = make([]byte, 0, 512)
+	}
 	for {
 		if len(dst) == cap(dst) {
 			dst = append(dst, 0)[:len(dst)]
