@@ -94,7 +94,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 				return err
 			}
 		}
-		pending, err := strconv.ParseUint(last.Header.Get(numPendingHeader), 10, 64)
+		pending, err := strconv.ParseUint(directget.Pending(last), 10, 64)
 		if err != nil {
 			return fmt.Errorf("jsstore: read %s: bad %s header at sequence %d: %w", filter, numPendingHeader, last.Sequence, err)
 		}
