@@ -153,7 +153,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	m.HandleFunc("GET /schemas/events", s.handleEventSchemas)
 	m.HandleFunc("GET /schemas/events/{name}", s.handleEventSchema)
-	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
+	m.HandleFunc(edgeValidatePattern, s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
 	m.HandleFunc("POST /api/admin/api-tokens", s.authed(s.createToken))
@@ -235,6 +235,10 @@ const (
 	readyPattern   = "GET /ready"
 	metricsPattern = "GET /metrics"
 )
+
+// edgeValidatePattern is Unleash Edge's validation route: its answers 200
+// are logged at DEBUG too (see accessLogLevel).
+const edgeValidatePattern = "POST /edge/validate"
 
 // handleHealth is liveness: the process is up and serves HTTP. It answers
 // 200 during a long replay and while the ledger refuses writes (a restart
