@@ -1,0 +1,510 @@
+package events
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// StoredFields is what [Scanner.Scan] reads of a stored format-2 event
+// without decoding it: the members the integrity checks need, as
+// sub-slices of the stored bytes (each a plain JSON string's contents,
+// which needs no unescaping), and the SHA-256 of its canonical bytes
+// computed from the stored bytes.
+type StoredFields struct {
+	// The members of the same names; nil when absent.
+	ID, Type, Kind, Aggregate, Prev, Hash, Key, Sig []byte
+	// Sum is the SHA-256 of the event's canonical bytes: what
+	// [Envelope.CheckHash] recomputes after [Unmarshal], here without
+	// decoding or re-encoding the event.
+	Sum [sha256.Size]byte
+}
+
+// Sealed reports whether the stored Hash member is the lower-case hex of
+// Sum: the event's bytes match its hash.
+func (f *StoredFields) Sealed() bool {
+	if len(f.Hash) != 2*sha256.Size {
+		return false
+	}
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], f.Sum[:])
+	return bytes.Equal(h[:], f.Hash)
+}
+
+// A Scanner reads stored events ([Scanner.Scan]) reusing its buffers. It
+// is not safe for concurrent use; give each goroutine its own.
+type Scanner struct {
+	canon []byte // the canonical bytes being built
+	tmp   []byte // a value canonicalised on its own
+}
+
+// The top-level members of a stored envelope, in the order of their names
+// under RFC 8785 (by UTF-16 code units; all are ASCII), the order of the
+// canonical bytes. hash and sig are not hashed.
+const (
+	mActor = iota
+	mAggregate
+	mCommand
+	mData
+	mFmt
+	mHash
+	mID
+	mKey
+	mKind
+	mPrev
+	mReason
+	mSig
+	mTime
+	mType
+	mV
+	mVia
+	nMembers
+)
+
+var memberNames = [nMembers]string{"actor", "aggregate", "command", "data", "fmt", "hash", "id", "key", "kind", "prev", "reason", "sig", "time", "type", "v", "via"}
+
+func memberIndex(name []byte) int {
+	switch string(name) {
+	case "actor":
+		return mActor
+	case "aggregate":
+		return mAggregate
+	case "command":
+		return mCommand
+	case "data":
+		return mData
+	case "fmt":
+		return mFmt
+	case "hash":
+		return mHash
+	case "id":
+		return mID
+	case "key":
+		return mKey
+	case "kind":
+		return mKind
+	case "prev":
+		return mPrev
+	case "reason":
+		return mReason
+	case "sig":
+		return mSig
+	case "time":
+		return mTime
+	case "type":
+		return mType
+	case "v":
+		return mV
+	case "via":
+		return mVia
+	}
+	return -1
+}
+
+// span is a member's value in the stored bytes, [start, end).
+type span struct{ start, end int }
+
+// Scan reads data, the bytes of one stored event, into f. It returns false
+// when data is not a format-2 envelope in the plain form the ledger writes
+// (format 1, an unknown, duplicate or differently-cased member, a member
+// of another JSON type, an escape in a member the integrity checks read,
+// an empty omitempty member, bytes after the object, …): the caller then
+// takes the decoding path ([Unmarshal] and [Envelope.CheckHash]), which
+// judges such records. When it returns true, [Unmarshal] accepts data and
+// decodes the same fields, and f.Sum is the SHA-256 of the bytes
+// [Envelope.CheckHash] hashes (the tests hold Scan against the decoding
+// path, golden files and fuzzing included). f's slices alias data.
+func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
+	*f = StoredFields{}
+	var m [nMembers]span
+	var seen [nMembers]bool
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i >= len(data) || data[i] == '}' {
+		return false
+	}
+	for {
+		name, j, ok := plainString(data, i)
+		if !ok {
+			return false
+		}
+		k := memberIndex(name)
+		if k < 0 || seen[k] {
+			return false
+		}
+		seen[k] = true
+		i = skipSpace(data, j)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		i = skipSpace(data, i+1)
+		end, ok := skipValue(data, i)
+		if !ok {
+			return false
+		}
+		m[k] = span{i, end}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return false
+		}
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
+		}
+		if data[i] != '}' {
+			return false
+		}
+		break
+	}
+	if skipSpace(data, i+1) != len(data) {
+		return false
+	}
+	// The members the checks read: plain strings (or absent).
+	for _, x := range [...]struct {
+		k   int
+		dst *[]byte
+	}{{mID, &f.ID}, {mType, &f.Type}, {mKind, &f.Kind}, {mAggregate, &f.Aggregate}, {mPrev, &f.Prev}, {mHash, &f.Hash}, {mKey, &f.Key}, {mSig, &f.Sig}} {
+		if !seen[x.k] {
+			continue
+		}
+		v, end, ok := plainString(data, m[x.k].start)
+		if !ok || end != m[x.k].end || !utf8.Valid(v) { // Unmarshal would read U+FFFD
+			return false
+		}
+		*x.dst = v
+	}
+	if len(f.Type) == 0 || len(f.Kind) == 0 || len(f.Aggregate) == 0 {
+		return false // Unmarshal refuses the event
+	}
+	if !seen[mFmt] || string(data[m[mFmt].start:m[mFmt].end]) != "2" {
+		return false
+	}
+	return s.canonical(data, &m, &seen, f)
+}
+
+// canonical builds the format-2 canonical bytes of the stored event from
+// its members, validating each, and hashes them into f.Sum. It reports
+// false for a member that is not valid JSON of its type, and for anything
+// the decoding path could encode otherwise than it is stored: a required
+// member absent (decoded as zero), an omitempty member present but empty
+// (dropped on re-encoding), null, a time that does not re-encode to itself,
+// a number other than a small non-negative integer.
+func (s *Scanner) canonical(data []byte, m *[nMembers]span, seen *[nMembers]bool, f *StoredFields) bool {
+	for _, k := range [...]int{mID, mType, mV, mKind, mAggregate, mTime, mActor, mVia, mData} {
+		if !seen[k] {
+			return false
+		}
+	}
+	for _, k := range [...]int{mCommand, mReason, mPrev, mKey} {
+		if seen[k] && m[k].end-m[k].start == 2 { // ""
+			return false
+		}
+	}
+	b := append(s.canon[:0], '{')
+	first := true
+	for k := range nMembers {
+		if !seen[k] || k == mHash || k == mSig {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, memberNames[k]...)
+		b = append(b, '"', ':')
+		v := data[m[k].start:m[k].end]
+		var ok bool
+		switch k {
+		case mActor:
+			b, ok = s.object(b, v, actorMembers[:], 2)
+		case mVia:
+			b, ok = s.object(b, v, viaMembers[:], 0)
+		case mData:
+			b, ok = s.data(b, v)
+		case mFmt:
+			b, ok = append(b, v...), true // "2", checked by Scan
+		case mV:
+			b, ok = appendSmallInt(b, v)
+		case mTime:
+			b, ok = appendTime(b, v)
+		default:
+			b, ok = s.appendString(b, v)
+		}
+		if !ok {
+			s.canon = b
+			return false
+		}
+	}
+	b = append(b, '}')
+	s.canon = b
+	f.Sum = sha256.Sum256(b)
+	return true
+}
+
+// The members of the actor and via objects, in RFC 8785 order; for actor,
+// the first two (id, kind) are not omitempty.
+var (
+	actorMembers = [...]string{"id", "kind", "name"}
+	viaMembers   = [...]string{"credentialId", "credentialType", "remoteAddr", "requestId", "userAgent"}
+)
+
+// object appends the canonical form of v, an object whose members are
+// strings named in names (sorted), the first required of them present and
+// the others omitempty (so not empty).
+func (s *Scanner) object(b, v []byte, names []string, required int) ([]byte, bool) {
+	var vals [8]span
+	var seen [8]bool
+	i := skipSpace(v, 0)
+	if i >= len(v) || v[i] != '{' {
+		return b, false
+	}
+	i = skipSpace(v, i+1)
+	if i < len(v) && v[i] == '}' {
+		i++
+	} else {
+		for {
+			name, j, ok := plainString(v, i)
+			if !ok {
+				return b, false
+			}
+			k := -1
+			for x, n := range names {
+				if string(name) == n {
+					k = x
+					break
+				}
+			}
+			if k < 0 || seen[k] {
+				return b, false
+			}
+			seen[k] = true
+			i = skipSpace(v, j)
+			if i >= len(v) || v[i] != ':' {
+				return b, false
+			}
+			i = skipSpace(v, i+1)
+			end, ok := skipValue(v, i)
+			if !ok || v[i] != '"' {
+				return b, false
+			}
+			vals[k] = span{i, end}
+			i = skipSpace(v, end)
+			if i >= len(v) {
+				return b, false
+			}
+			if v[i] == ',' {
+				i = skipSpace(v, i+1)
+				continue
+			}
+			if v[i] != '}' {
+				return b, false
+			}
+			i++
+			break
+		}
+	}
+	if i != len(v) {
+		return b, false
+	}
+	b = append(b, '{')
+	first := true
+	for k, n := range names {
+		if !seen[k] {
+			if k < required {
+				return b, false
+			}
+			continue
+		}
+		if k >= required && vals[k].end-vals[k].start == 2 {
+			return b, false // an empty omitempty member
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, n...)
+		b = append(b, '"', ':')
+		var ok bool
+		if b, ok = s.appendString(b, v[vals[k].start:vals[k].end]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// data appends the canonical form of the payload object v.
+func (s *Scanner) data(b, v []byte) ([]byte, bool) {
+	if len(v) == 0 || v[0] != '{' {
+		return b, false
+	}
+	t := jsontext.Value(append(s.tmp[:0], v...))
+	err := t.Canonicalize()
+	s.tmp = t
+	if err != nil {
+		return b, false
+	}
+	return append(b, t...), true
+}
+
+// appendString appends the RFC 8785 form of the JSON string v (quoted).
+func (s *Scanner) appendString(b, v []byte) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return b, false
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') < 0 {
+		// skipValue refused control characters; without escapes the
+		// contents are their own minimal form if they are valid UTF-8.
+		if !utf8.Valid(in) {
+			return b, false
+		}
+		return append(b, v...), true
+	}
+	u, err := jsontext.AppendUnquote(s.tmp[:0], v)
+	s.tmp = u
+	if err != nil {
+		return b, false
+	}
+	out, err := jsontext.AppendQuote(b, u)
+	if err != nil {
+		return b, false
+	}
+	return out, true
+}
+
+// appendSmallInt appends v, a JSON number, if it is a non-negative integer
+// in its shortest form below 10^15 (so its RFC 8785 form is itself).
+func appendSmallInt(b, v []byte) ([]byte, bool) {
+	if len(v) == 0 || len(v) > 15 || (v[0] == '0' && len(v) > 1) {
+		return b, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return b, false
+		}
+	}
+	return append(b, v...), true
+}
+
+// appendTime appends v, a JSON string holding a time, if decoding it as a
+// time.Time and encoding it again gives the same string (which the
+// decoding path then hashes).
+func appendTime(b, v []byte) ([]byte, bool) {
+	if len(v) < 2 || bytes.IndexByte(v, '\\') >= 0 {
+		return b, false
+	}
+	var t time.Time
+	if err := t.UnmarshalJSON(v); err != nil {
+		return b, false
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return b, false
+	}
+	var buf [64]byte
+	out := append(buf[:0], '"')
+	out = t.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, '"')
+	if !bytes.Equal(out, v) {
+		return b, false
+	}
+	return append(b, v...), true
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// plainString reads the JSON string at b[i] if it has no escape and no
+// control character: its contents and the index after it.
+func plainString(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return b[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, i, false
+		}
+	}
+	return nil, i, false
+}
+
+// skipValue returns the end of the JSON value starting at b[i]. It only
+// delimits the value: strings (without raw control characters) and the
+// nesting of objects and arrays; whatever reads the value validates it.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				j, ok := skipString(b, i)
+				if !ok {
+					return i, false
+				}
+				i = j
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return i, false
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ':', ' ', '\t', '\n', '\r', '"', '{', '[':
+			return j, j > i
+		}
+		j++
+	}
+	return j, j > i
+}
+
+// skipString returns the index after the JSON string starting at b[i].
+func skipString(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c == '\\':
+			j++
+		case c < 0x20:
+			return i, false
+		}
+	}
+	return i, false
+}
