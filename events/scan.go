@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"time"
 	"unicode/utf8"
@@ -341,10 +342,15 @@ func (s *Scanner) object(b, v []byte, names []string, required int) ([]byte, boo
 	return append(b, '}'), true
 }
 
-// data appends the canonical form of the payload object v.
+// data appends the canonical form of the payload object v: by canonValue
+// when it holds only what payloads hold (ASCII member names, strings,
+// small integers, literals, few members), else by jsontext.
 func (s *Scanner) data(b, v []byte) ([]byte, bool) {
 	if len(v) == 0 || v[0] != '{' {
 		return b, false
+	}
+	if out, end, ok := s.canonValue(b, v, 0, 0); ok && skipSpace(v, end) == len(v) {
+		return out, true
 	}
 	t := jsontext.Value(append(s.tmp[:0], v...))
 	err := t.Canonicalize()
@@ -353,6 +359,164 @@ func (s *Scanner) data(b, v []byte) ([]byte, bool) {
 		return b, false
 	}
 	return append(b, t...), true
+}
+
+// maxDepth and maxMembers bound what canonValue takes on: deeper values and
+// objects with more members go to jsontext.
+const (
+	maxDepth   = 8
+	maxMembers = 24
+)
+
+// canonValue appends the RFC 8785 form of the JSON value at v[i] and
+// returns the index after it. It reports false (and jsontext decides) for
+// anything outside the simple forms: a number that is not an integer
+// below 10^15 in its shortest form, a member name with an escape or a
+// non-ASCII byte (whose RFC 8785 order is by UTF-16 code units), a
+// duplicate name, too deep or too many members.
+func (s *Scanner) canonValue(b, v []byte, i, depth int) ([]byte, int, bool) {
+	i = skipSpace(v, i)
+	if i >= len(v) || depth > maxDepth {
+		return b, i, false
+	}
+	switch c := v[i]; {
+	case c == '"':
+		end, ok := skipString(v, i)
+		if !ok {
+			return b, i, false
+		}
+		b, ok = s.appendString(b, v[i:end])
+		return b, end, ok
+	case c == '{':
+		return s.canonObject(b, v, i, depth)
+	case c == '[':
+		b = append(b, '[')
+		i = skipSpace(v, i+1)
+		if i < len(v) && v[i] == ']' {
+			return append(b, ']'), i + 1, true
+		}
+		for {
+			var ok bool
+			if b, i, ok = s.canonValue(b, v, i, depth+1); !ok {
+				return b, i, false
+			}
+			i = skipSpace(v, i)
+			if i >= len(v) {
+				return b, i, false
+			}
+			switch v[i] {
+			case ',':
+				b = append(b, ',')
+				i++
+			case ']':
+				return append(b, ']'), i + 1, true
+			default:
+				return b, i, false
+			}
+		}
+	case c == 't' || c == 'f' || c == 'n':
+		for _, lit := range [...]string{"true", "false", "null"} {
+			if len(v)-i >= len(lit) && string(v[i:i+len(lit)]) == lit {
+				return append(b, lit...), i + len(lit), true
+			}
+		}
+		return b, i, false
+	default:
+		j := i
+		if v[j] == '-' {
+			j++
+		}
+		k := j
+		for k < len(v) && v[k] >= '0' && v[k] <= '9' {
+			k++
+		}
+		digits := v[j:k]
+		if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && (len(digits) > 1 || j > i)) {
+			return b, i, false // also -0, which RFC 8785 writes 0
+		}
+		if k < len(v) {
+			switch v[k] {
+			case '.', 'e', 'E':
+				return b, i, false
+			}
+		}
+		return append(b, v[i:k]...), k, true
+	}
+}
+
+// canonObject is canonValue of the object at v[i]: its members sorted by
+// name.
+func (s *Scanner) canonObject(b, v []byte, i, depth int) ([]byte, int, bool) {
+	type member struct{ name, value span }
+	var ms [maxMembers]member
+	n := 0
+	i = skipSpace(v, i+1)
+	if i < len(v) && v[i] == '}' {
+		return append(b, '{', '}'), i + 1, true
+	}
+	for {
+		name, j, ok := plainString(v, i)
+		if !ok || n == maxMembers {
+			return b, i, false
+		}
+		for _, c := range name {
+			if c >= 0x80 {
+				return b, i, false
+			}
+		}
+		i = skipSpace(v, j)
+		if i >= len(v) || v[i] != ':' {
+			return b, i, false
+		}
+		i = skipSpace(v, i+1)
+		end, ok := skipValue(v, i)
+		if !ok {
+			return b, i, false
+		}
+		m := member{name: span{j - len(name) - 1, j - 1}, value: span{i, end}}
+		// Insertion by name; a duplicate name is refused.
+		k := n
+		for k > 0 {
+			c := bytes.Compare(v[ms[k-1].name.start:ms[k-1].name.end], name)
+			if c == 0 {
+				return b, i, false
+			}
+			if c < 0 {
+				break
+			}
+			ms[k] = ms[k-1]
+			k--
+		}
+		ms[k] = m
+		n++
+		i = skipSpace(v, end)
+		if i >= len(v) {
+			return b, i, false
+		}
+		if v[i] == ',' {
+			i = skipSpace(v, i+1)
+			continue
+		}
+		if v[i] != '}' {
+			return b, i, false
+		}
+		i++
+		break
+	}
+	b = append(b, '{')
+	for k := range n {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, v[ms[k].name.start-1:ms[k].name.end+1]...) // the name, quoted
+		b = append(b, ':')
+		var ok bool
+		var end int
+		if b, end, ok = s.canonValue(b, v, ms[k].value.start, depth+1); !ok || end != ms[k].value.end {
+			return b, i, false
+		}
+	}
+	return append(b, '}'), i, true
 }
 
 // appendString appends the RFC 8785 form of the JSON string v (quoted).
@@ -439,15 +603,53 @@ func plainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, i, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c == '\\' || c < 0x20:
-			return nil, i, false
+	j := nextSpecial(b, i+1)
+	if j >= len(b) || b[j] != '"' {
+		return nil, i, false
+	}
+	return b[i+1 : j], j + 1, true
+}
+
+// skipString returns the index after the JSON string starting at b[i].
+func skipString(b []byte, i int) (int, bool) {
+	for j := i + 1; ; j++ {
+		j = nextSpecial(b, j)
+		if j >= len(b) || b[j] < 0x20 {
+			return i, false
+		}
+		if b[j] == '"' {
+			return j + 1, true
+		}
+		j++ // the escaped byte
+	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// nextSpecial returns the index of the first byte at or after j that ends
+// or interrupts a plain string ('"', '\\' or a control character), or
+// len(b). It tests 8 bytes at a time: a word without any is skipped whole.
+func nextSpecial(b []byte, j int) int {
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		// A byte is zero in q or bs, or below 0x20 in x, exactly when its
+		// high bit is set in one of these (the classic "has zero byte"
+		// and "has byte less than n" tests).
+		if ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x)&highs != 0 {
+			break
 		}
 	}
-	return nil, i, false
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' || c < 0x20 {
+			return j
+		}
+	}
+	return j
 }
 
 // skipValue returns the end of the JSON value starting at b[i]. It only
@@ -492,19 +694,4 @@ func skipValue(b []byte, i int) (int, bool) {
 		j++
 	}
 	return j, j > i
-}
-
-// skipString returns the index after the JSON string starting at b[i].
-func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, true
-		case c == '\\':
-			j++
-		case c < 0x20:
-			return i, false
-		}
-	}
-	return i, false
 }

@@ -140,6 +140,10 @@ func TestScanTakesTheFastPathOnlyWhereDecodingAgrees(t *testing.T) {
 		{"payload_with_duplicate_member", rep(`"path":"admin-api"`, `"path":"admin-api","path":"x"`), false},
 		{"invalid_utf8_in_user_agent", rep(`"userAgent":"curl/8"`, "\"userAgent\":\"curl/\xff\""), false},
 		{"lone_surrogate_escape", rep(`"userAgent":"curl/8"`, `"userAgent":"curl/\ud800"`), false},
+		{"payload_numbers_and_literals", rep(`"path":"admin-api"`, `"path":"admin-api","n":[0,-0,-12,1e2,2.50,123456789012345678,true,false,null,{}]`), true},
+		{"payload_member_names_out_of_order_and_non_ascii", rep(`"tokenType":"backend"`, `"zz":1,"é":2,"é2":3,"😀":4,"￿":5,"tokenType":"backend","ab":{"y":[],"x":{"b":1,"a":2}}`), true},
+		{"payload_nested_duplicate", rep(`"path":"admin-api"`, `"path":"admin-api","o":{"a":1,"a":2}`), false},
+		{"payload_deep", rep(`"path":"admin-api"`, `"path":"admin-api","o":[[[[[[[[[[[[1]]]]]]]]]]]]`), true},
 		{"invalid_utf8_in_sig", rep(`"sig":"6P2q`, "\"sig\":\"\xff6P2q"), false},
 		{"control_character_raw", rep(`"userAgent":"curl/8"`, "\"userAgent\":\"curl/\x01\""), false},
 	}
@@ -168,6 +172,7 @@ func FuzzScanAgreesWithDecoding(f *testing.F) {
 	g := scanGolden(f)
 	f.Add([]byte(strings.Replace(g, `"userAgent":"curl/8"`, `"userAgent":"c\"u\\rl\u2028\t"`, 1)))
 	f.Add([]byte(strings.Replace(g, `"reason":"rotation"`, `"reason":"\ud83d\ude00"`, 1)))
+	f.Add([]byte(strings.Replace(g, `"path":"admin-api"`, `"path":"admin-api","n":[0,-0,1.5e3,{"b":"\u00e9","a":[true,null]}],"é":1`, 1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if why := scanDisagrees(b); why != "" {
 			t.Fatal(why)
