@@ -201,6 +201,11 @@ type chain struct {
 	lastSeq, prevSeq uint64
 }
 
+// shortKey holds an aggregate's key (its length first) when it is short,
+// as aggregates' are (a kind and a UUID): a map keyed by it compares keys
+// in place, without following a string to its bytes.
+type shortKey [56]byte
+
 // names reports whether prev, an event's prev member, names the hash h of
 // the event at seq (0: no event, named by an empty prev).
 func names(prev []byte, h *[sha256.Size]byte, seq uint64) bool {
@@ -244,9 +249,10 @@ type Verifier struct {
 	next  uint64
 	found *Finding
 
-	chains  map[string]int32 // aggregate (aggKey) → its chain in links
+	chains  map[shortKey]int32 // aggregate (its key, when short) → its chain in links
+	long    map[string]int32   // the same for the other aggregates
 	links   []chain
-	key     []byte                // aggKey's buffer
+	key     []byte                // the aggregate's key: its kind's length, its kind, its id
 	pending map[uint64]brokenLink // unknown predecessor (hash prefix) → the first event naming it
 
 	scanners []events.Scanner // one per preparing goroutine
@@ -281,7 +287,8 @@ func NewVerifier(cfg Config) *Verifier {
 		t.Grow(cfg.Records)
 	}
 	return &Verifier{tree: t, cfg: cfg, next: 1,
-		chains: make(map[string]int32, cfg.Records/2), links: make([]chain, 0, cfg.Records/2), pending: map[uint64]brokenLink{}}
+		chains: make(map[shortKey]int32, cfg.Records/2), long: map[string]int32{}, links: make([]chain, 0, cfg.Records/2),
+		pending: map[uint64]brokenLink{}}
 }
 
 // Tree is the tree the Verifier built so far.
@@ -525,7 +532,17 @@ func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Findin
 	// The aggregate's key: the kind's length, the kind, the id.
 	v.key = binary.AppendUvarint(v.key[:0], uint64(len(env.Kind)))
 	v.key = append(append(v.key, env.Kind...), env.Aggregate...)
-	idx, had := v.chains[string(v.key)]
+	var short shortKey
+	isShort := len(v.key) < len(short)
+	var idx int32
+	var had bool
+	if isShort {
+		short[0] = byte(len(v.key)) // keys of different lengths differ
+		copy(short[1:], v.key)
+		idx, had = v.chains[short]
+	} else {
+		idx, had = v.long[string(v.key)]
+	}
 	var c chain
 	if had {
 		c = v.links[idx]
@@ -556,7 +573,11 @@ func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Findin
 	if had {
 		v.links[idx] = c
 	} else {
-		v.chains[string(v.key)] = int32(len(v.links))
+		if isShort {
+			v.chains[short] = int32(len(v.links))
+		} else {
+			v.long[string(v.key)] = int32(len(v.links))
+		}
 		v.links = append(v.links, c)
 	}
 	return nil

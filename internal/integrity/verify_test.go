@@ -490,3 +490,24 @@ func TestVerifierReportsAnUnreadableRecordAsAByteEdit(t *testing.T) {
 		t.Fatalf("message %q", msg)
 	}
 }
+
+// Aggregates whose kind and id do not fit the chain check's short keys
+// are followed as well: an edited, re-sealed event in the middle of such
+// a chain is named.
+func TestVerifierFollowsTheChainsOfLongAggregateIDs(t *testing.T) {
+	k := newKey(t, "ledger.example")
+	l := newTestLog(t, k)
+	long := func(i int) string { return fmt.Sprintf("tok-%d-%s", i, bytes.Repeat([]byte("x"), 80)) }
+	for i := 0; i < 12; i++ {
+		l.event(long(i%3), events.TokenExpired{ExpiresAt: l.t0})
+	}
+	if rep := verify(t, integrity.Config{Keys: k.keys}, l.records, 0); rep.Finding != nil {
+		t.Fatalf("intact stream: %v", rep.Finding)
+	}
+	rs := clone(l.records)
+	rs[4] = reseal(t, rs[4], func(e *events.Envelope) { e.Reason = "nothing happened" }) // seq 5: long(1)'s second event
+	rep := verify(t, integrity.Config{Keys: k.keys}, rs, 0)
+	if f := rep.Finding; f == nil || f.Kind != integrity.KindByteEdit || f.Seq != 5 {
+		t.Fatalf("got %v, want a byte edit at 5", f)
+	}
+}
