@@ -123,6 +123,36 @@ func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
 	*f = StoredFields{}
 	var m [nMembers]span
 	var seen [nMembers]bool
+	if !members(data, &m, &seen) {
+		return false
+	}
+	// The members the checks read: plain strings (or absent).
+	for _, x := range [...]struct {
+		k   int
+		dst *[]byte
+	}{{mID, &f.ID}, {mType, &f.Type}, {mKind, &f.Kind}, {mAggregate, &f.Aggregate}, {mPrev, &f.Prev}, {mHash, &f.Hash}, {mKey, &f.Key}, {mSig, &f.Sig}} {
+		if !seen[x.k] {
+			continue
+		}
+		v, end, ok := plainString(data, m[x.k].start)
+		if !ok || end != m[x.k].end || !utf8.Valid(v) { // Unmarshal would read U+FFFD
+			return false
+		}
+		*x.dst = v
+	}
+	if len(f.Type) == 0 || len(f.Kind) == 0 || len(f.Aggregate) == 0 {
+		return false // Unmarshal refuses the event
+	}
+	if !seen[mFmt] || string(data[m[mFmt].start:m[mFmt].end]) != "2" {
+		return false
+	}
+	return s.canonical(data, &m, &seen, f)
+}
+
+// members reads the top-level object of a stored envelope: the span of
+// each member's value. It refuses anything but an object of known,
+// distinct, plainly written member names, with nothing after it.
+func members(data []byte, m *[nMembers]span, seen *[nMembers]bool) bool {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
@@ -164,30 +194,7 @@ func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
 		}
 		break
 	}
-	if skipSpace(data, i+1) != len(data) {
-		return false
-	}
-	// The members the checks read: plain strings (or absent).
-	for _, x := range [...]struct {
-		k   int
-		dst *[]byte
-	}{{mID, &f.ID}, {mType, &f.Type}, {mKind, &f.Kind}, {mAggregate, &f.Aggregate}, {mPrev, &f.Prev}, {mHash, &f.Hash}, {mKey, &f.Key}, {mSig, &f.Sig}} {
-		if !seen[x.k] {
-			continue
-		}
-		v, end, ok := plainString(data, m[x.k].start)
-		if !ok || end != m[x.k].end || !utf8.Valid(v) { // Unmarshal would read U+FFFD
-			return false
-		}
-		*x.dst = v
-	}
-	if len(f.Type) == 0 || len(f.Kind) == 0 || len(f.Aggregate) == 0 {
-		return false // Unmarshal refuses the event
-	}
-	if !seen[mFmt] || string(data[m[mFmt].start:m[mFmt].end]) != "2" {
-		return false
-	}
-	return s.canonical(data, &m, &seen, f)
+	return skipSpace(data, i+1) == len(data)
 }
 
 // canonical builds the format-2 canonical bytes of the stored event from
@@ -563,24 +570,30 @@ func appendSmallInt(b, v []byte) ([]byte, bool) {
 // time.Time and encoding it again gives the same string (which the
 // decoding path then hashes).
 func appendTime(b, v []byte) ([]byte, bool) {
-	if len(v) < 2 || bytes.IndexByte(v, '\\') >= 0 {
+	if _, ok := parseTime(v); !ok {
 		return b, false
 	}
+	return append(b, v...), true
+}
+
+// parseTime decodes v, a JSON string holding a time, as time.Time does, if
+// encoding the time again gives the same string.
+func parseTime(v []byte) (time.Time, bool) {
 	var t time.Time
+	if len(v) < 2 || bytes.IndexByte(v, '\\') >= 0 {
+		return t, false
+	}
 	if err := t.UnmarshalJSON(v); err != nil {
-		return b, false
+		return t, false
 	}
 	if y := t.Year(); y < 0 || y > 9999 {
-		return b, false
+		return t, false
 	}
 	var buf [64]byte
 	out := append(buf[:0], '"')
 	out = t.AppendFormat(out, time.RFC3339Nano)
 	out = append(out, '"')
-	if !bytes.Equal(out, v) {
-		return b, false
-	}
-	return append(b, v...), true
+	return t, bytes.Equal(out, v)
 }
 
 // skipSpace returns the index of the first byte at or after i that is not
