@@ -570,10 +570,58 @@ func appendSmallInt(b, v []byte) ([]byte, bool) {
 // time.Time and encoding it again gives the same string (which the
 // decoding path then hashes).
 func appendTime(b, v []byte) ([]byte, bool) {
-	if _, ok := parseTime(v); !ok {
-		return b, false
+	if !plainUTC(v) {
+		if _, ok := parseTime(v); !ok {
+			return b, false
+		}
 	}
 	return append(b, v...), true
+}
+
+// plainUTC reports whether v is a JSON string holding a UTC time exactly
+// as Go's RFC 3339 encoding of a time.Time writes one, in years 1000 to
+// 9999: "YYYY-MM-DDTHH:MM:SS[.F]Z", a valid date and time of day, F one to
+// nine digits without a trailing zero. Such a string decodes and
+// re-encodes to itself (what parseTime checks the long way, and decides
+// for every other string).
+func plainUTC(v []byte) bool {
+	if len(v) < 22 || v[0] != '"' || v[len(v)-1] != '"' || v[len(v)-2] != 'Z' {
+		return false
+	}
+	t := v[1 : len(v)-2] // without the quotes and the Z
+	num := func(i, n int) int {
+		x := 0
+		for _, c := range t[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			x = 10*x + int(c-'0')
+		}
+		return x
+	}
+	if t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' {
+		return false
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if year < 1000 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month-1]
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		days = 29
+	}
+	if day > days {
+		return false
+	}
+	switch frac := t[19:]; {
+	case len(frac) == 0:
+		return true
+	case len(frac) < 2 || len(frac) > 10 || frac[0] != '.' || frac[len(frac)-1] == '0':
+		return false
+	default:
+		return num(20, len(frac)-1) >= 0
+	}
 }
 
 // parseTime decodes v, a JSON string holding a time, as time.Time does, if

@@ -162,6 +162,27 @@ func TestScanTakesTheFastPathOnlyWhereDecodingAgrees(t *testing.T) {
 	}
 }
 
+// plainUTC accepts exactly the strings that decode and re-encode to
+// themselves, among times near the edges of its grammar.
+func TestPlainUTCAgreesWithParseTime(t *testing.T) {
+	for _, v := range []string{
+		"2026-11-24T12:00:00Z", "2026-11-24T12:00:00.1Z", "2026-11-24T12:00:00.123456789Z", "2026-11-24T12:00:00.10Z",
+		"2026-11-24T12:00:00.1234567891Z", "2026-11-24T12:00:00.Z", "2026-11-24T12:00:00,1Z", "2024-02-29T00:00:00Z",
+		"2023-02-29T00:00:00Z", "2000-02-29T23:59:59Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-12-31T24:00:00Z",
+		"2026-12-31T23:60:00Z", "2026-12-31T23:59:60Z", "0999-01-01T00:00:00Z", "1000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+		"2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-01-00T00:00:00Z", "2026-1-01T00:00:00Z", "2026-01-01t00:00:00Z",
+		"2026-01-01T00:00:00z", "2026-01-01T00:00:00+00:00", "+2026-01-01T00:00:0Z", "2026-01-01T00:00:00.-1Z",
+	} {
+		q := []byte(`"` + v + `"`)
+		_, slow := parseTime(q)
+		if fast := plainUTC(q); fast && !slow {
+			t.Errorf("%s: plainUTC accepts what parseTime refuses", v)
+		} else if fast != slow && v[0] != '0' && v[0] != '+' {
+			t.Errorf("%s: plainUTC %v, parseTime %v", v, fast, slow)
+		}
+	}
+}
+
 // FuzzScanAgreesWithDecoding: for any bytes, what Scan reads is what the
 // decoding path reads, and the hash it computes is the one CheckHash
 // recomputes.
@@ -173,9 +194,13 @@ func FuzzScanAgreesWithDecoding(f *testing.F) {
 	f.Add([]byte(strings.Replace(g, `"userAgent":"curl/8"`, `"userAgent":"c\"u\\rl\u2028\t"`, 1)))
 	f.Add([]byte(strings.Replace(g, `"reason":"rotation"`, `"reason":"\ud83d\ude00"`, 1)))
 	f.Add([]byte(strings.Replace(g, `"path":"admin-api"`, `"path":"admin-api","n":[0,-0,1.5e3,{"b":"\u00e9","a":[true,null]}],"é":1`, 1)))
+	f.Add([]byte(`"2024-02-29T23:59:59.5Z"`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if why := scanDisagrees(b); why != "" {
 			t.Fatal(why)
+		}
+		if _, ok := parseTime(b); plainUTC(b) && !ok {
+			t.Fatalf("plainUTC accepts %q, which does not decode and re-encode to itself", b)
 		}
 	})
 }
