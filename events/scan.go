@@ -39,8 +39,12 @@ func (f *StoredFields) Sealed() bool {
 // A Scanner reads stored events ([Scanner.Scan]) reusing its buffers. It
 // is not safe for concurrent use; give each goroutine its own.
 type Scanner struct {
-	canon []byte // the canonical bytes being built
-	tmp   []byte // a value canonicalised on its own
+	canon   []byte // the canonical bytes being built
+	tmp     []byte // a value canonicalised on its own
+	sorting []byte // an object's members as read, before they are sorted
+	payload []byte // the payload's canonical form, when payloadOK
+	// payloadOK says that members canonicalised the payload as it read it.
+	payloadOK bool
 }
 
 // The top-level members of a stored envelope, in the order of their names
@@ -123,7 +127,7 @@ func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
 	*f = StoredFields{}
 	var m [nMembers]span
 	var seen [nMembers]bool
-	if !members(data, &m, &seen) {
+	if !s.members(data, &m, &seen) {
 		return false
 	}
 	// The members the checks read: plain strings (or absent).
@@ -134,8 +138,14 @@ func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
 		if !seen[x.k] {
 			continue
 		}
-		v, end, ok := plainString(data, m[x.k].start)
-		if !ok || end != m[x.k].end || !utf8.Valid(v) { // Unmarshal would read U+FFFD
+		// members checked the quotes and that no control character is
+		// inside: the contents are plain without a backslash.
+		v := data[m[x.k].start:m[x.k].end]
+		if len(v) < 2 || v[0] != '"' {
+			return false
+		}
+		v = v[1 : len(v)-1]
+		if bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) { // Unmarshal would unescape, or read U+FFFD
 			return false
 		}
 		*x.dst = v
@@ -151,8 +161,11 @@ func (s *Scanner) Scan(data []byte, f *StoredFields) bool {
 
 // members reads the top-level object of a stored envelope: the span of
 // each member's value. It refuses anything but an object of known,
-// distinct, plainly written member names, with nothing after it.
-func members(data []byte, m *[nMembers]span, seen *[nMembers]bool) bool {
+// distinct, plainly written member names, with nothing after it. The
+// payload is put in canonical form as it is read (payload, payloadOK)
+// when canonValue takes it.
+func (s *Scanner) members(data []byte, m *[nMembers]span, seen *[nMembers]bool) bool {
+	s.payloadOK = false
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
@@ -176,9 +189,14 @@ func members(data []byte, m *[nMembers]span, seen *[nMembers]bool) bool {
 			return false
 		}
 		i = skipSpace(data, i+1)
-		end, ok := skipValue(data, i)
-		if !ok {
-			return false
+		var end int
+		if k == mData && i < len(data) && data[i] == '{' {
+			s.payload, end, s.payloadOK = s.canonValue(s.payload[:0], data, i, 0)
+		}
+		if !s.payloadOK || k != mData {
+			if end, ok = skipValue(data, i); !ok {
+				return false
+			}
 		}
 		m[k] = span{i, end}
 		i = skipSpace(data, end)
@@ -236,7 +254,11 @@ func (s *Scanner) canonical(data []byte, m *[nMembers]span, seen *[nMembers]bool
 		case mVia:
 			b, ok = s.object(b, v, viaMembers[:], 0)
 		case mData:
-			b, ok = s.data(b, v)
+			if s.payloadOK {
+				b, ok = append(b, s.payload...), true
+			} else {
+				b, ok = s.data(b, v)
+			}
 		case mFmt:
 			b, ok = append(b, v...), true // "2", checked by Scan
 		case mV:
@@ -452,16 +474,23 @@ func (s *Scanner) canonValue(b, v []byte, i, depth int) ([]byte, int, bool) {
 }
 
 // canonObject is canonValue of the object at v[i]: its members sorted by
-// name.
+// name. Each member is written as it is read (one pass over v), then the
+// members are put in order.
 func (s *Scanner) canonObject(b, v []byte, i, depth int) ([]byte, int, bool) {
-	type member struct{ name, value span }
+	type member struct {
+		name       []byte
+		start, end int // `"name":value` in b
+	}
 	var ms [maxMembers]member
+	var order [maxMembers]uint8
 	n := 0
 	i = skipSpace(v, i+1)
 	if i < len(v) && v[i] == '}' {
 		return append(b, '{', '}'), i + 1, true
 	}
+	base := len(b)
 	for {
+		q := i
 		name, j, ok := plainString(v, i)
 		if !ok || n == maxMembers {
 			return b, i, false
@@ -475,28 +504,29 @@ func (s *Scanner) canonObject(b, v []byte, i, depth int) ([]byte, int, bool) {
 		if i >= len(v) || v[i] != ':' {
 			return b, i, false
 		}
-		i = skipSpace(v, i+1)
-		end, ok := skipValue(v, i)
-		if !ok {
+		start := len(b)
+		b = append(b, v[q:j]...) // the name, quoted
+		b = append(b, ':')
+		if b, i, ok = s.canonValue(b, v, i+1, depth+1); !ok {
 			return b, i, false
 		}
-		m := member{name: span{j - len(name) - 1, j - 1}, value: span{i, end}}
+		ms[n] = member{name: name, start: start - base, end: len(b) - base}
 		// Insertion by name; a duplicate name is refused.
 		k := n
 		for k > 0 {
-			c := bytes.Compare(v[ms[k-1].name.start:ms[k-1].name.end], name)
+			c := bytes.Compare(ms[order[k-1]].name, name)
 			if c == 0 {
 				return b, i, false
 			}
 			if c < 0 {
 				break
 			}
-			ms[k] = ms[k-1]
+			order[k] = order[k-1]
 			k--
 		}
-		ms[k] = m
+		order[k] = uint8(n)
 		n++
-		i = skipSpace(v, end)
+		i = skipSpace(v, i)
 		if i >= len(v) {
 			return b, i, false
 		}
@@ -510,18 +540,15 @@ func (s *Scanner) canonObject(b, v []byte, i, depth int) ([]byte, int, bool) {
 		i++
 		break
 	}
-	b = append(b, '{')
+	written := append(s.sorting[:0], b[base:]...)
+	s.sorting = written
+	b = append(b[:base], '{')
 	for k := range n {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, v[ms[k].name.start-1:ms[k].name.end+1]...) // the name, quoted
-		b = append(b, ':')
-		var ok bool
-		var end int
-		if b, end, ok = s.canonValue(b, v, ms[k].value.start, depth+1); !ok || end != ms[k].value.end {
-			return b, i, false
-		}
+		m := ms[order[k]]
+		b = append(b, written[m.start:m.end]...)
 	}
 	return append(b, '}'), i, true
 }
