@@ -234,7 +234,7 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 			dup = !ours
 		}
 		if dup { // an identical request won the race: its replay
-			stored, err := load(ctx, h, c.kind, c.id, c.fold)
+			stored, _, err := read(ctx)
 			if err != nil {
 				return outcome[S]{}, err
 			}

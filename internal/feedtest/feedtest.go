@@ -44,6 +44,7 @@ type Ledger struct {
 	Store *jsstore.Store
 
 	srv   *server.Server
+	fc    *nats.Conn // the feed user's connection
 	conns []*nats.Conn
 	stopP func() error
 	errs  []error // the publisher's failures, seen at Stop
@@ -157,9 +158,16 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err := jsstore.EnsureFeed(ctx, fc, nil); err != nil {
 		return err
 	}
+	l.fc = fc
+	l.startPublisher()
+	return nil
+}
+
+// startPublisher runs the feed publisher until stopP.
+func (l *Ledger) startPublisher() {
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	pub := &jsstore.FeedPublisher{Store: st, Conn: fc, RetryWait: 100 * time.Millisecond}
+	pub := &jsstore.FeedPublisher{Store: l.Store, Conn: l.fc, RetryWait: 100 * time.Millisecond}
 	go func() { done <- pub.Run(pctx) }()
 	var once sync.Once
 	var runErr error
@@ -172,7 +180,29 @@ func (l *Ledger) start(ctx context.Context) error {
 		})
 		return runErr
 	}
-	return nil
+}
+
+// StopPublisher stops the feed publisher alone (the server, the ledger
+// and the feed stay up), as a publisher that can no longer follow the
+// ledger would: the feed stops growing and its heartbeat stops.
+func (l *Ledger) StopPublisher(tb testing.TB) {
+	tb.Helper()
+	if l.stopP == nil {
+		return
+	}
+	if err := l.stopP(); err != nil {
+		tb.Error(err)
+	}
+	l.stopP = nil
+}
+
+// StartPublisher starts the feed publisher again after StopPublisher.
+func (l *Ledger) StartPublisher(tb testing.TB) {
+	tb.Helper()
+	if l.stopP != nil {
+		tb.Fatal("feedtest: the publisher is running")
+	}
+	l.startPublisher()
 }
 
 // Stop shuts the ledger and its NATS server down (harmless twice). A

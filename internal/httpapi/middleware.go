@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id)
+			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id, "stack", string(debug.Stack()))
 			s.writeError(sw, r, errors.New("panic"))
 		}
 		took := time.Since(start)

@@ -70,6 +70,9 @@ type Follower struct {
 	// to its end: every event stored before the moment at was delivered.
 	// It is called from Run's goroutine; it should not block.
 	CaughtUp func(at time.Time)
+	// Wake, when set, makes the follower read the feed at once whenever
+	// it receives (a heartbeat announced events it has not read yet).
+	Wake <-chan struct{}
 }
 
 // Run calls fn, in order and without gaps, for every event from f.From on,
@@ -146,6 +149,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wake:
+		case <-f.Wake:
 		case <-tick.C:
 		}
 	}
