@@ -68,6 +68,9 @@ func load[S stateful[S]](ctx context.Context, h *Handler, kind, id string, fold 
 	if err != nil {
 		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
 	}
+	if fold == nil { // a command that reads through its own read func
+		fold = zero.more
+	}
 	s, err := fold(evs)
 	if err != nil {
 		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
