@@ -8,6 +8,7 @@
 //
 //	tokenledger token create|list|get|lookup|revoke|expiry
 //	tokenledger version
+//	tokenledger bench [flags]
 //
 // talk to a running ledger (TOKENLEDGER_ADDR, TOKENLEDGER_TOKEN); see
 // "tokenledger --help". The service itself is assembled in
@@ -20,19 +21,25 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tokenledger/tokenledger/internal/bench"
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/service"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.Env{Serve: serve, ReadDataDir: readDataDir})
+	code := cli.Run(ctx, os.Args[1:], cli.Env{Serve: serve, Bench: benchmark, ReadDataDir: readDataDir})
 	stop()
 	os.Exit(code)
 }
 
 // serve is "tokenledger serve" with the process's environment.
 func serve(ctx context.Context, args []string) error { return service.Serve(ctx, args, os.Getenv) }
+
+// benchmark is "tokenledger bench": it spawns this executable's serve.
+func benchmark(ctx context.Context, args []string) error {
+	return bench.Run(ctx, args, bench.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+}
 
 // readDataDir is "tokenledger verify --data-dir": the stream of a stopped
 // ledger's data dir, read from a copy.
