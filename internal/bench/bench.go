@@ -13,6 +13,10 @@
 // create and revoke, a spawn of the same executable that exits at once for
 // cold start, and the freshly started empty server for memory. The table
 // has n, rate, p50 and p99 of both; --json writes them.
+//
+// With --sizes the tool draws cost curves instead: it preloads the ledger
+// to each size in turn and measures create latency, Verify, list time,
+// memory and cold start there (see [Curve]).
 package bench
 
 import (
@@ -24,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +64,11 @@ type options struct {
 	jsonFile        string
 	startLimit      time.Duration
 	keepDir         bool
+	sizes           []int
+	svgFile         string
+	preloadConc     int
+	verifyOps       int
+	curveCount      int
 	workloadsString string
 }
 
@@ -80,7 +90,7 @@ and --duration and runs interleaved with its floor.
 		fs.PrintDefaults()
 	}
 	var o options
-	var conc string
+	var conc, sizes string
 	fs.StringVar(&o.server, "server", "", "a running ledger's URL (default: start one)")
 	fs.StringVar(&o.workloadsString, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated: "+strings.Join(allWorkloads, ", "))
 	fs.StringVar(&conc, "concurrency", "1,16,64", "concurrencies of the create workload")
@@ -94,6 +104,11 @@ and --duration and runs interleaved with its floor.
 	fs.IntVar(&o.coldStarts, "cold-starts", 3, "restarts measured by the coldstart workload")
 	fs.DurationVar(&o.maxDuration, "max-duration", 30*time.Minute, "the whole run stops after this")
 	fs.StringVar(&o.jsonFile, "json", "", "write the results as JSON to this `file`")
+	fs.StringVar(&sizes, "sizes", "", "cost curves: comma-separated ledger `sizes` in tokens (e.g. 10000,100000,1000000), instead of the standard workloads")
+	fs.StringVar(&o.svgFile, "svg", "", "cost curves: write the chart to this SVG `file`")
+	fs.IntVar(&o.preloadConc, "preload-concurrency", 32, "cost curves: concurrent commands while preloading")
+	fs.IntVar(&o.verifyOps, "verify-ops", 2_000_000, "cost curves: most Verify calls per size (ours and the floor each)")
+	fs.IntVar(&o.curveCount, "curve-count", 300, "cost curves: most creates and lists per size")
 	fs.DurationVar(&o.startLimit, "start-timeout", 10*time.Minute, "longest wait for a spawned server's /ready")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the temporary data dir (its path is printed)")
 	if err := fs.Parse(args); err != nil {
@@ -114,12 +129,23 @@ and --duration and runs interleaved with its floor.
 	if o.concurrencies, err = parseInts("--concurrency", conc, 1, 1024); err != nil {
 		return o, err
 	}
+	if sizes != "" {
+		if o.sizes, err = parseInts("--sizes", sizes, 1, 10_000_000); err != nil {
+			return o, err
+		}
+		for i := 1; i < len(o.sizes); i++ {
+			if o.sizes[i] <= o.sizes[i-1] {
+				return o, errors.New("--sizes must grow: each size is preloaded on top of the one before")
+			}
+		}
+	}
 	for _, c := range []struct {
 		name     string
 		v, lo, h int
 	}{{"--count", o.count, 1, 10_000_000}, {"--rounds", o.rounds, 1, 100}, {"--validate-concurrency", o.validateConc, 1, 1024},
 		{"--list-tokens", o.listTokens, 0, 10_000_000}, {"--list-count", o.listCount, 1, 1_000_000}, {"--revocations", o.revocations, 1, 1_000_000},
-		{"--cold-starts", o.coldStarts, 1, 100}} {
+		{"--cold-starts", o.coldStarts, 1, 100}, {"--preload-concurrency", o.preloadConc, 1, 1024},
+		{"--verify-ops", o.verifyOps, 1, 1 << 30}, {"--curve-count", o.curveCount, 1, 1_000_000}} {
 		if c.v < c.lo || c.v > c.h {
 			return o, fmt.Errorf("%s must be from %d to %d", c.name, c.lo, c.h)
 		}
@@ -128,6 +154,9 @@ and --duration and runs interleaved with its floor.
 		return o, errors.New("--duration, --max-duration and --start-timeout must be positive")
 	}
 	if o.server != "" {
+		if o.sizes != nil {
+			return o, errors.New("--sizes preloads a ledger of its own; it does not take --server")
+		}
 		o.token = getenv("TOKENLEDGER_TOKEN")
 		if o.token == "" {
 			return o, errors.New("--server needs the admin token in TOKENLEDGER_TOKEN")
@@ -190,7 +219,11 @@ func Run(ctx context.Context, args []string, env Env) error {
 	r.hc = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 1024,
 		DisableCompression: true}}
 	defer r.hc.CloseIdleConnections()
-	err = r.standard(ctx)
+	if o.sizes != nil {
+		err = r.curves(ctx)
+	} else {
+		err = r.standard(ctx)
+	}
 	r.report.Finished = time.Now().UTC()
 	r.report.LoadAvg = append(r.report.LoadAvg, loadavg())
 	fmt.Fprintf(r.out, "load average (1, 5, 15 min): at the start %s, at the end %s\n", r.report.LoadAvg[0], r.report.LoadAvg[1])
@@ -221,19 +254,8 @@ type runner struct {
 
 // setUp makes the temporary dir, the floors and, unless --server, the
 // server; tearDown undoes it.
-func (r *runner) setUp(ctx context.Context, dataDir string) error {
-	var err error
-	if r.tmp, err = os.MkdirTemp("", "tokenledger-bench-"); err != nil {
-		return fmt.Errorf("bench: temporary dir: %w", err)
-	}
-	if r.o.keepDir {
-		fmt.Fprintln(r.env.Stderr, "bench: data kept in", r.tmp)
-	}
-	r.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
-	if r.bare, err = startBareHTTP(); err != nil {
-		return err
-	}
-	if r.raw, err = startRawJetStream(ctx, r.tmp); err != nil {
+func (r *runner) setUp(ctx context.Context) error {
+	if err := r.setUpFloors(ctx); err != nil {
 		return err
 	}
 	if r.o.server != "" {
@@ -246,15 +268,29 @@ func (r *runner) setUp(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	if dataDir == "" {
-		dataDir = r.tmp + "/data"
-	}
-	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: dataDir, admin: admin}
+	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: filepath.Join(r.tmp, "data"), admin: admin}
 	if r.srv, _, err = r.spec.start(ctx, r.hc, r.o.startLimit); err != nil {
 		return err
 	}
 	r.l = &ledger{base: r.srv.url, token: admin, http: r.hc}
 	return nil
+}
+
+// setUpFloors makes the temporary dir and starts the floors.
+func (r *runner) setUpFloors(ctx context.Context) error {
+	var err error
+	if r.tmp, err = os.MkdirTemp("", "tokenledger-bench-"); err != nil {
+		return fmt.Errorf("bench: temporary dir: %w", err)
+	}
+	if r.o.keepDir {
+		fmt.Fprintln(r.env.Stderr, "bench: data kept in", r.tmp)
+	}
+	r.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
+	if r.bare, err = startBareHTTP(); err != nil {
+		return err
+	}
+	r.raw, err = startRawJetStream(ctx, r.tmp)
+	return err
 }
 
 func (r *runner) tearDown() error {
@@ -295,7 +331,7 @@ func (r *runner) standard(ctx context.Context) (err error) {
 			err = terr
 		}
 	}()
-	if err := r.setUp(ctx, ""); err != nil {
+	if err := r.setUp(ctx); err != nil {
 		return err
 	}
 	var empty Memory
@@ -558,13 +594,10 @@ func (r *runner) coldStart(ctx context.Context, n int) error {
 		r.srv, r.l.base = s, s.url
 		health.lat, ready.lat = append(health.lat, t.health), append(ready.lat, t.ready)
 		health.elapsed, ready.elapsed = health.elapsed+t.health, ready.elapsed+t.ready
-		cmd := exec.CommandContext(ctx, r.env.Executable, "version")
-		cmd.Env = append(os.Environ(), r.env.ChildEnv...)
-		t0 := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("cold start floor: %s version: %w: %s", r.env.Executable, err, out)
+		d, err := r.spawnFloor(ctx)
+		if err != nil {
+			return err
 		}
-		d := time.Since(t0)
 		floor.lat, floor.elapsed = append(floor.lat, d), floor.elapsed+d
 	}
 	printResult(r.out, r.report.addResult("cold_start_health", 1, tokens, health, "spawn of `version`", &floor))
@@ -585,4 +618,11 @@ func (r *runner) memory(ctx context.Context, tokens int) (Memory, error) {
 		return m, err
 	}
 	return m, nil
+}
+
+// execCommand is exe with args and the tool's environment plus extra.
+func execCommand(ctx context.Context, exe string, extra []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = append(os.Environ(), extra...)
+	return cmd
 }

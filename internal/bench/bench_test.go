@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -188,6 +190,8 @@ func TestBenchRefusesBadArguments(t *testing.T) {
 		{"no time", []string{"--duration", "0s"}, "--duration"},
 		{"server without a token", []string{"--server", "http://127.0.0.1:1"}, "TOKENLEDGER_TOKEN"},
 		{"stray argument", []string{"now"}, "unexpected"},
+		{"sizes that do not grow", []string{"--sizes", "100,10"}, "--sizes"},
+		{"sizes against a running server", []string{"--sizes", "10", "--server", "http://127.0.0.1:1"}, "--sizes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,5 +207,59 @@ func TestBenchRefusesBadArguments(t *testing.T) {
 				t.Errorf("wrote %s before refusing", out)
 			}
 		})
+	}
+}
+
+// With --sizes the tool preloads its ledger to each size in turn and
+// measures every figure of the cost curves there, each beside its floor,
+// and writes them as JSON and as a well-formed SVG chart.
+func TestBenchCostCurvesAtEachSize(t *testing.T) {
+	dir := t.TempDir()
+	out, svg := filepath.Join(dir, "curves.json"), filepath.Join(dir, "curves.svg")
+	stdout, err := runBench(t, nil, "--sizes", "15,40", "--curve-count", "3", "--cold-starts", "1", "--rounds", "1",
+		"--verify-ops", "2000", "--preload-concurrency", "4", "--json", out, "--svg", svg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout)
+	}
+	r := readReport(t, out)
+	if len(r.Curves) != 2 || r.Curves[0].Tokens != 15 || r.Curves[1].Tokens != 40 {
+		t.Fatalf("curves %+v, want sizes 15 and 40", r.Curves)
+	}
+	for i, c := range r.Curves {
+		figures := map[string]float64{"create": c.CreateP50ms, "create floor": c.CreateFloorP50ms, "verify": c.VerifyNs,
+			"verify floor": c.VerifyFloorNs, "list": c.ListP50ms, "list floor": c.ListFloorP50ms, "list bytes": float64(c.ListBytes),
+			"rss": float64(c.RSSBytes), "empty rss": float64(c.EmptyRSSBytes), "heap": float64(c.HeapBytes),
+			"cold start /health": c.ColdHealthMs, "cold start /ready": c.ColdReadyMs, "cold start floor": c.ColdFloorMs}
+		for name, v := range figures {
+			if v <= 0 {
+				t.Errorf("size %d: %s = %v", c.Tokens, name, v)
+			}
+		}
+		if m := r.Memory[i]; m.Tokens < c.Tokens {
+			t.Errorf("size %d: the ledger held %d tokens", c.Tokens, m.Tokens)
+		}
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, lines := xml.NewDecoder(bytes.NewReader(b)), 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines < 6 {
+		t.Errorf("the SVG has %d lines, want one per figure at least", lines)
+	}
+	if !strings.Contains(stdout, "| 40 |") {
+		t.Errorf("no Markdown row for 40 tokens:\n%s", stdout)
 	}
 }

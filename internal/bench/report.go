@@ -64,6 +64,7 @@ type Report struct {
 	Server  string   `json:"server"` // "spawned" or the URL given
 	Results []Result `json:"results"`
 	Memory  []Memory `json:"memory,omitempty"`
+	Curves  []Curve  `json:"curves,omitempty"`
 }
 
 func (r *Report) addResult(workload string, conc, tokens int, ours sample, floorName string, floor *sample) Result {
