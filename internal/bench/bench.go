@@ -69,6 +69,7 @@ type options struct {
 	preloadConc     int
 	verifyOps       int
 	curveCount      int
+	heapProfile     string
 	workloadsString string
 }
 
@@ -109,6 +110,7 @@ and --duration and runs interleaved with its floor.
 	fs.IntVar(&o.preloadConc, "preload-concurrency", 32, "cost curves: concurrent commands while preloading")
 	fs.IntVar(&o.verifyOps, "verify-ops", 2_000_000, "cost curves: most Verify calls per size (ours and the floor each)")
 	fs.IntVar(&o.curveCount, "curve-count", 300, "cost curves: most creates and lists per size")
+	fs.StringVar(&o.heapProfile, "heap-profile", "", "cost curves: after each preload, write a heap profile of the ledger started in-process on that data to `file`.<size>")
 	fs.DurationVar(&o.startLimit, "start-timeout", 10*time.Minute, "longest wait for a spawned server's /ready")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the temporary data dir (its path is printed)")
 	if err := fs.Parse(args); err != nil {
