@@ -189,7 +189,7 @@ func (r *runner) spawnFloor(ctx context.Context) (time.Duration, error) {
 // per append, which only a crash could notice; the spawned server then
 // serves it at sync_interval: always.
 func (r *runner) preload(ctx context.Context, admin string, n int) (time.Duration, error) {
-	m, err := r.startInProcess(ctx, admin)
+	m, err := r.startInProcess(ctx, admin, "off")
 	if err != nil {
 		return 0, fmt.Errorf("bench: preload: %w", err)
 	}
@@ -227,14 +227,14 @@ func (r *runner) preload(ctx context.Context, admin string, n int) (time.Duratio
 
 // startInProcess runs the ledger on the data dir in this process, without
 // listeners, and returns it once its projections caught up.
-func (r *runner) startInProcess(ctx context.Context, admin string) (*service.Main, error) {
+func (r *runner) startInProcess(ctx context.Context, admin, natsListen string) (*service.Main, error) {
 	getenv := func(k string) string {
 		if k == "INIT_ADMIN_API_TOKENS" {
 			return admin
 		}
 		return ""
 	}
-	cfg, err := service.ParseConfig([]string{"--data-dir", r.spec.dataDir, "--listen", "127.0.0.1:0", "--nats-listen", "off",
+	cfg, err := service.ParseConfig([]string{"--data-dir", r.spec.dataDir, "--listen", "127.0.0.1:0", "--nats-listen", natsListen,
 		"--log-level", "error"}, getenv)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -259,11 +259,15 @@ func (r *runner) writeHeapProfile(ctx context.Context, admin, path string) error
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	m, err := r.startInProcess(ctx, admin)
+	// With a NATS listener, as served: the readers' feed is published too.
+	m, err := r.startInProcess(ctx, admin, "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if err := waitFeed(ctx, &ledger{base: m.URL(), http: r.hc}); err != nil {
+		return err
+	}
 	runtime.GC()
 	runtime.GC()
 	var after runtime.MemStats
@@ -279,6 +283,28 @@ func (r *runner) writeHeapProfile(ctx context.Context, admin, path string) error
 	n := m.Tokens.Len()
 	fmt.Fprintf(r.env.Stderr, "bench: heap profile of the ledger in-process at %d tokens in %s: %d B live heap, %d B per token\n",
 		n, path, after.HeapAlloc-before.HeapAlloc, int64(after.HeapAlloc-before.HeapAlloc)/int64(max(n, 1)))
+	return nil
+}
+
+// waitFeed waits until the ledger's feed publisher has stood still for 3 s
+// (it caught up with the stream).
+func waitFeed(ctx context.Context, l *ledger) error {
+	var last float64 = -1
+	still := time.Now()
+	for time.Since(still) < 3*time.Second {
+		m, err := l.metrics(ctx, "tokenledger_feed_last_ledger_sequence")
+		if err != nil {
+			return err
+		}
+		if v := m["tokenledger_feed_last_ledger_sequence"]; v != last {
+			last, still = v, time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
