@@ -377,7 +377,7 @@ func (r *runner) standard(ctx context.Context) (err error) {
 		}
 		m.EmptyRSS, m.EmptyHeap = empty.RSSBytes, empty.HeapBytes
 		if m.Tokens > 0 && empty.HeapBytes > 0 {
-			m.HeapPerTokn = (m.HeapBytes - empty.HeapBytes) / int64(m.Tokens)
+			m.HeapPerToken = (m.HeapBytes - empty.HeapBytes) / int64(m.Tokens)
 		}
 		r.report.Memory = append(r.report.Memory, m)
 		printMemoryHeader(r.out)

@@ -135,9 +135,9 @@ func (r *runner) curves(ctx context.Context) (err error) {
 			return err
 		}
 		m.EmptyRSS, m.EmptyHeap = empty.RSSBytes, empty.HeapBytes
-		m.HeapPerTokn = (m.HeapBytes - empty.HeapBytes) / int64(max(m.Tokens, 1))
+		m.HeapPerToken = (m.HeapBytes - empty.HeapBytes) / int64(max(m.Tokens, 1))
 		r.report.Memory = append(r.report.Memory, m)
-		c.RSSBytes, c.EmptyRSSBytes, c.HeapBytes, c.HeapPerToken = m.RSSBytes, empty.RSSBytes, m.HeapBytes, m.HeapPerTokn
+		c.RSSBytes, c.EmptyRSSBytes, c.HeapBytes, c.HeapPerToken = m.RSSBytes, empty.RSSBytes, m.HeapBytes, m.HeapPerToken
 
 		if err := r.list(ctx, r.o.curveCount, r.o.duration); err != nil {
 			return err

@@ -48,11 +48,11 @@ type Memory struct {
 	// HeapBytes is the Go heap from /metrics: live bytes at the last GC
 	// (go_gc_heap_live_bytes) when the server exports it, else
 	// go_memstats_heap_alloc_bytes.
-	HeapBytes   int64  `json:"heap_bytes"`
-	HeapMetric  string `json:"heap_metric"`
-	EmptyRSS    int64  `json:"empty_rss_bytes,omitempty"`
-	EmptyHeap   int64  `json:"empty_heap_bytes,omitempty"`
-	HeapPerTokn int64  `json:"heap_per_token_bytes,omitempty"` // (HeapBytes-EmptyHeap)/Tokens
+	HeapBytes    int64  `json:"heap_bytes"`
+	HeapMetric   string `json:"heap_metric"`
+	EmptyRSS     int64  `json:"empty_rss_bytes,omitempty"`
+	EmptyHeap    int64  `json:"empty_heap_bytes,omitempty"`
+	HeapPerToken int64  `json:"heap_per_token_bytes,omitempty"` // (HeapBytes-EmptyHeap)/Tokens
 }
 
 // Report is what --json writes.
@@ -132,8 +132,8 @@ func printMemory(w io.Writer, m Memory) {
 		return fmt.Sprintf("%.1f", float64(b)/(1<<20))
 	}
 	per := "-"
-	if m.HeapPerTokn > 0 {
-		per = fmt.Sprint(m.HeapPerTokn)
+	if m.HeapPerToken > 0 {
+		per = fmt.Sprint(m.HeapPerToken)
 	}
 	fmt.Fprintf(w, memoryRow, "", m.Tokens, mib(m.RSSBytes), mib(m.HeapBytes), per, mib(m.EmptyRSS), mib(m.EmptyHeap))
 }
