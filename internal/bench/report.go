@@ -20,7 +20,7 @@ type Figure struct {
 }
 
 func figure(name string, s sample) Figure {
-	return Figure{Name: name, N: len(s.lat), Rate: round(s.rate(), 1),
+	return Figure{Name: name, N: len(s.lat), Rate: round(s.rate(), 3),
 		P50ms: ms(percentile(s.lat, 50)), P99ms: ms(percentile(s.lat, 99))}
 }
 
