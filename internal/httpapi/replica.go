@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,9 +78,22 @@ func (s *Server) replicaHealth(w http.ResponseWriter, _ *http.Request, _ *authz.
 	}
 	if s.staleness != nil {
 		body["stalenessSeconds"] = s.staleness().Seconds()
+		setStaleness(w, s.staleness)
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// StalenessHeader tells, on every API answer of a replica on an external
+// NATS, how many whole seconds old the replica's view of the ledger may
+// be: the time since it last knew it had applied every stored event.
+const StalenessHeader = "X-Ledger-Staleness"
+
+// setStaleness sets StalenessHeader when staleness is known.
+func setStaleness(w http.ResponseWriter, staleness func() time.Duration) {
+	if staleness != nil {
+		w.Header().Set(StalenessHeader, strconv.Itoa(int(staleness().Seconds())))
+	}
 }
 
 var (
