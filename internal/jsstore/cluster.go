@@ -32,7 +32,7 @@ const (
 	transientAttemptTimeout                         = 2 * time.Second
 	transientRetryBudget                            = 12 * time.Second // above the Raft election timeout (4–9 s)
 	transientFirstBackoff                           = 100 * time.Millisecond
-	transientMaxBackoff                             = time.Second
+	transientMaxBackoff                             = 250 * time.Millisecond
 )
 
 // refusedCodes are the cluster errors after which nothing was stored.
