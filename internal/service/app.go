@@ -75,6 +75,7 @@ type Main struct {
 	// watch follows the stream's reachability and leader on an external
 	// NATS (nil on the embedded server).
 	watch *streamWatch
+	snapshots   *snapshots // nil when off
 }
 
 // NewMain returns an unstarted service.
@@ -146,6 +147,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
 	m.Integrity = integrity.NewLog()
+	if m.snapshots, err = m.newSnapshots(); err != nil {
+		return err
+	}
+	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
@@ -244,6 +249,7 @@ func (m *Main) Run(ctx context.Context) error {
 	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("sweep", func() error { return sweep.Run(bg) })
 	m.goRun("checkpoints", func() error { return m.checkpoints.run(bg) })
+	m.serveSnapshots(bg, chain)
 	return nil
 }
 
@@ -436,6 +442,7 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.finalCheckpoint()
+	m.finalSnapshot()
 	if m.cancel != nil {
 		m.cancel()
 	}
