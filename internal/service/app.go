@@ -74,8 +74,8 @@ type Main struct {
 	checkpoints *checkpoints
 	// watch follows the stream's reachability and leader on an external
 	// NATS (nil on the embedded server).
-	watch *streamWatch
-	snapshots   *snapshots // nil when off
+	watch     *streamWatch
+	snapshots *snapshots // nil when off
 }
 
 // NewMain returns an unstarted service.

@@ -123,7 +123,7 @@ func (s *Set) restore(r *snapenc.Reader) error {
 	}
 	n := r.Count(32)
 	s.all = make([]*entry, 0, n)
-	s.vx.reserve(n) // one table of the final size, not a doubling per power of two
+	s.vx.reserve(n)                                                          // one table of the final size, not a doubling per power of two
 	s.byID, s.bySeq = make(map[string]*entry, n), make(map[uint64]*entry, n) // sized once, not grown
 	prevSeq := uint64(0)
 	for range n {
