@@ -67,6 +67,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"tokenledger is not serving: its projections are replaying the ledger or stopped; see /ready"))
 			return
 		}
+		setStaleness(sw, s.staleness)
 	}
 	s.mux.ServeHTTP(sw, r)
 }
