@@ -123,7 +123,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "go_version": build.GoVersion},
 	})
 	info.Set(1)
-	m.reg.MustRegister(info, m.appendTook, m.appendFailed, m.auditUnauthenticated, &streamCollector{s: s, eventTime: t.EventTime},
+	m.reg.MustRegister(info, m.appendTook, m.appendFailed, m.auditUnauthenticated, &streamCollector{s: s, eventTime: t.EventTime}, &digestCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenledger_replay_duration_seconds",
 			Help: "Duration of the projections' catch-up replay at start-up (so far, while it runs).",

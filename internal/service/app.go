@@ -72,6 +72,10 @@ type Main struct {
 	// checkpoints signs and appends its checkpoints.
 	Integrity   *integrity.Log
 	checkpoints *checkpoints
+	// watch follows the stream's reachability and leader on an external
+	// NATS (nil on the embedded server).
+	watch     *streamWatch
+	snapshots *snapshots // nil when off
 }
 
 // NewMain returns an unstarted service.
@@ -143,6 +147,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
 	m.Integrity = integrity.NewLog()
+	if m.snapshots, err = m.newSnapshots(); err != nil {
+		return err
+	}
+	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
@@ -152,8 +160,22 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.api != nil {
 			m.api.ObserveAppend(took, err)
 		}
-	}}
-	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
+	}, halted: m.tamperStop}
+	var appender commands.EventStore = observed
+	health := m.Store.Health
+	var staleness func() time.Duration
+	if m.nats == nil {
+		m.watch = newStreamWatch(m.Store, m.Runner.LastApplied)
+		appender = guardedStore{observedStore: observed, watch: m.watch}
+		health = func() error {
+			if err := m.Store.Health(); err != nil {
+				return err
+			}
+			return m.watch.health()
+		}
+		staleness = m.watch.staleness
+	}
+	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
@@ -169,8 +191,11 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
+	if m.watch != nil {
+		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
+	}
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor)}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor), Key: m.key}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
@@ -181,8 +206,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel,
-			Integrity: m.checkpoints})
+			Source: m.Store, Store: m.Store, Health: health, Log: m.log, Telemetry: tel,
+			Integrity: m.checkpoints, Staleness: staleness})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
@@ -224,6 +249,7 @@ func (m *Main) Run(ctx context.Context) error {
 	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("sweep", func() error { return sweep.Run(bg) })
 	m.goRun("checkpoints", func() error { return m.checkpoints.run(bg) })
+	m.serveSnapshots(bg, chain)
 	return nil
 }
 
@@ -416,6 +442,7 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.finalCheckpoint()
+	m.finalSnapshot()
 	if m.cancel != nil {
 		m.cancel()
 	}
