@@ -219,7 +219,7 @@ func (r *runner) preload(ctx context.Context, admin string, n int) (time.Duratio
 		return 0, fmt.Errorf("bench: preload: %w", err)
 	}
 	if done < n {
-		return 0, fmt.Errorf("bench: preload: only %d of %d tokens within --max-duration", done, n)
+		return 0, fmt.Errorf("bench: preload: only %d of %d tokens before the run was stopped or --max-duration passed", done, n)
 	}
 	fmt.Fprintf(r.env.Stderr, "bench: preloaded %d tokens in %s (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	return took, nil

@@ -20,27 +20,36 @@ func decoded(tb testing.TB, seq uint64, id string, p events.Payload) events.Enve
 }
 
 // Tokens hold one copy of the values they repeat (type, environment,
-// path, project list, creator), not one per token: the token set's memory
-// grows with what is unique to each token only.
+// path, project list, creator), not one per token, whether applied from
+// events or restored from a snapshot: the token set's memory grows with
+// what is unique to each token only.
 func TestTokensShareTheValuesTheyRepeat(t *testing.T) {
-	s := tokenset.New()
+	applied := tokenset.New()
 	for i := range 3 {
-		mustApply(t, s, decoded(t, uint64(i+1), fmt.Sprint("tok-", i), created(secret("default", "development", i), "default", "web")))
+		mustApply(t, applied, decoded(t, uint64(i+1), fmt.Sprint("tok-", i), created(secret("default", "development", i), "default", "web")))
 	}
-	mustApply(t, s, decoded(t, 4, "tok-0", events.TokenScoped{Projects: []string{"default", "web"}}))
-	a, _ := s.ByID("tok-0")
-	for _, id := range []string{"tok-1", "tok-2"} {
-		b, _ := s.ByID(id)
-		same := map[string][2]string{"type": {a.Type, b.Type}, "environment": {a.Environment, b.Environment}, "path": {a.Path, b.Path},
-			"creator kind": {a.CreatedBy.Kind, b.CreatedBy.Kind}, "creator id": {a.CreatedBy.ID, b.CreatedBy.ID}, "project": {a.Projects[0], b.Projects[0]}}
-		for what, v := range same {
-			if v[0] != v[1] || unsafe.StringData(v[0]) != unsafe.StringData(v[1]) {
-				t.Errorf("%s of tok-0 and %s: %q and %q are separate copies", what, id, v[0], v[1])
+	mustApply(t, applied, decoded(t, 4, "tok-0", events.TokenScoped{Projects: []string{"default", "web"}}))
+	restored := tokenset.New()
+	if err := restored.RestoreSnapshot(applied.AppendSnapshot(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*tokenset.Set{"applied": applied, "restored": restored} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := s.ByID("tok-0")
+			for _, id := range []string{"tok-1", "tok-2"} {
+				b, _ := s.ByID(id)
+				same := map[string][2]string{"type": {a.Type, b.Type}, "environment": {a.Environment, b.Environment}, "path": {a.Path, b.Path},
+					"creator kind": {a.CreatedBy.Kind, b.CreatedBy.Kind}, "creator id": {a.CreatedBy.ID, b.CreatedBy.ID}, "project": {a.Projects[0], b.Projects[0]}}
+				for what, v := range same {
+					if v[0] != v[1] || unsafe.StringData(v[0]) != unsafe.StringData(v[1]) {
+						t.Errorf("%s of tok-0 and %s: %q and %q are separate copies", what, id, v[0], v[1])
+					}
+				}
+				if &a.Projects[0] != &b.Projects[0] {
+					t.Errorf("tok-0 and %s hold separate copies of the project list %v", id, a.Projects)
+				}
 			}
-		}
-		if &a.Projects[0] != &b.Projects[0] {
-			t.Errorf("tok-0 and %s hold separate copies of the project list %v", id, a.Projects)
-		}
+		})
 	}
 }
 
