@@ -224,6 +224,7 @@ type Verifier struct {
 
 	chains  map[aggKey]chain
 	pending map[uint64]brokenLink // unknown predecessor (hash prefix) → the first event naming it
+	hashes  []uint64              // the hash prefix of every event, at seq-1: see seenBefore
 
 	signedSeen bool
 	unsigned   []held // signed records not yet covered by a verified checkpoint
@@ -254,7 +255,7 @@ func NewVerifier(cfg Config) *Verifier {
 		t.Grow(cfg.Records)
 	}
 	return &Verifier{tree: t, cfg: cfg, next: 1,
-		chains: make(map[aggKey]chain, cfg.Records/4), pending: map[uint64]brokenLink{}}
+		chains: make(map[aggKey]chain, cfg.Records/4), pending: map[uint64]brokenLink{}, hashes: make([]uint64, 0, cfg.Records)}
 }
 
 // Tree is the tree the Verifier built so far.
@@ -436,6 +437,7 @@ func prefix(hexHash string) uint64 {
 func (v *Verifier) link(seq uint64, env *record) *Finding {
 	key := aggKey{env.Kind, env.Aggregate}
 	c, had := v.chains[key]
+	v.hashes = append(v.hashes, prefix(env.Hash))
 	if len(v.pending) > 0 {
 		hp := prefix(env.Hash)
 		if p, ok := v.pending[hp]; ok {
@@ -449,6 +451,11 @@ func (v *Verifier) link(seq uint64, env *record) *Finding {
 	case env.Prev == "":
 		return &Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s starts the chain of %s %s a second time",
 			env.Type, env.ID, env.Kind, env.Aggregate)}
+	case had && env.Hash == c.last:
+		// A genuine event repeated: the copy is the insertion, not the
+		// honest event it repeats.
+		return &Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s repeats the event at sequence %d, the last of %s %s",
+			env.Type, env.ID, c.lastSeq, env.Kind, env.Aggregate)}
 	case had && c.prevSeq != 0 && env.Prev == c.prev:
 		return &Finding{Seq: c.lastSeq, Kind: KindInsertion, Detail: fmt.Sprintf("the events at sequences %d and %d both follow the event at sequence %d in the chain of %s %s",
 			c.lastSeq, seq, c.prevSeq, env.Kind, env.Aggregate)}
@@ -468,18 +475,35 @@ func (v *Verifier) link(seq uint64, env *record) *Finding {
 // edited and re-sealed; otherwise the predecessor was deleted.
 func (v *Verifier) earliestPending(countsAgree bool) *Finding {
 	var first brokenLink
-	for _, b := range v.pending {
+	var pred uint64
+	for p, b := range v.pending {
 		if first.seq == 0 || b.seq < first.seq {
-			first = b
+			first, pred = b, p
 		}
 	}
 	if first.seq == 0 {
 		return nil
 	}
+	if at := v.seenBefore(pred, first.seq); at != 0 {
+		return &Finding{Seq: first.seq, Kind: KindInsertion, Detail: fmt.Sprintf("the event at sequence %d follows the event at sequence %d, which has a successor already: a second successor (a copy of a genuine event, or an inserted one)", first.seq, at)}
+	}
 	if countsAgree && first.pred != 0 {
 		return &Finding{Seq: first.pred, Kind: KindByteEdit, Detail: fmt.Sprintf("the event at sequence %d was changed and re-sealed: the next event of its aggregate, at sequence %d, names another predecessor (or that predecessor was deleted)", first.pred, first.seq)}
 	}
 	return &Finding{Seq: first.seq, Kind: KindDeletion, Detail: fmt.Sprintf("the predecessor of the event at sequence %d in its aggregate's chain is not in the stream", first.seq)}
+}
+
+// seenBefore is the sequence of an event before seq whose hash starts
+// with the 8 bytes pred (0 if none): an event naming it as predecessor
+// but not following its aggregate's last event is then a second
+// successor. It scans the recorded prefixes, once per finding.
+func (v *Verifier) seenBefore(pred, seq uint64) uint64 {
+	for i, h := range v.hashes[:min(uint64(len(v.hashes)), seq-1)] {
+		if h == pred {
+			return uint64(i) + 1
+		}
+	}
+	return 0
 }
 
 // held is a signed record whose signature is not checked yet.

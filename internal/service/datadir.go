@@ -31,7 +31,8 @@ type StoredRecords struct {
 // server that has no listener, and calls fn with each stored record's
 // sequence and data bytes, in order (a sequence the store lost is
 // missing), after setup with what it found. It refuses a data dir a
-// running ledger holds.
+// running ledger holds. A record stored under a subject other than its
+// event's ends the read with an *integrity.Finding naming it.
 func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) error, fn func(seq uint64, data []byte) error) (StoredRecords, error) {
 	var out StoredRecords
 	if fi, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil || !fi.IsDir() {
@@ -123,6 +124,9 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 		md, err := msg.Metadata()
 		if err != nil {
 			return out, err
+		}
+		if f := misfiledRecord(md.Sequence.Stream, msg.Subject(), msg.Data()); f != nil {
+			return out, f
 		}
 		if err := fn(md.Sequence.Stream, msg.Data()); err != nil {
 			return out, err
