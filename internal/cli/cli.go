@@ -48,7 +48,10 @@ type Env struct {
 	HTTP *http.Client
 	// ReadDataDir reads a data dir's stream for verify --data-dir without
 	// changing it: setup first, with what it found, then fn for each
-	// stored record in order.
+	// stored record in order. It may end with an *integrity.Finding for
+	// tampering only the store shows (a record stored under a subject
+	// other than its event's); verify reports it after the records
+	// before it.
 	ReadDataDir func(ctx context.Context, dir string, setup func(DataDir) error, fn func(seq uint64, data []byte) error) (DataDir, error)
 }
 

@@ -254,6 +254,7 @@ type Verifier struct {
 	links   []chain
 	key     []byte                // the aggregate's key: its kind's length, its kind, its id
 	pending map[uint64]brokenLink // unknown predecessor (hash prefix) → the first event naming it
+	hashes  []uint64              // the hash prefix of every event, at seq-1: see seenBefore
 
 	scanners []events.Scanner // one per preparing goroutine
 	batch    []prepared       // AddBatch's records, reused
@@ -288,7 +289,7 @@ func NewVerifier(cfg Config) *Verifier {
 	}
 	return &Verifier{tree: t, cfg: cfg, next: 1,
 		chains: make(map[shortKey]int32, cfg.Records/2), long: map[string]int32{}, links: make([]chain, 0, cfg.Records/2),
-		pending: map[uint64]brokenLink{}}
+		pending: map[uint64]brokenLink{}, hashes: make([]uint64, 0, cfg.Records)}
 }
 
 // Tree is the tree the Verifier built so far.
@@ -547,6 +548,7 @@ func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Findin
 	if had {
 		c = v.links[idx]
 	}
+	v.hashes = append(v.hashes, prefix(env.Hash))
 	if len(v.pending) > 0 {
 		hp := prefix(env.Hash)
 		if p, ok := v.pending[hp]; ok {
@@ -560,6 +562,11 @@ func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Findin
 	case len(env.Prev) == 0:
 		return &Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s starts the chain of %s %s a second time",
 			env.Type, env.ID, env.Kind, env.Aggregate)}
+	case had && names(env.Hash, &c.last, c.lastSeq):
+		// A genuine event repeated: the copy is the insertion, not the
+		// honest event it repeats.
+		return &Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s repeats the event at sequence %d, the last of %s %s",
+			env.Type, env.ID, c.lastSeq, env.Kind, env.Aggregate)}
 	case had && c.prevSeq != 0 && names(env.Prev, &c.prev, c.prevSeq):
 		return &Finding{Seq: c.lastSeq, Kind: KindInsertion, Detail: fmt.Sprintf("the events at sequences %d and %d both follow the event at sequence %d in the chain of %s %s",
 			c.lastSeq, seq, c.prevSeq, env.Kind, env.Aggregate)}
@@ -589,18 +596,35 @@ func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Findin
 // edited and re-sealed; otherwise the predecessor was deleted.
 func (v *Verifier) earliestPending(countsAgree bool) *Finding {
 	var first brokenLink
-	for _, b := range v.pending {
+	var pred uint64
+	for p, b := range v.pending {
 		if first.seq == 0 || b.seq < first.seq {
-			first = b
+			first, pred = b, p
 		}
 	}
 	if first.seq == 0 {
 		return nil
 	}
+	if at := v.seenBefore(pred, first.seq); at != 0 {
+		return &Finding{Seq: first.seq, Kind: KindInsertion, Detail: fmt.Sprintf("the event at sequence %d follows the event at sequence %d, which has a successor already: a second successor (a copy of a genuine event, or an inserted one)", first.seq, at)}
+	}
 	if countsAgree && first.pred != 0 {
 		return &Finding{Seq: first.pred, Kind: KindByteEdit, Detail: fmt.Sprintf("the event at sequence %d was changed and re-sealed: the next event of its aggregate, at sequence %d, names another predecessor (or that predecessor was deleted)", first.pred, first.seq)}
 	}
 	return &Finding{Seq: first.seq, Kind: KindDeletion, Detail: fmt.Sprintf("the predecessor of the event at sequence %d in its aggregate's chain is not in the stream", first.seq)}
+}
+
+// seenBefore is the sequence of an event before seq whose hash starts
+// with the 8 bytes pred (0 if none): an event naming it as predecessor
+// but not following its aggregate's last event is then a second
+// successor. It scans the recorded prefixes, once per finding.
+func (v *Verifier) seenBefore(pred, seq uint64) uint64 {
+	for i, h := range v.hashes[:min(uint64(len(v.hashes)), seq-1)] {
+		if h == pred {
+			return uint64(i) + 1
+		}
+	}
+	return 0
 }
 
 // held is a signed record whose signature is not checked yet.

@@ -204,6 +204,32 @@ func TestVerifierNamesTheFirstBadSequenceAndTheKind(t *testing.T) {
 				wantKind: integrity.KindInsertion,
 			},
 			{
+				// A genuine event of tok-3 (its second, which has a
+				// successor) published again at the end: the copy is the
+				// insertion, not the honest events around the original.
+				name: "genuine_event_copied_at_the_end",
+				tamper: func(rs [][]byte) ([][]byte, []uint64, uint64) {
+					return append(rs, rs[seqOf(t, rs, "tok-3", 2)-1]), nil, 0
+				},
+				wantSeq:  uint64(n + 1),
+				wantKind: integrity.KindInsertion,
+			},
+			{
+				// The same with tok-3's last event: the copy repeats it.
+				name: "aggregates_last_event_copied_at_the_end",
+				tamper: func(rs [][]byte) ([][]byte, []uint64, uint64) {
+					last := 0
+					for i, r := range rs {
+						if decode(t, r).AggregateID == "tok-3" {
+							last = i
+						}
+					}
+					return append(rs, rs[last]), nil, 0
+				},
+				wantSeq:  uint64(n + 1),
+				wantKind: integrity.KindInsertion,
+			},
+			{
 				name: "reorder_inside_a_chain",
 				tamper: func(rs [][]byte) ([][]byte, []uint64, uint64) {
 					a, b := seqOf(t, rs, "tok-3", 2), seqOf(t, rs, "tok-3", 3)

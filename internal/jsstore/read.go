@@ -75,6 +75,9 @@ func (s *Store) LoadAfter(ctx context.Context, kind, id string, after uint64) ([
 		if err != nil {
 			return fmt.Errorf("jsstore: load %s: event at sequence %d (%s): %w", filter, m.Sequence, m.Subject, err)
 		}
+		if !env.StoredUnder(m.Subject) {
+			return misfiled(s.name, m.Sequence, m.Subject, &env)
+		}
 		env.Sequence = m.Sequence
 		evs = append(evs, env)
 		return nil
@@ -270,6 +273,11 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			d.done = true
 			d.finish(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
 				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err)})
+			return
+		}
+		if !env.StoredUnder(msg.Subject()) {
+			d.done = true
+			d.finish(misfiled(s.name, seq, msg.Subject(), &env))
 			return
 		}
 		env.Sequence = seq

@@ -154,6 +154,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
+	// … each in its place in its aggregate's chain (a replayed copy is not).
+	m.Runner.Chains = projections.NewChains()
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
 	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {
