@@ -55,7 +55,7 @@ func (m *Main) openStore(ctx context.Context) (*jsstore.Store, error) {
 			cancel()
 		}
 		if err == nil {
-			if err := m.checkDurability(ctx); err != nil {
+			if err := m.checkDurability(ctx, st); err != nil {
 				_ = st.Close()
 				return nil, err
 			}
@@ -81,8 +81,10 @@ func (m *Main) openStore(ctx context.Context) (*jsstore.Store, error) {
 // syncing every write, checked when --nats-system-url gives a system
 // account connection), unless --allow-unsafe-durability, which turns the
 // refusal into an ERROR line. Without --nats-system-url the sync setting
-// cannot be read by a client: a WARN line says so.
-func (m *Main) checkDurability(ctx context.Context) error {
+// cannot be read by a client: a WARN line says so. A stream it finds
+// replicated on a cluster stays guarded while the ledger runs: st refuses
+// writes while it has fewer than 2 replicas.
+func (m *Main) checkDurability(ctx context.Context, st *jsstore.Store) error {
 	ctx, cancel := context.WithTimeout(ctx, durabilityTimeout)
 	defer cancel()
 	var sys *nats.Conn
@@ -107,6 +109,9 @@ func (m *Main) checkDurability(ctx context.Context) error {
 			"replicas", d.Replicas, "clustered", d.Clustered)
 	default:
 		m.log.Info("ledger stream durability checked", "replicas", d.Replicas, "servers_sync_always", len(d.SyncAlways))
+	}
+	if d.Clustered && d.Replicas >= 2 {
+		st.GuardReplicas(2)
 	}
 	return nil
 }
