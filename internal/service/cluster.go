@@ -78,12 +78,11 @@ func (m *Main) openStore(ctx context.Context) (*jsstore.Store, error) {
 
 // checkDurability refuses to run on a stream that could lose
 // acknowledged events (one replica on a cluster; a replica's server not
-// syncing every write, checked when --nats-system-url gives a system
-// account connection), unless --allow-unsafe-durability, which turns the
-// refusal into an ERROR line. Without --nats-system-url the sync setting
-// cannot be read by a client: a WARN line says so. A stream it finds
-// replicated on a cluster stays guarded while the ledger runs: st refuses
-// writes while it has fewer than 2 replicas.
+// syncing every write, or its sync setting unproven because no
+// --nats-system-url gives a system account connection to read it),
+// unless --allow-unsafe-durability, which turns the refusal into an ERROR
+// line. A stream it finds replicated on a cluster stays guarded while the
+// ledger runs: st refuses writes while it has fewer than 2 replicas.
 func (m *Main) checkDurability(ctx context.Context, st *jsstore.Store) error {
 	ctx, cancel := context.WithTimeout(ctx, durabilityTimeout)
 	defer cancel()
@@ -104,9 +103,6 @@ func (m *Main) checkDurability(ctx context.Context, st *jsstore.Store) error {
 			"problems", de.Problems, "replicas", d.Replicas)
 	case err != nil:
 		return err
-	case !d.SyncChecked:
-		m.log.Warn("cannot verify that the NATS servers sync every write (sync_interval: always): give --nats-system-url a system-account user allowed $SYS.REQ.SERVER.PING.VARZ to check it at start-up",
-			"replicas", d.Replicas, "clustered", d.Clustered)
 	default:
 		m.log.Info("ledger stream durability checked", "replicas", d.Replicas, "servers_sync_always", len(d.SyncAlways))
 	}
