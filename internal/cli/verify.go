@@ -177,8 +177,11 @@ func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []
 		}
 	}
 	if since != nil {
+		// The auditor's own file, not the ledger's history: a checkpoint
+		// no given key signed (another ledger's, or a key not given) or
+		// a damaged file says nothing about this ledger. Could not verify.
 		if err := v.Trust(since, integrity.SourceAuditor); err != nil {
-			return nil, &exitError{ExitTampered, fmt.Errorf("--since-checkpoint: %w", err)}
+			return nil, &exitError{ExitError, sinceCheckpointError(err)}
 		}
 	}
 	return v, nil
