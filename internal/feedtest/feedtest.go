@@ -22,6 +22,7 @@ import (
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/storetest"
 )
 
@@ -42,6 +43,8 @@ type Ledger struct {
 	SeedFile, ReaderKey string
 	// Store is the ledger's store (replaced by Restart).
 	Store *jsstore.Store
+	// Key is the ledger's signing key, which signs the feed's events.
+	Key *ledgerkey.Key
 
 	srv   *server.Server
 	fc    *nats.Conn // the feed user's connection
@@ -100,7 +103,11 @@ func newLedger(dataDir, seedDir string) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feedtest: reader public key: %w", err)
 	}
-	l := &Ledger{Dir: dataDir, Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(seedDir, "reader.seed")}
+	key, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		return nil, fmt.Errorf("feedtest: signing key: %w", err)
+	}
+	l := &Ledger{Dir: dataDir, Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(seedDir, "reader.seed"), Key: key}
 	if err := os.WriteFile(l.SeedFile, seed, 0o600); err != nil {
 		return nil, fmt.Errorf("feedtest: write the reader's seed: %w", err)
 	}
@@ -167,7 +174,7 @@ func (l *Ledger) start(ctx context.Context) error {
 func (l *Ledger) startPublisher() {
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	pub := &jsstore.FeedPublisher{Store: l.Store, Conn: l.fc, RetryWait: 100 * time.Millisecond}
+	pub := &jsstore.FeedPublisher{Store: l.Store, Conn: l.fc, RetryWait: 100 * time.Millisecond, Key: l.Key}
 	go func() { done <- pub.Run(pctx) }()
 	var once sync.Once
 	var runErr error

@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ type FeedPublisher struct {
 	// projections stopped, at a forged event say). No event reaches the
 	// readers before it returns nil.
 	Verified func(ctx context.Context, seq uint64) error
+	// Key, when set, signs every feed event (feed.SignedBytes, in the
+	// feed.KeyHeader and feed.SignatureHeader headers) and is announced
+	// in the heartbeat: readers refuse feed events it did not sign.
+	Key FeedKey
 	// Heartbeat is how often the publisher announces on
 	// [feed.HeartbeatSubject] how far the feed is complete, while it is
 	// (default feed.DefaultHeartbeat; negative: never).
@@ -230,7 +235,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			p.handled.Store(env.Sequence)
 			return nil
 		}
-		next, err := publishFeedEvent(ctx, js, at.feed, &env)
+		next, err := publishFeedEvent(ctx, js, at.feed, &env, p.Key)
 		if err == nil {
 			at = feedPosition{feed: next, ledger: env.Sequence}
 			p.last.Store(at.ledger)
@@ -264,7 +269,7 @@ const feedTokenPrefix = "ledger.token."
 
 // publishFeedEvent publishes env's feed copy expecting the feed to end at
 // last, and returns the copy's feed sequence (a duplicate's included).
-func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope) (uint64, error) {
+func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope, key FeedKey) (uint64, error) {
 	data, err := json.Marshal(NewFeedEnvelope(env))
 	if err != nil {
 		return 0, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
@@ -273,6 +278,11 @@ func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, 
 	msg := nats.NewMsg(FeedPublishPrefix + "." + env.Subject())
 	msg.Data = data
 	msg.Header.Set(LedgerSequenceHeader, seq)
+	if key != nil {
+		stored := env.Subject() // the subject transform stores it without the prefix
+		msg.Header.Set(feed.KeyHeader, key.ID())
+		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.SignedBytes(stored, env.Sequence, data))))
+	}
 	pctx, cancel := context.WithTimeout(ctx, feedRequestWait)
 	defer cancel()
 	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID("ledger-"+seq), jetstream.WithExpectLastSequence(last),
@@ -298,6 +308,14 @@ func readFeedEnd(ctx context.Context, js jetstream.JetStream) (feedPosition, err
 		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: stream %s: %w", FeedStream, err)
 	}
 	return feedPosition{feed: st.CachedInfo().State.LastSeq}, nil
+}
+
+// FeedKey is the ledger's signing key as the feed publisher uses it
+// (*ledgerkey.Key).
+type FeedKey interface {
+	ID() string
+	Sign(msg []byte) []byte
+	VerifierKey() string
 }
 
 // heartbeatSpacing is the least time between two heartbeats prompted by
@@ -391,5 +409,9 @@ func (p *FeedPublisher) current(ctx context.Context) (feed.Heartbeat, bool, erro
 			}
 		}
 	}
-	return feed.Heartbeat{LedgerSequence: max(end, handled), FeedSequence: fseq, Time: time.Now().UTC()}, true, nil
+	hb := feed.Heartbeat{LedgerSequence: max(end, handled), FeedSequence: fseq, Time: time.Now().UTC()}
+	if p.Key != nil {
+		hb.VerifierKey = p.Key.VerifierKey()
+	}
+	return hb, true, nil
 }

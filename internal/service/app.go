@@ -152,7 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.api != nil {
 			m.api.ObserveAppend(took, err)
 		}
-	}}
+	}, halted: m.tamperStop}
 	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
@@ -170,7 +170,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor)}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor), Key: m.key}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}

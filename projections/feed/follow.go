@@ -133,7 +133,9 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 					continue
 				}
 				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
-				if err := fn(Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data}); err != nil {
+				ev := Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data,
+					KeyID: m.Header.Get(KeyHeader), Signature: m.Header.Get(SignatureHeader)}
+				if err := fn(ev); err != nil {
 					return err
 				}
 				next = m.Sequence + 1

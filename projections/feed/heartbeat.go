@@ -35,6 +35,10 @@ type Heartbeat struct {
 	LedgerSequence uint64    `json:"ledger_sequence"`
 	FeedSequence   uint64    `json:"feed_sequence"`
 	Time           time.Time `json:"time"`
+	// VerifierKey is the ledger's verifier key, which signs the feed's
+	// events ([SignedBytes]); a reader that was given none trusts it on
+	// first use.
+	VerifierKey string `json:"verifier_key,omitempty"`
 }
 
 // ParseHeartbeat decodes a heartbeat message's data.

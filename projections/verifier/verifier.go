@@ -30,6 +30,11 @@ var (
 	// Config.MaxStaleness; the verifier fails closed rather than trust an
 	// old token set.
 	ErrStale = errors.New("verifier: token feed lost for longer than the staleness bound")
+	// ErrKeyNotTrusted: the ledger announces a signing key that is not
+	// among Config.LedgerKeys (it rotated its key): the verifier cannot
+	// check the feed's new events and fails closed until it is given the
+	// new key.
+	ErrKeyNotTrusted = errors.New("verifier: the ledger signs the feed with a key this verifier was not given")
 )
 
 // DefaultMaxStaleness is [Config.MaxStaleness]'s default.
@@ -83,6 +88,18 @@ type Config struct {
 	// tampered event), in which case the feed, however often it is read,
 	// no longer holds every revocation.
 	IgnoreHeartbeat bool
+	// LedgerKeys are the ledger's verifier keys ("<name>+<id>+<base64>",
+	// from GET /api/ledger/checkpoint or the ledger's start-up log) that
+	// may sign feed events; an event not signed by one of them is refused
+	// (reported to OnError, never applied). Empty: the keys the ledger's
+	// heartbeat announces are trusted on first use, a rotated key too;
+	// give them to pin the ledger (a heartbeat announcing another key then
+	// fails Verify closed with ErrKeyNotTrusted).
+	LedgerKeys []string
+	// AllowUnsigned accepts feed events without a signature (a feed
+	// written by something other than a tokenledger server). Not
+	// recommended: anyone who can write to the feed can then plant a token.
+	AllowUnsigned bool
 }
 
 // Change is a revocation (a token.revoked, or the deletion of what the
@@ -157,6 +174,13 @@ type Verifier struct {
 	beat atomic.Int64
 	wake chan struct{}
 
+	kmu        sync.RWMutex
+	keys       feed.Keys
+	pinned     bool
+	keyed      chan struct{} // closed once a key is trusted
+	keyedOnce  sync.Once
+	foreignKey atomic.Bool // a heartbeat announced a key not pinned
+
 	mu      sync.Mutex
 	handled uint64        // ledger sequence of the last event applied whose hook ran
 	applied chan struct{} // closed (and replaced) when an event is handled and someone waits
@@ -191,8 +215,19 @@ func New(nc *nats.Conn, cfg Config) *Verifier {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg, nc: nc, set: tokenset.New(), ready: make(chan struct{}), applied: make(chan struct{}),
-		base: time.Now(), wake: make(chan struct{}, 1)}
+	v := &Verifier{cfg: cfg, nc: nc, set: tokenset.New(), ready: make(chan struct{}), applied: make(chan struct{}),
+		base: time.Now(), wake: make(chan struct{}, 1), keyed: make(chan struct{})}
+	for _, k := range cfg.LedgerKeys {
+		if err := v.keys.Add(k); err != nil {
+			v.report(fmt.Errorf("verifier: LedgerKeys: %w", err))
+			continue
+		}
+		v.pinned = true
+	}
+	if v.pinned || cfg.AllowUnsigned {
+		v.keyedOnce.Do(func() { close(v.keyed) })
+	}
+	return v
 }
 
 // Start is New and Run in the background, until Close.
@@ -301,6 +336,13 @@ func (v *Verifier) Run(ctx context.Context) error {
 		return fmt.Errorf("verifier: subscribe %s: %w", feed.HeartbeatSubject, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The feed's events are checked against the ledger's key: without a
+	// pinned one, wait for the heartbeat that announces it.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-v.keyed:
+	}
 	for {
 		f := feed.Follower{Conn: v.nc, From: v.feedSeq.Load() + 1, Poll: v.cfg.Poll, RequestWait: v.cfg.RequestWait,
 			CaughtUp: v.caughtUp, Wake: v.wake}
@@ -352,6 +394,7 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 		v.report(fmt.Errorf("verifier: %w", err))
 		return
 	}
+	v.trustAnnounced(hb.VerifierKey)
 	p := pendingBeat{hb: hb, at: v.now()}
 	// Checked under mu: apply stores appliedFeed before it takes mu to settle
 	// the pending heartbeats, so a heartbeat is either seen satisfied here
@@ -369,6 +412,32 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 	select { // read the feed now: it holds events this verifier has not read
 	case v.wake <- struct{}{}:
 	default:
+	}
+}
+
+// trustAnnounced takes the key a heartbeat announces: trusted when no key
+// was pinned; a pinned verifier that hears another fails closed.
+func (v *Verifier) trustAnnounced(vkey string) {
+	if vkey == "" || v.cfg.AllowUnsigned {
+		return
+	}
+	var probe feed.Keys
+	if err := probe.Add(vkey); err != nil {
+		v.report(fmt.Errorf("verifier: heartbeat: %w", err))
+		return
+	}
+	if v.pinned {
+		v.kmu.RLock()
+		known := v.keys.Knows(vkey)
+		v.kmu.RUnlock()
+		v.foreignKey.Store(!known)
+		return
+	}
+	v.kmu.Lock()
+	err := v.keys.Add(vkey)
+	v.kmu.Unlock()
+	if err == nil {
+		v.keyedOnce.Do(func() { close(v.keyed) })
 	}
 }
 
@@ -412,6 +481,15 @@ func (v *Verifier) apply(ev feed.Event) error {
 
 // applyEvent applies one feed event to the set and runs its hooks.
 func (v *Verifier) applyEvent(ev feed.Event) {
+	if !v.cfg.AllowUnsigned {
+		v.kmu.RLock()
+		err := v.keys.Check(ev)
+		v.kmu.RUnlock()
+		if err != nil {
+			v.report(fmt.Errorf("verifier: refused, not applied: %w", err))
+			return
+		}
+	}
 	if v.cfg.VerifyEvent != nil {
 		if err := v.cfg.VerifyEvent(ev); err != nil {
 			v.report(fmt.Errorf("verifier: feed sequence %d refused, not applied: %w", ev.Sequence, err))
@@ -554,6 +632,9 @@ func (v *Verifier) fresh() error {
 	synced := v.synced.Load()
 	if synced == 0 {
 		return ErrNotReady
+	}
+	if v.foreignKey.Load() {
+		return ErrKeyNotTrusted
 	}
 	if v.cfg.MaxStaleness <= 0 {
 		return nil

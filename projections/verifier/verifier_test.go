@@ -14,6 +14,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/feedtest"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections/feed"
 	"github.com/tokenledger/tokenledger/projections/verifier"
 )
@@ -276,5 +277,45 @@ func TestVerifierIgnoringHeartbeatAnswersWithoutOne(t *testing.T) {
 	time.Sleep(time.Second) // past the bound: the heartbeat would have failed it closed
 	if _, err := v.Verify(secretA); err != nil {
 		t.Fatalf("Verify = %v, want the token", err)
+	}
+}
+
+// A verifier given the ledger's keys (LedgerKeys) trusts no other: when
+// the ledger's heartbeat announces a key it was not given (the ledger
+// rotated, or the feed is not that ledger's), Verify fails closed rather
+// than answer from a set it can no longer keep whole; given the right
+// key it answers.
+func TestVerifierPinnedToTheLedgersKeysFailsClosedOnAnother(t *testing.T) {
+	l := feedtest.Start(t)
+	a := l.Create(t, secretA, nil)
+	other, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		keys []string
+		want error
+	}{
+		{"the_ledgers_key", []string{l.Key.VerifierKey()}, nil},
+		{"another_key", []string{other.VerifierKey()}, verifier.ErrKeyNotTrusted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := connect(t, l, verifier.Config{LedgerKeys: tc.keys, Poll: 50 * time.Millisecond})
+			eventually(t, "Verify settles", func() error {
+				if _, err := v.Verify(secretA); !errors.Is(err, tc.want) {
+					return fmt.Errorf("Verify = %v, want %v", err, tc.want)
+				}
+				return nil
+			})
+			if tc.want == nil {
+				if tok, _ := v.Verify(secretA); tok.ID != a.ID {
+					t.Fatalf("Verify = %+v, want token %s", tok, a.ID)
+				}
+			} else if v.Tokens().Len() != 0 {
+				t.Fatalf("events signed by a key the verifier was not given were applied: %d tokens", v.Tokens().Len())
+			}
+		})
 	}
 }
