@@ -40,6 +40,16 @@ func setReplicas(t *testing.T, js jetstream.JetStream, n int) {
 // not switch this guard off: the stream started replicated.
 func TestLedgerRefusesWritesWhileItsStreamHasOneReplicaAndRecovers(t *testing.T) {
 	c := natstest.StartCluster(t, 3, nil)
+	// Stop the nodes before their temporary dirs are removed (cleanups run
+	// last-registered first; the cluster's own shutdown was registered
+	// before its dirs): a node catching up a replica writes into them.
+	t.Cleanup(func() {
+		for i := range c.Size() {
+			if c.Server(i) != nil {
+				c.Stop(i)
+			}
+		}
+	})
 	s := servicetest.StartWith(t, "", nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.AllowUnsafeDurability = c.URLs(), true
 	})
