@@ -127,9 +127,10 @@ const varzTimeout = 2 * time.Second
 // every server holding a replica must sync after every write
 // (sync_interval: always). A client can read the sync setting only
 // through the system account ($SYS.REQ.SERVER.PING.VARZ): sys is such a
-// connection, or nil, and then the setting is not checked (SyncChecked
-// false). It returns what it found and, when events could be lost, a
-// *DurabilityError.
+// connection, or nil, and then the setting cannot be read (SyncChecked
+// false), and an unproven durability is a problem too: a default
+// nats-server syncs every 2 minutes. It returns what it found and, when
+// events could be lost or that is not proven, a *DurabilityError.
 func CheckDurability(ctx context.Context, nc, sys *nats.Conn, stream string) (Durability, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -145,6 +146,10 @@ func CheckDurability(ctx context.Context, nc, sys *nats.Conn, stream string) (Du
 	if d.Clustered && d.Replicas < 2 {
 		problems = append(problems, fmt.Sprintf("%d replica on cluster %s: losing one server loses the events it holds (want 3; set --nats-replicas or edit the stream)",
 			d.Replicas, nc.ConnectedClusterName()))
+	}
+	if sys == nil {
+		problems = append(problems, "cannot prove that the NATS servers sync every write (sync_interval: always): "+
+			"give --nats-system-url a system-account user allowed $SYS.REQ.SERVER.PING.VARZ to check it")
 	}
 	if sys != nil {
 		sync, err := serversSync(ctx, sys)
