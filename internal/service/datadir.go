@@ -32,7 +32,8 @@ type StoredRecords struct {
 // sequence and data bytes, in order (a sequence the store lost is
 // missing), after setup with what it found. It refuses a data dir a
 // running ledger holds. A record stored under a subject other than its
-// event's ends the read with an *integrity.Finding naming it.
+// event's ends the read, after fn had it, with an *integrity.Finding
+// naming it.
 func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) error, fn func(seq uint64, data []byte) error) (StoredRecords, error) {
 	var out StoredRecords
 	if fi, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil || !fi.IsDir() {
@@ -125,11 +126,12 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 		if err != nil {
 			return out, err
 		}
-		if f := misfiledRecord(md.Sequence.Stream, msg.Subject(), msg.Data()); f != nil {
-			return out, f
-		}
+		misfiled := misfiledRecord(md.Sequence.Stream, msg.Subject(), msg.Data())
 		if err := fn(md.Sequence.Stream, msg.Data()); err != nil {
 			return out, err
+		}
+		if misfiled != nil {
+			return out, misfiled
 		}
 		if md.NumPending == 0 || md.Sequence.Stream >= out.LastSeq {
 			return out, nil
