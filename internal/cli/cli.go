@@ -50,8 +50,8 @@ type Env struct {
 	// changing it: setup first, with what it found, then fn for each
 	// stored record in order. It may end with an *integrity.Finding for
 	// tampering only the store shows (a record stored under a subject
-	// other than its event's); verify reports it after the records
-	// before it.
+	// other than its event's), after fn had that record; verify reports
+	// it unless the records show tampering at or before it.
 	ReadDataDir func(ctx context.Context, dir string, setup func(DataDir) error, fn func(seq uint64, data []byte) error) (DataDir, error)
 }
 

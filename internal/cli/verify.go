@@ -257,7 +257,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	var found *integrity.Finding
 	if errors.As(err, &found) && v != nil {
 		// What the reader saw and the records cannot show (a record
-		// stored under another subject), after the records before it.
+		// stored under another subject), after the records up to it:
+		// what they show at or before it comes first.
 		_ = flush()
 		_ = v.Found(found)
 		err = nil
