@@ -143,6 +143,11 @@ func (e *Envelope) canonical() ([]byte, error) {
 }
 
 func (e *Envelope) computeHash() (string, error) {
+	if e.Format >= FormatJCS {
+		if h, ok := e.fastHash(); ok {
+			return h, nil
+		}
+	}
 	b, err := e.canonical()
 	if err != nil {
 		return "", err
@@ -182,6 +187,12 @@ func (e *Envelope) CheckHash() error {
 	}
 	if h != e.Hash {
 		return fmt.Errorf("%w: event %s (seq %d)", ErrBadHash, e.ID, e.Sequence)
+	}
+	if e.Format >= FormatJCS && e.stored != nil && !storedMatches(e.stored, e.Hash) {
+		// The decoded fields hash right, the stored bytes do not: a member
+		// the decoder ignores or folds (an unknown or duplicate member, a
+		// name in another case) was edited in.
+		return fmt.Errorf("%w: event %s (seq %d): the stored bytes are not the sealed ones", ErrBadHash, e.ID, e.Sequence)
 	}
 	return nil
 }

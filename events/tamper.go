@@ -16,10 +16,16 @@ const (
 	// dropped) or does not decode as an event.
 	TamperUnreadable = "unreadable"
 	// TamperEdited: the event decodes but its bytes no longer match its
-	// hash.
+	// hash, or the record is stored under a subject other than its
+	// event's (see [Envelope.StoredUnder]).
 	TamperEdited = "edited"
 	// TamperForged: the event was not signed by the ledger's key chain.
 	TamperForged = "forged"
+	// TamperChain: the event does not follow its aggregate's last event
+	// (its prev names another event, or none when the aggregate has
+	// events): a copy of a genuine event published again, an inserted
+	// event, or one whose predecessor was removed.
+	TamperChain = "chain"
 )
 
 // TamperError is evidence that the stream is not the history the ledger

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,17 +47,6 @@ func newEveryProjection(r auditlog.Reader) *everyProjection {
 
 func (p *everyProjection) all() []projections.Projection {
 	return []projections.Projection{p.tokens, p.dir, p.audit, p.tree}
-}
-
-// cpuTime is the CPU time this process used so far (user and system, every
-// thread: the in-process NATS server's included). Beside wall time it
-// says what a restart costs on a machine shared with other work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // liveHeap is the live heap after a forced GC.

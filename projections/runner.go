@@ -52,6 +52,11 @@ type Runner struct {
 	// error stops Run like an Apply error, the event unapplied. Set it
 	// before Run.
 	Verify func(events.Envelope) error
+	// Chains, when set, checks after Verify that each event follows its
+	// aggregate's last event (see [Chains]) before any projection applies
+	// it: a refused event stops Run like an Apply error. Run resumes from
+	// its LastApplied too. Set it before Run.
+	Chains *Chains
 
 	src Source
 	ps  []Projection
@@ -105,6 +110,9 @@ func (r *Runner) minApplied() uint64 {
 	m := r.ps[0].LastApplied()
 	for _, p := range r.ps[1:] {
 		m = min(m, p.LastApplied())
+	}
+	if r.Chains != nil {
+		m = min(m, r.Chains.LastApplied())
 	}
 	return m
 }
@@ -162,6 +170,11 @@ func (r *Runner) run(ctx context.Context) error {
 		}
 		if r.Verify != nil {
 			if err := r.Verify(env); err != nil {
+				return fmt.Errorf("projections: seq %d (%s) refused: %w", env.Sequence, env.Type, err)
+			}
+		}
+		if r.Chains != nil {
+			if err := r.Chains.Apply(env); err != nil {
 				return fmt.Errorf("projections: seq %d (%s) refused: %w", env.Sequence, env.Type, err)
 			}
 		}

@@ -41,11 +41,17 @@ type Env struct {
 	// Serve runs "tokenledger serve" with its own flag parsing (the
 	// service's flags live with its configuration).
 	Serve func(ctx context.Context, args []string) error
+	// Bench runs "tokenledger bench" with its own flag parsing (it starts
+	// the service and uses its packages, which import this one).
+	Bench func(ctx context.Context, args []string) error
 	// HTTP is the client for the ledger's API (default: 30 s timeout).
 	HTTP *http.Client
 	// ReadDataDir reads a data dir's stream for verify --data-dir without
 	// changing it: setup first, with what it found, then fn for each
-	// stored record in order.
+	// stored record in order. It may end with an *integrity.Finding for
+	// tampering only the store shows (a record stored under a subject
+	// other than its event's), after fn had that record; verify reports
+	// it unless the records show tampering at or before it.
 	ReadDataDir func(ctx context.Context, dir string, setup func(DataDir) error, fn func(seq uint64, data []byte) error) (DataDir, error)
 }
 
@@ -157,7 +163,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 not authorised, 4 not found, 5 conflict
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newServe(env), newVersion(env), newToken(env), newAudit(env), newHistory(env), newState(env), newWatch(env))
-	root.AddCommand(newVerify(env), newExport(env))
+	root.AddCommand(newVerify(env), newExport(env), newBench(env))
 	return root
 }
 

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
-	"net/url"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tokenledger/tokenledger/internal/integrity"
 )
 
 func newExport(env *Env) *cobra.Command {
@@ -19,8 +17,10 @@ func newExport(env *Env) *cobra.Command {
 		Short: "Write an auditor bundle: events of a range with inclusion proofs and the covering signed checkpoint",
 		Long: `Export writes an auditor bundle (format tokenledger-bundle/1, JSON; see the README's
 Auditor section): the events of sequences --from-seq to --to-seq (default: 1 to the latest
-checkpoint's size; at most 20000 a bundle) exactly as stored, each with its RFC 6962
-inclusion proof, and the signed checkpoint covering them. --since SIZE adds the consistency
+checkpoint's size) exactly as stored, each with its RFC 6962 inclusion proof, and the
+signed checkpoint covering them. A range of more than 20000 events is written as several
+bundle parts, one after another in the file, each later part with the consistency proof
+from the first part's checkpoint: verify proves them together. --since SIZE adds the consistency
 proof from the tree of SIZE records (the size of a checkpoint an auditor kept).
 "tokenledger verify --bundle FILE --key PUBKEY" checks it on any machine. Needs an admin
 (` + EnvToken + `).`,
@@ -33,35 +33,39 @@ proof from the tree of SIZE records (the size of a checkpoint an auditor kept).
 			if err != nil {
 				return err
 			}
-			q := url.Values{}
-			if from > 0 {
-				q.Set("from_seq", fmt.Sprint(from))
-			}
-			if to > 0 {
-				q.Set("to_seq", fmt.Sprint(to))
-			}
-			if since > 0 {
-				q.Set("since", fmt.Sprint(since))
-			}
-			var b integrity.Bundle
-			if err := cl.do(cmd.Context(), "GET", "/api/ledger/bundle?"+q.Encode(), nil, &b); err != nil {
+			if out == "-" {
+				_, err := exportParts(cmd.Context(), cl, from, to, since, cmd.OutOrStdout())
 				return err
 			}
-			raw, err := integrity.MarshalBundle(&b)
+			// Written beside the file, then renamed: a failed export
+			// leaves no partial bundle under its name.
+			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 			if err != nil {
 				return err
 			}
-			if _, err := integrity.ReadBundle(bytes.NewReader(raw)); err != nil {
-				return fmt.Errorf("the server's answer is not a bundle: %w", err)
+			defer os.Remove(tmp.Name())
+			w := bufio.NewWriterSize(tmp, 1<<20)
+			sum, err := exportParts(cmd.Context(), cl, from, to, since, w)
+			if err == nil {
+				err = w.Flush()
 			}
-			if out == "-" {
-				_, err = cmd.OutOrStdout().Write(raw)
+			if err == nil {
+				err = tmp.Chmod(0o644)
+			}
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, raw, 0o644); err != nil {
+			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: sequences %d to %d (%d events)\n", out, b.FromSeq, b.ToSeq, len(b.Events))
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: sequences %d to %d (%d events", out, sum.from, sum.to, sum.events)
+			if sum.parts > 1 {
+				fmt.Fprintf(cmd.ErrOrStderr(), " in %d bundle parts of at most %d", sum.parts, bundlePage)
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), ")")
 			return nil
 		},
 	}

@@ -56,7 +56,8 @@ type verifyReport struct {
 }
 
 func newVerify(env *Env) *cobra.Command {
-	var dataDir, bundle, since string
+	var dataDir, since string
+	var bundles []string
 	var keyFlags []string
 	var progress bool
 	cmd := &cobra.Command{
@@ -70,7 +71,10 @@ tail-truncation, fork, or altered (a range whose signed root does not match).
   --data-dir DIR   a data dir (the ledger stopped): read from a copy, never changed; the key
                    and the checkpoint the ledger keeps beside it are used when present
   --server URL     a running ledger (` + EnvToken + ` must be an admin): reads it in bundles
-  --bundle FILE    an auditor bundle (tokenledger export --bundle), with --key alone
+  --bundle FILE    an auditor bundle (tokenledger export --bundle), with --key alone; a file
+                   of several parts, or several --bundle files in order, are proven together
+                   (contiguous, each part under the first part's signed tree): complete when
+                   they run from 1 to its size. Memory holds one part at a time.
 
 --key is the ledger's public verifier key (<name>+<hash>+<base64>, or @FILE holding it); give
 it whenever you can: without it verify trusts the key found beside the data dir or served.
@@ -82,7 +86,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sources := 0
-			for _, s := range []bool{dataDir != "", bundle != "", cmd.Flag("server").Changed} {
+			for _, s := range []bool{dataDir != "", len(bundles) > 0, cmd.Flag("server").Changed} {
 				if s {
 					sources++
 				}
@@ -90,7 +94,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 			if sources != 1 {
 				return usagef("give exactly one of --data-dir, --server and --bundle")
 			}
-			if bundle != "" && len(keyFlags) == 0 {
+			if len(bundles) > 0 && len(keyFlags) == 0 {
 				return usagef("--bundle needs --key: the bundle proves nothing without the ledger's public key")
 			}
 			var kept []byte
@@ -117,8 +121,8 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 			switch {
 			case dataDir != "":
 				rep, err = verifyDataDir(cmd.Context(), env, dataDir, vkey, kept, p)
-			case bundle != "":
-				rep, err = verifyBundleFile(bundle, vkey, kept)
+			case len(bundles) > 0:
+				rep, err = verifyBundleParts(bundles, vkey, kept)
 			default:
 				rep, err = verifyServer(cmd, env, vkey, kept, p)
 			}
@@ -130,7 +134,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "verify this data dir (read from a copy)")
-	cmd.Flags().StringVar(&bundle, "bundle", "", "verify this auditor bundle (with --key)")
+	cmd.Flags().StringArrayVar(&bundles, "bundle", nil, "verify this auditor bundle (with --key); repeat it for the parts of one range, in order")
 	cmd.Flags().StringArrayVar(&keyFlags, "key", nil, "the ledger's public verifier key, or @FILE; repeat it for each key of a rotation")
 	cmd.Flags().StringVar(&since, "since-checkpoint", "", "a checkpoint kept earlier (signed note file) the log must extend")
 	cmd.Flags().BoolVar(&progress, "progress", false, "print progress on stderr (default: only on a terminal)")
@@ -177,8 +181,11 @@ func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []
 		}
 	}
 	if since != nil {
+		// The auditor's own file, not the ledger's history: a checkpoint
+		// no given key signed (another ledger's, or a key not given) or
+		// a damaged file says nothing about this ledger. Could not verify.
 		if err := v.Trust(since, integrity.SourceAuditor); err != nil {
-			return nil, &exitError{ExitTampered, fmt.Errorf("--since-checkpoint: %w", err)}
+			return nil, &exitError{ExitError, sinceCheckpointError(err)}
 		}
 	}
 	return v, nil
@@ -247,6 +254,15 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		}
 		return nil
 	})
+	var found *integrity.Finding
+	if errors.As(err, &found) && v != nil {
+		// What the reader saw and the records cannot show (a record
+		// stored under another subject), after the records up to it:
+		// what they show at or before it comes first.
+		_ = flush()
+		_ = v.Found(found)
+		err = nil
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -265,52 +281,6 @@ func report(rep verifyReport, r integrity.Report, vkey string) verifyReport {
 		rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
 	}
 	return rep
-}
-
-func verifyBundleFile(path, vkey string, since []byte) (verifyReport, error) {
-	rep := verifyReport{Source: "bundle " + path, VerifierKey: vkey}
-	f, err := os.Open(path)
-	if err != nil {
-		return rep, err
-	}
-	defer f.Close()
-	b, err := integrity.ReadBundle(f)
-	if err != nil {
-		return rep, err
-	}
-	keys, err := parseKeys(vkey)
-	if err != nil {
-		return rep, usagef("--key: %v", err)
-	}
-	br, err := integrity.VerifyBundle(b, keys, nil, since)
-	var fnd *integrity.Finding
-	if errors.As(err, &fnd) {
-		rep.Kind, rep.Seq, rep.Detail = string(fnd.Kind), fnd.Seq, fnd.Detail
-		return rep, nil
-	}
-	if err != nil {
-		return rep, err
-	}
-	rep.Records, rep.LastSeq, rep.Complete = uint64(br.Events), br.ToSeq, br.Complete
-	rep.Checkpoint, rep.Proven, rep.Checkpoints = b.Checkpoint, br.Checkpoint.Size, 1
-	rep.Root = fmt.Sprintf("%v", br.Checkpoint.Root)
-	// The records themselves, checked as a stream when they start at 1:
-	// chains and the stream's own checkpoints too.
-	if b.FromSeq == 1 {
-		v := integrity.NewVerifier(integrity.Config{Keys: keys})
-		for _, e := range b.Events {
-			if v.Add(e.Seq, e.Data) != nil {
-				break
-			}
-		}
-		r := v.Finish(0)
-		if f := r.Finding; f != nil {
-			rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
-			return rep, nil
-		}
-	}
-	rep.Intact = true
-	return rep, nil
 }
 
 // bundlePage is the most events verify --server asks for at a time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,7 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "go_version": build.GoVersion},
 	})
 	info.Set(1)
-	m.reg.MustRegister(info, m.appendTook, m.appendFailed, m.auditUnauthenticated, &streamCollector{s: s, eventTime: t.EventTime},
+	m.reg.MustRegister(info, m.appendTook, m.appendFailed, m.auditUnauthenticated, &streamCollector{s: s, eventTime: t.EventTime}, &digestCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenledger_replay_duration_seconds",
 			Help: "Duration of the projections' catch-up replay at start-up (so far, while it runs).",
@@ -151,7 +152,11 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		m.appendFailed.WithLabelValues(c)
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.verified,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// go_gc_heap_live_bytes besides the defaults: the heap marked live by
+		// the last GC, what sizing a ledger needs (heap_alloc includes garbage).
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenledger_projections_last_applied_sequence",
 			Help: "Stream sequence of the last event every projection applied.",

@@ -77,6 +77,10 @@ type Deps struct {
 	// Integrity serves checkpoints, proofs and bundles; nil: those routes
 	// answer 404.
 	Integrity Integrity
+	// Staleness is how old the replica's view of the stream may be: the
+	// time since it last knew it had applied everything stored (0 when it
+	// cannot fall behind, e.g. an embedded server). Nil: 0.
+	Staleness func() time.Duration
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -105,6 +109,10 @@ type Server struct {
 
 	// integrity serves the Merkle tree's routes (nil: none).
 	integrity Integrity
+	// staleness reports how stale reads may be (nil: never stale);
+	// digests caches the state digest (replica.go).
+	staleness func() time.Duration
+	digests   digests
 }
 
 // MarkStarted tells the server that start-up is complete: from now on it
@@ -132,6 +140,7 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
 	s.integrity = d.Integrity
+	s.staleness = d.Staleness
 	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -153,7 +162,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	m.HandleFunc("GET /schemas/events", s.handleEventSchemas)
 	m.HandleFunc("GET /schemas/events/{name}", s.handleEventSchema)
-	m.HandleFunc("POST /edge/validate", s.handleEdgeValidate)
+	m.HandleFunc(edgeValidatePattern, s.handleEdgeValidate)
 
 	m.HandleFunc("GET /api/admin/api-tokens", s.authed(s.listTokens))
 	m.HandleFunc("POST /api/admin/api-tokens", s.authed(s.createToken))
@@ -236,6 +245,10 @@ const (
 	metricsPattern = "GET /metrics"
 )
 
+// edgeValidatePattern is Unleash Edge's validation route: its answers 200
+// are logged at DEBUG too (see accessLogLevel).
+const edgeValidatePattern = "POST /edge/validate"
+
 // handleHealth is liveness: the process is up and serves HTTP. It answers
 // 200 during a long replay and while the ledger refuses writes (a restart
 // would not help either); /ready tells whether to send traffic.
@@ -246,6 +259,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	// at that sequence, and whoever watches the probe must learn it.
 	if te := events.AsTamper(s.runner.Err()); te != nil {
 		writeJSON(w, http.StatusOK, tamperBody(te))
+		return
+	}
+	if bearer(r) != "" {
+		// An admin sees the replica's sequence and state digest.
+		s.admin(s.replicaHealth)(w, r)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD"})

@@ -32,7 +32,7 @@ const (
 	transientAttemptTimeout                         = 2 * time.Second
 	transientRetryBudget                            = 12 * time.Second // above the Raft election timeout (4–9 s)
 	transientFirstBackoff                           = 100 * time.Millisecond
-	transientMaxBackoff                             = time.Second
+	transientMaxBackoff                             = 250 * time.Millisecond
 )
 
 // refusedCodes are the cluster errors after which nothing was stored.
@@ -46,7 +46,7 @@ var refusedCodes = map[jetstream.ErrorCode]bool{
 // right now and nothing was done: no server answered for the stream (no
 // responders) or the cluster answered with an election-time error.
 func Refused(err error) bool {
-	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, errNotSent) {
 		return true
 	}
 	var apiErr *jetstream.APIError
@@ -127,9 +127,10 @@ const varzTimeout = 2 * time.Second
 // every server holding a replica must sync after every write
 // (sync_interval: always). A client can read the sync setting only
 // through the system account ($SYS.REQ.SERVER.PING.VARZ): sys is such a
-// connection, or nil, and then the setting is not checked (SyncChecked
-// false). It returns what it found and, when events could be lost, a
-// *DurabilityError.
+// connection, or nil, and then the setting cannot be read (SyncChecked
+// false), and an unproven durability is a problem too: a default
+// nats-server syncs every 2 minutes. It returns what it found and, when
+// events could be lost or that is not proven, a *DurabilityError.
 func CheckDurability(ctx context.Context, nc, sys *nats.Conn, stream string) (Durability, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -145,6 +146,10 @@ func CheckDurability(ctx context.Context, nc, sys *nats.Conn, stream string) (Du
 	if d.Clustered && d.Replicas < 2 {
 		problems = append(problems, fmt.Sprintf("%d replica on cluster %s: losing one server loses the events it holds (want 3; set --nats-replicas or edit the stream)",
 			d.Replicas, nc.ConnectedClusterName()))
+	}
+	if sys == nil {
+		problems = append(problems, "cannot prove that the NATS servers sync every write (sync_interval: always): "+
+			"give --nats-system-url a system-account user allowed $SYS.REQ.SERVER.PING.VARZ to check it")
 	}
 	if sys != nil {
 		sync, err := serversSync(ctx, sys)
@@ -243,7 +248,13 @@ func serversSync(ctx context.Context, sys *nats.Conn) (map[string]bool, error) {
 // every event has a MsgID is retried: the stream then stores a retried
 // event once (a duplicate ack, or a conflict or batch duplicate that
 // [Store.failed] resolves to the stored sequence). It returns the last
-// attempt's error.
+// attempt's error, or, when an earlier attempt went unanswered and the
+// last was refused, an error saying the outcome is unknown: the
+// unanswered one may still be stored (a leader that took it but lost its
+// quorum can commit it once the quorum is back). While the connection is
+// down no attempt is sent (one sent then would wait in the client's
+// reconnect buffer and could be stored after the caller was told
+// otherwise).
 func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, publish func(context.Context) (commands.Stored, error)) (commands.Stored, error) {
 	retryable := true
 	for i := range batch {
@@ -251,22 +262,55 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 	}
 	deadline := time.Now().Add(transientRetryBudget)
 	backoff := transientFirstBackoff
+	var unanswered error // the first attempt that may have been stored
 	for {
-		actx, cancel := context.WithTimeout(ctx, transientAttemptTimeout)
-		stored, err := publish(actx)
-		cancel()
+		var stored commands.Stored
+		var err error
+		if s.nc.Status() != nats.CONNECTED {
+			err = errNotSent
+		} else {
+			actx, cancel := context.WithTimeout(ctx, transientAttemptTimeout)
+			stored, err = publish(actx)
+			cancel()
+		}
 		if err == nil {
 			return stored, nil
 		}
+		if TimedOut(err) && unanswered == nil {
+			unanswered = err
+		}
 		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err)) || time.Now().Add(backoff).After(deadline) {
-			return commands.Stored{}, err
+			return commands.Stored{}, gaveUp(unanswered, err)
 		}
 		s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
-			return commands.Stored{}, err
+			return commands.Stored{}, gaveUp(unanswered, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, transientMaxBackoff)
 	}
 }
+
+// gaveUp is the error of a retried append that stops at last: an
+// unknown outcome when an earlier attempt went unanswered and the last
+// was refused, else last.
+func gaveUp(unanswered, last error) error {
+	if unanswered != nil && Refused(last) {
+		return &unknownOutcome{first: unanswered, last: last}
+	}
+	return last
+}
+
+// unknownOutcome is a retried append whose last attempt was refused
+// (nothing stored by it) after an earlier attempt went unanswered (which
+// may have been stored): the outcome is unknown. It unwraps to the
+// first, unanswered, attempt's error only, so it is never taken for a
+// refusal.
+type unknownOutcome struct{ first, last error }
+
+func (e *unknownOutcome) Error() string {
+	return fmt.Sprintf("an attempt went unanswered (%v) before the cluster refused the last (%v)", e.first, e.last)
+}
+
+func (e *unknownOutcome) Unwrap() error { return e.first }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,15 @@ const numPendingHeader = directget.NumPendingHeader
 // An event that does not decode fails the Load with an error naming its
 // sequence.
 func (s *Store) Load(ctx context.Context, kind, id string) ([]events.Envelope, error) {
+	return s.LoadAfter(ctx, kind, id, 0)
+}
+
+// LoadAfter returns the events of the aggregate kind/id with a sequence
+// above after, in stream order, as [Store.Load] does (one Direct Get batch
+// from after+1 on the aggregate's subject filter, paged the same way): a
+// state that is up to date costs one round trip that answers "no
+// messages". It implements [commands.EventStore.LoadAfter].
+func (s *Store) LoadAfter(ctx context.Context, kind, id string, after uint64) ([]events.Envelope, error) {
 	if err := checkToken("aggregate kind", kind); err != nil {
 		return nil, fmt.Errorf("jsstore: load: %w", err)
 	}
@@ -57,10 +67,16 @@ func (s *Store) Load(ctx context.Context, kind, id string) ([]events.Envelope, e
 	}
 	filter := events.AggregateFilter(kind, id)
 	evs := []events.Envelope{}
-	err := s.scan(ctx, filter, 1, func(m *jetstream.RawStreamMsg) error {
+	if after == math.MaxUint64 {
+		return evs, nil
+	}
+	err := s.scan(ctx, filter, after+1, func(m *jetstream.RawStreamMsg) error {
 		env, err := events.Unmarshal(m.Data)
 		if err != nil {
 			return fmt.Errorf("jsstore: load %s: event at sequence %d (%s): %w", filter, m.Sequence, m.Subject, err)
+		}
+		if !env.StoredUnder(m.Subject) {
+			return misfiled(s.name, m.Sequence, m.Subject, &env)
 		}
 		env.Sequence = m.Sequence
 		evs = append(evs, env)
@@ -257,6 +273,11 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			d.done = true
 			d.finish(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
 				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err)})
+			return
+		}
+		if !env.StoredUnder(msg.Subject()) {
+			d.done = true
+			d.finish(misfiled(s.name, seq, msg.Subject(), &env))
 			return
 		}
 		env.Sequence = seq

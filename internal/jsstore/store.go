@@ -75,6 +75,9 @@ type Store struct {
 	// STREAM.INFO that finds it proves nothing yet.
 	deleteHints int
 	closed      bool
+	// minReplicas is the fewest replicas the stream may have while the
+	// store accepts appends ([Store.GuardReplicas]); ≤ 1: not checked.
+	minReplicas int
 
 	deleted     chan struct{} // closed when the stream is known to be deleted
 	deletedOnce sync.Once
@@ -369,7 +372,11 @@ func (s *Store) recheck() (retry bool) {
 		// tries again at the next tick.
 		return s.updateHint || s.deleteHints > 0
 	}
-	if err := CheckConfig(info.Config); err != nil {
+	err = CheckConfig(info.Config)
+	if err == nil {
+		err = s.replicaProblem(info.Config)
+	}
+	if err != nil {
 		if foreignWritable(info.Config) {
 			// Foreign messages may have entered the stream: fixing the
 			// configuration does not remove them.
@@ -377,7 +384,7 @@ func (s *Store) recheck() (retry bool) {
 			return false
 		}
 		s.mu.Lock()
-		s.violation = err
+		s.setViolation(err)
 		if s.gen == gen {
 			s.updateHint = false // confirmed: the violation is the reason now
 		}
@@ -397,7 +404,8 @@ func (s *Store) recheck() (retry bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.violation = nil // fit again, same stream, nothing lost
+	// Fit again, same stream, nothing lost.
+	s.setViolation(nil)
 	if s.gen == gen { // no newer update arrived while we read
 		s.updateHint = false
 	}

@@ -72,7 +72,10 @@ type Main struct {
 	// checkpoints signs and appends its checkpoints.
 	Integrity   *integrity.Log
 	checkpoints *checkpoints
-	snapshots   *snapshots // nil when off
+	// watch follows the stream's reachability and leader on an external
+	// NATS (nil on the embedded server).
+	watch     *streamWatch
+	snapshots *snapshots // nil when off
 }
 
 // NewMain returns an unstarted service.
@@ -151,6 +154,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
+	// … each in its place in its aggregate's chain (a replayed copy is not).
+	m.Runner.Chains = projections.NewChains()
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
 	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {
@@ -158,7 +163,21 @@ func (m *Main) Run(ctx context.Context) error {
 			m.api.ObserveAppend(took, err)
 		}
 	}, halted: m.tamperStop}
-	m.Commands = commands.NewHandler(observed, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
+	var appender commands.EventStore = observed
+	health := m.Store.Health
+	var staleness func() time.Duration
+	if m.nats == nil {
+		m.watch = newStreamWatch(m.Store, m.Runner.LastApplied)
+		appender = guardedStore{observedStore: observed, watch: m.watch}
+		health = func() error {
+			if err := m.Store.Health(); err != nil {
+				return err
+			}
+			return m.watch.health()
+		}
+		staleness = m.watch.staleness
+	}
+	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
@@ -174,6 +193,9 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
+	if m.watch != nil {
+		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
+	}
 	if m.feed != nil {
 		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor), Key: m.key}
 		m.goRun("feed", func() error { return pub.Run(bg) })
@@ -186,8 +208,8 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: m.Store.Health, Log: m.log, Telemetry: tel,
-			Integrity: m.checkpoints})
+			Source: m.Store, Store: m.Store, Health: health, Log: m.log, Telemetry: tel,
+			Integrity: m.checkpoints, Staleness: staleness})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
@@ -22,9 +23,14 @@ import (
 // age limit (MakeStreamUnsafe): its store reports unhealthy and refuses
 // writes.
 func TestRunningLedgerNoticesItsStreamCutToOneReplica(t *testing.T) {
-	c := natstest.StartCluster(t, 3, nil)
-	s := servicetest.StartWith(t, "", nil, func(cfg *service.Config) { cfg.NATSURL = c.URLs() })
-	js, err := jetstream.New(c.Connect())
+	// A cluster whose durability the ledger proves (a system user reads
+	// sync_interval: always), so that it starts without a waiver.
+	c := clusterWithSystemAccount(t, true)
+	s := servicetest.StartWith(t, "", nil, func(cfg *service.Config) {
+		cfg.NATSURL = natstest.WithUserURL(c.URLs(), "ledger", "pw")
+		cfg.NATSSystemURL = natstest.WithUserURL(c.URLs(), "sys", "syspw")
+	})
+	js, err := jetstream.New(c.Connect(nats.UserInfo("ledger", "pw")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestHousekeepingAppendsNothingAfterTheTamperStop(t *testing.T) {
 	clock := servicetest.NewClock(time.Now())
 	srv := natstest.RunServer(t)
 	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-		c.NATSURL = srv.ClientURL()
+		c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true // a test server: fsync unproven
 		c.Now = clock.Now
 		c.CheckpointInterval = 20 * time.Millisecond
 		c.CheckpointEvery = 1

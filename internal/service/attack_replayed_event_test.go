@@ -63,7 +63,7 @@ func TestReplayedGenuineEventNeverRevivesAnExpiredToken(t *testing.T) {
 			clock := servicetest.NewClock(time.Now())
 			srv := natstest.RunServer(t)
 			s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
-				c.NATSURL = srv.ClientURL()
+				c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true // a test server: fsync unproven
 				c.Now = clock.Now
 			})
 			secret, _ := s.CreateToken("client", "development")

@@ -31,7 +31,9 @@ func TestStoredStatusHeaderMessageStopsTheLedger(t *testing.T) {
 	for _, status := range []string{"100", "204", "404", "408", "409"} {
 		t.Run(status, func(t *testing.T) {
 			srv := natstest.RunServer(t)
-			s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSURL = srv.ClientURL() })
+			s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+				c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true // a test server: fsync unproven
+			})
 			secret, _ := s.CreateToken("client", "development")
 
 			js, err := jetstream.New(natstest.Connect(t, srv))

@@ -55,7 +55,7 @@ func (m *Main) openStore(ctx context.Context) (*jsstore.Store, error) {
 			cancel()
 		}
 		if err == nil {
-			if err := m.checkDurability(ctx); err != nil {
+			if err := m.checkDurability(ctx, st); err != nil {
 				_ = st.Close()
 				return nil, err
 			}
@@ -78,11 +78,12 @@ func (m *Main) openStore(ctx context.Context) (*jsstore.Store, error) {
 
 // checkDurability refuses to run on a stream that could lose
 // acknowledged events (one replica on a cluster; a replica's server not
-// syncing every write, checked when --nats-system-url gives a system
-// account connection), unless --allow-unsafe-durability, which turns the
-// refusal into an ERROR line. Without --nats-system-url the sync setting
-// cannot be read by a client: a WARN line says so.
-func (m *Main) checkDurability(ctx context.Context) error {
+// syncing every write, or its sync setting unproven because no
+// --nats-system-url gives a system account connection to read it),
+// unless --allow-unsafe-durability, which turns the refusal into an ERROR
+// line. A stream it finds replicated on a cluster stays guarded while the
+// ledger runs: st refuses writes while it has fewer than 2 replicas.
+func (m *Main) checkDurability(ctx context.Context, st *jsstore.Store) error {
 	ctx, cancel := context.WithTimeout(ctx, durabilityTimeout)
 	defer cancel()
 	var sys *nats.Conn
@@ -102,11 +103,11 @@ func (m *Main) checkDurability(ctx context.Context) error {
 			"problems", de.Problems, "replicas", d.Replicas)
 	case err != nil:
 		return err
-	case !d.SyncChecked:
-		m.log.Warn("cannot verify that the NATS servers sync every write (sync_interval: always): give --nats-system-url a system-account user allowed $SYS.REQ.SERVER.PING.VARZ to check it at start-up",
-			"replicas", d.Replicas, "clustered", d.Clustered)
 	default:
 		m.log.Info("ledger stream durability checked", "replicas", d.Replicas, "servers_sync_always", len(d.SyncAlways))
+	}
+	if d.Clustered && d.Replicas >= 2 {
+		st.GuardReplicas(2)
 	}
 	return nil
 }

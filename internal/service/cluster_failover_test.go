@@ -38,6 +38,7 @@ func startReplica(t *testing.T, c *natstest.Cluster, key string) *servicetest.Se
 	return servicetest.StartWith(t, "", nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.MutationRate, cfg.ReadWait = c.URLs(), 0, 10*time.Second
 		cfg.SigningKey = key
+		cfg.AllowUnsafeDurability = true // no system user to prove the nodes' sync_interval: always
 	})
 }
 

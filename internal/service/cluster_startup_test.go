@@ -51,6 +51,7 @@ func TestReplicaWaitsForAClusterThatIsNotUpYet(t *testing.T) {
 	logs := &servicetest.LogBuffer{}
 	cfg := servicetest.Config(t.TempDir(), nil, logs)
 	cfg.NATSURL = c.URLs()
+	cfg.AllowUnsafeDurability = true // no system user to prove the nodes' sync_interval: always
 	m := service.NewMain(cfg)
 	t.Cleanup(func() { _ = m.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -46,6 +46,10 @@ func TestComposeDescribesAThreeNodeClusterAndTwoReplicas(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s*sync_interval:\s*always\s*$`).Match(conf) {
 		t.Error("deploy/nats.conf does not set sync_interval: always")
 	}
+	if !regexp.MustCompile(`(?m)^\s*system_account:\s*SYS\s*$`).Match(conf) ||
+		!regexp.MustCompile(`SYS\s*\{\s*users\s*\[\s*\{\s*user:\s*sys\b`).Match(conf) {
+		t.Error("deploy/nats.conf gives no user sys in the system account SYS")
+	}
 	nodes := []string{"nats-1", "nats-2", "nats-3"}
 	for _, n := range nodes {
 		s, ok := doc.Services[n]
@@ -78,6 +82,17 @@ func TestComposeDescribesAThreeNodeClusterAndTwoReplicas(t *testing.T) {
 		}
 		if s.Environment["TOKENLEDGER_NATS_REPLICAS"] != "3" {
 			t.Errorf("%s does not ask for 3 stream replicas", l)
+		}
+		// The durability guard refuses a cluster whose sync setting it
+		// cannot read: a system-account user on every node proves it.
+		sys := s.Environment["TOKENLEDGER_NATS_SYSTEM_URL"]
+		for _, n := range nodes {
+			if !strings.Contains(sys, "nats://sys:") || !strings.Contains(sys, "@"+n+":4222") {
+				t.Errorf("%s's TOKENLEDGER_NATS_SYSTEM_URL %q does not list the system user on %s", l, sys, n)
+			}
+		}
+		if v, ok := s.Environment["TOKENLEDGER_ALLOW_UNSAFE_DURABILITY"]; ok {
+			t.Errorf("%s waives the durability guard (TOKENLEDGER_ALLOW_UNSAFE_DURABILITY=%s)", l, v)
 		}
 	}
 }

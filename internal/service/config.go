@@ -30,7 +30,8 @@ type Config struct {
 	// on --nats-url; 0 follows the cluster (its size, at most 3).
 	NATSReplicas int
 	// NATSSystemURL connects as a system-account user to read the
-	// servers' sync setting at start-up ("" : not checked, a WARN says so).
+	// servers' sync setting at start-up ("": it cannot be proven, and the
+	// start is refused unless AllowUnsafeDurability).
 	NATSSystemURL string
 	// AllowUnsafeDurability runs on a stream that could lose acknowledged
 	// events (one replica on a cluster, servers not syncing every write),
@@ -157,7 +158,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		func(v string) error { err := parsePositive(v, &c.Replicas); c.NATSReplicas = c.Replicas; return err })
 	def("nats-replicas", "NATS_REPLICAS", "the cluster's size up to 3", "`replicas` of the LEDGER stream when this process creates it on --nats-url",
 		func(v string) error { return parsePositive(v, &c.NATSReplicas) })
-	def("nats-system-url", "NATS_SYSTEM_URL", "", "`URLs` of a system-account user allowed $SYS.REQ.SERVER.PING.VARZ: the servers' sync setting is then checked at start-up",
+	def("nats-system-url", "NATS_SYSTEM_URL", "", "`URLs` of a system-account user allowed $SYS.REQ.SERVER.PING.VARZ, to prove the servers sync every write (required with --nats-url unless --allow-unsafe-durability)",
 		str(&c.NATSSystemURL))
 	fs.BoolFunc("allow-unsafe-durability", "start even when acknowledged events could be lost (one replica on a cluster, servers not syncing every write); logs an ERROR (TOKENLEDGER_ALLOW_UNSAFE_DURABILITY=true)",
 		func(v string) error {

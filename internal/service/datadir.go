@@ -32,7 +32,9 @@ type StoredRecords struct {
 // server that has no listener, and calls fn with each stored record's
 // sequence and data bytes, in order (a sequence the store lost is
 // missing), after setup with what it found. It refuses a data dir a
-// running ledger holds.
+// running ledger holds. A record stored under a subject other than its
+// event's ends the read, after fn had it, with an *integrity.Finding
+// naming it.
 func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) error, fn func(seq uint64, data []byte) error) (StoredRecords, error) {
 	var out StoredRecords
 	if fi, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil || !fi.IsDir() {
@@ -121,8 +123,12 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 		if gerr != nil {
 			return out, fmt.Errorf("read %s at sequence %d: %w (%w)", jsstore.DefaultStream, seq, err, gerr)
 		}
+		misfiled := misfiledRecord(msgs[0].Sequence, msgs[0].Subject, msgs[0].Data)
 		if err := fn(msgs[0].Sequence, msgs[0].Data); err != nil {
 			return out, err
+		}
+		if misfiled != nil {
+			return out, misfiled
 		}
 		next = msgs[0].Sequence + 1
 	}
@@ -166,8 +172,12 @@ func readRecords(ctx context.Context, str jetstream.Stream, from, last uint64, f
 		if err != nil {
 			return next, err
 		}
+		misfiled := misfiledRecord(md.Sequence.Stream, msg.Subject(), msg.Data())
 		if err := fn(md.Sequence.Stream, msg.Data()); err != nil {
 			return next, err
+		}
+		if misfiled != nil {
+			return next, misfiled
 		}
 		next = md.Sequence.Stream + 1
 		if md.NumPending == 0 || md.Sequence.Stream >= last {

@@ -115,7 +115,9 @@ func TestForgedAdminTokenPublishedLiveNeverAuthenticates(t *testing.T) {
 	for _, f := range forgers(t) {
 		t.Run(f.name, func(t *testing.T) {
 			srv := natstest.RunServer(t)
-			s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSURL = srv.ClientURL() })
+			s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+				c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true // a test server: fsync unproven
+			})
 			subject, data := forgeAdminToken(t, s, f.signer)
 			js, err := jetstream.New(natstest.Connect(t, srv))
 			if err != nil {

@@ -48,7 +48,10 @@ func TestDocumentedExternalPermissionsAreEnough(t *testing.T) {
 		o.Users = []*server.User{{Username: "ledger", Password: "pw", Permissions: documentedLedgerPermissions()}}
 	})
 	url := strings.Replace(srv.ClientURL(), "nats://", "nats://ledger:pw@", 1)
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.NATSURL = url; c.ReadWait = 2 * time.Second })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+		c.NATSURL, c.ReadWait = url, 2*time.Second
+		c.AllowUnsafeDurability = true // a test server: fsync unproven
+	})
 	s.Must(http.StatusOK, "GET", "/health", "", nil)
 	steps := []struct {
 		name, method, path string

@@ -123,7 +123,7 @@ func (s *Set) restore(r *snapenc.Reader) error {
 	}
 	n := r.Count(32)
 	s.all = make([]*entry, 0, n)
-	s.vx.reserve(n) // one table of the final size, not a doubling per power of two
+	s.vx.reserve(n)                                                          // one table of the final size, not a doubling per power of two
 	s.byID, s.bySeq = make(map[string]*entry, n), make(map[uint64]*entry, n) // sized once, not grown
 	prevSeq := uint64(0)
 	for range n {
@@ -132,21 +132,23 @@ func (s *Set) restore(r *snapenc.Reader) error {
 		copy(t.verifier[:], r.Raw(len(t.verifier)))
 		t.CreatedSeq = r.Uint()
 		t.Version = t.CreatedSeq + r.Uint()
-		t.ID, t.Type, t.Name = r.Str(), r.Str(), r.Str()
+		// Repeated values are shared as Apply shares them (see interner).
+		t.ID, t.Type, t.Name = r.Str(), s.in.str(r.Str()), r.Str()
 		if flags&snapOwner != 0 {
 			t.Owner = &events.Owner{Kind: r.Str(), ID: r.Str()}
 		}
-		t.Environment = r.Str()
+		t.Environment = s.in.str(r.Str())
 		if flags&snapProjects != 0 {
-			t.Projects = make([]string, r.Count(2))
-			for i := range t.Projects {
-				t.Projects[i] = r.Str()
+			ps := make([]string, r.Count(2))
+			for i := range ps {
+				ps[i] = r.Str()
 			}
+			t.Projects = s.in.projects(ps)
 		}
 		t.ExpiresAt, t.CreatedAt = r.Time(), r.Time()
-		t.Path, t.Hint = r.Str(), r.Str()
-		t.CreatedBy = events.Actor{Kind: r.Str(), ID: r.Str(), Name: r.Str()}
-		t.RevokedAt, t.RevokeReason = r.Time(), r.Str()
+		t.Path, t.Hint = s.in.str(r.Str()), r.Str()
+		t.CreatedBy = s.in.actor(events.Actor{Kind: r.Str(), ID: r.Str(), Name: r.Str()})
+		t.RevokedAt, t.RevokeReason = r.Time(), s.in.str(r.Str())
 		t.Revoked = flags&snapRevoked != 0
 		t.ExpiredRecorded = flags&snapExpiredRecorded != 0
 		t.AllProjects = flags&snapAllProjects != 0
@@ -189,6 +191,7 @@ func (s *Set) reset() {
 	s.deletedProjects, s.deletedEnvs, s.deletedOwners = n.deletedProjects, n.deletedEnvs, n.deletedOwners
 	s.vx.tab.Store(nil)
 	s.vx.n = 0
+	s.in = n.in
 }
 
 // reserve makes an empty index a table with room for n verifiers at the

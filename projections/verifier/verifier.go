@@ -535,7 +535,6 @@ func (v *Verifier) applyEvent(ev feed.Event) {
 				Reason: reason, Replayed: replayed})
 		}
 	}
-	return
 }
 
 // deletionReason is the revocation reason the ledger records for the
