@@ -76,6 +76,8 @@ type Main struct {
 	// NATS (nil on the embedded server).
 	watch     *streamWatch
 	snapshots *snapshots // nil when off
+	// chains checks every event's place in its aggregate's chain.
+	chains *projections.Chains
 }
 
 // NewMain returns an unstarted service.
@@ -147,6 +149,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
 	m.Integrity = integrity.NewLog()
+	m.chains = projections.NewChains()
 	if m.snapshots, err = m.newSnapshots(); err != nil {
 		return err
 	}
@@ -155,7 +158,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
 	// … each in its place in its aggregate's chain (a replayed copy is not).
-	m.Runner.Chains = projections.NewChains()
+	m.Runner.Chains = m.chains
 	// Appends are observed for the metrics; m.api is set below, before
 	// anything appends (the catalogue, INIT_* tokens, requests, expiries).
 	observed := observedStore{Store: m.Store, observe: func(took time.Duration, err error) {

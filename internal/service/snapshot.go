@@ -50,7 +50,7 @@ const SnapshotOff = "off"
 // each length-prefixed.
 const (
 	snapshotMagic   = "tokenledger projection snapshot\n"
-	snapshotFormat  = 1
+	snapshotFormat  = 2
 	snapshotMACInfo = "projection-snapshot/v1"
 	snapshotTrailer = 4 + sha256.Size
 )
@@ -122,6 +122,7 @@ type projectionSet struct {
 	dir       *directory.Directory
 	audit     *auditlog.Log
 	integrity *integrity.Log
+	chains    *projections.Chains
 }
 
 // restoreSnapshot replaces m's (empty) projections with the snapshot's
@@ -141,14 +142,14 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 	var ps *projectionSet
 	if err == nil {
 		ps, err = s.load(ctx, b, chain, func() projectionSet {
-			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.Store), integrity.NewLog()}
+			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.Store), integrity.NewLog(), projections.NewChains()}
 		})
 	}
 	if err != nil {
 		m.log.Warn("projection snapshot discarded: replaying the whole stream", "file", s.file, "reason", err.Error())
 		return
 	}
-	m.Tokens, m.Dir, m.Audit, m.Integrity = ps.tokens, ps.dir, ps.audit, ps.integrity
+	m.Tokens, m.Dir, m.Audit, m.Integrity, m.chains = ps.tokens, ps.dir, ps.audit, ps.integrity, ps.chains
 	m.log.Info("projections restored from their snapshot", "file", s.file, "seq", s.written,
 		"bytes", len(b), "duration_seconds", time.Since(start).Seconds())
 }
@@ -193,13 +194,14 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 		return nil, fail("the event stored at sequence %d is not the one the snapshot names", seq)
 	}
 	ps := fresh()
-	restores := []func([]byte) error{ps.tokens.RestoreSnapshot, ps.dir.RestoreSnapshot, ps.audit.RestoreSnapshot, ps.integrity.RestoreSnapshot}
+	restores := []func([]byte) error{ps.tokens.RestoreSnapshot, ps.dir.RestoreSnapshot, ps.audit.RestoreSnapshot, ps.integrity.RestoreSnapshot,
+		ps.chains.UnmarshalBinary}
 	for i, restore := range restores {
 		if err := restore(sections[i]); err != nil {
 			return nil, fail("%v", err)
 		}
 	}
-	for _, p := range []projections.Projection{ps.tokens, ps.dir, ps.audit, ps.integrity} {
+	for _, p := range []interface{ LastApplied() uint64 }{ps.tokens, ps.dir, ps.audit, ps.integrity, ps.chains} {
 		if p.LastApplied() != seq {
 			return nil, fail("%T stands at %d, the snapshot at %d", p, p.LastApplied(), seq)
 		}
@@ -258,7 +260,7 @@ func (s *snapshots) write(ctx context.Context) error {
 		leaf, root tlog.Hash
 		vkey       string
 		first      uint64
-		sections   [4][]byte
+		sections   [5][]byte
 	)
 	errNothingNew := errors.New("nothing new")
 	err := runner.Hold(func(applied uint64) error {
@@ -280,7 +282,8 @@ func (s *snapshots) write(ctx context.Context) error {
 			return err
 		}
 		sections[3] = ps.integrity.AppendSnapshot(nil)
-		return nil
+		sections[4], err = ps.chains.MarshalBinary()
+		return err
 	})
 	if errors.Is(err, errNothingNew) {
 		return nil
@@ -321,7 +324,7 @@ func (m *Main) serveSnapshots(ctx context.Context, chain *ledgerkey.Chain) {
 		return
 	}
 	s.runner, s.chain = m.Runner, chain
-	s.ps = projectionSet{m.Tokens, m.Dir, m.Audit, m.Integrity}
+	s.ps = projectionSet{m.Tokens, m.Dir, m.Audit, m.Integrity, m.chains}
 	s.serving.Store(true)
 	m.goRun("snapshots", func() error { return s.run(ctx) })
 }
@@ -372,7 +375,7 @@ type snapHeader struct {
 	leaf, root  tlog.Hash
 	vkey        string
 	firstSigned uint64
-	sections    [4][]byte // token set, directory, audit index, integrity
+	sections    [5][]byte // token set, directory, audit index, integrity, aggregate chains
 }
 
 // encodeSnapshot is the file of h, with its checksum and MAC.

@@ -291,7 +291,7 @@ func TestSnapshotThatDoesNotMatchIsDiscarded(t *testing.T) {
 		reason  string
 	}{
 		{"flipped_byte", a, flipped, "checksum mismatch"},
-		{"unknown_format_version", a, future, "format version 2 is unknown"},
+		{"unknown_format_version", a, future, fmt.Sprintf("format version %d is unknown", snapshotFormat+1)},
 		{"from_another_ledger", a, foreign, "MAC does not verify"},
 		{"beyond_the_stream", filepath.Join(root, "a-backup"), genuine, "beyond the stream"},
 		{"another_event_at_its_sequence", c, genuine, "is not the one the snapshot names"},
