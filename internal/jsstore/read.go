@@ -209,7 +209,7 @@ func (d *delivery) finish(err error) {
 // filters, all when none), decoded to fn or, when raw is set, as stored
 // bytes to raw; with target > 0 it stops after the event at target (Replay),
 // else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, data []byte) error) error {
+func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, subject string, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
@@ -257,7 +257,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		}
 		if raw != nil {
 			d.last = seq
-			if err := raw(seq, msg.Data()); err != nil {
+			if err := raw(seq, msg.Subject(), msg.Data()); err != nil {
 				d.done = true
 				d.finish(err)
 				return

@@ -55,5 +55,22 @@ func (s *Store) EventRange(ctx context.Context, from, to uint64, fn func(seq uin
 	if to = min(to, last); to < from {
 		return nil
 	}
+	return s.consume(ctx, nil, from, to, nil, func(seq uint64, _ string, data []byte) error { return fn(seq, data) })
+}
+
+// RecordRange is EventRange with each record's subject: every stored
+// record with from ≤ sequence ≤ to (capped at the newest), in order, as
+// stored (data valid only during the call).
+func (s *Store) RecordRange(ctx context.Context, from, to uint64, fn func(seq uint64, subject string, data []byte) error) error {
+	if from == 0 {
+		from = 1
+	}
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if to = min(to, last); to < from {
+		return nil
+	}
 	return s.consume(ctx, nil, from, to, nil, fn)
 }

@@ -216,19 +216,25 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
 	// Tamper evidence is kept: every record 1..S as stored must be the
-	// leaf the snapshot's tree holds (raw bytes hashed, nothing decoded;
+	// leaf the snapshot's tree holds, under its event's subject (raw bytes
+	// hashed, only the identity members decoded;
 	// one ordered consumer, the fastest read of a dense run).
 	// A record edited, deleted, reordered or renumbered while the ledger
 	// was stopped discards the snapshot, and the full replay names it as
 	// it always did.
 	next := uint64(1)
-	err = s.store.EventRange(ctx, 1, seq, func(sq uint64, data []byte) error {
+	err = s.store.RecordRange(ctx, 1, seq, func(sq uint64, subject string, data []byte) error {
 		if sq != next {
 			return fmt.Errorf("sequence %d is missing", next)
 		}
 		next++
 		if want, err := ps.integrity.Tree().LeafHash(sq); err != nil || tlog.RecordHash(data) != want {
 			return fmt.Errorf("the record at sequence %d is not the one the snapshot's tree holds", sq)
+		}
+		// The tree covers the bytes, not the subject: a record moved to
+		// another subject is a byte edit of the stored record too.
+		if f := misfiledRecord(sq, subject, data); f != nil {
+			return fmt.Errorf("%s", f.Detail)
 		}
 		return nil
 	})
