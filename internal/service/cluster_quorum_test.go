@@ -95,7 +95,8 @@ func TestTwoOfThreeNodesDownRefusesCommandsAndHalfAppliesNone(t *testing.T) {
 	}
 	during := burst(replicas, "quorum-key", 6, 14, 4)
 	for _, r := range replicas {
-		body := waitReady(t, r.URL(), http.StatusServiceUnavailable, 15*time.Second)
+		// A leader that lost its quorum answers until it steps down (seconds).
+		body := waitReady(t, r.URL(), http.StatusServiceUnavailable, 40*time.Second)
 		if !strings.Contains(body, "LEDGER_REFUSES_WRITES") {
 			t.Fatalf("/ready with two of three nodes down: %s", body)
 		}
