@@ -188,7 +188,7 @@ func TestFold_CatalogueChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.Exists || !s.Deleted || s.Live() || s.Version != 7 || s.LastHash != evs[2].Hash || s.Commands["c7"] != 7 {
+		if !s.Exists || !s.Deleted || s.Live() || s.Version != 7 || s.LastHash != evs[2].Hash || !recorded(s.AggregateState, "c7", 7) {
 			t.Errorf("after delete: %+v", s)
 		}
 	})

@@ -3,8 +3,9 @@
 // Each command has a pure decide function, (state, command, now) → an
 // event payload or an error naming what is wrong (a [ValidationError] with
 // the field, or a sentinel such as [ErrNotFound], [ErrGone], [ErrExists]).
-// The [Handler] loads the aggregate from the [EventStore], folds it, calls
-// the decide function, seals the event into the aggregate's hash chain and
+// The [Handler] loads the aggregate from the [EventStore] and folds it (a
+// state it folded before is brought up to date with only the events stored
+// since, [EventStore.LoadAfter]), calls the decide function, seals the event into the aggregate's hash chain and
 // appends it with the aggregate's last sequence as the expectation, so of
 // two concurrent commands on one aggregate exactly one wins
 // ([ErrConflict]). Commands that touch several aggregates (deleting a

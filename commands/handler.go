@@ -49,6 +49,14 @@ type Config struct {
 	// MaxAccountTokens is how many live personal or service-account tokens
 	// one owner may hold (Unleash's PAT limit); 0: DefaultMaxAccountTokens.
 	MaxAccountTokens int
+	// StateCache is how many folded aggregate states the handler keeps
+	// between commands (least recently used go first), so a command reads
+	// only the events its aggregate got since; 0: DefaultStateCache,
+	// negative: none. StateCacheCommandIDs bounds the command ids those
+	// states remember together, which is what grows with history; 0:
+	// DefaultStateCacheCommandIDs.
+	StateCache           int
+	StateCacheCommandIDs int
 }
 
 // DefaultMaxAccountTokens is Unleash's PAT limit.
@@ -66,6 +74,7 @@ type Handler struct {
 	cat        Catalogue
 	tokens     TokenIndex
 	maxAccount int
+	states     *stateCache // nil: none
 
 	mu      sync.Mutex // guards entropy
 	entropy *ulid.MonotonicEntropy
@@ -86,8 +95,15 @@ func NewHandler(store EventStore, cfg Config) *Handler {
 	if cfg.MaxAccountTokens <= 0 {
 		cfg.MaxAccountTokens = DefaultMaxAccountTokens
 	}
+	if cfg.StateCache == 0 {
+		cfg.StateCache = DefaultStateCache
+	}
+	if cfg.StateCacheCommandIDs <= 0 {
+		cfg.StateCacheCommandIDs = DefaultStateCacheCommandIDs
+	}
 	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, cat: cfg.Catalogue, tokens: cfg.Tokens,
-		maxAccount: cfg.MaxAccountTokens, entropy: ulid.Monotonic(cfg.Rand, 0)}
+		maxAccount: cfg.MaxAccountTokens, states: newStateCache(cfg.StateCache, cfg.StateCacheCommandIDs),
+		entropy: ulid.Monotonic(cfg.Rand, 0)}
 }
 
 // MaxAccountTokens is how many live personal or service-account tokens one

@@ -49,7 +49,7 @@ func (h *Handler) keySeq(ctx context.Context, m Meta, seq uint64) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	if k, ok := s.Commands[m.CommandID]; ok && k > seq {
+	if k, ok := s.Command(m.CommandID); ok && k > seq {
 		return k, nil
 	}
 	return seq, nil
@@ -62,7 +62,7 @@ func (h *Handler) afterConflict(ctx context.Context, m Meta, holder events.Owner
 	if m.Key != "" {
 		s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
 		if err == nil && s.Held {
-			if _, ours := s.Commands[m.CommandID]; !ours {
+			if _, ours := s.Command(m.CommandID); !ours {
 				return ErrKeyReused
 			}
 		}

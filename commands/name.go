@@ -17,8 +17,12 @@ type NameState struct {
 }
 
 // FoldName builds a NameState from a name aggregate's events.
-func FoldName(evs []events.Envelope) (NameState, error) {
-	var s NameState
+func FoldName(evs []events.Envelope) (NameState, error) { return NameState{}.more(evs) }
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s NameState) more(evs []events.Envelope) (NameState, error) {
 	err := foldEach(events.KindName, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.NameClaimed:

@@ -34,28 +34,63 @@ func (h *Handler) head(ctx context.Context, m Meta, id string, p events.Payload,
 // load reads and folds one aggregate. An id that cannot be a subject token
 // names no aggregate: it yields the zero state without touching the store
 // (a "*" or "." must never widen the subject filter).
-func load[S folded](ctx context.Context, h *Handler, kind, id string, fold func([]events.Envelope) (S, error)) (S, error) {
+//
+// A state in the handler's cache is brought up to date with the events
+// stored after it (one Direct Get that usually finds none) and folded onto
+// a copy; otherwise all events are loaded and folded with fold (which is
+// S{}.more). Either way the result may miss events a lagging replica has
+// not applied yet: the append's expectation catches that (ErrConflict),
+// and withTokens then drops the cached states of the batch.
+func load[S stateful[S]](ctx context.Context, h *Handler, kind, id string, fold func([]events.Envelope) (S, error)) (S, error) {
 	var zero S
 	if !ValidID(id) {
 		return zero, nil
+	}
+	key := aggregateKey{kind: kind, id: id}
+	if c, ok := h.states.get(key); ok {
+		if s, ok := c.(S); ok {
+			evs, err := h.store.LoadAfter(ctx, kind, id, s.base().Version)
+			if err != nil {
+				return zero, fmt.Errorf("load %s %s after %d: %w", kind, id, s.base().Version, err)
+			}
+			if len(evs) == 0 {
+				return s, nil
+			}
+			if s, err = s.more(evs); err != nil {
+				h.states.drop(key)
+				return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
+			}
+			h.states.put(key, s, weight(s))
+			return s, nil
+		}
 	}
 	evs, err := h.store.Load(ctx, kind, id)
 	if err != nil {
 		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
 	}
+	if fold == nil { // a command that reads through its own read func
+		fold = zero.more
+	}
 	s, err := fold(evs)
 	if err != nil {
 		return zero, fmt.Errorf("load %s %s: %w", kind, id, err)
 	}
+	if s.base().Version > 0 { // an absent aggregate is not worth an entry
+		h.states.put(key, s, weight(s))
+	}
 	return s, nil
 }
+
+// weight is what a cached state counts for against the cache's bound: the
+// command ids it remembers, and itself.
+func weight(s folded) int { return s.base().commands.size() + 1 }
 
 // onAggregate runs one command against one aggregate of kind: load and
 // fold it, recognise a replayed command id, decide, and append the one
 // event with the aggregate's last sequence as expectation. For a create,
 // decide rejects an existing aggregate, so the expectation is 0 and a
 // conflict means another writer created it first (ErrExists).
-func onAggregate[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+func onAggregate[S stateful[S]](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error)) (Result, error) {
 	return onAggregateNames(ctx, h, m, kind, id, create, fold, decide, nil)
 }
@@ -73,7 +108,7 @@ func withCommand[S, C any, P events.Payload](decide func(S, C) (P, error), c C) 
 // unique names (see nameOp): names, given the state and the decided
 // payload (nil for a replay), lists them, and they are appended in the
 // same atomic batch.
-func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
+func onAggregateNames[S stateful[S]](ctx context.Context, h *Handler, m Meta, kind, id string, create bool,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (Result, error) {
 	o, err := run(ctx, h, m, command[S]{kind: kind, id: id, create: create, fold: fold, names: names,
@@ -84,7 +119,7 @@ func onAggregateNames[S folded](ctx context.Context, h *Handler, m Meta, kind, i
 }
 
 // command is one command on one aggregate, for run.
-type command[S folded] struct {
+type command[S stateful[S]] struct {
 	kind, id string
 	// create: the command creates the aggregate (decide refuses an
 	// existing one), so a conflict means another writer created it first.
@@ -117,7 +152,7 @@ type command[S folded] struct {
 }
 
 // outcome is what run reports besides its error.
-type outcome[S folded] struct {
+type outcome[S stateful[S]] struct {
 	Result
 	state   S              // the state decided on (a replay: the stored one)
 	payload events.Payload // the decided payload; nil for a replay
@@ -137,7 +172,7 @@ var errDecideAgain = errors.New("decide again")
 // deciding again on fresh state: a key or name taken meanwhile, the first
 // attempt stored after all (its replay), ErrExists for a create, the
 // decision's error when the command no longer applies, else ErrConflict.
-func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
+func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
 	if !ValidID(c.id) {
 		if !c.create {
 			return outcome[S]{}, ErrNotFound
@@ -175,7 +210,7 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outco
 	if err != nil {
 		return outcome[S]{}, err
 	}
-	if seq, ok := s.base().Commands[m.CommandID]; ok {
+	if seq, ok := s.base().Command(m.CommandID); ok {
 		return replay(s, seq, names(s, nil))
 	}
 	now := h.Now()
@@ -202,11 +237,11 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outco
 			dup = !ours
 		}
 		if dup { // an identical request won the race: its replay
-			stored, err := load(ctx, h, c.kind, c.id, c.fold)
+			stored, _, err := read(ctx)
 			if err != nil {
 				return outcome[S]{}, err
 			}
-			if seq, ok := stored.base().Commands[m.CommandID]; ok {
+			if seq, ok := stored.base().Command(m.CommandID); ok {
 				return replay(stored, seq, ops)
 			}
 			return outcome[S]{Result: Result{Seq: a.Seq, Replayed: true}, state: stored, first: a.first}, nil
@@ -223,7 +258,7 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outco
 	if lerr != nil {
 		return outcome[S]{}, errors.Join(err, lerr)
 	}
-	if seq, ok := fresh.base().Commands[m.CommandID]; ok {
+	if seq, ok := fresh.base().Command(m.CommandID); ok {
 		return replay(fresh, seq, ops)
 	}
 	switch {
@@ -240,7 +275,7 @@ func run[S folded](ctx context.Context, h *Handler, m Meta, c command[S]) (outco
 
 // createWithID runs a create whose aggregate id the handler generates (a
 // UUIDv7) when the command does not carry one, and returns that id.
-func createWithID[S folded](ctx context.Context, h *Handler, m Meta, kind, id string,
+func createWithID[S stateful[S]](ctx context.Context, h *Handler, m Meta, kind, id string,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (string, Result, error) {
 	if id == "" {
@@ -333,6 +368,13 @@ func (h *Handler) withTokens(ctx context.Context, m Meta, kind, id string, s Agg
 	batch = append(append(append(append(batch, names...), released...), claims...), key...)
 	msgIDs(m, batch)
 	stored, err := h.store.Append(ctx, batch...)
+	if errors.Is(err, ErrConflict) {
+		// A state the batch was decided on missed an event: forget the
+		// cached ones, so the command is decided again on full loads.
+		for i := range batch {
+			h.states.drop(aggregateKey{kind: batch[i].Event.AggregateKind, id: batch[i].Event.AggregateID})
+		}
+	}
 	if err != nil {
 		return appended{}, fmt.Errorf("append %s of %s: %w", head.EventType(), id, err)
 	}
@@ -365,7 +407,7 @@ func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64
 		if err != nil {
 			return Result{}, err
 		}
-		if seq, ok := s.Commands[m.CommandID]; ok && seq > r.Seq {
+		if seq, ok := s.Command(m.CommandID); ok && seq > r.Seq {
 			r.Seq = seq
 		}
 	}
@@ -379,7 +421,7 @@ func (h *Handler) replayedWithTokens(ctx context.Context, m Meta, headSeq uint64
 		if err != nil {
 			return Result{}, err
 		}
-		if seq, ok := ts.Commands[m.CommandID]; ok && seq > r.Seq {
+		if seq, ok := ts.Command(m.CommandID); ok && seq > r.Seq {
 			r.Seq = seq
 		}
 	}
@@ -409,7 +451,7 @@ type appended struct {
 
 // cascade describes a deletion of one aggregate that also changes tokens
 // (revokes or narrows them) in the same atomic append; see onCascade.
-type cascade[S folded] struct {
+type cascade[S stateful[S]] struct {
 	fold   func([]events.Envelope) (S, error)
 	read   func(context.Context) (S, expectation, error) // see command.read
 	decide func(context.Context, S, *expectation) (events.Payload, error)
@@ -419,7 +461,7 @@ type cascade[S folded] struct {
 }
 
 // onCascade runs a deletion with a token cascade through run.
-func onCascade[S folded](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
+func onCascade[S stateful[S]](ctx context.Context, h *Handler, m Meta, kind, id string, c cascade[S]) (Result, error) {
 	cmd := command[S]{kind: kind, id: id, fold: c.fold, read: c.read, tokens: c.tokens, token: c.token,
 		decide: func(ctx context.Context, s S, wide *expectation, _ time.Time) (events.Payload, error) {
 			return c.decide(ctx, s, wide)

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -23,9 +24,17 @@ type AggregateState struct {
 	// event's hash: the next event's Prev.
 	Version  uint64
 	LastHash string
-	// Commands maps the command ids recorded on the aggregate to the
-	// sequences of their events, so a retried command is recognised.
-	Commands map[string]uint64
+	// commands are the command ids recorded on the aggregate, so a retried
+	// command is recognised (see Command). Shared between the states of one
+	// aggregate's history, never copied (see commandSet).
+	commands *commandSet
+}
+
+// Command reports the sequence of the event that recorded command id on
+// the aggregate, if this state includes one: a command with that id was
+// carried out, and running it again is its replay.
+func (a AggregateState) Command(id string) (uint64, bool) {
+	return a.commands.seq(id, a.Version)
 }
 
 // Live reports whether the aggregate exists and was not deleted.
@@ -40,15 +49,23 @@ func (a *AggregateState) record(e *events.Envelope) {
 	a.Version = e.Sequence
 	a.LastHash = e.Hash
 	if e.CommandID != "" {
-		if a.Commands == nil {
-			a.Commands = map[string]uint64{}
+		if a.commands == nil {
+			a.commands = newCommandSet()
 		}
-		a.Commands[e.CommandID] = e.Sequence
+		a.commands.add(e.CommandID, e.Sequence)
 	}
 }
 
 // folded is satisfied by every state type that embeds AggregateState.
 type folded interface{ base() AggregateState }
+
+// stateful is satisfied by every state type S: it embeds AggregateState
+// and folds further events onto a copy of itself (the state cache's
+// increment; S{}.more(evs) is S's Fold).
+type stateful[S any] interface {
+	folded
+	more(evs []events.Envelope) (S, error)
+}
 
 // UserState is a user as the command side sees it.
 type UserState struct {
@@ -108,14 +125,21 @@ func foldEach(kind string, evs []events.Envelope, agg *AggregateState, apply fun
 		if e.AggregateKind != kind || !apply(p) {
 			return fmt.Errorf("%s %s: unexpected event %s", kind, e.AggregateID, e.Type)
 		}
+		if e.Sequence != 0 && e.Sequence <= agg.Version {
+			return fmt.Errorf("%s %s: event at sequence %d does not follow %d", kind, e.AggregateID, e.Sequence, agg.Version)
+		}
 		agg.record(e)
 	}
 	return nil
 }
 
 // FoldUser builds a UserState from a user's events in stream order.
-func FoldUser(evs []events.Envelope) (UserState, error) {
-	var s UserState
+func FoldUser(evs []events.Envelope) (UserState, error) { return UserState{}.more(evs) }
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s UserState) more(evs []events.Envelope) (UserState, error) {
 	err := foldEach(events.KindUser, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.UserCreated:
@@ -139,7 +163,13 @@ func FoldUser(evs []events.Envelope) (UserState, error) {
 // FoldServiceAccount builds a ServiceAccountState from a service account's
 // events in stream order.
 func FoldServiceAccount(evs []events.Envelope) (ServiceAccountState, error) {
-	var s ServiceAccountState
+	return ServiceAccountState{}.more(evs)
+}
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s ServiceAccountState) more(evs []events.Envelope) (ServiceAccountState, error) {
 	err := foldEach(events.KindServiceAccount, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.ServiceAccountCreated:
@@ -161,8 +191,12 @@ func FoldServiceAccount(evs []events.Envelope) (ServiceAccountState, error) {
 }
 
 // FoldRole builds a RoleState from a custom role's events in stream order.
-func FoldRole(evs []events.Envelope) (RoleState, error) {
-	var s RoleState
+func FoldRole(evs []events.Envelope) (RoleState, error) { return RoleState{}.more(evs) }
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s RoleState) more(evs []events.Envelope) (RoleState, error) {
 	err := foldEach(events.KindRole, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.RoleCreated:
@@ -185,8 +219,15 @@ func FoldRole(evs []events.Envelope) (RoleState, error) {
 
 // FoldProject builds a ProjectState from a project's events in stream
 // order.
-func FoldProject(evs []events.Envelope) (ProjectState, error) {
-	var s ProjectState
+func FoldProject(evs []events.Envelope) (ProjectState, error) { return ProjectState{}.more(evs) }
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s ProjectState) more(evs []events.Envelope) (ProjectState, error) {
+	if len(evs) > 0 {
+		s.Members = maps.Clone(s.Members) // the fold edits it in place
+	}
 	err := foldEach(events.KindProject, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.ProjectCreated:
@@ -218,7 +259,13 @@ func FoldProject(evs []events.Envelope) (ProjectState, error) {
 // FoldEnvironment builds an EnvironmentState from an environment's events
 // in stream order.
 func FoldEnvironment(evs []events.Envelope) (EnvironmentState, error) {
-	var s EnvironmentState
+	return EnvironmentState{}.more(evs)
+}
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s EnvironmentState) more(evs []events.Envelope) (EnvironmentState, error) {
 	err := foldEach(events.KindEnvironment, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.EnvironmentCreated:

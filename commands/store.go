@@ -57,6 +57,13 @@ type EventStore interface {
 	// its Sequence set. An aggregate without events yields an empty slice
 	// and no error.
 	Load(ctx context.Context, kind, id string) ([]events.Envelope, error)
+	// LoadAfter returns the events of one aggregate with a stream sequence
+	// above after, in stream order, each with its Sequence set (Load is
+	// LoadAfter from 0). An aggregate with nothing newer yields an empty
+	// slice and no error. The command handler brings a cached state up to
+	// date with it; like Load, it may miss the newest events (a lagging
+	// replica), which the append's expectation then catches.
+	LoadAfter(ctx context.Context, kind, id string, after uint64) ([]events.Envelope, error)
 	// Append stores the events atomically (all or none) and returns the
 	// stream sequence of the last one, and whether an earlier append with
 	// the same MsgIDs had stored them already (Stored.Duplicate: nothing

@@ -25,8 +25,12 @@ type TokenState struct {
 }
 
 // FoldToken builds a TokenState from a token's events in stream order.
-func FoldToken(evs []events.Envelope) (TokenState, error) {
-	var s TokenState
+func FoldToken(evs []events.Envelope) (TokenState, error) { return TokenState{}.more(evs) }
+
+// more returns a copy of s with evs, the events after s.Version in
+// stream order, folded on; s itself is unchanged (the state cache hands
+// out s to concurrent commands).
+func (s TokenState) more(evs []events.Envelope) (TokenState, error) {
 	err := foldEach(events.KindToken, evs, &s.AggregateState, func(p events.Payload) bool {
 		switch d := p.(type) {
 		case events.TokenCreated:

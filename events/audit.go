@@ -24,7 +24,8 @@ type AuditQueried struct {
 	// permission (answered 403).
 	Outcome string `json:"outcome"`
 	// Format is the answer's form: json (a page or a state), ndjson, csv
-	// or ocsf (an export).
+	// or ocsf (an export), bundle (an auditor's bundle of events with
+	// their proofs).
 	Format string `json:"format,omitempty"`
 	// Filters are the query parameters and path values as given (cursors
 	// and windows included), each value cut to its first 256 bytes.

@@ -31,6 +31,16 @@ const (
 // again, so any encoding of the same values (escapes, member order,
 // whitespace, in Data too) gives the same bytes.
 func (e *Envelope) canonicalJCS() ([]byte, error) {
+	var s Scanner
+	if b, ok := s.appendEnvelope(nil, e); ok {
+		return b, nil
+	}
+	return e.encodedJCS()
+}
+
+// encodedJCS is canonicalJCS by encoding the envelope and canonicalising
+// the result: the definition appendEnvelope is held to, and its fallback.
+func (e *Envelope) encodedJCS() ([]byte, error) {
 	c := *e
 	c.Hash, c.Sig = "", ""
 	b, err := json.Marshal(&c)

@@ -143,6 +143,11 @@ func (e *Envelope) canonical() ([]byte, error) {
 }
 
 func (e *Envelope) computeHash() (string, error) {
+	if e.Format >= FormatJCS {
+		if h, ok := e.fastHash(); ok {
+			return h, nil
+		}
+	}
 	b, err := e.canonical()
 	if err != nil {
 		return "", err

@@ -57,6 +57,7 @@ type Runner struct {
 	ps  []Projection
 
 	applied atomic.Uint64 // every projection applied up to here
+	held    sync.Mutex    // held while one event is applied; see Hold
 
 	mu      sync.Mutex
 	running bool
@@ -152,6 +153,8 @@ func (r *Runner) run(ctx context.Context) error {
 	r.advance(from, mark)
 	last := from
 	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
+		r.held.Lock()
+		defer r.held.Unlock()
 		if env.Sequence != last+1 {
 			// Whatever the Source: a projection never skips a sequence.
 			return &events.TamperError{Seq: last + 1, Kind: events.TamperGap,

@@ -486,3 +486,37 @@ func TestAsOfTime(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldSeesEveryProjectionAtOneSequence: while Hold runs no event is
+// applied, so the projections stand at the sequence Hold reports, with
+// events arriving all along.
+func TestHoldSeesEveryProjectionAtOneSequence(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor(t)
+	l := newLedger(t)
+	set, log := tokenset.New(), auditlog.New(l.store)
+	r := projections.NewRunner(l.store, set, log)
+	start(t, r)
+	held := 0
+	for i := 0; i < 60; i++ {
+		l.token("alpha")
+		err := r.Hold(func(applied uint64) error {
+			if set.LastApplied() != applied || log.LastApplied() != applied {
+				t.Errorf("held at %d, the projections stand at %d and %d", applied, set.LastApplied(), log.LastApplied())
+			}
+			if applied > 0 {
+				held++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.WaitFor(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	if held == 0 {
+		t.Fatal("Hold never ran while events were applied")
+	}
+}

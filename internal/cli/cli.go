@@ -41,6 +41,9 @@ type Env struct {
 	// Serve runs "tokenledger serve" with its own flag parsing (the
 	// service's flags live with its configuration).
 	Serve func(ctx context.Context, args []string) error
+	// Bench runs "tokenledger bench" with its own flag parsing (it starts
+	// the service and uses its packages, which import this one).
+	Bench func(ctx context.Context, args []string) error
 	// HTTP is the client for the ledger's API (default: 30 s timeout).
 	HTTP *http.Client
 	// ReadDataDir reads a data dir's stream for verify --data-dir without
@@ -157,7 +160,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 not authorised, 4 not found, 5 conflict
 	root.PersistentFlags().Bool("json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(newServe(env), newVersion(env), newToken(env), newAudit(env), newHistory(env), newState(env), newWatch(env))
-	root.AddCommand(newVerify(env), newExport(env))
+	root.AddCommand(newVerify(env), newExport(env), newBench(env))
 	return root
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/storetest"
 )
 
@@ -42,8 +43,11 @@ type Ledger struct {
 	SeedFile, ReaderKey string
 	// Store is the ledger's store (replaced by Restart).
 	Store *jsstore.Store
+	// Key is the ledger's signing key, which signs the feed's events.
+	Key *ledgerkey.Key
 
 	srv   *server.Server
+	fc    *nats.Conn // the feed user's connection
 	conns []*nats.Conn
 	stopP func() error
 	errs  []error // the publisher's failures, seen at Stop
@@ -99,7 +103,11 @@ func newLedger(dataDir, seedDir string) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feedtest: reader public key: %w", err)
 	}
-	l := &Ledger{Dir: dataDir, Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(seedDir, "reader.seed")}
+	key, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		return nil, fmt.Errorf("feedtest: signing key: %w", err)
+	}
+	l := &Ledger{Dir: dataDir, Addr: "127.0.0.1:0", ReaderKey: pub, SeedFile: filepath.Join(seedDir, "reader.seed"), Key: key}
 	if err := os.WriteFile(l.SeedFile, seed, 0o600); err != nil {
 		return nil, fmt.Errorf("feedtest: write the reader's seed: %w", err)
 	}
@@ -157,9 +165,16 @@ func (l *Ledger) start(ctx context.Context) error {
 	if err := jsstore.EnsureFeed(ctx, fc, nil); err != nil {
 		return err
 	}
+	l.fc = fc
+	l.startPublisher()
+	return nil
+}
+
+// startPublisher runs the feed publisher until stopP.
+func (l *Ledger) startPublisher() {
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	pub := &jsstore.FeedPublisher{Store: st, Conn: fc, RetryWait: 100 * time.Millisecond}
+	pub := &jsstore.FeedPublisher{Store: l.Store, Conn: l.fc, RetryWait: 100 * time.Millisecond, Key: l.Key}
 	go func() { done <- pub.Run(pctx) }()
 	var once sync.Once
 	var runErr error
@@ -172,7 +187,29 @@ func (l *Ledger) start(ctx context.Context) error {
 		})
 		return runErr
 	}
-	return nil
+}
+
+// StopPublisher stops the feed publisher alone (the server, the ledger
+// and the feed stay up), as a publisher that can no longer follow the
+// ledger would: the feed stops growing and its heartbeat stops.
+func (l *Ledger) StopPublisher(tb testing.TB) {
+	tb.Helper()
+	if l.stopP == nil {
+		return
+	}
+	if err := l.stopP(); err != nil {
+		tb.Error(err)
+	}
+	l.stopP = nil
+}
+
+// StartPublisher starts the feed publisher again after StopPublisher.
+func (l *Ledger) StartPublisher(tb testing.TB) {
+	tb.Helper()
+	if l.stopP != nil {
+		tb.Fatal("feedtest: the publisher is running")
+	}
+	l.startPublisher()
 }
 
 // Stop shuts the ledger and its NATS server down (harmless twice). A

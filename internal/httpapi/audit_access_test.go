@@ -10,10 +10,12 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/service"
@@ -48,19 +50,37 @@ func lastAuditRecord(t *testing.T, s *servicetest.Service) (events.Envelope, aud
 }
 
 func TestAuditTrailIsReadByAdminOrAReadAuditLogRoleAndEveryReadIsRecorded(t *testing.T) {
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0; c.CheckpointEvery = 2 })
 	auditorRole := s.CreateRole("Auditors", "root", "READ_AUDIT_LOG")
 	tokenRole := s.CreateRole("Token readers", "root", "READ_CLIENT_API_TOKEN")
 	auditor := s.CreateUser("auditor", auditorRole)
 	reader := s.CreateUser("token-reader", tokenRole)
 	editor := s.CreateUser("editor", "Editor")
 	_, tokenID := s.CreateToken("backend", "development")
+	servicetest.WaitFor(t, 30*time.Second, func() error {
+		if r := s.Do("GET", "/api/ledger/checkpoint", servicetest.AdminSecret, nil); r.Status != http.StatusOK {
+			return fmt.Errorf("no checkpoint yet: %d", r.Status)
+		}
+		return nil
+	})
+	// The checkpoint and proofs hand out no event: an auditor reads them,
+	// nothing is recorded; others are refused.
+	integrityReads := []string{"/api/ledger/checkpoint", "/api/ledger/events/1/proof", "/api/ledger/proof/consistency?from=1&to=2"}
+	for _, path := range integrityReads {
+		if r := s.Do("GET", path, auditor.Secret, nil); r.Status != http.StatusOK {
+			t.Errorf("auditor GET %s: %d %s", path, r.Status, r.Body)
+		}
+		if r := s.Do("GET", path, editor.Secret, nil); r.Status != http.StatusForbidden {
+			t.Errorf("editor GET %s: %d %s", path, r.Status, r.Body)
+		}
+	}
 	routes := []struct{ name, path, route string }{
 		{"query", "/api/ledger/events?type=token.created&limit=5", "GET /api/ledger/events"},
 		{"export", "/api/ledger/events?format=csv&type=token.", "GET /api/ledger/events"},
 		{"history", "/api/ledger/tokens/" + tokenID + "/history", "GET /api/ledger/tokens/{id}/history"},
 		{"state", "/api/ledger/state?at=3", "GET /api/ledger/state"},
 		{"state_of_a_token", "/api/ledger/state/tokens/" + tokenID + "?at=3", "GET /api/ledger/state/tokens/{id}"},
+		{"bundle", "/api/ledger/bundle?from_seq=1&to_seq=2", "GET /api/ledger/bundle"},
 	}
 	callers := []struct {
 		name    string
@@ -113,6 +133,9 @@ func TestAuditTrailIsReadByAdminOrAReadAuditLogRoleAndEveryReadIsRecorded(t *tes
 				if c.outcome == events.AuditDenied && rec.Missing != "READ_AUDIT_LOG" {
 					t.Errorf("denied record names %q as missing", rec.Missing)
 				}
+				if rt.name == "bundle" && c.status == http.StatusOK && rec.Format != "bundle" {
+					t.Errorf("bundle recorded as format %q", rec.Format)
+				}
 				if rt.name == "export" && c.status == http.StatusOK && rec.Format != "csv" {
 					t.Errorf("export recorded as format %q", rec.Format)
 				}
@@ -128,8 +151,8 @@ func TestAuditTrailIsReadByAdminOrAReadAuditLogRoleAndEveryReadIsRecorded(t *tes
 	// In OCSF, a refused read is a failed API Activity read.
 	o := s.Must(http.StatusOK, "GET", "/api/ledger/events?format=ocsf&type=audit.queried&actor=editor", servicetest.AdminSecret, nil)
 	lines := bytes.Split(bytes.TrimSpace(o.Body), []byte("\n"))
-	if len(lines) != len(routes) {
-		t.Fatalf("OCSF export of the editor's refused reads: %d lines, want %d", len(lines), len(routes))
+	if len(lines) != len(routes)+len(integrityReads) {
+		t.Fatalf("OCSF export of the editor's refused reads: %d lines, want %d", len(lines), len(routes)+len(integrityReads))
 	}
 	for _, l := range lines {
 		var ev struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"reflect"
 	"slices"
@@ -39,19 +38,9 @@ type readCloser struct {
 // nullable names the members for which null is a value of its own (e.g. a
 // service-account token's expiresAt: null for "never").
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, nullable ...string) error {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return newError(http.StatusUnsupportedMediaType, "ContentTypeError", "Content-Type must be application/json")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body, err := s.readJSONBody(w, r, nil)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return newError(http.StatusRequestEntityTooLarge, "ContentTooLargeError",
-				fmt.Sprintf("Request body is larger than %d bytes", s.cfg.MaxBodyBytes))
-		}
-		return badRequest("", "request body could not be read")
+		return err
 	}
 	return decodeBody(body, v, nullable...)
 }

@@ -30,26 +30,27 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
 		return
 	}
-	var b struct {
-		Tokens *[]string `json:"tokens"`
-	}
-	if err := s.decode(w, r, &b); err != nil {
+	buf := getBuf()
+	defer putBuf(buf)
+	body, err := s.readJSONBody(w, r, *buf)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if b.Tokens == nil {
-		s.writeError(w, r, badRequest("tokens", `"tokens" is required: a list of token strings`))
+	*buf = body[:0] // keep what the body grew to
+	tokens, err := edgeTokens(body)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	if len(*b.Tokens) > maxEdgeTokens {
+	if len(tokens) > maxEdgeTokens {
 		s.writeError(w, r, badRequest("tokens", "at most 1000 tokens per request"))
 		return
 	}
-	out := struct {
-		Tokens []edgeToken `json:"tokens"`
-	}{Tokens: []edgeToken{}}
+	var found [4]edgeToken // most requests name one token or a few
+	out := found[:0]
 	misses := 0
-	for _, secret := range *b.Tokens {
+	for _, secret := range tokens {
 		t, st := s.verify(secret)
 		if st == tokenset.Unknown {
 			misses++
@@ -57,11 +58,7 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 		if st != tokenset.Valid || commands.IsAccountToken(t.Type) {
 			continue
 		}
-		projects := t.Projects
-		if t.AllProjects {
-			projects = []string{commands.AllProjects}
-		}
-		out.Tokens = append(out.Tokens, edgeToken{Token: secret, Type: t.Type, Projects: projects, Environment: t.Environment})
+		out = append(out, edgeToken{Token: secret, Type: t.Type, Projects: edgeScope(t.Projects, t.AllProjects), Environment: t.Environment})
 	}
 	// Every unknown token of the batch is paid for, atomically and at the
 	// time of the answer: a batch that does not fit the address's budget is
@@ -71,5 +68,9 @@ func (s *Server) handleEdgeValidate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After"))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	answer := appendEdgeAnswer((*buf)[:0], out)
+	*buf = answer[:0]
+	w.Header()["Content-Type"] = jsonContentTypeValue
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(answer)
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/authz"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -208,6 +209,11 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return newError(http.StatusConflict, "ConflictError", "The latest checkpoint changed; ask again")
 	}
 	if err != nil {
+		return err
+	}
+	// A bundle hands out events: it is an audit-trail read, recorded
+	// before it is answered (no record, no bundle).
+	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "bundle"}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,7 +165,11 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		m.appendFailed.WithLabelValues(c)
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.verified,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// go_gc_heap_live_bytes besides the defaults: the heap marked live by
+		// the last GC, what sizing a ledger needs (heap_alloc includes garbage).
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenledger_projections_last_applied_sequence",
 			Help: "Stream sequence of the last event every projection applied.",

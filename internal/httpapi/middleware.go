@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -35,13 +36,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id)
+			s.log.Error("panic in handler", "panic", v, "route", r.Pattern, "request_id", id, "stack", string(debug.Stack()))
 			s.writeError(sw, r, errors.New("panic"))
 		}
 		took := time.Since(start)
 		method := metricMethod(r.Method)
-		s.log.Log(r.Context(), accessLogLevel(r.Pattern), "request", "method", method, "route", logRoute(r.Pattern),
-			"status", sw.status, "ms", took.Milliseconds(), "request_id", id)
+		if level := accessLogLevel(r.Pattern, sw.status); s.log.Enabled(r.Context(), level) {
+			s.log.LogAttrs(r.Context(), level, "request", slog.String("method", method), slog.String("route", logRoute(r.Pattern)),
+				slog.Int("status", sw.status), slog.Int64("ms", took.Milliseconds()), slog.String("request_id", id))
+		}
 		s.metrics.observe(r.Pattern, method, sw.status, took)
 	}()
 	if !canonicalPath(r) {
@@ -115,11 +118,18 @@ func requestID(r *http.Request) string {
 }
 
 // accessLogLevel is the level of a request's access-log line: DEBUG for
-// probes and scrapes, INFO for everything else.
-func accessLogLevel(pattern string) slog.Level {
+// probes and scrapes, and for the validations Unleash Edge sends all the
+// time that were answered 200 (their count is in the request metrics);
+// INFO for everything else, a refused validation (a guess that ran out of
+// budget, a malformed body) included.
+func accessLogLevel(pattern string, status int) slog.Level {
 	switch pattern {
 	case healthPattern, readyPattern, metricsPattern:
 		return slog.LevelDebug
+	case edgeValidatePattern:
+		if status == http.StatusOK {
+			return slog.LevelDebug
+		}
 	}
 	return slog.LevelInfo
 }

@@ -180,6 +180,9 @@ func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) 
 	return rep, nil
 }
 
+// aggKey names one aggregate's chain.
+type aggKey struct{ kind, id string }
+
 // checkExtends proves that the bundle's checkpoint cp extends the kept one.
 func checkExtends(b *Bundle, cp, kept Checkpoint) error {
 	switch {

@@ -49,6 +49,9 @@ type testLog struct {
 	t0      time.Time
 	// mark, when set, changes each record's bytes before they are stored.
 	mark func([]byte) []byte
+	// sign, when set, signs every event, checkpoints included (as the
+	// ledger does).
+	sign events.Signer
 }
 
 func newTestLog(tb testing.TB, k key) *testLog {
@@ -110,6 +113,11 @@ func (l *testLog) checkpoint(k key) uint64 {
 	env, err := integrity.CheckpointEvent(fmt.Sprintf("cp-%07d", n+1), l.t0, cp, signed, l.lastCP)
 	if err != nil {
 		l.tb.Fatal(err)
+	}
+	if l.sign != nil {
+		if err := env.Sign(l.sign); err != nil {
+			l.tb.Fatal(err)
+		}
 	}
 	l.lastCP = env.Hash
 	l.notes[n] = signed

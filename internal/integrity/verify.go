@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	fastjson "github.com/goccy/go-json"
 	"golang.org/x/mod/sumdb/note"
@@ -92,9 +93,16 @@ type KeyFollower interface {
 	Covered(env *events.Envelope) error
 }
 
-// record is what the verifier reads of every event; the rest is decoded
-// only for checkpoints, signatures, and events not sealed byte for byte.
+// record is what the verifier reads of every event, as sub-slices of its
+// stored bytes (events.Scanner) or decoded (recordJSON); the rest is
+// decoded only for checkpoints, signatures, and events not on the
+// scanner's path.
 type record struct {
+	ID, Type, Kind, Aggregate, Prev, Hash, Sig []byte
+}
+
+// recordJSON is record as the decoding path reads it.
+type recordJSON struct {
 	ID        string `json:"id"`
 	Type      string `json:"type"`
 	Kind      string `json:"kind"`
@@ -183,14 +191,33 @@ type Report struct {
 	Finding *Finding
 }
 
-// aggKey names one aggregate's chain.
-type aggKey struct{ kind, id string }
-
 // chain is what the chain check remembers of an aggregate: its last two
-// events (enough to name a forged second successor of the last but one).
+// events (enough to name a forged second successor of the last but one),
+// by their hashes (a record reaches the chain check only once its Hash
+// member is proven the lower-case hex of its canonical bytes' SHA-256, so
+// the 32 bytes stand for it exactly) and sequences (0: none).
 type chain struct {
-	last, prev       string
+	last, prev       [sha256.Size]byte
 	lastSeq, prevSeq uint64
+}
+
+// shortKey holds an aggregate's key (its length first) when it is short,
+// as aggregates' are (a kind and a UUID): a map keyed by it compares keys
+// in place, without following a string to its bytes.
+type shortKey [56]byte
+
+// names reports whether prev, an event's prev member, names the hash h of
+// the event at seq (0: no event, named by an empty prev).
+func names(prev []byte, h *[sha256.Size]byte, seq uint64) bool {
+	if seq == 0 {
+		return len(prev) == 0
+	}
+	if len(prev) != 2*sha256.Size {
+		return false
+	}
+	var x [2 * sha256.Size]byte
+	hex.Encode(x[:], h[:])
+	return string(x[:]) == string(prev)
 }
 
 // brokenLink is an event whose predecessor was not (yet) seen, by the
@@ -222,8 +249,14 @@ type Verifier struct {
 	next  uint64
 	found *Finding
 
-	chains  map[aggKey]chain
+	chains  map[shortKey]int32 // aggregate (its key, when short) → its chain in links
+	long    map[string]int32   // the same for the other aggregates
+	links   []chain
+	key     []byte                // the aggregate's key: its kind's length, its kind, its id
 	pending map[uint64]brokenLink // unknown predecessor (hash prefix) → the first event naming it
+
+	scanners []events.Scanner // one per preparing goroutine
+	batch    []prepared       // AddBatch's records, reused
 
 	signedSeen bool
 	unsigned   []held // signed records not yet covered by a verified checkpoint
@@ -254,7 +287,8 @@ func NewVerifier(cfg Config) *Verifier {
 		t.Grow(cfg.Records)
 	}
 	return &Verifier{tree: t, cfg: cfg, next: 1,
-		chains: make(map[aggKey]chain, cfg.Records/4), pending: map[uint64]brokenLink{}}
+		chains: make(map[shortKey]int32, cfg.Records/2), long: map[string]int32{}, links: make([]chain, 0, cfg.Records/2),
+		pending: map[uint64]brokenLink{}}
 }
 
 // Tree is the tree the Verifier built so far.
@@ -284,55 +318,133 @@ func (v *Verifier) Err() error {
 // returns the first tampering found so far (a *Finding) or nil; after a
 // finding further records are ignored. data must not change afterwards.
 func (v *Verifier) Add(seq uint64, data []byte) error {
+	if len(v.scanners) == 0 {
+		v.scanners = make([]events.Scanner, 1)
+	}
 	var p prepared
-	p.prepare(data)
+	p.prepare(&v.scanners[0], seq, data)
 	return v.add(seq, data, &p)
 }
 
-// AddBatch feeds records first, first+1, … like Add, preparing them
-// (decoding, hashing) on all CPUs before checking them in order.
+// chunk is how many records one goroutine prepares at a time in AddBatch.
+const chunk = 128
+
+// AddBatch feeds records first, first+1, … like Add. The work on each
+// record that needs no other record (its leaf hash, reading its members,
+// its hash check) runs on all CPUs, chunk by chunk, while the checks that
+// depend on the order (continuity, chains, the tree, checkpoints) follow
+// in order as soon as each chunk is prepared.
 func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
-	ps := make([]prepared, len(records))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(records)/256)
+	workers := max(1, min(runtime.GOMAXPROCS(0), (len(records)+chunk-1)/chunk))
+	for len(v.scanners) < workers {
+		v.scanners = append(v.scanners, events.Scanner{})
+	}
+	if cap(v.batch) < len(records) {
+		v.batch = make([]prepared, len(records))
+	}
+	ps := v.batch[:len(records)]
+	chunks := (len(records) + chunk - 1) / chunk
+	ready := make([]chan struct{}, chunks)
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	var stop atomic.Bool // a finding: the rest need not be prepared
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(records); i += workers {
-				ps[i].prepare(records[i])
+			sc := &v.scanners[w]
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				if !stop.Load() {
+					for i := c * chunk; i < min((c+1)*chunk, len(records)); i++ {
+						ps[i].prepare(sc, first+uint64(i), records[i])
+					}
+				}
+				close(ready[c])
 			}
 		}()
 	}
-	wg.Wait()
-	for i, data := range records {
-		if err := v.add(first+uint64(i), data, &ps[i]); err != nil {
-			return err
+	defer wg.Wait()
+	for c := range chunks {
+		<-ready[c]
+		for i := c * chunk; i < min((c+1)*chunk, len(records)); i++ {
+			err := v.add(first+uint64(i), records[i], &ps[i])
+			ps[i] = prepared{} // drop its references to records and events
+			if err != nil {
+				stop.Store(true)
+				return err
+			}
 		}
 	}
 	return nil
 }
 
 // prepared is the work on one record that needs no other record: its leaf
-// hash, its decoding, its seal check.
+// hash, reading its members, its hash check.
 type prepared struct {
-	leaf   tlog.Hash
-	rec    record
-	err    error // the record does not decode
-	sealed bool  // sealedExactly held
+	leaf    tlog.Hash
+	rec     record
+	err     error             // the record does not decode
+	badHash bool              // its hash does not match its bytes
+	sum     [sha256.Size]byte // its Hash member, decoded (when the hash matched)
+	env     *events.Envelope  // decoded, for a checkpoint (nil otherwise)
 }
 
-func (p *prepared) prepare(data []byte) {
+// prepare reads the record at seq: on the scanner's path (format 2 as the
+// ledger writes it: members read in place, the hash computed from the
+// stored bytes) or on the decoding path (format 1 sealed byte for byte,
+// anything else decoded and re-encoded by CheckHash).
+func (p *prepared) prepare(sc *events.Scanner, seq uint64, data []byte) {
 	p.leaf = tlog.RecordHash(data)
-	if err := fastjson.Unmarshal(data, &p.rec); err != nil {
-		p.err = err
-		return
+	var f events.StoredFields
+	sealed := false
+	if sc.Scan(data, &f) {
+		p.rec = record{ID: f.ID, Type: f.Type, Kind: f.Kind, Aggregate: f.Aggregate, Prev: f.Prev, Hash: f.Hash, Sig: f.Sig}
+		sealed = f.Sealed()
+		p.badHash = !sealed
+	} else {
+		var r recordJSON
+		if err := fastjson.Unmarshal(data, &r); err != nil {
+			p.err = err
+			return
+		}
+		if r.Type == "" || r.Kind == "" || r.Aggregate == "" {
+			p.err = errors.New("type, kind and aggregate are required")
+			return
+		}
+		p.rec = record{ID: []byte(r.ID), Type: []byte(r.Type), Kind: []byte(r.Kind), Aggregate: []byte(r.Aggregate),
+			Prev: []byte(r.Prev), Hash: []byte(r.Hash), Sig: []byte(r.Sig)}
+		sealed = sealedExactly(data, r.Hash)
+		if !sealed {
+			e, err := events.Unmarshal(data)
+			if err != nil {
+				p.err = err
+				return
+			}
+			e.Sequence = seq
+			p.badHash = e.CheckHash() != nil
+			sealed = !p.badHash
+			p.env = &e
+		}
 	}
-	if p.rec.Type == "" || p.rec.Kind == "" || p.rec.Aggregate == "" {
-		p.err = errors.New("type, kind and aggregate are required")
-		return
+	if sealed {
+		_, _ = hex.Decode(p.sum[:], p.rec.Hash) // lower-case hex of a SHA-256: the check proved it
 	}
-	p.sealed = sealedExactly(data, p.rec.Hash)
+	if string(p.rec.Type) == events.TypeCheckpoint && p.env == nil && !p.badHash {
+		e, err := events.Unmarshal(data)
+		if err != nil {
+			p.err = err
+			return
+		}
+		e.Sequence = seq
+		p.env = &e
+	}
 }
 
 func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
@@ -352,22 +464,13 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 	if p.err != nil {
 		return v.fail(&Finding{Seq: seq, Kind: KindByteEdit, Detail: "the record does not decode as an event: " + p.err.Error()})
 	}
-	var env *events.Envelope // decoded in full only where needed
-	if !p.sealed {
-		e, err := events.Unmarshal(data)
-		if err != nil {
-			return v.fail(&Finding{Seq: seq, Kind: KindByteEdit, Detail: "the record does not decode as an event: " + err.Error()})
-		}
-		e.Sequence = seq
-		if err := e.CheckHash(); err != nil {
-			return v.fail(&Finding{Seq: seq, Kind: KindByteEdit, Detail: fmt.Sprintf("the hash of %s event %s does not match its bytes", rec.Type, rec.ID)})
-		}
-		env = &e
+	if p.badHash {
+		return v.fail(&Finding{Seq: seq, Kind: KindByteEdit, Detail: fmt.Sprintf("the hash of %s event %s does not match its bytes", rec.Type, rec.ID)})
 	}
 	if v.cfg.Signatures != nil {
-		if rec.Sig != "" {
+		if len(rec.Sig) != 0 {
 			v.signedSeen = true
-			v.unsigned = append(v.unsigned, held{seq: seq, data: data, rotation: rec.Type == events.TypeKeyRotated})
+			v.unsigned = append(v.unsigned, held{seq: seq, data: data, rotation: string(rec.Type) == events.TypeKeyRotated})
 			if len(v.unsigned) > maxUnchecked {
 				if f := v.checkSignatures(seq); f != nil {
 					return v.fail(f)
@@ -377,19 +480,11 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 			return v.fail(&Finding{Seq: seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s is unsigned, after signed events", rec.Type, rec.ID)})
 		}
 	}
-	if f := v.link(seq, rec); f != nil {
+	if f := v.link(seq, rec, &p.sum); f != nil {
 		return v.fail(f)
 	}
-	if rec.Type == events.TypeCheckpoint {
-		if env == nil {
-			e, err := events.Unmarshal(data)
-			if err != nil {
-				return v.fail(&Finding{Seq: seq, Kind: KindByteEdit, Detail: "the record does not decode as an event: " + err.Error()})
-			}
-			e.Sequence = seq
-			env = &e
-		}
-		if f := v.streamCheckpoint(env); f != nil {
+	if string(rec.Type) == events.TypeCheckpoint {
+		if f := v.streamCheckpoint(p.env); f != nil {
 			return v.fail(f)
 		}
 	}
@@ -424,18 +519,34 @@ func (v *Verifier) expect(seq uint64) bool {
 	return false
 }
 
-func prefix(hexHash string) uint64 {
+func prefix(hexHash []byte) uint64 {
 	var b [8]byte
 	if len(hexHash) >= 16 {
-		_, _ = hex.Decode(b[:], []byte(hexHash[:16]))
+		_, _ = hex.Decode(b[:], hexHash[:16])
 	}
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// link checks env's place in its aggregate's chain.
-func (v *Verifier) link(seq uint64, env *record) *Finding {
-	key := aggKey{env.Kind, env.Aggregate}
-	c, had := v.chains[key]
+// link checks env's place in its aggregate's chain; sum is its hash.
+func (v *Verifier) link(seq uint64, env *record, sum *[sha256.Size]byte) *Finding {
+	// The aggregate's key: the kind's length, the kind, the id.
+	v.key = binary.AppendUvarint(v.key[:0], uint64(len(env.Kind)))
+	v.key = append(append(v.key, env.Kind...), env.Aggregate...)
+	var short shortKey
+	isShort := len(v.key) < len(short)
+	var idx int32
+	var had bool
+	if isShort {
+		short[0] = byte(len(v.key)) // keys of different lengths differ
+		copy(short[1:], v.key)
+		idx, had = v.chains[short]
+	} else {
+		idx, had = v.long[string(v.key)]
+	}
+	var c chain
+	if had {
+		c = v.links[idx]
+	}
 	if len(v.pending) > 0 {
 		hp := prefix(env.Hash)
 		if p, ok := v.pending[hp]; ok {
@@ -445,11 +556,11 @@ func (v *Verifier) link(seq uint64, env *record) *Finding {
 		}
 	}
 	switch {
-	case env.Prev == c.last:
-	case env.Prev == "":
+	case names(env.Prev, &c.last, c.lastSeq):
+	case len(env.Prev) == 0:
 		return &Finding{Seq: seq, Kind: KindInsertion, Detail: fmt.Sprintf("%s event %s starts the chain of %s %s a second time",
 			env.Type, env.ID, env.Kind, env.Aggregate)}
-	case had && c.prevSeq != 0 && env.Prev == c.prev:
+	case had && c.prevSeq != 0 && names(env.Prev, &c.prev, c.prevSeq):
 		return &Finding{Seq: c.lastSeq, Kind: KindInsertion, Detail: fmt.Sprintf("the events at sequences %d and %d both follow the event at sequence %d in the chain of %s %s",
 			c.lastSeq, seq, c.prevSeq, env.Kind, env.Aggregate)}
 	default:
@@ -458,7 +569,17 @@ func (v *Verifier) link(seq uint64, env *record) *Finding {
 			v.pending[pp] = brokenLink{seq: seq, pred: c.lastSeq}
 		}
 	}
-	v.chains[key] = chain{last: env.Hash, lastSeq: seq, prev: c.last, prevSeq: c.lastSeq}
+	c = chain{last: *sum, lastSeq: seq, prev: c.last, prevSeq: c.lastSeq}
+	if had {
+		v.links[idx] = c
+	} else {
+		if isShort {
+			v.chains[short] = int32(len(v.links))
+		} else {
+			v.long[string(v.key)] = int32(len(v.links))
+		}
+		v.links = append(v.links, c)
+	}
 	return nil
 }
 

@@ -102,7 +102,8 @@ func (s *Store) watchStall(ctx context.Context, d *delivery, stop <-chan struct{
 }
 
 // unreadable reports whether the stream's last sequence is at least seq
-// while no message at seq can be read.
+// while no message at seq can be read, or the one there is not a record a
+// consumer delivers.
 func (s *Store) unreadable(ctx context.Context, seq uint64) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.js.Options().DefaultTimeout)
 	defer cancel()
@@ -117,5 +118,9 @@ func (s *Store) unreadable(ctx context.Context, seq uint64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return msgs[0].Sequence != seq, nil
+	// A record the ledger never writes, with no data or with a Status
+	// header: a consumer takes it for the server's own control message
+	// and never delivers it.
+	m := msgs[0]
+	return m.Sequence != seq || len(m.Data) == 0 || len(m.Header.Values("Status")) > 0, nil
 }

@@ -141,7 +141,7 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
     imports [
       { service: { account: %s, subject: "$JS.API.>" } }
 `, readerAccount(i), readerConns, readerSubs, FeedAccount)
-		for _, subj := range feed.AllSubjects() {
+		for _, subj := range readerStreams() {
 			fmt.Fprintf(&readerAccounts, "      { stream: { account: %s, subject: %q } }\n", FeedAccount, subj)
 		}
 		readerAccounts.WriteString("    ]\n  }\n")
@@ -151,7 +151,7 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
 		list := strings.Join(names, ", ")
 		var b strings.Builder
 		fmt.Fprintf(&b, "    exports [\n      { service: \"$JS.API.>\", response_type: stream, accounts: [%s] }\n", list)
-		for _, subj := range feed.AllSubjects() {
+		for _, subj := range readerStreams() {
 			fmt.Fprintf(&b, "      { stream: %q, accounts: [%s] }\n", subj, list)
 		}
 		b.WriteString("    ]\n")
@@ -169,6 +169,10 @@ func accountsConf(readers, readerConns, readerSubs int, feedBytes int64) string 
 `, LedgerAccount, FeedAccount, feedBytes, feedExports, readerAccounts.String())
 }
 
+// readerStreams are the subjects the feed account sends readers: the
+// feed's wake-ups and the publisher's heartbeat.
+func readerStreams() []string { return append(feed.AllSubjects(), feed.HeartbeatSubject) }
+
 // ReaderPermissions are a reader's rights in FeedAccount: Direct Get
 // (single and batch) of FeedStream, and subscriptions to its _INBOX.>
 // replies and to the republished stored events (feed.AllSubjects). No
@@ -185,10 +189,10 @@ func ReaderPermissions() *server.Permissions {
 				api + "DIRECT.GET." + FeedStream + ".>",
 			},
 			Deny: append([]string{FeedPublishPrefix + ".>", "$JS.FC.>", "$JS.API.CONSUMER.>", "$JS.API.STREAM.>", "$JS.API.INFO"},
-				feed.AllSubjects()...),
+				readerStreams()...),
 		},
 		Subscribe: &server.SubjectPermission{
-			Allow: append([]string{"_INBOX.>"}, feed.AllSubjects()...),
+			Allow: append([]string{"_INBOX.>"}, readerStreams()...),
 			Deny:  []string{FeedPublishPrefix + ".>", FeedInboxPrefix + ".>", OwnerInboxPrefix + ".>"},
 		},
 	}
@@ -207,6 +211,7 @@ func feedUserPermissions() *server.Permissions {
 			api + "STREAM.DELETE." + FeedStream,
 			api + "STREAM.MSG.GET." + FeedStream,
 			api + "DIRECT.GET." + FeedStream,
+			feed.HeartbeatSubject,
 		}, feedIngest()...)},
 		Subscribe: &server.SubjectPermission{Allow: []string{FeedInboxPrefix + ".>"}},
 	}

@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,9 +54,24 @@ type FeedPublisher struct {
 	// projections stopped, at a forged event say). No event reaches the
 	// readers before it returns nil.
 	Verified func(ctx context.Context, seq uint64) error
+	// Key, when set, signs every feed event (feed.SignedBytes, in the
+	// feed.KeyHeader and feed.SignatureHeader headers) and is announced
+	// in the heartbeat: readers refuse feed events it did not sign.
+	Key FeedKey
+	// Heartbeat is how often the publisher announces on
+	// [feed.HeartbeatSubject] how far the feed is complete, while it is
+	// (default feed.DefaultHeartbeat; negative: never).
+	Heartbeat time.Duration
 
 	following atomic.Bool
 	last      atomic.Uint64
+	// handled is the ledger sequence of the last event the follow
+	// handled (published, or not the feed's); feedEnd the feed's last
+	// sequence as the publisher wrote or found it.
+	handled atomic.Uint64
+	feedEnd atomic.Uint64
+	// beat asks the heartbeat loop to check now (after a publish).
+	beat chan struct{}
 }
 
 // Following reports whether the publisher is following the ledger now
@@ -90,6 +106,16 @@ func (p *FeedPublisher) Run(ctx context.Context) error {
 	}
 	wait := min(time.Second, maxWait)
 	var stuckAt uint64
+	p.beat = make(chan struct{}, 1)
+	if p.Heartbeat >= 0 {
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stop(); <-done }()
+		go func() {
+			defer close(done)
+			p.heartbeats(hctx)
+		}()
+	}
 	for {
 		err := p.run(ctx, js)
 		p.following.Store(false)
@@ -186,9 +212,13 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		return err
 	}
 	p.last.Store(at.ledger)
+	p.handled.Store(at.ledger)
+	p.feedEnd.Store(at.feed)
 	p.following.Store(true)
+	p.poke()
 	return p.Store.followSubject(ctx, feed.AllSubjects(), at.ledger+1, func(env events.Envelope) error {
 		if !fedToReaders(&env) || env.Sequence <= at.ledger {
+			p.handled.Store(max(p.handled.Load(), env.Sequence))
 			return nil
 		}
 		if p.Verified != nil {
@@ -202,12 +232,16 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			// the broken chain; later events still reach readers.
 			p.logf(ctx, slog.LevelError, "a ledger event's hash does not verify: not published to the readers' feed",
 				"ledger_seq", env.Sequence, "err", err)
+			p.handled.Store(env.Sequence)
 			return nil
 		}
-		next, err := publishFeedEvent(ctx, js, at.feed, &env)
+		next, err := publishFeedEvent(ctx, js, at.feed, &env, p.Key)
 		if err == nil {
 			at = feedPosition{feed: next, ledger: env.Sequence}
 			p.last.Store(at.ledger)
+			p.feedEnd.Store(at.feed)
+			p.handled.Store(at.ledger)
+			p.poke()
 			return nil
 		}
 		if !isWrongLastSequence(err) {
@@ -235,7 +269,7 @@ const feedTokenPrefix = "ledger.token."
 
 // publishFeedEvent publishes env's feed copy expecting the feed to end at
 // last, and returns the copy's feed sequence (a duplicate's included).
-func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope) (uint64, error) {
+func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope, key FeedKey) (uint64, error) {
 	data, err := json.Marshal(NewFeedEnvelope(env))
 	if err != nil {
 		return 0, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
@@ -244,6 +278,11 @@ func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, 
 	msg := nats.NewMsg(FeedPublishPrefix + "." + env.Subject())
 	msg.Data = data
 	msg.Header.Set(LedgerSequenceHeader, seq)
+	if key != nil {
+		stored := env.Subject() // the subject transform stores it without the prefix
+		msg.Header.Set(feed.KeyHeader, key.ID())
+		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.SignedBytes(stored, env.Sequence, data))))
+	}
 	pctx, cancel := context.WithTimeout(ctx, feedRequestWait)
 	defer cancel()
 	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID("ledger-"+seq), jetstream.WithExpectLastSequence(last),
@@ -269,4 +308,110 @@ func readFeedEnd(ctx context.Context, js jetstream.JetStream) (feedPosition, err
 		return feedPosition{}, fmt.Errorf("jsstore: feed publisher: stream %s: %w", FeedStream, err)
 	}
 	return feedPosition{feed: st.CachedInfo().State.LastSeq}, nil
+}
+
+// FeedKey is the ledger's signing key as the feed publisher uses it
+// (*ledgerkey.Key).
+type FeedKey interface {
+	ID() string
+	Sign(msg []byte) []byte
+	VerifierKey() string
+}
+
+// heartbeatSpacing is the least time between two heartbeats prompted by
+// publishes.
+const heartbeatSpacing = 20 * time.Millisecond
+
+// poke asks the heartbeat loop to check now.
+func (p *FeedPublisher) poke() {
+	select {
+	case p.beat <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeats announces on [feed.HeartbeatSubject], every Heartbeat and
+// after each publish, how far the feed is complete, whenever it holds
+// every feed event up to the ledger's last sequence; it falls silent
+// while the publisher lags or is stopped. Runs until ctx ends.
+func (p *FeedPublisher) heartbeats(ctx context.Context) {
+	every := p.Heartbeat
+	if every == 0 {
+		every = feed.DefaultHeartbeat
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var sent time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-p.beat:
+			// After a publish: beat soon, but a burst of publishes costs
+			// one check per heartbeatSpacing.
+			if d := heartbeatSpacing - time.Since(sent); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+		}
+		if !p.following.Load() {
+			continue
+		}
+		hb, ok, err := p.current(ctx)
+		if err != nil {
+			p.logf(ctx, slog.LevelDebug, "feed heartbeat skipped", "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		data, err := json.Marshal(hb)
+		if err != nil {
+			continue
+		}
+		if err := p.Conn.Publish(feed.HeartbeatSubject, data); err == nil {
+			sent = time.Now()
+		}
+	}
+}
+
+// current reports the heartbeat to send when the feed holds every feed
+// event up to the ledger's last sequence, and false when the publisher
+// has not handled them yet.
+func (p *FeedPublisher) current(ctx context.Context) (feed.Heartbeat, bool, error) {
+	rctx, cancel := context.WithTimeout(ctx, feedRequestWait)
+	defer cancel()
+	// Read the ledger's end first, then what was handled: an event stored
+	// after the end was read is not claimed.
+	end, err := p.Store.LastSequence(rctx)
+	if err != nil {
+		return feed.Heartbeat{}, false, err
+	}
+	handled := p.handled.Load()
+	fseq := p.feedEnd.Load()
+	if handled < end {
+		// Events after handled up to end that the feed does not carry
+		// (name claims, principals' changes) do not hold it back.
+		for _, filter := range feed.AllSubjects() {
+			msgs, err := p.Store.directBatch(rctx, filter, handled+1, 1)
+			if errors.Is(err, errNoMessages) {
+				continue
+			}
+			if err != nil {
+				return feed.Heartbeat{}, false, err
+			}
+			if msgs[0].Sequence <= end {
+				return feed.Heartbeat{}, false, nil
+			}
+		}
+	}
+	hb := feed.Heartbeat{LedgerSequence: max(end, handled), FeedSequence: fseq, Time: time.Now().UTC()}
+	if p.Key != nil {
+		hb.VerifierKey = p.Key.VerifierKey()
+	}
+	return hb, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,15 @@ const numPendingHeader = directget.NumPendingHeader
 // An event that does not decode fails the Load with an error naming its
 // sequence.
 func (s *Store) Load(ctx context.Context, kind, id string) ([]events.Envelope, error) {
+	return s.LoadAfter(ctx, kind, id, 0)
+}
+
+// LoadAfter returns the events of the aggregate kind/id with a sequence
+// above after, in stream order, as [Store.Load] does (one Direct Get batch
+// from after+1 on the aggregate's subject filter, paged the same way): a
+// state that is up to date costs one round trip that answers "no
+// messages". It implements [commands.EventStore.LoadAfter].
+func (s *Store) LoadAfter(ctx context.Context, kind, id string, after uint64) ([]events.Envelope, error) {
 	if err := checkToken("aggregate kind", kind); err != nil {
 		return nil, fmt.Errorf("jsstore: load: %w", err)
 	}
@@ -57,7 +67,10 @@ func (s *Store) Load(ctx context.Context, kind, id string) ([]events.Envelope, e
 	}
 	filter := events.AggregateFilter(kind, id)
 	evs := []events.Envelope{}
-	err := s.scan(ctx, filter, 1, func(m *jetstream.RawStreamMsg) error {
+	if after == math.MaxUint64 {
+		return evs, nil
+	}
+	err := s.scan(ctx, filter, after+1, func(m *jetstream.RawStreamMsg) error {
 		env, err := events.Unmarshal(m.Data)
 		if err != nil {
 			return fmt.Errorf("jsstore: load %s: event at sequence %d (%s): %w", filter, m.Sequence, m.Subject, err)
@@ -94,7 +107,7 @@ func (s *Store) scan(ctx context.Context, filter string, from uint64, visit func
 				return err
 			}
 		}
-		pending, err := strconv.ParseUint(last.Header.Get(numPendingHeader), 10, 64)
+		pending, err := strconv.ParseUint(directget.Pending(last), 10, 64)
 		if err != nil {
 			return fmt.Errorf("jsstore: read %s: bad %s header at sequence %d: %w", filter, numPendingHeader, last.Sequence, err)
 		}

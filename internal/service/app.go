@@ -74,7 +74,8 @@ type Main struct {
 	checkpoints *checkpoints
 	// watch follows the stream's reachability and leader on an external
 	// NATS (nil on the embedded server).
-	watch *streamWatch
+	watch     *streamWatch
+	snapshots *snapshots // nil when off
 }
 
 // NewMain returns an unstarted service.
@@ -146,6 +147,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
 	m.Integrity = integrity.NewLog()
+	if m.snapshots, err = m.newSnapshots(); err != nil {
+		return err
+	}
+	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
@@ -155,7 +160,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.api != nil {
 			m.api.ObserveAppend(took, err)
 		}
-	}}
+	}, halted: m.tamperStop}
 	var appender commands.EventStore = observed
 	health := m.Store.Health
 	var staleness func() time.Duration
@@ -191,7 +196,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
 	}
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor)}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor), Key: m.key}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
@@ -245,6 +250,7 @@ func (m *Main) Run(ctx context.Context) error {
 	sweep := &expiry.Sweeper{Commands: m.Commands, Tokens: m.Tokens, Every: m.Config.ExpiryEvery, Log: m.log}
 	m.goRun("sweep", func() error { return sweep.Run(bg) })
 	m.goRun("checkpoints", func() error { return m.checkpoints.run(bg) })
+	m.serveSnapshots(bg, chain)
 	return nil
 }
 
@@ -437,6 +443,7 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.finalCheckpoint()
+	m.finalSnapshot()
 	if m.cancel != nil {
 		m.cancel()
 	}

@@ -93,6 +93,15 @@ type Config struct {
 	// there are new events, and on shutdown.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
+
+	// Projection snapshots: written every SnapshotEvery events or
+	// SnapshotInterval (when there are new events) and at shutdown to
+	// SnapshotFile ("" is <DataDir>.snapshot with the embedded server,
+	// none with an external one; SnapshotOff turns them off), and read at
+	// start so that only the events after it are replayed.
+	SnapshotFile     string
+	SnapshotEvery    int
+	SnapshotInterval time.Duration
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -222,6 +231,19 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			return nil
 		})
 
+	def("snapshot-file", "SNAPSHOT_FILE", "<data-dir>.snapshot", "`file` of the projections' snapshot, read at start (then only later events are replayed) and written periodically and at shutdown; \"off\" for none (with an external NATS: none unless set)",
+		str(&c.SnapshotFile))
+	def("snapshot-every", "SNAPSHOT_EVERY", strconv.Itoa(DefaultSnapshotEvery), "write a projection snapshot after this many `events`",
+		func(v string) error { return parsePositive(v, &c.SnapshotEvery) })
+	def("snapshot-interval", "SNAPSHOT_INTERVAL", DefaultSnapshotInterval.String(), "write a projection snapshot at least this often (a `duration`) when there are new events",
+		func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration (e.g. 60s, 5m)", v)
+			}
+			c.SnapshotInterval = d
+			return nil
+		})
 	def("signing-key", "SIGNING_KEY", "<data-dir>.signing-key", "`file` of the ledger's Ed25519 signing key (a signed-note signer key, mode 0600), outside the data dir; generated on first start",
 		str(&c.SigningKey))
 	// Not an environment twin: left set, it would rotate at every start.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+	"github.com/tokenledger/tokenledger/projections/feed/directget"
 )
 
 // StoredRecords describes a data dir's LEDGER stream as ReadDataDir found
@@ -103,32 +104,74 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 	if info.State.Msgs == 0 {
 		return out, nil
 	}
-	cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	next := uint64(1)
+	for next <= out.LastSeq {
+		seq, err := readRecords(ctx, str, next, out.LastSeq, fn)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, errRecordWithheld) {
+			return out, err
+		}
+		// The consumer did not deliver the record at seq: read it with
+		// Direct Get, which hands out what is stored (a record a consumer
+		// takes for a control message: no data and a Status header), and
+		// let fn judge it.
+		msgs, gerr := directget.Batch(ctx, nc, "$JS.API.", jsstore.DefaultStream, "", seq, 1)
+		if gerr != nil {
+			return out, fmt.Errorf("read %s at sequence %d: %w (%w)", jsstore.DefaultStream, seq, err, gerr)
+		}
+		if err := fn(msgs[0].Sequence, msgs[0].Data); err != nil {
+			return out, err
+		}
+		next = msgs[0].Sequence + 1
+	}
+	return out, nil
+}
+
+// errRecordWithheld: the consumer delivered nothing for a while, though
+// the stream holds later records.
+var errRecordWithheld = errors.New("no record delivered")
+
+// recordWait is how long ReadDataDir waits for the consumer's next record
+// (a local, listener-less copy: a record is there at once or withheld).
+const recordWait = 3 * time.Second
+
+// readRecords calls fn with each record from sequence from to last, in
+// order, with an ordered consumer. When the consumer delivers nothing for
+// recordWait it returns the next sequence expected and errRecordWithheld.
+func readRecords(ctx context.Context, str jetstream.Stream, from, last uint64, fn func(seq uint64, data []byte) error) (uint64, error) {
+	cons, err := str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from})
 	if err != nil {
-		return out, err
+		return from, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(4096, 2<<20))
 	if err != nil {
-		return out, err
+		return from, err
 	}
 	defer it.Stop()
+	next := from
 	for {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return next, err
 		}
-		msg, err := it.Next(jetstream.NextMaxWait(10 * time.Second))
+		msg, err := it.Next(jetstream.NextMaxWait(recordWait))
+		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+			return next, errRecordWithheld
+		}
 		if err != nil {
-			return out, fmt.Errorf("read %s: %w", jsstore.DefaultStream, err)
+			return next, fmt.Errorf("read %s: %w", jsstore.DefaultStream, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return out, err
+			return next, err
 		}
 		if err := fn(md.Sequence.Stream, msg.Data()); err != nil {
-			return out, err
+			return next, err
 		}
-		if md.NumPending == 0 || md.Sequence.Stream >= out.LastSeq {
-			return out, nil
+		next = md.Sequence.Stream + 1
+		if md.NumPending == 0 || md.Sequence.Stream >= last {
+			return next, nil
 		}
 	}
 }

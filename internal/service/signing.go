@@ -39,6 +39,7 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.warnKeyMode(file)
 	if generated {
 		m.log.Warn("GENERATED A NEW LEDGER SIGNING KEY: back up the key file (without it this ledger cannot sign, and a new key cannot continue its history) and give auditors the verifier key",
 			"key_file", file, "verifier_key", key.VerifierKey(), "key_id", key.ID())
@@ -164,12 +165,44 @@ func (m *Main) checkChainEnd(chain *ledgerkey.Chain) error {
 
 // inside reports whether file is dir or lies under it.
 func inside(file, dir string) bool {
-	f, err1 := filepath.Abs(file)
-	d, err2 := filepath.Abs(dir)
+	f, err1 := resolved(file)
+	d, err2 := resolved(dir)
 	if err1 != nil || err2 != nil {
 		return false
 	}
 	return f == d || strings.HasPrefix(f, d+string(filepath.Separator))
+}
+
+// resolved is path made absolute with every symbolic link followed (for a
+// file that does not exist yet, its directory's links), so that a link
+// outside the data dir to a file inside it counts as inside.
+func resolved(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return abs, nil
+	}
+	return filepath.Join(dir, filepath.Base(abs)), nil
+}
+
+// warnKeyMode says loudly when the signing key file is readable or
+// writable by other users than its owner (a copy made with cp, an archive
+// restored with umask 022): whoever reads it can sign history as the
+// ledger. It is not refused: secrets mounted by orchestrators often come
+// as 0444 or 0644; tighten them (defaultMode 0400).
+func (m *Main) warnKeyMode(file string) {
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	m.log.Warn("the signing key file is readable or writable by other users: whoever reads it can sign history as this ledger; chmod 600 it (or mount it with mode 0400)",
+		"key_file", file, "mode", fi.Mode().Perm().String())
 }
 
 // now reads the configured clock.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -17,5 +18,15 @@ func logTamper(log *slog.Logger, err error) error {
 	}
 	log.Error("ledger tampered: the projections stopped; every API route answers 503 until the stream is restored from a backup",
 		"seq", te.Seq, "kind", te.Kind, "err", err)
+	return nil
+}
+
+// tamperStop is the projections' tamper stop (nil while they run): from
+// then on the ledger appends nothing, neither commands (requests, the
+// expiry scheduler and sweeper, audit records) nor checkpoints.
+func (m *Main) tamperStop() error {
+	if te := events.AsTamper(m.Runner.Err()); te != nil {
+		return fmt.Errorf("service: the ledger stopped at tampered sequence %d: %w", te.Seq, te)
+	}
 	return nil
 }

@@ -20,6 +20,10 @@ import (
 type observedStore struct {
 	*jsstore.Store
 	observe func(took time.Duration, err error)
+	// halted, when it returns an error, refuses every append: the
+	// projections stopped at a tampered record, and nothing the ledger
+	// decides on its frozen read model may be signed on top of it.
+	halted func() error
 }
 
 var (
@@ -29,6 +33,11 @@ var (
 
 // Append implements [commands.EventStore].
 func (o observedStore) Append(ctx context.Context, batch ...commands.Append) (commands.Stored, error) {
+	if o.halted != nil {
+		if err := o.halted(); err != nil {
+			return commands.Stored{}, fmt.Errorf("%w: %w", commands.ErrUnavailable, err)
+		}
+	}
 	start := time.Now()
 	stored, err := o.Store.Append(ctx, batch...)
 	o.observe(time.Since(start), err)

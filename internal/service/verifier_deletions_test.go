@@ -70,6 +70,12 @@ func TestVerifierRejectsTokenAfterDeletionIsAcknowledged(t *testing.T) {
 			if err := v.WaitFor(ctx, seq); err != nil {
 				t.Fatal(err)
 			}
+			// The acknowledged sequence itself (the batch's last event, not
+			// one the feed carries) is reached too: the publisher's
+			// heartbeat names it once the feed holds the deletion.
+			if err := v.WaitFor(ctx, acked); err != nil {
+				t.Fatalf("WaitFor(X-Ledger-Sequence %d): %v", acked, err)
+			}
 			if _, err := v.Verify(tc.secret); !errors.Is(err, verifier.ErrRevoked) {
 				t.Fatalf("after the DELETE was acknowledged: Verify = %v, want ErrRevoked", err)
 			}

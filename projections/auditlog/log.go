@@ -275,7 +275,7 @@ func (l *Log) tokenScope(id string) uint32 {
 }
 
 func (l *Log) setTokenScope(id string, s scope) {
-	key := strings.Join(s.projects, "\x00") + "\x01" + s.environment + "\x01" + s.tokenType
+	key := scopeKey(s)
 	i, ok := l.scopeIndex[key]
 	if !ok {
 		i = uint32(len(l.scopes))
@@ -289,6 +289,11 @@ func (l *Log) setTokenScope(id string, s scope) {
 		return
 	}
 	l.otherTokens[strings.Clone(id)] = i
+}
+
+// scopeKey is s's key in scopeIndex.
+func scopeKey(s scope) string {
+	return strings.Join(s.projects, "\x00") + "\x01" + s.environment + "\x01" + s.tokenType
 }
 
 func cloneStrings(ss []string) []string {

@@ -133,6 +133,9 @@ type Event struct {
 	LedgerSequence uint64
 	Subject        string
 	Data           []byte
+	// KeyID and Signature are the publisher's signature ([KeyHeader],
+	// [SignatureHeader]; empty when the event carries none).
+	KeyID, Signature string
 }
 
 // ErrMalformed is returned (wrapped) by [Event.Envelope] for a feed event

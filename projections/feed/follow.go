@@ -70,6 +70,9 @@ type Follower struct {
 	// to its end: every event stored before the moment at was delivered.
 	// It is called from Run's goroutine; it should not block.
 	CaughtUp func(at time.Time)
+	// Wake, when set, makes the follower read the feed at once whenever
+	// it receives (a heartbeat announced events it has not read yet).
+	Wake <-chan struct{}
 }
 
 // Run calls fn, in order and without gaps, for every event from f.From on,
@@ -130,14 +133,16 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 					continue
 				}
 				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
-				if err := fn(Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data}); err != nil {
+				ev := Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data,
+					KeyID: m.Header.Get(KeyHeader), Signature: m.Header.Get(SignatureHeader)}
+				if err := fn(ev); err != nil {
 					return err
 				}
 				next = m.Sequence + 1
 			}
 			// A batch is cut short at directget.MaxBytes; the server tells
 			// how many events remain after its last one.
-			if msgs[len(msgs)-1].Header.Get(directget.NumPendingHeader) == "0" {
+			if directget.Pending(msgs[len(msgs)-1]) == "0" {
 				f.caughtUp(asked)
 				break
 			}
@@ -146,6 +151,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-wake:
+		case <-f.Wake:
 		case <-tick.C:
 		}
 	}

@@ -53,6 +53,8 @@ type Set struct {
 	deletedEnvs     map[string]bool
 	deletedOwners   map[events.Owner]bool
 	stale           map[*entry]struct{}
+
+	in interner // values shared across tokens
 }
 
 // entry is a token's place in the management indexes. t is its current
@@ -197,7 +199,7 @@ func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) e
 	t := *e.t // the next version; the published one stays as it is
 	switch p := p.(type) {
 	case events.TokenScoped:
-		t.Projects = slices.Clone(p.Projects)
+		t.Projects = s.in.projects(p.Projects)
 		t.AllProjects = false
 	case events.TokenExpiryChanged:
 		t.ExpiresAt = deref(p.New)
@@ -209,7 +211,7 @@ func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) e
 		if !t.Revoked {
 			t.Revoked = true
 			t.RevokedAt = env.Time
-			t.RevokeReason = p.Reason
+			t.RevokeReason = s.in.str(p.Reason)
 		}
 	default:
 		return fmt.Errorf("%w: %q is not a token event", events.ErrUnknownType, env.Type)
@@ -222,18 +224,18 @@ func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) e
 func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]byte) {
 	t := &Token{
 		ID:          env.AggregateID,
-		Type:        c.TokenType,
+		Type:        s.in.str(c.TokenType),
 		Name:        c.Name,
-		Environment: c.Environment,
-		Projects:    slices.Clone(c.Projects),
+		Environment: s.in.str(c.Environment),
+		Projects:    s.in.projects(c.Projects),
 		AllProjects: c.AllProjects,
 		ExpiresAt:   deref(c.ExpiresAt),
 		CreatedAt:   env.Time,
 		CreatedSeq:  env.Sequence,
-		Path:        c.Path,
+		Path:        s.in.str(c.Path),
 		Hint:        c.Hint,
 		OnBehalfOf:  c.OnBehalfOf,
-		CreatedBy:   env.Actor,
+		CreatedBy:   s.in.actor(env.Actor),
 		Version:     env.Sequence,
 		verifier:    verifier,
 	}

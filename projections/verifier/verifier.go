@@ -30,6 +30,11 @@ var (
 	// Config.MaxStaleness; the verifier fails closed rather than trust an
 	// old token set.
 	ErrStale = errors.New("verifier: token feed lost for longer than the staleness bound")
+	// ErrKeyNotTrusted: the ledger announces a signing key that is not
+	// among Config.LedgerKeys (it rotated its key): the verifier cannot
+	// check the feed's new events and fails closed until it is given the
+	// new key.
+	ErrKeyNotTrusted = errors.New("verifier: the ledger signs the feed with a key this verifier was not given")
 )
 
 // DefaultMaxStaleness is [Config.MaxStaleness]'s default.
@@ -75,6 +80,26 @@ type Config struct {
 	OnError func(error)
 	// Now is the clock Verify checks expiries with (default time.Now).
 	Now func() time.Time
+	// IgnoreHeartbeat stops Verify from failing closed when the feed
+	// publisher's heartbeat ([feed.HeartbeatSubject]) is not heard for
+	// longer than MaxStaleness. Leave it false with a tokenledger server:
+	// the heartbeat is what tells a quiet ledger from a publisher that
+	// stopped following it (its disk cap reached, the ledger stopped at a
+	// tampered event), in which case the feed, however often it is read,
+	// no longer holds every revocation.
+	IgnoreHeartbeat bool
+	// LedgerKeys are the ledger's verifier keys ("<name>+<id>+<base64>",
+	// from GET /api/ledger/checkpoint or the ledger's start-up log) that
+	// may sign feed events; an event not signed by one of them is refused
+	// (reported to OnError, never applied). Empty: the keys the ledger's
+	// heartbeat announces are trusted on first use, a rotated key too;
+	// give them to pin the ledger (a heartbeat announcing another key then
+	// fails Verify closed with ErrKeyNotTrusted).
+	LedgerKeys []string
+	// AllowUnsigned accepts feed events without a signature (a feed
+	// written by something other than a tokenledger server). Not
+	// recommended: anyone who can write to the feed can then plant a token.
+	AllowUnsigned bool
 }
 
 // Change is a revocation (a token.revoked, or the deletion of what the
@@ -114,6 +139,12 @@ type Stats struct {
 	// Config.MaxStaleness).
 	SyncedAt  time.Time
 	Staleness time.Duration
+	// HeartbeatAt is when the verifier last had applied everything the
+	// feed publisher's heartbeat announced (zero before the first);
+	// HeartbeatAge is its age (before the first: the verifier's age) (Verify fails closed once it exceeds
+	// Config.MaxStaleness, unless Config.IgnoreHeartbeat).
+	HeartbeatAt  time.Time
+	HeartbeatAge time.Duration
 	// Tokens is the number of tokens in the set, revoked ones included.
 	Tokens int
 }
@@ -131,15 +162,30 @@ type Verifier struct {
 	// synced is the last catch-up moment on the monotonic clock, as
 	// nanoseconds after base (+1, so that 0 means never): staleness is
 	// real elapsed time, whatever Config.Now says.
-	base      time.Time
-	synced    atomic.Int64
-	feedSeq   atomic.Uint64
-	lastEvent atomic.Int64 // unix nanoseconds of the last applied event's Time
+	base    time.Time
+	synced  atomic.Int64
+	feedSeq atomic.Uint64
+	// appliedFeed is the last feed sequence whose event is in the set
+	// (feedSeq is stored before the event is applied).
+	appliedFeed atomic.Uint64
+	lastEvent   atomic.Int64 // unix nanoseconds of the last applied event's Time
+	// beat is the monotonic moment (as synced) of the last heartbeat
+	// whose feed sequence was applied: the feed was complete then.
+	beat atomic.Int64
+	wake chan struct{}
+
+	kmu        sync.RWMutex
+	keys       feed.Keys
+	pinned     bool
+	keyed      chan struct{} // closed once a key is trusted
+	keyedOnce  sync.Once
+	foreignKey atomic.Bool // a heartbeat announced a key not pinned
 
 	mu      sync.Mutex
 	handled uint64        // ledger sequence of the last event applied whose hook ran
 	applied chan struct{} // closed (and replaced) when an event is handled and someone waits
 	waiting bool
+	beats   []pendingBeat // heartbeats announcing feed events not applied yet, oldest first
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -169,8 +215,19 @@ func New(nc *nats.Conn, cfg Config) *Verifier {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg, nc: nc, set: tokenset.New(), ready: make(chan struct{}), applied: make(chan struct{}),
-		base: time.Now()}
+	v := &Verifier{cfg: cfg, nc: nc, set: tokenset.New(), ready: make(chan struct{}), applied: make(chan struct{}),
+		base: time.Now(), wake: make(chan struct{}, 1), keyed: make(chan struct{})}
+	for _, k := range cfg.LedgerKeys {
+		if err := v.keys.Add(k); err != nil {
+			v.report(fmt.Errorf("verifier: LedgerKeys: %w", err))
+			continue
+		}
+		v.pinned = true
+	}
+	if v.pinned || cfg.AllowUnsigned {
+		v.keyedOnce.Do(func() { close(v.keyed) })
+	}
+	return v
 }
 
 // Start is New and Run in the background, until Close.
@@ -274,9 +331,21 @@ func (v *Verifier) Close() error {
 // error to Config.OnError and follows again after Config.RetryWait, from
 // the next event: a verifier survives a server restart.
 func (v *Verifier) Run(ctx context.Context) error {
+	sub, err := v.nc.Subscribe(feed.HeartbeatSubject, v.onHeartbeat)
+	if err != nil {
+		return fmt.Errorf("verifier: subscribe %s: %w", feed.HeartbeatSubject, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	// The feed's events are checked against the ledger's key: without a
+	// pinned one, wait for the heartbeat that announces it.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-v.keyed:
+	}
 	for {
 		f := feed.Follower{Conn: v.nc, From: v.feedSeq.Load() + 1, Poll: v.cfg.Poll, RequestWait: v.cfg.RequestWait,
-			CaughtUp: v.caughtUp}
+			CaughtUp: v.caughtUp, Wake: v.wake}
 		err := f.Run(ctx, v.apply)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -302,24 +371,138 @@ func (v *Verifier) caughtUp(at time.Time) {
 	v.readyOnce.Do(func() { close(v.ready) })
 }
 
+// pendingBeat is a heartbeat received before the verifier applied the
+// feed events it announces.
+type pendingBeat struct {
+	hb feed.Heartbeat
+	at int64 // when it arrived, as synced
+}
+
+// maxPendingBeats bounds the heartbeats kept while the verifier catches
+// up (a second's beats each): one that lags more is stale anyway.
+const maxPendingBeats = 16
+
+// now is the monotonic moment as synced and beat store it.
+func (v *Verifier) now() int64 { return int64(time.Since(v.base)) + 1 }
+
+// onHeartbeat takes a heartbeat: once the verifier has applied the feed up
+// to its feed sequence, the token set holds every change up to its ledger
+// sequence (WaitFor returns for it) and the feed was complete then.
+func (v *Verifier) onHeartbeat(m *nats.Msg) {
+	hb, err := feed.ParseHeartbeat(m.Data)
+	if err != nil {
+		v.report(fmt.Errorf("verifier: %w", err))
+		return
+	}
+	v.trustAnnounced(hb.VerifierKey)
+	p := pendingBeat{hb: hb, at: v.now()}
+	// Checked under mu: apply stores appliedFeed before it takes mu to settle
+	// the pending heartbeats, so a heartbeat is either seen satisfied here
+	// or settled there.
+	v.mu.Lock()
+	if hb.FeedSequence <= v.appliedFeed.Load() {
+		v.mu.Unlock()
+		v.beaten(p)
+		return
+	}
+	if len(v.beats) < maxPendingBeats {
+		v.beats = append(v.beats, p)
+	}
+	v.mu.Unlock()
+	select { // read the feed now: it holds events this verifier has not read
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// trustAnnounced takes the key a heartbeat announces: trusted when no key
+// was pinned; a pinned verifier that hears another fails closed.
+func (v *Verifier) trustAnnounced(vkey string) {
+	if vkey == "" || v.cfg.AllowUnsigned {
+		return
+	}
+	var probe feed.Keys
+	if err := probe.Add(vkey); err != nil {
+		v.report(fmt.Errorf("verifier: heartbeat: %w", err))
+		return
+	}
+	if v.pinned {
+		v.kmu.RLock()
+		known := v.keys.Knows(vkey)
+		v.kmu.RUnlock()
+		v.foreignKey.Store(!known)
+		return
+	}
+	v.kmu.Lock()
+	err := v.keys.Add(vkey)
+	v.kmu.Unlock()
+	if err == nil {
+		v.keyedOnce.Do(func() { close(v.keyed) })
+	}
+}
+
+// beaten records a heartbeat whose announced feed events are applied.
+func (v *Verifier) beaten(p pendingBeat) {
+	if p.at > v.beat.Load() {
+		v.beat.Store(p.at)
+	}
+	v.notify(p.hb.LedgerSequence)
+}
+
+// heartbeatsUpTo records the pending heartbeats the feed sequence fseq
+// satisfies.
+func (v *Verifier) heartbeatsUpTo(fseq uint64) {
+	v.mu.Lock()
+	var done []pendingBeat
+	n := 0
+	for n < len(v.beats) && v.beats[n].hb.FeedSequence <= fseq {
+		done = append(done, v.beats[n])
+		n++
+	}
+	v.beats = v.beats[n:]
+	v.mu.Unlock()
+	for _, p := range done {
+		v.beaten(p)
+	}
+}
+
 // apply applies one feed event. It never stops the follow: an event that
 // cannot be applied is skipped and reported, so that a bad event cannot
 // hold back later revocations.
 func (v *Verifier) apply(ev feed.Event) error {
 	v.feedSeq.Store(ev.Sequence) // handled, applied or not: never read again
+	v.applyEvent(ev)
+	// Only now, with the event in the set and its hooks run, may a
+	// heartbeat that announced it count.
+	v.appliedFeed.Store(ev.Sequence)
+	v.heartbeatsUpTo(ev.Sequence)
+	return nil
+}
+
+// applyEvent applies one feed event to the set and runs its hooks.
+func (v *Verifier) applyEvent(ev feed.Event) {
+	if !v.cfg.AllowUnsigned {
+		v.kmu.RLock()
+		err := v.keys.Check(ev)
+		v.kmu.RUnlock()
+		if err != nil {
+			v.report(fmt.Errorf("verifier: refused, not applied: %w", err))
+			return
+		}
+	}
 	if v.cfg.VerifyEvent != nil {
 		if err := v.cfg.VerifyEvent(ev); err != nil {
 			v.report(fmt.Errorf("verifier: feed sequence %d refused, not applied: %w", ev.Sequence, err))
-			return nil
+			return
 		}
 	}
 	env, err := ev.Envelope()
 	if err != nil {
 		v.report(fmt.Errorf("verifier: not applied: %w", err))
-		return nil
+		return
 	}
 	if env.Sequence <= v.set.LastApplied() {
-		return nil // a copy of a ledger event applied already
+		return // a copy of a ledger event applied already
 	}
 	// A token already revoked (or orphaned) was reported when it stopped
 	// verifying; its later token.revoked is not reported again.
@@ -331,7 +514,7 @@ func (v *Verifier) apply(ev feed.Event) error {
 	orphaned, err := v.set.ApplyOrphans(env)
 	if err != nil {
 		v.report(fmt.Errorf("verifier: feed sequence %d not applied: %w", ev.Sequence, err))
-		return nil
+		return
 	}
 	v.lastEvent.Store(env.Time.UnixNano())
 	defer v.notify(env.Sequence) // after the hooks: WaitFor returns once they ran
@@ -352,7 +535,6 @@ func (v *Verifier) apply(ev feed.Event) error {
 				Reason: reason, Replayed: replayed})
 		}
 	}
-	return nil
 }
 
 // deletionReason is the revocation reason the ledger records for the
@@ -369,7 +551,7 @@ func deletionReason(typ string) string {
 
 func (v *Verifier) notify(seq uint64) {
 	v.mu.Lock()
-	v.handled = seq
+	v.handled = max(v.handled, seq)
 	if v.waiting {
 		close(v.applied)
 		v.applied, v.waiting = make(chan struct{}), false
@@ -391,14 +573,19 @@ func (v *Verifier) isReady() bool {
 // than the staleness bound).
 func (v *Verifier) Ready() <-chan struct{} { return v.ready }
 
-// WaitFor waits until the event at ledger sequence seq or a later one was
-// applied and its hooks ran, or ctx ends. seq must be the sequence of an
-// event the feed carries (a token event or a deletion of
-// [feed.DeletionSubjects]); a mutation's X-Ledger-Sequence is the last
-// event of its batch, which is not one when the batch ends with name
-// releases (a user's deletion, a PAT's revocation): WaitFor then returns
-// only once a later feed event is applied.
+// WaitFor waits until the token set holds every change up to ledger
+// sequence seq and the hooks of those changes ran, or ctx ends. Any ledger
+// sequence will do, a mutation's X-Ledger-Sequence included: when it is not
+// a feed event (a batch that ends with a name's release, as a user's
+// deletion does), the publisher's next heartbeat (within about 20 ms of
+// the feed being complete) names it. It also waits until the verifier is
+// ready, so that Verify answers once it returns.
 func (v *Verifier) WaitFor(ctx context.Context, seq uint64) error {
+	select { // and Verify answers
+	case <-ctx.Done():
+		return fmt.Errorf("verifier: wait for ledger sequence %d: %w", seq, ctx.Err())
+	case <-v.ready:
+	}
 	for {
 		v.mu.Lock()
 		if v.handled >= seq {
@@ -445,7 +632,19 @@ func (v *Verifier) fresh() error {
 	if synced == 0 {
 		return ErrNotReady
 	}
-	if v.cfg.MaxStaleness > 0 && v.staleness(synced) > v.cfg.MaxStaleness {
+	if v.foreignKey.Load() {
+		return ErrKeyNotTrusted
+	}
+	if v.cfg.MaxStaleness <= 0 {
+		return nil
+	}
+	if v.staleness(synced) > v.cfg.MaxStaleness {
+		return ErrStale
+	}
+	// The feed publisher must have said, within the bound, that the feed
+	// was complete (counted from the verifier's start before its first
+	// heartbeat).
+	if !v.cfg.IgnoreHeartbeat && v.staleness(max(v.beat.Load(), 1)) > v.cfg.MaxStaleness {
 		return ErrStale
 	}
 	return nil
@@ -468,6 +667,10 @@ func (v *Verifier) Stats() Stats {
 		s.SyncedAt = v.base.Add(time.Duration(n - 1)).UTC()
 		s.Staleness = v.staleness(n)
 	}
+	if n := v.beat.Load(); n != 0 {
+		s.HeartbeatAt = v.base.Add(time.Duration(n - 1)).UTC()
+	}
+	s.HeartbeatAge = v.staleness(max(v.beat.Load(), 1))
 	return s
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/feedtest"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/projections/feed"
 	"github.com/tokenledger/tokenledger/projections/verifier"
 )
@@ -202,7 +203,7 @@ func TestVerifierFailsClosedWhileFeedIsLostAndRecovers(t *testing.T) {
 		}
 		return nil
 	})
-	if st := v.Stats(); st.Staleness <= 400*time.Millisecond || st.LastEventAge <= 0 {
+	if st := v.Stats(); max(st.Staleness, st.HeartbeatAge) <= 400*time.Millisecond || st.LastEventAge <= 0 {
 		t.Fatalf("stale verifier's stats: %+v", st)
 	}
 	l.Restart(t) // same data dir, same port
@@ -226,5 +227,95 @@ func TestVerifierFailsClosedWhileFeedIsLostAndRecovers(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), secretA) || strings.Contains(err.Error(), secretB) {
 			t.Errorf("reported %v", err)
 		}
+	}
+}
+
+// A publisher that stops following the ledger while NATS stays up (its
+// disk cap reached, the ledger stopped at a tampered event) leaves a feed
+// that still reads to its end, but no longer holds every revocation: its
+// heartbeat stops, and the verifier fails closed once the staleness bound
+// passes; it answers again when the publisher returns.
+func TestVerifierFailsClosedWhenThePublisherStopsBeating(t *testing.T) {
+	l := feedtest.Start(t)
+	a := l.Create(t, secretA, nil)
+	v := connect(t, l, verifier.Config{MaxStaleness: 1500 * time.Millisecond, Poll: 100 * time.Millisecond})
+	waitApplied(t, v, a.Last)
+	eventually(t, "a heartbeat is heard", func() error {
+		if v.Stats().HeartbeatAt.IsZero() {
+			return errors.New("no heartbeat yet")
+		}
+		return nil
+	})
+	if _, err := v.Verify(secretA); err != nil {
+		t.Fatalf("with the publisher beating: Verify = %v", err)
+	}
+	l.StopPublisher(t)
+	eventually(t, "Verify fails closed", func() error {
+		if _, err := v.Verify(secretA); !errors.Is(err, verifier.ErrStale) {
+			return fmt.Errorf("Verify = %v, want ErrStale", err)
+		}
+		return nil
+	})
+	if st := v.Stats(); st.Staleness > 1500*time.Millisecond || st.HeartbeatAge <= 1500*time.Millisecond {
+		t.Fatalf("the feed is read to its end but not beating: stats %+v", st)
+	}
+	l.StartPublisher(t)
+	eventually(t, "Verify answers again", func() error {
+		_, err := v.Verify(secretA)
+		return err
+	})
+}
+
+// IgnoreHeartbeat keeps a verifier answering from a feed whose publisher
+// is silent (a feed without a tokenledger publisher).
+func TestVerifierIgnoringHeartbeatAnswersWithoutOne(t *testing.T) {
+	l := feedtest.Start(t)
+	a := l.Create(t, secretA, nil)
+	v := connect(t, l, verifier.Config{MaxStaleness: 500 * time.Millisecond, Poll: 50 * time.Millisecond, IgnoreHeartbeat: true})
+	waitApplied(t, v, a.Last)
+	l.StopPublisher(t)
+	time.Sleep(time.Second) // past the bound: the heartbeat would have failed it closed
+	if _, err := v.Verify(secretA); err != nil {
+		t.Fatalf("Verify = %v, want the token", err)
+	}
+}
+
+// A verifier given the ledger's keys (LedgerKeys) trusts no other: when
+// the ledger's heartbeat announces a key it was not given (the ledger
+// rotated, or the feed is not that ledger's), Verify fails closed rather
+// than answer from a set it can no longer keep whole; given the right
+// key it answers.
+func TestVerifierPinnedToTheLedgersKeysFailsClosedOnAnother(t *testing.T) {
+	l := feedtest.Start(t)
+	a := l.Create(t, secretA, nil)
+	other, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		keys []string
+		want error
+	}{
+		{"the_ledgers_key", []string{l.Key.VerifierKey()}, nil},
+		{"another_key", []string{other.VerifierKey()}, verifier.ErrKeyNotTrusted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := connect(t, l, verifier.Config{LedgerKeys: tc.keys, Poll: 50 * time.Millisecond})
+			eventually(t, "Verify settles", func() error {
+				if _, err := v.Verify(secretA); !errors.Is(err, tc.want) {
+					return fmt.Errorf("Verify = %v, want %v", err, tc.want)
+				}
+				return nil
+			})
+			if tc.want == nil {
+				if tok, _ := v.Verify(secretA); tok.ID != a.ID {
+					t.Fatalf("Verify = %+v, want token %s", tok, a.ID)
+				}
+			} else if v.Tokens().Len() != 0 {
+				t.Fatalf("events signed by a key the verifier was not given were applied: %d tokens", v.Tokens().Len())
+			}
+		})
 	}
 }

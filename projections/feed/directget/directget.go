@@ -71,7 +71,7 @@ func Batch(ctx context.Context, nc *nats.Conn, prefix, stream, filter string, fr
 		case <-ctx.Done():
 			return nil, fmt.Errorf("no complete answer from stream %s: %w", stream, ctx.Err())
 		case m := <-replies:
-			if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+			if isControl(m) {
 				switch status := m.Header.Get("Status"); status {
 				case "204": // end of batch
 					if len(out) == 0 {
@@ -127,7 +127,7 @@ func One(ctx context.Context, nc *nats.Conn, prefix, stream string, req any) (*j
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Data) == 0 && m.Header.Get("Status") != "" {
+	if isControl(m) {
 		switch m.Header.Get("Status") {
 		case "404":
 			return nil, ErrNoMessages
@@ -150,17 +150,49 @@ func BatchAnswer(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
 
 // parse reads a Direct Get answer's headers.
 func parse(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	seq, err := strconv.ParseUint(serverHeader(m, jetstream.SequenceHeader), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("direct get: bad %s header: %w", jetstream.SequenceHeader, err)
 	}
-	subj := m.Header.Get(jetstream.SubjectHeader)
+	subj := serverHeader(m, jetstream.SubjectHeader)
 	if subj == "" {
 		return nil, fmt.Errorf("direct get: no %s header at sequence %d", jetstream.SubjectHeader, seq)
 	}
-	tm, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	tm, err := time.Parse(time.RFC3339Nano, serverHeader(m, jetstream.TimeStampHeaer))
 	if err != nil {
 		return nil, fmt.Errorf("direct get: bad time stamp at sequence %d: %w", seq, err)
 	}
 	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: tm}, nil
+}
+
+// isControl reports whether m is the server's own answer (no message, end
+// of batch, no responders) rather than a stored message. Both can carry a
+// Status: the server's in its status line, a stored message as a header
+// its publisher set (nats.go files both under "Status"), so the status
+// alone proves nothing. A stored message always comes with the
+// Nats-Sequence the server appends; a control answer never does.
+func isControl(m *nats.Msg) bool {
+	return m.Header.Get("Status") != "" && len(m.Header.Values(jetstream.SequenceHeader)) == 0
+}
+
+// serverHeader is the value the server appended for header key: the last
+// one (a stored message may carry a header of the same name, which comes
+// first).
+func serverHeader(m *nats.Msg, key string) string {
+	v := m.Header.Values(key)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
+}
+
+// Pending is the number of messages the server says remain after a batch
+// answer m (its last Nats-Num-Pending: a stored header of that name comes
+// first and proves nothing).
+func Pending(m *jetstream.RawStreamMsg) string {
+	v := m.Header.Values(NumPendingHeader)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
 }
