@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -166,6 +165,3 @@ func TestTwoOfThreeNodesDownRefusesCommandsAndHalfAppliesNone(t *testing.T) {
 		t.Fatalf("replicas diverge after recovery: %s / %s", a.Tokens.Digest(), b.Tokens.Digest())
 	}
 }
-
-// errNotYet is a bounded wait's "not yet".
-var errNotYet = errors.New("not yet")
