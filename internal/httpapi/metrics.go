@@ -35,6 +35,9 @@ type Telemetry struct {
 	// ledger now and the ledger sequence of the newest event the feed
 	// holds. Nil: there is no feed (NATS does not listen, or is external).
 	Feed func() (following bool, ledgerSeq uint64)
+	// LeaderChanges reports how many times the stream's leader changed
+	// (seen by polling its state). Nil: never (a single server).
+	LeaderChanges func() uint64
 }
 
 // Feed states of tokenledger_feed_state.
@@ -148,6 +151,16 @@ func newMetrics(s *Server, t Telemetry) *metrics {
 		return float64(seq)
 	}))
 	m.reg.MustRegister(&feedCollector{report: feed})
+	leaderChanges := t.LeaderChanges
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tokenledger_nats_leader_changes_total",
+		Help: "Times the stream's leader changed, as this replica saw it (polling the stream's state once a second).",
+	}, func() float64 {
+		if leaderChanges == nil {
+			return 0
+		}
+		return float64(leaderChanges())
+	}))
 	for _, c := range []string{CauseConflict, CauseUnavailable, CauseOther} {
 		m.appendFailed.WithLabelValues(c)
 	}

@@ -136,8 +136,17 @@ func (s *Store) buildMsgs(batch []commands.Append) ([]*nats.Msg, error) {
 			h.Set(jetstream.MsgIDHeader, a.MsgID)
 		}
 		if expected == nil || !expected[filter] {
-			h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.Expected, 10))
-			h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+			if filter == ledgerSubjects {
+				// The whole stream: its last sequence, which a clustered
+				// leader checks against the appends in flight too; a
+				// wildcard subject expectation is checked against the
+				// applied messages only, so an append proposed but not yet
+				// applied on another subject slipped past it.
+				h.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(a.Expected, 10))
+			} else {
+				h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.Expected, 10))
+				h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+			}
 			if expected != nil {
 				expected[filter] = true
 			}

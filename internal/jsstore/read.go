@@ -362,7 +362,10 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 	if prefix == "" {
 		prefix = "$JS.API."
 	}
-	return directBatch(ctx, s.js.Conn(), prefix, s.name, filter, from, n)
+	// During an election no server may answer: retried within ctx.
+	return retryNoResponders(ctx, func(ctx context.Context) ([]*jetstream.RawStreamMsg, error) {
+		return directBatch(ctx, s.js.Conn(), prefix, s.name, filter, from, n)
+	})
 }
 
 // directBatch is one Direct Get batch request on nc to stream (API prefix

@@ -197,6 +197,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
 	if m.watch != nil {
+		tel.LeaderChanges = m.watch.leaderChanges
 		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
 	}
 	if m.feed != nil {

@@ -173,3 +173,6 @@ func TestReplicasReportTheSameStateDigestAtTheSameSequence(t *testing.T) {
 		t.Fatalf("after one more create: digests %s and %s (before: %s)", after[0].State.Digest, after[1].State.Digest, hs[0].State.Digest)
 	}
 }
+
+// regexpMatch reports whether the pattern matches s.
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

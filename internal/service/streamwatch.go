@@ -104,6 +104,13 @@ func (w *streamWatch) staleness() time.Duration {
 	return time.Since(w.current)
 }
 
+// leaderChanges is how many times the stream's leader changed.
+func (w *streamWatch) leaderChanges() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changes
+}
+
 // health is nil while the stream answers; else why not (the replica
 // then reports not ready).
 func (w *streamWatch) health() error {
