@@ -161,6 +161,7 @@ func (e *Envelope) computeHash() (string, error) {
 // over the canonical bytes. Call it after every other field is final; a
 // previous signature is dropped ([Envelope.Sign] after Seal).
 func (e *Envelope) Seal() error {
+	e.stored = nil // no longer the bytes of this event
 	e.Format = FormatJCS
 	e.Time = e.Time.UTC()
 	e.Key, e.Sig = "", ""
@@ -188,11 +189,12 @@ func (e *Envelope) CheckHash() error {
 	if h != e.Hash {
 		return fmt.Errorf("%w: event %s (seq %d)", ErrBadHash, e.ID, e.Sequence)
 	}
-	if e.Format >= FormatJCS && e.stored != nil && !storedMatches(e.stored, e.Hash) {
-		// The decoded fields hash right, the stored bytes do not: a member
-		// the decoder ignores or folds (an unknown or duplicate member, a
-		// name in another case) was edited in.
-		return fmt.Errorf("%w: event %s (seq %d): the stored bytes are not the sealed ones", ErrBadHash, e.ID, e.Sequence)
+	if e.stored != nil && e.Format >= FormatJCS {
+		// The hash covers the stored object, not only what decoding kept
+		// of it (an unknown, re-cased or duplicate member).
+		if sh, err := storedHash(e.stored); err != nil || sh != e.Hash {
+			return fmt.Errorf("%w: event %s (seq %d): its stored bytes are not the object it was sealed as", ErrBadHash, e.ID, e.Sequence)
+		}
 	}
 	return nil
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // FuzzUnmarshal: whatever bytes the stream holds, decoding an envelope and
-// its payload returns an error or a value, never a panic, and a decoded
-// envelope re-encodes to bytes that decode to the same hash verdict.
+// its payload returns an error or a value, never a panic, and an envelope
+// whose hash verifies re-encodes to bytes whose hash verifies.
 func FuzzUnmarshal(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.golden.json")
 	for _, p := range files {
@@ -35,7 +35,10 @@ func FuzzUnmarshal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded envelope does not decode: %v", err)
 		}
-		if (again.CheckHash() == nil) != ok {
+		// An authentic event stays authentic once re-encoded; stored bytes
+		// that decoding folds (an unknown or duplicate member) fail their
+		// hash, while their re-encoding may not.
+		if ok && again.CheckHash() != nil {
 			t.Fatal("hash verdict changed across a re-encode")
 		}
 	})

@@ -38,6 +38,7 @@ func (e *Envelope) Sign(s Signer) error {
 	if e.Format < FormatJCS || e.Hash == "" {
 		return fmt.Errorf("sign %s: event %s is not sealed in format %d", e.Type, e.ID, FormatJCS)
 	}
+	e.stored = nil // no longer the bytes of this event
 	e.Key = s.ID()
 	if e.Key == "" {
 		return fmt.Errorf("sign %s: the signer has no key id", e.Type)

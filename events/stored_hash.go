@@ -1,41 +1,65 @@
 package events
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// storedMatches reports whether hash is the SHA-256 of the RFC 8785 form
-// of the stored object without "hash" and "sig", the recipe any language
-// can follow: computed from the stored bytes themselves, so that a member
-// the Go decoder would ignore or fold (unknown, duplicated, or named in
-// another case) changes it. The Scanner reads the ledger's own form fast;
-// anything else takes the general path, which refuses duplicate names.
-func storedMatches(stored []byte, hash string) bool {
-	sc := scanners.Get().(*Scanner)
+// storedHash is the format-2 hash of the stored object itself: SHA-256 of
+// RFC 8785 of the stored JSON object without its "hash" and "sig" members,
+// what an auditor computes in any language. A record in the plain form the
+// ledger writes is read by the Scanner (whose hash is this one for the
+// records it takes); any other goes through jsontext as it is, unknown,
+// re-cased members included, and a duplicate member is an error.
+func storedHash(stored []byte) (string, error) {
+	s := scanners.Get().(*Scanner)
 	var f StoredFields
-	ok := sc.Scan(stored, &f)
-	scanners.Put(sc)
+	ok := s.Scan(stored, &f)
+	scanners.Put(s)
 	if ok {
-		return hex.EncodeToString(f.Sum[:]) == hash
+		return hex.EncodeToString(f.Sum[:]), nil
 	}
-	var o map[string]jsontext.Value
-	if err := json.Unmarshal(stored, &o); err != nil { // duplicate names are an error
-		return false
+	dec := jsontext.NewDecoder(bytes.NewReader(stored))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", errors.New("the stored event is not a JSON object")
 	}
-	delete(o, "hash")
-	delete(o, "sig")
-	b, err := json.Marshal(o)
-	if err != nil {
-		return false
+	out := []byte{'{'}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return "", err
+		}
+		name := tok.String() // the token is valid until the next read
+		val, err := dec.ReadValue()
+		if err != nil {
+			return "", err
+		}
+		if name == "hash" || name == "sig" {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		if out, err = jsontext.AppendQuote(out, name); err != nil {
+			return "", err
+		}
+		out = append(append(out, ':'), val...)
 	}
-	v := jsontext.Value(b)
+	if _, err := dec.ReadToken(); err != nil {
+		return "", err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return "", errors.New("bytes after the stored event")
+	}
+	v := jsontext.Value(append(out, '}'))
 	if err := v.Canonicalize(); err != nil {
-		return false
+		return "", err
 	}
 	sum := sha256.Sum256(v)
-	return hex.EncodeToString(sum[:]) == hash
+	return hex.EncodeToString(sum[:]), nil
 }

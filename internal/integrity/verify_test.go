@@ -107,6 +107,17 @@ func TestVerifierNamesTheFirstBadSequenceAndTheKind(t *testing.T) {
 				wantKind: integrity.KindByteEdit,
 			},
 			{
+				// A member the decoder drops: the decoded event hashes as
+				// sealed, the stored object does not.
+				name: "unknown_member_added_to_a_stored_record",
+				tamper: func(rs [][]byte) ([][]byte, []uint64, uint64) {
+					rs[12] = append([]byte(`{"note":"edited",`), rs[12][1:]...)
+					return rs, nil, 0
+				},
+				wantSeq:  13,
+				wantKind: integrity.KindByteEdit,
+			},
+			{
 				name:     "byte_edit_that_is_no_longer_json",
 				tamper:   func(rs [][]byte) ([][]byte, []uint64, uint64) { rs[3] = rs[3][:40]; return rs, nil, 0 },
 				wantSeq:  4,
