@@ -33,6 +33,7 @@ func TestPartitionedReplicaRefusesWritesAndSaysHowStaleItsReadsAre(t *testing.T)
 	b := servicetest.StartWith(t, "", nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.NATSReplicas, cfg.MutationRate, cfg.ReadWait = proxy.URL(), 3, 0, 10*time.Second
 		cfg.SigningKey = key
+		cfg.AllowUnsafeDurability = true // no system user to prove the nodes' sync_interval: always
 	})
 	if d := b.Conn().DiscoveredServers(); len(d) != 0 {
 		t.Fatalf("replica b learnt other addresses than the proxy: %v", d)

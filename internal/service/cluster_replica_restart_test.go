@@ -41,6 +41,7 @@ func TestReplicaStoppedMidBurstRebuildsTheSameState(t *testing.T) {
 	again := servicetest.StartWith(t, dir, nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.MutationRate, cfg.ReadWait = c.URLs(), 0, 10*time.Second
 		cfg.SigningKey = key
+		cfg.AllowUnsafeDurability = true // no system user to prove the nodes' sync_interval: always
 	})
 	hs := waitSameState(t, c, a, again)
 	t.Logf("replica stopped at sequence %d, rebuilt to %d", stoppedAt, hs[1].State.LastApplied)

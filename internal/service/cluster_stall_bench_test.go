@@ -39,6 +39,7 @@ func BenchmarkLeaderLossWriteStall(b *testing.B) {
 	a := servicetest.StartWith(b, "", nil, func(cfg *service.Config) {
 		cfg.NATSURL, cfg.MutationRate, cfg.ReadWait = c.URLs(), 0, 10*time.Second
 		cfg.SigningKey = key
+		cfg.AllowUnsafeDurability = true // no system user to prove the nodes' sync_interval: always
 	})
 	nc := c.Connect()
 	js, err := jetstream.New(nc)
