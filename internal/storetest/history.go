@@ -15,6 +15,11 @@ type Appender interface {
 	Append(ctx context.Context, batch ...commands.Append) (commands.Stored, error)
 }
 
+// eventReader reads stored events back by sequence (jsstore.Store).
+type eventReader interface {
+	Events(ctx context.Context, seqs []uint64) ([]events.Envelope, error)
+}
+
 // FillTokenHistory appends the histories of n backend tokens of project
 // default in environment development through a, in batches of up to 100
 // events: per token a token.created, then perToken-1 later events (expiry
@@ -65,6 +70,17 @@ func FillTokenHistory(tb testing.TB, ctx context.Context, a Appender, n, perToke
 			}
 			for k := range batch {
 				last[lo+k] = stored.Seq - uint64(len(batch)-1-k)
+			}
+			// A store that signs re-seals each event (the key id is part
+			// of the hash): chain the next events to the stored hashes.
+			if r, ok := a.(eventReader); ok {
+				envs, err := r.Events(ctx, last[lo:hi])
+				if err != nil || len(envs) != hi-lo {
+					tb.Fatalf("storetest: read back %d events: %v", hi-lo, err)
+				}
+				for k := range envs {
+					prev[lo+k] = envs[k].Hash
+				}
 			}
 			appended += len(batch)
 		}
