@@ -94,6 +94,8 @@ type Config struct {
 	// there are new events, and on shutdown.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
+	// noTreeHead turns the signed tree head off (benchmarks compare).
+	noTreeHead bool
 
 	// Projection snapshots: written every SnapshotEvery events or
 	// SnapshotInterval (when there are new events) and at shutdown to

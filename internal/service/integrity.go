@@ -23,6 +23,9 @@ func (m *Main) newCheckpoints() error {
 	if err != nil {
 		return err
 	}
+	if keep != "" && !m.Config.noTreeHead {
+		c.head = newTreeHead(m.log, m.Runner, m.Integrity, m.key, keep)
+	}
 	m.checkpoints = c
 	return nil
 }
