@@ -168,6 +168,13 @@ func TestTheTreeHeadNamesTheTamperedTailAfterACrash(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s at sequence %d", tt.kind, seq)) {
 				t.Errorf("start: %v; want it refused naming %s at sequence %d", err, tt.kind, seq)
 			}
+			// The refused start signed nothing: the evidence is intact.
+			if err := startFails(t, dir); err == nil {
+				t.Error("a second start accepted the tampered stream")
+			}
+			if code, again := runVerify(t, "--data-dir", dir); code != cli.ExitTampered || again["seq"] != float64(seq) {
+				t.Errorf("verify after the refused starts: exit %d, %v at %v", code, again["kind"], again["seq"])
+			}
 		})
 	}
 }

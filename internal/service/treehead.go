@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -43,6 +44,9 @@ type treeHead struct {
 	proj   *integrity.Log
 	signer note.Signer
 	file   string
+	// started is set once the start-up check accepted the stream: no
+	// head is written before.
+	started atomic.Bool
 
 	mu      sync.Mutex
 	written uint64 // the size of the last head written
@@ -322,6 +326,7 @@ func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, prove
 // check found the stream extends the kept one.
 func (m *Main) startTreeHead(ctx context.Context) {
 	if h := m.checkpoints.head; h != nil {
+		h.started.Store(true)
 		m.goRun("tree-head", func() error { return h.run(ctx) })
 	}
 }
@@ -339,8 +344,9 @@ func (m *Main) waitTreeHead(ctx context.Context, seq uint64) error {
 // closeTreeHead writes the head of every stored event (the shutdown
 // checkpoint included) and fsyncs it, on Close.
 func (m *Main) closeTreeHead() {
-	if m.checkpoints == nil || m.checkpoints.head == nil || m.Runner == nil || m.Store == nil || m.Runner.Err() != nil {
-		return
+	if m.checkpoints == nil || m.checkpoints.head == nil || !m.checkpoints.head.started.Load() ||
+		m.Runner == nil || m.Store == nil || m.Runner.Err() != nil {
+		return // never sign a stream the start-up check did not accept
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
