@@ -213,7 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: health, Log: m.log, Telemetry: tel,
-			Integrity: m.checkpoints, Staleness: staleness})
+			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
@@ -233,6 +233,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.checkpoints.start(); err != nil {
 		return err
 	}
+	m.startTreeHead(bg)
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
 	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
 		return fmt.Errorf("create default project and environments: %w", err)
@@ -448,6 +449,7 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.finalCheckpoint()
+	m.closeTreeHead()
 	m.finalSnapshot()
 	if m.cancel != nil {
 		m.cancel()
