@@ -1,0 +1,328 @@
+package tokenset
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// The token set keeps its tokens in a compact form: one fixed-size,
+// pointer-free record per token (rec) in chunks that never move, the
+// strings unique to a token (id, name, hint) in a byte arena, and the
+// values tokens repeat (types, environments, project lists, owners,
+// creators, time zones) once each in tables the records index. The garbage
+// collector scans none of it per token, and a token costs its record, its
+// bytes in the arena and its slots in the indexes (see README, "Heap per
+// live token"). A [Token] is materialised from the record on each read;
+// its strings point into the arena and the tables, so reading one copies
+// no bytes.
+//
+// One goroutine (the writer, under Set.mu) appends and changes records;
+// Verify reads them without a lock. Everything a lock-free reader can
+// reach is either written before the record is published (through the
+// verifier index's atomic slot) and never changed, or an atomic field of
+// the record, changed under the record's sequence lock (rec.seq).
+
+// colShift sets the chunk size of a column: 1<<colShift elements.
+const colShift = 10
+
+// column is an append-only array whose elements never move: it grows by
+// whole chunks, and the chunk directory is replaced atomically, so a
+// reader that learned an index through a publication reads its element
+// without the writer's lock. Only one goroutine appends.
+type column[T any] struct {
+	dir atomic.Pointer[[]*[1 << colShift]T]
+	n   uint32 // elements; writer only
+}
+
+// at returns element i, which must have been added.
+func (c *column[T]) at(i uint32) *T {
+	d := *c.dir.Load()
+	return &d[i>>colShift][i&(1<<colShift-1)]
+}
+
+// next adds a zero element and returns it and its index. The caller fills
+// it in before publishing the index.
+func (c *column[T]) next() (*T, uint32) {
+	i := c.n
+	var d []*[1 << colShift]T
+	if p := c.dir.Load(); p != nil {
+		d = *p
+	}
+	if int(i>>colShift) == len(d) {
+		nd := make([]*[1 << colShift]T, len(d)+1, max(4, 2*len(d)))
+		copy(nd, d)
+		nd[len(d)] = new([1 << colShift]T)
+		c.dir.Store(&nd)
+		d = nd
+	}
+	c.n++
+	return &d[i>>colShift][i&(1<<colShift-1)], i
+}
+
+// reset empties the column; readers must be gone.
+func (c *column[T]) reset() {
+	c.dir.Store(nil)
+	c.n = 0
+}
+
+// add appends v and returns its index.
+func (c *column[T]) add(v T) uint32 {
+	p, i := c.next()
+	*p = v
+	return i
+}
+
+// arenaChunk is the size of an arena chunk; a longer blob gets a chunk of
+// its own.
+const arenaChunk = 64 << 10
+
+// arena holds the strings unique to each token, back to back in chunks
+// that hold no pointers. Bytes once written never change, so the strings
+// handed out point into the chunks (they keep their chunk alive).
+type arena struct {
+	chunks column[[]byte]
+	used   int // bytes used in the last chunk; writer only
+}
+
+// put stores the concatenation of parts and returns where: the chunk and
+// the offset of its first byte.
+func (a *arena) put(parts ...string) (chunk, off uint32) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if a.chunks.n == 0 || a.used+n > len(*a.chunks.at(a.chunks.n - 1)) {
+		a.chunks.add(make([]byte, max(arenaChunk, n)))
+		a.used = 0
+	}
+	chunk = a.chunks.n - 1
+	b := *a.chunks.at(chunk)
+	off = uint32(a.used)
+	for _, p := range parts {
+		a.used += copy(b[a.used:], p)
+	}
+	return chunk, off
+}
+
+// str is the string of n bytes at off in chunk.
+func (a *arena) str(chunk, off, n uint32) string {
+	if n == 0 {
+		return ""
+	}
+	b := *a.chunks.at(chunk)
+	return unsafe.String(&b[off], int(n))
+}
+
+// table interns values of a comparable type: each distinct value is stored
+// once and named by its index. The index is read without a lock (through
+// column); the map is the writer's.
+type table[K comparable, V any] struct {
+	idx  map[K]uint32
+	vals column[V]
+}
+
+// id returns the index of key, adding it with mk(key) when new.
+func (t *table[K, V]) id(key K, mk func(K) V) uint32 {
+	if i, ok := t.idx[key]; ok {
+		return i
+	}
+	if t.idx == nil {
+		t.idx = map[K]uint32{}
+	}
+	i := t.vals.add(mk(key))
+	t.idx[key] = i
+	return i
+}
+
+// lookup returns the index of key, if it was added.
+func (t *table[K, V]) lookup(key K) (uint32, bool) {
+	i, ok := t.idx[key]
+	return i, ok
+}
+
+func (t *table[K, V]) at(i uint32) V { return *t.vals.at(i) }
+
+func (t *table[K, V]) reset() {
+	t.idx = nil
+	t.vals.reset()
+}
+
+// projList is an interned project list: the names as tokens hand them
+// out (one shared slice) and their indexes in Set.strs.
+type projList struct {
+	names []string
+	ids   []uint32
+}
+
+// zoneKey names a time zone a token's times are kept in.
+type zoneKey struct {
+	name  string
+	off   int
+	local bool
+}
+
+// maxZones bounds the zone table: times in further zones are kept as the
+// same instant in UTC (a stream of distinct offsets cannot grow it).
+const maxZones = 1 << 12
+
+// interned is the Set's tables of shared values. Index 0 of strs is "",
+// of lists the nil list, of owners no owner, of zones UTC.
+type interned struct {
+	strs   table[string, string]
+	lists  table[string, projList]
+	owners table[events.Owner, *events.Owner]
+	actors table[events.Actor, events.Actor]
+	zones  table[zoneKey, *time.Location]
+}
+
+// init empties the tables and adds the values at index 0.
+func (in *interned) init() {
+	in.strs.reset()
+	in.lists.reset()
+	in.owners.reset()
+	in.actors.reset()
+	in.zones.reset()
+	in.strs.id("", func(string) string { return "" })
+	in.lists.id("", func(string) projList { return projList{} })
+	in.owners.id(events.Owner{}, func(events.Owner) *events.Owner { return nil })
+	in.zones.id(zoneKey{name: "UTC"}, func(zoneKey) *time.Location { return time.UTC })
+}
+
+func (in *interned) str(s string) uint32 {
+	return in.strs.id(s, strings.Clone) // never pin a larger buffer s may point into
+}
+
+// list interns a project list; nil and empty are different lists.
+func (in *interned) list(ps []string) uint32 {
+	if ps == nil {
+		return 0
+	}
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(ps)))
+	for _, p := range ps {
+		b.WriteByte(0)
+		b.WriteString(p)
+	}
+	return in.lists.id(b.String(), func(string) projList {
+		l := projList{names: make([]string, len(ps)), ids: make([]uint32, len(ps))}
+		for i, p := range ps {
+			l.ids[i] = in.str(p)
+			l.names[i] = in.strs.at(l.ids[i])
+		}
+		return l
+	})
+}
+
+func (in *interned) owner(o *events.Owner) uint32 {
+	if o == nil {
+		return 0
+	}
+	return in.owners.id(events.Owner{Kind: in.strs.at(in.str(o.Kind)), ID: in.strs.at(in.str(o.ID))},
+		func(o events.Owner) *events.Owner { return &o })
+}
+
+func (in *interned) actor(a events.Actor) uint32 {
+	a = events.Actor{Kind: in.strs.at(in.str(a.Kind)), ID: in.strs.at(in.str(a.ID)), Name: in.strs.at(in.str(a.Name))}
+	return in.actors.id(a, func(a events.Actor) events.Actor { return a })
+}
+
+// stamp is a time.Time in two words: seconds since 1970 and, in meta, the
+// nanoseconds (low 32 bits), the zone index (bits 32-47) and bit 63 set
+// for any time but the zero one. It keeps the instant exactly over the
+// whole range of time.Time and the zone the time was in.
+const stampSet = 1 << 63
+
+func (in *interned) stamp(t time.Time) (sec int64, meta uint64) {
+	if t.IsZero() {
+		return 0, 0
+	}
+	var z uint32
+	if loc := t.Location(); loc != time.UTC {
+		name, off := t.Zone()
+		k := zoneKey{name: name, off: off, local: loc == time.Local}
+		if i, ok := in.zones.lookup(k); ok {
+			z = i
+		} else if len(in.zones.idx) < maxZones {
+			z = in.zones.id(k, func(k zoneKey) *time.Location {
+				if k.local {
+					return time.Local
+				}
+				return time.FixedZone(k.name, k.off)
+			})
+		}
+	}
+	return t.Unix(), stampSet | uint64(z)<<32 | uint64(t.Nanosecond())
+}
+
+func (in *interned) time(sec int64, meta uint64) time.Time {
+	if meta == 0 {
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(uint32(meta)))
+	if z := uint32(meta>>32) & 0xffff; z != 0 {
+		return t.In(in.zones.at(z))
+	}
+	return t.UTC()
+}
+
+// Record flags (rec.flags).
+const (
+	recRevoked uint32 = 1 << iota
+	recExpiredRecorded
+	recAllProjects
+	recOnBehalfOf
+	recOrphaned
+)
+
+// rec is one token. The first 64 bytes are what Verify reads to decide
+// (verifier, sequence lock, flags, expiry). The atomic fields are those an
+// event can change; the others are written once, before the record is
+// published. A rec holds no pointer.
+type rec struct {
+	verifier [32]byte
+	seq      atomic.Uint32 // odd while the writer changes the record
+	flags    atomic.Uint32
+	expSec   atomic.Int64
+	expMeta  atomic.Uint64 // 0: never expires (see stamp)
+
+	projects atomic.Uint32 // in interned.lists
+	reason   atomic.Uint32 // in interned.strs
+	version  atomic.Uint64
+	revSec   atomic.Int64
+	revMeta  atomic.Uint64
+
+	createdSeq uint64
+	creSec     int64
+	creMeta    uint64
+	typ, env   uint32 // in interned.strs
+	path       uint32 // in interned.strs
+	owner      uint32 // in interned.owners
+	creator    uint32 // in interned.actors
+	// The newest older token of the same name and of the same owner
+	// (index+1; 0 for none): ByName and ByOwner walk these chains.
+	nextName, nextOwner uint32
+	// id, name and hint, back to back in the arena.
+	blobChunk, blobOff      uint32
+	idLen, nameLen, hintLen uint32
+}
+
+// status is the record's status at now, from its flags and expiry.
+func statusOf(flags uint32, expSec int64, expMeta uint64, now time.Time) Status {
+	switch {
+	case flags&(recRevoked|recOrphaned) != 0:
+		return Revoked
+	case flags&recExpiredRecorded != 0:
+		return Expired
+	case expMeta != 0:
+		s, ns := now.Unix(), int64(now.Nanosecond())
+		if s > expSec || s == expSec && ns >= int64(uint32(expMeta)) {
+			return Expired
+		}
+	}
+	return Valid
+}
