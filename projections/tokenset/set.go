@@ -2,10 +2,12 @@ package tokenset
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -249,12 +251,25 @@ func (s *Set) add(t *Token) {
 	r, i := s.recs.next()
 	r.verifier = t.verifier
 	r.createdSeq = t.CreatedSeq
-	r.creSec, r.creMeta = s.in.stamp(t.CreatedAt)
+	cre, creSet, creOver := s.in.stamp(t.CreatedAt)
+	r.cre = cre
+	r.flags.Store(bit(creSet, recCreSet) | bit(creOver, recCreOver))
 	r.typ, r.env, r.path = s.in.str(t.Type), s.in.str(t.Environment), s.in.str(t.Path)
 	r.owner = s.in.owner(t.Owner)
 	r.creator = s.in.actor(t.CreatedBy)
-	r.blobChunk, r.blobOff = s.blobs.put(t.ID, t.Name, t.Hint)
-	r.idLen, r.nameLen, r.hintLen = uint32(len(t.ID)), uint32(len(t.Name)), uint32(len(t.Hint))
+	if len(t.ID) <= math.MaxUint16 && len(t.Name) <= math.MaxUint16 && len(t.Hint) <= math.MaxUint16 {
+		r.blobChunk, r.blobOff = s.blobs.put(t.ID, t.Name, t.Hint)
+		r.idLen, r.nameLen, r.hintLen = uint16(len(t.ID)), uint16(len(t.Name)), uint16(len(t.Hint))
+	} else {
+		// Lengths that do not fit the record go in a header before the
+		// parts; such a blob is longer than a chunk, so it starts one.
+		var h [12]byte
+		binary.LittleEndian.PutUint32(h[0:], uint32(len(t.ID)))
+		binary.LittleEndian.PutUint32(h[4:], uint32(len(t.Name)))
+		binary.LittleEndian.PutUint32(h[8:], uint32(len(t.Hint)))
+		r.blobChunk, r.blobOff = s.blobs.put(string(h[:]), t.ID, t.Name, t.Hint)
+		r.flags.Store(r.flags.Load() | recLongBlob)
+	}
 
 	s.byID.set(s.hash(t.ID), i, func(j uint32) bool { return s.idOf(j) == t.ID }, s.hashID)
 	if j, ok := s.byName.find(s.hash(t.Name), func(j uint32) bool { return s.nameOf(j) == t.Name }); ok {
@@ -286,20 +301,32 @@ func (s *Set) publish(i uint32, old, t *Token) {
 	}
 	list := s.in.list(t.Projects)
 	reason := s.in.str(t.RevokeReason)
-	expSec, expMeta := s.in.stamp(t.ExpiresAt)
-	revSec, revMeta := s.in.stamp(t.RevokedAt)
-	flags := bit(t.Revoked, recRevoked) | bit(t.ExpiredRecorded, recExpiredRecorded) |
-		bit(t.AllProjects, recAllProjects) | bit(t.OnBehalfOf, recOnBehalfOf) | bit(t.Orphaned, recOrphaned)
 	r := s.recs.at(i)
+	cur := r.flags.Load()
+	flags := cur&(recCreSet|recCreOver|recLongBlob) |
+		bit(t.Revoked, recRevoked) | bit(t.ExpiredRecorded, recExpiredRecorded) |
+		bit(t.AllProjects, recAllProjects) | bit(t.OnBehalfOf, recOnBehalfOf) | bit(t.Orphaned, recOrphaned)
+	// A time that did not change keeps its stamp (an overflowed one is
+	// not added again).
+	exp, rev := r.exp.Load(), r.rev.Load()
+	if old == nil || !sameTime(old.ExpiresAt, t.ExpiresAt) {
+		var set, over bool
+		exp, set, over = s.in.stamp(t.ExpiresAt)
+		cur = cur&^(recExpSet|recExpOver) | bit(set, recExpSet) | bit(over, recExpOver)
+	}
+	if old == nil || !sameTime(old.RevokedAt, t.RevokedAt) {
+		var set, over bool
+		rev, set, over = s.in.stamp(t.RevokedAt)
+		cur = cur&^(recRevSet|recRevOver) | bit(set, recRevSet) | bit(over, recRevOver)
+	}
+	flags |= cur & (recExpSet | recExpOver | recRevSet | recRevOver)
 	r.seq.Add(1) // readers retry until the record is whole again
 	r.flags.Store(flags)
-	r.expSec.Store(expSec)
-	r.expMeta.Store(expMeta)
+	r.exp.Store(exp)
 	r.projects.Store(list)
 	r.reason.Store(reason)
 	r.version.Store(t.Version)
-	r.revSec.Store(revSec)
-	r.revMeta.Store(revMeta)
+	r.rev.Store(rev)
 	r.seq.Add(1)
 
 	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
@@ -464,6 +491,11 @@ func (s *Set) Deleted(kind, id string) bool {
 	return false
 }
 
+// sameTime reports whether a and b are the same time in the same zone.
+func sameTime(a, b time.Time) bool {
+	return a.Equal(b) && a.Location() == b.Location() && a.IsZero() == b.IsZero()
+}
+
 func bit(on bool, b uint32) uint32 {
 	if on {
 		return b
@@ -502,7 +534,7 @@ func (s *Set) read(r *rec) Token {
 	id, name, hint := s.blob(r)
 	return Token{
 		verifier:        r.verifier,
-		ExpiresAt:       in.time(r.expSec.Load(), r.expMeta.Load()),
+		ExpiresAt:       in.time(r.exp.Load(), flags&recExpSet != 0, flags&recExpOver != 0),
 		Revoked:         flags&recRevoked != 0,
 		ExpiredRecorded: flags&recExpiredRecorded != 0,
 		AllProjects:     flags&recAllProjects != 0,
@@ -514,12 +546,12 @@ func (s *Set) read(r *rec) Token {
 		Owner:           in.owners.at(r.owner),
 		Environment:     in.strs.at(r.env),
 		Projects:        in.lists.at(r.projects.Load()).names,
-		CreatedAt:       in.time(r.creSec, r.creMeta),
+		CreatedAt:       in.time(r.cre, flags&recCreSet != 0, flags&recCreOver != 0),
 		CreatedSeq:      r.createdSeq,
 		Path:            in.strs.at(r.path),
 		Hint:            hint,
 		CreatedBy:       in.actors.at(r.creator),
-		RevokedAt:       in.time(r.revSec.Load(), r.revMeta.Load()),
+		RevokedAt:       in.time(r.rev.Load(), flags&recRevSet != 0, flags&recRevOver != 0),
 		RevokeReason:    in.strs.at(r.reason.Load()),
 		Version:         r.version.Load(),
 	}
@@ -527,18 +559,26 @@ func (s *Set) read(r *rec) Token {
 
 // blob is r's id, name and hint.
 func (s *Set) blob(r *rec) (id, name, hint string) {
-	b := s.blobs.str(r.blobChunk, r.blobOff, r.idLen+r.nameLen+r.hintLen)
-	return b[:r.idLen], b[r.idLen : r.idLen+r.nameLen], b[r.idLen+r.nameLen:]
+	off, il, nl, hl := uint32(r.blobOff), int(r.idLen), int(r.nameLen), int(r.hintLen)
+	if r.flags.Load()&recLongBlob != 0 {
+		h := s.blobs.str(r.blobChunk, off, 12)
+		il = int(binary.LittleEndian.Uint32([]byte(h[0:4])))
+		nl = int(binary.LittleEndian.Uint32([]byte(h[4:8])))
+		hl = int(binary.LittleEndian.Uint32([]byte(h[8:12])))
+		off += 12
+	}
+	b := s.blobs.str(r.blobChunk, off, il+nl+hl)
+	return b[:il], b[il : il+nl], b[il+nl:]
 }
 
 func (s *Set) idOf(i uint32) string {
-	r := s.recs.at(i)
-	return s.blobs.str(r.blobChunk, r.blobOff, r.idLen)
+	id, _, _ := s.blob(s.recs.at(i))
+	return id
 }
 
 func (s *Set) nameOf(i uint32) string {
-	r := s.recs.at(i)
-	return s.blobs.str(r.blobChunk, r.blobOff+r.idLen, r.nameLen)
+	_, name, _ := s.blob(s.recs.at(i))
+	return name
 }
 
 func (s *Set) hash(v string) uint64     { return maphash.String(s.seed, v) }

@@ -1,6 +1,7 @@
 package tokenset
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -90,19 +91,20 @@ type arena struct {
 }
 
 // put stores the concatenation of parts and returns where: the chunk and
-// the offset of its first byte.
-func (a *arena) put(parts ...string) (chunk, off uint32) {
+// the offset of its first byte, which is below arenaChunk (a blob longer
+// than a chunk has one of its own, which nothing else is put into).
+func (a *arena) put(parts ...string) (chunk uint32, off uint16) {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	if a.chunks.n == 0 || a.used+n > len(*a.chunks.at(a.chunks.n - 1)) {
+	if a.chunks.n == 0 || a.used+n > arenaChunk {
 		a.chunks.add(make([]byte, max(arenaChunk, n)))
 		a.used = 0
 	}
 	chunk = a.chunks.n - 1
 	b := *a.chunks.at(chunk)
-	off = uint32(a.used)
+	off = uint16(a.used)
 	for _, p := range parts {
 		a.used += copy(b[a.used:], p)
 	}
@@ -110,12 +112,12 @@ func (a *arena) put(parts ...string) (chunk, off uint32) {
 }
 
 // str is the string of n bytes at off in chunk.
-func (a *arena) str(chunk, off, n uint32) string {
+func (a *arena) str(chunk, off uint32, n int) string {
 	if n == 0 {
 		return ""
 	}
 	b := *a.chunks.at(chunk)
-	return unsafe.String(&b[off], int(n))
+	return unsafe.String(&b[off], n)
 }
 
 // table interns values of a comparable type: each distinct value is stored
@@ -159,25 +161,15 @@ type projList struct {
 	ids   []uint32
 }
 
-// zoneKey names a time zone a token's times are kept in.
-type zoneKey struct {
-	name  string
-	off   int
-	local bool
-}
-
-// maxZones bounds the zone table: times in further zones are kept as the
-// same instant in UTC (a stream of distinct offsets cannot grow it).
-const maxZones = 1 << 12
-
 // interned is the Set's tables of shared values. Index 0 of strs is "",
-// of lists the nil list, of owners no owner, of zones UTC.
+// of lists the nil list, of owners no owner. over holds the times a
+// record cannot keep in a word (see stamp).
 type interned struct {
 	strs   table[string, string]
 	lists  table[string, projList]
 	owners table[events.Owner, *events.Owner]
 	actors table[events.Actor, events.Actor]
-	zones  table[zoneKey, *time.Location]
+	over   column[time.Time]
 }
 
 // init empties the tables and adds the values at index 0.
@@ -186,11 +178,10 @@ func (in *interned) init() {
 	in.lists.reset()
 	in.owners.reset()
 	in.actors.reset()
-	in.zones.reset()
+	in.over.reset()
 	in.strs.id("", func(string) string { return "" })
 	in.lists.id("", func(string) projList { return projList{} })
 	in.owners.id(events.Owner{}, func(events.Owner) *events.Owner { return nil })
-	in.zones.id(zoneKey{name: "UTC"}, func(zoneKey) *time.Location { return time.UTC })
 }
 
 func (in *interned) str(s string) uint32 {
@@ -231,44 +222,35 @@ func (in *interned) actor(a events.Actor) uint32 {
 	return in.actors.id(a, func(a events.Actor) events.Actor { return a })
 }
 
-// stamp is a time.Time in two words: seconds since 1970 and, in meta, the
-// nanoseconds (low 32 bits), the zone index (bits 32-47) and bit 63 set
-// for any time but the zero one. It keeps the instant exactly over the
-// whole range of time.Time and the zone the time was in.
-const stampSet = 1 << 63
-
-func (in *interned) stamp(t time.Time) (sec int64, meta uint64) {
-	if t.IsZero() {
-		return 0, 0
+// stamp is how a record keeps a time in one word: a UTC time within the
+// range of int64 nanoseconds (years 1678-2262) as its Unix nanoseconds;
+// any other (a zone offset, a far year) whole in the over column, the word
+// holding its index. set is false for the zero time.
+func (in *interned) stamp(t time.Time) (v int64, set, over bool) {
+	switch {
+	case t.IsZero():
+		return 0, false, false
+	case t.Location() == time.UTC && !t.Before(minNano) && !t.After(maxNano):
+		return t.UnixNano(), true, false
 	}
-	var z uint32
-	if loc := t.Location(); loc != time.UTC {
-		name, off := t.Zone()
-		k := zoneKey{name: name, off: off, local: loc == time.Local}
-		if i, ok := in.zones.lookup(k); ok {
-			z = i
-		} else if len(in.zones.idx) < maxZones {
-			z = in.zones.id(k, func(k zoneKey) *time.Location {
-				if k.local {
-					return time.Local
-				}
-				return time.FixedZone(k.name, k.off)
-			})
-		}
-	}
-	return t.Unix(), stampSet | uint64(z)<<32 | uint64(t.Nanosecond())
+	return int64(in.over.add(t)), true, true
 }
 
-func (in *interned) time(sec int64, meta uint64) time.Time {
-	if meta == 0 {
+// time is the time stamp made.
+func (in *interned) time(v int64, set, over bool) time.Time {
+	switch {
+	case !set:
 		return time.Time{}
+	case over:
+		return *in.over.at(uint32(v))
 	}
-	t := time.Unix(sec, int64(uint32(meta)))
-	if z := uint32(meta>>32) & 0xffff; z != 0 {
-		return t.In(in.zones.at(z))
-	}
-	return t.UTC()
+	return time.Unix(0, v).UTC()
 }
+
+var (
+	maxNano = time.Unix(0, math.MaxInt64)
+	minNano = time.Unix(0, math.MinInt64)
+)
 
 // Record flags (rec.flags).
 const (
@@ -277,28 +259,34 @@ const (
 	recAllProjects
 	recOnBehalfOf
 	recOrphaned
+	// Which times are set, and which are in interned.over (see stamp).
+	recExpSet
+	recExpOver
+	recRevSet
+	recRevOver
+	recCreSet
+	recCreOver
+	// The blob has a part longer than 65,535 bytes: its lengths are
+	// in a header before it (see arena.put).
+	recLongBlob
 )
 
-// rec is one token. The first 64 bytes are what Verify reads to decide
-// (verifier, sequence lock, flags, expiry). The atomic fields are those an
-// event can change; the others are written once, before the record is
-// published. A rec holds no pointer.
+// rec is one token in 128 bytes, two cache lines. The first line is what
+// Verify reads to decide (verifier, sequence lock, flags, expiry) and the
+// fields an event can change, which are atomics; the others are written
+// once, before the record is published. A rec holds no pointer.
 type rec struct {
 	verifier [32]byte
 	seq      atomic.Uint32 // odd while the writer changes the record
 	flags    atomic.Uint32
-	expSec   atomic.Int64
-	expMeta  atomic.Uint64 // 0: never expires (see stamp)
-
+	exp      atomic.Int64 // ExpiresAt (see stamp)
+	version  atomic.Uint64
 	projects atomic.Uint32 // in interned.lists
 	reason   atomic.Uint32 // in interned.strs
-	version  atomic.Uint64
-	revSec   atomic.Int64
-	revMeta  atomic.Uint64
 
+	rev        atomic.Int64 // RevokedAt (see stamp)
 	createdSeq uint64
-	creSec     int64
-	creMeta    uint64
+	cre        int64  // CreatedAt (see stamp)
 	typ, env   uint32 // in interned.strs
 	path       uint32 // in interned.strs
 	owner      uint32 // in interned.owners
@@ -307,22 +295,7 @@ type rec struct {
 	// (index+1; 0 for none): ByName and ByOwner walk these chains.
 	nextName, nextOwner uint32
 	// id, name and hint, back to back in the arena.
-	blobChunk, blobOff      uint32
-	idLen, nameLen, hintLen uint32
-}
-
-// status is the record's status at now, from its flags and expiry.
-func statusOf(flags uint32, expSec int64, expMeta uint64, now time.Time) Status {
-	switch {
-	case flags&(recRevoked|recOrphaned) != 0:
-		return Revoked
-	case flags&recExpiredRecorded != 0:
-		return Expired
-	case expMeta != 0:
-		s, ns := now.Unix(), int64(now.Nanosecond())
-		if s > expSec || s == expSec && ns >= int64(uint32(expMeta)) {
-			return Expired
-		}
-	}
-	return Valid
+	blobChunk               uint32
+	blobOff                 uint16
+	idLen, nameLen, hintLen uint16
 }
