@@ -198,3 +198,32 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyScope is BenchmarkVerify followed by what /edge/validate
+// reads of the token it gets: type, environment and project scope. The
+// reads are part of the cost whether the token set hands out a pointer or
+// a copy.
+func BenchmarkVerifyScope(b *testing.B) {
+	s, orders, _ := benchSet(b)
+	now := at(1)
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			n := 0
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				t, st := s.Check(secrets[i%len(secrets)], now)
+				if st != tokenset.Valid {
+					b.Fatal(st)
+				}
+				n += len(t.Type) + len(t.Environment) + len(t.Projects) + len(t.Projects[0])
+				if t.AllProjects {
+					n++
+				}
+			}
+			if n == 0 {
+				b.Fatal("no scope read")
+			}
+		})
+	}
+}
