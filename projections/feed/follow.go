@@ -158,28 +158,39 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 			}
 		}
 		read = true
+		// A live event waiting is taken before anything else: a wake-up
+		// (a heartbeat's, say) that arrives with it must not make the
+		// follower ask for what it already holds.
+		var m *nats.Msg
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case m := <-live:
-			// The event the server republished as it stored it: at the
-			// sequence expected next it is delivered without a request;
-			// one already delivered needs nothing; after a gap, read.
-			seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-			switch {
-			case err != nil:
-			case seq < next:
-				read = false
-			case seq == next:
-				if err := fn(event(seq, m.Subject, m.Header, m.Data)); err != nil {
-					return err
-				}
-				next = seq + 1
-				read = false
+		case m = <-live:
+		default:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case m = <-live:
+			case <-wake:
+			case <-f.Wake:
+			case <-tick.C:
 			}
-		case <-wake:
-		case <-f.Wake:
-		case <-tick.C:
+		}
+		if m == nil {
+			continue
+		}
+		// The event the server republished as it stored it: at the
+		// sequence expected next it is delivered without a request; one
+		// already delivered needs nothing; after a gap, read.
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		switch {
+		case err != nil:
+		case seq < next:
+			read = false
+		case seq == next:
+			if err := fn(event(seq, m.Subject, m.Header, m.Data)); err != nil {
+				return err
+			}
+			next = seq + 1
+			read = false
 		}
 	}
 }
