@@ -158,10 +158,17 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 			}
 		}
 		read = true
-		// A live event waiting is taken before anything else: a wake-up
-		// (a heartbeat's, say) that arrives with it must not make the
+		// The poll first, so that a steady stream of live events never
+		// keeps the follower from reading the feed to its end (CaughtUp,
+		// a verifier's staleness bound); then a live event waiting, before
+		// a wake-up (a heartbeat's, say) that arrives with it makes the
 		// follower ask for what it already holds.
 		var m *nats.Msg
+		select {
+		case <-tick.C:
+			continue
+		default:
+		}
 		select {
 		case m = <-live:
 		default:
