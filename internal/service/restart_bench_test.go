@@ -5,14 +5,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/tokenledger/tokenledger/internal/storetest"
 )
 
 // BenchmarkServiceRestart measures the real service's start on a data dir
@@ -52,7 +51,9 @@ func BenchmarkServiceRestart(b *testing.B) {
 	}
 	m, _ := start(false)
 	ctx := context.Background()
-	storetest.FillTokenHistory(b, ctx, m.Store, n/5, 5)
+	t0 := time.Now()
+	fillHistoriesConcurrently(b, ctx, m.Store, n/5, 5, 4)
+	b.Logf("filled %d events in %s", n/5*5, time.Since(t0).Round(time.Second))
 	_ = m.Close()
 	m, _ = start(true) // a full replay, then the snapshot at shutdown
 	last, _ := m.Store.LastSequence(ctx)
@@ -73,7 +74,9 @@ func BenchmarkServiceRestart(b *testing.B) {
 		rawCount(b, js, int(last))
 		floor, floorCPU = floor+time.Since(t0), floorCPU+cpuTime()-c0
 		_ = m.Close()
+		stop := profileStart(b, "from_snapshot")
 		m, took = start(true)
+		stop()
 		snap, snapCPU = snap+took, snapCPU+cpuSpent
 		if m.Runner.Replay().Events > 2 {
 			b.Fatalf("the start from the snapshot replayed %d events", m.Runner.Replay().Events)
@@ -125,5 +128,26 @@ func rawCount(b *testing.B, js jetstream.JetStream, n int) {
 	case <-done:
 	case <-ctx.Done():
 		b.Fatalf("raw read saw %d of %d", seen, n)
+	}
+}
+
+// profileStart starts a CPU profile of one start when
+// TOKENLEDGER_BENCH_CPUPROFILE names a directory (-cpuprofile would mix in
+// the fill and the other starts), and returns what stops it.
+func profileStart(b *testing.B, name string) func() {
+	dir := os.Getenv("TOKENLEDGER_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, "BenchmarkServiceRestart_"+name+".cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
 	}
 }

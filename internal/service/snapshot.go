@@ -141,6 +141,8 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 	}
 	var ps *projectionSet
 	if err == nil {
+		release := holdGC()
+		defer release()
 		ps, err = s.load(ctx, b, chain, func() projectionSet {
 			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.Store), integrity.NewLog(), projections.NewChains()}
 		})
@@ -193,6 +195,15 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	if tlog.RecordHash(stored) != leaf {
 		return nil, fail("the event stored at sequence %d is not the one the snapshot names", seq)
 	}
+	// Tamper evidence is kept: every record 1..S as stored must be the
+	// leaf the snapshot's tree holds, under its event's subject (raw bytes
+	// hashed, only the identity members decoded; one ordered consumer, the
+	// fastest read of a dense run), read on a second goroutine while the
+	// projections decode. A record edited, deleted, reordered or
+	// renumbered while the ledger was stopped discards the snapshot, and
+	// the full replay names it as it always did.
+	check := startRecordCheck(ctx, s.store, seq)
+	defer check.stop()
 	ps := fresh()
 	restores := []func([]byte) error{ps.tokens.RestoreSnapshot, ps.dir.RestoreSnapshot, ps.audit.RestoreSnapshot, ps.integrity.RestoreSnapshot,
 		ps.chains.UnmarshalBinary}
@@ -215,33 +226,7 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	if env, err := events.Unmarshal(stored); err != nil || env.Hash != evHash {
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
-	// Tamper evidence is kept: every record 1..S as stored must be the
-	// leaf the snapshot's tree holds, under its event's subject (raw bytes
-	// hashed, only the identity members decoded;
-	// one ordered consumer, the fastest read of a dense run).
-	// A record edited, deleted, reordered or renumbered while the ledger
-	// was stopped discards the snapshot, and the full replay names it as
-	// it always did.
-	next := uint64(1)
-	err = s.store.RecordRange(ctx, 1, seq, func(sq uint64, subject string, data []byte) error {
-		if sq != next {
-			return fmt.Errorf("sequence %d is missing", next)
-		}
-		next++
-		if want, err := ps.integrity.Tree().LeafHash(sq); err != nil || tlog.RecordHash(data) != want {
-			return fmt.Errorf("the record at sequence %d is not the one the snapshot's tree holds", sq)
-		}
-		// The tree covers the bytes, not the subject: a record moved to
-		// another subject is a byte edit of the stored record too.
-		if f := misfiledRecord(sq, subject, data); f != nil {
-			return fmt.Errorf("%s", f.Detail)
-		}
-		return nil
-	})
-	if err == nil && next != seq+1 {
-		err = fmt.Errorf("the stream holds records up to %d, the snapshot %d", next-1, seq)
-	}
-	if err != nil {
+	if err := check.wait(ps.integrity.Tree()); err != nil {
 		return nil, fail("the stream does not match it: %v", err)
 	}
 	if err := chain.Resume(vkey, firstSigned); err != nil {
