@@ -141,8 +141,6 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 	}
 	var ps *projectionSet
 	if err == nil {
-		release := holdGC()
-		defer release()
 		ps, err = s.load(ctx, b, chain, func() projectionSet {
 			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.Store), integrity.NewLog(), projections.NewChains()}
 		})

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
-	"runtime/debug"
-	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -90,41 +88,4 @@ func recordHash(h hash.Hash, data []byte) (out tlog.Hash) {
 	h.Write(data)
 	h.Sum(out[:0])
 	return out
-}
-
-// restoreGCPercent is the collector's percent held while a snapshot is
-// restored (at least; a higher GOGC stays). The restore allocates the
-// projections' final heap at once, all of it live: every collection during
-// it marks a heap that only grows (at serve's GOGC=50, about seven cycles
-// on the way to a million events' 800 MB). GOMEMLIMIT still bounds it.
-const restoreGCPercent = 400
-
-// gcHold keeps the collector's percent at restoreGCPercent while any
-// restore holds it: the percent is the process's, and Mains in one
-// process (tests) may restore at once.
-var gcHold struct {
-	sync.Mutex
-	holders int
-	old     int
-}
-
-// holdGC raises the collector's percent for a restore; the returned func
-// puts it back once the last holder is done.
-func holdGC() func() {
-	gcHold.Lock()
-	defer gcHold.Unlock()
-	if gcHold.holders == 0 {
-		gcHold.old = debug.SetGCPercent(restoreGCPercent)
-		if gcHold.old < 0 || gcHold.old > restoreGCPercent {
-			debug.SetGCPercent(gcHold.old) // off, or already higher: keep it
-		}
-	}
-	gcHold.holders++
-	return func() {
-		gcHold.Lock()
-		defer gcHold.Unlock()
-		if gcHold.holders--; gcHold.holders == 0 {
-			debug.SetGCPercent(gcHold.old)
-		}
-	}
 }

@@ -70,7 +70,7 @@ func BenchmarkFirstPageSelection(b *testing.B) {
 		name string
 		q    auditlog.Query
 	}{
-		{"revocations_in_a_project_newest_first", auditlog.Query{Type: events.TypeTokenRevoked, Project: "p3", Desc: true}},
+		{"revocations_in_a_project_newest_first", auditlog.Query{Type: events.TypeTokenRevoked, Project: "p0", Desc: true}},
 		{"expiry_changes_by_actor_oldest_first", auditlog.Query{Types: []string{events.TypeTokenExpiryChanged}, Actors: []string{"42"}}},
 		{"credential_last_week_newest_first", auditlog.Query{CredentialID: "sat-1", Since: at(uint64(n) - 7*24*60), Desc: true}},
 		{"everything_newest_first", auditlog.Query{Desc: true}},
