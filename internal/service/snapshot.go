@@ -200,8 +200,11 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	// projections decode. A record edited, deleted, reordered or
 	// renumbered while the ledger was stopped discards the snapshot, and
 	// the full replay names it as it always did.
-	check := startRecordCheck(ctx, s.store, seq)
-	defer check.stop()
+	var check *recordCheck
+	if !serialRecordCheck {
+		check = startRecordCheck(ctx, s.store, seq)
+		defer check.stop()
+	}
 	ps := fresh()
 	restores := []func([]byte) error{ps.tokens.RestoreSnapshot, ps.dir.RestoreSnapshot, ps.audit.RestoreSnapshot, ps.integrity.RestoreSnapshot,
 		ps.chains.UnmarshalBinary}
@@ -223,6 +226,10 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	}
 	if env, err := events.Unmarshal(stored); err != nil || env.Hash != evHash {
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
+	}
+	if check == nil {
+		check = startRecordCheck(ctx, s.store, seq)
+		defer check.stop()
 	}
 	if err := check.wait(ps.integrity.Tree()); err != nil {
 		return nil, fail("the stream does not match it: %v", err)

@@ -26,6 +26,10 @@ type recordCheck struct {
 	err    error // the read's, once done is closed
 }
 
+// serialRecordCheck makes the check read the stream after the decoding,
+// as before it ran beside it: BenchmarkServiceRestart compares the two.
+var serialRecordCheck bool
+
 // startRecordCheck starts reading records 1..seq of store; call stop when
 // done with it.
 func startRecordCheck(ctx context.Context, store *jsstore.Store, seq uint64) *recordCheck {
