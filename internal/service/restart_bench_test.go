@@ -74,10 +74,8 @@ func BenchmarkServiceRestart(b *testing.B) {
 	}
 	var last uint64
 
-	fromSnapshot := func(serial bool) (time.Duration, time.Duration) {
-		defer func() { serialRecordCheck = false }()
-		serialRecordCheck = serial
-		stop := profileStart(b, map[bool]string{false: "from_snapshot", true: "from_snapshot_serial_check"}[serial])
+	fromSnapshot := func() (time.Duration, time.Duration) {
+		stop := profileStart(b, "from_snapshot")
 		m, took := start(true)
 		stop()
 		spent := cpuSpent
@@ -87,7 +85,7 @@ func BenchmarkServiceRestart(b *testing.B) {
 		_ = m.Close()
 		return took, spent
 	}
-	var floor, full, snap, serial, floorCPU, fullCPU, snapCPU, serialCPU time.Duration
+	var floor, full, snap, floorCPU, fullCPU, snapCPU time.Duration
 	for b.Loop() {
 		skipFull := os.Getenv("TOKENLEDGER_BENCH_SKIP_FULL") != "" // the floor's server from the snapshot
 		m, took := start(skipFull)
@@ -104,10 +102,8 @@ func BenchmarkServiceRestart(b *testing.B) {
 		rawCount(b, js, int(last))
 		floor, floorCPU = floor+time.Since(t0), floorCPU+cpuTime()-c0
 		_ = m.Close()
-		took, spent := fromSnapshot(false)
+		took, spent := fromSnapshot()
 		snap, snapCPU = snap+took, snapCPU+spent
-		took, spent = fromSnapshot(true)
-		serial, serialCPU = serial+took, serialCPU+spent
 	}
 	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
 	b.ReportMetric(float64(last), "events")
@@ -118,8 +114,6 @@ func BenchmarkServiceRestart(b *testing.B) {
 	b.ReportMetric(per(floorCPU), "cpu-s-floor-raw-consumer")
 	b.ReportMetric(per(fullCPU), "cpu-s-start-full-replay")
 	b.ReportMetric(per(snapCPU), "cpu-s-start-from-snapshot")
-	b.ReportMetric(per(serial), "s-start-from-snapshot-check-after")
-	b.ReportMetric(per(serialCPU), "cpu-s-start-from-snapshot-check-after")
 }
 
 // cpuTime is the CPU time this process used so far (user and system, the

@@ -193,18 +193,6 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	if tlog.RecordHash(stored) != leaf {
 		return nil, fail("the event stored at sequence %d is not the one the snapshot names", seq)
 	}
-	// Tamper evidence is kept: every record 1..S as stored must be the
-	// leaf the snapshot's tree holds, under its event's subject (raw bytes
-	// hashed, only the identity members decoded; one ordered consumer, the
-	// fastest read of a dense run), read on a second goroutine while the
-	// projections decode. A record edited, deleted, reordered or
-	// renumbered while the ledger was stopped discards the snapshot, and
-	// the full replay names it as it always did.
-	var check *recordCheck
-	if !serialRecordCheck {
-		check = startRecordCheck(ctx, s.store, seq)
-		defer check.stop()
-	}
 	ps := fresh()
 	restores := []func([]byte) error{ps.tokens.RestoreSnapshot, ps.dir.RestoreSnapshot, ps.audit.RestoreSnapshot, ps.integrity.RestoreSnapshot,
 		ps.chains.UnmarshalBinary}
@@ -227,11 +215,12 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	if env, err := events.Unmarshal(stored); err != nil || env.Hash != evHash {
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
-	if check == nil {
-		check = startRecordCheck(ctx, s.store, seq)
-		defer check.stop()
-	}
-	if err := check.wait(ps.integrity.Tree()); err != nil {
+	// Tamper evidence is kept: every record 1..S as stored must be the
+	// leaf the snapshot's tree holds, under its event's subject (raw bytes
+	// hashed, only the identity members decoded). A record edited,
+	// deleted, reordered or renumbered while the ledger was stopped
+	// discards the snapshot, and the full replay names it as it always did.
+	if err := checkRecords(ctx, s.store, seq, ps.integrity.Tree()); err != nil {
 		return nil, fail("the stream does not match it: %v", err)
 	}
 	if err := chain.Resume(vkey, firstSigned); err != nil {
