@@ -2,7 +2,6 @@ package auditlog_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -43,28 +42,9 @@ func BenchmarkFirstPageSelection(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TOKENLEDGER_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	actors := []events.Actor{ada, bob, ci}
-	vias := []events.Via{viaPAT, viaSA, viaSSO}
 	tmpl := ev(b, 1, tok(1), events.TokenRevoked{Reason: events.ReasonDeleted}, ada, viaPAT)
 	l := auditlog.New(memReader{tmpl})
-	var ids []string
-	for i := range n {
-		seq := uint64(i + 1)
-		var e events.Envelope
-		switch i % 10 {
-		case 0, 1, 2, 4, 5, 7:
-			id := tok(i)
-			ids = append(ids, id)
-			e = ev(b, seq, id, created("development", "sdk", fmt.Sprint("p", i%5)), actors[i%3], vias[i%3])
-		case 3, 6:
-			e = ev(b, seq, ids[len(ids)-1], events.TokenExpiryChanged{New: ptr(at(100))}, actors[i%3], vias[i%3])
-		default:
-			e = ev(b, seq, ids[len(ids)-2], events.TokenRevoked{Reason: events.ReasonDeleted}, actors[i%3], vias[i%3])
-		}
-		if err := l.Apply(e); err != nil {
-			b.Fatal(err)
-		}
-	}
+	indexLifecycles(b, l, n)
 	ctx := context.Background()
 	pages := []struct {
 		name string
