@@ -86,6 +86,9 @@ type Envelope struct {
 	payload Payload
 	// stored is the bytes Unmarshal decoded (see Stored).
 	stored []byte
+	// sealedKey is the Key that Hash was computed with by SealFor, so
+	// that Sign by that key does not hash the event again; "" otherwise.
+	sealedKey string
 }
 
 // Errors returned by the codec.
@@ -160,17 +163,23 @@ func (e *Envelope) computeHash() (string, error) {
 // UTC and every string to valid UTF-8 (see [Envelope.Clean]), and sets Hash
 // over the canonical bytes. Call it after every other field is final; a
 // previous signature is dropped ([Envelope.Sign] after Seal).
-func (e *Envelope) Seal() error {
+func (e *Envelope) Seal() error { return e.SealFor("") }
+
+// SealFor is Seal for an event that the key keyID will sign: Key is set
+// to keyID before the hash is computed (the hash covers Key), so that
+// [Envelope.Sign] by that key signs this hash without computing it again.
+// An empty keyID is Seal.
+func (e *Envelope) SealFor(keyID string) error {
 	e.stored = nil // no longer the bytes of this event
 	e.Format = FormatJCS
 	e.Time = e.Time.UTC()
-	e.Key, e.Sig = "", ""
+	e.Key, e.Sig, e.sealedKey = keyID, "", ""
 	e.Clean()
 	h, err := e.computeHash()
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", e.Type, err)
 	}
-	e.Hash = h
+	e.Hash, e.sealedKey = h, keyID
 	return nil
 }
 

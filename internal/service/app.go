@@ -180,7 +180,8 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		staleness = m.watch.staleness
 	}
-	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
+	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens},
+		SealKey: m.Store.SignerID})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
