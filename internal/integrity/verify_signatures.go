@@ -5,6 +5,9 @@ package integrity
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -37,31 +40,72 @@ type held struct {
 	rotation bool // a key.rotated event
 }
 
+// Prechecker is implemented by a [Signatures] that can do at once, on
+// all CPUs, the part of its checks that needs no other event (an event's
+// hash and Ed25519 signature) for a run of consecutive events, before
+// Check is called with each of them in order (ledgerkey.Chain.Precheck).
+type Prechecker interface {
+	Precheck(envs []events.Envelope)
+}
+
 // checkSignatures verifies the held-back signatures of records before seq
-// and returns the first failure.
+// and returns the first failure. The records are decoded, and their
+// signatures prechecked (Prechecker), on all CPUs; the checks that follow
+// the key chain run in order.
 func (v *Verifier) checkSignatures(before uint64) *Finding {
 	s := v.cfg.Signatures
 	if s == nil {
 		return nil
 	}
-	for i, h := range v.unsigned {
-		if h.seq >= before {
-			v.unsigned = v.unsigned[i:]
-			return nil
-		}
+	n := 0
+	for n < len(v.unsigned) && v.unsigned[n].seq < before {
+		n++
+	}
+	envs, errs := decodeHeld(v.unsigned[:n])
+	if p, ok := s.(Prechecker); ok && n > 1 {
+		p.Precheck(envs)
+	}
+	for i := range n {
+		h := v.unsigned[i]
 		v.rep.SignaturesChecked++
-		env, err := events.Unmarshal(h.data)
+		env, err := &envs[i], errs[i]
 		if err == nil {
-			env.Sequence = h.seq
-			err = s.Check(&env)
+			err = s.Check(env)
 		}
 		if err != nil {
 			v.unsigned = v.unsigned[i+1:]
 			return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
 		}
 	}
-	v.unsigned = v.unsigned[:0]
+	v.unsigned = v.unsigned[n:]
 	return nil
+}
+
+// decodeHeld decodes the held records on all CPUs, each with its Sequence
+// set (errs[i]: record i does not decode).
+func decodeHeld(hs []held) ([]events.Envelope, []error) {
+	envs, errs := make([]events.Envelope, len(hs)), make([]error, len(hs))
+	chunks := (len(hs) + chunk - 1) / chunk
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				for i := c * chunk; i < min((c+1)*chunk, len(hs)); i++ {
+					envs[i], errs[i] = events.Unmarshal(hs[i].data)
+					envs[i].Sequence = hs[i].seq
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return envs, errs
 }
 
 // covered hands a key.rotated event a verified checkpoint covers to the
