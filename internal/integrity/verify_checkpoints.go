@@ -108,7 +108,7 @@ func (v *Verifier) proven(cp Checkpoint, signed []byte) *Finding {
 		}
 		i++
 	}
-	v.unsigned = v.unsigned[i:]
+	v.unsigned = v.dropHeld(i)
 	if m := v.mismatch; m != nil && cp.Size >= m.cp.Size {
 		return &Finding{Seq: uint64(m.cp.Size), Kind: KindFork,
 			Detail: fmt.Sprintf("the trusted checkpoint of size %d and the stream's checkpoint of size %d are both signed by the ledger key but not consistent: the histories differ at or before sequence %d",

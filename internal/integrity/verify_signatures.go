@@ -73,12 +73,21 @@ func (v *Verifier) checkSignatures(before uint64) *Finding {
 			err = s.Check(env)
 		}
 		if err != nil {
-			v.unsigned = v.unsigned[i+1:]
+			v.unsigned = v.dropHeld(i + 1)
 			return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
 		}
 	}
-	v.unsigned = v.unsigned[n:]
+	v.unsigned = v.dropHeld(n)
 	return nil
+}
+
+// dropHeld is v.unsigned without its first n records, kept at the start of
+// its array, so that holding records back reuses it instead of growing a
+// new one after every checkpoint.
+func (v *Verifier) dropHeld(n int) []held {
+	rest := copy(v.unsigned, v.unsigned[n:])
+	clear(v.unsigned[rest:]) // drop the references to the records' bytes
+	return v.unsigned[:rest]
 }
 
 // decodeHeld decodes the held records on all CPUs, each with its Sequence
