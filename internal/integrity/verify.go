@@ -123,8 +123,8 @@ type Verifier struct {
 	pending map[uint64]brokenLink // unknown predecessor (hash prefix) → the first event naming it
 	hashes  []uint64              // the hash prefix of every event, at seq-1: see seenBefore
 
-	scanners []events.Scanner // one per preparing goroutine
-	batch    []prepared       // AddBatch's records, reused
+	preparers []preparer // one per preparing goroutine
+	batch     []prepared // AddBatch's records, reused
 
 	signedSeen bool
 	unsigned   []held // signed records not yet covered by a verified checkpoint

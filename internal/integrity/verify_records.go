@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -69,11 +70,11 @@ func sealedExactly(data []byte, hash string) bool {
 // returns the first tampering found so far (a *Finding) or nil; after a
 // finding further records are ignored. data must not change afterwards.
 func (v *Verifier) Add(seq uint64, data []byte) error {
-	if len(v.scanners) == 0 {
-		v.scanners = make([]events.Scanner, 1)
+	if len(v.preparers) == 0 {
+		v.preparers = make([]preparer, 1)
 	}
 	var p prepared
-	p.prepare(&v.scanners[0], seq, data)
+	p.prepare(&v.preparers[0], seq, data)
 	return v.add(seq, data, &p)
 }
 
@@ -87,8 +88,8 @@ const chunk = 128
 // in order as soon as each chunk is prepared.
 func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
 	workers := max(1, min(runtime.GOMAXPROCS(0), (len(records)+chunk-1)/chunk))
-	for len(v.scanners) < workers {
-		v.scanners = append(v.scanners, events.Scanner{})
+	for len(v.preparers) < workers {
+		v.preparers = append(v.preparers, preparer{})
 	}
 	if cap(v.batch) < len(records) {
 		v.batch = make([]prepared, len(records))
@@ -106,7 +107,7 @@ func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := &v.scanners[w]
+			pr := &v.preparers[w]
 			for {
 				c := int(next.Add(1) - 1)
 				if c >= chunks {
@@ -114,7 +115,7 @@ func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
 				}
 				if !stop.Load() {
 					for i := c * chunk; i < min((c+1)*chunk, len(records)); i++ {
-						ps[i].prepare(sc, first+uint64(i), records[i])
+						ps[i].prepare(pr, first+uint64(i), records[i])
 					}
 				}
 				close(ready[c])
@@ -136,6 +137,26 @@ func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
 	return nil
 }
 
+// preparer is what one preparing goroutine reuses from record to record.
+type preparer struct {
+	sc   events.Scanner
+	leaf hash.Hash // SHA-256, for the leaf hashes
+}
+
+// recordHash is tlog.RecordHash(data), SHA-256(0x00 || data), without
+// allocating a hash per record.
+func (pr *preparer) recordHash(data []byte) tlog.Hash {
+	if pr.leaf == nil {
+		pr.leaf = sha256.New()
+	}
+	pr.leaf.Reset()
+	pr.leaf.Write([]byte{0})
+	pr.leaf.Write(data)
+	var h tlog.Hash
+	pr.leaf.Sum(h[:0])
+	return h
+}
+
 // prepared is the work on one record that needs no other record: its leaf
 // hash, reading its members, its hash check.
 type prepared struct {
@@ -151,8 +172,9 @@ type prepared struct {
 // ledger writes it: members read in place, the hash computed from the
 // stored bytes) or on the decoding path (format 1 sealed byte for byte,
 // anything else decoded and re-encoded by CheckHash).
-func (p *prepared) prepare(sc *events.Scanner, seq uint64, data []byte) {
-	p.leaf = tlog.RecordHash(data)
+func (p *prepared) prepare(pr *preparer, seq uint64, data []byte) {
+	p.leaf = pr.recordHash(data)
+	sc := &pr.sc
 	var f events.StoredFields
 	sealed := false
 	if sc.Scan(data, &f) {
