@@ -156,7 +156,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
-	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
+	m.Runner.Verify = chain.Check      // only events the ledger signed reach the projections
+	m.Runner.Precheck = chain.Precheck // the replay's signatures checked on all CPUs
 	// … each in its place in its aggregate's chain (a replayed copy is not).
 	m.Runner.Chains = m.chains
 	// Appends are observed for the metrics; m.api is set below, before
@@ -180,7 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		staleness = m.watch.staleness
 	}
-	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
+	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens},
+		SealKey: m.Store.SignerID})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
