@@ -1,0 +1,96 @@
+package verifier_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tokenledger/tokenledger/internal/feedtest"
+	"github.com/tokenledger/tokenledger/internal/jsstore"
+	"github.com/tokenledger/tokenledger/projections/feed"
+	"github.com/tokenledger/tokenledger/projections/verifier"
+)
+
+// The feed's signatures bind each event to its subject and ledger
+// sequence, not to the event before it: nothing tells a verifier that a
+// feed event is missing. Someone with the stopped data dir (here the feed
+// user's rights stand in for it) rewrites the feed with every genuine,
+// signed event but one token's revocation; the publisher resumes after
+// the feed's last genuine event, so the revocation never comes back. A
+// verifier that starts on that feed must not accept the revoked token: it
+// must reject it, or fail closed (a feed it cannot prove whole).
+func TestVerifierNeverAcceptsATokenWhoseRevocationWasCutFromTheFeed(t *testing.T) {
+	l := feedtest.Start(t)
+	a := l.Create(t, secretA, nil)
+	rev := l.Revoke(t, a)
+	b := l.Create(t, secretB, nil) // a later event, so the revocation is not the feed's end
+	first := connect(t, l, verifier.Config{})
+	waitApplied(t, first, b.Last)
+	if _, err := first.Verify(secretA); !errors.Is(err, verifier.ErrRevoked) {
+		t.Fatalf("before the rewrite: Verify = %v, want ErrRevoked", err)
+	}
+	l.StopPublisher(t)
+
+	ctx := ctxFor(t)
+	fc, err := nats.Connect(l.URL(), nats.UserInfo(jsstore.FeedUser, feedtest.FeedPassword), nats.CustomInboxPrefix(jsstore.FeedInboxPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	js, err := jetstream.New(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, jsstore.FeedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []*jetstream.RawStreamMsg
+	cut := false
+	for seq := uint64(1); seq <= st.CachedInfo().State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get(feed.LedgerSequenceHeader) == strconv.FormatUint(rev, 10) {
+			cut = true
+			continue
+		}
+		kept = append(kept, m)
+	}
+	if !cut {
+		t.Fatalf("the feed does not hold the revocation at ledger sequence %d", rev)
+	}
+	if err := js.DeleteStream(ctx, jsstore.FeedStream); err != nil {
+		t.Fatal(err)
+	}
+	if err := jsstore.EnsureFeed(ctx, fc, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range kept {
+		out := nats.NewMsg(jsstore.FeedPublishPrefix + "." + m.Subject)
+		out.Data = m.Data
+		for _, h := range []string{feed.LedgerSequenceHeader, feed.KeyHeader, feed.SignatureHeader} {
+			out.Header.Set(h, m.Header.Get(h))
+		}
+		if _, err := js.PublishMsg(ctx, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.StartPublisher(t)
+
+	v := connect(t, l, verifier.Config{})
+	// Bounded: a verifier that refuses the rewritten feed never gets there.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	waited := v.WaitFor(wctx, b.Last)
+	cancel()
+	if tok, err := v.Verify(secretA); err == nil {
+		t.Fatalf("the token %s revoked at ledger sequence %d verifies on a feed its revocation was cut from (the other events genuine and signed; WaitFor(%d) = %v)",
+			tok.ID, rev, b.Last, waited)
+	}
+}
