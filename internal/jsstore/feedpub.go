@@ -373,7 +373,13 @@ func (p *FeedPublisher) heartbeats(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if err := p.Conn.Publish(feed.HeartbeatSubject, data); err == nil {
+		msg := nats.NewMsg(feed.HeartbeatSubject)
+		msg.Data = data
+		if p.Key != nil { // signed: a reader can make the server publish other data on this subject
+			msg.Header.Set(feed.KeyHeader, p.Key.ID())
+			msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(p.Key.Sign(feed.HeartbeatSignedBytes(data))))
+		}
+		if err := p.Conn.PublishMsg(msg); err == nil {
 			sent = time.Now()
 		}
 	}

@@ -394,6 +394,13 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 		v.report(fmt.Errorf("verifier: %w", err))
 		return
 	}
+	if !v.cfg.AllowUnsigned {
+		// Readers can make the server publish stored feed events here.
+		if err := feed.CheckHeartbeat(hb, m.Header.Get(feed.KeyHeader), m.Header.Get(feed.SignatureHeader), m.Data); err != nil {
+			v.report(fmt.Errorf("verifier: heartbeat refused: %w", err))
+			return
+		}
+	}
 	v.trustAnnounced(hb.VerifierKey)
 	p := pendingBeat{hb: hb, at: v.now()}
 	// Checked under mu: apply stores appliedFeed before it takes mu to settle
