@@ -235,7 +235,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			p.handled.Store(env.Sequence)
 			return nil
 		}
-		next, err := publishFeedEvent(ctx, js, at.feed, &env, p.Key)
+		next, err := publishFeedEvent(ctx, js, at, &env, p.Key)
 		if err == nil {
 			at = feedPosition{feed: next, ledger: env.Sequence}
 			p.last.Store(at.ledger)
@@ -268,8 +268,10 @@ func fedToReaders(env *events.Envelope) bool {
 const feedTokenPrefix = "ledger.token."
 
 // publishFeedEvent publishes env's feed copy expecting the feed to end at
-// last, and returns the copy's feed sequence (a duplicate's included).
-func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope, key FeedKey) (uint64, error) {
+// at (its signature names at's ledger sequence as its predecessor), and
+// returns the copy's feed sequence (a duplicate's included).
+func publishFeedEvent(ctx context.Context, js jetstream.JetStream, at feedPosition, env *events.Envelope, key FeedKey) (uint64, error) {
+	last := at.feed
 	data, err := json.Marshal(NewFeedEnvelope(env))
 	if err != nil {
 		return 0, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
@@ -281,7 +283,8 @@ func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, 
 	if key != nil {
 		stored := env.Subject() // the subject transform stores it without the prefix
 		msg.Header.Set(feed.KeyHeader, key.ID())
-		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.SignedBytes(stored, env.Sequence, data))))
+		msg.Header.Set(feed.PreviousHeader, strconv.FormatUint(at.ledger, 10))
+		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.ChainedSignedBytes(stored, env.Sequence, at.ledger, data))))
 	}
 	pctx, cancel := context.WithTimeout(ctx, feedRequestWait)
 	defer cancel()

@@ -134,7 +134,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 				}
 				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
 				ev := Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data,
-					KeyID: m.Header.Get(KeyHeader), Signature: m.Header.Get(SignatureHeader)}
+					KeyID: m.Header.Get(KeyHeader), Signature: m.Header.Get(SignatureHeader), Previous: m.Header.Get(PreviousHeader)}
 				if err := fn(ev); err != nil {
 					return err
 				}

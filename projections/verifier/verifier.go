@@ -181,6 +181,12 @@ type Verifier struct {
 	keyedOnce  sync.Once
 	foreignKey atomic.Bool // a heartbeat announced a key not pinned
 
+	// chainLast is the ledger sequence of the last signed feed event
+	// checked (the verifier's goroutine only); broken is set once an event
+	// did not follow it (chained).
+	chainLast uint64
+	broken    atomic.Bool
+
 	mu      sync.Mutex
 	handled uint64        // ledger sequence of the last event applied whose hook ran
 	applied chan struct{} // closed (and replaced) when an event is handled and someone waits
@@ -496,6 +502,9 @@ func (v *Verifier) applyEvent(ev feed.Event) {
 			v.report(fmt.Errorf("verifier: refused, not applied: %w", err))
 			return
 		}
+		if !v.chained(ev) {
+			return
+		}
 	}
 	if v.cfg.VerifyEvent != nil {
 		if err := v.cfg.VerifyEvent(ev); err != nil {
@@ -641,6 +650,9 @@ func (v *Verifier) fresh() error {
 	}
 	if v.foreignKey.Load() {
 		return ErrKeyNotTrusted
+	}
+	if v.broken.Load() {
+		return ErrFeedBroken
 	}
 	if v.cfg.MaxStaleness <= 0 {
 		return nil
