@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -111,7 +110,7 @@ func (c *checkpoints) checkKept() error {
 	if c.keep == "" {
 		return nil
 	}
-	b, err := os.ReadFile(c.keep)
+	b, err := readBesideFile(c.keep, maxKeptCheckpointBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -232,11 +231,7 @@ func (c *checkpoints) keepNote(signed []byte) error {
 	if c.keep == "" {
 		return nil
 	}
-	tmp := c.keep + ".tmp"
-	if err := os.WriteFile(tmp, signed, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.keep)
+	return writeBesideFile(c.keep, signed, 0o644)
 }
 
 // defaultKeptCheckpoint is <data-dir>.checkpoint: beside the data dir.
