@@ -28,6 +28,7 @@ const watchRetry = 500 * time.Millisecond
 
 func newWatch(env *Env) *cobra.Command {
 	var natsURL, seed, creds, user, ca, since string
+	var ledgerKeys []string
 	var fromSeq uint64
 	var all bool
 	c := &cobra.Command{
@@ -41,7 +42,11 @@ credentials file, or --user with the password in ` + EnvNATSPassword + `.
 
 Human lines show time, event, token id, reason and both sequences; --json prints one object a
 line: {"feedSeq","ledgerSeq","subject","event"} with the event as the feed carries it. Resume
-with --from-seq <last feedSeq + 1>.`,
+with --from-seq <last feedSeq + 1>.
+
+Only events the ledger signed are shown (its key from --ledger-key, or announced by the feed
+publisher's signed heartbeat); others are reported on stderr. A signed event that does not
+follow the last one shown (events cut from the feed) stops watch with an error.`,
 		Example: `  tokenledger watch --nkey-seed reader.seed
   tokenledger watch --nkey-seed reader.seed --since 2026-12-01T00:00:00Z --json
   tokenledger watch --nkey-seed reader.seed --from-seq 1 --all`,
@@ -77,12 +82,24 @@ with --from-seq <last feedSeq + 1>.`,
 			}
 			defer nc.Close()
 			ctx := cmd.Context()
+			keys, err := newWatchKeys(ledgerKeys)
+			if err != nil {
+				return err
+			}
+			sub, err := nc.Subscribe(feed.HeartbeatSubject, keys.onHeartbeat)
+			if err != nil {
+				return fmt.Errorf("watch: subscribe %s: %w", feed.HeartbeatSubject, err)
+			}
+			defer func() { _ = sub.Unsubscribe() }()
+			if err := keys.wait(ctx); err != nil {
+				return fmt.Errorf("watch: %w", err)
+			}
 			from, err := startSequence(ctx, nc, fromSeq, sinceT)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "tokenledger: watching token events from feed sequence %d\n", from)
-			w := watcher{out: cmd.OutOrStdout(), json: jsonOut(cmd), all: all}
+			w := watcher{out: cmd.OutOrStdout(), json: jsonOut(cmd), all: all, keys: keys}
 			return w.follow(ctx, nc, from, cmd.ErrOrStderr())
 		},
 	}
@@ -95,6 +112,7 @@ with --from-seq <last feedSeq + 1>.`,
 	f.Uint64Var(&fromSeq, "from-seq", 0, "start at this feed sequence (1: the whole history)")
 	f.StringVar(&since, "since", "", "start at the first event recorded at or after this RFC 3339 time")
 	f.BoolVar(&all, "all", false, "print every token event (created, scoped, expiry-changed too)")
+	f.StringArrayVar(&ledgerKeys, "ledger-key", nil, "the ledger's verifier key, which signs the feed (repeatable; default: the key its heartbeat announces)")
 	return c
 }
 
@@ -118,6 +136,7 @@ type watcher struct {
 	out  io.Writer
 	json bool
 	all  bool
+	keys *watchKeys // nil: every event is shown
 }
 
 // follow prints from feed sequence from until ctx ends (then it returns
@@ -128,6 +147,14 @@ func (w watcher) follow(ctx context.Context, nc *nats.Conn, from uint64, stderr 
 		f := feed.Follower{Conn: nc, From: next}
 		err := f.Run(ctx, func(ev feed.Event) error {
 			next = ev.Sequence + 1
+			if w.keys != nil {
+				if err := w.keys.check(ev); errors.Is(err, errFeedLostEvents) {
+					return printError{err}
+				} else if err != nil {
+					fmt.Fprintf(stderr, "tokenledger: watch: not shown: %v\n", err)
+					return nil
+				}
+			}
 			return w.print(ev)
 		})
 		if ctx.Err() != nil {

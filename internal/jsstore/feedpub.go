@@ -223,7 +223,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		}
 		// Encoded and signed while the projections check the event: the
 		// work is off the path from the ledger's append to the readers.
-		msg, err := feedMessage(&env, p.Key)
+		msg, err := feedMessage(&env, p.Key, at.ledger)
 		if err != nil {
 			return err
 		}
@@ -274,8 +274,9 @@ func fedToReaders(env *events.Envelope) bool {
 const feedTokenPrefix = "ledger.token."
 
 // feedMessage is env's feed copy as published: the envelope, its ledger
-// sequence and, with key, its signature.
-func feedMessage(env *events.Envelope, key FeedKey) (*nats.Msg, error) {
+// sequence and, with key, its signature, which names prev, the ledger
+// sequence of the feed event before it, as its predecessor.
+func feedMessage(env *events.Envelope, key FeedKey, prev uint64) (*nats.Msg, error) {
 	data, err := json.Marshal(NewFeedEnvelope(env))
 	if err != nil {
 		return nil, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
@@ -286,7 +287,8 @@ func feedMessage(env *events.Envelope, key FeedKey) (*nats.Msg, error) {
 	if key != nil {
 		stored := env.Subject() // the subject transform stores it without the prefix
 		msg.Header.Set(feed.KeyHeader, key.ID())
-		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.SignedBytes(stored, env.Sequence, data))))
+		msg.Header.Set(feed.PreviousHeader, strconv.FormatUint(prev, 10))
+		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.ChainedSignedBytes(stored, env.Sequence, prev, data))))
 	}
 	return msg, nil
 }
@@ -386,7 +388,13 @@ func (p *FeedPublisher) heartbeats(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if err := p.Conn.Publish(feed.HeartbeatSubject, data); err == nil {
+		msg := nats.NewMsg(feed.HeartbeatSubject)
+		msg.Data = data
+		if p.Key != nil { // signed: a reader can make the server publish other data on this subject
+			msg.Header.Set(feed.KeyHeader, p.Key.ID())
+			msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(p.Key.Sign(feed.HeartbeatSignedBytes(data))))
+		}
+		if err := p.Conn.PublishMsg(msg); err == nil {
 			sent = time.Now()
 		}
 	}

@@ -16,6 +16,8 @@ import (
 type StreamState struct {
 	LastSeq uint64
 	Leader  string
+	// Bytes is the size of the stream's messages.
+	Bytes uint64
 }
 
 // State asks the stream's leader for its state: an answer proves the
@@ -26,7 +28,7 @@ func (s *Store) State(ctx context.Context) (StreamState, error) {
 	if err != nil {
 		return StreamState{}, fmt.Errorf("jsstore: stream %s info: %w", s.name, unavailable(err))
 	}
-	st := StreamState{LastSeq: info.State.LastSeq}
+	st := StreamState{LastSeq: info.State.LastSeq, Bytes: info.State.Bytes}
 	if info.Cluster != nil {
 		st.Leader = info.Cluster.Leader
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -214,11 +213,7 @@ func (c *checkpoints) keepNote(signed []byte) error {
 	if c.keep == "" {
 		return nil
 	}
-	tmp := c.keep + ".tmp"
-	if err := os.WriteFile(tmp, signed, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.keep)
+	return writeBesideFile(c.keep, signed, 0o644)
 }
 
 // defaultKeptCheckpoint is <data-dir>.checkpoint: beside the data dir.

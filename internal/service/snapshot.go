@@ -134,7 +134,7 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 		return
 	}
 	start := time.Now()
-	b, err := os.ReadFile(s.file)
+	b, err := s.read(ctx)
 	if errors.Is(err, fs.ErrNotExist) {
 		m.log.Info("no projection snapshot: replaying the whole stream", "file", s.file)
 		return
@@ -152,6 +152,24 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 	m.Tokens, m.Dir, m.Audit, m.Integrity, m.chains = ps.tokens, ps.dir, ps.audit, ps.integrity, ps.chains
 	m.log.Info("projections restored from their snapshot", "file", s.file, "seq", s.written,
 		"bytes", len(b), "duration_seconds", time.Since(start).Seconds())
+}
+
+// read reads the snapshot file: a regular file no larger than twice the
+// stream's bytes and 64 MiB (the projections are smaller than the events
+// they hold), checked before anything is allocated.
+func (s *snapshots) read(ctx context.Context) ([]byte, error) {
+	if _, err := os.Lstat(s.file); err != nil {
+		return nil, err
+	}
+	st, err := s.store.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read the stream's size: %v", errSnapshot, err)
+	}
+	b, err := readBesideFile(s.file, 2*int64(min(st.Bytes, 1<<60))+64<<20)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %v", errSnapshot, err)
+	}
+	return b, err
 }
 
 // errSnapshot is wrapped by every reason a snapshot is discarded.
@@ -285,7 +303,7 @@ func (s *snapshots) write(ctx context.Context) error {
 	}
 	b := encodeSnapshot(snapHeader{keyID: s.keyID, seq: seq, evHash: envs[0].Hash, leaf: leaf, root: root,
 		vkey: vkey, firstSigned: first, sections: sections}, s.mac)
-	if err := writeFileSynced(s.file, b); err != nil {
+	if err := writeBesideFile(s.file, b, 0o600); err != nil {
 		return fmt.Errorf("snapshot: write %s: %w", s.file, err)
 	}
 	s.written, s.at = seq, time.Now()
@@ -459,25 +477,3 @@ func (r *snapReader) raw(n int) []byte {
 }
 
 func (r *snapReader) str() string { return string(r.raw(int(r.uint()))) }
-
-// writeFileSynced replaces file with b: a new file, synced, renamed over
-// the old one, so that a crash leaves the old snapshot or the new one.
-func writeFileSynced(file string, b []byte) error {
-	tmp := file + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
-}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -22,6 +23,11 @@ import (
 // maxHeadLeaves bounds the leaves file (32 bytes a record): past it (no
 // checkpoint for that long) it restarts with the newest half.
 const maxHeadLeaves = 1 << 16
+
+// maxLeavesFileBytes bounds what the start reads of a leaves file: its
+// header and at most twice maxHeadLeaves hashes (a larger one is ignored,
+// as a missing one is).
+const maxLeavesFileBytes = 4<<10 + 2*maxHeadLeaves*32
 
 // errHeadStopped: the tree head is no longer kept (the projections
 // stopped, or the ledger is closing).
@@ -180,9 +186,16 @@ func (h *treeHead) writeLocked(n uint64) error {
 // one, and a note fits in one disk sector.
 func (h *treeHead) writeNote(signed []byte) error {
 	if h.note == nil {
-		f, err := os.OpenFile(h.file, os.O_CREATE|os.O_RDWR, 0o644)
+		// Never through a link planted in the head's place (it would
+		// overwrite the link's target), never into anything but a
+		// regular file.
+		f, err := os.OpenFile(h.file, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
 		if err != nil {
 			return err
+		}
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			_ = f.Close()
+			return fmt.Errorf("the tree head %s is not a regular file", h.file)
 		}
 		h.note = f
 	}
@@ -242,16 +255,25 @@ func (h *treeHead) writeLeaves(tree *integrity.Tree, base, n int64) error {
 		h.buf = integrity.AppendLeafBytes(h.buf, l)
 	}
 	name := h.file + integrity.LeavesSuffix
-	f, err := os.OpenFile(name+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+	// A temporary file of a name no one could plant (created exclusively,
+	// never through a link), renamed over the leaves.
+	f, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	if _, err := f.Write(h.buf); err != nil {
 		_ = f.Close()
+		_ = os.Remove(f.Name())
 		return err
 	}
-	if err := os.Rename(name+".tmp", name); err != nil {
+	if err := f.Chmod(0o644); err != nil {
 		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
 		return err
 	}
 	h.leaves, h.leavesBase, h.leavesNext = f, base, n+1
@@ -298,7 +320,7 @@ func (h *treeHead) close() {
 // record that differs; nil when the stream extends the head or there is
 // no head.
 func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, proven int64) error {
-	b, err := os.ReadFile(file)
+	b, err := readBesideFile(file, maxKeptCheckpointBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -310,7 +332,7 @@ func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, prove
 		return fmt.Errorf("kept tree head %s: %w", file, err)
 	}
 	var leaves *integrity.TailLeaves
-	if lb, err := os.ReadFile(file + integrity.LeavesSuffix); err == nil {
+	if lb, err := readBesideFile(file+integrity.LeavesSuffix, maxLeavesFileBytes); err == nil {
 		if l, err := integrity.ParseLeaves(lb); err == nil {
 			leaves = &l
 		}

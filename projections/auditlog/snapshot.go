@@ -119,6 +119,10 @@ func (l *Log) RestoreSnapshot(b []byte) error {
 	return nil
 }
 
+// maxRestoredGaps bounds the sequences a restored log may not have
+// applied beyond the number it applied.
+const maxRestoredGaps = 1 << 16
+
 func (l *Log) restore(r *snapenc.Reader) error {
 	if v := r.Uint(); r.Err() == nil && v != snapshotVersion {
 		return fmt.Errorf("%w: version %d, this build reads %d", snapenc.ErrCorrupt, v, snapshotVersion)
@@ -135,7 +139,11 @@ func (l *Log) restore(r *snapenc.Reader) error {
 	if r.Err() != nil {
 		return r.Err()
 	}
-	if c := present.GetCardinality(); c > n || (c > 0 && uint64(present.Minimum()) < base) || r.Len() < int(c) {
+	// Every applied sequence's time costs a byte of input at least; a gap
+	// costs none, so gaps are bounded too (the log never has many: the
+	// Runner stops at a missing sequence), or a few bytes could claim
+	// 2^32 of them.
+	if c := present.GetCardinality(); c > n || (c > 0 && uint64(present.Minimum()) < base) || r.Len() < int(c) || n-c > c+maxRestoredGaps {
 		return fmt.Errorf("%w: %d sequences applied, %d times from %d", snapenc.ErrCorrupt, c, n, base)
 	}
 	l.times = make([]int64, 0, n)

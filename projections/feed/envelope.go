@@ -136,6 +136,8 @@ type Event struct {
 	// KeyID and Signature are the publisher's signature ([KeyHeader],
 	// [SignatureHeader]; empty when the event carries none).
 	KeyID, Signature string
+	// Previous is the [PreviousHeader] ("" when the event carries none).
+	Previous string
 }
 
 // ErrMalformed is returned (wrapped) by [Event.Envelope] for a feed event

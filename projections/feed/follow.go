@@ -210,7 +210,7 @@ const liveBuffer = 256
 func event(seq uint64, subject string, h nats.Header, data []byte) Event {
 	ls, _ := strconv.ParseUint(h.Get(LedgerSequenceHeader), 10, 64)
 	return Event{Sequence: seq, LedgerSequence: ls, Subject: subject, Data: data,
-		KeyID: h.Get(KeyHeader), Signature: h.Get(SignatureHeader)}
+		KeyID: h.Get(KeyHeader), Signature: h.Get(SignatureHeader), Previous: h.Get(PreviousHeader)}
 }
 
 func (f *Follower) caughtUp(at time.Time) {

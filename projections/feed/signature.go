@@ -97,7 +97,8 @@ func (k *Keys) Check(e Event) error {
 		return fmt.Errorf("feed sequence %d: key %q: %w", e.Sequence, e.KeyID, ErrUnsigned)
 	}
 	sig, err := base64.StdEncoding.DecodeString(e.Signature)
-	if err != nil || !v.Verify(SignedBytes(e.Subject, e.LedgerSequence, e.Data), sig) {
+	msg, ok := e.signedBytes()
+	if err != nil || !ok || !v.Verify(msg, sig) {
 		return fmt.Errorf("feed sequence %d: %w", e.Sequence, ErrBadSignature)
 	}
 	return nil

@@ -181,6 +181,12 @@ type Verifier struct {
 	keyedOnce  sync.Once
 	foreignKey atomic.Bool // a heartbeat announced a key not pinned
 
+	// chainLast is the ledger sequence of the last signed feed event
+	// checked (the verifier's goroutine only); broken is set once an event
+	// did not follow it (chained).
+	chainLast uint64
+	broken    atomic.Bool
+
 	mu      sync.Mutex
 	handled uint64        // ledger sequence of the last event applied whose hook ran
 	applied chan struct{} // closed (and replaced) when an event is handled and someone waits
@@ -394,6 +400,13 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 		v.report(fmt.Errorf("verifier: %w", err))
 		return
 	}
+	if !v.cfg.AllowUnsigned {
+		// Readers can make the server publish stored feed events here.
+		if err := feed.CheckHeartbeat(hb, m.Header.Get(feed.KeyHeader), m.Header.Get(feed.SignatureHeader), m.Data); err != nil {
+			v.report(fmt.Errorf("verifier: heartbeat refused: %w", err))
+			return
+		}
+	}
 	v.trustAnnounced(hb.VerifierKey)
 	p := pendingBeat{hb: hb, at: v.now()}
 	// Checked under mu: apply stores appliedFeed before it takes mu to settle
@@ -487,6 +500,9 @@ func (v *Verifier) applyEvent(ev feed.Event) {
 		v.kmu.RUnlock()
 		if err != nil {
 			v.report(fmt.Errorf("verifier: refused, not applied: %w", err))
+			return
+		}
+		if !v.chained(ev) {
 			return
 		}
 	}
@@ -634,6 +650,9 @@ func (v *Verifier) fresh() error {
 	}
 	if v.foreignKey.Load() {
 		return ErrKeyNotTrusted
+	}
+	if v.broken.Load() {
+		return ErrFeedBroken
 	}
 	if v.cfg.MaxStaleness <= 0 {
 		return nil
