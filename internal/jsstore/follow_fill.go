@@ -14,10 +14,11 @@ import (
 // node dies, the consumer is gone and only missed idle heartbeats tell
 // (followHeartbeat, twice). Meanwhile a command's read-your-writes wait
 // must not hang on it: a reader that waits for a sequence says so with
-// [Store.Want], and a Follow whose consumer has not delivered it within
-// fillAfter reads the missing events itself with Direct Get (any replica
-// answers) and delivers them in order; the consumer skips what was
-// delivered. A consumer that fell silent while the stream had events for
+// [Store.Want], and a Follow whose consumer has delivered nothing for
+// fillAfter while that sequence is missing reads the missing events itself
+// with Direct Get (any replica answers) and delivers them in order; the
+// consumer skips what was delivered. A consumer that is merely behind (a
+// replay, a burst) is left alone. A consumer that fell silent while the stream had events for
 // it is replaced at once, without the client library's back-off.
 // followHeartbeat is the ordered consumer's idle heartbeat: the client
 // library recreates a consumer after two missed ones (5 s each by
@@ -30,8 +31,9 @@ const (
 	fillAfter = 250 * time.Millisecond
 	// fillBatch is the most events one fill asks for.
 	fillBatch = 256
-	// replaceAfter is how long a consumer may deliver nothing while fills
-	// had to deliver for it before Follow replaces it.
+	// replaceAfter is how long after a fill a consumer may still deliver
+	// nothing, while fills go on delivering for it, before Follow
+	// replaces it.
 	replaceAfter = 2 * time.Second
 	// replaceTimeout bounds the creation of a replacement consumer.
 	replaceTimeout = 2 * time.Second
@@ -89,15 +91,18 @@ func (w *wants) wanted() uint64 {
 // fillWanted runs beside a Follow (d) until stop is closed or ctx ends,
 // then calls done: on each [Store.Want] beyond what d delivered, it waits
 // fillAfter, and if the sequence is still missing reads it (and what lies
-// before it) with Direct Get and passes each event to deliver (called
+// before it), unless the consumer delivered something meanwhile, with
+// Direct Get and passes each event to deliver (called
 // under d.mu, in order, only the next sequence). When the consumer
-// delivered nothing for replaceAfter while fills did, it calls replace.
+// delivered nothing for replaceAfter since a fill, while fills went on,
+// it calls replace.
 func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq uint64, subject string, data []byte), replace func(), stop <-chan struct{}, done func()) {
 	defer done()
 	ch := s.wants.subscribe()
 	defer s.wants.unsubscribe(ch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var firstFill time.Time // first fill since the consumer last delivered
 	for {
 		select {
 		case <-stop:
@@ -121,9 +126,23 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 			return
 		case <-timer.C:
 		}
+		if d.consumerSilentFor() < fillAfter {
+			// Delivering, only behind (a replay, a burst): no help needed;
+			// look again later.
+			if s.wants.wanted() > d.lastDelivered() {
+				s.wantAgain(ch)
+			}
+			continue
+		}
 		filled, err := s.fill(ctx, d, want, deliver)
-		if err == nil && filled > 0 && d.consumerSilentFor() >= replaceAfter {
-			replace()
+		if err == nil && filled > 0 {
+			switch {
+			case firstFill.IsZero() || d.consumerDeliveredSince(firstFill):
+				firstFill = time.Now() // the first fill the consumer did not follow
+			case time.Since(firstFill) >= replaceAfter:
+				replace()
+				firstFill = time.Time{}
+			}
 		}
 		if s.wants.wanted() > d.lastDelivered() {
 			s.wantAgain(ch) // not (all) stored yet as far as the replica that answered knows
@@ -180,6 +199,14 @@ func (d *delivery) lastDelivered() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.last
+}
+
+// consumerDeliveredSince reports whether the consumer delivered a message
+// at or after t.
+func (d *delivery) consumerDeliveredSince(t time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.consumerAt.Before(t)
 }
 
 // consumerSilentFor is how long the consumer delivered nothing (not even

@@ -18,8 +18,9 @@ import (
 // to another node, so nothing tells the reader (its heartbeats are made
 // too rare here for the client library to notice within the test); an
 // event appended afterwards that a reader wants (Want, as a command's
-// read-your-writes wait does) is still delivered, read with Direct Get,
-// and the events after it follow in order.
+// read-your-writes wait does) is still delivered, read with Direct Get;
+// the consumer, still silent after a later fill, is replaced, so an event
+// nobody waits for arrives too.
 func TestFollowDeliversAWantedEventWhileItsConsumerIsSilentlyLost(t *testing.T) {
 	defer func(hb time.Duration) { followHeartbeat = hb }(followHeartbeat)
 	followHeartbeat = 14 * time.Second // the most Consume takes (under half its 30 s pull expiry): noticed after 28 s
@@ -93,6 +94,7 @@ func TestFollowDeliversAWantedEventWhileItsConsumerIsSilentlyLost(t *testing.T) 
 	case <-time.After(20 * time.Second): // before the client library could notice the loss
 		t.Fatalf("sequence %d, wanted, not delivered 20 s after its append while the consumer's node is down", seq)
 	}
+	time.Sleep(replaceAfter) // the consumer stays silent that long after a fill
 	next := appendOne()
 	st.Want(next)
 	select {
@@ -102,6 +104,17 @@ func TestFollowDeliversAWantedEventWhileItsConsumerIsSilentlyLost(t *testing.T) 
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("sequence %d, wanted, not delivered", next)
+	}
+	// That fill replaced the silent consumer: an event nobody waits for
+	// arrives too.
+	last := appendOne()
+	select {
+	case s := <-got:
+		if s != last {
+			t.Fatalf("Follow delivered %d after %d; want %d", s, next, last)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sequence %d, not wanted, not delivered: the silent consumer was not replaced", last)
 	}
 }
 
