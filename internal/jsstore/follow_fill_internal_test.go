@@ -81,41 +81,32 @@ func TestFollowDeliversAWantedEventWhileItsConsumerIsSilentlyLost(t *testing.T) 
 	}
 	defer func() { stop(); <-ended }()
 
+	// expect waits for the next delivery, which must be want, for less
+	// than the client library takes to notice the loss.
+	expect := func(want uint64, what string) {
+		t.Helper()
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("Follow delivered %d; want %d", s, want)
+			}
+		case err := <-ended:
+			t.Fatalf("Follow ended: %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("sequence %d, %s, not delivered within 20 s while the consumer's node is down", want, what)
+		}
+	}
 	c.Stop(holder)
 	seq := appendOne()
 	st.Want(seq)
-	select {
-	case s := <-got:
-		if s != seq {
-			t.Fatalf("Follow delivered %d after %d; want %d", s, first, seq)
-		}
-	case err := <-ended:
-		t.Fatalf("Follow ended: %v", err)
-	case <-time.After(20 * time.Second): // before the client library could notice the loss
-		t.Fatalf("sequence %d, wanted, not delivered 20 s after its append while the consumer's node is down", seq)
-	}
+	expect(seq, "wanted")
 	time.Sleep(replaceAfter) // the consumer stays silent that long after a fill
 	next := appendOne()
 	st.Want(next)
-	select {
-	case s := <-got:
-		if s != next {
-			t.Fatalf("Follow delivered %d after %d; want %d", s, seq, next)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("sequence %d, wanted, not delivered", next)
-	}
+	expect(next, "wanted")
 	// That fill replaced the silent consumer: an event nobody waits for
 	// arrives too.
-	last := appendOne()
-	select {
-	case s := <-got:
-		if s != last {
-			t.Fatalf("Follow delivered %d after %d; want %d", s, next, last)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("sequence %d, not wanted, not delivered: the silent consumer was not replaced", last)
-	}
+	expect(appendOne(), "not wanted (the silent consumer was not replaced)")
 }
 
 // consumerNode is the index of the node holding the stream's one
