@@ -60,16 +60,18 @@ func BenchmarkLeaderLossWriteStall(b *testing.B) {
 	for i := range b.N {
 		var leader int
 		var raw, ledger time.Duration
+		var where string
 		for try := 0; raw == 0 && try < 5; try++ { // bounded
 			leader = c.WaitStreamCurrent(nc, jsstore.DefaultStream)
 			leadBoth(b, c, nc, leader)
+			where = placement(js, a)
 			raw, ledger = measureStall(b, c, js, a, leader, i)
 		}
 		if raw == 0 {
 			b.Fatal("the streams' leadership kept moving before the kill")
 		}
-		b.Logf("iteration %d: node %s killed: raw publisher's first ack after %s, ledger's first create after %s (load %s)",
-			i, c.Name(leader), raw.Round(time.Millisecond), ledger.Round(time.Millisecond), loadavg())
+		b.Logf("iteration %d: node %s killed (%s): raw publisher's first ack after %s, ledger's first create after %s (load %s)",
+			i, c.Name(leader), where, raw.Round(time.Millisecond), ledger.Round(time.Millisecond), loadavg())
 		rawSum, ledgerSum, n = rawSum+raw, ledgerSum+ledger, n+1
 		worstExtra = max(worstExtra, ledger-raw)
 		c.Restart(leader)
@@ -188,4 +190,22 @@ func loadavg() string {
 	var l string
 	_, _ = fmt.Sscan(string(b), &l)
 	return l
+}
+
+// placement says where the replica's NATS connection and the LEDGER
+// stream's consumers (the projections' among them) are before a kill: a
+// kill of the node holding either costs the ledger more than the raw
+// publisher.
+func placement(js jetstream.JetStream, a *servicetest.Service) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var on []string
+	if st, err := js.Stream(ctx, jsstore.DefaultStream); err == nil {
+		for ci := range st.ListConsumers(ctx).Info() {
+			if ci.Cluster != nil {
+				on = append(on, ci.Cluster.Leader)
+			}
+		}
+	}
+	return fmt.Sprintf("replica connected to %s, consumers on %v", a.Conn().ConnectedServerName(), on)
 }
