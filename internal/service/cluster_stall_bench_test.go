@@ -101,7 +101,10 @@ func leadBoth(b *testing.B, c *natstest.ProcessCluster, nc *nats.Conn, leader in
 }
 
 // measureStall runs the two writers, stops node leader once both wrote,
-// and returns how long each waited for its first success after the stop.
+// and returns how long each waited for its first success after the stop,
+// counting only requests sent after it: a create acknowledged before the
+// kill may be answered after it (its event applied), which is no write
+// through the new leader.
 func measureStall(b *testing.B, c *natstest.ProcessCluster, js jetstream.JetStream, a *servicetest.Service, leader, iter int) (raw, ledger time.Duration) {
 	b.Helper()
 	var mu sync.Mutex
@@ -117,12 +120,13 @@ func measureStall(b *testing.B, c *natstest.ProcessCluster, js jetstream.JetStre
 				return
 			default:
 			}
+			sent := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, err := js.Publish(ctx, "raw.x", []byte("x"))
 			cancel()
 			now := time.Now()
 			mu.Lock()
-			if err == nil && !killed.IsZero() && rawOK.IsZero() {
+			if err == nil && !killed.IsZero() && sent.After(killed) && rawOK.IsZero() {
 				rawOK = now
 			}
 			mu.Unlock()
@@ -139,9 +143,10 @@ func measureStall(b *testing.B, c *natstest.ProcessCluster, js jetstream.JetStre
 				return
 			default:
 			}
+			sent := time.Now()
 			o := create(a.URL(), fmt.Sprintf("stall-%d-%d", iter, j), iter*100000+j)
 			mu.Lock()
-			if kind(o) == "ok" && !killed.IsZero() && ledgerOK.IsZero() {
+			if kind(o) == "ok" && !killed.IsZero() && sent.After(killed) && ledgerOK.IsZero() {
 				ledgerOK = o.at
 			}
 			mu.Unlock()
