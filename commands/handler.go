@@ -57,6 +57,11 @@ type Config struct {
 	// DefaultStateCacheCommandIDs.
 	StateCache           int
 	StateCacheCommandIDs int
+	// SealKey, when set, is the ID of the key the store signs appended
+	// events with (read at every command; "" when it does not sign): events
+	// are sealed for it ([events.Envelope.SealFor]), so that the store's
+	// signature does not hash them again.
+	SealKey func() string
 }
 
 // DefaultMaxAccountTokens is Unleash's PAT limit.
@@ -75,6 +80,7 @@ type Handler struct {
 	tokens     TokenIndex
 	maxAccount int
 	states     *stateCache // nil: none
+	sealKey    func() string
 
 	mu      sync.Mutex // guards entropy
 	entropy *ulid.MonotonicEntropy
@@ -103,7 +109,7 @@ func NewHandler(store EventStore, cfg Config) *Handler {
 	}
 	return &Handler{store: store, now: cfg.Now, rand: cfg.Rand, cat: cfg.Catalogue, tokens: cfg.Tokens,
 		maxAccount: cfg.MaxAccountTokens, states: newStateCache(cfg.StateCache, cfg.StateCacheCommandIDs),
-		entropy: ulid.Monotonic(cfg.Rand, 0)}
+		sealKey: cfg.SealKey, entropy: ulid.Monotonic(cfg.Rand, 0)}
 }
 
 // MaxAccountTokens is how many live personal or service-account tokens one
@@ -131,7 +137,11 @@ func (h *Handler) envelope(m Meta, id string, p events.Payload, prev string, now
 	env.Via = m.Via
 	env.Reason = m.Reason
 	env.Prev = prev
-	if err := env.Seal(); err != nil {
+	key := ""
+	if h.sealKey != nil {
+		key = h.sealKey()
+	}
+	if err := env.SealFor(key); err != nil {
 		return events.Envelope{}, err
 	}
 	return env, nil

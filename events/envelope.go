@@ -86,6 +86,9 @@ type Envelope struct {
 	payload Payload
 	// stored is the bytes Unmarshal decoded (see Stored).
 	stored []byte
+	// sealedKey is the Key that Hash was computed with by SealFor, so
+	// that Sign by that key does not hash the event again; "" otherwise.
+	sealedKey string
 }
 
 // Errors returned by the codec.
@@ -160,22 +163,41 @@ func (e *Envelope) computeHash() (string, error) {
 // UTC and every string to valid UTF-8 (see [Envelope.Clean]), and sets Hash
 // over the canonical bytes. Call it after every other field is final; a
 // previous signature is dropped ([Envelope.Sign] after Seal).
-func (e *Envelope) Seal() error {
+func (e *Envelope) Seal() error { return e.SealFor("") }
+
+// SealFor is Seal for an event that the key keyID will sign: Key is set
+// to keyID before the hash is computed (the hash covers Key), so that
+// [Envelope.Sign] by that key signs this hash without computing it again.
+// An empty keyID is Seal.
+func (e *Envelope) SealFor(keyID string) error {
 	e.stored = nil // no longer the bytes of this event
 	e.Format = FormatJCS
 	e.Time = e.Time.UTC()
-	e.Key, e.Sig = "", ""
+	e.Key, e.Sig, e.sealedKey = keyID, "", ""
 	e.Clean()
 	h, err := e.computeHash()
 	if err != nil {
 		return fmt.Errorf("seal %s: %w", e.Type, err)
 	}
-	e.Hash = h
+	e.Hash, e.sealedKey = h, keyID
 	return nil
 }
 
 // CheckHash reports ErrBadHash when Hash does not match the event's bytes.
+// For an event [Unmarshal] decoded from the plain form the ledger writes
+// (format 2, read by the [Scanner]: known members, no escapes, none twice)
+// whose decoded members are the stored ones, the hash is checked once,
+// over the stored bytes; for any other event both the fields' canonical
+// bytes and, when stored, the stored object must match it.
 func (e *Envelope) CheckHash() error {
+	if e.stored != nil && e.Format >= FormatJCS {
+		if sealed, ok := e.storedSealed(); ok {
+			if !sealed {
+				return fmt.Errorf("%w: event %s (seq %d)", ErrBadHash, e.ID, e.Sequence)
+			}
+			return nil
+		}
+	}
 	h, err := e.computeHash()
 	if err != nil {
 		return err
@@ -197,6 +219,23 @@ func (e *Envelope) CheckHash() error {
 		}
 	}
 	return nil
+}
+
+// storedSealed reads the stored bytes with a Scanner: ok when they are in
+// the plain form and the members it reads are e's (what Unmarshal decoded
+// from them), sealed when their canonical bytes hash to e.Hash.
+func (e *Envelope) storedSealed() (sealed, ok bool) {
+	s := scanners.Get().(*Scanner)
+	defer scanners.Put(s)
+	var f StoredFields
+	if !s.Scan(e.stored, &f) {
+		return false, false
+	}
+	if string(f.ID) != e.ID || string(f.Type) != e.Type || string(f.Kind) != e.AggregateKind || string(f.Aggregate) != e.AggregateID ||
+		string(f.Prev) != e.Prev || string(f.Hash) != e.Hash || string(f.Key) != e.Key || string(f.Sig) != e.Sig {
+		return false, false
+	}
+	return f.Sealed(), true
 }
 
 // VerifyChain checks that evs, the events of one aggregate in stream order,

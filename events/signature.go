@@ -33,23 +33,28 @@ type KeyRing interface {
 // Sign records s's signature of the event: Key is s.ID() and Sig the
 // base64 (standard, padded) Ed25519 signature over the ASCII hex Hash.
 // The event must be sealed in format 2 (the signature is left out of the
-// canonical bytes, the key's ID is not).
+// canonical bytes, the key's ID is not); an event sealed with
+// [Envelope.SealFor] of s.ID() is signed without hashing it again.
 func (e *Envelope) Sign(s Signer) error {
 	if e.Format < FormatJCS || e.Hash == "" {
 		return fmt.Errorf("sign %s: event %s is not sealed in format %d", e.Type, e.ID, FormatJCS)
 	}
-	e.stored = nil // no longer the bytes of this event
-	e.Key = s.ID()
-	if e.Key == "" {
+	id := s.ID()
+	if id == "" {
 		return fmt.Errorf("sign %s: the signer has no key id", e.Type)
 	}
-	// The hash covers Key, so it is computed with the signer's ID set.
-	h, err := e.computeHash()
-	if err != nil {
-		return fmt.Errorf("sign %s: %w", e.Type, err)
+	e.stored = nil // no longer the bytes of this event
+	if e.sealedKey != id || e.Key != id {
+		// The hash covers Key, so it is computed with the signer's ID
+		// set; SealFor(id) computed it already.
+		e.Key = id
+		h, err := e.computeHash()
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", e.Type, err)
+		}
+		e.Hash = h
 	}
-	e.Hash = h
-	e.Sig = base64.StdEncoding.EncodeToString(s.Sign([]byte(h)))
+	e.Sig = base64.StdEncoding.EncodeToString(s.Sign([]byte(e.Hash)))
 	return nil
 }
 

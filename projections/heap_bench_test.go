@@ -10,55 +10,10 @@ package projections_test
 //
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkHeapPerEvent$' -benchtime 1x -timeout 60m ./projections/
 
-import (
-	"fmt"
-	"testing"
-	"time"
-
-	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/storetest"
-)
+import "testing"
 
 func BenchmarkHeapPerEvent(b *testing.B) {
 	n := benchEvents()
-	exp := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
-	// build applies n events to p, made one at a time (not kept).
-	build := func(p *everyProjection) {
-		var ids, prev []string
-		for i := range n {
-			var e events.Envelope
-			switch i % 10 {
-			case 0, 1, 2, 4, 5, 7:
-				id := storetest.NewAggregateID()
-				c := storetest.TokenCreated()
-				c.Verifier = events.VerifierHex(fmt.Sprintf("default:development.%056x", i))
-				e = storetest.Event(b, id, c, "")
-				ids, prev = append(ids, id), append(prev, e.Hash)
-			case 3, 6:
-				k := len(ids) - 1
-				e = storetest.Event(b, ids[k], events.TokenExpiryChanged{New: &exp}, prev[k])
-				prev[k] = e.Hash
-			default:
-				k := len(ids) - 2
-				e = storetest.Event(b, ids[k], events.TokenRevoked{Reason: events.ReasonDeleted}, prev[k])
-				prev[k] = e.Hash
-			}
-			data, err := events.Marshal(&e)
-			if err != nil {
-				b.Fatal(err)
-			}
-			stored, err := events.Unmarshal(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			stored.Sequence = uint64(i + 1)
-			for _, x := range p.all() {
-				if err := x.Apply(stored); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	}
 	// shares drops p's projections one by one and reports what each held.
 	shares := func(b *testing.B, p *everyProjection, before uint64, prefix string) {
 		h := liveHeap()
@@ -84,7 +39,7 @@ func BenchmarkHeapPerEvent(b *testing.B) {
 	for b.Loop() {
 		before := liveHeap()
 		p := newEveryProjection(nil)
-		build(p)
+		applyLifecycles(b, p, n)
 		sections := [][]byte{p.tokens.AppendSnapshot(nil), p.dir.AppendSnapshot(nil), nil, p.tree.AppendSnapshot(nil)}
 		var err error
 		if sections[2], err = p.audit.AppendSnapshot(nil); err != nil {

@@ -130,9 +130,11 @@ func BenchmarkRestart(b *testing.B) {
 			b.StopTimer()
 			before := liveHeap()
 			b.StartTimer()
+			stop := profileWindow(b)
 			c := cpuTime()
 			kept = restart()
 			cpu += cpuTime() - c
+			stop()
 			b.StopTimer()
 			h := liveHeap()
 			heap = h - min(before, h)

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,36 +21,7 @@ func TestGuardUpstreamSeesNoClientHeaderInItsNamespace(t *testing.T) {
 	tok := l.Create(t, guardSecret, nil)
 
 	seen := make(chan http.Header, 1)
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upSrv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.Header.Clone()
-	})}
-	go func() { _ = upSrv.Serve(up) }()
-	t.Cleanup(func() { _ = upSrv.Close() })
-
-	ctx, cancel := context.WithCancel(feedtest.Ctx(t))
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--nats-url", l.URL(), "--nkey-seed", l.SeedFile, "--listen", "127.0.0.1:0",
-			"--upstream", "http://" + up.Addr().String()}, func(string) string { return "" }, io.Discard, func(a string) { addr <- a })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run = %v", err)
-		}
-	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("run = %v", err)
-	}
+	base := startGuard(t, l, seen, "")
 
 	forged := []string{
 		"X_Tokenledger_Token_Id",

@@ -27,37 +27,7 @@ func TestGuardForwardsOnlyValidTokensWithoutTheirSecret(t *testing.T) {
 	l.Revoke(t, gone)
 
 	seen := make(chan http.Header, 4)
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upSrv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.Header.Clone()
-		_, _ = io.WriteString(w, "upstream")
-	})}
-	go func() { _ = upSrv.Serve(up) }()
-	t.Cleanup(func() { _ = upSrv.Close() })
-
-	ctx, cancel := context.WithCancel(feedtest.Ctx(t))
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--nats-url", l.URL(), "--nkey-seed", l.SeedFile, "--listen", "127.0.0.1:0",
-			"--upstream", "http://" + up.Addr().String()}, func(string) string { return "" }, io.Discard, func(a string) { addr <- a })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run = %v", err)
-		}
-	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("run = %v", err)
-	}
+	base := startGuard(t, l, seen, "upstream")
 	do := func(secret string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, base+"/x", nil)
@@ -104,4 +74,42 @@ func TestGuardForwardsOnlyValidTokensWithoutTheirSecret(t *testing.T) {
 		t.Fatalf("a refused request reached the upstream: %v", h)
 	default:
 	}
+}
+
+// startGuard runs the guard against l's feed in front of an upstream that
+// sends each request's headers to seen and answers body, and returns the
+// guard's base URL. Cleanup stops both and reports a failed run.
+func startGuard(t *testing.T, l *feedtest.Ledger, seen chan<- http.Header, body string) string {
+	t.Helper()
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upSrv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		_, _ = io.WriteString(w, body)
+	})}
+	go func() { _ = upSrv.Serve(up) }()
+	t.Cleanup(func() { _ = upSrv.Close() })
+
+	ctx, cancel := context.WithCancel(feedtest.Ctx(t))
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--nats-url", l.URL(), "--nkey-seed", l.SeedFile, "--listen", "127.0.0.1:0",
+			"--upstream", "http://" + up.Addr().String()}, func(string) string { return "" }, io.Discard, func(a string) { addr <- a })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run = %v", err)
+		}
+	})
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case err := <-done:
+		t.Fatalf("run = %v", err)
+	}
+	return ""
 }

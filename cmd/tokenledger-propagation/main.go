@@ -14,6 +14,12 @@
 // creates and deletes), then:
 //
 //	TOKENLEDGER_TOKEN='<admin secret>' tokenledger-propagation --nkey-seed reader.seed --revocations 200
+//
+// or let it start a ledger of its own (this executable run as "tokenledger
+// serve" in a child process, on a fresh data dir and free loopback ports,
+// removed after the run):
+//
+//	tokenledger-propagation --spawn --listeners 10 --revocations 200
 package main
 
 import (
@@ -42,6 +48,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == serveArg {
+		if err := serveLedger(ctx, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenledger-propagation: ledger:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tokenledger-propagation:", err)
 		os.Exit(1)
@@ -56,6 +69,7 @@ type options struct {
 	revocations           int
 	timeout, maxDuration  time.Duration
 	kinds                 []string
+	spawn                 bool
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -71,11 +85,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.revocations, "revocations", 100, "revocations measured per listener count and kind")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for one revocation to reach every listener")
 	fs.DurationVar(&o.maxDuration, "max-duration", 10*time.Minute, "the whole run stops after this")
+	fs.BoolVar(&o.spawn, "spawn", false, "start a ledger of its own (a child process on a fresh data dir; --server, --nats-url, --nkey-seed and TOKENLEDGER_TOKEN are then not used)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.token = getenv("TOKENLEDGER_TOKEN")
-	if o.token == "" || o.seed == "" {
+	if !o.spawn && (o.token == "" || o.seed == "") {
 		return errors.New("TOKENLEDGER_TOKEN (an admin token) and --nkey-seed are required")
 	}
 	for _, s := range strings.Split(listeners, ",") {
@@ -96,21 +111,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.maxDuration)
 	defer cancel()
+	var child *spawned
+	if o.spawn {
+		var err error
+		if child, err = spawnLedger(ctx, &o); err != nil {
+			return err
+		}
+		defer func() {
+			if err := child.stop(); err != nil {
+				fmt.Fprintln(stderr, "tokenledger-propagation:", err)
+			}
+		}()
+	}
+	// After the table, a blank line, then the load and, with --spawn, the
+	// ledger's CPU per revocation.
+	notes := []string{"load average (1, 5, 15 min) at the start: " + loadavg()}
+	defer func() {
+		notes = append(notes, "load average at the end: "+loadavg())
+		fmt.Fprintf(stdout, "\n%s\n", strings.Join(notes, "\n"))
+	}()
 	l := &ledgerClient{base: strings.TrimSuffix(o.server, "/"), token: o.token, http: &http.Client{Timeout: 30 * time.Second}}
 
 	const row = "%9v  %-11s  %11v  %9s  %9s  %9s  %17s  %17s\n"
 	fmt.Fprintf(stdout, row, "listeners", "kind", "revocations", "p50", "p99", "max", "DELETE answer p50", "DELETE answer p99")
 	for _, kind := range o.kinds {
 		for _, n := range o.listeners {
+			cpu0 := childCPU(child)
 			lat, answered, err := measure(ctx, l, o, kind, n)
 			if err != nil {
 				return fmt.Errorf("%d %s: %w", n, kind, err)
+			}
+			if child != nil && len(lat) > 0 {
+				notes = append(notes, fmt.Sprintf("%d %s: the ledger's CPU %.0f µs per revocation (its create, lookup and DELETE included)",
+					n, kind, (childCPU(child)-cpu0)*1e6/float64(len(lat))))
 			}
 			fmt.Fprintf(stdout, row, n, kind, len(lat), ms(percentile(lat, 50)), ms(percentile(lat, 99)), ms(percentile(lat, 100)),
 				ms(percentile(answered, 50)), ms(percentile(answered, 99)))
 		}
 	}
 	return nil
+}
+
+// childCPU is the spawned ledger's CPU seconds so far (0 without one).
+func childCPU(s *spawned) float64 {
+	if s == nil {
+		return 0
+	}
+	return cpuSeconds(s.cmd.Process.Pid)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

@@ -75,7 +75,11 @@ func TestPropagationReportsOneRowPerListenerCountAndKind(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	table, notes, _ := strings.Cut(out, "\n\n")
+	if !strings.Contains(notes, "load average") {
+		t.Errorf("no load average after the table: %q", notes)
+	}
+	lines := strings.Split(strings.TrimRight(table, "\n"), "\n")
 	header := strings.Fields(lines[0])
 	if strings.Join(header, " ") != "listeners kind revocations p50 p99 max DELETE answer p50 DELETE answer p99" {
 		t.Fatalf("header %q", lines[0])

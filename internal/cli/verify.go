@@ -210,6 +210,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		return nil
 	}
 	var setupErr error
+	var kept []byte // the tree head kept beside the data dir
+	var keptFile string
 	info, err := env.ReadDataDir(ctx, dir, func(d DataDir) error {
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
@@ -228,13 +230,12 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
 		}
-		var kept []byte
 		if d.KeptFile != "" {
 			b, err := os.ReadFile(d.KeptFile)
 			if err != nil {
 				return err
 			}
-			kept = b
+			kept, keptFile = b, d.KeptFile
 		}
 		v, setupErr = verifierFor(vkey, kept, integrity.SourceKept, since)
 		return setupErr
@@ -267,7 +268,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		return rep, err
 	}
 	_ = flush()
-	r := v.Finish(info.LastSeq)
+	r := withHead(v.Finish(info.LastSeq), v.Tree(), vkey, kept, keptFile)
 	return report(rep, r, vkey), nil
 }
 

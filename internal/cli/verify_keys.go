@@ -19,6 +19,7 @@ type keyChain struct{ c *ledgerkey.Chain }
 var (
 	_ integrity.Signatures  = keyChain{}
 	_ integrity.KeyFollower = keyChain{}
+	_ integrity.Prechecker  = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -34,6 +35,10 @@ func newKeyChain(vkeys string) (keyChain, error) {
 
 // Check implements integrity.Signatures.
 func (k keyChain) Check(env *events.Envelope) error { return k.c.Check(*env) }
+
+// Precheck implements integrity.Prechecker: the hashes and signatures of a
+// run of events, on all CPUs.
+func (k keyChain) Precheck(envs []events.Envelope) { k.c.Precheck(envs) }
 
 // Covered implements integrity.KeyFollower: the checkpoint proved the
 // rotation, so its keys are learnt and the chain follows it without

@@ -69,6 +69,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		setStaleness(sw, s.staleness)
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/edge/validate" && r.URL.RawPath == "" {
+		// The route Unleash Edge calls all the time, to the handler the
+		// mux holds for it, without the mux's matching.
+		r.Pattern = edgeValidatePattern
+		s.handleEdgeValidate(sw, r)
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
 }
 

@@ -112,7 +112,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ *authz.Pri
 		}
 	}
 	if st == tokenset.Valid {
-		out = newIntrospection(t)
+		out = newIntrospection(&t)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -202,7 +202,7 @@ func (s *Server) revokeHeld(w http.ResponseWriter, r *http.Request) error {
 		return newError(http.StatusBadRequest, "UnsupportedTokenTypeError",
 			"a frontend token is public, so holding it proves nothing: an admin revokes it with DELETE /api/admin/api-tokens/{id} (unsupported_token_type)")
 	}
-	m, ok := s.holderMeta(r, t)
+	m, ok := s.holderMeta(r, &t)
 	if !ok {
 		w.WriteHeader(http.StatusOK)
 		return nil

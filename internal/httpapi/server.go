@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,10 @@ type Deps struct {
 	// time since it last knew it had applied everything stored (0 when it
 	// cannot fall behind, e.g. an embedded server). Nil: 0.
 	Staleness func() time.Duration
+	// TreeHead, when set, waits until the signed tree head kept outside
+	// the data dir covers a sequence: an acknowledged write waits for it
+	// after the projections applied the write.
+	TreeHead func(ctx context.Context, seq uint64) error
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -113,6 +118,8 @@ type Server struct {
 	// digests caches the state digest (replica.go).
 	staleness func() time.Duration
 	digests   digests
+	// treeHead: see Deps.TreeHead (nil: none).
+	treeHead func(ctx context.Context, seq uint64) error
 }
 
 // MarkStarted tells the server that start-up is complete: from now on it
@@ -141,6 +148,7 @@ func New(cfg Config, d Deps) *Server {
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
 	s.integrity = d.Integrity
 	s.staleness = d.Staleness
+	s.treeHead = d.TreeHead
 	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {

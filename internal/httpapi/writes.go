@@ -27,6 +27,11 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 		// The event is stored; only the read model lags. Say so rather than
 		// pretend the write failed.
 		s.log.Warn("projection lagging behind write", "seq", res.Seq, "err", err)
+	} else if s.treeHead != nil {
+		if err := s.treeHead(ctx, res.Seq); err != nil {
+			// Stored and applied; only its signed tree head is missing.
+			s.log.Warn("signed tree head lagging behind write", "seq", res.Seq, "err", err)
+		}
 	}
 }
 

@@ -110,6 +110,8 @@ type benchChain struct{ c *ledgerkey.Chain }
 
 func (k benchChain) Check(env *events.Envelope) error { return k.c.Check(*env) }
 
+func (k benchChain) Precheck(envs []events.Envelope) { k.c.Precheck(envs) }
+
 func (k benchChain) Covered(env *events.Envelope) error {
 	if err := k.c.Learn([]events.Envelope{*env}); err != nil {
 		return err

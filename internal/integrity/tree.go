@@ -1,8 +1,10 @@
 package integrity
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"sync"
 
@@ -56,7 +58,23 @@ func (t *Tree) Size() int64 {
 // Append adds the next record (sequence Size()+1) with its data bytes
 // exactly as stored.
 func (t *Tree) Append(data []byte) error {
-	return t.AppendHash(tlog.RecordHash(data))
+	return t.AppendHash(recordHash(data))
+}
+
+// leafHashers lends SHA-256 digests to recordHash.
+var leafHashers = sync.Pool{New: func() any { return sha256.New() }}
+
+// recordHash is tlog.RecordHash(data), SHA-256(0x00 || data), with a
+// pooled digest instead of a new one per record.
+func recordHash(data []byte) tlog.Hash {
+	h := leafHashers.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte{0})
+	h.Write(data)
+	var out tlog.Hash
+	h.Sum(out[:0])
+	leafHashers.Put(h)
+	return out
 }
 
 // AppendHash adds the next record by its leaf hash (tlog.RecordHash of

@@ -20,19 +20,21 @@ import (
 // of the ledger's token events (and of the deletions of projects,
 // environments, users and service accounts, which revoke tokens) that [FeedPublisher] writes (the ledger
 // stream stays the only truth), audit grade (no deletes, purges or
-// roll-ups), with Direct Get, and a wake-up for every event it stores: its
-// headers (Nats-Sequence, Nats-Subject, Nats-Msg-Size, Ledger-Sequence, …)
-// republished on its own subject, without the event, so that a reader
-// follows live without any server-side state of its own. The live subject
-// carries no data because any reader can make the server publish there: a
-// Direct Get answer goes to whatever reply subject the request names
-// ([IsFeedWakeUp]).
+// roll-ups), with Direct Get, and every event it stores republished on
+// its own subject (with the stream's headers: Nats-Sequence,
+// Nats-Subject, Ledger-Sequence, the signature, …), so that a reader
+// follows live without any server-side state of its own. Any reader can
+// make the server publish a stored event there too (a Direct Get answer
+// goes to whatever reply subject the request names): a follower takes a
+// live event only at the feed sequence it expects next and in the form
+// [IsFeedWakeUp] checks, and a verifier checks its signature, so such an
+// answer is at worst the stored event itself.
 //
 // The publisher publishes on FeedPublishPrefix.ledger.token.… (and
 // FeedPublishPrefix.ledger.<kind>.<id>.deleted), subjects no reader can
 // publish or subscribe to; the stream's subject transform stores each
-// event without the prefix (ledger.token.…, [feed.AllSubjects]), where its
-// wake-up is republished. (A stream that listened on FeedSubjects itself could not
+// event without the prefix (ledger.token.…, [feed.AllSubjects]), where it
+// is republished. (A stream that listened on FeedSubjects itself could not
 // republish there: nats-server refuses a republish that would feed the
 // stream again.)
 func FeedStreamConfig() jetstream.StreamConfig {
@@ -53,9 +55,22 @@ func FeedStreamConfig() jetstream.StreamConfig {
 		DenyDelete:        true,
 		DenyPurge:         true,
 		AllowDirect:       true,
-		RePublish:         &jetstream.RePublish{Source: "ledger.>", Destination: "ledger.>", HeadersOnly: true},
+		RePublish:         &jetstream.RePublish{Source: "ledger.>", Destination: "ledger.>"},
+		// Derived data: acknowledged once in the server's memory, written
+		// to disk soon after, never fsynced per event (see feedPersist).
+		PersistMode: feedPersist,
 	}
 }
+
+// feedPersist is how the feed stores its events: asynchronously. The feed
+// is a projection the publisher rebuilds from LEDGER, which alone is
+// fsynced per event: after a crash that loses the feed's unwritten tail,
+// the publisher resumes after the last event the feed kept and publishes
+// the lost ones again, in ledger order, with the same feed sequences and
+// the same signed bytes, so a reader that had read them sees the same
+// events again. Waiting for a second fsync before a reader learns of a
+// revocation would buy nothing but latency.
+const feedPersist = jetstream.AsyncPersistMode
 
 // feedIngest are the subjects the feed stream listens on: FeedPublishPrefix
 // before each of the feed's subjects (the token events and the deletions
@@ -106,14 +121,39 @@ func EnsureFeed(ctx context.Context, nc *nats.Conn, log Logger) error {
 			return fmt.Errorf("jsstore: feed: replace misconfigured stream %s: %w", FeedStream, err)
 		}
 	}
-	if _, err := js.CreateStream(ctx, want); err != nil {
-		return fmt.Errorf("jsstore: feed: create stream %s: %w", FeedStream, err)
+	// nats-server removes a deleted stream's files in the background: a
+	// create of the same name right after can find them (10049). Retry,
+	// bounded.
+	for i := 0; ; i++ {
+		_, err := js.CreateStream(ctx, want)
+		if err == nil {
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		if i >= feedCreateTries || !errors.As(err, &apiErr) || apiErr.ErrorCode != codeStreamStoreFailed {
+			return fmt.Errorf("jsstore: feed: create stream %s: %w", FeedStream, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("jsstore: feed: create stream %s: %w", FeedStream, err)
+		case <-time.After(feedCreatePause):
+		}
 	}
-	return nil
 }
 
+// How often and how far apart EnsureFeed tries to create the feed again
+// while the server still removes the files of the one it deleted.
+const (
+	feedCreateTries = 100
+	feedCreatePause = 20 * time.Millisecond
+)
+
+// codeStreamStoreFailed is JetStream's error code for a stream whose
+// store could not be created (JSStreamStoreFailedErr).
+const codeStreamStoreFailed = 10049
+
 func feedFits(got, want jetstream.StreamConfig) bool {
-	return !got.Sealed && got.MaxMsgSize == want.MaxMsgSize && got.MaxMsgsPerSubject <= 0 &&
+	return got.PersistMode == want.PersistMode && !got.Sealed && got.MaxMsgSize == want.MaxMsgSize && got.MaxMsgsPerSubject <= 0 &&
 		got.Duplicates == want.Duplicates && got.Retention == want.Retention && !got.NoAck &&
 		got.DenyDelete && got.DenyPurge && got.AllowDirect && !got.AllowRollup && !got.AllowMsgTTL &&
 		got.MaxAge == 0 && got.MaxMsgs <= 0 && got.MaxBytes <= 0 && got.Discard == jetstream.DiscardNew &&

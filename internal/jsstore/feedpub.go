@@ -221,6 +221,12 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			p.handled.Store(max(p.handled.Load(), env.Sequence))
 			return nil
 		}
+		// Encoded and signed while the projections check the event: the
+		// work is off the path from the ledger's append to the readers.
+		msg, err := feedMessage(&env, p.Key)
+		if err != nil {
+			return err
+		}
 		if p.Verified != nil {
 			if err := p.Verified(ctx, env.Sequence); err != nil {
 				return fmt.Errorf("jsstore: feed publisher: ledger sequence %d not accepted by the ledger: %w", env.Sequence, err)
@@ -235,7 +241,7 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			p.handled.Store(env.Sequence)
 			return nil
 		}
-		next, err := publishFeedEvent(ctx, js, at.feed, &env, p.Key)
+		next, err := publishFeedMessage(ctx, js, at.feed, msg, env.Sequence)
 		if err == nil {
 			at = feedPosition{feed: next, ledger: env.Sequence}
 			p.last.Store(at.ledger)
@@ -267,22 +273,29 @@ func fedToReaders(env *events.Envelope) bool {
 // carries.
 const feedTokenPrefix = "ledger.token."
 
-// publishFeedEvent publishes env's feed copy expecting the feed to end at
-// last, and returns the copy's feed sequence (a duplicate's included).
-func publishFeedEvent(ctx context.Context, js jetstream.JetStream, last uint64, env *events.Envelope, key FeedKey) (uint64, error) {
+// feedMessage is env's feed copy as published: the envelope, its ledger
+// sequence and, with key, its signature.
+func feedMessage(env *events.Envelope, key FeedKey) (*nats.Msg, error) {
 	data, err := json.Marshal(NewFeedEnvelope(env))
 	if err != nil {
-		return 0, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
+		return nil, fmt.Errorf("jsstore: feed publisher: encode event at ledger sequence %d: %w", env.Sequence, err)
 	}
-	seq := strconv.FormatUint(env.Sequence, 10)
 	msg := nats.NewMsg(FeedPublishPrefix + "." + env.Subject())
 	msg.Data = data
-	msg.Header.Set(LedgerSequenceHeader, seq)
+	msg.Header.Set(LedgerSequenceHeader, strconv.FormatUint(env.Sequence, 10))
 	if key != nil {
 		stored := env.Subject() // the subject transform stores it without the prefix
 		msg.Header.Set(feed.KeyHeader, key.ID())
 		msg.Header.Set(feed.SignatureHeader, base64.StdEncoding.EncodeToString(key.Sign(feed.SignedBytes(stored, env.Sequence, data))))
 	}
+	return msg, nil
+}
+
+// publishFeedMessage publishes msg, the feed copy of the ledger event at
+// ledgerSeq, expecting the feed to end at last, and returns the copy's
+// feed sequence (a duplicate's included).
+func publishFeedMessage(ctx context.Context, js jetstream.JetStream, last uint64, msg *nats.Msg, ledgerSeq uint64) (uint64, error) {
+	seq := strconv.FormatUint(ledgerSeq, 10)
 	pctx, cancel := context.WithTimeout(ctx, feedRequestWait)
 	defer cancel()
 	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID("ledger-"+seq), jetstream.WithExpectLastSequence(last),

@@ -22,9 +22,11 @@ func (s *Store) SetSigner(signer events.Signer) {
 }
 
 // signBatch signs each event of batch with the store's signer, in order.
-// Signing sets the event's key and so changes its hash: a later event of
-// the batch that links to the old hash (Prev) is relinked to the new one
-// before it is signed, so every aggregate's chain stays intact.
+// An event sealed for the signer's key ([events.Envelope.SealFor], what the
+// command handler does) keeps its hash. Any other event gets the key and so
+// a new hash: a later event of the batch that links to the old hash (Prev)
+// is relinked to the new one and sealed again before it is signed, so
+// every aggregate's chain stays intact.
 func (s *Store) signBatch(batch []commands.Append) error {
 	box := s.signer.Load()
 	if box == nil {
@@ -35,6 +37,9 @@ func (s *Store) signBatch(batch []commands.Append) error {
 		env := &batch[i].Event
 		if h, ok := relinked[env.Prev]; ok && env.Prev != "" {
 			env.Prev = h
+			if err := env.SealFor(box.s.ID()); err != nil {
+				return fmt.Errorf("jsstore: append: %w", err)
+			}
 		}
 		old := env.Hash
 		if err := env.Sign(box.s); err != nil {
@@ -48,4 +53,14 @@ func (s *Store) signBatch(batch []commands.Append) error {
 		}
 	}
 	return nil
+}
+
+// SignerID is the ID of the key the store signs appended events with, ""
+// when it does not sign: the command handler seals events for it
+// ([events.Envelope.SealFor]) so that they are hashed once.
+func (s *Store) SignerID() string {
+	if box := s.signer.Load(); box != nil {
+		return box.s.ID()
+	}
+	return ""
 }

@@ -136,40 +136,49 @@ func TestChain(t *testing.T) {
 		{"rotation_naming_another_previous", []step{{rev, own}, {rotation(mallory, mallory), own}}, 2, events.TamperForged, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var evs []events.Envelope
-			for i, s := range tt.steps {
-				var signer events.Signer
-				if s.k != nil {
-					signer = s.k
-				}
-				evs = append(evs, chainEvent(t, uint64(i+1), s.p, signer))
+		for _, pre := range []bool{false, true} {
+			name := tt.name
+			if pre {
+				name += "/prechecked" // Precheck changes no outcome
 			}
-			c, err := ledgerkey.NewChain(own.VerifierKey())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Learn(evs); err != nil {
-				t.Fatal(err)
-			}
-			var got *events.TamperError
-			for _, e := range evs {
-				if err := c.Check(e); err != nil {
-					if got = events.AsTamper(err); got == nil {
-						t.Fatalf("seq %d: %v, want a TamperError", e.Sequence, err)
+			t.Run(name, func(t *testing.T) {
+				var evs []events.Envelope
+				for i, s := range tt.steps {
+					var signer events.Signer
+					if s.k != nil {
+						signer = s.k
 					}
-					break
+					evs = append(evs, chainEvent(t, uint64(i+1), s.p, signer))
 				}
-			}
-			switch {
-			case tt.badSeq == 0 && got != nil:
-				t.Fatalf("honest chain refused: %v", got)
-			case tt.badSeq != 0 && (got == nil || got.Seq != tt.badSeq || got.Kind != tt.badKind):
-				t.Fatalf("got %v, want %s at %d", got, tt.badKind, tt.badSeq)
-			case tt.wantLast != nil && c.CurrentID() != tt.wantLast.ID():
-				t.Fatalf("current key %s, want %s", c.CurrentID(), tt.wantLast.ID())
-			}
-		})
+				c, err := ledgerkey.NewChain(own.VerifierKey())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Learn(evs); err != nil {
+					t.Fatal(err)
+				}
+				if pre {
+					c.Precheck(evs)
+				}
+				var got *events.TamperError
+				for _, e := range evs {
+					if err := c.Check(e); err != nil {
+						if got = events.AsTamper(err); got == nil {
+							t.Fatalf("seq %d: %v, want a TamperError", e.Sequence, err)
+						}
+						break
+					}
+				}
+				switch {
+				case tt.badSeq == 0 && got != nil:
+					t.Fatalf("honest chain refused: %v", got)
+				case tt.badSeq != 0 && (got == nil || got.Seq != tt.badSeq || got.Kind != tt.badKind):
+					t.Fatalf("got %v, want %s at %d", got, tt.badKind, tt.badSeq)
+				case tt.wantLast != nil && c.CurrentID() != tt.wantLast.ID():
+					t.Fatalf("current key %s, want %s", c.CurrentID(), tt.wantLast.ID())
+				}
+			})
+		}
 	}
 }
 

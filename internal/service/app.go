@@ -156,7 +156,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
-	m.Runner.Verify = chain.Check // only events the ledger signed reach the projections
+	m.Runner.Verify = chain.Check      // only events the ledger signed reach the projections
+	m.Runner.Precheck = chain.Precheck // the replay's signatures checked on all CPUs
 	// … each in its place in its aggregate's chain (a replayed copy is not).
 	m.Runner.Chains = m.chains
 	// Appends are observed for the metrics; m.api is set below, before
@@ -180,7 +181,8 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		staleness = m.watch.staleness
 	}
-	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens}})
+	m.Commands = commands.NewHandler(appender, commands.Config{Now: m.Config.Now, Catalogue: readModels{m.Dir, m.Tokens}, Tokens: readModels{m.Dir, m.Tokens},
+		SealKey: m.Store.SignerID})
 	tel, err := m.telemetry(ctx)
 	if err != nil {
 		return err
@@ -213,7 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.Store, Store: m.Store, Health: health, Log: m.log, Telemetry: tel,
-			Integrity: m.checkpoints, Staleness: staleness})
+			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {
@@ -233,6 +235,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.checkpoints.start(); err != nil {
 		return err
 	}
+	m.startTreeHead(bg)
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
 	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
 		return fmt.Errorf("create default project and environments: %w", err)
@@ -453,6 +456,7 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.finalCheckpoint()
+	m.closeTreeHead()
 	m.finalSnapshot()
 	if m.cancel != nil {
 		m.cancel()

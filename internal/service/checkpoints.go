@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -50,7 +49,10 @@ type checkpoints struct {
 	every    uint64
 	interval time.Duration
 	keep     string // file holding the latest signed checkpoint; "" for none
-	now      func() time.Time
+	// head, when set, keeps a signed tree head of every applied event in
+	// keep, which then holds no checkpoint of its own (the head is newer).
+	head *treeHead
+	now  func() time.Time
 
 	begun   time.Time   // when start ran
 	mu      sync.Mutex  // one checkpoint at a time
@@ -105,37 +107,15 @@ func (c *checkpoints) start() error {
 	return nil
 }
 
-// checkKept checks that the stream extends the checkpoint kept beside the
-// data dir.
+// checkKept checks that the stream extends the signed tree head (or
+// checkpoint) kept beside the data dir; the leaves beside it name the
+// first record that differs.
 func (c *checkpoints) checkKept() error {
 	if c.keep == "" {
 		return nil
 	}
-	b, err := os.ReadFile(c.keep)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("kept checkpoint %s: %w", c.keep, err)
-	}
-	kept, err := integrity.OpenCheckpoint(b, c.keys)
-	if err != nil {
-		return fmt.Errorf("kept checkpoint %s: %w", c.keep, err)
-	}
-	size := c.proj.Tree().Size()
-	if kept.Size > size {
-		return fmt.Errorf("%w: the stream ends at sequence %d, but the checkpoint kept in %s signs %d records: the stream was truncated (run tokenledger verify)",
-			integrity.ErrTampered, size, c.keep, kept.Size)
-	}
-	root, err := c.proj.Tree().Root(kept.Size)
-	if err != nil {
-		return err
-	}
-	if root != kept.Root {
-		return fmt.Errorf("%w: records 1 to %d do not hash to the root of the checkpoint kept in %s: the stream was rewritten (run tokenledger verify)",
-			integrity.ErrTampered, kept.Size, c.keep)
-	}
-	return nil
+	_, _, cp, _ := c.proj.LastCheckpoint()
+	return checkHeadFile(c.proj.Tree(), c.keep, c.keys, cp.Size)
 }
 
 // run appends checkpoints until ctx is done.
@@ -217,8 +197,10 @@ func (c *checkpoints) checkpoint(ctx context.Context) error {
 			return fmt.Errorf("append checkpoint of %d records: %w", last, err)
 		}
 		c.latest.Store(&signedCheckpoint{cp: cp, signed: signed, at: now})
-		if err := c.keepNote(signed); err != nil {
-			c.log.Error("could not keep the latest checkpoint beside the data dir", "file", c.keep, "err", err)
+		if c.head == nil { // else the tree head covers the checkpoint event once it is applied
+			if err := c.keepNote(signed); err != nil {
+				c.log.Error("could not keep the latest checkpoint beside the data dir", "file", c.keep, "err", err)
+			}
 		}
 		c.log.Debug("checkpoint appended", "size", last, "seq", last+1)
 		return nil

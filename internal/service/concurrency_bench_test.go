@@ -3,7 +3,7 @@ package service_test
 // Benchmarks of issue 16's concurrency goals. Each benchmark runs b.N
 // operations of ours and b.N of its peer, alternating in 10 slices so that
 // both see the same neighbours on a shared machine, and reports each
-// side's ops/s, p50/p99 latency (ms) and process CPU per operation (the
+// side's ops/s, p50/p99 latency (ms) and their ratio, and process CPU per operation (the
 // clients' included: both sides run in this process), and the ratio of
 // ops/s ours/peer:
 //
@@ -96,6 +96,7 @@ func compare(b *testing.B, ours, peer *side) {
 		b.ReportMetric(float64(len(s.lat))/s.elapsed.Seconds(), s.name+"_ops/s")
 		b.ReportMetric(ms(0.50), s.name+"_p50_ms")
 		b.ReportMetric(ms(0.99), s.name+"_p99_ms")
+		b.ReportMetric(ms(0.99)/ms(0.50), s.name+"_p99/p50")
 		b.ReportMetric(float64(s.cpu.Microseconds())/float64(len(s.lat)), s.name+"_cpu_µs/op")
 	}
 	b.ReportMetric((float64(len(ours.lat))/ours.elapsed.Seconds())/(float64(len(peer.lat))/peer.elapsed.Seconds()), "ratio")

@@ -98,6 +98,12 @@ type Config struct {
 	// there are new events, and on shutdown.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
+	// TreeHead is the file of the signed tree head (--tree-head), written
+	// after every applied event and checked at start; "" is
+	// "<DataDir>.checkpoint" with the embedded server, none with NATSURL.
+	TreeHead string
+	// noTreeHead turns the signed tree head off (benchmarks compare).
+	noTreeHead bool
 
 	// Projection snapshots: written every SnapshotEvery events or
 	// SnapshotInterval (when there are new events) and at shutdown to
@@ -258,6 +264,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			c.SnapshotInterval = d
 			return nil
 		})
+	def("tree-head", "TREE_HEAD", "<data-dir>.checkpoint", "`file` of the signed tree head, written after every event the ledger applies and checked at start (with --nats-url: none unless set)",
+		str(&c.TreeHead))
 	def("signing-key", "SIGNING_KEY", "<data-dir>.signing-key", "`file` of the ledger's Ed25519 signing key (a signed-note signer key, mode 0600), outside the data dir; generated on first start",
 		str(&c.SigningKey))
 	// Not an environment twin: left set, it would rotate at every start.

@@ -17,7 +17,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/natstest"
 	"github.com/tokenledger/tokenledger/internal/service"
@@ -159,29 +158,7 @@ func TestForgedAdminTokenWrittenOfflineNeverAuthenticates(t *testing.T) {
 // stops it, returning the sequence.
 func publishOffline(t *testing.T, dir, subject string, data []byte) uint64 {
 	t.Helper()
-	cfg := jsstore.DefaultEmbedded(dir)
-	cfg.SyncAlways = false
-	cfg.OwnerPassword, cfg.FeedPassword = "attacker", "attacker-feed"
-	srv, err := jsstore.StartEmbedded(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(jsstore.OwnerUser, "attacker"), nats.InProcessServer(srv),
-		nats.CustomInboxPrefix(jsstore.OwnerInboxPrefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := js.Publish(context.Background(), subject, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ack.Sequence
+	return publishOfflineMsg(t, dir, &nats.Msg{Subject: subject, Data: data})
 }
 
 // waitStopped waits until the projections stopped (bounded).

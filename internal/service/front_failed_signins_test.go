@@ -22,7 +22,7 @@ import (
 // server checks another password.
 func TestFrontLimitsFailedSignInsPerAddress(t *testing.T) {
 	const attempts = 80 // the HTTP side's default burst is 50
-	s := startWithReaders(t, "", withDefaultUnauthLimits(t))
+	s := startWithReaders(t, "", withBurstOnlyUnauthLimits(t))
 	u, err := url.Parse(s.NATSURL())
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestFrontLimitsFailedSignInsPerAddress(t *testing.T) {
 // refused, and its wrong-password neighbour's refusal names the limit.
 func TestFrontDoesNotChargeSuccessfulSignIns(t *testing.T) {
 	const signIns = 80 // more than the default burst of 50
-	s := startWithReaders(t, "", withDefaultUnauthLimits(t))
+	s := startWithReaders(t, "", withBurstOnlyUnauthLimits(t))
 	u, err := url.Parse(s.NATSURL())
 	if err != nil {
 		t.Fatal(err)
@@ -98,12 +98,15 @@ func TestFrontDoesNotChargeSuccessfulSignIns(t *testing.T) {
 	t.Fatalf("%d wrong passwords from one address were all checked", signIns)
 }
 
-// withDefaultUnauthLimits gives a test service the --unauth-rate and
-// --unauth-burst an operator gets by default (the test kit turns them off).
-func withDefaultUnauthLimits(t *testing.T) func(*service.Config) {
+// withBurstOnlyUnauthLimits gives a test service the --unauth-burst an
+// operator gets by default (the test kit turns the limits off) with a
+// refill rate of one failure in 100 s: the tests count on the burst, and at
+// the default 5 per second a loaded machine, where each bcrypt check takes
+// long, refilled the bucket as fast as the test spent it.
+func withBurstOnlyUnauthLimits(t *testing.T) func(*service.Config) {
 	d, err := service.ParseConfig(nil, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(c *service.Config) { c.UnauthRate, c.UnauthBurst = d.UnauthRate, d.UnauthBurst }
+	return func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.01, d.UnauthBurst }
 }

@@ -12,16 +12,20 @@ import (
 )
 
 // newCheckpoints builds the checkpointer with the ledger key setUpSigning
-// loaded. The checkpoint kept beside the data dir exists only with the
-// embedded server (an external cluster's data dir is not ours).
+// loaded. The checkpoint kept beside the data dir, the signed tree head,
+// exists with the embedded server, and with an external cluster (whose
+// data dir is not ours) when --tree-head names its file.
 func (m *Main) newCheckpoints() error {
-	keep := ""
-	if m.nats != nil {
+	keep := m.Config.TreeHead
+	if keep == "" && m.nats != nil {
 		keep = defaultKeptCheckpoint(m.Config.DataDir)
 	}
 	c, err := newCheckpoints(m.log, m.Store, m.Runner, m.Integrity, m.key, m.Config.CheckpointEvery, m.Config.CheckpointInterval, keep, m.Config.Now)
 	if err != nil {
 		return err
+	}
+	if keep != "" && !m.Config.noTreeHead {
+		c.head = newTreeHead(m.log, m.Runner, m.Integrity, m.key, keep)
 	}
 	m.checkpoints = c
 	return nil

@@ -63,7 +63,11 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	if err := chain.Learn(rotations); err != nil {
 		return nil, err
 	}
-	m.Store.SetSigner(key)
+	// The projections do not verify again the signatures this process
+	// makes (they still hash each event's stored bytes).
+	own := ledgerkey.NewOwn(0)
+	chain.SkipOwn(own)
+	m.Store.SetSigner(own.Signer(key))
 	m.key = key
 	m.log.Info("ledger signing key", "key_file", file, "verifier_key", key.VerifierKey(), "key_id", key.ID())
 	return chain, nil

@@ -217,31 +217,10 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 	}
 	// Tamper evidence is kept: every record 1..S as stored must be the
 	// leaf the snapshot's tree holds, under its event's subject (raw bytes
-	// hashed, only the identity members decoded;
-	// one ordered consumer, the fastest read of a dense run).
-	// A record edited, deleted, reordered or renumbered while the ledger
-	// was stopped discards the snapshot, and the full replay names it as
-	// it always did.
-	next := uint64(1)
-	err = s.store.RecordRange(ctx, 1, seq, func(sq uint64, subject string, data []byte) error {
-		if sq != next {
-			return fmt.Errorf("sequence %d is missing", next)
-		}
-		next++
-		if want, err := ps.integrity.Tree().LeafHash(sq); err != nil || tlog.RecordHash(data) != want {
-			return fmt.Errorf("the record at sequence %d is not the one the snapshot's tree holds", sq)
-		}
-		// The tree covers the bytes, not the subject: a record moved to
-		// another subject is a byte edit of the stored record too.
-		if f := misfiledRecord(sq, subject, data); f != nil {
-			return fmt.Errorf("%s", f.Detail)
-		}
-		return nil
-	})
-	if err == nil && next != seq+1 {
-		err = fmt.Errorf("the stream holds records up to %d, the snapshot %d", next-1, seq)
-	}
-	if err != nil {
+	// hashed, only the identity members decoded). A record edited,
+	// deleted, reordered or renumbered while the ledger was stopped
+	// discards the snapshot, and the full replay names it as it always did.
+	if err := checkRecords(ctx, s.store, seq, ps.integrity.Tree()); err != nil {
 		return nil, fail("the stream does not match it: %v", err)
 	}
 	if err := chain.Resume(vkey, firstSigned); err != nil {

@@ -1,8 +1,11 @@
 package directory
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -15,8 +18,10 @@ const snapshotVersion = 1
 // AppendSnapshot appends the Directory's whole state at
 // [Directory.LastApplied] to b in the compact binary form
 // [Directory.RestoreSnapshot] reads: users, service accounts and roles in
-// creation order, projects with their members, environments. The
-// encoding is not authenticated: whoever stores it must.
+// creation order, projects (by id) with their members (by kind and id),
+// environments (by name). The encoding is deterministic, so it is also
+// what [Directory.Digest] hashes. It is not authenticated: whoever stores
+// it must.
 func (d *Directory) AppendSnapshot(b []byte) []byte {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -56,21 +61,26 @@ func (d *Directory) AppendSnapshot(b []byte) []byte {
 		w.Bool(r.Deleted)
 	}
 	w.Uint(uint64(len(d.projects)))
-	for _, p := range d.projects {
+	for _, id := range slices.Sorted(maps.Keys(d.projects)) {
+		p := d.projects[id]
 		w.Str(p.ID)
 		w.Str(p.Name)
 		w.Str(p.Description)
 		w.Time(p.CreatedAt)
 		w.Bool(p.Deleted)
-		w.Uint(uint64(len(p.Members)))
-		for m, role := range p.Members {
+		members := slices.SortedFunc(maps.Keys(p.Members), func(a, b events.Owner) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+		})
+		w.Uint(uint64(len(members)))
+		for _, m := range members {
 			w.Str(m.Kind)
 			w.Str(m.ID)
-			w.Str(role)
+			w.Str(p.Members[m])
 		}
 	}
 	w.Uint(uint64(len(d.envs)))
-	for _, e := range d.envs {
+	for _, name := range slices.Sorted(maps.Keys(d.envs)) {
+		e := d.envs[name]
 		w.Str(e.Name)
 		w.Str(e.Type)
 		w.Time(e.CreatedAt)

@@ -19,10 +19,11 @@
 // revocations needs the created events too: a revocation names the token's
 // id, not its verifier.
 //
-// A reader follows with [Follow]: the live subject carries headers only (a
-// wake-up, see [IsWakeUp]), and every event is read with Direct Get
-// batches from the next sequence, so none is missed or applied twice and
-// the reader keeps no state on the server. [Event.Envelope] turns a feed
+// A reader follows with [Follow]: the feed republishes every event on its
+// subject as it stores it, and a follower takes such a live event (see
+// [IsWakeUp]) only at the feed sequence it expects next; otherwise it reads
+// with Direct Get batches from the next sequence, so none is missed or
+// applied twice and the reader keeps no state on the server. [Event.Envelope] turns a feed
 // event into the [events.Envelope] the projections apply (its Sequence is
 // the ledger sequence). projections/verifier builds the token set from it.
 package feed

@@ -24,20 +24,24 @@ const (
 	batchSize = 256
 )
 
-// IsWakeUp reports whether m, received on one of [AllSubjects], has the form of the
-// feed's republished wake-up: no data, the stored subject and the message
-// size in headers, the subject it arrived on equal to the stored one, and
-// no Nats-Num-Pending. Any reader can send a Direct Get with a reply
-// subject there, and JetStream publishes the answer there to every
-// subscriber of the reader's account: such a message carries the event's
-// data (and a batch answer Nats-Num-Pending), so it fails this check. Even
-// a wake-up is only a hint that the feed may have grown: read the events
-// with Direct Get ([Follow]), never from a live message.
+// IsWakeUp reports whether m, received on one of [AllSubjects], has the
+// form of a message the feed stream republished when it stored an event:
+// the stored subject in a header equal to the subject it arrived on, the
+// feed's sequence, no Nats-Num-Pending, and either the stored event as
+// data (a feed of this version republishes it) or no data and
+// Nats-Msg-Size (older versions republished headers only). Any reader can
+// send a Direct Get with a reply subject there, and JetStream publishes
+// the answer there to every subscriber of the reader's account: a batch
+// answer carries Nats-Num-Pending and fails this check; a single answer
+// named after another subject than the event's fails it too; one that
+// names the event's own subject is the stored event itself. Treat such a
+// message as what it says only at the feed sequence a follower expects
+// next ([Follower] does), and check its signature ([Keys.Check]).
 func IsWakeUp(m *nats.Msg) bool {
 	h := m.Header
-	return len(m.Data) == 0 && h != nil && h.Get(jetstream.StreamHeader) == Stream &&
-		h.Get(jetstream.SubjectHeader) == m.Subject && h.Get("Nats-Msg-Size") != "" &&
-		h.Get(jetstream.SequenceHeader) != "" && h.Get(directget.NumPendingHeader) == ""
+	return h != nil && h.Get(jetstream.StreamHeader) == Stream &&
+		h.Get(jetstream.SubjectHeader) == m.Subject && h.Get(jetstream.SequenceHeader) != "" &&
+		h.Get(directget.NumPendingHeader) == "" && (len(m.Data) == 0) == (h.Get("Nats-Msg-Size") != "")
 }
 
 // Follow calls fn, in order and without gaps, for every event of [Stream]
@@ -49,10 +53,11 @@ func Follow(ctx context.Context, nc *nats.Conn, from uint64, fn func(Event) erro
 }
 
 // Follower follows the feed with a reader's permissions only, leaving no
-// state on the server: the live messages only wake it up (and only those
-// of [IsWakeUp]'s form: a forged one costs no request); every event is
-// read with Direct Get batches from the next sequence, so none is missed
-// or delivered twice.
+// state on the server. A live message ([IsWakeUp]'s form: a forged one
+// costs nothing) that carries the event at the very feed sequence the
+// follower expects next is delivered as it came; any other wakes it up,
+// and it reads the feed with Direct Get batches from the next sequence,
+// so no event is missed or delivered twice.
 type Follower struct {
 	// Conn is the reader's connection.
 	Conn *nats.Conn
@@ -91,9 +96,17 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 		wait = DefaultRequestWait
 	}
 	wake := make(chan struct{}, 1)
+	live := make(chan *nats.Msg, liveBuffer)
 	onWake := func(m *nats.Msg) {
 		if !IsWakeUp(m) {
 			return
+		}
+		if len(m.Data) > 0 {
+			select {
+			case live <- m:
+				return
+			default: // full: read the feed instead
+			}
 		}
 		select {
 		case wake <- struct{}{}:
@@ -112,8 +125,8 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 	}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
-	for {
-		for { // catch up
+	for read := true; ; {
+		for read { // catch up
 			asked := time.Now()
 			rctx, cancel := context.WithTimeout(ctx, wait)
 			msgs, err := directget.Batch(rctx, nc, "$JS.API.", Stream, "", next, batchSize)
@@ -132,10 +145,7 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 				if m.Sequence < next {
 					continue
 				}
-				ls, _ := strconv.ParseUint(m.Header.Get(LedgerSequenceHeader), 10, 64)
-				ev := Event{Sequence: m.Sequence, LedgerSequence: ls, Subject: m.Subject, Data: m.Data,
-					KeyID: m.Header.Get(KeyHeader), Signature: m.Header.Get(SignatureHeader)}
-				if err := fn(ev); err != nil {
+				if err := fn(event(m.Sequence, m.Subject, m.Header, m.Data)); err != nil {
 					return err
 				}
 				next = m.Sequence + 1
@@ -147,14 +157,60 @@ func (f *Follower) Run(ctx context.Context, fn func(Event) error) error {
 				break
 			}
 		}
+		read = true
+		// The poll first, so that a steady stream of live events never
+		// keeps the follower from reading the feed to its end (CaughtUp,
+		// a verifier's staleness bound); then a live event waiting, before
+		// a wake-up (a heartbeat's, say) that arrives with it makes the
+		// follower ask for what it already holds.
+		var m *nats.Msg
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		case <-f.Wake:
 		case <-tick.C:
+			continue
+		default:
+		}
+		select {
+		case m = <-live:
+		default:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case m = <-live:
+			case <-wake:
+			case <-f.Wake:
+			case <-tick.C:
+			}
+		}
+		if m == nil {
+			continue
+		}
+		// The event the server republished as it stored it: at the
+		// sequence expected next it is delivered without a request; one
+		// already delivered needs nothing; after a gap, read.
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		switch {
+		case err != nil:
+		case seq < next:
+			read = false
+		case seq == next:
+			if err := fn(event(seq, m.Subject, m.Header, m.Data)); err != nil {
+				return err
+			}
+			next = seq + 1
+			read = false
 		}
 	}
+}
+
+// liveBuffer is how many live events a follower holds while it applies
+// others; past it, a live message only wakes it up.
+const liveBuffer = 256
+
+// event is the feed event stored at seq on subject.
+func event(seq uint64, subject string, h nats.Header, data []byte) Event {
+	ls, _ := strconv.ParseUint(h.Get(LedgerSequenceHeader), 10, 64)
+	return Event{Sequence: seq, LedgerSequence: ls, Subject: subject, Data: data,
+		KeyID: h.Get(KeyHeader), Signature: h.Get(SignatureHeader)}
 }
 
 func (f *Follower) caughtUp(at time.Time) {

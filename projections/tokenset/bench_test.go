@@ -68,7 +68,8 @@ func benchBuild(b *testing.B) {
 	})
 }
 
-// BenchmarkVerify verifies known secrets of a 100,000-token set.
+// BenchmarkVerify verifies known secrets of a 100,000-token set with
+// Set.Check (the token by value, as the HTTP server verifies).
 func BenchmarkVerify(b *testing.B) {
 	s, orders, _ := benchSet(b)
 	now := at(1)
@@ -77,7 +78,7 @@ func BenchmarkVerify(b *testing.B) {
 			secrets := o.secrets
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+				if _, st := s.Check(secrets[i%len(secrets)], now); st != tokenset.Valid {
 					b.Fatal(st)
 				}
 			}
@@ -137,7 +138,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(worker.Add(1)) * 7777
 				for pb.Next() {
-					if _, st := s.VerifyAt(secrets[i%len(secrets)], now); st != tokenset.Valid {
+					if _, st := s.Check(secrets[i%len(secrets)], now); st != tokenset.Valid {
 						b.Error(st)
 						return
 					}
@@ -195,5 +196,34 @@ func BenchmarkApply(b *testing.B) {
 		if err := s.Apply(e); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkVerifyScope is BenchmarkVerify followed by what /edge/validate
+// reads of the token it gets: type, environment and project scope. The
+// reads are part of the cost whether the token set hands out a pointer or
+// a copy.
+func BenchmarkVerifyScope(b *testing.B) {
+	s, orders, _ := benchSet(b)
+	now := at(1)
+	for _, o := range orders {
+		b.Run(o.name, func(b *testing.B) {
+			secrets := o.secrets
+			n := 0
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				t, st := s.Check(secrets[i%len(secrets)], now)
+				if st != tokenset.Valid {
+					b.Fatal(st)
+				}
+				n += len(t.Type) + len(t.Environment) + len(t.Projects) + len(t.Projects[0])
+				if t.AllProjects {
+					n++
+				}
+			}
+			if n == 0 {
+				b.Fatal("no scope read")
+			}
+		})
 	}
 }

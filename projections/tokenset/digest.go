@@ -24,9 +24,10 @@ func (s *Set) Digest() string {
 	var d digest.Buffer
 	d.Str(digestVersion)
 	d.Uint(s.last)
-	d.Uint(uint64(len(s.all)))
-	for _, e := range s.all {
-		t := e.t
+	d.Uint(uint64(s.recs.n))
+	for i := range s.recs.n {
+		tok := s.token(i)
+		t := &tok
 		d.Str(t.ID)
 		d.Str(t.Type)
 		d.Str(t.Name)

@@ -2,10 +2,15 @@ package tokenset
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -25,26 +30,25 @@ var ErrCorrupt = errors.New("token set cannot apply event")
 //
 // A Set is safe for concurrent use: any number of goroutines may verify and
 // look up tokens while one goroutine applies events. Readers never see a
-// half-applied event. Verification takes no lock (see vindex); the other
-// lookups share a sync.RWMutex with Apply.
+// half-applied event. Verification takes no lock (see vindex and rec); the
+// other lookups share a sync.RWMutex with Apply.
 type Set struct {
-	vx vindex // verifier → current token; read without s.mu
+	vx    vindex      // verifier → record; read without s.mu
+	recs  column[rec] // the tokens in CreatedSeq order; read without s.mu
+	blobs arena       // their ids, names and hints
+	in    interned    // values shared across tokens
 
 	mu   sync.RWMutex
 	last uint64
 
-	// The management indexes hold entries, which stay put while the token
-	// in them is replaced by each event (tokens are immutable once
-	// published, for the lock-free vindex).
-	byID      map[string]*entry
-	bySeq     map[uint64]*entry
-	byName    map[string][]*entry       // in CreatedSeq order; names never change
-	byOwner   map[events.Owner][]*entry // in CreatedSeq order; owners never change
-	byProject map[string]map[*entry]struct{}
+	seed      maphash.Seed
+	byID      hindex              // hash of the id
+	byName    hindex              // hash of the name → newest token of that name
+	ownerHead []uint32            // owner index → newest token of that owner (index+1)
+	byProject map[uint32][]uint32 // project (in.strs) → tokens listing it, ascending
 	// pending holds the tokens that may still expire: not revoked, with an
 	// ExpiresAt and no token.expired recorded for it.
-	pending map[*entry]struct{}
-	all     []*entry // in CreatedSeq order
+	pending map[uint32]struct{}
 
 	// The deleted scopes and owners, in stream order, and the not-revoked
 	// tokens that still name one of them (stale: to be revoked or narrowed
@@ -52,30 +56,26 @@ type Set struct {
 	deletedProjects map[string]bool
 	deletedEnvs     map[string]bool
 	deletedOwners   map[events.Owner]bool
-	stale           map[*entry]struct{}
-
-	in interner // values shared across tokens
+	stale           map[uint32]struct{}
 }
-
-// entry is a token's place in the management indexes. t is its current
-// version, replaced (never mutated) under Set.mu.
-type entry struct{ t *Token }
 
 // New returns an empty Set.
 func New() *Set {
-	return &Set{
-		byID:      map[string]*entry{},
-		bySeq:     map[uint64]*entry{},
-		byName:    map[string][]*entry{},
-		byOwner:   map[events.Owner][]*entry{},
-		byProject: map[string]map[*entry]struct{}{},
-		pending:   map[*entry]struct{}{},
+	s := &Set{}
+	s.init()
+	return s
+}
 
-		deletedProjects: map[string]bool{},
-		deletedEnvs:     map[string]bool{},
-		deletedOwners:   map[events.Owner]bool{},
-		stale:           map[*entry]struct{}{},
-	}
+func (s *Set) init() {
+	s.in.init()
+	s.seed = maphash.MakeSeed()
+	s.byID, s.byName, s.ownerHead = hindex{}, hindex{}, nil
+	s.byProject = map[uint32][]uint32{}
+	s.pending = map[uint32]struct{}{}
+	s.deletedProjects = map[string]bool{}
+	s.deletedEnvs = map[string]bool{}
+	s.deletedOwners = map[events.Owner]bool{}
+	s.stale = map[uint32]struct{}{}
 }
 
 // LastApplied is the stream sequence of the last event applied (0 before
@@ -90,7 +90,7 @@ func (s *Set) LastApplied() uint64 {
 func (s *Set) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.all)
+	return int(s.recs.n)
 }
 
 // Apply applies one event, which must come from the stream in order.
@@ -186,20 +186,21 @@ func decodeVerifier(h string) ([32]byte, error) {
 // before the first change, so an error leaves the Set untouched.
 func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) error {
 	if c, ok := p.(events.TokenCreated); ok {
-		if _, dup := s.byID[env.AggregateID]; dup {
+		if _, dup := s.find(env.AggregateID); dup {
 			return errors.New("token already exists")
 		}
 		s.create(env, c, verifier)
 		return nil
 	}
-	e := s.byID[env.AggregateID]
-	if e == nil {
+	i, ok := s.find(env.AggregateID)
+	if !ok {
 		return errors.New("no such token")
 	}
-	t := *e.t // the next version; the published one stays as it is
+	old := s.token(i)
+	t := old // the next version
 	switch p := p.(type) {
 	case events.TokenScoped:
-		t.Projects = s.in.projects(p.Projects)
+		t.Projects = p.Projects
 		t.AllProjects = false
 	case events.TokenExpiryChanged:
 		t.ExpiresAt = deref(p.New)
@@ -211,45 +212,158 @@ func (s *Set) apply(env *events.Envelope, p events.Payload, verifier [32]byte) e
 		if !t.Revoked {
 			t.Revoked = true
 			t.RevokedAt = env.Time
-			t.RevokeReason = s.in.str(p.Reason)
+			t.RevokeReason = p.Reason
 		}
 	default:
 		return fmt.Errorf("%w: %q is not a token event", events.ErrUnknownType, env.Type)
 	}
 	t.Version = env.Sequence
-	s.publish(e, &t)
+	s.publish(i, &old, &t)
 	return nil
 }
 
 func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]byte) {
-	t := &Token{
+	t := Token{
 		ID:          env.AggregateID,
-		Type:        s.in.str(c.TokenType),
+		Type:        c.TokenType,
 		Name:        c.Name,
-		Environment: s.in.str(c.Environment),
-		Projects:    s.in.projects(c.Projects),
+		Owner:       c.Owner,
+		Environment: c.Environment,
+		Projects:    c.Projects,
 		AllProjects: c.AllProjects,
 		ExpiresAt:   deref(c.ExpiresAt),
 		CreatedAt:   env.Time,
 		CreatedSeq:  env.Sequence,
-		Path:        s.in.str(c.Path),
+		Path:        c.Path,
 		Hint:        c.Hint,
 		OnBehalfOf:  c.OnBehalfOf,
-		CreatedBy:   s.in.actor(env.Actor),
+		CreatedBy:   env.Actor,
 		Version:     env.Sequence,
 		verifier:    verifier,
 	}
-	e := &entry{}
-	if c.Owner != nil {
-		o := *c.Owner
-		t.Owner = &o
-		s.byOwner[o] = append(s.byOwner[o], e)
+	s.add(&t)
+}
+
+// add appends t as a new record (t.CreatedSeq is above every record's)
+// and indexes it. Its values are copied: the record keeps none of t's
+// memory.
+func (s *Set) add(t *Token) {
+	r, i := s.recs.next()
+	r.verifier = t.verifier
+	r.createdSeq = t.CreatedSeq
+	cre, creSet, creOver := s.in.stamp(t.CreatedAt)
+	r.cre = cre
+	r.flags.Store(bit(creSet, recCreSet) | bit(creOver, recCreOver))
+	r.typ, r.env, r.path = s.in.str(t.Type), s.in.str(t.Environment), s.in.str(t.Path)
+	r.owner = s.in.owner(t.Owner)
+	r.creator = s.in.actor(t.CreatedBy)
+	if len(t.ID) <= math.MaxUint16 && len(t.Name) <= math.MaxUint16 && len(t.Hint) <= math.MaxUint16 {
+		r.blobChunk, r.blobOff = s.blobs.put(t.ID, t.Name, t.Hint)
+		r.idLen, r.nameLen, r.hintLen = uint16(len(t.ID)), uint16(len(t.Name)), uint16(len(t.Hint))
+	} else {
+		// Lengths that do not fit the record go in a header before the
+		// parts; such a blob is longer than a chunk, so it starts one.
+		var h [12]byte
+		binary.LittleEndian.PutUint32(h[0:], uint32(len(t.ID)))
+		binary.LittleEndian.PutUint32(h[4:], uint32(len(t.Name)))
+		binary.LittleEndian.PutUint32(h[8:], uint32(len(t.Hint)))
+		r.blobChunk, r.blobOff = s.blobs.put(string(h[:]), t.ID, t.Name, t.Hint)
+		r.flags.Store(r.flags.Load() | recLongBlob)
 	}
-	s.byID[t.ID] = e
-	s.bySeq[t.CreatedSeq] = e
-	s.byName[t.Name] = append(s.byName[t.Name], e)
-	s.all = append(s.all, e)
-	s.publish(e, t)
+
+	s.byID.set(s.hash(t.ID), i, func(j uint32) bool { return s.idOf(j) == t.ID }, s.hashID)
+	if j, ok := s.byName.find(s.hash(t.Name), func(j uint32) bool { return s.nameOf(j) == t.Name }); ok {
+		r.nextName = j + 1
+	}
+	s.byName.set(s.hash(t.Name), i, func(j uint32) bool { return s.nameOf(j) == t.Name }, s.hashName)
+	if r.owner != 0 {
+		for int(r.owner) >= len(s.ownerHead) {
+			s.ownerHead = append(s.ownerHead, 0)
+		}
+		r.nextOwner, s.ownerHead[r.owner] = s.ownerHead[r.owner], i+1
+	}
+	s.publish(i, nil, t)
+	if t.verifier != noVerifier { // no secret verifies to it (see decodeVerifier's caller)
+		// The newest token created with a verifier takes it over.
+		s.vx.put(&s.recs, &r.verifier, i)
+	}
+}
+
+// publish makes t the current version of token i, whose version was old
+// (nil for a new record): its record, the project index, the pending and
+// stale sets.
+func (s *Set) publish(i uint32, old, t *Token) {
+	s.orphan(t)
+	if s.isStale(t) {
+		s.stale[i] = struct{}{}
+	} else {
+		delete(s.stale, i)
+	}
+	list := s.in.list(t.Projects)
+	reason := s.in.str(t.RevokeReason)
+	r := s.recs.at(i)
+	cur := r.flags.Load()
+	flags := cur&(recCreSet|recCreOver|recLongBlob) |
+		bit(t.Revoked, recRevoked) | bit(t.ExpiredRecorded, recExpiredRecorded) |
+		bit(t.AllProjects, recAllProjects) | bit(t.OnBehalfOf, recOnBehalfOf) | bit(t.Orphaned, recOrphaned)
+	// A time that did not change keeps its stamp (an overflowed one is
+	// not added again).
+	exp, rev := r.exp.Load(), r.rev.Load()
+	if old == nil || !sameTime(old.ExpiresAt, t.ExpiresAt) {
+		var set, over bool
+		exp, set, over = s.in.stamp(t.ExpiresAt)
+		cur = cur&^(recExpSet|recExpOver) | bit(set, recExpSet) | bit(over, recExpOver)
+	}
+	if old == nil || !sameTime(old.RevokedAt, t.RevokedAt) {
+		var set, over bool
+		rev, set, over = s.in.stamp(t.RevokedAt)
+		cur = cur&^(recRevSet|recRevOver) | bit(set, recRevSet) | bit(over, recRevOver)
+	}
+	flags |= cur & (recExpSet | recExpOver | recRevSet | recRevOver)
+	r.seq.Add(1) // readers retry until the record is whole again
+	r.flags.Store(flags)
+	r.exp.Store(exp)
+	r.projects.Store(list)
+	r.reason.Store(reason)
+	r.version.Store(t.Version)
+	r.rev.Store(rev)
+	r.seq.Add(1)
+
+	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
+		if old != nil {
+			s.indexProjects(i, old, false)
+		}
+		s.indexProjects(i, t, true)
+	}
+	if !t.Revoked && !t.ExpiresAt.IsZero() && !t.ExpiredRecorded {
+		s.pending[i] = struct{}{}
+	} else {
+		delete(s.pending, i)
+	}
+}
+
+// indexProjects adds token i to (or removes it from) the index of every
+// project t lists explicitly. All-projects tokens are in no project's
+// index.
+func (s *Set) indexProjects(i uint32, t *Token, add bool) {
+	if t.AllProjects {
+		return
+	}
+	for _, id := range s.in.lists.at(s.in.list(t.Projects)).ids {
+		l := s.byProject[id]
+		at, found := slices.BinarySearch(l, i)
+		switch {
+		case add && !found:
+			l = slices.Insert(l, at, i)
+		case !add && found:
+			l = slices.Delete(l, at, at+1)
+		}
+		if len(l) == 0 {
+			delete(s.byProject, id)
+		} else {
+			s.byProject[id] = l
+		}
+	}
 }
 
 // applyScope applies the deletion (or creation) of what tokens act for: a
@@ -257,18 +371,20 @@ func (s *Set) create(env *events.Envelope, c events.TokenCreated, verifier [32]b
 // orphans stop verifying at once (see Token.Orphaned); with orphans set it
 // returns them (those that verified before), in CreatedSeq order.
 func (s *Set) applyScope(env *events.Envelope, orphans bool) []Token {
-	var affected []*entry
+	var affected []uint32
 	switch env.Type {
 	case events.TypeProjectDeleted:
 		s.deletedProjects[env.AggregateID] = true
-		for e := range s.byProject[env.AggregateID] {
-			affected = append(affected, e)
+		if id, ok := s.in.strs.lookup(env.AggregateID); ok {
+			affected = slices.Clone(s.byProject[id])
 		}
 	case events.TypeEnvironmentDeleted:
 		s.deletedEnvs[env.AggregateID] = true
-		for _, e := range s.all {
-			if e.t.Environment == env.AggregateID {
-				affected = append(affected, e)
+		if id, ok := s.in.strs.lookup(env.AggregateID); ok {
+			for i := range s.recs.n {
+				if s.recs.at(i).env == id {
+					affected = append(affected, i)
+				}
 			}
 		}
 	case events.TypeEnvironmentCreated:
@@ -283,17 +399,18 @@ func (s *Set) applyScope(env *events.Envelope, orphans bool) []Token {
 		}
 		o := events.Owner{Kind: kind, ID: env.AggregateID}
 		s.deletedOwners[o] = true
-		affected = s.byOwner[o]
+		affected = s.ownerChain(o)
 	}
 	var orphaned []Token
-	for _, e := range affected {
-		t := *e.t
-		_, wasStale := s.stale[e]
-		if s.orphan(&t) != e.t.Orphaned || s.isStale(&t) != wasStale {
-			if orphans && t.Orphaned && !e.t.Orphaned && !e.t.Revoked {
+	for _, i := range affected {
+		old := s.token(i)
+		t := old
+		_, wasStale := s.stale[i]
+		if s.orphan(&t) != old.Orphaned || s.isStale(&t) != wasStale {
+			if orphans && t.Orphaned && !old.Orphaned && !old.Revoked {
 				orphaned = append(orphaned, t)
 			}
-			s.publish(e, &t)
+			s.publish(i, &old, &t)
 		}
 	}
 	sortBySeq(orphaned)
@@ -344,15 +461,16 @@ func (s *Set) isStale(t *Token) bool {
 // limit of them (all when limit ≤ 0): the work of the scope sweeper.
 func (s *Set) Stale(limit int) []Token {
 	s.mu.RLock()
-	out := make([]Token, 0, len(s.stale))
-	for e := range s.stale {
-		out = append(out, *e.t)
+	is := make([]uint32, 0, len(s.stale))
+	for i := range s.stale {
+		is = append(is, i)
 	}
+	slices.Sort(is)
+	if limit > 0 && len(is) > limit {
+		is = is[:limit]
+	}
+	out := s.tokens(is)
 	s.mu.RUnlock()
-	sortBySeq(out)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
 	return out
 }
 
@@ -373,67 +491,16 @@ func (s *Set) Deleted(kind, id string) bool {
 	return false
 }
 
-// publish makes t the current version of e's token: in the project index,
-// the pending set and the verifier index. A token whose verifier was taken
-// over by a newer token (the same secret created twice) leaves the verifier
-// with the newer one.
-func (s *Set) publish(e *entry, t *Token) {
-	old := e.t
-	s.orphan(t)
-	if s.isStale(t) {
-		s.stale[e] = struct{}{}
-	} else {
-		delete(s.stale, e)
-	}
-	e.t = t
-	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
-		if old != nil {
-			s.unindexProjects(e, old)
-		}
-		s.indexProjects(e, t)
-	}
-	if !t.Revoked && !t.ExpiresAt.IsZero() && !t.ExpiredRecorded {
-		s.pending[e] = struct{}{}
-	} else {
-		delete(s.pending, e)
-	}
-	if t.verifier == noVerifier {
-		return // no secret verifies to it (see decodeVerifier's caller)
-	}
-	if cur := s.vx.get(&t.verifier); old == nil || cur == nil || cur.ID == t.ID {
-		s.vx.put(t)
-	}
+// sameTime reports whether a and b are the same time in the same zone.
+func sameTime(a, b time.Time) bool {
+	return a.Equal(b) && a.Location() == b.Location() && a.IsZero() == b.IsZero()
 }
 
-// indexProjects adds e to the index of every project t lists explicitly.
-// All-projects tokens are in no project's index.
-func (s *Set) indexProjects(e *entry, t *Token) {
-	if t.AllProjects {
-		return
+func bit(on bool, b uint32) uint32 {
+	if on {
+		return b
 	}
-	for _, p := range t.Projects {
-		m := s.byProject[p]
-		if m == nil {
-			m = map[*entry]struct{}{}
-			s.byProject[p] = m
-		}
-		m[e] = struct{}{}
-	}
-}
-
-// unindexProjects removes e from the indexes t put it in.
-func (s *Set) unindexProjects(e *entry, t *Token) {
-	if t.AllProjects {
-		return
-	}
-	for _, p := range t.Projects {
-		if m := s.byProject[p]; m != nil {
-			delete(m, e)
-			if len(m) == 0 {
-				delete(s.byProject, p)
-			}
-		}
-	}
+	return 0
 }
 
 func deref(t *time.Time) time.Time {
@@ -441,6 +508,109 @@ func deref(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return *t
+}
+
+// token materialises record i as a Token. It takes no lock: it reads the
+// record under its sequence lock, retrying while the writer changes it.
+func (s *Set) token(i uint32) Token {
+	r := s.recs.at(i)
+	for {
+		q := r.seq.Load()
+		if q&1 != 0 {
+			runtime.Gosched()
+			continue
+		}
+		t := s.read(r)
+		if r.seq.Load() == q {
+			return t
+		}
+	}
+}
+
+// read builds the Token of r; see token.
+func (s *Set) read(r *rec) Token {
+	flags := r.flags.Load()
+	in := &s.in
+	id, name, hint := s.blob(r)
+	return Token{
+		verifier:        r.verifier,
+		ExpiresAt:       in.time(r.exp.Load(), flags&recExpSet != 0, flags&recExpOver != 0),
+		Revoked:         flags&recRevoked != 0,
+		ExpiredRecorded: flags&recExpiredRecorded != 0,
+		AllProjects:     flags&recAllProjects != 0,
+		OnBehalfOf:      flags&recOnBehalfOf != 0,
+		Orphaned:        flags&recOrphaned != 0,
+		ID:              id,
+		Type:            in.strs.at(r.typ),
+		Name:            name,
+		Owner:           in.owners.at(r.owner),
+		Environment:     in.strs.at(r.env),
+		Projects:        in.lists.at(r.projects.Load()).names,
+		CreatedAt:       in.time(r.cre, flags&recCreSet != 0, flags&recCreOver != 0),
+		CreatedSeq:      r.createdSeq,
+		Path:            in.strs.at(r.path),
+		Hint:            hint,
+		CreatedBy:       in.actors.at(r.creator),
+		RevokedAt:       in.time(r.rev.Load(), flags&recRevSet != 0, flags&recRevOver != 0),
+		RevokeReason:    in.strs.at(r.reason.Load()),
+		Version:         r.version.Load(),
+	}
+}
+
+// blob is r's id, name and hint.
+func (s *Set) blob(r *rec) (id, name, hint string) {
+	off, il, nl, hl := uint32(r.blobOff), int(r.idLen), int(r.nameLen), int(r.hintLen)
+	if r.flags.Load()&recLongBlob != 0 {
+		h := s.blobs.str(r.blobChunk, off, 12)
+		il = int(binary.LittleEndian.Uint32([]byte(h[0:4])))
+		nl = int(binary.LittleEndian.Uint32([]byte(h[4:8])))
+		hl = int(binary.LittleEndian.Uint32([]byte(h[8:12])))
+		off += 12
+	}
+	b := s.blobs.str(r.blobChunk, off, il+nl+hl)
+	return b[:il], b[il : il+nl], b[il+nl:]
+}
+
+func (s *Set) idOf(i uint32) string {
+	id, _, _ := s.blob(s.recs.at(i))
+	return id
+}
+
+func (s *Set) nameOf(i uint32) string {
+	_, name, _ := s.blob(s.recs.at(i))
+	return name
+}
+
+func (s *Set) hash(v string) uint64     { return maphash.String(s.seed, v) }
+func (s *Set) hashID(i uint32) uint64   { return s.hash(s.idOf(i)) }
+func (s *Set) hashName(i uint32) uint64 { return s.hash(s.nameOf(i)) }
+
+// find returns the index of the token with the given id.
+func (s *Set) find(id string) (uint32, bool) {
+	return s.byID.find(s.hash(id), func(j uint32) bool { return s.idOf(j) == id })
+}
+
+// tokens materialises the records is.
+func (s *Set) tokens(is []uint32) []Token {
+	out := make([]Token, len(is))
+	for k, i := range is {
+		out[k] = s.token(i)
+	}
+	return out
+}
+
+// ownerChain is the tokens of owner o, in CreatedSeq order.
+func (s *Set) ownerChain(o events.Owner) []uint32 {
+	oi, ok := s.in.owners.lookup(o)
+	if !ok || int(oi) >= len(s.ownerHead) {
+		return nil
+	}
+	var is []uint32
+	for e := s.ownerHead[oi]; e != 0; e = s.recs.at(e - 1).nextOwner {
+		is = append(is, e-1)
+	}
+	slices.Reverse(is)
+	return is
 }
 
 // Verify verifies a presented secret at the current time; see
@@ -451,36 +621,57 @@ func (s *Set) Verify(secret string) (*Token, Status) {
 
 // VerifyAt verifies a presented secret as of now: it hashes the secret with
 // [events.Verifier], looks the verifier up and compares it in constant time.
-// An unknown secret yields (nil, Unknown); otherwise the token and its
-// [Token.StatusAt] now. Any secret shape works (generated, legacy 64-hex,
-// Unleash's 56-hex, bootstrap strings).
+// An unknown secret yields (nil, Unknown); otherwise a copy of the token
+// and its [Token.StatusAt] now. Any secret shape works (generated, legacy
+// 64-hex, Unleash's 56-hex, bootstrap strings).
 //
-// VerifyAt does not allocate and does not copy: the returned *Token is the
-// Set's published, immutable snapshot of the token (a later event publishes
-// a new one). Callers must treat it as read-only.
+// VerifyAt allocates the Token it returns (except for an unknown secret);
+// [Set.Check] is the same verification without the allocation.
 func (s *Set) VerifyAt(secret string, now time.Time) (*Token, Status) {
+	t, st := s.Check(secret, now)
+	if st == Unknown {
+		return nil, Unknown
+	}
+	p := new(Token)
+	*p = t
+	return p, st
+}
+
+// Check is [Set.VerifyAt] returning the token by value: it takes no lock
+// and does not allocate. The token's strings and slices are shared with
+// the Set (see Token).
+func (s *Set) Check(secret string, now time.Time) (Token, Status) {
 	v := events.Verifier(secret)
-	return s.vx.verify(&v, unixNano(now))
+	i, ok := s.vx.find(&s.recs, &v)
+	if !ok {
+		return Token{}, Unknown
+	}
+	t := s.token(i)
+	return t, t.StatusAt(now)
 }
 
 // Lookup finds the token of a full secret whatever its status, for
 // management routes that accept the secret in place of the id. Like
-// [Set.VerifyAt] it compares verifiers in constant time, takes no lock and
+// [Set.Check] it compares verifiers in constant time, takes no lock and
 // does not allocate.
 func (s *Set) Lookup(secret string) (Token, bool) {
 	v := events.Verifier(secret)
-	t := s.vx.get(&v)
-	if t == nil {
+	i, ok := s.vx.find(&s.recs, &v)
+	if !ok {
 		return Token{}, false
 	}
-	return *t, true
+	return s.token(i), true
 }
 
 // ByID returns the token with the given id (its aggregate id).
 func (s *Set) ByID(id string) (Token, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return get(s.byID[id])
+	i, ok := s.find(id)
+	if !ok {
+		return Token{}, false
+	}
+	return s.token(i), true
 }
 
 // ByCreatedSeq returns the token whose token.created event has stream
@@ -488,14 +679,13 @@ func (s *Set) ByID(id string) (Token, bool) {
 func (s *Set) ByCreatedSeq(seq uint64) (Token, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return get(s.bySeq[seq])
-}
-
-func get(e *entry) (Token, bool) {
-	if e == nil {
+	// Records are in CreatedSeq order.
+	n := s.recs.n
+	i, ok := sort.Find(int(n), func(k int) int { return cmp.Compare(seq, s.recs.at(uint32(k)).createdSeq) })
+	if !ok {
 		return Token{}, false
 	}
-	return *e.t, true
+	return s.token(uint32(i)), true
 }
 
 // ByName returns the tokens with the given name, in CreatedSeq order.
@@ -503,7 +693,14 @@ func get(e *entry) (Token, bool) {
 func (s *Set) ByName(name string) []Token {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return copyAll(s.byName[name])
+	var is []uint32
+	if j, ok := s.byName.find(s.hash(name), func(j uint32) bool { return s.nameOf(j) == name }); ok {
+		for e := j + 1; e != 0; e = s.recs.at(e - 1).nextName {
+			is = append(is, e-1)
+		}
+	}
+	slices.Reverse(is)
+	return s.tokens(is)
 }
 
 // ByOwner returns the tokens owned by the principal (kind is
@@ -511,7 +708,7 @@ func (s *Set) ByName(name string) []Token {
 func (s *Set) ByOwner(kind, id string) []Token {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return copyAll(s.byOwner[events.Owner{Kind: kind, ID: id}])
+	return s.tokens(s.ownerChain(events.Owner{Kind: kind, ID: id}))
 }
 
 // ByProject returns the tokens whose explicit project list currently
@@ -519,21 +716,23 @@ func (s *Set) ByOwner(kind, id string) []Token {
 // included.
 func (s *Set) ByProject(project string) []Token {
 	s.mu.RLock()
-	m := s.byProject[project]
-	out := make([]Token, 0, len(m))
-	for e := range m {
-		out = append(out, *e.t)
+	defer s.mu.RUnlock()
+	id, ok := s.in.strs.lookup(project)
+	if !ok {
+		return []Token{}
 	}
-	s.mu.RUnlock()
-	sortBySeq(out)
-	return out
+	return s.tokens(s.byProject[id])
 }
 
 // All returns every token, revoked ones included, in CreatedSeq order.
 func (s *Set) All() []Token {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return copyAll(s.all)
+	out := make([]Token, s.recs.n)
+	for i := range out {
+		out[i] = s.token(uint32(i))
+	}
+	return out
 }
 
 // Due returns the tokens whose expiry passed at now and for which no
@@ -543,9 +742,9 @@ func (s *Set) All() []Token {
 func (s *Set) Due(now time.Time) []Token {
 	s.mu.RLock()
 	var out []Token
-	for e := range s.pending {
-		if !now.Before(e.t.ExpiresAt) {
-			out = append(out, *e.t)
+	for i := range s.pending {
+		if t := s.token(i); !now.Before(t.ExpiresAt) {
+			out = append(out, t)
 		}
 	}
 	s.mu.RUnlock()
@@ -555,14 +754,6 @@ func (s *Set) Due(now time.Time) []Token {
 		}
 		return cmp.Compare(a.CreatedSeq, b.CreatedSeq)
 	})
-	return out
-}
-
-func copyAll(es []*entry) []Token {
-	out := make([]Token, len(es))
-	for i, e := range es {
-		out[i] = *e.t
-	}
 	return out
 }
 

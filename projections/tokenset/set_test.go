@@ -444,6 +444,16 @@ func TestSet_concurrent_verify_and_apply(t *testing.T) {
 					t.Errorf("half-applied token: %+v", tok)
 					return
 				}
+				// Each version is whole: created (odd sequence) with
+				// project p, scoped (even) to q; never one's version
+				// with the other's projects.
+				if st != tokenset.Unknown {
+					want := map[uint64]string{1: "p", 0: "q"}[tok.Version%2]
+					if len(tok.Projects) != 1 || tok.Projects[0] != want {
+						t.Errorf("token %s at version %d lists %v, want [%s]", tok.ID, tok.Version, tok.Projects, want)
+						return
+					}
+				}
 				_ = s.ByProject("p")
 				_ = s.Due(at(0))
 			}

@@ -43,9 +43,10 @@ func (s *Set) AppendSnapshot(b []byte) []byte {
 		w.Str(o.Kind)
 		w.Str(o.ID)
 	}
-	w.Uint(uint64(len(s.all)))
-	for _, e := range s.all {
-		t := e.t
+	w.Uint(uint64(s.recs.n))
+	for i := range s.recs.n {
+		tok := s.token(i)
+		t := &tok
 		w.Uint(flag(t.Revoked, snapRevoked) | flag(t.ExpiredRecorded, snapExpiredRecorded) |
 			flag(t.AllProjects, snapAllProjects) | flag(t.OnBehalfOf, snapOnBehalfOf) | flag(t.Orphaned, snapOrphaned) |
 			flag(t.Owner != nil, snapOwner) | flag(t.Projects != nil, snapProjects))
@@ -101,7 +102,7 @@ func writeSet(w *snapenc.Writer, m map[string]bool) {
 func (s *Set) RestoreSnapshot(b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.last != 0 || len(s.all) != 0 {
+	if s.last != 0 || s.recs.n != 0 {
 		return errors.New("tokenset: restore a snapshot into a set that applied events")
 	}
 	if err := s.restore(snapenc.NewReader(b)); err != nil {
@@ -122,33 +123,31 @@ func (s *Set) restore(r *snapenc.Reader) error {
 		s.deletedOwners[events.Owner{Kind: r.Str(), ID: r.Str()}] = true
 	}
 	n := r.Count(32)
-	s.all = make([]*entry, 0, n)
-	s.vx.reserve(n)                                                          // one table of the final size, not a doubling per power of two
-	s.byID, s.bySeq = make(map[string]*entry, n), make(map[uint64]*entry, n) // sized once, not grown
+	// Indexes of the final size, not a doubling per power of two.
+	s.vx.reserve(&s.recs, n)
+	s.byID.reserve(n, s.hashID)
 	prevSeq := uint64(0)
-	for range n {
+	for k := range n {
 		flags := r.Uint()
-		t := &Token{}
+		t := Token{}
 		copy(t.verifier[:], r.Raw(len(t.verifier)))
 		t.CreatedSeq = r.Uint()
 		t.Version = t.CreatedSeq + r.Uint()
-		// Repeated values are shared as Apply shares them (see interner).
-		t.ID, t.Type, t.Name = r.Str(), s.in.str(r.Str()), r.Str()
+		t.ID, t.Type, t.Name = r.Str(), r.Str(), r.Str()
 		if flags&snapOwner != 0 {
 			t.Owner = &events.Owner{Kind: r.Str(), ID: r.Str()}
 		}
-		t.Environment = s.in.str(r.Str())
+		t.Environment = r.Str()
 		if flags&snapProjects != 0 {
-			ps := make([]string, r.Count(2))
-			for i := range ps {
-				ps[i] = r.Str()
+			t.Projects = make([]string, r.Count(2))
+			for i := range t.Projects {
+				t.Projects[i] = r.Str()
 			}
-			t.Projects = s.in.projects(ps)
 		}
 		t.ExpiresAt, t.CreatedAt = r.Time(), r.Time()
-		t.Path, t.Hint = s.in.str(r.Str()), r.Str()
-		t.CreatedBy = s.in.actor(events.Actor{Kind: r.Str(), ID: r.Str(), Name: r.Str()})
-		t.RevokedAt, t.RevokeReason = r.Time(), s.in.str(r.Str())
+		t.Path, t.Hint = r.Str(), r.Str()
+		t.CreatedBy = events.Actor{Kind: r.Str(), ID: r.Str(), Name: r.Str()}
+		t.RevokedAt, t.RevokeReason = r.Time(), r.Str()
 		t.Revoked = flags&snapRevoked != 0
 		t.ExpiredRecorded = flags&snapExpiredRecorded != 0
 		t.AllProjects = flags&snapAllProjects != 0
@@ -158,23 +157,15 @@ func (s *Set) restore(r *snapenc.Reader) error {
 			return r.Err()
 		}
 		if t.CreatedSeq <= prevSeq || t.Version > last || t.ID == "" {
-			return fmt.Errorf("%w: token %d (created at %d after %d, version %d, last %d)", snapenc.ErrCorrupt, len(s.all), t.CreatedSeq, prevSeq, t.Version, last)
+			return fmt.Errorf("%w: token %d (created at %d after %d, version %d, last %d)", snapenc.ErrCorrupt, k, t.CreatedSeq, prevSeq, t.Version, last)
 		}
-		if _, dup := s.byID[t.ID]; dup {
+		if _, dup := s.find(t.ID); dup {
 			return fmt.Errorf("%w: token %s twice", snapenc.ErrCorrupt, t.ID)
 		}
 		prevSeq = t.CreatedSeq
-		e := &entry{}
-		if t.Owner != nil {
-			s.byOwner[*t.Owner] = append(s.byOwner[*t.Owner], e)
-		}
-		s.byID[t.ID] = e
-		s.bySeq[t.CreatedSeq] = e
-		s.byName[t.Name] = append(s.byName[t.Name], e)
-		s.all = append(s.all, e)
 		// In CreatedSeq order, as the replay created them: a verifier
 		// two tokens share ends with the newer one.
-		s.publish(e, t)
+		s.add(&t)
 	}
 	if err := r.End(); err != nil {
 		return err
@@ -185,26 +176,13 @@ func (s *Set) restore(r *snapenc.Reader) error {
 
 // reset empties s after a failed restore.
 func (s *Set) reset() {
-	n := New()
-	s.last, s.all, s.stale, s.pending = 0, nil, n.stale, n.pending
-	s.byID, s.bySeq, s.byName, s.byOwner, s.byProject = n.byID, n.bySeq, n.byName, n.byOwner, n.byProject
-	s.deletedProjects, s.deletedEnvs, s.deletedOwners = n.deletedProjects, n.deletedEnvs, n.deletedOwners
+	s.last = 0
 	s.vx.tab.Store(nil)
 	s.vx.n = 0
-	s.in = n.in
-}
-
-// reserve makes an empty index a table with room for n verifiers at the
-// load put keeps (the size a replay of n creations ends with).
-func (x *vindex) reserve(n int) {
-	if x.tab.Load() != nil {
-		return
-	}
-	size := vindexMinSlots
-	for size < 2*(n+1) {
-		size *= 2
-	}
-	x.tab.Store(&vtable{slots: make([]vslot, size), mask: uint64(size - 1)})
+	s.recs.reset()
+	s.blobs.chunks.reset()
+	s.blobs.used = 0
+	s.init()
 }
 
 func readSet(r *snapenc.Reader, m map[string]bool) {

@@ -1,0 +1,22 @@
+package integrity
+
+import (
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// The pooled leaf hashes are tlog's RFC 6962 record hashes, record after
+// record (a reused digest starts afresh).
+func TestRecordHashIsTlogsRecordHash(t *testing.T) {
+	var pr preparer
+	for _, data := range [][]byte{nil, []byte("{}"), make([]byte, 1000), []byte(`{"id":"x"}`)} {
+		want := tlog.RecordHash(data)
+		if got := recordHash(data); got != want {
+			t.Fatalf("recordHash(%q) = %v, want %v", data, got, want)
+		}
+		if got := pr.recordHash(data); got != want {
+			t.Fatalf("preparer.recordHash(%q) = %v, want %v", data, got, want)
+		}
+	}
+}

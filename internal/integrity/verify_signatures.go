@@ -1,0 +1,136 @@
+package integrity
+
+// Per-event signatures, as a Verifier holds them back until a checkpoint
+// covers them or checks them.
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// Signatures is the per-event signature check (the ledger key signs every
+// event it appends, in the envelope's "sig" member). Check verifies the
+// signature of an event that carries one, returning an error for a bad
+// one; an event without a "sig" member is unsigned.
+type Signatures interface {
+	Check(env *events.Envelope) error
+}
+
+// KeyFollower is implemented by a [Signatures] that follows the ledger's
+// key chain: Covered is called, in stream order, with each key.rotated
+// event a verified checkpoint covers (whose signature is then not checked:
+// the checkpoint proves it), so that the events after the checkpoint are
+// checked against the key it names.
+type KeyFollower interface {
+	Covered(env *events.Envelope) error
+}
+
+// maxUnchecked bounds the signed events a Verifier holds back; past it
+// (a stream without checkpoints) their signatures are checked at once.
+const maxUnchecked = 1 << 14
+
+// held is a signed record whose signature is not checked yet.
+type held struct {
+	seq      uint64
+	data     []byte
+	rotation bool // a key.rotated event
+}
+
+// Prechecker is implemented by a [Signatures] that can do at once, on
+// all CPUs, the part of its checks that needs no other event (an event's
+// hash and Ed25519 signature) for a run of consecutive events, before
+// Check is called with each of them in order (ledgerkey.Chain.Precheck).
+type Prechecker interface {
+	Precheck(envs []events.Envelope)
+}
+
+// checkSignatures verifies the held-back signatures of records before seq
+// and returns the first failure. The records are decoded, and their
+// signatures prechecked (Prechecker), on all CPUs; the checks that follow
+// the key chain run in order.
+func (v *Verifier) checkSignatures(before uint64) *Finding {
+	s := v.cfg.Signatures
+	if s == nil {
+		return nil
+	}
+	n := 0
+	for n < len(v.unsigned) && v.unsigned[n].seq < before {
+		n++
+	}
+	envs, errs := decodeHeld(v.unsigned[:n])
+	if p, ok := s.(Prechecker); ok && n > 1 {
+		p.Precheck(envs)
+	}
+	for i := range n {
+		h := v.unsigned[i]
+		v.rep.SignaturesChecked++
+		env, err := &envs[i], errs[i]
+		if err == nil {
+			err = s.Check(env)
+		}
+		if err != nil {
+			v.unsigned = v.dropHeld(i + 1)
+			return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
+		}
+	}
+	v.unsigned = v.dropHeld(n)
+	return nil
+}
+
+// dropHeld is v.unsigned without its first n records, kept at the start of
+// its array, so that holding records back reuses it instead of growing a
+// new one after every checkpoint.
+func (v *Verifier) dropHeld(n int) []held {
+	rest := copy(v.unsigned, v.unsigned[n:])
+	clear(v.unsigned[rest:]) // drop the references to the records' bytes
+	return v.unsigned[:rest]
+}
+
+// decodeHeld decodes the held records on all CPUs, each with its Sequence
+// set (errs[i]: record i does not decode).
+func decodeHeld(hs []held) ([]events.Envelope, []error) {
+	envs, errs := make([]events.Envelope, len(hs)), make([]error, len(hs))
+	chunks := (len(hs) + chunk - 1) / chunk
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return
+				}
+				for i := c * chunk; i < min((c+1)*chunk, len(hs)); i++ {
+					envs[i], errs[i] = events.Unmarshal(hs[i].data)
+					envs[i].Sequence = hs[i].seq
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return envs, errs
+}
+
+// covered hands a key.rotated event a verified checkpoint covers to the
+// key follower, if any.
+func (v *Verifier) covered(h held) *Finding {
+	kf, ok := v.cfg.Signatures.(KeyFollower)
+	if !h.rotation || !ok {
+		return nil
+	}
+	env, err := events.Unmarshal(h.data)
+	if err == nil {
+		env.Sequence = h.seq
+		err = kf.Covered(&env)
+	}
+	if err != nil {
+		return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("key.rotated: %v", err)}
+	}
+	return nil
+}
