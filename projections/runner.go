@@ -386,10 +386,14 @@ func (r *Runner) WaitReady(ctx context.Context) error {
 // command's response carries it), for read-your-writes. It returns
 // ctx.Err() if ctx ends first, and an error wrapping [ErrStopped] and the
 // reason if Run returned before. Waiting costs no polling: waiters are
-// woken by the Runner as events are applied.
+// woken by the Runner as events are applied. A Source that is a [Wanter]
+// is told of seq.
 func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 	if r.applied.Load() >= seq {
 		return nil
+	}
+	if w, ok := r.src.(Wanter); ok {
+		w.Want(seq)
 	}
 	return r.wait(ctx, func() bool { return r.applied.Load() >= seq }, fmt.Sprint("reaching sequence ", seq))
 }

@@ -22,3 +22,11 @@ type Source interface {
 	// or cannot read ends Follow with an [events.TamperError] naming it.
 	Follow(ctx context.Context, from uint64, fn func(events.Envelope) error) error
 }
+
+// Wanter is a Source that can be told a reader waits for the event at a
+// sequence (a command's read-your-writes wait), so that Follow delivers
+// it by other means if its usual way (a consumer on a node that died)
+// lags. [Runner.WaitFor] tells it; Want must not block.
+type Wanter interface {
+	Want(seq uint64)
+}

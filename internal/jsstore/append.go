@@ -229,6 +229,9 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 	if TimedOut(err) {
 		return commands.Stored{}, fmt.Errorf("jsstore: append %s: no acknowledgement in time, retry with the same MsgID: %w: %w", where, commands.ErrOutcomeUnknown, err)
 	}
+	if inProcess(err) {
+		return commands.Stored{}, fmt.Errorf("jsstore: append %s: an earlier attempt is still in process, retry with the same MsgID: %w: %w", where, commands.ErrOutcomeUnknown, err)
+	}
 	return commands.Stored{}, fmt.Errorf("jsstore: append %s: outcome unknown, retry with the same MsgID: %w", where, err)
 }
 

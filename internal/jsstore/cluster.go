@@ -35,6 +35,19 @@ const (
 	transientMaxBackoff                             = 250 * time.Millisecond
 )
 
+// codeMsgIDInProcess answers an append whose msg id an earlier attempt
+// holds in the leader's proposals (a leader that lost its quorum keeps it
+// there): that attempt may yet be stored. Retried; in the end an unknown
+// outcome.
+const codeMsgIDInProcess jetstream.ErrorCode = 10158
+
+// inProcess reports whether err says an earlier attempt with the same
+// msg id is still being processed.
+func inProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == codeMsgIDInProcess
+}
+
 // refusedCodes are the cluster errors after which nothing was stored.
 var refusedCodes = map[jetstream.ErrorCode]bool{
 	codeClusterIncomplete: true, codeClusterNoPeers: true, codeClusterNotAvailable: true, codeClusterNotLeader: true,
@@ -276,10 +289,10 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 		if err == nil {
 			return stored, nil
 		}
-		if TimedOut(err) && unanswered == nil {
+		if (TimedOut(err) || inProcess(err)) && unanswered == nil {
 			unanswered = err
 		}
-		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err)) || time.Now().Add(backoff).After(deadline) {
+		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err) || inProcess(err)) || time.Now().Add(backoff).After(deadline) {
 			return commands.Stored{}, gaveUp(unanswered, err)
 		}
 		s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)

@@ -196,6 +196,8 @@ type delivery struct {
 	done bool
 	last uint64 // last sequence passed to fn
 	end  chan error
+	// consumerAt is when the consumer last delivered a message.
+	consumerAt time.Time
 }
 
 func (d *delivery) finish(err error) {
@@ -221,26 +223,11 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			return err
 		}
 	}
-	cons, err := s.js.OrderedConsumer(ctx, s.name, cfg)
-	if err != nil {
-		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
-	}
-	d := &delivery{last: from - 1, end: make(chan error, 1)}
-	handler := func(msg jetstream.Msg) {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.done {
-			return
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			d.finish(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
-			d.done = true
-			return
-		}
-		seq := md.Sequence.Stream
+	d := &delivery{last: from - 1, end: make(chan error, 1), consumerAt: time.Now()}
+	// deliver passes the message at seq on; d.mu held, d.done false.
+	deliver := func(seq uint64, subject string, data []byte) {
 		if seq <= d.last {
-			return // redelivered around a consumer reset
+			return // redelivered around a consumer reset, or filled before
 		}
 		if whole && seq != d.last+1 {
 			// The stream denies deletes: a skipped sequence was removed or
@@ -257,7 +244,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		}
 		if raw != nil {
 			d.last = seq
-			if err := raw(seq, msg.Subject(), msg.Data()); err != nil {
+			if err := raw(seq, subject, data); err != nil {
 				d.done = true
 				d.finish(err)
 				return
@@ -268,16 +255,16 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			}
 			return
 		}
-		env, err := events.Unmarshal(msg.Data())
+		env, err := events.Unmarshal(data)
 		if err != nil {
 			d.done = true
 			d.finish(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
-				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, msg.Subject(), err)})
+				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, subject, err)})
 			return
 		}
-		if !env.StoredUnder(msg.Subject()) {
+		if !env.StoredUnder(subject) {
 			d.done = true
-			d.finish(misfiled(s.name, seq, msg.Subject(), &env))
+			d.finish(misfiled(s.name, seq, subject, &env))
 			return
 		}
 		env.Sequence = seq
@@ -294,24 +281,82 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		// Before target with nothing pending: the rest is missing, which
 		// the stall watch confirms and reports.
 	}
+	handler := func(msg jetstream.Msg) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.done {
+			return
+		}
+		d.consumerAt = time.Now()
+		md, err := msg.Metadata()
+		if err != nil {
+			d.finish(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
+			d.done = true
+			return
+		}
+		deliver(md.Sequence.Stream, msg.Subject(), msg.Data())
+	}
 	// Runs under the ordered consumer's lock: must not call into it.
 	errHandler := func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed) {
 			d.finish(fmt.Errorf("jsstore: read stream %s: %w", s.name, err))
 		}
 	}
-	cc, err := cons.Consume(handler, jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages, pullMaxBytes), jetstream.ConsumeErrHandler(errHandler))
+	// start creates an ordered consumer from start on and consumes it.
+	start := func(ctx context.Context, start uint64) (jetstream.Consumer, jetstream.ConsumeContext, error) {
+		c := cfg
+		c.OptStartSeq = start
+		cons, err := s.js.OrderedConsumer(ctx, s.name, c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
+		}
+		cc, err := cons.Consume(handler, jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages, pullMaxBytes),
+			jetstream.PullHeartbeat(followHeartbeat), jetstream.ConsumeErrHandler(errHandler))
+		if err != nil {
+			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
+		}
+		return cons, cc, nil
+	}
+	var consMu sync.Mutex // guards cons and cc, replaced by a fill
+	cons, cc, err := start(ctx, from)
 	if err != nil {
-		return fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, from, err)
+		return err
 	}
 
+	stopWatching := func() {}
 	if whole {
 		stop := make(chan struct{})
 		var watching sync.WaitGroup
+		stopWatching = func() {
+			close(stop)
+			watching.Wait()
+		}
 		watching.Add(1)
 		go s.watchStall(ctx, d, stop, watching.Done)
-		defer watching.Wait()
-		defer close(stop)
+		if target == 0 {
+			// replace swaps a silent consumer for a new one after the last
+			// delivered sequence; on failure the old one stays (the client
+			// library recreates it too).
+			replace := func() {
+				rctx, cancel := context.WithTimeout(ctx, replaceTimeout)
+				defer cancel()
+				next, ncc, err := start(rctx, d.lastDelivered()+1)
+				if err != nil {
+					return
+				}
+				consMu.Lock()
+				old, occ := cons, cc
+				cons, cc = next, ncc
+				consMu.Unlock()
+				occ.Stop()
+				go s.deleteConsumer(old)
+				d.mu.Lock()
+				d.consumerAt = time.Now()
+				d.mu.Unlock()
+			}
+			watching.Add(1)
+			go s.fillWanted(ctx, d, deliver, replace, stop, watching.Done)
+		}
 	}
 
 	var result error
@@ -326,6 +371,9 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	d.mu.Lock()
 	d.done = true
 	d.mu.Unlock()
+	stopWatching() // no replacement consumer after this
+	consMu.Lock()
+	defer consMu.Unlock()
 	cc.Stop()
 	s.deleteConsumer(cons)
 	return result

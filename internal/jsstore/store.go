@@ -86,6 +86,7 @@ type Store struct {
 	stopOnce    sync.Once
 	watcherDone chan struct{}
 	created     time.Time // the opened stream's creation time: a replaced stream latches
+	wants       wants     // sequences readers wait for; see Want
 }
 
 // Open returns a Store on the stream named by cfg (defaults applied),

@@ -1,7 +1,6 @@
 package natstest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterReadyTimeout bounds how long a cluster (or a restarted node) may
@@ -53,11 +51,13 @@ func StartCluster(tb testing.TB, n int, change func(i int, o *server.Options)) *
 		tb.Fatalf("natstest: cluster of %d nodes", n)
 	}
 	c := &Cluster{tb: tb, name: "ledger-test", change: change}
-	tb.Cleanup(c.shutdown)
 	for i := range n {
 		c.nodes = append(c.nodes, &node{name: fmt.Sprintf("n%d", i+1), dir: tb.TempDir(),
 			clientPort: server.RANDOM_PORT, clusterPort: server.RANDOM_PORT})
 	}
+	// Registered after the TempDirs: cleanups run last first, so the
+	// nodes stop before their stores are removed.
+	tb.Cleanup(c.shutdown)
 	// The first node picks its route port; the others route to it and
 	// gossip completes the mesh. No port is probed and released first, so
 	// none can be taken by someone else in between.
@@ -137,24 +137,20 @@ func (c *Cluster) ClientURL(i int) string {
 // URLs is every node's client URL, comma-separated, as --nats-url takes
 // them.
 func (c *Cluster) URLs() string {
-	urls := make([]string, len(c.nodes))
-	for i := range c.nodes {
-		urls[i] = c.ClientURL(i)
+	c.mu.Lock()
+	ports := make([]int, len(c.nodes))
+	for i, nd := range c.nodes {
+		ports[i] = nd.clientPort
 	}
-	return strings.Join(urls, ",")
+	c.mu.Unlock()
+	return loopbackURLs(ports)
 }
 
 // Connect opens a client connection to the cluster (any node, reconnecting
 // to another without end). It is closed when the test ends.
 func (c *Cluster) Connect(opts ...nats.Option) *nats.Conn {
 	c.tb.Helper()
-	all := append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
-	nc, err := nats.Connect(c.URLs(), all...)
-	if err != nil {
-		c.tb.Fatalf("natstest: connect to the cluster: %v", err)
-	}
-	c.tb.Cleanup(nc.Close)
-	return nc
+	return connectCluster(c.tb, c.URLs(), opts...)
 }
 
 // Stop shuts node i down and waits until it is gone. Shutdown is the
@@ -241,36 +237,7 @@ func (c *Cluster) StreamLeaderIn(account, stream string) int {
 // through nc; it returns the leader's index.
 func (c *Cluster) WaitStreamCurrent(nc *nats.Conn, stream string) int {
 	c.tb.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		c.tb.Fatal(err)
-	}
-	leader := -1
-	err = waitUntil(clusterReadyTimeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		st, err := js.Stream(ctx, stream)
-		if err != nil {
-			return err
-		}
-		ci := st.CachedInfo().Cluster
-		if ci == nil || ci.Leader == "" {
-			return errors.New("no stream leader")
-		}
-		for _, r := range ci.Replicas {
-			if !r.Current || r.Offline {
-				return fmt.Errorf("replica %s is not current", r.Name)
-			}
-		}
-		if leader = c.StreamLeader(stream); leader < 0 {
-			return errors.New("no running node leads the stream")
-		}
-		return nil
-	})
-	if err != nil {
-		c.tb.Fatalf("natstest: stream %s not current: %v", stream, err)
-	}
-	return leader
+	return waitStreamCurrent(c.tb, nc, stream, func(string) int { return c.StreamLeader(stream) })
 }
 
 func (c *Cluster) shutdown() {

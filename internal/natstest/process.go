@@ -90,10 +90,10 @@ type procNode struct {
 func StartProcessCluster(tb testing.TB, n int) *ProcessCluster {
 	tb.Helper()
 	c := &ProcessCluster{tb: tb}
-	tb.Cleanup(c.killAll)
 	for i := range n {
 		c.nodes = append(c.nodes, &procNode{spec: childSpec{Name: fmt.Sprintf("p%d", i+1), Dir: tb.TempDir()}})
 	}
+	tb.Cleanup(c.killAll) // after the TempDirs: the nodes die before their stores go
 	for i := range c.nodes {
 		if err := c.start(i); err != nil {
 			tb.Fatalf("natstest: start %s: %v", c.nodes[i].spec.Name, err)
@@ -178,25 +178,19 @@ func (c *ProcessCluster) Index(name string) int {
 // URLs is every node's client URL, comma-separated.
 func (c *ProcessCluster) URLs() string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	urls := make([]string, len(c.nodes))
+	ports := make([]int, len(c.nodes))
 	for i, nd := range c.nodes {
-		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", nd.spec.ClientPort)
+		ports[i] = nd.spec.ClientPort
 	}
-	return strings.Join(urls, ",")
+	c.mu.Unlock()
+	return loopbackURLs(ports)
 }
 
 // Connect opens a client connection to the cluster, reconnecting without
 // end; it is closed when the test ends.
 func (c *ProcessCluster) Connect(opts ...nats.Option) *nats.Conn {
 	c.tb.Helper()
-	all := append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
-	nc, err := nats.Connect(c.URLs(), all...)
-	if err != nil {
-		c.tb.Fatalf("natstest: connect to the process cluster: %v", err)
-	}
-	c.tb.Cleanup(nc.Close)
-	return nc
+	return connectCluster(c.tb, c.URLs(), opts...)
 }
 
 // Kill sends node i SIGKILL and waits for it to exit.
@@ -225,34 +219,7 @@ func (c *ProcessCluster) Restart(i int) {
 // replica is current, and returns the leader's index.
 func (c *ProcessCluster) WaitStreamCurrent(nc *nats.Conn, stream string) int {
 	c.tb.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		c.tb.Fatal(err)
-	}
-	leader := -1
-	err = waitUntil(clusterReadyTimeout, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		st, err := js.Stream(ctx, stream)
-		if err != nil {
-			return err
-		}
-		ci := st.CachedInfo().Cluster
-		if ci == nil || ci.Leader == "" {
-			return errors.New("no stream leader")
-		}
-		for _, r := range ci.Replicas {
-			if !r.Current || r.Offline {
-				return fmt.Errorf("replica %s is not current", r.Name)
-			}
-		}
-		leader = c.Index(ci.Leader)
-		return nil
-	})
-	if err != nil {
-		c.tb.Fatalf("natstest: stream %s not current: %v", stream, err)
-	}
-	return leader
+	return waitStreamCurrent(c.tb, nc, stream, c.Index)
 }
 
 // waitJetStream waits (bounded) until the cluster's JetStream answers

@@ -317,8 +317,13 @@ func (m *Main) connect(ctx context.Context) error {
 	if m.Config.NATSURL != "" {
 		// RetryOnFailedConnect: a cluster still starting is waited for
 		// (openStore retries), not a reason to exit.
+		ping := m.Config.NATSPingInterval
+		if ping <= 0 {
+			ping = DefaultNATSPingInterval
+		}
 		nc, err := nats.Connect(m.Config.NATSURL, nats.Name("tokenledger"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(500*time.Millisecond), nats.ErrorHandler(m.natsErrors), nats.RetryOnFailedConnect(true))
+			nats.ReconnectWait(500*time.Millisecond), nats.ErrorHandler(m.natsErrors), nats.RetryOnFailedConnect(true),
+			nats.PingInterval(ping), nats.MaxPingsOutstanding(2))
 		if err != nil {
 			return fmt.Errorf("connect to NATS at %s: %w", redactURLs(m.Config.NATSURL), err)
 		}

@@ -152,3 +152,9 @@ func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
 func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	(*s.h.Load()).ServeHTTP(w, r)
 }
+
+// DefaultNATSPingInterval is Config.NATSPingInterval's default: a replica
+// behind a silent partition (nothing answers, nothing closes) notices
+// within two to three of them, reports "not connected to NATS" and
+// refuses writes at once (the client library's own default is 2 minutes).
+const DefaultNATSPingInterval = 10 * time.Second

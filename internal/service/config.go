@@ -37,6 +37,10 @@ type Config struct {
 	// events (one replica on a cluster, servers not syncing every write),
 	// with an ERROR line, instead of refusing to start.
 	AllowUnsafeDurability bool
+	// NATSPingInterval is how often the connection to --nats-url pings its
+	// server; two unanswered pings mark it stale (a silent partition) and
+	// it reconnects elsewhere. 0: DefaultNATSPingInterval.
+	NATSPingInterval time.Duration
 	// ReadWait bounds how long a request waits for the projections to reach
 	// a sequence (its own write, or X-Ledger-Min-Sequence); default 5 s.
 	ReadWait time.Duration
@@ -164,6 +168,15 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		func(v string) error { err := parsePositive(v, &c.Replicas); c.NATSReplicas = c.Replicas; return err })
 	def("nats-replicas", "NATS_REPLICAS", "the cluster's size up to 3", "`replicas` of the LEDGER stream when this process creates it on --nats-url",
 		func(v string) error { return parsePositive(v, &c.NATSReplicas) })
+	def("nats-ping-interval", "NATS_PING_INTERVAL", DefaultNATSPingInterval.String(), "how often (a `duration`) the connection to --nats-url pings; two pings unanswered: a silent partition, reconnect",
+		func(v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration (e.g. 10s)", v)
+			}
+			c.NATSPingInterval = d
+			return nil
+		})
 	def("nats-system-url", "NATS_SYSTEM_URL", "", "`URLs` of a system-account user allowed $SYS.REQ.SERVER.PING.VARZ, to prove the servers sync every write (required with --nats-url unless --allow-unsafe-durability)",
 		str(&c.NATSSystemURL))
 	fs.BoolFunc("allow-unsafe-durability", "start even when acknowledged events could be lost (one replica on a cluster, servers not syncing every write); logs an ERROR (TOKENLEDGER_ALLOW_UNSAFE_DURABILITY=true)",

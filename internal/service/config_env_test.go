@@ -35,6 +35,7 @@ func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
 		{"nats-max-reader-subscriptions", "TOKENLEDGER_NATS_MAX_READER_SUBSCRIPTIONS", "-3"},
 		{"nats-max-payload", "TOKENLEDGER_NATS_MAX_PAYLOAD", "lots"},
 		{"nats-feed-max-gib", "TOKENLEDGER_NATS_FEED_MAX_GIB", "0"},
+		{"nats-ping-interval", "TOKENLEDGER_NATS_PING_INTERVAL", "0s"},
 		{"auth-proxy-header", "TOKENLEDGER_AUTH_PROXY_HEADER", "X-User"}, // without trusted proxies
 	}
 	for _, tt := range tests {
