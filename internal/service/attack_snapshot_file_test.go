@@ -141,7 +141,7 @@ func TestStartDoesNotReadAHugeFileBesideTheDataDirIntoMemory(t *testing.T) {
 			f.Close()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			m, _, _ = startBounded(t, dir, func() {})
+			_, _, _ = startBounded(t, dir, func() {})
 			runtime.ReadMemStats(&after)
 			if got := after.TotalAlloc - before.TotalAlloc; got >= huge/2 {
 				t.Fatalf("the start allocated %d MiB for a %d MiB file beside a data dir of a few events", got>>20, huge>>20)
