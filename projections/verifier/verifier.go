@@ -623,8 +623,9 @@ func (v *Verifier) WaitFor(ctx context.Context, seq uint64) error {
 // valid; otherwise ErrUnknown, ErrRevoked or ErrExpired (with the token),
 // or ErrNotReady or ErrStale (fail closed, whatever the secret). The
 // secret is hashed and compared in constant time; it is never kept or
-// logged. Verify does not allocate. The returned token is the set's
-// immutable snapshot: treat it as read-only.
+// logged. Verify allocates only the copy of the token it returns (the set
+// keeps its tokens as compact records): a copy of the token as it was
+// when checked, which later events do not change.
 func (v *Verifier) Verify(secret string) (*tokenset.Token, error) {
 	if err := v.fresh(); err != nil {
 		return nil, err
