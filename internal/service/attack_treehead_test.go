@@ -61,3 +61,21 @@ func TestVerifyDoesNotHangOnAPipePlantedBesideTheDataDir(t *testing.T) {
 		})
 	}
 }
+
+// TestAnEmptyTreeHeadIsNoHead: the head file is created by the first
+// head a process writes and not fsynced before a clean close, so a power
+// loss after its creation can leave it empty. An empty head proves
+// nothing (as a missing one, which anyone with write access could make
+// of it): the ledger starts, and verify does not fail on it.
+func TestAnEmptyTreeHeadIsNoHead(t *testing.T) {
+	dir := stoppedLedger(t)
+	if err := os.Truncate(dir+".checkpoint", 0); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := verifyOutput(t, "--data-dir", dir); code != cli.ExitOK {
+		t.Errorf("verify: exit %d, want %d: stdout %q, stderr %q", code, cli.ExitOK, out, errOut)
+	}
+	if err := startFails(t, dir); err != nil {
+		t.Errorf("the ledger refused to start on an empty tree head: %v", err)
+	}
+}
