@@ -235,7 +235,9 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 			if err != nil {
 				return err
 			}
-			kept, keptFile = b, d.KeptFile
+			if len(b) > 0 { // an empty head (a power loss) is none, as for the ledger's start
+				kept, keptFile = b, d.KeptFile
+			}
 		}
 		v, setupErr = verifierFor(vkey, kept, integrity.SourceKept, since)
 		return setupErr

@@ -321,7 +321,11 @@ func (h *treeHead) close() {
 // no head.
 func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, proven int64) error {
 	b, err := readBesideFile(file, maxKeptCheckpointBytes)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
+		// An empty head is a missing one: the file is created by a
+		// process's first head and fsynced only at close, so a power
+		// loss can leave it empty (and anyone who could empty it could
+		// remove it).
 		return nil
 	}
 	if err != nil {
