@@ -1,7 +1,10 @@
 package service
 
 import (
+	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -77,5 +80,53 @@ func TestAnEmptyTreeHeadIsNoHead(t *testing.T) {
 	}
 	if err := startFails(t, dir); err != nil {
 		t.Errorf("the ledger refused to start on an empty tree head: %v", err)
+	}
+}
+
+// TestALeavesFileThatCannotBeWrittenDoesNotStopTheTreeHead: someone with
+// write access beside the stopped data dir puts a directory in the place
+// of the head's leaves file (a full disk or a read-only file does the
+// same). The start ignores an unreadable leaves file; the head's writer
+// then failed on the leaves before every note, so no head was written
+// again while every change was still answered: the acknowledged writes
+// were signed nowhere outside the data dir. The leaves only locate a
+// change; the head must still count each acknowledged event.
+func TestALeavesFileThatCannotBeWrittenDoesNotStopTheTreeHead(t *testing.T) {
+	dir := stoppedLedger(t)
+	leaves := dir + ".checkpoint" + integrity.LeavesSuffix
+	if err := os.Remove(leaves); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(leaves, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 100000)
+	keys, err := integrity.Verifiers(m.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", m.URL()+"/api/admin/api-tokens",
+		strings.NewReader(`{"tokenName":"after-the-plant","type":"backend","environment":"production","projects":["default"]}`))
+	req.Header.Set("Authorization", testAdmin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	seq, _ := strconv.ParseInt(resp.Header.Get("X-Ledger-Sequence"), 10, 64)
+	if resp.StatusCode != http.StatusCreated || seq == 0 {
+		t.Fatalf("create: %d, sequence %q", resp.StatusCode, resp.Header.Get("X-Ledger-Sequence"))
+	}
+	b, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := integrity.OpenCheckpoint(b, keys)
+	if err != nil || head.Size < seq {
+		t.Errorf("after the answer for sequence %d the kept head is %+v (%v)", seq, head, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
