@@ -61,13 +61,14 @@ type treeHead struct {
 	changed chan struct{} // closed and replaced when written, err or stopped change
 
 	// Owned by the writer (run, flush), under wmu.
-	wmu        sync.Mutex
-	note       *os.File // the head file, written in place
-	noteLen    int      // the length of the note written last
-	leaves     *os.File
-	leavesBase int64 // the leaves file holds records leavesBase+1 …
-	leavesNext int64 // … up to leavesNext-1
-	buf        []byte
+	wmu           sync.Mutex
+	note          *os.File // the head file, written in place
+	noteLen       int      // the length of the note written last
+	leaves        *os.File
+	leavesBase    int64 // the leaves file holds records leavesBase+1 …
+	leavesNext    int64 // … up to leavesNext-1
+	leavesFailing bool  // the last leaves write failed (logged once)
+	buf           []byte
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
@@ -151,7 +152,8 @@ func (h *treeHead) stop() {
 }
 
 // write writes the head of the first n records: the leaves, then the
-// signed note (so that the leaves always reach as far as the note).
+// signed note (so that the leaves reach as far as the note; when they
+// cannot be written, the note all the same).
 func (h *treeHead) write(n uint64) error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
@@ -168,7 +170,17 @@ func (h *treeHead) writeLocked(n uint64) error {
 	}
 	_, _, cp, _ := h.proj.LastCheckpoint()
 	if err := h.writeLeaves(tree, cp.Size, int64(n)); err != nil {
-		return fmt.Errorf("leaves: %w", err)
+		// The leaves only locate a change the note shows (leaves that do
+		// not reach the note, or do not hash to its root, are not used):
+		// a note without them still counts the acknowledged events.
+		h.closeLeaves()
+		if !h.leavesFailing {
+			h.log.Error("could not keep the tree head's leaves; the head is kept without them", "file", h.file+integrity.LeavesSuffix, "err", err)
+		}
+		h.leavesFailing = true
+	} else if h.leavesFailing {
+		h.log.Info("the tree head's leaves are kept again", "file", h.file+integrity.LeavesSuffix)
+		h.leavesFailing = false
 	}
 	signed, err := integrity.SignCheckpoint(integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
 	if err != nil {
