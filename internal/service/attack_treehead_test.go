@@ -1,10 +1,13 @@
 package service
 
 import (
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -125,6 +128,61 @@ func TestALeavesFileThatCannotBeWrittenDoesNotStopTheTreeHead(t *testing.T) {
 	head, err := integrity.OpenCheckpoint(b, keys)
 	if err != nil || head.Size < seq {
 		t.Errorf("after the answer for sequence %d the kept head is %+v (%v)", seq, head, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentAcknowledgedWritesAreEachCoveredByTheTreeHead: 16 clients
+// create tokens at once; when each answer arrives, the signed tree head
+// beside the data dir counts the answer's event (a burst makes one head,
+// none of its writers is answered before it).
+func TestConcurrentAcknowledgedWritesAreEachCoveredByTheTreeHead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	m, _ := startLedger(t, dir, 100000)
+	keys, err := integrity.Verifiers(m.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 16*4)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				req, _ := http.NewRequest("POST", m.URL()+"/api/admin/api-tokens",
+					strings.NewReader(fmt.Sprintf(`{"tokenName":"c%d-%d","type":"backend","environment":"production","projects":["default"]}`, g, i)))
+				req.Header.Set("Authorization", testAdmin)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				resp.Body.Close()
+				seq, _ := strconv.ParseInt(resp.Header.Get("X-Ledger-Sequence"), 10, 64)
+				if resp.StatusCode != http.StatusCreated || seq == 0 {
+					errs <- fmt.Sprintf("create: %d, sequence %q", resp.StatusCode, resp.Header.Get("X-Ledger-Sequence"))
+					return
+				}
+				b, err := os.ReadFile(dir + ".checkpoint")
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				head, err := integrity.OpenCheckpoint(b, keys)
+				if err != nil || head.Size < seq {
+					errs <- fmt.Sprintf("after the answer for sequence %d the kept head is %+v (%v)", seq, head, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
