@@ -188,3 +188,34 @@ func TestConcurrentAcknowledgedWritesAreEachCoveredByTheTreeHead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTheTreeHeadIsNeverWrittenThroughAHardLink: someone with write
+// access beside the stopped data dir replaces the head with a hard link
+// to another file of the service's user (empty, so that the start takes
+// it as no head). The head is written in place: it must not write its
+// notes into the other file, but into a head file of its own.
+func TestTheTreeHeadIsNeverWrittenThroughAHardLink(t *testing.T) {
+	dir := stoppedLedger(t)
+	victim := filepath.Join(filepath.Dir(dir), "victim")
+	if err := os.WriteFile(victim, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head := dir + ".checkpoint"
+	if err := os.Remove(head); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(victim, head); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 100000)
+	tokenLife(t, m, "after-the-link")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(victim); err != nil || len(b) != 0 {
+		t.Errorf("the linked file now holds %q (%v)", b, err)
+	}
+	if b, err := os.ReadFile(head); err != nil || len(b) == 0 {
+		t.Errorf("no head of its own: %q (%v)", b, err)
+	}
+}
