@@ -201,13 +201,9 @@ func (h *treeHead) writeNote(signed []byte) error {
 		// Never through a link planted in the head's place (it would
 		// overwrite the link's target), never into anything but a
 		// regular file.
-		f, err := os.OpenFile(h.file, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+		f, err := openHeadFile(h.file)
 		if err != nil {
 			return err
-		}
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			_ = f.Close()
-			return fmt.Errorf("the tree head %s is not a regular file", h.file)
 		}
 		h.note = f
 	}
@@ -225,6 +221,35 @@ func (h *treeHead) writeNote(signed []byte) error {
 	}
 	h.noteLen = len(signed)
 	return nil
+}
+
+// openHeadFile opens the head file to be written in place: never through
+// a link planted in its place (it would overwrite the link's target),
+// never into anything but a regular file, and never into a file that has
+// other names (a hard link to another file, say an older head an operator
+// moved aside): such a name is replaced by a new file.
+func openHeadFile(name string) (*os.File, error) {
+	flags := os.O_CREATE | os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+	for range 2 {
+		f, err := os.OpenFile(name, flags, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			_ = f.Close()
+			return nil, fmt.Errorf("the tree head %s is not a regular file", name)
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink <= 1 {
+			return f, nil
+		}
+		_ = f.Close()
+		if err := os.Remove(name); err != nil {
+			return nil, err
+		}
+		flags |= os.O_EXCL
+	}
+	return nil, fmt.Errorf("the tree head %s has other names", name)
 }
 
 func (h *treeHead) closeNote() {
