@@ -231,11 +231,13 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 			return usagef("give --key: no key file beside the data dir")
 		}
 		if d.KeptFile != "" {
-			b, err := os.ReadFile(d.KeptFile)
+			b, err := readBesideFile(d.KeptFile, maxKeptHeadBytes)
 			if err != nil {
 				return err
 			}
-			kept, keptFile = b, d.KeptFile
+			if len(b) > 0 { // an empty head (a power loss) is none, as for the ledger's start
+				kept, keptFile = b, d.KeptFile
+			}
 		}
 		v, setupErr = verifierFor(vkey, kept, integrity.SourceKept, since)
 		return setupErr

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"os"
-
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
 
@@ -27,7 +25,7 @@ func withHead(r integrity.Report, tree *integrity.Tree, vkey string, kept []byte
 		return r // verifierFor refused it already
 	}
 	var leaves *integrity.TailLeaves
-	if b, err := os.ReadFile(keptFile + integrity.LeavesSuffix); err == nil {
+	if b, err := readBesideFile(keptFile+integrity.LeavesSuffix, maxKeptLeavesBytes); err == nil {
 		if l, err := integrity.ParseLeaves(b); err == nil {
 			leaves = &l
 		}

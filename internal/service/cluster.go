@@ -158,3 +158,8 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // within two to three of them, reports "not connected to NATS" and
 // refuses writes at once (the client library's own default is 2 minutes).
 const DefaultNATSPingInterval = 10 * time.Second
+
+// minNATSPingInterval is the shortest --nats-ping-interval: below it the
+// pings outrun their answers (two unanswered count as a dead server) and a
+// replica on a healthy server reconnects over and over.
+const minNATSPingInterval = 100 * time.Millisecond

@@ -171,8 +171,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	def("nats-ping-interval", "NATS_PING_INTERVAL", DefaultNATSPingInterval.String(), "how often (a `duration`) the connection to --nats-url pings; two pings unanswered: a silent partition, reconnect",
 		func(v string) error {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
-			if err != nil || d <= 0 {
-				return fmt.Errorf("%q is not a positive duration (e.g. 10s)", v)
+			if err != nil || d < minNATSPingInterval {
+				return fmt.Errorf("%q is not a duration of at least %s (e.g. 10s)", v, minNATSPingInterval)
 			}
 			c.NATSPingInterval = d
 			return nil

@@ -61,13 +61,14 @@ type treeHead struct {
 	changed chan struct{} // closed and replaced when written, err or stopped change
 
 	// Owned by the writer (run, flush), under wmu.
-	wmu        sync.Mutex
-	note       *os.File // the head file, written in place
-	noteLen    int      // the length of the note written last
-	leaves     *os.File
-	leavesBase int64 // the leaves file holds records leavesBase+1 …
-	leavesNext int64 // … up to leavesNext-1
-	buf        []byte
+	wmu           sync.Mutex
+	note          *os.File // the head file, written in place
+	noteLen       int      // the length of the note written last
+	leaves        *os.File
+	leavesBase    int64 // the leaves file holds records leavesBase+1 …
+	leavesNext    int64 // … up to leavesNext-1
+	leavesFailing bool  // the last leaves write failed (logged once)
+	buf           []byte
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
@@ -151,7 +152,8 @@ func (h *treeHead) stop() {
 }
 
 // write writes the head of the first n records: the leaves, then the
-// signed note (so that the leaves always reach as far as the note).
+// signed note (so that the leaves reach as far as the note; when they
+// cannot be written, the note all the same).
 func (h *treeHead) write(n uint64) error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
@@ -168,7 +170,17 @@ func (h *treeHead) writeLocked(n uint64) error {
 	}
 	_, _, cp, _ := h.proj.LastCheckpoint()
 	if err := h.writeLeaves(tree, cp.Size, int64(n)); err != nil {
-		return fmt.Errorf("leaves: %w", err)
+		// The leaves only locate a change the note shows (leaves that do
+		// not reach the note, or do not hash to its root, are not used):
+		// a note without them still counts the acknowledged events.
+		h.closeLeaves()
+		if !h.leavesFailing {
+			h.log.Error("could not keep the tree head's leaves; the head is kept without them", "file", h.file+integrity.LeavesSuffix, "err", err)
+		}
+		h.leavesFailing = true
+	} else if h.leavesFailing {
+		h.log.Info("the tree head's leaves are kept again", "file", h.file+integrity.LeavesSuffix)
+		h.leavesFailing = false
 	}
 	signed, err := integrity.SignCheckpoint(integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
 	if err != nil {
@@ -189,13 +201,9 @@ func (h *treeHead) writeNote(signed []byte) error {
 		// Never through a link planted in the head's place (it would
 		// overwrite the link's target), never into anything but a
 		// regular file.
-		f, err := os.OpenFile(h.file, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+		f, err := openHeadFile(h.file)
 		if err != nil {
 			return err
-		}
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			_ = f.Close()
-			return fmt.Errorf("the tree head %s is not a regular file", h.file)
 		}
 		h.note = f
 	}
@@ -213,6 +221,35 @@ func (h *treeHead) writeNote(signed []byte) error {
 	}
 	h.noteLen = len(signed)
 	return nil
+}
+
+// openHeadFile opens the head file to be written in place: never through
+// a link planted in its place (it would overwrite the link's target),
+// never into anything but a regular file, and never into a file that has
+// other names (a hard link to another file, say an older head an operator
+// moved aside): such a name is replaced by a new file.
+func openHeadFile(name string) (*os.File, error) {
+	flags := os.O_CREATE | os.O_RDWR | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+	for range 2 {
+		f, err := os.OpenFile(name, flags, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			_ = f.Close()
+			return nil, fmt.Errorf("the tree head %s is not a regular file", name)
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink <= 1 {
+			return f, nil
+		}
+		_ = f.Close()
+		if err := os.Remove(name); err != nil {
+			return nil, err
+		}
+		flags |= os.O_EXCL
+	}
+	return nil, fmt.Errorf("the tree head %s has other names", name)
 }
 
 func (h *treeHead) closeNote() {
@@ -321,7 +358,11 @@ func (h *treeHead) close() {
 // no head.
 func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, proven int64) error {
 	b, err := readBesideFile(file, maxKeptCheckpointBytes)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
+		// An empty head is a missing one: the file is created by a
+		// process's first head and fsynced only at close, so a power
+		// loss can leave it empty (and anyone who could empty it could
+		// remove it).
 		return nil
 	}
 	if err != nil {

@@ -520,21 +520,32 @@ func (s *Set) token(i uint32) Token {
 			runtime.Gosched()
 			continue
 		}
-		t := s.read(r)
+		w := recWords{flags: r.flags.Load(), exp: r.exp.Load(), version: r.version.Load(),
+			projects: r.projects.Load(), reason: r.reason.Load(), rev: r.rev.Load()}
 		if r.seq.Load() == q {
-			return t
+			return s.read(r, &w)
 		}
 	}
 }
 
-// read builds the Token of r; see token.
-func (s *Set) read(r *rec) Token {
-	flags := r.flags.Load()
+// recWords are the words of a record the writer changes, copied whole
+// under its sequence lock: nothing is looked up with them (an over
+// column's index, a list's) before the copy is known not to be torn.
+type recWords struct {
+	flags            uint32
+	exp, rev         int64
+	version          uint64
+	projects, reason uint32
+}
+
+// read builds the Token of r whose changing words are w; see token.
+func (s *Set) read(r *rec, w *recWords) Token {
+	flags := w.flags
 	in := &s.in
 	id, name, hint := s.blob(r)
 	return Token{
 		verifier:        r.verifier,
-		ExpiresAt:       in.time(r.exp.Load(), flags&recExpSet != 0, flags&recExpOver != 0),
+		ExpiresAt:       in.time(w.exp, flags&recExpSet != 0, flags&recExpOver != 0),
 		Revoked:         flags&recRevoked != 0,
 		ExpiredRecorded: flags&recExpiredRecorded != 0,
 		AllProjects:     flags&recAllProjects != 0,
@@ -545,15 +556,15 @@ func (s *Set) read(r *rec) Token {
 		Name:            name,
 		Owner:           in.owners.at(r.owner),
 		Environment:     in.strs.at(r.env),
-		Projects:        in.lists.at(r.projects.Load()).names,
+		Projects:        in.lists.at(w.projects).names,
 		CreatedAt:       in.time(r.cre, flags&recCreSet != 0, flags&recCreOver != 0),
 		CreatedSeq:      r.createdSeq,
 		Path:            in.strs.at(r.path),
 		Hint:            hint,
 		CreatedBy:       in.actors.at(r.creator),
-		RevokedAt:       in.time(r.rev.Load(), flags&recRevSet != 0, flags&recRevOver != 0),
-		RevokeReason:    in.strs.at(r.reason.Load()),
-		Version:         r.version.Load(),
+		RevokedAt:       in.time(w.rev, flags&recRevSet != 0, flags&recRevOver != 0),
+		RevokeReason:    in.strs.at(w.reason),
+		Version:         w.version,
 	}
 }
 
