@@ -231,7 +231,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 			return usagef("give --key: no key file beside the data dir")
 		}
 		if d.KeptFile != "" {
-			b, err := readBesideFile(d.KeptFile, maxKeptHeadBytes)
+			b, err := integrity.ReadKeptFile(d.KeptFile, integrity.MaxNoteBytes)
 			if err != nil {
 				return err
 			}

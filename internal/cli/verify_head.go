@@ -25,7 +25,7 @@ func withHead(r integrity.Report, tree *integrity.Tree, vkey string, kept []byte
 		return r // verifierFor refused it already
 	}
 	var leaves *integrity.TailLeaves
-	if b, err := readBesideFile(keptFile+integrity.LeavesSuffix, maxKeptLeavesBytes); err == nil {
+	if b, err := integrity.ReadKeptFile(keptFile+integrity.LeavesSuffix, integrity.MaxLeavesBytes); err == nil {
 		if l, err := integrity.ParseLeaves(b); err == nil {
 			leaves = &l
 		}

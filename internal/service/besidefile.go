@@ -1,11 +1,10 @@
 package service
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/tokenledger/tokenledger/internal/integrity"
 )
 
 // The files the ledger keeps beside its data dir (the projection snapshot,
@@ -15,37 +14,11 @@ import (
 
 // maxKeptCheckpointBytes bounds the kept checkpoint (a signed note of a few
 // hundred bytes).
-const maxKeptCheckpointBytes = 64 << 10
+const maxKeptCheckpointBytes = integrity.MaxNoteBytes
 
-// readBesideFile reads path, which must be a regular file (a link to one
-// is followed) of at most max bytes. It opens without blocking, so that a
-// named pipe in its place does not hang the start, and checks the size
-// before it allocates anything. A missing file is fs.ErrNotExist.
-func readBesideFile(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
-	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s holds %d bytes, more than the %d it can", path, st.Size(), max)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s grew past %d bytes while read", path, max)
-	}
-	return b, nil
-}
+// readBesideFile is integrity.ReadKeptFile: a regular file of at most max
+// bytes, read without blocking.
+func readBesideFile(path string, max int64) ([]byte, error) { return integrity.ReadKeptFile(path, max) }
 
 // writeBesideFile replaces file with b: a new file of a name no one could
 // plant (created exclusively, never through a link), synced, given perm,

@@ -22,12 +22,12 @@ import (
 
 // maxHeadLeaves bounds the leaves file (32 bytes a record): past it (no
 // checkpoint for that long) it restarts with the newest half.
-const maxHeadLeaves = 1 << 16
+const maxHeadLeaves = integrity.MaxHeadLeaves
 
 // maxLeavesFileBytes bounds what the start reads of a leaves file: its
 // header and at most twice maxHeadLeaves hashes (a larger one is ignored,
 // as a missing one is).
-const maxLeavesFileBytes = 4<<10 + 2*maxHeadLeaves*32
+const maxLeavesFileBytes = integrity.MaxLeavesBytes
 
 // errHeadStopped: the tree head is no longer kept (the projections
 // stopped, or the ledger is closing).
