@@ -108,24 +108,7 @@ func TestALeavesFileThatCannotBeWrittenDoesNotStopTheTreeHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", m.URL()+"/api/admin/api-tokens",
-		strings.NewReader(`{"tokenName":"after-the-plant","type":"backend","environment":"production","projects":["default"]}`))
-	req.Header.Set("Authorization", testAdmin)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	seq, _ := strconv.ParseInt(resp.Header.Get("X-Ledger-Sequence"), 10, 64)
-	if resp.StatusCode != http.StatusCreated || seq == 0 {
-		t.Fatalf("create: %d, sequence %q", resp.StatusCode, resp.Header.Get("X-Ledger-Sequence"))
-	}
-	b, err := os.ReadFile(dir + ".checkpoint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := integrity.OpenCheckpoint(b, keys)
+	seq, head, err := createAndReadHead(t, m, dir, "after-the-plant", keys)
 	if err != nil || head.Size < seq {
 		t.Errorf("after the answer for sequence %d the kept head is %+v (%v)", seq, head, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // crash stops m the way a killed process stops: the projections end
@@ -45,24 +46,7 @@ func TestAcknowledgedWriteIsCoveredByTheSignedTreeHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		req, _ := http.NewRequest("POST", m.URL()+"/api/admin/api-tokens",
-			strings.NewReader(fmt.Sprintf(`{"tokenName":"t%d","type":"backend","environment":"production","projects":["default"]}`, i)))
-		req.Header.Set("Authorization", testAdmin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		seq, _ := strconv.ParseInt(resp.Header.Get("X-Ledger-Sequence"), 10, 64)
-		if resp.StatusCode != http.StatusCreated || seq == 0 {
-			t.Fatalf("create: %d, sequence %q", resp.StatusCode, resp.Header.Get("X-Ledger-Sequence"))
-		}
-		b, err := os.ReadFile(dir + ".checkpoint")
-		if err != nil {
-			t.Fatal(err)
-		}
-		head, err := integrity.OpenCheckpoint(b, keys)
+		seq, head, err := createAndReadHead(t, m, dir, fmt.Sprintf("t%d", i), keys)
 		if err != nil || head.Size < seq {
 			t.Fatalf("after the answer for sequence %d the kept head is %+v (%v)", seq, head, err)
 		}
@@ -177,4 +161,31 @@ func TestTheTreeHeadNamesTheTamperedTailAfterACrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// createAndReadHead creates a backend token named name through m's HTTP
+// API, asserts the 201 and its X-Ledger-Sequence, and returns that
+// sequence with the tree head kept in dir's .checkpoint right after the
+// answer (opened with keys).
+func createAndReadHead(t *testing.T, m *Main, dir, name string, keys note.Verifiers) (int64, integrity.Checkpoint, error) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", m.URL()+"/api/admin/api-tokens",
+		strings.NewReader(`{"tokenName":"`+name+`","type":"backend","environment":"production","projects":["default"]}`))
+	req.Header.Set("Authorization", testAdmin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	seq, _ := strconv.ParseInt(resp.Header.Get("X-Ledger-Sequence"), 10, 64)
+	if resp.StatusCode != http.StatusCreated || seq == 0 {
+		t.Fatalf("create: %d, sequence %q", resp.StatusCode, resp.Header.Get("X-Ledger-Sequence"))
+	}
+	b, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := integrity.OpenCheckpoint(b, keys)
+	return seq, head, err
 }
