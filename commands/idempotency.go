@@ -27,16 +27,52 @@ func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder ev
 	}
 	claims, err := h.nameAppends(ctx, m, now, holder, claim(events.ScopeIdempotencyKey, m.Key))
 	var taken *NameTakenError
-	if errors.As(err, &taken) {
+	if errors.As(err, &taken) || (err == nil && len(claims) == 0) {
+		// Claimed already: by an identical request that raced this one
+		// past its replay check (same command id: errKeyOurs, which run
+		// answers with that request's replay), or by another request.
+		s, lerr := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if _, ours := s.Command(m.CommandID); ours {
+			return nil, errKeyOurs
+		}
 		return nil, ErrKeyReused
 	}
 	if err != nil {
 		return nil, err
 	}
-	if len(claims) == 0 { // held by this very holder: an earlier command on it
-		return nil, ErrKeyReused
-	}
 	return claims, nil
+}
+
+// errKeyOurs: the idempotency key is claimed under this very command id,
+// by an identical request that was stored after this one looked for its
+// command id on the aggregate. The key's claim is in the same atomic batch
+// as the aggregate's event, so that event is stored: a replay.
+var errKeyOurs = errors.New("the idempotency key is claimed by this command")
+
+// replayedRace reads the aggregate until it shows m's command id (a read
+// may come from a replica that has not applied the racing append yet;
+// bounded as in stored) and returns its sequence and state.
+func replayedRace[S stateful[S]](ctx context.Context, m Meta, read func(context.Context) (S, expectation, error)) (S, uint64, error) {
+	for attempt := 0; ; attempt++ {
+		s, _, err := read(ctx)
+		if err != nil {
+			return s, 0, err
+		}
+		if seq, ok := s.base().Command(m.CommandID); ok {
+			return s, seq, nil
+		}
+		if attempt == staleReadRetries {
+			return s, 0, fmt.Errorf("command %s: its key is claimed but its event is not visible after %d reads: %w", m.CommandID, attempt+1, ErrOutcomeUnknown)
+		}
+		select {
+		case <-ctx.Done():
+			return s, 0, ctx.Err()
+		case <-time.After(staleReadPause):
+		}
+	}
 }
 
 // keySeq is the sequence a replay of m reports: the key claim's, which is

@@ -224,6 +224,13 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 		extra = func() ([]Append, error) { return c.claims(ctx, s, p, now) }
 	}
 	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
+	if errors.Is(err, errKeyOurs) { // an identical request won the race
+		stored, seq, err := replayedRace(ctx, m, read)
+		if err != nil {
+			return outcome[S]{}, err
+		}
+		return replay(stored, seq, ops)
+	}
 	if err == nil {
 		// The store reports a duplicate when an append with this command's
 		// msg ids was stored first (a retry, or another ledger process doing

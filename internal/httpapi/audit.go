@@ -204,7 +204,7 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		return err
 	}
 	if aq.format != "" {
-		return s.exportEvents(w, r, aq)
+		return s.exportEvents(w, r, aq, !p.IsAdmin())
 	}
 	page, err := s.audit.Page(r.Context(), aq.q)
 	if err != nil {
@@ -216,7 +216,7 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		Through uint64        `json:"through"`
 	}{Events: make([]ledgerEvent, 0, len(page.Entries)), Next: cursor(page.Next), Through: page.Through}
 	for _, e := range page.Entries {
-		out.Events = append(out.Events, toLedgerEvent(e))
+		out.Events = append(out.Events, toLedgerEvent(shownTo(p, e)))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
@@ -21,10 +23,14 @@ import (
 // that appends nothing. Callers that did not authenticate append nothing;
 // tokenledger_audit_unauthenticated_total counts them.
 
-// Bounds of the filters a record keeps.
+// Bounds of the filters a record keeps. A refused caller's query is not
+// parsed, so its names and values are the caller's choice: the record
+// keeps at most maxRecordedBytes of them (names and values counted) and
+// says how many values it dropped under the name "[dropped]".
 const (
 	maxRecordedParams = 32
 	maxRecordedValues = 16
+	maxRecordedBytes  = 4 << 10
 )
 
 // auditor is authed for the audit trail's routes: the caller needs ADMIN
@@ -87,13 +93,18 @@ func (s *Server) recordRead(w http.ResponseWriter, r *http.Request, p *authz.Pri
 // is a token's secret replaced (the trail never holds one).
 func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 	out := map[string][]string{}
+	size, dropped := 0, 0
 	keep := func(k string, vs []string) {
-		if len(out) >= maxRecordedParams {
-			return
-		}
-		k = auditText(k, 64)
-		for _, v := range vs[:min(len(vs), maxRecordedValues)] {
-			out[k] = append(out[k], s.redactSecret(auditText(v, maxParamLen)))
+		k = s.redactSecret(auditText(k, 64))
+		for i, v := range vs {
+			v = s.redactSecret(auditText(v, maxParamLen))
+			if i >= maxRecordedValues || (len(out) >= maxRecordedParams && out[k] == nil) ||
+				size+len(k)+len(v) > maxRecordedBytes {
+				dropped++
+				continue
+			}
+			size += len(k) + len(v)
+			out[k] = append(out[k], v)
 		}
 	}
 	for _, name := range patternNames(r.Pattern) {
@@ -110,18 +121,56 @@ func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 	for _, k := range keys {
 		keep(k, q[k])
 	}
+	if dropped > 0 {
+		out["[dropped]"] = []string{strconv.Itoa(dropped)}
+	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
 }
 
-// redactSecret replaces v by "[secret]" when it is a token's secret.
+// redactSecret replaces v by "[secret]" when it holds a token's secret:
+// as a whole, trimmed, or as one of its words (a value such as
+// "Bearer <secret>" or "<secret>,x"), or when a word has the shape of a
+// token's secret (projects:environment.hash with a long hash, or a legacy
+// 64-hex token) whether or not the ledger holds it now. Filter values are
+// ids, names, types, times and sequences: none has that shape.
 func (s *Server) redactSecret(v string) string {
-	if _, ok := s.tokens.Lookup(v); ok {
+	if s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) {
 		return "[secret]"
 	}
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool {
+		return unicode.IsSpace(r) || r == ',' || r == ';' || r == '=' || r == '&' || r == '"' || r == '\''
+	}) {
+		if s.holdsSecret(w) || secretShaped(w) {
+			return "[secret]"
+		}
+	}
 	return v
+}
+
+func (s *Server) holdsSecret(v string) bool {
+	if v == "" {
+		return false
+	}
+	_, ok := s.tokens.Lookup(v)
+	return ok
+}
+
+// secretShaped reports whether w looks like a token's secret: a legacy
+// token (64 hex digits) or projects:environment.hash whose hash has at
+// least 32 characters.
+func secretShaped(w string) bool {
+	if len(w) == 64 && strings.Trim(strings.ToLower(w), "0123456789abcdef") == "" {
+		return true
+	}
+	colon := strings.IndexByte(w, ':')
+	if colon < 0 {
+		return false
+	}
+	dot := strings.IndexByte(w[colon:], '.')
+	return dot >= 0 && len(w)-(colon+dot+1) >= 32
 }
 
 // patternNames are the wildcard names of a route pattern

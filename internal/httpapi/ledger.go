@@ -164,7 +164,7 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 	}
 	out.Events = make([]ledgerEvent, 0, len(evs))
 	for _, e := range evs {
-		out.Events = append(out.Events, toLedgerEvent(auditlog.EntryOf(e)))
+		out.Events = append(out.Events, toLedgerEvent(shownTo(p, auditlog.EntryOf(e))))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -174,6 +174,9 @@ func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.P
 // (?at=RFC3339), rebuilt by a replay of the token events up to it.
 func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	q := r.URL.Query()
+	if err := onlyOnce(q, "seq", "at"); err != nil {
+		return err
+	}
 	seq, err := parseUint("seq", q.Get("seq"))
 	if err != nil {
 		return err

@@ -3,7 +3,11 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,19 +84,17 @@ type tokenVerdict struct {
 
 func (s *Server) stateOfToken(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	q := r.URL.Query()
-	for k, vs := range q {
-		if k != "at" {
-			return badRequest(k, "unknown parameter "+fmt.Sprintf("%q", trimParam(k)))
-		}
-		if len(vs) > 1 {
-			return badRequest(k, "at may be given once")
-		}
+	if err := onlyOnce(q, "at"); err != nil {
+		return err
 	}
 	at, err := s.resolveAt(q.Get("at"))
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
+	id, ok := s.stateTokenID(r.PathValue("id"))
+	if !ok {
+		return notFound("Could not find a token with that id")
+	}
 	evs, err := s.store.Load(r.Context(), events.KindToken, id)
 	if err != nil {
 		return err
@@ -103,7 +105,7 @@ func (s *Server) stateOfToken(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
 		return err
 	}
-	out, err := s.judgeToken(r.Context(), id, evs, at)
+	out, err := s.judgeToken(r.Context(), id, evs, at, !p.IsAdmin())
 	if err != nil {
 		return err
 	}
@@ -111,8 +113,39 @@ func (s *Server) stateOfToken(w http.ResponseWriter, r *http.Request, p *authz.P
 	return nil
 }
 
+// stateTokenID resolves the path value of /api/ledger/state/tokens/{id}:
+// a token's id (also of a revoked or deleted token, which the stream
+// still holds), or the full secret of a token the ledger holds now. A
+// value that cannot be an id (a secret of no current token, a wildcard,
+// a dotted name) is not found, and is never handed to the store.
+func (s *Server) stateTokenID(ref string) (string, bool) {
+	if t, ok := s.tokens.ByID(ref); ok {
+		return t.ID, true
+	}
+	if t, ok := s.tokens.Lookup(ref); ok {
+		return t.ID, true
+	}
+	if ref == "" || strings.ContainsAny(ref, ".*>:") || strings.IndexFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return "", false
+	}
+	return ref, true
+}
+
+// onlyOnce refuses a parameter not in known, and one given twice.
+func onlyOnce(q url.Values, known ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, k) {
+			return badRequest(k, "unknown parameter "+strconv.Quote(trimParam(k)))
+		}
+		if len(q[k]) > 1 {
+			return badRequest(k, k+" may be given once")
+		}
+	}
+	return nil
+}
+
 // judgeToken decides the verdict of the token whose events are evs at at.
-func (s *Server) judgeToken(ctx context.Context, id string, evs []events.Envelope, at moment) (tokenVerdict, error) {
+func (s *Server) judgeToken(ctx context.Context, id string, evs []events.Envelope, at moment, redact bool) (tokenVerdict, error) {
 	out := tokenVerdict{ID: id, At: at}
 	decided := func(status, why string, e *events.Envelope) {
 		out.Status, out.Why, out.Valid = status, why, status == verdictActive
@@ -123,7 +156,7 @@ func (s *Server) judgeToken(ctx context.Context, id string, evs []events.Envelop
 			}
 		}
 		if e != nil {
-			le := toLedgerEvent(auditlog.EntryOf(*e))
+			le := toLedgerEvent(redacted(redact, auditlog.EntryOf(*e)))
 			out.DecidedBy = &le
 		}
 	}

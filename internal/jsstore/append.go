@@ -182,7 +182,9 @@ func checkToken(what, v string) error {
 	}
 	for _, r := range v {
 		if r == '.' || r == '*' || r == '>' || r <= ' ' || r == 0x7f {
-			return fmt.Errorf("%s %q is not a valid subject token", what, v)
+			// The value is not quoted: it may be what a caller sent in
+			// place of an id, a token's secret among them.
+			return fmt.Errorf("%s is not a valid subject token (%d bytes)", what, len(v))
 		}
 	}
 	return nil
