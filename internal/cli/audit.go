@@ -244,20 +244,24 @@ func (c *client) get(ctx context.Context, path string) (*http.Response, error) {
 		u = c.base.JoinPath(path[:i])
 		u.RawQuery = path[i+1:]
 	}
+	ctx, idle := watchIdle(ctx)
 	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
 	if err != nil {
+		idle.stop()
 		return nil, err
 	}
 	req.Header.Set("Authorization", c.token)
 	req.Header.Set("User-Agent", "tokenledger-cli")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		idle.stop()
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
 		return nil, fmt.Errorf("GET %s: %w", c.base.Host, err)
 	}
+	resp.Body = idle.body(resp.Body) // closing it ends the watch
 	if resp.StatusCode/100 == 3 {
 		resp.Body.Close()
 		return nil, &APIError{Status: resp.StatusCode, Message: "the server answered with a redirect, which is not followed (it would carry your credential elsewhere); point --server or " + EnvAddr + " at the ledger itself"}
@@ -357,7 +361,7 @@ func newState(env *Env) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), st)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "as of stream sequence %d: %d tokens\n", st.LastApplied, len(st.Tokens))
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATUS\tENVIRONMENT\tPROJECTS\tEXPIRES")
 			for _, t := range st.Tokens {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Type, inert(t.Name, 200), t.Status, t.Environment, t.projects(), t.expires())

@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -44,7 +43,9 @@ type Env struct {
 	// Bench runs "tokenledger bench" with its own flag parsing (it starts
 	// the service and uses its packages, which import this one).
 	Bench func(ctx context.Context, args []string) error
-	// HTTP is the client for the ledger's API (default: 30 s timeout).
+	// HTTP is the client for the ledger's API (default: none of its own
+	// timeout; each request's answer must begin, and its body keep
+	// flowing, within 30 s: see idleTimeout).
 	HTTP *http.Client
 	// ReadDataDir reads a data dir's stream for verify --data-dir without
 	// changing it: setup first, with what it found, then fn for each
@@ -96,7 +97,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		env.Getenv = os.Getenv
 	}
 	if env.HTTP == nil {
-		env.HTTP = &http.Client{Timeout: 30 * time.Second}
+		// No overall Timeout: it would cut a streamed export that flows
+		// for longer (a million-event trail takes tens of seconds); each
+		// request has an idle bound instead (watchIdle).
+		env.HTTP = &http.Client{}
 	}
 	// Never follow a redirect: Go's client would re-send the credential
 	// (and a lookup's body, which holds a secret) to whatever address the
@@ -113,7 +117,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(env.Stderr, "tokenledger:", err)
+	fmt.Fprintln(inertWriter{env.Stderr}, "tokenledger:", err)
 	return ExitCode(err)
 }
 

@@ -91,6 +91,8 @@ func (c *client) doHeader(ctx context.Context, method, path string, body, out an
 		u = c.base.JoinPath(path[:i])
 		u.RawQuery = path[i+1:]
 	}
+	ctx, idle := watchIdle(ctx)
+	defer idle.stop()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func (c *client) doHeader(ctx context.Context, method, path string, body, out an
 		return nil, fmt.Errorf("%s %s: %w", method, c.base.Host, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	raw, err := io.ReadAll(io.LimitReader(idle.body(resp.Body), 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
@@ -134,6 +136,44 @@ func (c *client) doHeader(ctx context.Context, method, path string, body, out an
 // inert makes a server's text safe to print on a terminal: no control or
 // format characters (escape sequences, a forged second line), at most max
 // bytes.
+// terminal is the command's standard output for text a person reads
+// (tables, key: value lines), made inert: a server's fields cannot move the
+// cursor, clear the screen, retitle the window or ring the bell. Exports
+// and --json output are not passed through it (JSON escapes controls).
+func terminal(cmd *cobra.Command) io.Writer { return inertWriter{cmd.OutOrStdout()} }
+
+// inertWriter writes what it is given with every control or format
+// character other than a newline or a tab, and every invalid UTF-8 byte,
+// replaced by a space. Callers write whole strings (fmt, tabwriter cells),
+// so a rune is never split across two writes.
+type inertWriter struct{ w io.Writer }
+
+func (w inertWriter) Write(p []byte) (int, error) {
+	clean := true
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		if r != '\n' && r != '\t' && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return w.w.Write(p)
+	}
+	var b strings.Builder
+	for _, r := range string(p) {
+		if r != '\n' && r != '\t' && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			r = ' '
+		}
+		b.WriteRune(r)
+	}
+	if _, err := io.WriteString(w.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 func inert(s string, max int) string {
 	var b strings.Builder
 	for _, r := range s {

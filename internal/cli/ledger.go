@@ -50,7 +50,7 @@ func (e event) credential() string {
 }
 
 func printEvents(cmd *cobra.Command, evs []event) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tAGGREGATE\tACTOR\tCREDENTIAL\tREASON")
 	for _, e := range evs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), inert(e.Type, 64),
@@ -113,7 +113,7 @@ func newTokenHistory(env *Env) *cobra.Command {
 			if !h.Chain.Intact {
 				verdict = "BROKEN: " + h.Chain.Error
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "hash chain: %s (%d events)\n", verdict, h.Chain.Events)
+			fmt.Fprintf(terminal(cmd), "hash chain: %s (%d events)\n", verdict, h.Chain.Events)
 			if !h.Chain.Intact {
 				return &exitError{ExitError, fmt.Errorf("the token's hash chain is broken")}
 			}

@@ -202,7 +202,7 @@ func newTokenList(env *Env) *cobra.Command {
 			if jsonOut(cmd) {
 				return printJSON(cmd.OutOrStdout(), out)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATUS\tENVIRONMENT\tPROJECTS\tEXPIRES\tHINT")
 			for _, t := range out.Tokens {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Type, t.Name, t.Status,
@@ -260,7 +260,7 @@ func newTokenGet(env *Env) *cobra.Command {
 			if jsonOut(cmd) {
 				return printJSON(cmd.OutOrStdout(), t)
 			}
-			return printToken(cmd.OutOrStdout(), t)
+			return printToken(terminal(cmd), t)
 		},
 	}
 }
@@ -312,9 +312,9 @@ and is never printed. Exit code 6 when the secret is not a valid token.`,
 					return err
 				}
 			} else {
-				fmt.Fprintln(cmd.OutOrStdout(), "status:", res.Status)
+				fmt.Fprintln(terminal(cmd), "status:", res.Status)
 				if res.Token != nil {
-					if err := printToken(cmd.OutOrStdout(), *res.Token); err != nil {
+					if err := printToken(terminal(cmd), *res.Token); err != nil {
 						return err
 					}
 				}

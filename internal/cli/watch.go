@@ -99,7 +99,12 @@ follow the last one shown (events cut from the feed) stops watch with an error.`
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "tokenledger: watching token events from feed sequence %d\n", from)
-			w := watcher{out: cmd.OutOrStdout(), json: jsonOut(cmd), all: all, keys: keys}
+			// Human lines go through terminal; --json lines as encoded.
+			out := terminal(cmd)
+			if jsonOut(cmd) {
+				out = cmd.OutOrStdout()
+			}
+			w := watcher{out: out, json: jsonOut(cmd), all: all, keys: keys}
 			return w.follow(ctx, nc, from, cmd.ErrOrStderr())
 		},
 	}
