@@ -30,6 +30,7 @@ func TestCLITablesPrintNoTerminalControlSequencesFromTheServer(t *testing.T) {
 		"/api/ledger/tokens/x":      tok,
 		"/api/ledger/tokens/lookup": map[string]any{"status": "valid" + esc, "token": tok},
 		"/api/ledger/state":         map[string]any{"lastApplied": 1, "tokens": []any{tok}},
+		"/api/admin/api-tokens":     map[string]any{"secret": "secret" + esc},
 		"/api/ledger/tokens/x/history": map[string]any{
 			"chain":  map[string]any{"intact": false, "events": 1, "error": "broken" + esc},
 			"events": []any{},
@@ -55,6 +56,7 @@ func TestCLITablesPrintNoTerminalControlSequencesFromTheServer(t *testing.T) {
 		{"token lookup", "default:development.some-secret-0123456789abcdef\n", []string{"token", "lookup"}},
 		{"state --at", "", []string{"state", "--at", "5"}},
 		{"token history", "", []string{"token", "history", "x"}},
+		{"token create", "", []string{"token", "create", "--name", "n", "--environment", "development", "--project", "default"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,10 +7,12 @@ package httpapi_test
 // is a 4xx, never a 500.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
@@ -102,17 +104,30 @@ func TestAuditReadRecordsHoldNoSecretInAnyShape(t *testing.T) {
 
 // GET /api/ledger/events and /api/ledger/state/tokens/{id} refuse unknown
 // and repeated parameters (issue 14: "Unknown parameters and malformed
-// values → 400"); GET /api/ledger/state ignores them and silently answers
-// for the first of two sequences, so a client's typo (?at= misspelt, a
-// second at=) gets another state than the one asked for.
-func TestStateAtRefusesUnknownAndRepeatedParameters(t *testing.T) {
-	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
-	s.CreateToken("backend", "development")
+// values → 400"). The other reads of the trail ignore unknown ones and
+// silently answer for the first of two values, while the audit.queried
+// record keeps both: a client's typo (a misspelt at=, a second from_seq=)
+// gets another answer than the one asked for, and the record of the read
+// does not say which one was given.
+func TestLedgerReadsRefuseUnknownAndRepeatedParameters(t *testing.T) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0; c.CheckpointEvery = 2 })
+	_, id := s.CreateToken("backend", "development")
+	servicetest.WaitFor(t, 30*time.Second, func() error {
+		if r := s.Do("GET", "/api/ledger/checkpoint", servicetest.AdminSecret, nil); r.Status != http.StatusOK {
+			return fmt.Errorf("no checkpoint yet: %d", r.Status)
+		}
+		return nil
+	})
 	for _, path := range []string{
 		"/api/ledger/state?seq=3&seq=4",
 		"/api/ledger/state?at=3&at=2026-01-01T00:00:00Z",
 		"/api/ledger/state?at=3&token=x",
 		"/api/ledger/state?seq=3&format=csv",
+		"/api/ledger/tokens/" + id + "/history?type=token.revoked",
+		"/api/ledger/bundle?from_seq=1&from_seq=2",
+		"/api/ledger/bundle?from=2",
+		"/api/ledger/events/1/proof?size=1&size=2",
+		"/api/ledger/proof/consistency?from=1&from=2&to=3",
 	} {
 		t.Run(path, func(t *testing.T) {
 			r := s.Do("GET", path, servicetest.AdminSecret, nil)
