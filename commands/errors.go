@@ -12,6 +12,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrGone: the token is revoked; nothing about it can change any more.
 	ErrGone = errors.New("token is revoked")
+	// ErrUnchanged: the command asks for what the aggregate already is (an
+	// expiry set to the one the token has); nothing is appended, and the
+	// caller's wish holds.
+	ErrUnchanged = errors.New("nothing to change")
 	// ErrExists: a create named an aggregate that already exists.
 	ErrExists = errors.New("already exists")
 	// ErrForbidden: the actor may not do this.

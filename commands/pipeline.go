@@ -215,6 +215,19 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 	}
 	now := h.Now()
 	p, err := c.decide(ctx, s, &wide, now)
+	if errors.Is(err, ErrUnchanged) {
+		// Nothing will be appended, so no expectation checks the state
+		// this was decided on, which may be a cached one that a lagging
+		// read did not bring up to date: decide again on a full load.
+		h.states.drop(aggregateKey{kind: c.kind, id: c.id})
+		if s, wide, err = read(ctx); err != nil {
+			return outcome[S]{}, err
+		}
+		if seq, ok := s.base().Command(m.CommandID); ok {
+			return replay(s, seq, names(s, nil))
+		}
+		p, err = c.decide(ctx, s, &wide, now)
+	}
 	if err != nil {
 		return outcome[S]{}, err
 	}

@@ -191,6 +191,11 @@ func DecideChangeExpiry(s TokenState, c ChangeExpiry) (events.TokenExpiryChanged
 		// epoch: as past, and never mistaken for no expiry.
 		*exp = epoch
 	}
+	if (exp == nil) == (s.ExpiresAt == nil) && (exp == nil || exp.Equal(*s.ExpiresAt)) {
+		// The trail records changes: none here (a retried PUT, or 16
+		// identical ones at once, append at most one event).
+		return events.TokenExpiryChanged{}, ErrUnchanged
+	}
 	return events.TokenExpiryChanged{Previous: s.ExpiresAt, New: exp}, nil
 }
 

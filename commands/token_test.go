@@ -159,6 +159,12 @@ func TestDecideLifecycle(t *testing.T) {
 		{name: "change_expiry_to_never", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(liveTok, commands.ChangeExpiry{})
 		}, check: eventOf(events.TypeTokenExpiryChanged)},
+		{name: "change_expiry_to_the_one_it_has_is_unchanged", decide: func() (events.Payload, error) {
+			return commands.DecideChangeExpiry(pat, commands.ChangeExpiry{ExpiresAt: pat.ExpiresAt})
+		}, wantErr: commands.ErrUnchanged},
+		{name: "change_expiry_from_never_to_never_is_unchanged", decide: func() (events.Payload, error) {
+			return commands.DecideChangeExpiry(all, commands.ChangeExpiry{})
+		}, wantErr: commands.ErrUnchanged},
 		{name: "change_expiry_to_past_is_accepted", decide: func() (events.Payload, error) {
 			return commands.DecideChangeExpiry(liveTok, commands.ChangeExpiry{ExpiresAt: at(-time.Hour)})
 		}, check: eventOf(events.TypeTokenExpiryChanged)},

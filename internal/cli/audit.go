@@ -154,16 +154,20 @@ covered stream sequences on stderr. --all follows the cursor through every page,
 }
 
 // auditPages reads one page, or with all every page by cursor, and prints
-// them as a table or JSON.
+// each page as it comes (a table, or one JSON document whose events are
+// written page by page): --all over a million events holds one page.
 func auditPages(cmd *cobra.Command, cl *client, q url.Values, all, desc bool) error {
 	cursorParam := "after"
 	if desc {
 		cursorParam = "before"
 	}
-	out := []event{}
-	var last uint64
-	var next *uint64
-	for {
+	var js *jsonDoc
+	if jsonOut(cmd) {
+		js = &jsonDoc{w: cmd.OutOrStdout()}
+		js.head("{\n  \"events\": [")
+	}
+	var last, next uint64
+	for pages := 0; ; pages++ {
 		var page struct {
 			Events []event          `json:"events"`
 			Next   *json.RawMessage `json:"next"`
@@ -175,8 +179,14 @@ func auditPages(cmd *cobra.Command, cl *client, q url.Values, all, desc bool) er
 		if err != nil {
 			return err
 		}
-		out = append(out, page.Events...)
-		next = &n
+		if js != nil {
+			for _, e := range page.Events {
+				js.add(e)
+			}
+		} else if err := printEventRows(cmd, page.Events, pages == 0); err != nil {
+			return err
+		}
+		next = n
 		if !all || n == 0 || len(page.Events) == 0 {
 			break
 		}
@@ -186,18 +196,15 @@ func auditPages(cmd *cobra.Command, cl *client, q url.Values, all, desc bool) er
 		last = n
 		q.Set(cursorParam, strconv.FormatUint(n, 10))
 	}
-	if jsonOut(cmd) {
-		v := map[string]any{"events": out, "next": nil}
-		if next != nil && *next != 0 {
-			v["next"] = strconv.FormatUint(*next, 10)
+	if js != nil {
+		tail := "null"
+		if next != 0 {
+			tail = strconv.Quote(strconv.FormatUint(next, 10))
 		}
-		return printJSON(cmd.OutOrStdout(), v)
+		return js.finish(",\n  \"next\": " + tail + "\n}\n")
 	}
-	if err := printEvents(cmd, out); err != nil {
-		return err
-	}
-	if next != nil && *next != 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "more events: --%s %d (or --all)\n", cursorParam, *next)
+	if next != 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "more events: --%s %d (or --all)\n", cursorParam, next)
 	}
 	return nil
 }
@@ -347,26 +354,47 @@ func newState(env *Env) *cobra.Command {
 			if token != "" {
 				return tokenState(cmd, cl, token, q)
 			}
-			var st struct {
-				LastApplied uint64        `json:"lastApplied"`
-				Tokens      []ledgerToken `json:"tokens"`
-			}
-			if err := cl.getRetrying(cmd.Context(), cmd.ErrOrStderr(), "/api/ledger/state?"+q.Encode(), &st); err != nil {
-				return err
-			}
-			if st.Tokens == nil {
-				st.Tokens = []ledgerToken{}
-			}
+			path := "/api/ledger/state?" + q.Encode()
 			if jsonOut(cmd) {
-				return printJSON(cmd.OutOrStdout(), st)
+				// lastApplied comes first in the answer, before any token.
+				js := &jsonDoc{w: cmd.OutOrStdout()}
+				started := false
+				begin := func(last uint64) {
+					if !started {
+						js.head(fmt.Sprintf("{\n  \"lastApplied\": %d,\n  \"tokens\": [", last))
+						started = true
+					}
+				}
+				var last uint64
+				last, err := streamTokensWith(cmd.Context(), cl, cmd.ErrOrStderr(), path, func(l uint64) { last = l }, func(t ledgerToken) error {
+					begin(last)
+					js.add(t)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				begin(last)
+				return js.finish("\n}\n")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "as of stream sequence %d: %d tokens\n", st.LastApplied, len(st.Tokens))
 			tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATUS\tENVIRONMENT\tPROJECTS\tEXPIRES")
-			for _, t := range st.Tokens {
+			n := 0
+			last, err := streamTokens(cmd.Context(), cl, cmd.ErrOrStderr(), path, func(t ledgerToken) error {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Type, inert(t.Name, 200), t.Status, t.Environment, t.projects(), t.expires())
+				if n++; n%1000 == 0 {
+					return tw.Flush()
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "as of stream sequence %d: %d tokens\n", last, n)
+			return nil
 		},
 	}
 	c.Flags().StringVar(&at, "at", "", "an RFC 3339 time, or a stream sequence (the state after that event)")

@@ -24,6 +24,30 @@ type event struct {
 	Via         json.RawMessage `json:"via"`
 	Reason      string          `json:"reason,omitempty"`
 	Data        json.RawMessage `json:"data"`
+	// raw is the server's JSON of the event, which --json prints whole
+	// (the chain's and the signature's fields included).
+	raw json.RawMessage
+}
+
+// UnmarshalJSON decodes the fields the tables show and keeps the rest.
+func (e *event) UnmarshalJSON(b []byte) error {
+	type plain event
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*e = event(p)
+	e.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON is the event as the server sent it.
+func (e event) MarshalJSON() ([]byte, error) {
+	if e.raw != nil {
+		return e.raw, nil
+	}
+	type plain event
+	return json.Marshal(plain(e))
 }
 
 func (e event) actorName() string {
@@ -49,9 +73,15 @@ func (e event) credential() string {
 	return v.CredentialType + " " + v.CredentialID
 }
 
-func printEvents(cmd *cobra.Command, evs []event) error {
+func printEvents(cmd *cobra.Command, evs []event) error { return printEventRows(cmd, evs, true) }
+
+// printEventRows prints evs as table rows, under the header when header
+// is set (a page of --all after the first has none).
+func printEventRows(cmd *cobra.Command, evs []event, header bool) error {
 	tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tAGGREGATE\tACTOR\tCREDENTIAL\tREASON")
+	if header {
+		fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tAGGREGATE\tACTOR\tCREDENTIAL\tREASON")
+	}
 	for _, e := range evs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), inert(e.Type, 64),
 			inert(e.Kind+" "+e.AggregateID, 128), inert(e.actorName(), 200), inert(e.credential(), 200), inert(e.Reason, 512))

@@ -155,7 +155,7 @@ func newTokenCreate(env *Env) *cobra.Command {
 			if jsonOut(cmd) {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"secret": created.Secret, "id": id, "token": tok})
 			}
-			w := cmd.OutOrStdout()
+			w := terminal(cmd)
 			fmt.Fprintln(w, "secret:", created.Secret)
 			if id != "" {
 				fmt.Fprintln(w, "id:    ", id)
@@ -189,24 +189,38 @@ func newTokenList(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all tokenList
-			if err := cl.do(cmd.Context(), "GET", "/api/ledger/tokens", nil, &all); err != nil {
-				return err
-			}
-			out := tokenList{Tokens: []ledgerToken{}}
-			for _, t := range all.Tokens {
-				if (typ == "" || t.Type == typ) && (status == "" || t.Status == status) {
-					out.Tokens = append(out.Tokens, t)
-				}
+			// Streamed: a ledger of a million tokens is never held whole.
+			keep := func(t ledgerToken) bool {
+				return (typ == "" || t.Type == typ) && (status == "" || t.Status == status)
 			}
 			if jsonOut(cmd) {
-				return printJSON(cmd.OutOrStdout(), out)
+				js := &jsonDoc{w: cmd.OutOrStdout()}
+				js.head("{\n  \"tokens\": [")
+				if _, err := streamTokens(cmd.Context(), cl, cmd.ErrOrStderr(), "/api/ledger/tokens", func(t ledgerToken) error {
+					if keep(t) {
+						js.add(t)
+					}
+					return js.err
+				}); err != nil {
+					return err
+				}
+				return js.finish("\n}\n")
 			}
 			tw := tabwriter.NewWriter(terminal(cmd), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tNAME\tSTATUS\tENVIRONMENT\tPROJECTS\tEXPIRES\tHINT")
-			for _, t := range out.Tokens {
+			n := 0
+			if _, err := streamTokens(cmd.Context(), cl, cmd.ErrOrStderr(), "/api/ledger/tokens", func(t ledgerToken) error {
+				if !keep(t) {
+					return nil
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Type, t.Name, t.Status,
 					t.Environment, t.projects(), t.expires(), t.Hint)
+				if n++; n%1000 == 0 {
+					return tw.Flush()
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
 			return tw.Flush()
 		},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,6 +52,10 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 		if len(vs) > 1 && !repeatable {
 			return out, badRequest(k, k+" may be given once")
 		}
+		if len(vs) > maxRecordedValues {
+			// The record of the read keeps every value it used.
+			return out, badRequest(k, fmt.Sprintf("%s may be given at most %d times", k, maxRecordedValues))
+		}
 		for _, v := range vs {
 			if v == "" {
 				return out, badRequest(k, k+" must not be empty")
@@ -68,7 +73,7 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 	if t, a := get("token"), get("aggregate"); t != "" && a != "" {
 		return out, badRequest("token", "give token or aggregate, not both")
 	} else if t != "" {
-		q.AggregateID, q.Kind = t, "token"
+		q.AggregateID, q.Kind = s.tokenRef(t), "token"
 	} else {
 		q.AggregateID, q.Kind = a, get("kind")
 	}
@@ -76,6 +81,9 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 		q.Actors = append(q.Actors, s.resolveActor(a)...)
 	}
 	q.CredentialID, q.Project, q.Environment = get("credential"), get("project"), get("environment")
+	if q.CredentialID != "" {
+		q.CredentialID = s.tokenRef(q.CredentialID)
+	}
 	q.Types = values["type"]
 	var err error
 	if q.Since, err = parseTime("since", get("since")); err != nil {
@@ -116,8 +124,9 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 		q.Limit, out.limit = n, true
 	}
 	switch f := get("format"); f {
-	case "", "json":
+	case "":
 		out.format = exportFormatFromAccept(accept)
+	case "json": // asked for by name: a page, whatever Accept says
 	case "ndjson", "csv", "ocsf":
 		out.format = f
 	default:
@@ -127,6 +136,18 @@ func (s *Server) parseAuditQuery(values url.Values, accept string) (auditQuery, 
 		return out, badRequest("limit", "an export has every matching event: limit applies to pages only")
 	}
 	return out, nil
+}
+
+// tokenRef is the id of the token ref names: ref itself, or the id of the
+// token whose full secret ref is (the ledger routes take either).
+func (s *Server) tokenRef(ref string) string {
+	if _, ok := s.tokens.ByID(ref); ok {
+		return ref
+	}
+	if t, ok := s.tokens.Lookup(ref); ok {
+		return t.ID
+	}
+	return ref
 }
 
 // exportFormatFromAccept picks an export from the Accept header: NDJSON or

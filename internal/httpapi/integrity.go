@@ -90,6 +90,9 @@ func (s *Server) eventProof(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
+	if err := onlyOnce(r.URL.Query(), "size"); err != nil {
+		return err
+	}
 	size, err := parseUint("size", r.URL.Query().Get("size"))
 	if err != nil {
 		return err
@@ -140,6 +143,9 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p *aut
 		return err
 	}
 	q := r.URL.Query()
+	if err := onlyOnce(q, "from", "to"); err != nil {
+		return err
+	}
 	from, err := parseUint("from", q.Get("from"))
 	if err != nil {
 		return err
@@ -175,6 +181,9 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Prin
 		return err
 	}
 	q := r.URL.Query()
+	if err := onlyOnce(q, "from_seq", "to_seq", "since"); err != nil {
+		return err
+	}
 	from, err := parseUint("from_seq", q.Get("from_seq"))
 	if err != nil {
 		return err

@@ -131,7 +131,10 @@ func writeTokenList(w http.ResponseWriter, set *tokenset.Set, now time.Time) {
 
 // tokenHistory: every event of one token, with the verdict of its hash chain.
 func (s *Server) tokenHistory(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
-	id := r.PathValue("id")
+	if err := onlyOnce(r.URL.Query()); err != nil {
+		return err
+	}
+	id := s.tokenRef(r.PathValue("id"))
 	t, ok := s.tokens.ByID(id)
 	if !ok {
 		return notFound("Could not find a token with that id")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,7 +203,9 @@ const (
 // client_ops, frontend_reader, p1_member, p1_reader, editor_service_account,
 // backend_token, frontend_token, anonymous, unknown_credential.
 func mxRoutes() []mxRoute {
-	future := map[string]any{"expiresAt": "2099-01-01T00:00:00Z"}
+	// Each PUT sets another expiry: one that sets the expiry a token
+	// already has changes nothing and appends nothing.
+	future := &mxFutureExpiry{}
 	return []mxRoute{
 		{action: "list_tokens", method: "GET", target: mxPath("/api/admin/api-tokens"),
 			want: mxWant{ok200, ok200, ok200, no403, ok200, ok200, no403, no403, ok200, no403, no403, no401, no401}},
@@ -580,4 +583,13 @@ func mxRaw(method, url, cred string, body []byte) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// mxFutureExpiry marshals as {"expiresAt": t} with a t one second later
+// each time.
+type mxFutureExpiry struct{ n atomic.Int64 }
+
+func (f *mxFutureExpiry) MarshalJSON() ([]byte, error) {
+	t := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(f.n.Add(1)) * time.Second)
+	return json.Marshal(map[string]any{"expiresAt": t.Format(time.RFC3339)})
 }

@@ -119,11 +119,8 @@ func (s *Server) stateOfToken(w http.ResponseWriter, r *http.Request, p *authz.P
 // value that cannot be an id (a secret of no current token, a wildcard,
 // a dotted name) is not found, and is never handed to the store.
 func (s *Server) stateTokenID(ref string) (string, bool) {
-	if t, ok := s.tokens.ByID(ref); ok {
-		return t.ID, true
-	}
-	if t, ok := s.tokens.Lookup(ref); ok {
-		return t.ID, true
+	if id := s.tokenRef(ref); id != ref {
+		return id, true
 	}
 	if ref == "" || strings.ContainsAny(ref, ".*>:") || strings.IndexFunc(ref, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
 		return "", false

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -37,6 +38,10 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 
 // written finishes a mutation that answers 200 with an empty body.
 func (s *Server) written(w http.ResponseWriter, r *http.Request, res commands.Result, err error) error {
+	if errors.Is(err, commands.ErrUnchanged) { // the wish holds; nothing to record
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
