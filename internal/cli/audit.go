@@ -26,13 +26,18 @@ import (
 // mutation budget, so --all over many pages meets it).
 const maxRetries = 30
 
+// maxRetryWait is the longest Retry-After the CLI waits out: a server that
+// asks for longer gets its error reported at once, so a hostile or broken
+// server cannot hold a command for hours.
+const maxRetryWait = time.Minute
+
 // getRetrying is client.do for GET, waiting out a 429 or 503 that names a
 // Retry-After (at most maxRetries times, never past ctx).
 func (c *client) getRetrying(ctx context.Context, errw io.Writer, path string, out any) error {
 	for attempt := 0; ; attempt++ {
 		err := c.do(ctx, "GET", path, nil, out)
 		var ae *APIError
-		if err == nil || attempt >= maxRetries || !errors.As(err, &ae) || ae.RetryAfter == 0 ||
+		if err == nil || attempt >= maxRetries || !errors.As(err, &ae) || ae.RetryAfter == 0 || ae.RetryAfter > maxRetryWait ||
 			(ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) {
 			return err
 		}
@@ -232,7 +237,7 @@ func (c *client) export(cmd *cobra.Command, path string) error {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		ae := apiError(resp, raw)
-		if attempt >= maxRetries || ae.RetryAfter == 0 || resp.StatusCode != http.StatusTooManyRequests {
+		if attempt >= maxRetries || ae.RetryAfter == 0 || ae.RetryAfter > maxRetryWait || resp.StatusCode != http.StatusTooManyRequests {
 			return ae
 		}
 		select {

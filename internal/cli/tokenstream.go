@@ -39,7 +39,7 @@ func streamTokensWith(ctx context.Context, cl *client, errw io.Writer, path stri
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		ae := apiError(resp, raw)
-		if attempt >= maxRetries || ae.RetryAfter == 0 ||
+		if attempt >= maxRetries || ae.RetryAfter == 0 || ae.RetryAfter > maxRetryWait ||
 			(resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 			return 0, ae
 		}

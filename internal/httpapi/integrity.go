@@ -222,6 +222,11 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	}
 	// A bundle hands out events: it is an audit-trail read, recorded
 	// before it is answered (no record, no bundle).
+	release, err := s.heavyRead()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "bundle"}); err != nil {
 		return err
 	}

@@ -113,6 +113,11 @@ func toLedgerToken(t tokenset.Token, now time.Time) ledgerToken {
 }
 
 func (s *Server) ledgerTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	release, err := s.heavyRead()
+	if err != nil {
+		return err
+	}
+	defer release()
 	writeTokenList(w, s.tokens, s.cmd.Now())
 	return nil
 }
@@ -204,6 +209,11 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if seq > 0 == atGiven {
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
 	}
+	release, err := s.heavyRead()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
 		return err
 	}

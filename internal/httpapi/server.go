@@ -108,6 +108,8 @@ type Server struct {
 	// mutations per principal. nil: off.
 	unauth *keyedLimiter
 	writes *keyedLimiter
+	// heavy holds a slot per whole-ledger read running (heavyRead).
+	heavy chan struct{}
 	// started is set by MarkStarted once start-up work (the default
 	// catalogue, INIT_* tokens) is done; until then the API answers 503.
 	started atomic.Bool
@@ -158,6 +160,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s.unauth = newKeyedLimiter(cfg.UnauthRate, cfg.UnauthBurst, cfg.MaxLimiterKeys)
 	s.writes = newKeyedLimiter(cfg.MutationRate, cfg.MutationBurst, cfg.MaxLimiterKeys)
+	s.heavy = make(chan struct{}, heavyReadSlots)
 	s.routes()
 	return s
 }
