@@ -31,8 +31,8 @@ const (
 	codeReplicasNotSupported    jetstream.ErrorCode = 10074 // replicas > 1 on a lone server
 	transientAttemptTimeout                         = 2 * time.Second
 	transientRetryBudget                            = 12 * time.Second // above the Raft election timeout (4–9 s)
-	transientFirstBackoff                           = 100 * time.Millisecond
-	transientMaxBackoff                             = 250 * time.Millisecond
+	transientFirstBackoff                           = 50 * time.Millisecond
+	transientMaxBackoff                             = 100 * time.Millisecond // a new leader is found within 100 ms
 )
 
 // codeMsgIDInProcess answers an append whose msg id an earlier attempt

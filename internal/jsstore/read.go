@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -198,6 +199,9 @@ type delivery struct {
 	end  chan error
 	// consumerAt is when the consumer last delivered a message.
 	consumerAt time.Time
+	// lostAt is when (Unix ns) the consumer was last known lost (see
+	// follow_fill.go); no lock, the client library's callbacks set it.
+	lostAt atomic.Int64
 }
 
 func (d *delivery) finish(err error) {
@@ -300,6 +304,9 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	errHandler := func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed) {
 			d.finish(fmt.Errorf("jsstore: read stream %s: %w", s.name, err))
+		}
+		if consumerLost(err) {
+			d.markLost()
 		}
 	}
 	// start creates an ordered consumer from start on and consumes it.
