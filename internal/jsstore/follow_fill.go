@@ -31,6 +31,14 @@ import (
 // default). A variable so that a test can take that way out.
 var followHeartbeat = time.Second
 
+// orderedInactive is how long the server keeps an ordered consumer that
+// no client pulls from. A consumer is left behind when its deletion fails
+// (the client library deletes the old one when it recreates it, and
+// Follow when it replaces it; during an election neither may be
+// answered): it then goes after this, not after the client library's 5
+// minutes. A consumer in use always has a pull request waiting.
+const orderedInactive = 10 * time.Second
+
 // fillAfter is how long a wanted sequence may stay undelivered by a
 // consumer not known lost before Follow reads it with Direct Get. A
 // variable so that a test can make that way out too long to take.

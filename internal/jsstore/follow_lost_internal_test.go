@@ -39,6 +39,29 @@ func TestFollowReadsAWantedEventAtOnceAfterItsConnectionReconnected(t *testing.T
 	f.expect(seq, 20*time.Second)
 }
 
+// TestOrderedConsumerLeftBehindByAResetIsRemoved: the reader's connection
+// reconnects, so the client library recreates Follow's ordered consumer
+// and deletes the old one, and here the deletion is refused (as it fails
+// while the cluster elects a leader): the old consumer, which nobody
+// pulls from, is removed by the server after orderedInactive, so the
+// stream's consumer count returns to the steady one (the client
+// library's own threshold, 5 minutes, is beyond this test's bound).
+func TestOrderedConsumerLeftBehindByAResetIsRemoved(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := startPermFollow(ctx, t)
+	steady := f.consumers()
+	f.deny("$JS.API.CONSUMER.DELETE.>")
+	if err := f.nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitConsumers(steady+1, 30*time.Second, "the reset left no consumer behind")
+	f.deny() // deletes allowed again: only the server's threshold removes it now
+	f.waitConsumers(steady, 4*orderedInactive, "a consumer left behind by a reset stays")
+	seq := f.appendOne() // the new consumer is the one that stays
+	f.expect(seq, 20*time.Second)
+}
+
 // permFollow is a Follow on a server whose user's permissions a test
 // changes while it runs.
 type permFollow struct {

@@ -217,9 +217,10 @@ func (d *delivery) finish(err error) {
 // else it runs until ctx is done (Follow).
 func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, subject string, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
-		FilterSubjects: filters,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		FilterSubjects:    filters,
+		InactiveThreshold: orderedInactive,
 	}
 	whole := len(filters) == 0 // every sequence must arrive, in order
 	if whole {
