@@ -419,7 +419,7 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 		prefix = "$JS.API."
 	}
 	// During an election no server may answer: retried within ctx.
-	return retryNoResponders(ctx, func(ctx context.Context) ([]*jetstream.RawStreamMsg, error) {
+	return s.retryNoResponders(ctx, func(ctx context.Context) ([]*jetstream.RawStreamMsg, error) {
 		return directBatch(ctx, s.js.Conn(), prefix, s.name, filter, from, n)
 	})
 }
