@@ -38,6 +38,10 @@ const (
 // that a test can make it too long to wait for.
 var transientAttemptTimeout = 2 * time.Second
 
+// retryWarnEvery is the least time between two WARN lines of one
+// append's retries.
+const retryWarnEvery = time.Second
+
 // codeMsgIDInProcess answers an append whose msg id an earlier attempt
 // holds in the leader's proposals (a leader that lost its quorum keeps it
 // there): that attempt may yet be stored. Retried; in the end an unknown
@@ -281,6 +285,7 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 	deadline := time.Now().Add(transientRetryBudget)
 	backoff := transientFirstBackoff
 	var unanswered error // the first attempt that may have been stored
+	var warned time.Time
 	for {
 		var stored commands.Stored
 		var err error
@@ -301,7 +306,10 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err) || inProcess(err)) || time.Now().Add(backoff).After(deadline) {
 			return commands.Stored{}, gaveUp(unanswered, err)
 		}
-		s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
+		if time.Since(warned) >= retryWarnEvery { // one line a second, not one per 100 ms
+			s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
+			warned = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return commands.Stored{}, gaveUp(unanswered, err)

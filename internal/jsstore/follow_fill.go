@@ -51,6 +51,10 @@ const (
 	// nothing, while fills go on delivering for it, before Follow
 	// replaces it.
 	replaceAfter = 2 * time.Second
+	// lostRefill is the pause between fills for a consumer known lost
+	// when the last fill found nothing (the replica that answered had not
+	// stored the wanted sequence yet, or none answered).
+	lostRefill = 20 * time.Millisecond
 	// replaceTimeout bounds the creation of a replacement consumer.
 	replaceTimeout = 2 * time.Second
 )
@@ -120,6 +124,7 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 	timer.Stop()
 	var firstFill time.Time // first fill since the consumer last delivered
 	reconnects := s.js.Conn().Stats().Reconnects
+	empty := false // the last fill delivered nothing
 	for {
 		select {
 		case <-stop:
@@ -140,8 +145,11 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 			d.markLost()
 		}
 		lost := d.consumerLost()
-		if !lost {
-			timer.Reset(fillAfter)
+		if wait := fillAfter; !lost || empty {
+			if lost {
+				wait = lostRefill // the replica that answered lacked it
+			}
+			timer.Reset(wait)
 			select {
 			case <-stop:
 				return
@@ -159,6 +167,7 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 			continue
 		}
 		filled, err := s.fill(ctx, d, want, deliver)
+		empty = err != nil || filled == 0
 		if err == nil && filled > 0 {
 			switch {
 			case firstFill.IsZero() || d.consumerDeliveredSince(firstFill):
