@@ -20,9 +20,11 @@ const (
 	readMaxBackoff   = 250 * time.Millisecond
 )
 
-// readAttemptTimeout bounds one attempt; a variable so that a test can
-// make it too long to wait for.
-var readAttemptTimeout = 5 * time.Second
+// readAttemptTimeout bounds one attempt (a Direct Get batch is answered
+// in milliseconds; one sent as a node dies can go unanswered, and is then
+// sent again after this); a variable so that a test can make it too long
+// to wait for.
+var readAttemptTimeout = 2 * time.Second
 
 // retryNoResponders runs read until it succeeds, fails otherwise than
 // with no responders or an unanswered attempt, or ctx's deadline (which
