@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,7 +88,13 @@ func (s *Store) Append(ctx context.Context, batch ...commands.Append) (commands.
 			// A duplicate ack carries the original sequence.
 			return commands.Stored{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 		}
-		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+		// The first message's ack is waited for with a timeout of its
+		// own (the client's 5 s default), not ctx: bound it by the attempt.
+		ackWait := transientAttemptTimeout
+		if d, ok := ctx.Deadline(); ok {
+			ackWait = max(time.Until(d), time.Millisecond)
+		}
+		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: true, AckTimeout: ackWait})
 		if err != nil {
 			return commands.Stored{}, err
 		}

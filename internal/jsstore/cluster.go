@@ -19,21 +19,28 @@ import (
 // now (an election, a node or quorum lost, a leader still catching up).
 // The request changed nothing; the same request may succeed later.
 const (
-	codeClusterIncomplete       jetstream.ErrorCode = 10004 // incomplete results
-	codeClusterNoPeers          jetstream.ErrorCode = 10005 // no suitable peers for placement
-	codeClusterNotAvailable     jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
-	codeClusterNotLeader        jetstream.ErrorCode = 10009 // cluster can not handle request
-	codeInsufficientResources   jetstream.ErrorCode = 10023 // insufficient resources (peers down)
-	codeStreamOffline           jetstream.ErrorCode = 10118 // stream is offline
-	codeExpectedLastSeqNotReady jetstream.ErrorCode = 10163 // new leader not caught up: expectation unavailable
-	codeStreamOfflineWithReason jetstream.ErrorCode = 10194 // stream is offline: reason
-	codeJetStreamNotEnabledYet  jetstream.ErrorCode = 10076 // answered by a node before its meta layer is up
-	codeReplicasNotSupported    jetstream.ErrorCode = 10074 // replicas > 1 on a lone server
-	transientAttemptTimeout                         = 2 * time.Second
+	codeClusterIncomplete       jetstream.ErrorCode = 10004            // incomplete results
+	codeClusterNoPeers          jetstream.ErrorCode = 10005            // no suitable peers for placement
+	codeClusterNotAvailable     jetstream.ErrorCode = 10008            // JetStream system temporarily unavailable
+	codeClusterNotLeader        jetstream.ErrorCode = 10009            // cluster can not handle request
+	codeInsufficientResources   jetstream.ErrorCode = 10023            // insufficient resources (peers down)
+	codeStreamOffline           jetstream.ErrorCode = 10118            // stream is offline
+	codeExpectedLastSeqNotReady jetstream.ErrorCode = 10163            // new leader not caught up: expectation unavailable
+	codeStreamOfflineWithReason jetstream.ErrorCode = 10194            // stream is offline: reason
+	codeJetStreamNotEnabledYet  jetstream.ErrorCode = 10076            // answered by a node before its meta layer is up
+	codeReplicasNotSupported    jetstream.ErrorCode = 10074            // replicas > 1 on a lone server
 	transientRetryBudget                            = 12 * time.Second // above the Raft election timeout (4–9 s)
-	transientFirstBackoff                           = 100 * time.Millisecond
-	transientMaxBackoff                             = 250 * time.Millisecond
+	transientFirstBackoff                           = 50 * time.Millisecond
+	transientMaxBackoff                             = 100 * time.Millisecond // a new leader is found within 100 ms
 )
+
+// transientAttemptTimeout bounds one attempt of an append; a variable so
+// that a test can make it too long to wait for.
+var transientAttemptTimeout = 2 * time.Second
+
+// retryWarnEvery is the least time between two WARN lines of one
+// append's retries.
+const retryWarnEvery = time.Second
 
 // codeMsgIDInProcess answers an append whose msg id an earlier attempt
 // holds in the leader's proposals (a leader that lost its quorum keeps it
@@ -66,11 +73,13 @@ func Refused(err error) bool {
 	return errors.As(err, &apiErr) && refusedCodes[apiErr.ErrorCode]
 }
 
-// TimedOut reports whether err is a request that got no answer in time:
-// the cluster may or may not have acted on it.
+// TimedOut reports whether err is a request that got no answer in time,
+// or none before the connection was lost: the cluster may or may not have
+// acted on it.
 func TimedOut(err error) bool {
 	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrNoServers)
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrNoServers) ||
+		errors.Is(err, nats.ErrDisconnected)
 }
 
 // Transient reports whether err from [Open] (or another request) is the
@@ -276,14 +285,16 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 	deadline := time.Now().Add(transientRetryBudget)
 	backoff := transientFirstBackoff
 	var unanswered error // the first attempt that may have been stored
+	var warned time.Time
 	for {
 		var stored commands.Stored
 		var err error
 		if s.nc.Status() != nats.CONNECTED {
 			err = errNotSent
 		} else {
-			actx, cancel := context.WithTimeout(ctx, transientAttemptTimeout)
+			actx, cancel := s.attemptContext(ctx, transientAttemptTimeout)
 			stored, err = publish(actx)
+			err = inFlightAcrossReconnect(actx, err)
 			cancel()
 		}
 		if err == nil {
@@ -295,7 +306,10 @@ func (s *Store) publishRetrying(ctx context.Context, batch []commands.Append, pu
 		if !retryable || ctx.Err() != nil || !(Refused(err) || TimedOut(err) || inProcess(err)) || time.Now().Add(backoff).After(deadline) {
 			return commands.Stored{}, gaveUp(unanswered, err)
 		}
-		s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
+		if time.Since(warned) >= retryWarnEvery { // one line a second, not one per 100 ms
+			s.logf(slog.LevelWarn, "append not taken by the cluster; retrying with the same msg ids", "stream", s.name, "err", err, "in", backoff)
+			warned = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return commands.Stored{}, gaveUp(unanswered, err)

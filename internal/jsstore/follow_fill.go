@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -19,22 +20,41 @@ import (
 // with Direct Get (any replica answers) and delivers them in order; the
 // consumer skips what was delivered. A consumer that is merely behind (a
 // replay, a burst) is left alone. A consumer that fell silent while the stream had events for
-// it is replaced at once, without the client library's back-off.
+// it is replaced at once, without the client library's back-off. A
+// consumer known lost, by missed heartbeats, its deletion or a reconnect
+// of the connection (the client library then recreates it, which waits
+// for the cluster during an election), is not waited for: a wanted
+// sequence is read at once until the consumer delivers again.
+//
 // followHeartbeat is the ordered consumer's idle heartbeat: the client
 // library recreates a consumer after two missed ones (5 s each by
 // default). A variable so that a test can take that way out.
 var followHeartbeat = time.Second
 
+// orderedInactive is how long the server keeps an ordered consumer that
+// no client pulls from. A consumer is left behind when its deletion fails
+// (the client library deletes the old one when it recreates it, and
+// Follow when it replaces it; during an election neither may be
+// answered): it then goes after this, not after the client library's 5
+// minutes. A consumer in use always has a pull request waiting.
+const orderedInactive = 10 * time.Second
+
+// fillAfter is how long a wanted sequence may stay undelivered by a
+// consumer not known lost before Follow reads it with Direct Get. A
+// variable so that a test can make that way out too long to take.
+var fillAfter = 250 * time.Millisecond
+
 const (
-	// fillAfter is how long a wanted sequence may stay undelivered by the
-	// consumer before Follow reads it with Direct Get.
-	fillAfter = 250 * time.Millisecond
 	// fillBatch is the most events one fill asks for.
 	fillBatch = 256
 	// replaceAfter is how long after a fill a consumer may still deliver
 	// nothing, while fills go on delivering for it, before Follow
 	// replaces it.
 	replaceAfter = 2 * time.Second
+	// lostRefill is the pause between fills for a consumer known lost
+	// when the last fill found nothing (the replica that answered had not
+	// stored the wanted sequence yet, or none answered).
+	lostRefill = 20 * time.Millisecond
 	// replaceTimeout bounds the creation of a replacement consumer.
 	replaceTimeout = 2 * time.Second
 )
@@ -103,6 +123,8 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var firstFill time.Time // first fill since the consumer last delivered
+	reconnects := s.js.Conn().Stats().Reconnects
+	empty := false // the last fill delivered nothing
 	for {
 		select {
 		case <-stop:
@@ -118,15 +140,25 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 		if !behind {
 			continue
 		}
-		timer.Reset(fillAfter)
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		case <-timer.C:
+		if r := s.js.Conn().Stats().Reconnects; r != reconnects {
+			reconnects = r // the client library resets the consumer
+			d.markLost()
 		}
-		if d.consumerSilentFor() < fillAfter {
+		lost := d.consumerLost()
+		if wait := fillAfter; !lost || empty {
+			if lost {
+				wait = lostRefill // the replica that answered lacked it
+			}
+			timer.Reset(wait)
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if !lost && d.consumerSilentFor() < fillAfter {
 			// Delivering, only behind (a replay, a burst): no help needed;
 			// look again later.
 			if s.wants.wanted() > d.lastDelivered() {
@@ -135,6 +167,7 @@ func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq ui
 			continue
 		}
 		filled, err := s.fill(ctx, d, want, deliver)
+		empty = err != nil || filled == 0
 		if err == nil && filled > 0 {
 			switch {
 			case firstFill.IsZero() || d.consumerDeliveredSince(firstFill):
@@ -215,4 +248,28 @@ func (d *delivery) consumerSilentFor() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return time.Since(d.consumerAt)
+}
+
+// consumerLost reports whether err, passed to the ordered consumer's
+// error handler, says the consumer is gone and the client library
+// recreates it: missed heartbeats (its node died), deleted, not found, or
+// no server answering for it.
+func consumerLost(err error) bool {
+	return errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// markLost records that the consumer is known lost now.
+func (d *delivery) markLost() { d.lostAt.Store(time.Now().UnixNano()) }
+
+// consumerLost reports whether the consumer was known lost after it last
+// delivered a message.
+func (d *delivery) consumerLost() bool {
+	lost := d.lostAt.Load()
+	if lost == 0 {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return lost >= d.consumerAt.UnixNano()
 }

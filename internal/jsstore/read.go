@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -198,6 +199,9 @@ type delivery struct {
 	end  chan error
 	// consumerAt is when the consumer last delivered a message.
 	consumerAt time.Time
+	// lostAt is when (Unix ns) the consumer was last known lost (see
+	// follow_fill.go); no lock, the client library's callbacks set it.
+	lostAt atomic.Int64
 }
 
 func (d *delivery) finish(err error) {
@@ -213,9 +217,10 @@ func (d *delivery) finish(err error) {
 // else it runs until ctx is done (Follow).
 func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, subject string, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    from,
-		FilterSubjects: filters,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		FilterSubjects:    filters,
+		InactiveThreshold: orderedInactive,
 	}
 	whole := len(filters) == 0 // every sequence must arrive, in order
 	if whole {
@@ -300,6 +305,9 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	errHandler := func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConnectionClosed) {
 			d.finish(fmt.Errorf("jsstore: read stream %s: %w", s.name, err))
+		}
+		if consumerLost(err) {
+			d.markLost()
 		}
 	}
 	// start creates an ordered consumer from start on and consumes it.
@@ -411,7 +419,7 @@ func (s *Store) directBatch(ctx context.Context, filter string, from uint64, n i
 		prefix = "$JS.API."
 	}
 	// During an election no server may answer: retried within ctx.
-	return retryNoResponders(ctx, func(ctx context.Context) ([]*jetstream.RawStreamMsg, error) {
+	return s.retryNoResponders(ctx, func(ctx context.Context) ([]*jetstream.RawStreamMsg, error) {
 		return directBatch(ctx, s.js.Conn(), prefix, s.name, filter, from, n)
 	})
 }

@@ -84,6 +84,9 @@ type Store struct {
 	kick        chan struct{} // asks the watcher to re-check now
 	stop        chan struct{}
 	stopOnce    sync.Once
+	// reconn ends attempts in flight when the connection is
+	// re-established (reconnect.go).
+	reconn      reconnects
 	watcherDone chan struct{}
 	created     time.Time // the opened stream's creation time: a replaced stream latches
 	wants       wants     // sequences readers wait for; see Want
@@ -172,6 +175,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	// soon as it is back (chaining any handler the connection had).
 	prev := nc.Opts.ReconnectedCB
 	nc.SetReconnectHandler(func(c *nats.Conn) {
+		s.reconn.signal()
 		s.onUpdated(nil)
 		if prev != nil {
 			prev(c)

@@ -193,6 +193,21 @@ func (c *ProcessCluster) Connect(opts ...nats.Option) *nats.Conn {
 	return connectCluster(c.tb, c.URLs(), opts...)
 }
 
+// ConnectFirst opens a client connection to node i, reconnecting to the
+// others (in order) when it is lost; it is closed when the test ends.
+func (c *ProcessCluster) ConnectFirst(i int, opts ...nats.Option) *nats.Conn {
+	c.tb.Helper()
+	c.mu.Lock()
+	ports := []int{c.nodes[i].spec.ClientPort}
+	for j, nd := range c.nodes {
+		if j != i {
+			ports = append(ports, nd.spec.ClientPort)
+		}
+	}
+	c.mu.Unlock()
+	return connectCluster(c.tb, loopbackURLs(ports), append([]nats.Option{nats.DontRandomize()}, opts...)...)
+}
+
 // Kill sends node i SIGKILL and waits for it to exit.
 func (c *ProcessCluster) Kill(i int) {
 	c.tb.Helper()

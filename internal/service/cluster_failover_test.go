@@ -27,6 +27,7 @@ type outcome struct {
 	id     string // the token's id, from Location
 	body   string
 	retry  string // Retry-After
+	seq    string // X-Ledger-Sequence: where an acknowledged create's event is
 	at     time.Time
 }
 
@@ -59,6 +60,7 @@ func create(base, key string, i int) outcome {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	o.status, o.body, o.retry = resp.StatusCode, string(b), resp.Header.Get("Retry-After")
+	o.seq = resp.Header.Get("X-Ledger-Sequence")
 	if o.status == http.StatusCreated || o.status == http.StatusOK { // 200: a replayed key
 		var v struct{ Secret string }
 		_ = json.Unmarshal(b, &v)
