@@ -165,6 +165,9 @@ func (r *Runner) run(ctx context.Context) error {
 	}
 	from := r.minApplied()
 	rp := r.startReplay(from, mark)
+	if mark > from {
+		r.grow(mark - from)
+	}
 	r.advance(from, mark)
 	last := from
 	apply := func(env events.Envelope) error {
