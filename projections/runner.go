@@ -203,7 +203,7 @@ func (r *Runner) run(ctx context.Context) error {
 		return nil
 	}
 	if r.Precheck == nil {
-		return r.src.Follow(ctx, from+1, apply)
+		return r.follow(ctx, from+1, apply)
 	}
 	// The catch-up replay goes in runs: prechecked together, then applied
 	// one by one; from the mark on, event by event.
@@ -223,7 +223,7 @@ func (r *Runner) run(ctx context.Context) error {
 		run = run[:0]
 		return nil
 	}
-	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
+	return r.follow(ctx, from+1, func(env events.Envelope) error {
 		if env.Sequence >= mark {
 			if err := flush(); err != nil {
 				return err
