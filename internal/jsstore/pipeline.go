@@ -85,19 +85,6 @@ func (q *applyQueue) push(it queued, flush bool) bool {
 	return true
 }
 
-// flush wakes a waiting fn goroutine if anything is queued.
-func (q *applyQueue) flush() {
-	q.mu.Lock()
-	wake := q.sleeping && len(q.items) > 0
-	if wake {
-		q.sleeping = false
-	}
-	q.mu.Unlock()
-	if wake {
-		q.signal()
-	}
-}
-
 func (q *applyQueue) signal() {
 	select {
 	case q.wake <- struct{}{}:
