@@ -26,10 +26,12 @@ const (
 	// wakes a waiting fn goroutine when more are known to follow; the
 	// last message the consumer has pending wakes it at once.
 	applyBatch = 256
-	// applyWakeAfter is how long the fn goroutine waits for a wake
-	// before it looks at the queue anyway: a safety net for a message
-	// announced as pending that never arrives (the stall watch reports
-	// that; the events before it are applied meanwhile).
+	// applyWakeAfter is how long the fn goroutine, waiting while more
+	// messages are announced, waits for a wake before it looks at the
+	// queue anyway: a safety net for a message announced as pending that
+	// never arrives (the stall watch reports that; the events before it
+	// are applied meanwhile). Idle, after the last announced message, it
+	// waits for the next push without a timer.
 	applyWakeAfter = 20 * time.Millisecond
 )
 
@@ -46,13 +48,15 @@ type queued struct {
 type applyQueue struct {
 	halted atomic.Bool // set by stop: fn is not called again
 
-	mu       sync.Mutex
-	items    []queued
-	spare    []queued   // the fn goroutine's last batch, reused
-	stopped  bool       // guarded by mu; halted's twin
-	sleeping bool       // the fn goroutine waits for wake
-	space    *sync.Cond // on mu: the reading side waits for room
-	wake     chan struct{}
+	mu        sync.Mutex
+	items     []queued
+	spare     []queued   // the fn goroutine's last batch, reused
+	stopped   bool       // guarded by mu; halted's twin
+	sleeping  bool       // the fn goroutine waits for wake
+	timed     bool       // … with its applyWakeAfter timer running
+	announced bool       // the last push said more messages follow
+	space     *sync.Cond // on mu: the reading side waits for room
+	wake      chan struct{}
 }
 
 func newApplyQueue() *applyQueue {
@@ -74,7 +78,8 @@ func (q *applyQueue) push(it queued, flush bool) bool {
 		return false
 	}
 	q.items = append(q.items, it)
-	wake := q.sleeping && (flush || it.end || len(q.items) >= applyBatch)
+	q.announced = !flush && !it.end
+	wake := q.sleeping && (flush || it.end || len(q.items) >= applyBatch || !q.timed)
 	if wake {
 		q.sleeping = false
 	}
@@ -118,8 +123,13 @@ func (q *applyQueue) take(timer *time.Timer) []queued {
 			q.space.Signal()
 			return batch
 		}
-		q.sleeping = true
+		q.sleeping, q.timed = true, q.announced
+		timed := q.timed
 		q.mu.Unlock()
+		if !timed {
+			<-q.wake
+			continue
+		}
 		timer.Reset(applyWakeAfter)
 		select {
 		case <-q.wake:
