@@ -89,6 +89,9 @@ type Envelope struct {
 	// sealedKey is the Key that Hash was computed with by SealFor, so
 	// that Sign by that key does not hash the event again; "" otherwise.
 	sealedKey string
+	// recordHash is a digest of stored computed ahead (see SetRecordHash).
+	recordHash    [32]byte
+	hasRecordHash bool
 }
 
 // Errors returned by the codec.
@@ -170,7 +173,7 @@ func (e *Envelope) Seal() error { return e.SealFor("") }
 // [Envelope.Sign] by that key signs this hash without computing it again.
 // An empty keyID is Seal.
 func (e *Envelope) SealFor(keyID string) error {
-	e.stored = nil // no longer the bytes of this event
+	e.stored, e.hasRecordHash = nil, false // no longer the bytes of this event
 	e.Format = FormatJCS
 	e.Time = e.Time.UTC()
 	e.Key, e.Sig, e.sealedKey = keyID, "", ""

@@ -43,7 +43,7 @@ func (e *Envelope) Sign(s Signer) error {
 	if id == "" {
 		return fmt.Errorf("sign %s: the signer has no key id", e.Type)
 	}
-	e.stored = nil // no longer the bytes of this event
+	e.stored, e.hasRecordHash = nil, false // no longer the bytes of this event
 	if e.sealedKey != id || e.Key != id {
 		// The hash covers Key, so it is computed with the signer's ID
 		// set; SealFor(id) computed it already.

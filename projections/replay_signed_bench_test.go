@@ -10,10 +10,11 @@ package projections_test
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkReplaySignatureChecks$' -benchtime 2x -timeout 60m ./projections/
 //
 // checkpoint_covered is the service's start-up replay when the stream's
-// last signed checkpoint covers it: the key chain is followed without
-// per-event Ed25519 checks (Chain.TrustThrough) and the integrity
-// projection hashes every stored record into the Merkle tree, whose root
-// is compared with the checkpoint's at the end. every_signature checks
+// last signed checkpoint covers it, through a projections.Runner as the
+// service runs it: the key chain is followed without per-event Ed25519
+// checks (Chain.TrustThrough) and the integrity projection hashes every
+// stored record into the Merkle tree (on the decoding goroutine, ahead of
+// the apply), whose root is compared with the checkpoint's at the end. every_signature checks
 // each event's hash and signature (a stream without a checkpoint) as the
 // service's Runner does (ledgerkey.Chain.Precheck on runs of events, on all
 // CPUs, then the chain in order); it runs up to 100,000 events.
@@ -25,7 +26,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -77,21 +77,23 @@ func BenchmarkReplaySignatureChecks(b *testing.B) {
 			}
 		}},
 		{"checkpoint_covered", func(b *testing.B) {
+			// As the service replays: a Runner whose Verify follows the
+			// key chain and whose integrity projection hashes each record
+			// (Prepare, on the decoding goroutine) into the tree.
 			set, log := tokenset.New(), integrity.NewLog()
 			chain, err := ledgerkey.NewChain(key.VerifierKey())
 			if err != nil {
 				b.Fatal(err)
 			}
 			chain.TrustThrough(last)
-			err = store.Replay(ctx, 1, last, func(e events.Envelope) error {
-				if err := chain.Check(e); err != nil {
-					return err
-				}
-				if err := log.Apply(e); err != nil {
-					return err
-				}
-				return set.Apply(e)
-			})
+			r := projections.NewRunner(store, set, log)
+			r.Verify = chain.Check
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- r.Run(rctx) }()
+			err = r.WaitFor(rctx, last)
+			cancel()
+			<-done
 			if err != nil {
 				b.Fatal(err)
 			}

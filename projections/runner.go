@@ -76,11 +76,15 @@ type Runner struct {
 	stopped bool  // Run returned and was not started again
 	err     error // why it stopped
 	ready   bool
-	// changed is closed (and replaced) at the next change of applied,
-	// ready or stopped, if someone waits for it (waiting).
+	// changed is closed (and replaced) when ready or stopped changes, or
+	// applied reaches wakeAt, if someone waits for it (waiting).
 	changed chan struct{}
 	waiting bool
-	replay  ReplayStats // the last replay, guarded by mu
+	// wakeAt is the lowest sequence a WaitFor waits for (0: none): a
+	// replay wakes the waiters when it is applied, not at every event.
+	wakeAt uint64
+	wakes  uint64      // how often waiters were woken, for tests
+	replay ReplayStats // the last replay, guarded by mu
 }
 
 // ReplayStats describe a Run's catch-up replay.
@@ -165,6 +169,9 @@ func (r *Runner) run(ctx context.Context) error {
 	}
 	from := r.minApplied()
 	rp := r.startReplay(from, mark)
+	if mark > from {
+		r.grow(mark - from)
+	}
 	r.advance(from, mark)
 	last := from
 	apply := func(env events.Envelope) error {
@@ -200,7 +207,7 @@ func (r *Runner) run(ctx context.Context) error {
 		return nil
 	}
 	if r.Precheck == nil {
-		return r.src.Follow(ctx, from+1, apply)
+		return r.follow(ctx, from+1, apply)
 	}
 	// The catch-up replay goes in runs: prechecked together, then applied
 	// one by one; from the mark on, event by event.
@@ -220,7 +227,7 @@ func (r *Runner) run(ctx context.Context) error {
 		run = run[:0]
 		return nil
 	}
-	return r.src.Follow(ctx, from+1, func(env events.Envelope) error {
+	return r.follow(ctx, from+1, func(env events.Envelope) error {
 		if env.Sequence >= mark {
 			if err := flush(); err != nil {
 				return err
@@ -336,14 +343,20 @@ func (r *Runner) Replay() ReplayStats {
 	return r.replay
 }
 
-// advance records that every projection applied seq and wakes waiters.
+// advance records that every projection applied seq and wakes the
+// waiters when the Runner becomes ready or seq reaches the lowest
+// sequence a WaitFor waits for (not at every event of a replay: each
+// wake-up cost a channel and a goroutine switch per event).
 func (r *Runner) advance(seq, mark uint64) {
 	r.applied.Store(seq)
 	r.mu.Lock()
-	if seq >= mark {
+	switch {
+	case seq >= mark && !r.ready:
 		r.ready = true
+		r.broadcastLocked()
+	case r.wakeAt != 0 && seq >= r.wakeAt:
+		r.broadcastLocked()
 	}
-	r.broadcastLocked()
 	r.mu.Unlock()
 }
 
@@ -353,7 +366,9 @@ func (r *Runner) broadcastLocked() {
 		close(r.changed)
 		r.changed = make(chan struct{})
 		r.waiting = false
+		r.wakes++
 	}
+	r.wakeAt = 0
 }
 
 // LastApplied is the sequence every projection has applied.
@@ -379,7 +394,7 @@ func (r *Runner) Err() error {
 // returns ctx.Err() if ctx ends first, and an error wrapping [ErrStopped]
 // and the reason if Run returned before.
 func (r *Runner) WaitReady(ctx context.Context) error {
-	return r.wait(ctx, func() bool { return r.ready }, "catching up")
+	return r.wait(ctx, 0, func() bool { return r.ready }, "catching up")
 }
 
 // WaitFor blocks until every projection applied the event at seq (a
@@ -395,11 +410,13 @@ func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 	if w, ok := r.src.(Wanter); ok {
 		w.Want(seq)
 	}
-	return r.wait(ctx, func() bool { return r.applied.Load() >= seq }, fmt.Sprint("reaching sequence ", seq))
+	return r.wait(ctx, seq, func() bool { return r.applied.Load() >= seq }, fmt.Sprint("reaching sequence ", seq))
 }
 
-// wait blocks until done (called under r.mu) holds.
-func (r *Runner) wait(ctx context.Context, done func() bool, what string) error {
+// wait blocks until done (called under r.mu) holds; at is the sequence
+// whose application makes it hold (0: only a change of ready or stopped
+// does).
+func (r *Runner) wait(ctx context.Context, at uint64, done func() bool, what string) error {
 	for {
 		r.mu.Lock()
 		if done() {
@@ -412,6 +429,9 @@ func (r *Runner) wait(ctx context.Context, done func() bool, what string) error 
 			return fmt.Errorf("%w before %s: %w", ErrStopped, what, err)
 		}
 		r.waiting = true
+		if at != 0 && (r.wakeAt == 0 || at < r.wakeAt) {
+			r.wakeAt = at
+		}
 		ch := r.changed
 		r.mu.Unlock()
 		select {

@@ -63,7 +63,7 @@ func (l *Log) Apply(env events.Envelope) error {
 			return err
 		}
 	}
-	if err := l.tree.Append(env.Stored()); err != nil {
+	if err := l.tree.AppendHash(leafOf(&env)); err != nil {
 		return err
 	}
 	l.last = seq

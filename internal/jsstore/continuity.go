@@ -93,8 +93,7 @@ func (s *Store) watchStall(ctx context.Context, d *delivery, stop <-chan struct{
 			misses = 0
 			continue
 		}
-		d.done = true
-		d.finish(&events.TamperError{Seq: last + 1, Kind: events.TamperUnreadable,
+		d.fail(&events.TamperError{Seq: last + 1, Kind: events.TamperUnreadable,
 			Err: fmt.Errorf("jsstore: stream %s: sequence %d is stored but cannot be read", s.name, last+1)})
 		d.mu.Unlock()
 		return

@@ -158,7 +158,7 @@ func (s *Store) Replay(ctx context.Context, from, to uint64, fn func(events.Enve
 	if target < from {
 		return nil
 	}
-	return s.consume(ctx, nil, from, target, fn, nil)
+	return s.consume(ctx, nil, from, target, fn, nil, nil)
 }
 
 // Follow calls fn for each event with sequence ≥ from (0 is read as 1), in
@@ -177,7 +177,40 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(events.Envelope
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, nil, from, 0, fn, nil)
+	return s.consume(ctx, nil, from, 0, fn, nil, nil)
+}
+
+// FollowPrepared is [Store.Follow] with prepare called on each event
+// before fn, on the goroutine that decodes the events while fn applies
+// the ones before (fn runs on a goroutine of its own in Follow too).
+// prepare must only attach derived data to the event (see
+// [projections.Preparer]). It implements
+// [projections.PreparingSource.FollowPrepared].
+func (s *Store) FollowPrepared(ctx context.Context, from uint64, prepare func(*events.Envelope), fn func(events.Envelope) error) error {
+	if from == 0 {
+		from = 1
+	}
+	return s.consume(ctx, nil, from, 0, fn, prepare, nil)
+}
+
+// ReplayPrepared is [Store.Replay] with prepare called on each event
+// before fn, as [Store.FollowPrepared] does.
+func (s *Store) ReplayPrepared(ctx context.Context, from, to uint64, prepare func(*events.Envelope), fn func(events.Envelope) error) error {
+	if from == 0 {
+		from = 1
+	}
+	if to < from {
+		return nil
+	}
+	last, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	target := min(to, last)
+	if target < from {
+		return nil
+	}
+	return s.consume(ctx, nil, from, target, fn, prepare, nil)
 }
 
 // followSubject is Follow of the events on subjects matching filters only
@@ -187,7 +220,7 @@ func (s *Store) followSubject(ctx context.Context, filters []string, from uint64
 	if from == 0 {
 		from = 1
 	}
-	return s.consume(ctx, filters, from, 0, fn, nil)
+	return s.consume(ctx, filters, from, 0, fn, nil, nil)
 }
 
 // delivery serialises the consumer's callbacks into fn and records how the
@@ -202,6 +235,19 @@ type delivery struct {
 	// lostAt is when (Unix ns) the consumer was last known lost (see
 	// follow_fill.go); no lock, the client library's callbacks set it.
 	lostAt atomic.Int64
+	// queue carries decoded events to fn (nil for raw reads); see fail.
+	queue *applyQueue
+}
+
+// fail ends the read d with err (nil: done), d.mu held: after the events
+// queued before it when fn takes them from a queue, else at once.
+func (d *delivery) fail(err error) {
+	d.done = true
+	if d.queue != nil {
+		d.queue.push(queued{end: true, err: err}, true)
+		return
+	}
+	d.finish(err)
 }
 
 func (d *delivery) finish(err error) {
@@ -215,7 +261,11 @@ func (d *delivery) finish(err error) {
 // filters, all when none), decoded to fn or, when raw is set, as stored
 // bytes to raw; with target > 0 it stops after the event at target (Replay),
 // else it runs until ctx is done (Follow).
-func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, raw func(seq uint64, subject string, data []byte) error) error {
+//
+// Decoded events go through an applyQueue (see pipeline.go): decoded, and
+// given to prepare when it is set, on the consumer's goroutine; fn is
+// called on a goroutine of its own.
+func (s *Store) consume(ctx context.Context, filters []string, from, target uint64, fn func(events.Envelope) error, prepare func(*events.Envelope), raw func(seq uint64, subject string, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:       from,
@@ -229,6 +279,14 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		}
 	}
 	d := &delivery{last: from - 1, end: make(chan error, 1), consumerAt: time.Now()}
+	var q *applyQueue
+	if raw == nil {
+		q = newApplyQueue()
+		d.queue = q
+	}
+	// flushNext is false while the consumer announces more messages
+	// (d.mu held): see applyQueue.push.
+	flushNext := true
 	// deliver passes the message at seq on; d.mu held, d.done false.
 	deliver := func(seq uint64, subject string, data []byte) {
 		if seq <= d.last {
@@ -237,14 +295,12 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if whole && seq != d.last+1 {
 			// The stream denies deletes: a skipped sequence was removed or
 			// dropped as damaged by the server.
-			d.done = true
-			d.finish(&events.TamperError{Seq: d.last + 1, Kind: events.TamperGap,
+			d.fail(&events.TamperError{Seq: d.last + 1, Kind: events.TamperGap,
 				Err: fmt.Errorf("jsstore: stream %s delivered sequence %d after %d", s.name, seq, d.last)})
 			return
 		}
 		if target > 0 && seq > target {
-			d.done = true
-			d.finish(nil)
+			d.fail(nil)
 			return
 		}
 		if raw != nil {
@@ -262,26 +318,26 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		}
 		env, err := events.Unmarshal(data)
 		if err != nil {
-			d.done = true
-			d.finish(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
+			d.fail(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
 				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, subject, err)})
 			return
 		}
 		if !env.StoredUnder(subject) {
-			d.done = true
-			d.finish(misfiled(s.name, seq, subject, &env))
+			d.fail(misfiled(s.name, seq, subject, &env))
 			return
 		}
 		env.Sequence = seq
+		if prepare != nil {
+			prepare(&env)
+		}
 		d.last = seq
-		if err := fn(env); err != nil {
+		atTarget := target > 0 && seq >= target
+		if !q.push(queued{env: env}, flushNext || atTarget) {
 			d.done = true
-			d.finish(err)
 			return
 		}
-		if target > 0 && seq >= target {
-			d.done = true
-			d.finish(nil)
+		if atTarget {
+			d.fail(nil)
 		}
 		// Before target with nothing pending: the rest is missing, which
 		// the stall watch confirms and reports.
@@ -295,11 +351,12 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		d.consumerAt = time.Now()
 		md, err := msg.Metadata()
 		if err != nil {
-			d.finish(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
-			d.done = true
+			d.fail(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
 			return
 		}
+		flushNext = md.NumPending == 0
 		deliver(md.Sequence.Stream, msg.Subject(), msg.Data())
+		flushNext = true
 	}
 	// Runs under the ordered consumer's lock: must not call into it.
 	errHandler := func(_ jetstream.ConsumeContext, err error) {
@@ -329,6 +386,15 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	cons, cc, err := start(ctx, from)
 	if err != nil {
 		return err
+	}
+	applied := make(chan struct{})
+	if q != nil {
+		go func() {
+			defer close(applied)
+			q.run(fn, d.finish)
+		}()
+	} else {
+		close(applied)
 	}
 
 	stopWatching := func() {}
@@ -375,10 +441,15 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	case <-s.deleted:
 		result = fmt.Errorf("jsstore: read stream %s: %w: the stream was deleted", s.name, commands.ErrUnavailable)
 	}
-	// Wait for a running fn, then refuse further deliveries.
+	// Release a delivery waiting for room in the queue, refuse further
+	// deliveries, then wait for a running fn.
+	if q != nil {
+		q.stop()
+	}
 	d.mu.Lock()
 	d.done = true
 	d.mu.Unlock()
+	<-applied
 	stopWatching() // no replacement consumer after this
 	consMu.Lock()
 	defer consMu.Unlock()

@@ -35,7 +35,7 @@ func (s *Store) ReplayOn(ctx context.Context, filters []string, from, to uint64,
 	if newest < from {
 		return nil
 	}
-	return s.consume(ctx, filters, from, min(to, newest), fn, nil)
+	return s.consume(ctx, filters, from, min(to, newest), fn, nil, nil)
 }
 
 // EventRange calls fn with the stored bytes of every event with from ≤
@@ -55,7 +55,7 @@ func (s *Store) EventRange(ctx context.Context, from, to uint64, fn func(seq uin
 	if to = min(to, last); to < from {
 		return nil
 	}
-	return s.consume(ctx, nil, from, to, nil, func(seq uint64, _ string, data []byte) error { return fn(seq, data) })
+	return s.consume(ctx, nil, from, to, nil, nil, func(seq uint64, _ string, data []byte) error { return fn(seq, data) })
 }
 
 // RecordRange is EventRange with each record's subject: every stored
@@ -72,5 +72,5 @@ func (s *Store) RecordRange(ctx context.Context, from, to uint64, fn func(seq ui
 	if to = min(to, last); to < from {
 		return nil
 	}
-	return s.consume(ctx, nil, from, to, nil, fn)
+	return s.consume(ctx, nil, from, to, nil, nil, fn)
 }

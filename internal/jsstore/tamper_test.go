@@ -93,10 +93,18 @@ func TestReadersStopAtDamagedRecord(t *testing.T) {
 					if te.Seq != want || te.Kind != tt.wantKind {
 						t.Fatalf("TamperError at %d (%s), want %d (%s): %v", te.Seq, te.Kind, want, tt.wantKind, err)
 					}
-					for _, seq := range got {
+					for i, seq := range got {
 						if seq >= want {
 							t.Fatalf("delivered sequence %d at or after the damaged %d: %v", seq, want, got)
 						}
+						if seq != uint64(i+1) {
+							t.Fatalf("delivered %v, want every sequence before the damaged %d, in order", got, want)
+						}
+					}
+					// Decoded ahead of fn, the events before the damaged
+					// one still all reach fn before the read ends.
+					if uint64(len(got)) != want-1 {
+						t.Fatalf("delivered %v before the damaged %d, want all %d before it", got, want, want-1)
 					}
 				})
 			}
