@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,7 +30,7 @@ func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(
 	if exempt == nil {
 		exempt = func(netip.Addr) bool { return false }
 	}
-	l := &connLimiter{Listener: ln, slots: make(chan struct{}, limit), conns: map[*limitedConn]connInfo{},
+	l := &connLimiter{Listener: ln, slots: make(chan struct{}, limit), conns: map[*limitedConn]struct{}{},
 		done: make(chan struct{}), perAddr: max(limit/2, 1), byAddr: map[netip.Addr]int{}, exempt: exempt}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
@@ -43,11 +44,6 @@ func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(
 	return l
 }
 
-type connInfo struct {
-	state http.ConnState
-	since time.Time
-}
-
 type connLimiter struct {
 	net.Listener
 	slots chan struct{}
@@ -57,7 +53,7 @@ type connLimiter struct {
 	exempt  func(netip.Addr) bool
 
 	mu     sync.Mutex
-	conns  map[*limitedConn]connInfo
+	conns  map[*limitedConn]struct{}
 	byAddr map[netip.Addr]int
 
 	done      chan struct{}
@@ -94,8 +90,10 @@ func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
 		select {
 		case l.slots <- struct{}{}:
 			lc := &limitedConn{Conn: c, l: l, addr: addr}
+			lc.idleSince.Store(time.Now().UnixNano())
+			lc.state.Store(int32(http.StateNew))
 			l.mu.Lock()
-			l.conns[lc] = connInfo{state: http.StateNew, since: time.Now()}
+			l.conns[lc] = struct{}{}
 			l.byAddr[addr]++
 			l.mu.Unlock()
 			return lc, true
@@ -127,16 +125,16 @@ func (l *connLimiter) Close() error {
 func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
 	l.mu.Lock()
 	var victim *limitedConn
-	var oldest time.Time
-	for c, info := range l.conns {
-		if info.state != http.StateIdle && info.state != http.StateNew {
+	var oldest int64
+	for c := range l.conns {
+		if st := http.ConnState(c.state.Load()); st != http.StateIdle && st != http.StateNew {
 			continue
 		}
 		if onlyAddr && c.addr != addr {
 			continue
 		}
-		if victim == nil || info.since.Before(oldest) {
-			victim, oldest = c, info.since
+		if since := c.idleSince.Load(); victim == nil || since < oldest {
+			victim, oldest = c, since
 		}
 	}
 	l.mu.Unlock()
@@ -147,17 +145,21 @@ func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
 	return true
 }
 
+// setState records a connection's state. The server calls it twice per
+// request (active, then idle): those calls store into the connection
+// itself and take no lock, so the requests of many connections do not
+// queue on the limiter.
 func (l *connLimiter) setState(c *limitedConn, st http.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.conns[c]; !ok {
-		return // closed already
-	}
 	if st == http.StateHijacked || st == http.StateClosed {
+		l.mu.Lock()
 		l.forget(c)
+		l.mu.Unlock()
 		return
 	}
-	l.conns[c] = connInfo{state: st, since: time.Now()}
+	if st == http.StateIdle || st == http.StateNew {
+		c.idleSince.Store(time.Now().UnixNano())
+	}
+	c.state.Store(int32(st))
 }
 
 // forget drops c's bookkeeping; l.mu is held.
@@ -185,6 +187,10 @@ type limitedConn struct {
 	l    *connLimiter
 	addr netip.Addr
 	once sync.Once
+	// state is the connection's http.ConnState and idleSince when it
+	// last became idle or new (Unix ns), read by evictIdleOf.
+	state     atomic.Int32
+	idleSince atomic.Int64
 }
 
 // Close implements net.Conn.

@@ -51,7 +51,14 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, dst []byte
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !jsonContentType(r) {
 		return nil, newError(http.StatusUnsupportedMediaType, "ContentTypeError", "Content-Type must be application/json")
 	}
-	body, err := appendAll(dst, http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var rd io.Reader = r.Body
+	if r.ContentLength < 0 || r.ContentLength > s.cfg.MaxBodyBytes {
+		// A body of a declared length within the limit cannot pass it
+		// (net/http stops at the length); the others are cut at the
+		// limit, and the connection closed after the 413.
+		rd = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+	body, err := appendAll(dst, rd)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -85,10 +92,11 @@ func appendAll(dst []byte, rd io.Reader) ([]byte, error) {
 }
 
 // edgeTokens reads the tokens of an /edge/validate body: {"tokens": [...]}
-// with strings only. A body the one-pass parser does not take goes through
-// decodeBody, which accepts or refuses it with the route's message.
-func edgeTokens(body []byte) ([]string, error) {
-	if tokens, ok := parseEdgeTokens(body); ok {
+// with strings only, appended to dst (the caller's array for the usual
+// few). A body the one-pass parser does not take goes through decodeBody,
+// which accepts or refuses it with the route's message.
+func edgeTokens(body []byte, dst []string) ([]string, error) {
+	if tokens, ok := parseEdgeTokens(body, dst); ok {
 		return tokens, nil
 	}
 	var b struct {
@@ -107,13 +115,17 @@ func edgeTokens(body []byte) ([]string, error) {
 // whitespace around `{"tokens":[` strings separated by commas `]}`, each
 // string valid UTF-8 without escapes or control characters. It reports
 // false for anything else (decodeBody then decides), so it accepts only
-// bodies the strict decoder accepts, with the same result.
-func parseEdgeTokens(body []byte) ([]string, bool) {
+// bodies the strict decoder accepts, with the same result, appended to
+// dst (never nil when it reports true).
+func parseEdgeTokens(body []byte, dst []string) ([]string, bool) {
 	p := edgeParser{b: body}
 	if !p.lit("{") || !p.lit(`"tokens"`) || !p.lit(":") || !p.lit("[") {
 		return nil, false
 	}
-	tokens := []string{}
+	tokens := dst[:0]
+	if tokens == nil {
+		tokens = []string{}
+	}
 	if p.ws(); p.peek(']') {
 		p.i++
 	} else {

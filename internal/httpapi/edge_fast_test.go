@@ -41,14 +41,14 @@ func FuzzEdgeTokensMatchStrictDecoder(f *testing.F) {
 		}
 		decErr := decodeBody(body, &strict)
 		accepted := decErr == nil && strict.Tokens != nil
-		fast, ok := parseEdgeTokens(body)
+		fast, ok := parseEdgeTokens(body, nil)
 		if ok && !accepted {
 			t.Fatalf("one-pass parser accepted %q, the strict decoder refused it (%v)", body, decErr)
 		}
 		if ok && (fast == nil || !slices.Equal(fast, *strict.Tokens)) {
 			t.Fatalf("one-pass parser read %q from %q, the strict decoder %q", fast, body, *strict.Tokens)
 		}
-		got, err := edgeTokens(body)
+		got, err := edgeTokens(body, nil)
 		switch {
 		case accepted && err != nil:
 			t.Fatalf("edgeTokens(%q) refused a body the strict decoder accepts: %v", body, err)

@@ -153,6 +153,13 @@ func (s *Server) clientKey(r *http.Request) string {
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
+	// The commonest key without allocating: RemoteAddr's host when it is
+	// this address (netip parses only the canonical dotted form).
+	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+		if h, err := netip.ParseAddr(r.RemoteAddr[:i]); err == nil && h == a {
+			return r.RemoteAddr[:i]
+		}
+	}
 	return a.String()
 }
 

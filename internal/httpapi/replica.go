@@ -16,7 +16,8 @@ import (
 
 // digestMinInterval bounds how often the state digest is computed: it
 // hashes the whole token set and directory, and /metrics is anonymous.
-// Between two computations the last one is served, with its sequence.
+// Between two computations the last one is served, with its sequence
+// (see also digestCostFactor).
 const digestMinInterval = time.Second
 
 // stateDigest is the replica's projected state at one sequence: every
@@ -31,10 +32,19 @@ type stateDigest struct {
 	at        time.Time
 }
 
-// digests caches the last stateDigest.
+// digestCostFactor bounds the share of time anonymous scrapes can spend
+// on the digest: the next computation starts no sooner than this many
+// times the last one's duration (and digestMinInterval) after it.
+const digestCostFactor = 10
+
+// digests caches the last stateDigest, and when it may be computed again.
 type digests struct {
 	mu   sync.Mutex
 	last *stateDigest
+	// tried is when the last computation started, every the interval
+	// before the next (digestMinInterval, or more for a costly one).
+	tried time.Time
+	every time.Duration
 }
 
 // stateDigest returns the digest of the token set and the directory at
@@ -46,16 +56,26 @@ func (s *Server) stateDigest() *stateDigest {
 	s.digests.mu.Lock()
 	defer s.digests.mu.Unlock()
 	last := s.digests.last
-	if last != nil && (last.Seq == s.tokens.LastApplied() || time.Since(last.at) < digestMinInterval) {
+	if last != nil && last.Seq == s.tokens.LastApplied() || time.Since(s.digests.tried) < s.digests.every {
 		return last
 	}
+	start := time.Now()
+	defer func() {
+		s.digests.tried, s.digests.every = start, max(digestMinInterval, digestCostFactor*time.Since(start))
+	}()
 	for range 5 { // bounded: under a steady write load, serve the last one
 		seq := s.tokens.LastApplied()
 		if s.dir.LastApplied() != seq {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		tokens, dir := s.tokens.Digest(), s.dir.Digest()
+		// The token set is hashed a chunk at a time, so applies go on
+		// meanwhile; a digest across one is refused.
+		tokens, tseq, ok := s.tokens.DigestYielding()
+		if !ok || tseq != seq {
+			continue
+		}
+		dir := s.dir.Digest()
 		// Sequences only grow: equal before and after, both digests
 		// describe the state at seq.
 		if s.tokens.LastApplied() != seq || s.dir.LastApplied() != seq {

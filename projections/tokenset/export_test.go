@@ -6,3 +6,10 @@ func WithoutVerifier(t Token) Token {
 	t.verifier = [32]byte{}
 	return t
 }
+
+// BetweenDigestChunks sets a function DigestYielding runs between two
+// chunks, without the lock.
+func (s *Set) BetweenDigestChunks(f func()) { s.betweenDigestChunks = f }
+
+// DigestChunk is DigestYielding's chunk size.
+const DigestChunk = digestChunk

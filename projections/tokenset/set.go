@@ -57,6 +57,10 @@ type Set struct {
 	deletedEnvs     map[string]bool
 	deletedOwners   map[events.Owner]bool
 	stale           map[uint32]struct{}
+
+	// betweenDigestChunks, when set (tests), runs between two chunks of
+	// DigestYielding, without the lock.
+	betweenDigestChunks func()
 }
 
 // New returns an empty Set.
