@@ -148,6 +148,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return fmt.Errorf("%d %s: %w", n, kind, err)
 			}
 			lat := r.lat
+			if len(lat) > 0 {
+				notes = append(notes, fmt.Sprintf("%d %s: %.2f messages sent (requests) per revocation cycle per listener",
+					n, kind, float64(r.sent)/float64(len(lat)*n)))
+			}
 			if child != nil && len(lat) > 0 {
 				notes = append(notes, fmt.Sprintf("%d %s: the ledger's CPU %.0f µs per revocation (its create, lookup and DELETE included)",
 					n, kind, (childCPU(child)-cpu0)*1e6/float64(len(lat))))
@@ -196,6 +200,9 @@ type result struct {
 	// floor is, per revocation, a raw fsynced publish reaching n plain
 	// subscribers (see [floor]), measured right after it.
 	floor []time.Duration
+	// sent is how many messages the listeners' connections published
+	// (requests: a verifier's Direct Gets) during the revocations.
+	sent uint64
 }
 
 // measure revokes o.revocations tokens while n listeners of kind follow,
@@ -209,6 +216,12 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 	arrivals := make(chan arrival, 64*n)
 	var ready func(ctx context.Context, seq uint64) error
 	var closeAll func()
+	var all []*nats.Conn // every listener's connection
+	defer func() {
+		for _, nc := range all {
+			res.sent += nc.Stats().OutMsgs
+		}
+	}()
 	switch kind {
 	case "subscribers":
 		var conns []*nats.Conn
@@ -225,7 +238,7 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 				closeAll()
 				return res, err
 			}
-			conns = append(conns, nc)
+			conns, all = append(conns, nc), append(all, nc)
 			// What nats sub 'ledger.token.*.revoked' does; only the feed's
 			// own messages count (feed.IsWakeUp).
 			if _, err := nc.Subscribe("ledger.token.*.revoked", func(m *nats.Msg) {
@@ -268,7 +281,7 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 					arrive(arrivals, c.Token.ID)
 				}
 			}})
-			vs, conns = append(vs, v), append(conns, nc)
+			vs, conns, all = append(vs, v), append(conns, nc), append(all, nc)
 		}
 		// The first replay of the feed is not what is measured.
 		for _, v := range vs {
@@ -289,6 +302,9 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 		}
 	}
 	defer closeAll()
+	for _, nc := range all {
+		res.sent -= nc.Stats().OutMsgs // what they sent before: the first replay
+	}
 
 	for i := range o.revocations {
 		if ctx.Err() != nil {
