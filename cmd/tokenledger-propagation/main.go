@@ -149,8 +149,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			lat := r.lat
 			if len(lat) > 0 {
-				notes = append(notes, fmt.Sprintf("%d %s: %.2f messages sent (requests) per revocation cycle per listener",
-					n, kind, float64(r.sent)/float64(len(lat)*n)))
+				per := float64(len(lat) * n)
+				notes = append(notes, fmt.Sprintf("%d %s: per revocation cycle per listener, %.2f messages received, %.2f sent (requests)",
+					n, kind, float64(r.received)/per, float64(r.sent)/per))
 			}
 			if child != nil && len(lat) > 0 {
 				notes = append(notes, fmt.Sprintf("%d %s: the ledger's CPU %.0f µs per revocation (its create, lookup and DELETE included)",
@@ -201,8 +202,9 @@ type result struct {
 	// subscribers (see [floor]), measured right after it.
 	floor []time.Duration
 	// sent is how many messages the listeners' connections published
-	// (requests: a verifier's Direct Gets) during the revocations.
-	sent uint64
+	// (requests: a verifier's Direct Gets) during the revocations,
+	// received how many they received.
+	sent, received uint64
 }
 
 // measure revokes o.revocations tokens while n listeners of kind follow,
@@ -219,7 +221,9 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 	var all []*nats.Conn // every listener's connection
 	defer func() {
 		for _, nc := range all {
-			res.sent += nc.Stats().OutMsgs
+			st := nc.Stats()
+			res.sent += st.OutMsgs
+			res.received += st.InMsgs
 		}
 	}()
 	switch kind {
@@ -302,8 +306,10 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 		}
 	}
 	defer closeAll()
-	for _, nc := range all {
-		res.sent -= nc.Stats().OutMsgs // what they sent before: the first replay
+	for _, nc := range all { // not what they sent and received before: the first replay
+		st := nc.Stats()
+		res.sent -= st.OutMsgs
+		res.received -= st.InMsgs
 	}
 
 	for i := range o.revocations {
