@@ -70,6 +70,7 @@ type options struct {
 	timeout, maxDuration  time.Duration
 	kinds                 []string
 	spawn                 bool
+	cpuProfile            string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -86,12 +87,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for one revocation to reach every listener")
 	fs.DurationVar(&o.maxDuration, "max-duration", 10*time.Minute, "the whole run stops after this")
 	fs.BoolVar(&o.spawn, "spawn", false, "start a ledger of its own (a child process on a fresh data dir; --server, --nats-url, --nkey-seed and TOKENLEDGER_TOKEN are then not used)")
+	fs.StringVar(&o.cpuProfile, "ledger-cpu-profile", "", "with --spawn: the spawned ledger writes its CPU profile to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.token = getenv("TOKENLEDGER_TOKEN")
 	if !o.spawn && (o.token == "" || o.seed == "") {
 		return errors.New("TOKENLEDGER_TOKEN (an admin token) and --nkey-seed are required")
+	}
+	if o.cpuProfile != "" && !o.spawn {
+		return errors.New("--ledger-cpu-profile needs --spawn (a ledger of its own)")
 	}
 	for _, s := range strings.Split(listeners, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -132,21 +137,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	l := &ledgerClient{base: strings.TrimSuffix(o.server, "/"), token: o.token, http: &http.Client{Timeout: 30 * time.Second}}
 
-	const row = "%9v  %-11s  %11v  %9s  %9s  %9s  %17s  %17s\n"
-	fmt.Fprintf(stdout, row, "listeners", "kind", "revocations", "p50", "p99", "max", "DELETE answer p50", "DELETE answer p99")
+	const row = "%9v  %-11s  %11v  %9s  %9s  %9s  %17s  %17s  %9s  %9s\n"
+	fmt.Fprintf(stdout, row, "listeners", "kind", "revocations", "p50", "p99", "max", "DELETE answer p50", "DELETE answer p99",
+		"floor p50", "floor p99")
 	for _, kind := range o.kinds {
 		for _, n := range o.listeners {
 			cpu0 := childCPU(child)
-			lat, answered, err := measure(ctx, l, o, kind, n)
+			r, err := measure(ctx, l, o, kind, n)
 			if err != nil {
 				return fmt.Errorf("%d %s: %w", n, kind, err)
+			}
+			lat := r.lat
+			if len(lat) > 0 {
+				per := float64(len(lat) * n)
+				notes = append(notes, fmt.Sprintf("%d %s: per revocation cycle per listener, %.2f messages received, %.2f sent (requests)",
+					n, kind, float64(r.received)/per, float64(r.sent)/per))
 			}
 			if child != nil && len(lat) > 0 {
 				notes = append(notes, fmt.Sprintf("%d %s: the ledger's CPU %.0f µs per revocation (its create, lookup and DELETE included)",
 					n, kind, (childCPU(child)-cpu0)*1e6/float64(len(lat))))
 			}
 			fmt.Fprintf(stdout, row, n, kind, len(lat), ms(percentile(lat, 50)), ms(percentile(lat, 99)), ms(percentile(lat, 100)),
-				ms(percentile(answered, 50)), ms(percentile(answered, 99)))
+				ms(percentile(r.answered, 50)), ms(percentile(r.answered, 99)), ms(percentile(r.floor, 50)), ms(percentile(r.floor, 99)))
 		}
 	}
 	return nil
@@ -179,14 +191,41 @@ type arrival struct {
 	at    time.Time
 }
 
+// result is one row's measurements.
+type result struct {
+	// lat is, per revocation, the time from the DELETE being sent to the
+	// last listener having it; answered to the DELETE's answer (the
+	// revocation stored, fsynced and applied by the ledger's projections,
+	// its tree head signed).
+	lat, answered []time.Duration
+	// floor is, per revocation, a raw fsynced publish reaching n plain
+	// subscribers (see [floor]), measured right after it.
+	floor []time.Duration
+	// sent is how many messages the listeners' connections published
+	// (requests: a verifier's Direct Gets) during the revocations,
+	// received how many they received.
+	sent, received uint64
+}
+
 // measure revokes o.revocations tokens while n listeners of kind follow,
-// and returns for each the time from the DELETE being sent to the last
-// listener having it, and to the DELETE's answer (the floor: the
-// revocation stored, fsynced and applied by the ledger's projections).
-func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int) (lat, answered []time.Duration, err error) {
+// each followed by one sample of the floor.
+func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int) (res result, err error) {
+	fl, err := startFloor(ctx, o.seed, n)
+	if err != nil {
+		return res, err
+	}
+	defer fl.close()
 	arrivals := make(chan arrival, 64*n)
 	var ready func(ctx context.Context, seq uint64) error
 	var closeAll func()
+	var all []*nats.Conn // every listener's connection
+	defer func() {
+		for _, nc := range all {
+			st := nc.Stats()
+			res.sent += st.OutMsgs
+			res.received += st.InMsgs
+		}
+	}()
 	switch kind {
 	case "subscribers":
 		var conns []*nats.Conn
@@ -201,9 +240,9 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 			})
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return res, err
 			}
-			conns = append(conns, nc)
+			conns, all = append(conns, nc), append(all, nc)
 			// What nats sub 'ledger.token.*.revoked' does; only the feed's
 			// own messages count (feed.IsWakeUp).
 			if _, err := nc.Subscribe("ledger.token.*.revoked", func(m *nats.Msg) {
@@ -212,11 +251,11 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 				}
 			}); err != nil {
 				closeAll()
-				return nil, nil, err
+				return res, err
 			}
 			if err := nc.Flush(); err != nil {
 				closeAll()
-				return nil, nil, err
+				return res, err
 			}
 		}
 		ready = func(context.Context, uint64) error { return nil }
@@ -237,7 +276,7 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 			})
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return res, err
 			}
 			v := verifier.Start(nc, verifier.Config{OnRevoke: func(c verifier.Change) {
 				// Called once the set applied the revocation: from this
@@ -246,7 +285,7 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 					arrive(arrivals, c.Token.ID)
 				}
 			}})
-			vs, conns = append(vs, v), append(conns, nc)
+			vs, conns, all = append(vs, v), append(conns, nc), append(all, nc)
 		}
 		// The first replay of the feed is not what is measured.
 		for _, v := range vs {
@@ -254,7 +293,7 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 			case <-v.Ready():
 			case <-ctx.Done():
 				closeAll()
-				return nil, nil, ctx.Err()
+				return res, ctx.Err()
 			}
 		}
 		ready = func(ctx context.Context, seq uint64) error {
@@ -267,6 +306,11 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 		}
 	}
 	defer closeAll()
+	for _, nc := range all { // not what they sent and received before: the first replay
+		st := nc.Stats()
+		res.sent -= st.OutMsgs
+		res.received -= st.InMsgs
+	}
 
 	for i := range o.revocations {
 		if ctx.Err() != nil {
@@ -274,27 +318,32 @@ func measure(ctx context.Context, l *ledgerClient, o options, kind string, n int
 		}
 		id, seq, err := l.createToken(ctx, fmt.Sprintf("propagation-%d-%s-%d", n, kind, i))
 		if err != nil {
-			return nil, nil, err
+			return res, err
 		}
 		wctx, cancel := context.WithTimeout(ctx, o.timeout)
 		err = ready(wctx, seq) // every verifier knows the token
 		cancel()
 		if err != nil {
-			return nil, nil, fmt.Errorf("listeners did not learn of token %s: %w", id, err)
+			return res, fmt.Errorf("listeners did not learn of token %s: %w", id, err)
 		}
 		drain(arrivals)
 		sent := time.Now()
 		if err := l.revoke(ctx, id); err != nil {
-			return nil, nil, err
+			return res, err
 		}
-		answered = append(answered, time.Since(sent))
+		res.answered = append(res.answered, time.Since(sent))
 		last, err := waitAll(ctx, arrivals, id, n, o.timeout)
 		if err != nil {
-			return nil, nil, err
+			return res, err
 		}
-		lat = append(lat, last.Sub(sent))
+		res.lat = append(res.lat, last.Sub(sent))
+		f, err := fl.sample(ctx, i, o.timeout)
+		if err != nil {
+			return res, err
+		}
+		res.floor = append(res.floor, f)
 	}
-	return lat, answered, nil
+	return res, nil
 }
 
 // dialRetrying makes a reader connection, trying again a few times: on a

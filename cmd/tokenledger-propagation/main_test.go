@@ -65,10 +65,12 @@ func runCommand(t *testing.T, httpURL, natsURL string, args ...string) (string, 
 }
 
 // The command measures, against a real ledger, one row per listener count
-// and kind, each with the number of revocations asked for and its
-// percentiles (the figures themselves are not checked: timings are for the
-// README's runs, not for tests).
-func TestPropagationReportsOneRowPerListenerCountAndKind(t *testing.T) {
+// and kind, each with the number of revocations asked for, its
+// percentiles and, beside them, the floor measured in the same run (a raw
+// fsynced publish reaching as many plain subscribers). The figures
+// themselves are not checked: timings are for the README's runs, not for
+// tests.
+func TestPropagationReportsEachRowBesideItsFloor(t *testing.T) {
 	s, seed := startLedger(t)
 	out, err := runCommand(t, s.URL(), s.NATSURL(), "--nkey-seed", seed, "--listeners", "1,3", "--kinds", "subscribers,verifiers",
 		"--revocations", "4", "--timeout", "20s", "--max-duration", "90s")
@@ -81,11 +83,11 @@ func TestPropagationReportsOneRowPerListenerCountAndKind(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(table, "\n"), "\n")
 	header := strings.Fields(lines[0])
-	if strings.Join(header, " ") != "listeners kind revocations p50 p99 max DELETE answer p50 DELETE answer p99" {
+	if strings.Join(header, " ") != "listeners kind revocations p50 p99 max DELETE answer p50 DELETE answer p99 floor p50 floor p99" {
 		t.Fatalf("header %q", lines[0])
 	}
 	ms := `(\d+\.\d\d ms)`
-	row := regexp.MustCompile(`^\s*(\d+)\s+(subscribers|verifiers)\s+(\d+)\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `$`)
+	row := regexp.MustCompile(`^\s*(\d+)\s+(subscribers|verifiers)\s+(\d+)\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `\s+` + ms + `$`)
 	var got []string
 	for _, l := range lines[1:] {
 		m := row.FindStringSubmatch(l)
@@ -113,6 +115,7 @@ func TestPropagationRefusesBadArguments(t *testing.T) {
 		{"listener count over a reader's connections", []string{"--nkey-seed", seed, "--listeners", "61"}, "--listeners"},
 		{"unknown kind", []string{"--nkey-seed", seed, "--kinds", "pollers"}, "--kinds"},
 		{"no revocations", []string{"--nkey-seed", seed, "--revocations", "0"}, "--revocations"},
+		{"a profile of a ledger not spawned", []string{"--nkey-seed", seed, "--ledger-cpu-profile", "cpu.pprof"}, "--ledger-cpu-profile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,10 @@ import (
 // --spawn measures: "tokenledger serve" with the arguments after it.
 const serveArg = "__serve-ledger"
 
+// cpuProfileEnv, set in the spawned ledger's environment, names the file
+// it writes its CPU profile to (--ledger-cpu-profile).
+const cpuProfileEnv = "TOKENLEDGER_PROPAGATION_CPU_PROFILE"
+
 // spawnAdmin is the spawned ledger's admin secret (a throw-away ledger on
 // loopback, removed after the run).
 const spawnAdmin = "*:*.propagation-0123456789abcdef0123456789abcdef"
@@ -33,6 +38,17 @@ const spawnAdmin = "*:*.propagation-0123456789abcdef0123456789abcdef"
 func serveLedger(ctx context.Context, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
+	}
+	if file := os.Getenv(cpuProfileEnv); file != "" {
+		f, err := os.Create(file)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return service.Serve(ctx, args, os.Getenv)
 }
@@ -85,6 +101,9 @@ func spawnLedger(ctx context.Context, o *options) (*spawned, error) {
 	s.cmd = exec.Command(exe, serveArg, "--data-dir", filepath.Join(dir, "data"), "--listen", httpAddr,
 		"--nats-listen", natsAddr, "--nats-readers", pub, "--log-level", "error")
 	s.cmd.Env = append(os.Environ(), "TOKENLEDGER_MUTATION_RATE=0", "INIT_ADMIN_API_TOKENS="+spawnAdmin)
+	if o.cpuProfile != "" {
+		s.cmd.Env = append(s.cmd.Env, cpuProfileEnv+"="+o.cpuProfile)
+	}
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, s.fail(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,12 +31,15 @@ func TestMain(m *testing.M) {
 
 // With --spawn the command needs no ledger, token or seed: it starts a
 // ledger of its own in a child process, measures it, reports the ledger's
-// CPU per revocation beside the table, and stops it.
+// CPU per revocation beside the table, and stops it; with
+// --ledger-cpu-profile the ledger writes its CPU profile.
 func TestPropagationSpawnsALedgerOfItsOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"--spawn", "--listeners", "1", "--kinds", "subscribers", "--revocations", "3", "--timeout", "20s"},
+	profile := filepath.Join(t.TempDir(), "ledger.pprof")
+	err := run(ctx, []string{"--spawn", "--listeners", "1", "--kinds", "subscribers", "--revocations", "3", "--timeout", "20s",
+		"--ledger-cpu-profile", profile},
 		func(string) string { return "" }, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
@@ -46,5 +50,9 @@ func TestPropagationSpawnsALedgerOfItsOwn(t *testing.T) {
 	}
 	if !strings.Contains(notes, "1 subscribers: the ledger's CPU") {
 		t.Fatalf("no CPU figure of the spawned ledger after the table: %q", notes)
+	}
+	// A pprof file is gzip-compressed.
+	if b, err := os.ReadFile(profile); err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Fatalf("the ledger's CPU profile: %v (%d bytes), want a pprof file", err, len(b))
 	}
 }

@@ -418,10 +418,21 @@ func (v *Verifier) onHeartbeat(m *nats.Msg) {
 		v.beaten(p)
 		return
 	}
+	// The live copies of the events it announces are usually on their
+	// way: the server republished them before the publisher beat, but they
+	// travel on another subscription, whose callbacks race this one's.
+	// Read the feed only when an earlier heartbeat announced events that
+	// are still missing (their live copies were lost, a slow connection
+	// say): a read on every such race costs the ledger a Direct Get per
+	// verifier per event, for nothing.
+	behind := len(v.beats) > 0 // every pending beat announces events not applied
 	if len(v.beats) < maxPendingBeats {
 		v.beats = append(v.beats, p)
 	}
 	v.mu.Unlock()
+	if !behind {
+		return
+	}
 	select { // read the feed now: it holds events this verifier has not read
 	case v.wake <- struct{}{}:
 	default:
