@@ -49,7 +49,12 @@ type treeHead struct {
 	runner *projections.Runner
 	proj   *integrity.Log
 	signer note.Signer
-	file   string
+	// presigner, when set, is signer with nonces prepared off the path of
+	// the waiters (see ledgerkey.Presigner): prepare asks the run loop's
+	// preparer for the next one after each head.
+	presigner *ledgerkey.Presigner
+	prepare   chan struct{}
+	file      string
 	// started is set once the start-up check accepted the stream: no
 	// head is written before.
 	started atomic.Bool
@@ -72,15 +77,60 @@ type treeHead struct {
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
-	return &treeHead{log: log, runner: runner, proj: proj, signer: key.Signer(), file: file, changed: make(chan struct{})}
+	h := &treeHead{log: log, runner: runner, proj: proj, signer: key.Signer(), file: file, changed: make(chan struct{}),
+		prepare: make(chan struct{}, 1)}
+	if p, err := key.Presigner(); err == nil {
+		h.signer, h.presigner = p, p
+	}
+	return h
 }
 
-// run writes a new head whenever the projections applied more events,
-// until ctx ends or the projections stop (a tampered stream is never
-// signed).
+// prepared asks for the next signature's nonce, after a head.
+func (h *treeHead) prepared() {
+	select {
+	case h.prepare <- struct{}{}:
+	default:
+	}
+}
+
+// prepareNonces prepares the presigner's next nonce after each head,
+// until ctx ends.
+func (h *treeHead) prepareNonces(ctx context.Context) {
+	if h.presigner == nil {
+		return
+	}
+	for {
+		if err := h.presigner.Prepare(); err != nil {
+			h.log.Warn("could not prepare the tree head's next signature", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.prepare:
+		}
+	}
+}
+
+// headDelay is how long after an event is applied the background writer
+// waits before it writes a head covering it: an acknowledged write's
+// waiter writes the head itself at once (WaitFor), so the background
+// writer covers only the events no one waits for (another replica's), and
+// wakes at most once a headDelay.
+const headDelay = 2 * time.Millisecond
+
+// run writes a new head whenever the projections applied events that no
+// head covers a headDelay later, until ctx ends or the projections stop (a
+// tampered stream is never signed).
 func (h *treeHead) run(ctx context.Context) error {
 	defer h.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	var preparer sync.WaitGroup
+	preparer.Go(func() { h.prepareNonces(ctx) })
+	defer preparer.Wait()
+	defer cancel()
 	failing := false
+	delay := time.NewTimer(headDelay)
+	defer delay.Stop()
 	for {
 		h.mu.Lock()
 		next := h.written + 1
@@ -91,7 +141,22 @@ func (h *treeHead) run(ctx context.Context) error {
 			}
 			return err
 		}
-		err := h.write(h.runner.LastApplied())
+		if !failing {
+			delay.Reset(headDelay)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-delay.C:
+			}
+		}
+		h.mu.Lock()
+		written := h.written
+		h.mu.Unlock()
+		n := h.runner.LastApplied()
+		if n <= written {
+			continue // a waiter wrote it
+		}
+		err := h.write(n)
 		if err != nil && !failing {
 			h.log.Error("could not keep the signed tree head beside the data dir; acknowledged writes wait for it", "file", h.file, "err", err)
 		} else if err == nil && failing {
@@ -109,8 +174,13 @@ func (h *treeHead) run(ctx context.Context) error {
 }
 
 // WaitFor blocks until a head covering seq is written, for an
-// acknowledged write: an error when ctx ends first, when writing failed
-// (the last attempt's error), or when heads are no longer written.
+// acknowledged write (seq is applied): an error when ctx ends first, when
+// writing failed (the last attempt's error), or when heads are no longer
+// written. When no head is being written, the caller writes the head of
+// every event applied so far itself (group commit: one signature and one
+// write cover every event applied since the last head, and release every
+// waiter at or below it), so the answer does not wait for another
+// goroutine to be scheduled; while one is being written, it waits for it.
 func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		h.mu.Lock()
@@ -124,12 +194,32 @@ func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
 		case stopped:
 			return errHeadStopped
 		}
+		if h.started.Load() && h.runner.LastApplied() >= seq && h.wmu.TryLock() && h.lead() {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ch:
 		}
 	}
+}
+
+// lead writes, under wmu (held, released here), the head of every event
+// applied, unless one covers them already or heads are no longer written
+// (the projections stopped): false when it wrote nothing.
+func (h *treeHead) lead() bool {
+	defer h.wmu.Unlock()
+	h.mu.Lock()
+	written, stopped := h.written, h.stopped
+	h.mu.Unlock()
+	n := h.runner.LastApplied()
+	if stopped || n <= written || h.runner.Err() != nil {
+		return n <= written
+	}
+	h.publish(n, h.writeLocked(n))
+	h.prepared()
+	return true
 }
 
 func (h *treeHead) publish(written uint64, err error) {
@@ -159,6 +249,7 @@ func (h *treeHead) write(n uint64) error {
 	defer h.wmu.Unlock()
 	err := h.writeLocked(n)
 	h.publish(n, err)
+	h.prepared()
 	return err
 }
 
