@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -480,8 +481,30 @@ func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, prove
 // check found the stream extends the kept one.
 func (m *Main) startTreeHead(ctx context.Context) {
 	if h := m.checkpoints.head; h != nil {
+		removeLeavesTemps(h.log, h.file)
 		h.started.Store(true)
 		m.goRun("tree-head", func() error { return h.run(ctx) })
+	}
+}
+
+// removeLeavesTemps removes the temporary leaves files a process killed
+// while rewriting the leaves left beside the head (the names writeLeaves
+// gives them: <file>.leaves.tmp-<digits>, regular files only).
+func removeLeavesTemps(log *slog.Logger, file string) {
+	prefix := filepath.Base(file) + integrity.LeavesSuffix + ".tmp-"
+	entries, err := os.ReadDir(filepath.Dir(file))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		name := filepath.Join(filepath.Dir(file), e.Name())
+		if err := os.Remove(name); err != nil {
+			log.Warn("could not remove a leftover temporary leaves file", "file", name, "err", err)
+		}
 	}
 }
 
