@@ -112,15 +112,9 @@ func (h *treeHead) prepareNonces(ctx context.Context) {
 	}
 }
 
-// headDelay is how long after an event is applied the background writer
-// waits before it writes a head covering it: an acknowledged write's
-// waiter writes the head itself at once (WaitFor), so the background
-// writer covers only the events no one waits for (another replica's), and
-// wakes at most once a headDelay.
-const headDelay = 2 * time.Millisecond
-
-// run writes a new head whenever the projections applied events that no
-// head covers a headDelay later, until ctx ends or the projections stop (a
+// run writes a new head whenever the projections applied more events (the
+// events no one waits for, another replica's, included), unless a waiter
+// wrote it first (WaitFor), until ctx ends or the projections stop (a
 // tampered stream is never signed).
 func (h *treeHead) run(ctx context.Context) error {
 	defer h.stop()
@@ -130,8 +124,6 @@ func (h *treeHead) run(ctx context.Context) error {
 	defer preparer.Wait()
 	defer cancel()
 	failing := false
-	delay := time.NewTimer(headDelay)
-	defer delay.Stop()
 	for {
 		h.mu.Lock()
 		next := h.written + 1
@@ -142,22 +134,13 @@ func (h *treeHead) run(ctx context.Context) error {
 			}
 			return err
 		}
-		if !failing {
-			delay.Reset(headDelay)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-delay.C:
-			}
+		h.wmu.Lock()
+		if !h.lead() {
+			return nil // the projections stopped
 		}
 		h.mu.Lock()
-		written := h.written
+		err := h.err
 		h.mu.Unlock()
-		n := h.runner.LastApplied()
-		if n <= written {
-			continue // a waiter wrote it
-		}
-		err := h.write(n)
 		if err != nil && !failing {
 			h.log.Error("could not keep the signed tree head beside the data dir; acknowledged writes wait for it", "file", h.file, "err", err)
 		} else if err == nil && failing {
