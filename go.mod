@@ -3,6 +3,7 @@ module github.com/tokenledger/tokenledger
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/RoaringBitmap/roaring/v2 v2.30.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-json-experiment/json v1.27.2

@@ -124,7 +124,13 @@ type command[S stateful[S]] struct {
 	// create: the command creates the aggregate (decide refuses an
 	// existing one), so a conflict means another writer created it first.
 	create bool
-	fold   func([]events.Envelope) (S, error)
+	// generated: the handler generated the aggregate's id for this command
+	// (a fresh UUIDv7), so nothing can be stored under it yet and the first
+	// read skips the store (the append still expects the aggregate absent:
+	// correctness does not depend on the skipped load). Later reads (a
+	// duplicate or a conflict to explain) load.
+	generated bool
+	fold      func([]events.Envelope) (S, error)
 	// read loads the aggregate and the expectation of its append; nil:
 	// load it with fold, expecting its own last event.
 	read func(context.Context) (S, expectation, error)
@@ -191,6 +197,18 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 		read = func(ctx context.Context) (S, expectation, error) {
 			s, err := load(ctx, h, c.kind, c.id, c.fold)
 			return s, expectation{}, err
+		}
+	}
+	if c.generated {
+		loaded := read
+		first := true
+		read = func(ctx context.Context) (S, expectation, error) {
+			if first {
+				first = false
+				var zero S
+				return zero, expectation{}, nil
+			}
+			return loaded(ctx)
 		}
 	}
 	names := func(s S, p events.Payload) []nameOp {
@@ -298,14 +316,18 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 func createWithID[S stateful[S]](ctx context.Context, h *Handler, m Meta, kind, id string,
 	fold func([]events.Envelope) (S, error), decide func(S, time.Time) (events.Payload, error),
 	names func(S, events.Payload) []nameOp) (string, Result, error) {
-	if id == "" {
+	generated := id == ""
+	if generated {
 		id = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
 	}
-	r, err := onAggregateNames(ctx, h, m, kind, id, true, fold, decide, names)
+	o, err := run(ctx, h, m, command[S]{kind: kind, id: id, create: true, generated: generated, fold: fold, names: names,
+		decide: func(_ context.Context, s S, _ *expectation, now time.Time) (events.Payload, error) {
+			return decide(s, now)
+		}})
 	if err != nil {
 		return "", Result{}, err
 	}
-	return id, r, nil
+	return id, o.Result, nil
 }
 
 // MaxAtomicBatch is the most events one atomic append holds (JetStream's

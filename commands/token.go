@@ -356,7 +356,8 @@ type Created struct {
 // refused.
 func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Created, error) {
 	m = h.withCommandID(m)
-	if c.TokenID == "" {
+	generated := c.TokenID == ""
+	if generated {
 		c.TokenID = uuid.Must(uuid.NewV7FromReader(h.rand)).String()
 	}
 	if !ValidID(c.TokenID) {
@@ -366,7 +367,7 @@ func (h *Handler) CreateToken(ctx context.Context, m Meta, c CreateToken) (Creat
 	for attempt := 0; ; attempt++ {
 		var secret Secret
 		o, err := run(ctx, h, m, command[TokenState]{kind: events.KindToken, id: c.TokenID, create: true, again: true, raced: true,
-			fold: FoldToken,
+			generated: generated && attempt == 0, fold: FoldToken,
 			decide: func(_ context.Context, s TokenState, _ *expectation, now time.Time) (events.Payload, error) {
 				if err := h.checkScope(c); err != nil {
 					return nil, err

@@ -15,8 +15,20 @@ import (
 	"github.com/tokenledger/tokenledger/internal/authz"
 )
 
+// TreeHeadHeader is the response header of a mutation answered before the
+// signed tree head counted its event (TreeHeadLagging): the head's writing
+// lagged past --write-wait or failed, or the projections lagged. The event
+// is stored; until a head counts it, it is protected by its signature and
+// its chain only.
+const TreeHeadHeader = "Ledger-Tree-Head"
+
+// TreeHeadLagging is TreeHeadHeader's value.
+const TreeHeadLagging = "lagging"
+
 // afterWrite makes a mutation's answer read-your-writes: it waits until the
-// projections applied seq, and tells the client the sequence.
+// projections applied seq and the signed tree head counts it, and tells the
+// client the sequence (and, with TreeHeadHeader, when it did not wait for
+// the head).
 func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) {
 	w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
 	if res.Replayed {
@@ -28,10 +40,14 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 		// The event is stored; only the read model lags. Say so rather than
 		// pretend the write failed.
 		s.log.Warn("projection lagging behind write", "seq", res.Seq, "err", err)
+		if s.treeHead != nil {
+			w.Header().Set(TreeHeadHeader, TreeHeadLagging)
+		}
 	} else if s.treeHead != nil {
 		if err := s.treeHead(ctx, res.Seq); err != nil {
 			// Stored and applied; only its signed tree head is missing.
 			s.log.Warn("signed tree head lagging behind write", "seq", res.Seq, "err", err)
+			w.Header().Set(TreeHeadHeader, TreeHeadLagging)
 		}
 	}
 }

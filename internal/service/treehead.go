@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,7 +50,12 @@ type treeHead struct {
 	runner *projections.Runner
 	proj   *integrity.Log
 	signer note.Signer
-	file   string
+	// presigner, when set, is signer with nonces prepared off the path of
+	// the waiters (see ledgerkey.Presigner): prepare asks the run loop's
+	// preparer for the next one after each head.
+	presigner *ledgerkey.Presigner
+	prepare   chan struct{}
+	file      string
 	// started is set once the start-up check accepted the stream: no
 	// head is written before.
 	started atomic.Bool
@@ -72,14 +78,51 @@ type treeHead struct {
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
-	return &treeHead{log: log, runner: runner, proj: proj, signer: key.Signer(), file: file, changed: make(chan struct{})}
+	h := &treeHead{log: log, runner: runner, proj: proj, signer: key.Signer(), file: file, changed: make(chan struct{}),
+		prepare: make(chan struct{}, 1)}
+	if p, err := key.Presigner(); err == nil {
+		h.signer, h.presigner = p, p
+	}
+	return h
 }
 
-// run writes a new head whenever the projections applied more events,
-// until ctx ends or the projections stop (a tampered stream is never
-// signed).
+// prepared asks for the next signature's nonce, after a head.
+func (h *treeHead) prepared() {
+	select {
+	case h.prepare <- struct{}{}:
+	default:
+	}
+}
+
+// prepareNonces prepares the presigner's next nonce after each head,
+// until ctx ends.
+func (h *treeHead) prepareNonces(ctx context.Context) {
+	if h.presigner == nil {
+		return
+	}
+	for {
+		if err := h.presigner.Prepare(); err != nil {
+			h.log.Warn("could not prepare the tree head's next signature", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.prepare:
+		}
+	}
+}
+
+// run writes a new head whenever the projections applied more events (the
+// events no one waits for, another replica's, included), unless a waiter
+// wrote it first (WaitFor), until ctx ends or the projections stop (a
+// tampered stream is never signed).
 func (h *treeHead) run(ctx context.Context) error {
 	defer h.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	var preparer sync.WaitGroup
+	preparer.Go(func() { h.prepareNonces(ctx) })
+	defer preparer.Wait()
+	defer cancel()
 	failing := false
 	for {
 		h.mu.Lock()
@@ -91,7 +134,13 @@ func (h *treeHead) run(ctx context.Context) error {
 			}
 			return err
 		}
-		err := h.write(h.runner.LastApplied())
+		h.wmu.Lock()
+		if !h.lead() {
+			return nil // the projections stopped
+		}
+		h.mu.Lock()
+		err := h.err
+		h.mu.Unlock()
 		if err != nil && !failing {
 			h.log.Error("could not keep the signed tree head beside the data dir; acknowledged writes wait for it", "file", h.file, "err", err)
 		} else if err == nil && failing {
@@ -109,8 +158,13 @@ func (h *treeHead) run(ctx context.Context) error {
 }
 
 // WaitFor blocks until a head covering seq is written, for an
-// acknowledged write: an error when ctx ends first, when writing failed
-// (the last attempt's error), or when heads are no longer written.
+// acknowledged write (seq is applied): an error when ctx ends first, when
+// writing failed (the last attempt's error), or when heads are no longer
+// written. When no head is being written, the caller writes the head of
+// every event applied so far itself (group commit: one signature and one
+// write cover every event applied since the last head, and release every
+// waiter at or below it), so the answer does not wait for another
+// goroutine to be scheduled; while one is being written, it waits for it.
 func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
 	for {
 		h.mu.Lock()
@@ -124,12 +178,32 @@ func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
 		case stopped:
 			return errHeadStopped
 		}
+		if h.started.Load() && h.runner.LastApplied() >= seq && h.wmu.TryLock() && h.lead() {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ch:
 		}
 	}
+}
+
+// lead writes, under wmu (held, released here), the head of every event
+// applied, unless one covers them already or heads are no longer written
+// (the projections stopped): false when it wrote nothing.
+func (h *treeHead) lead() bool {
+	defer h.wmu.Unlock()
+	h.mu.Lock()
+	written, stopped := h.written, h.stopped
+	h.mu.Unlock()
+	n := h.runner.LastApplied()
+	if stopped || n <= written || h.runner.Err() != nil {
+		return n <= written
+	}
+	h.publish(n, h.writeLocked(n))
+	h.prepared()
+	return true
 }
 
 func (h *treeHead) publish(written uint64, err error) {
@@ -159,6 +233,7 @@ func (h *treeHead) write(n uint64) error {
 	defer h.wmu.Unlock()
 	err := h.writeLocked(n)
 	h.publish(n, err)
+	h.prepared()
 	return err
 }
 
@@ -389,8 +464,30 @@ func checkHeadFile(tree *integrity.Tree, file string, keys note.Verifiers, prove
 // check found the stream extends the kept one.
 func (m *Main) startTreeHead(ctx context.Context) {
 	if h := m.checkpoints.head; h != nil {
+		removeLeavesTemps(h.log, h.file)
 		h.started.Store(true)
 		m.goRun("tree-head", func() error { return h.run(ctx) })
+	}
+}
+
+// removeLeavesTemps removes the temporary leaves files a process killed
+// while rewriting the leaves left beside the head (the names writeLeaves
+// gives them: <file>.leaves.tmp-<digits>, regular files only).
+func removeLeavesTemps(log *slog.Logger, file string) {
+	prefix := filepath.Base(file) + integrity.LeavesSuffix + ".tmp-"
+	entries, err := os.ReadDir(filepath.Dir(file))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		name := filepath.Join(filepath.Dir(file), e.Name())
+		if err := os.Remove(name); err != nil {
+			log.Warn("could not remove a leftover temporary leaves file", "file", name, "err", err)
+		}
 	}
 }
 
