@@ -172,10 +172,6 @@ func newTokenCreate(env *Env) *cobra.Command {
 	return c
 }
 
-type tokenList struct {
-	Tokens []ledgerToken `json:"tokens"`
-}
-
 func newTokenList(env *Env) *cobra.Command {
 	var typ, status string
 	c := &cobra.Command{
