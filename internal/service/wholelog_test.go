@@ -211,7 +211,7 @@ func TestWholeLogCheckAfterReadyNamesWhatAFullReplayNames(t *testing.T) {
 					t.Errorf("%s = %d %v, want %d LEDGER_TAMPERED, %s at %d", probe.path, st, body, probe.status, want.Kind, want.Seq)
 				}
 			}
-			line := fmt.Sprintf(`"level":"ERROR","msg":"ledger tampered: the projections stopped`)
+			line := `"level":"ERROR","msg":"ledger tampered: the projections stopped`
 			if l := logs.String(); !strings.Contains(l, line) || !strings.Contains(l, fmt.Sprintf(`"seq":%d,"kind":%q`, want.Seq, want.Kind)) {
 				t.Errorf("no ERROR line naming %s at %d:\n%s", want.Kind, want.Seq, l)
 			}
