@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -387,4 +388,16 @@ func (o observedStore) Load(ctx context.Context, kind, id string) ([]events.Enve
 // LoadAfter implements [commands.EventStore] (see checkedStore).
 func (o observedStore) LoadAfter(ctx context.Context, kind, id string, after uint64) ([]events.Envelope, error) {
 	return checkedStore{Store: o.Store, check: o.check}.LoadAfter(ctx, kind, id, after)
+}
+
+// WaitWholeLogCheck blocks until the start's check of the records a
+// restored snapshot covers ended (at once when none was restored), and,
+// when it found tampering, until the projections stopped at it. It returns
+// the finding (an *events.TamperError), nil when the records matched.
+func (m *Main) WaitWholeLogCheck(ctx context.Context) error {
+	err := m.check.Wait(ctx)
+	if events.AsTamper(err) != nil && m.Runner != nil {
+		_ = m.Runner.WaitFor(ctx, math.MaxUint64) // returns once they stopped
+	}
+	return err
 }
