@@ -193,7 +193,9 @@ func BenchmarkReplayAllProjections(b *testing.B) {
 // (TOKENLEDGER_BENCH_EVENTS): the first page of filtered queries (p99
 // over the iterations) and an export of every event (rate and the heap
 // it grows by, sampled every 10,000 events), each beside its floor in the
-// same run: a Direct Get of one event, and the raw ordered consumer.
+// same run: a Direct Get of one event and of 100, a raw Direct Get of a
+// page of one type's own messages on its subject filter ("…_floor"), and
+// the raw ordered consumer.
 //
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkAuditTrail$' -benchtime 200x -timeout 30m ./projections/
 func BenchmarkAuditTrail(b *testing.B) {
@@ -224,13 +226,40 @@ func BenchmarkAuditTrail(b *testing.B) {
 	pages := []struct {
 		name string
 		q    auditlog.Query
+		// filter: the page is read on this subject filter; its floor (name
+		// "…_floor") is a raw Direct Get of the same messages on it, the
+		// stream's part of the page without decoding or selection.
+		filter string
+		seqs   []uint64
+		bySeq  bool // the floor read by sequence instead (the read before filters)
 	}{
-		{"floor_direct_get_one", auditlog.Query{}},
-		{"floor_direct_get_100_raw", auditlog.Query{}},
-		{"revocations_newest_first", auditlog.Query{Type: events.TypeTokenRevoked, Project: "default", Desc: true}},
-		{"expiry_changes_by_actor_oldest_first", auditlog.Query{Types: []string{events.TypeTokenExpiryChanged}, Actors: []string{"42"}}},
-		{"one_token", auditlog.Query{AggregateID: someToken, Kind: events.KindToken}},
-		{"second_half_of_the_stream", auditlog.Query{FromSeq: uint64(n / 2), Type: "token."}},
+		{name: "floor_direct_get_one"},
+		{name: "floor_direct_get_100_raw"},
+		{name: "revocations_newest_first", q: auditlog.Query{Type: events.TypeTokenRevoked, Project: "default", Desc: true}},
+		{name: "revocations_newest_first_floor", filter: "ledger.*.*.revoked"},
+		{name: "revocations_newest_first_floor_by_sequence", filter: "ledger.*.*.revoked", bySeq: true},
+		{name: "expiry_changes_by_actor_oldest_first", q: auditlog.Query{Types: []string{events.TypeTokenExpiryChanged}, Actors: []string{"42"}}},
+		{name: "expiry_changes_by_actor_oldest_first_floor", filter: "ledger.*.*.expiry-changed"},
+		{name: "expiry_changes_by_actor_oldest_first_floor_by_sequence", filter: "ledger.*.*.expiry-changed", bySeq: true},
+		{name: "one_token", q: auditlog.Query{AggregateID: someToken, Kind: events.KindToken}},
+		{name: "second_half_of_the_stream", q: auditlog.Query{FromSeq: uint64(n / 2), Type: "token."}},
+	}
+	for i := range pages {
+		if pages[i].filter == "" {
+			continue
+		}
+		j := i - 1
+		for pages[j].filter != "" {
+			j--
+		}
+		p, err := log.Page(ctx, pages[j].q)
+		if err != nil || len(p.Entries) == 0 {
+			b.Fatalf("%s: %d entries, %v", pages[j].name, len(p.Entries), err)
+		}
+		for _, e := range p.Entries {
+			pages[i].seqs = append(pages[i].seqs, e.Seq)
+		}
+		slices.Sort(pages[i].seqs)
 	}
 	// Every iteration runs the floor and each page once, in turn, so that
 	// all of them see the same moments of the machine; each reports its
@@ -246,13 +275,21 @@ func BenchmarkAuditTrail(b *testing.B) {
 		for b.Loop() {
 			for i, pg := range pages {
 				start, c := time.Now(), cpuTime()
-				switch pg.name {
-				case "floor_direct_get_one":
+				switch {
+				case pg.name == "floor_direct_get_one":
 					if _, err := store.Events(ctx, []uint64{uint64(n / 2)}); err != nil {
 						b.Fatal(err)
 					}
-				case "floor_direct_get_100_raw":
+				case pg.name == "floor_direct_get_100_raw":
 					if err := store.EventBytes(ctx, hundred, func(uint64, []byte) error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				case pg.bySeq:
+					if err := store.EventBytes(ctx, pg.seqs, func(uint64, []byte) error { return nil }); err != nil {
+						b.Fatal(err)
+					}
+				case pg.filter != "": // a page's floor
+					if err := store.EventBytesOn(ctx, pg.filter, pg.seqs, func(uint64, []byte) error { return nil }); err != nil {
 						b.Fatal(err)
 					}
 				default:

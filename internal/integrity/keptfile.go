@@ -39,9 +39,21 @@ func ReadKeptFile(path string, max int64) ([]byte, error) {
 	if st.Size() > max {
 		return nil, fmt.Errorf("%s holds %d bytes, more than the %d it can", path, st.Size(), max)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
+	// One buffer of the size the file has (and a byte more, to see it
+	// grow), not ReadAll's doublings: a snapshot is hundreds of MB.
+	b := make([]byte, 0, st.Size()+1)
+	for int64(len(b)) <= max {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := f.Read(b[len(b):min(cap(b), int(max+1))])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%s grew past %d bytes while read", path, max)

@@ -78,6 +78,9 @@ type Main struct {
 	snapshots *snapshots // nil when off
 	// chains checks every event's place in its aggregate's chain.
 	chains *projections.Chains
+	// check is the start's check of the records a restored snapshot
+	// covers, run once the service is ready.
+	check *wholeLogCheck
 }
 
 // NewMain returns an unstarted service.
@@ -88,7 +91,7 @@ func NewMain(cfg Config) *Main {
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
-	return &Main{Config: cfg, log: newLogger(cfg)}
+	return &Main{Config: cfg, log: newLogger(cfg), check: newWholeLogCheck()}
 }
 
 // newLogger is the service's logger: JSON (or text) lines at LogLevel and
@@ -147,14 +150,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.Store)
+	m.Tokens, m.Dir, m.Audit = tokenset.New(), directory.New(), auditlog.New(m.reads())
 	m.Integrity = integrity.NewLog()
 	m.chains = projections.NewChains()
 	if m.snapshots, err = m.newSnapshots(); err != nil {
 		return err
 	}
 	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
-	m.Runner = projections.NewRunner(m.Store, m.Tokens, m.Dir, m.Audit, m.Integrity)
+	m.Runner = projections.NewRunner(m.reads(), m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
 	m.Runner.Verify = chain.Check      // only events the ledger signed reach the projections
 	m.Runner.Precheck = chain.Precheck // the replay's signatures checked on all CPUs
@@ -166,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if m.api != nil {
 			m.api.ObserveAppend(took, err)
 		}
-	}, halted: m.tamperStop}
+	}, halted: m.tamperStop, check: m.check}
 	var appender commands.EventStore = observed
 	health := m.Store.Health
 	var staleness func() time.Duration
@@ -198,12 +201,13 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
+	m.goRun("whole-log-check", func() error { return m.runWholeLogCheck(bg) })
 	if m.watch != nil {
 		tel.LeaderChanges = m.watch.leaderChanges
 		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
 	}
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: trusted.waitFor(m.Runner.WaitFor), Key: m.key}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.check.verified(trusted.waitFor(m.Runner.WaitFor)), Key: m.key}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
@@ -214,7 +218,7 @@ func (m *Main) Run(ctx context.Context) error {
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
-			Source: m.Store, Store: m.Store, Health: health, Log: m.log, Telemetry: tel,
+			Source: m.reads(), Store: m.reads(), Health: health, Log: m.log, Telemetry: tel,
 			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead})
 	m.handler.set(m.api) // the API answers from now on
 
@@ -226,6 +230,21 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("catch up with the stream: %w", err)
 	}
+	if err := m.serveReady(ctx, bg, chain, tokens); err != nil {
+		if events.AsTamper(err) != nil || events.AsTamper(m.Runner.Err()) != nil || m.check.found() != nil {
+			// The whole-log check found tampering meanwhile: logged, and
+			// the probes name it, as above.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// serveReady finishes the start once the projections caught up: the key
+// chain's end, the checkpoints and tree head, the default catalogue and
+// the INIT_* tokens, then the background tasks.
+func (m *Main) serveReady(ctx, bg context.Context, chain *ledgerkey.Chain, tokens []bootstrap.Token) error {
 	if err := m.checkChainEnd(chain); err != nil {
 		return err
 	}

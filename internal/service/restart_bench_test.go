@@ -19,7 +19,8 @@ import (
 // of 5 events, signed by the ledger, checkpointed, cleanly shut down),
 // from NewMain to Run's return (embedded NATS started, stream opened,
 // every projection caught up, serving), with and without the projection
-// snapshot, beside the floor: a raw ordered consumer reading the same
+// snapshot (from it, also to the end of the whole-log check that runs
+// once the service is ready: s-whole-log-checked), beside the floor: a raw ordered consumer reading the same
 // stream over the same in-process connection. The three alternate in
 // every iteration (same load). The ledger is filled with single appends
 // from four writers (a million events in 1.5–3 minutes).
@@ -27,7 +28,7 @@ import (
 // beside it) for later runs; TOKENLEDGER_BENCH_SKIP_FULL=1 leaves the
 // full replay out (the floor's server then starts from the snapshot);
 // TOKENLEDGER_BENCH_CPUPROFILE=<dir> profiles the starts from the
-// snapshot only.
+// snapshot only (to the end of their whole-log check).
 //
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkServiceRestart$' -benchtime 2x -timeout 60m ./internal/service/
 func BenchmarkServiceRestart(b *testing.B) {
@@ -74,21 +75,31 @@ func BenchmarkServiceRestart(b *testing.B) {
 	}
 	var last uint64
 
-	fromSnapshot := func() (time.Duration, time.Duration) {
+	// fromSnapshot is the start from the snapshot: to ready (Run's
+	// return), and to the end of the whole-log check that follows it.
+	fromSnapshot := func() (took, spent, checked, checkedCPU time.Duration) {
 		stop := profileStart(b, "from_snapshot")
+		t0, c0 := time.Now(), cpuTime()
 		m, took := start(true)
+		spent = cpuSpent
+		if err := m.check.Wait(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		checked, checkedCPU = time.Since(t0), cpuTime()-c0
 		stop()
-		spent := cpuSpent
 		if m.Runner.Replay().Events > 2 {
 			b.Fatalf("the start from the snapshot replayed %d events", m.Runner.Replay().Events)
 		}
 		_ = m.Close()
-		return took, spent
+		return took, spent, checked, checkedCPU
 	}
-	var floor, full, snap, floorCPU, fullCPU, snapCPU time.Duration
+	var floor, full, snap, floorCPU, fullCPU, snapCPU, checked, checkedCPU time.Duration
 	for b.Loop() {
 		skipFull := os.Getenv("TOKENLEDGER_BENCH_SKIP_FULL") != "" // the floor's server from the snapshot
 		m, took := start(skipFull)
+		if err := m.check.Wait(ctx); err != nil { // not beside the floor's read
+			b.Fatal(err)
+		}
 		if skipFull {
 			took, cpuSpent = 0, 0
 		}
@@ -102,8 +113,9 @@ func BenchmarkServiceRestart(b *testing.B) {
 		rawCount(b, js, int(last))
 		floor, floorCPU = floor+time.Since(t0), floorCPU+cpuTime()-c0
 		_ = m.Close()
-		took, spent := fromSnapshot()
+		took, spent, chk, chkCPU := fromSnapshot()
 		snap, snapCPU = snap+took, snapCPU+spent
+		checked, checkedCPU = checked+chk, checkedCPU+chkCPU
 	}
 	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
 	b.ReportMetric(float64(last), "events")
@@ -114,6 +126,8 @@ func BenchmarkServiceRestart(b *testing.B) {
 	b.ReportMetric(per(floorCPU), "cpu-s-floor-raw-consumer")
 	b.ReportMetric(per(fullCPU), "cpu-s-start-full-replay")
 	b.ReportMetric(per(snapCPU), "cpu-s-start-from-snapshot")
+	b.ReportMetric(per(checked), "s-whole-log-checked")
+	b.ReportMetric(per(checkedCPU), "cpu-s-whole-log-checked")
 }
 
 // cpuTime is the CPU time this process used so far (user and system, the

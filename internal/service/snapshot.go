@@ -142,7 +142,7 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 	var ps *projectionSet
 	if err == nil {
 		ps, err = s.load(ctx, b, chain, func() projectionSet {
-			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.Store), integrity.NewLog(), projections.NewChains()}
+			return projectionSet{tokenset.New(), directory.New(), auditlog.New(m.reads()), integrity.NewLog(), projections.NewChains()}
 		})
 	}
 	if err != nil {
@@ -150,6 +150,7 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 		return
 	}
 	m.Tokens, m.Dir, m.Audit, m.Integrity, m.chains = ps.tokens, ps.dir, ps.audit, ps.integrity, ps.chains
+	m.check.arm(s.written, ps.integrity.Tree()) // records 1..S: checked in the background
 	m.log.Info("projections restored from their snapshot", "file", s.file, "seq", s.written,
 		"bytes", len(b), "duration_seconds", time.Since(start).Seconds())
 }
@@ -234,13 +235,10 @@ func (s *snapshots) load(ctx context.Context, b []byte, chain *ledgerkey.Chain, 
 		return nil, fail("the event at sequence %d does not carry the seal the snapshot names", seq)
 	}
 	// Tamper evidence is kept: every record 1..S as stored must be the
-	// leaf the snapshot's tree holds, under its event's subject (raw bytes
-	// hashed, only the identity members decoded). A record edited,
-	// deleted, reordered or renumbered while the ledger was stopped
-	// discards the snapshot, and the full replay names it as it always did.
-	if err := checkRecords(ctx, s.store, seq, ps.integrity.Tree()); err != nil {
-		return nil, fail("the stream does not match it: %v", err)
-	}
+	// leaf the snapshot's tree holds, under its event's subject. That
+	// check reads the whole stream; it runs once the service is ready
+	// (wholeLogCheck), which fails closed if it finds a record that is
+	// not, naming it as a full replay does.
 	if err := chain.Resume(vkey, firstSigned); err != nil {
 		return nil, fail("the key chain: %v", err)
 	}

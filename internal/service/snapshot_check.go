@@ -23,24 +23,33 @@ func checkRecords(ctx context.Context, store *jsstore.Store, seq uint64, tree *i
 	next := uint64(1)
 	err := store.RecordRange(ctx, 1, seq, func(sq uint64, subject string, data []byte) error {
 		if sq != next {
-			return fmt.Errorf("sequence %d is missing", next)
+			return &recordMismatch{Seq: next, Detail: fmt.Sprintf("sequence %d is missing", next)}
 		}
 		next++
 		if want, err := tree.LeafHash(sq); err != nil || recordHash(h, data) != want {
-			return fmt.Errorf("the record at sequence %d is not the one the snapshot's tree holds", sq)
+			return &recordMismatch{Seq: sq, Detail: fmt.Sprintf("the record at sequence %d is not the one the snapshot's tree holds", sq)}
 		}
 		// The tree covers the bytes, not the subject: a record moved to
 		// another subject is a byte edit of the stored record too.
 		if f := misfiledRecord(sq, subject, data); f != nil {
-			return fmt.Errorf("%s", f.Detail)
+			return &recordMismatch{Seq: sq, Detail: f.Detail}
 		}
 		return nil
 	})
 	if err == nil && next != seq+1 {
-		err = fmt.Errorf("the stream holds records up to %d, the snapshot %d", next-1, seq)
+		err = &recordMismatch{Seq: next, Detail: fmt.Sprintf("the stream holds records up to %d, the snapshot %d", next-1, seq)}
 	}
 	return err
 }
+
+// recordMismatch is checkRecords' finding: the first sequence whose stored
+// record is not the one the tree holds (or is missing, or misfiled).
+type recordMismatch struct {
+	Seq    uint64
+	Detail string
+}
+
+func (e *recordMismatch) Error() string { return e.Detail }
 
 // recordHash is tlog.RecordHash(data) (SHA-256 of a zero byte and data)
 // with h reused: no allocation per record.

@@ -223,6 +223,11 @@ func startFails(t *testing.T, dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := m.Run(ctx)
+	if err == nil {
+		// A start from the snapshot is ready before the whole-log check
+		// ends: its finding stops the projections.
+		err = m.check.Wait(ctx)
+	}
 	if err == nil && m.Runner != nil {
 		err = m.Runner.Err() // a tampered stream: Run serves the probes only
 	}

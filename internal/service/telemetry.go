@@ -24,6 +24,9 @@ type observedStore struct {
 	// projections stopped at a tampered record, and nothing the ledger
 	// decides on its frozen read model may be signed on top of it.
 	halted func() error
+	// check, when set, checks the records Load reads while the start's
+	// whole-log check has not reached them (see checkedStore).
+	check *wholeLogCheck
 }
 
 var (

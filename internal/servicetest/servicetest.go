@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/service"
 )
 
@@ -59,7 +60,8 @@ func Config(dir string, env map[string]string, logs io.Writer) service.Config {
 
 // Start runs a service on dir (a new temporary dir when empty) with the
 // INIT_* variables in env added to the admin tokens. It returns once the
-// service serves and its projections caught up.
+// service serves, its projections caught up and the start's whole-log
+// check ended.
 func Start(t testing.TB, dir string, env map[string]string) *Service {
 	t.Helper()
 	return StartWith(t, dir, env, nil)
@@ -84,6 +86,13 @@ func StartWith(t testing.TB, dir string, env map[string]string, change func(*ser
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		t.Fatalf("servicetest: start: %v\nlogs:\n%s", err, logs.String())
+	}
+	// A start from a snapshot is ready before it checked every record the
+	// snapshot covers; tests see the service once that check ended (a
+	// finding has then stopped the projections), as before it ran after.
+	if err := m.WaitWholeLogCheck(ctx); err != nil && events.AsTamper(err) == nil {
+		_ = m.Close()
+		t.Fatalf("servicetest: the whole-log check: %v\nlogs:\n%s", err, logs.String())
 	}
 	t.Cleanup(func() {
 		_ = m.Close()
