@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,14 +15,15 @@ import (
 func TestClientHeadersNeverBreakTheHistoryChain(t *testing.T) {
 	s := servicetest.Start(t, "", nil)
 	_, id := s.CreateToken("backend", "development")
-	for _, h := range [][]string{
+	for i, h := range [][]string{
 		{"User-Agent", "agent \xff\xfe"},
 		{"User-Agent", strings.Repeat("a", 255) + "é and more"},
 		{"User-Agent", strings.Repeat("€", 100)},
 		{"X-Request-Id", "req-\xff"},
 	} {
 		s.Must(http.StatusOK, "PUT", "/api/admin/api-tokens/"+id, servicetest.AdminSecret,
-			map[string]any{"expiresAt": "2031-01-01T00:00:00Z"}, h...)
+			// Another expiry each time: one a token already has appends nothing.
+			map[string]any{"expiresAt": fmt.Sprintf("2031-01-0%dT00:00:00Z", i+1)}, h...)
 	}
 	r := s.Must(http.StatusOK, "GET", "/api/ledger/tokens/"+id+"/history", servicetest.AdminSecret, nil).JSON(t)
 	chain := r["chain"].(map[string]any)

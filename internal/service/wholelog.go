@@ -355,6 +355,23 @@ func (s checkedStore) ReplayOn(ctx context.Context, filters []string, from, to u
 // Follow implements [projections.Source]: it also stops, with the
 // check's finding, when the whole-log check finds tampering.
 func (s checkedStore) Follow(ctx context.Context, from uint64, fn func(events.Envelope) error) error {
+	return s.follow(ctx, func(ctx context.Context, fn func(events.Envelope) error) error {
+		return s.Store.Follow(ctx, from, fn)
+	}, fn)
+}
+
+// FollowPrepared implements [projections.PreparingSource] as Follow does
+// (without it, the embedded store's own FollowPrepared would be the
+// Runner's source, and the check's finding would not stop it).
+func (s checkedStore) FollowPrepared(ctx context.Context, from uint64, prepare func(*events.Envelope), fn func(events.Envelope) error) error {
+	return s.follow(ctx, func(ctx context.Context, fn func(events.Envelope) error) error {
+		return s.Store.FollowPrepared(ctx, from, prepare, fn)
+	}, fn)
+}
+
+// follow runs read, checking each event before fn, and stops it with the
+// check's finding when the whole-log check finds tampering.
+func (s checkedStore) follow(ctx context.Context, read func(context.Context, func(events.Envelope) error) error, fn func(events.Envelope) error) error {
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := make(chan struct{})
@@ -368,7 +385,7 @@ func (s checkedStore) Follow(ctx context.Context, from uint64, fn func(events.En
 		case <-stop:
 		}
 	}()
-	err := s.Store.Follow(fctx, from, func(env events.Envelope) error {
+	err := read(fctx, func(env events.Envelope) error {
 		if err := s.check.envelope(&env); err != nil {
 			return err
 		}
@@ -401,3 +418,7 @@ func (m *Main) WaitWholeLogCheck(ctx context.Context) error {
 	}
 	return err
 }
+
+// checkedStore must wrap every way the projections read: a method of the
+// embedded store that it does not wrap would bypass the check.
+var _ projections.PreparingSource = checkedStore{}
