@@ -1,6 +1,8 @@
 package service
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -54,5 +56,49 @@ func deletedRevocationWhilePending(t *testing.T, deleted bool) {
 			!strings.Contains(b, `"revokedAt"`) {
 			t.Errorf("GET %s while the check is pending: 200 without the deleted revocation: %.300s", p, b)
 		}
+	}
+}
+
+// A record the snapshot covers, edited while the ledger was stopped (a
+// longer revocation reason, checksums fixed): while the whole-log check is
+// pending, an audit bundle (GET /api/ledger/bundle, an audit-trail read)
+// that spans it must be refused or hold the genuine record, as every other
+// read of a record 1..S is hashed against the snapshot's tree first. The
+// bundle is built from the stream as stored (checkpoints.Bundle reads
+// Store.ReadStored, not the checked reads) and hands out the edited bytes.
+// The genuine ledger (edited=false) is the control.
+func TestEditedRecordIsNotBundledWhileTheWholeLogCheckIsPending(t *testing.T) {
+	for _, edited := range []bool{false, true} {
+		t.Run(fmt.Sprint("edited=", edited), func(t *testing.T) {
+			dir := stoppedLedger(t)
+			path, index, recs := readBlock(t, dir)
+			i := seqOfType(t, recs, events.TypeTokenRevoked, 2)
+			const mark = `"reason":"XATTACKER`
+			if edited {
+				recs[i].msg = bytes.Replace(recs[i].msg, []byte(`"reason":"`), []byte(mark), 1)
+				writeBlock(t, dir, path, index, recs, true)
+			}
+			m, _, release := startChecked(t, dir, true, true)
+			defer release()
+			st, b := text(t, m, "GET", fmt.Sprintf("/api/ledger/bundle?from_seq=%d&to_seq=%d", i+1, i+1), nil)
+			if st != http.StatusOK {
+				if edited && st == http.StatusServiceUnavailable {
+					return
+				}
+				t.Fatalf("bundle of seq %d: %d %s", i+1, st, b)
+			}
+			var bundle struct {
+				Events []struct {
+					Seq  uint64 `json:"seq"`
+					Data []byte `json:"data"`
+				} `json:"events"`
+			}
+			if err := json.Unmarshal([]byte(b), &bundle); err != nil || len(bundle.Events) != 1 {
+				t.Fatalf("bundle: %v %.300s", err, b)
+			}
+			if bytes.Contains(bundle.Events[0].Data, []byte(mark)) {
+				t.Errorf("the bundle handed out the edited record at %d while the whole-log check was pending: %s", i+1, bundle.Events[0].Data)
+			}
+		})
 	}
 }
