@@ -43,6 +43,11 @@ func (s *Server) auditor(h handlerFunc) http.HandlerFunc {
 			if !p.Has(authz.ReadAuditLog) {
 				return s.auditDenied(w, r, p)
 			}
+			if s.historyUnchecked != nil && s.historyUnchecked() {
+				// Nothing read, nothing recorded: retry shortly.
+				return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+					"The ledger is still checking the history it restored its snapshot over (the whole-log check after a start); the audit trail answers once every stored record is checked")
+			}
 			return h(w, r, p)
 		})
 		if err == nil {

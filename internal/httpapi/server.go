@@ -86,6 +86,12 @@ type Deps struct {
 	// the data dir covers a sequence: an acknowledged write waits for it
 	// after the projections applied the write.
 	TreeHead func(ctx context.Context, seq uint64) error
+	// HistoryUnchecked, when set, reports whether the stored history the
+	// service restored a snapshot over is still being checked (the
+	// whole-log check after a start): the audit trail's routes then answer
+	// 503, since a record deleted while the ledger was stopped cannot be
+	// noticed by a read that does not ask for it. Nil: never.
+	HistoryUnchecked func() bool
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -122,6 +128,8 @@ type Server struct {
 	digests   digests
 	// treeHead: see Deps.TreeHead (nil: none).
 	treeHead func(ctx context.Context, seq uint64) error
+	// historyUnchecked: see Deps.HistoryUnchecked (nil: never).
+	historyUnchecked func() bool
 }
 
 // MarkStarted tells the server that start-up is complete: from now on it
@@ -151,6 +159,7 @@ func New(cfg Config, d Deps) *Server {
 	s.integrity = d.Integrity
 	s.staleness = d.Staleness
 	s.treeHead = d.TreeHead
+	s.historyUnchecked = d.HistoryUnchecked
 	s.metrics = newMetrics(s, d.Telemetry)
 	s.csrf = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {

@@ -219,7 +219,8 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedOrigins: m.Config.TrustedOrigins},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.reads(), Store: m.reads(), Health: health, Log: m.log, Telemetry: tel,
-			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead})
+			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead,
+			HistoryUnchecked: m.check.pending})
 	m.handler.set(m.api) // the API answers from now on
 
 	if err := m.Runner.WaitReady(ctx); err != nil {

@@ -56,6 +56,16 @@ func newWholeLogCheck() *wholeLogCheck { return &wholeLogCheck{done: make(chan s
 // arm sets what the check covers, before the service reads anything.
 func (c *wholeLogCheck) arm(upTo uint64, tree *integrity.Tree) { c.upTo, c.tree = upTo, tree }
 
+// pending reports whether the check has not ended yet.
+func (c *wholeLogCheck) pending() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // finish ends the check with err (nil: every record matched).
 func (c *wholeLogCheck) finish(err error) {
 	c.once.Do(func() {

@@ -274,11 +274,21 @@ func TestRecordsAreCheckedBeforeUseWhileTheWholeLogCheckIsPending(t *testing.T) 
 			if tampered {
 				want = http.StatusServiceUnavailable
 			}
-			for _, r := range []struct{ method, path string }{
+			audit := []struct{ method, path string }{
 				{"GET", "/api/ledger/events?token=" + tok.ID},
 				{"GET", "/api/ledger/tokens/" + tok.ID + "/history"},
 				{"GET", fmt.Sprintf("/api/ledger/state/tokens/%s?at=%d", tok.ID, created+1)},
 				{"GET", fmt.Sprintf("/api/ledger/state?at=%d", created+1)},
+			}
+			// The audit trail waits for the check (a deleted record is not
+			// seen by a read that does not ask for it): 503 either way.
+			for _, r := range audit {
+				st, b := text(t, m, r.method, r.path, nil)
+				if st != http.StatusServiceUnavailable || strings.Contains(b, edit) {
+					t.Errorf("%s %s while the check is pending: %d %s, want 503", r.method, r.path, st, b)
+				}
+			}
+			for _, r := range []struct{ method, path string }{
 				{"DELETE", "/api/admin/api-tokens/" + tok.ID}, // folds the token's history
 			} {
 				st, b := text(t, m, r.method, r.path, nil)
@@ -297,6 +307,11 @@ func TestRecordsAreCheckedBeforeUseWhileTheWholeLogCheckIsPending(t *testing.T) 
 			if !tampered {
 				if err != nil || m.Runner.Err() != nil {
 					t.Fatalf("the genuine ledger: check %v, projections %v", err, m.Runner.Err())
+				}
+				for _, r := range audit { // answered once the check passed
+					if st, b := text(t, m, r.method, r.path, nil); st != http.StatusOK {
+						t.Errorf("%s %s after the check passed: %d %.200s, want 200", r.method, r.path, st, b)
+					}
 				}
 				return
 			}
