@@ -17,7 +17,7 @@ import (
 
 // TreeHeadHeader is the response header of a mutation answered before the
 // signed tree head counted its event (TreeHeadLagging): the head's writing
-// lagged past --write-wait or failed, or the projections lagged. The event
+// lagged past the read wait or failed, or the projections lagged. The event
 // is stored; until a head counts it, it is protected by its signature and
 // its chain only.
 const TreeHeadHeader = "Ledger-Tree-Head"
