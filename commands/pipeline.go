@@ -178,7 +178,8 @@ var errDecideAgain = errors.New("decide again")
 // deciding again on fresh state: a key or name taken meanwhile, the first
 // attempt stored after all (its replay), ErrExists for a create, the
 // decision's error when the command no longer applies, else ErrConflict.
-func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
+func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (o outcome[S], err error) {
+	defer func() { o.Head = o.first }()
 	if !ValidID(c.id) {
 		if !c.create {
 			return outcome[S]{}, ErrNotFound
