@@ -49,3 +49,26 @@ func TestRequestIDHeaderNeverCarriesASecretIntoLogsOrStream(t *testing.T) {
 		})
 	}
 }
+
+// The sibling: the User-Agent is stored in the via of every event a
+// request appends (cut to 256 bytes, control characters removed), with no
+// secret check at all, where the trail's filters are checked word by
+// word. A deploy script whose agent string carries its token ("deploybot
+// token=<secret>") writes that live secret into the stream and every
+// page and export of the trail.
+func TestUserAgentNeverCarriesASecretIntoTheStream(t *testing.T) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
+	live, _ := s.CreateToken("backend", "development") // stays live: the canary
+	before := s.LastSeq()
+	s.Must(http.StatusCreated, "POST", "/api/admin/api-tokens", servicetest.AdminSecret,
+		map[string]any{"tokenName": "ua", "type": "client", "environment": "development"}, "User-Agent", "deploybot token="+live)
+	for _, e := range s.Events(before+1, s.LastSeq()) {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), live) {
+			t.Errorf("the stream's %s at seq %d holds the live secret sent in User-Agent", e.Type, e.Sequence)
+		}
+	}
+}
