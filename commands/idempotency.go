@@ -46,6 +46,32 @@ func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder ev
 	return claims, nil
 }
 
+// claimKeyAlone claims m.Key for a command that changes nothing
+// (ErrUnchanged), so the key means the same as after any other command: a
+// retry of the same request answers the same, another request under the
+// key is ErrKeyReused. It appends the claim alone and returns its sequence
+// (0 without a key, or when this command claimed the key before: a retry).
+func (h *Handler) claimKeyAlone(ctx context.Context, m Meta, now time.Time, holder events.Owner) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		claims, err := h.keyClaim(ctx, m, now, holder)
+		if errors.Is(err, errKeyOurs) {
+			return 0, nil
+		}
+		if err != nil || len(claims) == 0 {
+			return 0, err
+		}
+		claims[0].MsgID = m.CommandID + "/key"
+		stored, err := h.store.Append(ctx, claims...)
+		if errors.Is(err, ErrConflict) && attempt == 0 {
+			continue // claimed meanwhile: by this request's twin, or another
+		}
+		if err != nil {
+			return 0, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		return stored.Seq, nil
+	}
+}
+
 // errKeyOurs: the idempotency key is claimed under this very command id,
 // by an identical request that was stored after this one looked for its
 // command id on the aggregate. The key's claim is in the same atomic batch

@@ -246,6 +246,13 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 			return replay(s, seq, names(s, nil))
 		}
 		p, err = c.decide(ctx, s, &wide, now)
+		if errors.Is(err, ErrUnchanged) {
+			seq, kerr := h.claimKeyAlone(ctx, m, now, events.Owner{Kind: c.kind, ID: c.id})
+			if kerr != nil {
+				return outcome[S]{}, kerr
+			}
+			return outcome[S]{Result: Result{Seq: max(seq, s.base().Version)}, state: s}, ErrUnchanged
+		}
 	}
 	if err != nil {
 		return outcome[S]{}, err

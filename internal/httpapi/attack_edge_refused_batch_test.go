@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/internal/service"
@@ -33,30 +32,32 @@ func TestEdgeValidateRefusedBatchCannotTestGuessesForFree(t *testing.T) {
 		return s.Do("POST", "/edge/validate", "", map[string]any{"tokens": tokens})
 	}
 	// One unknown token spent: burst-1 left, so a batch of burst guesses
-	// does not fit when all of them are unknown, and fits when one is not.
+	// does not fit when all of them are unknown, and would fit if one were
+	// a valid token. From here on, each round sends a batch of guesses and
+	// a single string; an answer that differs from the one the same request
+	// would get with a valid token in it tells the address something it did
+	// not pay for.
 	if r := post(guesses("first", 1)); r.Status != http.StatusOK {
 		t.Fatalf("first guess: status %d: %s", r.Status, r.Body)
 	}
-	learned := 1 // unknown tokens the address learned are unknown
+	leaks := 0
 	for i := range refused {
-		r := post(guesses(fmt.Sprint("free-", i), burst))
-		if r.Status != http.StatusTooManyRequests {
-			break
+		all := post(guesses(fmt.Sprint("free-", i), burst))
+		withValid := post(append(guesses(fmt.Sprint("free-", i), burst-1), secret))
+		one := post(guesses(fmt.Sprint("one-", i), 1))
+		valid := post([]string{secret})
+		if all.Status != withValid.Status {
+			leaks++
 		}
-		// 429 here means "every one of these burst guesses is unknown"
-		// (one valid token among them would have made the batch fit).
-		learned += burst
+		if one.Status != valid.Status {
+			leaks++
+		}
+		if all.Status == http.StatusOK || one.Status == http.StatusOK {
+			t.Fatalf("round %d: an unknown guess was answered 200 past a budget of %d with a rate of 0.001/s", i, burst)
+		}
 	}
-	// The proof that the 429s said "all unknown": the same batch with one
-	// valid token among burst-1 guesses is answered, token included.
-	batch := append(guesses("last", burst-1), secret)
-	r := post(batch)
-	found := r.Status == http.StatusOK && strings.Contains(string(r.Body), secret)
-	if found {
-		learned += burst - 1
-	}
-	if learned > burst {
-		t.Fatalf("with a budget of %d unknown tokens the address learned that %d guesses were unknown "+
-			"(%d refused batches cost nothing) and then found the valid token (status %d)", burst, learned, refused, r.Status)
+	if leaks > 0 {
+		t.Fatalf("over its budget of %d unknown tokens, the address was answered differently for a request with a valid "+
+			"token and for the same request without one %d times: each such answer tests guesses for free", burst, leaks)
 	}
 }

@@ -58,6 +58,9 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 // written finishes a mutation that answers 200 with an empty body.
 func (s *Server) written(w http.ResponseWriter, r *http.Request, res commands.Result, err error) error {
 	if errors.Is(err, commands.ErrUnchanged) { // the wish holds; nothing to record
+		if res.Seq > 0 { // the state it holds (or its key's claim)
+			w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
