@@ -263,6 +263,9 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 		extra = func() ([]Append, error) { return c.claims(ctx, s, p, now) }
 	}
 	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
+	if errors.Is(err, errKeyUnchanged) { // the first attempt changed nothing
+		return outcome[S]{Result: Result{Seq: s.base().Version}, state: s}, ErrUnchanged
+	}
 	if errors.Is(err, errKeyOurs) { // an identical request won the race
 		stored, seq, err := replayedRace(ctx, m, read)
 		if err != nil {
