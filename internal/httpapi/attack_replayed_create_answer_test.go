@@ -80,3 +80,24 @@ func jsonID(m map[string]any) string {
 	f, _ := m["id"].(float64)
 	return fmt.Sprint(int64(f))
 }
+
+// The same for an update: a PUT replayed under its Idempotency-Key after a
+// later change answers the record as the later change left it, not its
+// first result.
+func TestReplayedUpdateAnswersItsFirstResult(t *testing.T) {
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
+	role := s.Must(http.StatusCreated, "POST", "/api/admin/roles", servicetest.AdminSecret,
+		map[string]any{"name": "replay-put", "type": "root-custom", "permissions": []any{}}).JSON(t)
+	path := "/api/admin/roles/" + jsonID(role)
+	body := map[string]any{"name": "replay-put-2", "permissions": []any{}}
+	first := s.Must(http.StatusOK, "PUT", path, servicetest.AdminSecret, body, "Idempotency-Key", "replay-put-key")
+	s.Must(http.StatusOK, "PUT", path, servicetest.AdminSecret, map[string]any{"name": "replay-put-3", "permissions": []any{}})
+	s.CatchUp()
+	replay := s.Must(http.StatusOK, "PUT", path, servicetest.AdminSecret, body, "Idempotency-Key", "replay-put-key")
+	var a, b any
+	_ = json.Unmarshal(first.Body, &a)
+	_ = json.Unmarshal(replay.Body, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("the replay of a PUT under its key answers\n  %s\nnot its first result\n  %s", replay.Body, first.Body)
+	}
+}
