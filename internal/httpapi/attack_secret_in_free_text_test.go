@@ -15,8 +15,9 @@ import (
 // A token name or PAT description holding a live secret is now refused
 // (noSecretIn: "it is shown to every reader of the audit trail and the
 // feed"). Every other free text a request stores is just as public and
-// unchecked: a project's name and description, a role's description, a
-// user's name, a service account's name. A live secret pasted there is
+// unchecked: a project's name and description, a role's name and
+// description, a user's name, username and e-mail, a service account's
+// name and username. A live secret pasted there is
 // sealed into the stream for good. And the check itself uses scrubSecrets,
 // so a non-hex secret (an admin token) in brackets or after "token:" passes
 // it in a token name or PAT description too.
@@ -35,6 +36,10 @@ func TestFreeTextFieldsNeverStoreALiveSecret(t *testing.T) {
 		{"a project's name", "/api/admin/projects", map[string]any{"id": "canary-p2", "name": "ci " + live}},
 		{"a role's description", "/api/admin/roles", map[string]any{"name": "canary-role", "type": "root-custom", "description": "ci uses " + live, "permissions": []any{}}},
 		{"a user's name", "/api/admin/user-admin", map[string]any{"username": "canaryuser", "email": "canary@example.com", "name": "ci " + live, "rootRole": "Viewer"}},
+		{"a user's username", "/api/admin/user-admin", map[string]any{"username": "u" + live, "email": "canary2@example.com", "rootRole": "Viewer"}},
+		{"a user's email", "/api/admin/user-admin", map[string]any{"username": "canary3", "email": live + "@example.com", "rootRole": "Viewer"}},
+		{"a role's name", "/api/admin/roles", map[string]any{"name": live, "type": "root-custom", "permissions": []any{}}},
+		{"a service account's username", "/api/admin/service-account", map[string]any{"name": "canary-sa2", "username": live, "rootRole": "Viewer"}},
 		{"a service account's name", "/api/admin/service-account", map[string]any{"name": "ci " + live, "username": "canarysa", "rootRole": "Viewer"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
