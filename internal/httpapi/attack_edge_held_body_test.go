@@ -86,3 +86,52 @@ func TestEdgeValidateHeldBodiesCannotTestGuessesForFree(t *testing.T) {
 		}
 	}
 }
+
+// The same at RFC 7009's /api/ledger/revoke, which needs no credential: a
+// held body sent once the bucket is at its floor is answered 429, for
+// free, when its token is unknown, and 200 when it is a live token.
+func TestRevokeHeldBodiesCannotTestGuessesForFree(t *testing.T) {
+	const burst = 3
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.UnauthRate, c.UnauthBurst = 0.001, burst })
+	secret, _ := s.CreateToken("client", "development")
+	var bodies []string
+	for i := range 2*burst + 1 { // a burst to empty the bucket, a burst to its floor, one more: refused for free
+		bodies = append(bodies, "token="+fmt.Sprintf("*:development.guess-revoke-%d", i))
+	}
+	bodies = append(bodies, "token="+secret) // at the floor: a live token
+	type held struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	conns := make([]held, len(bodies))
+	for i, b := range bodies {
+		c := s.Dial()
+		fmt.Fprintf(c, "POST /api/ledger/revoke HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(b))
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		if err != nil || !strings.Contains(line, "100") {
+			t.Fatalf("connection %d: %q, %v: want 100 Continue", i, line, err)
+		}
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = held{c, br}
+	}
+	status := make([]int, len(bodies))
+	for i, b := range bodies {
+		if _, err := conns[i].c.Write([]byte(b)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(conns[i].br, nil)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		resp.Body.Close()
+		status[i] = resp.StatusCode
+	}
+	last, guess := status[len(status)-1], status[len(status)-2]
+	if last != guess {
+		t.Errorf("past its budget (statuses %v), the address was answered %d for an unknown token and %d for a live one: "+
+			"an anonymous test of a guess it did not pay for", status, guess, last)
+	}
+}
