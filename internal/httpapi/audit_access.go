@@ -146,7 +146,7 @@ func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 // "user:{hex}" in any wrapping). Filter values are ids, names, types, times
 // and sequences: none has that shape.
 func (s *Server) redactSecret(v string) string {
-	if hasSecretHex(v) || s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) {
+	if hasSecretHex(v) || s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) || s.scrubSecrets(v) != v {
 		return "[secret]"
 	}
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool {

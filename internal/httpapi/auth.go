@@ -126,7 +126,7 @@ func (s *Server) remoteAddr(r *http.Request) string {
 
 func (s *Server) via(r *http.Request, credentialID, credentialType string) events.Via {
 	return events.Via{CredentialID: credentialID, CredentialType: credentialType,
-		RemoteAddr: s.remoteAddr(r), UserAgent: auditText(s.scrubSecrets(auditText(r.UserAgent(), 1024)), 256), RequestID: requestID(r)}
+		RemoteAddr: s.remoteAddr(r), UserAgent: s.clientText(r.UserAgent(), 256), RequestID: requestID(r)}
 }
 
 // auditText makes a client-chosen header fit for the audit record: valid

@@ -72,7 +72,7 @@ func (w *edgeWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 		if w.s.log.Enabled(w.r.Context(), accessLogLevel(edgeValidatePattern, code)) {
-			w.Header().Set("X-Request-Id", w.requestID())
+			w.Header().Set("X-Request-Id", echoRequestID(w.r, w.requestID()))
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -128,7 +128,7 @@ func (l *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, b
 	if n <= 0 {
 		if b, ok := l.buckets[key]; ok {
 			if tokens := b.TokensAt(now); tokens < 1 {
-				return time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second)), false
+				return time.Duration((float64(l.burst) - tokens) / float64(l.limit) * float64(time.Second)), false
 			}
 		}
 		return 0, true
@@ -141,7 +141,9 @@ func (l *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, b
 	if charge := min(n, int(b.TokensAt(now)+float64(l.burst))); charge > 0 {
 		b.ReserveN(now, charge)
 	}
-	return time.Duration((float64(n) - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
+	// The wait for a full bucket, which fits any batch: a wait for n
+	// tokens would tell how many of the batch's strings were unknown.
+	return time.Duration((float64(l.burst) - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
 }
 
 // len is the number of keys held (for tests).

@@ -28,7 +28,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := s.newRequestID(r)
-	w.Header().Set("X-Request-Id", id)
+	w.Header().Set("X-Request-Id", echoRequestID(r, id))
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	r = s.hashBody(r)
 	sw := &statusWriter{ResponseWriter: w}
@@ -107,26 +107,41 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type requestIDKey struct{}
 
 // safeRequestID reports whether a client's X-Request-Id may be used as it
-// is: 1 to 128 letters, digits and "._:-" (it goes into the audit record and
-// the log). Any other value is replaced by an id of the ledger's own.
+// is: 1 to 128 letters, digits and "._-", without a run of hex digits as
+// long as a secret's (it goes into the audit record and the log). No
+// colon: every secret of Unleash's shape has one ("user:…",
+// "project:environment.…"). Any other value is replaced by an id of the
+// ledger's own.
 func safeRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
 	for _, c := range []byte(id) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 		if !ok {
 			return false
 		}
 	}
-	return true
+	return !hasSecretHex(id)
 }
 
-// newRequestID is the request's id: the client's X-Request-Id when
-// safeRequestID accepts it and it holds no secret (it goes into the log and
-// the events' via), else a random one of the ledger's own.
+// echoRequestID is the X-Request-Id of the answer: the client's own when
+// safeRequestID accepts it, else the ledger's (id). It does not depend on
+// the token-set lookup newRequestID makes, so the echo tells nobody whether
+// a string is a secret.
+func echoRequestID(r *http.Request, id string) string {
+	if c := r.Header.Get("X-Request-Id"); safeRequestID(c) {
+		return c
+	}
+	return id
+}
+
+// newRequestID is the request's id as the log and the events' via record
+// it: the client's X-Request-Id when safeRequestID accepts it and no part
+// of it is a secret the token set holds, else a random one of the ledger's
+// own.
 func (s *Server) newRequestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); safeRequestID(id) && !hasSecretHex(id) && !s.holdsSecret(id) {
+	if id := r.Header.Get("X-Request-Id"); safeRequestID(id) && !s.heldPart(id) {
 		return id
 	}
 	var b [8]byte

@@ -106,10 +106,8 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, _ *authz.Pri
 	}
 	out := introspection{}
 	t, st := s.verify(secret)
-	if st == tokenset.Unknown {
-		if err := s.payUnknown(w, addr); err != nil {
-			return err
-		}
+	if err := s.payUnknown(w, addr, st == tokenset.Unknown); err != nil {
+		return err
 	}
 	if st == tokenset.Valid {
 		out = newIntrospection(&t)
@@ -150,10 +148,16 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 // payUnknown spends one of addr's budget tokens for a token the ledger
-// does not know, at the time of the answer, and reports the 429 to send
-// when the budget has none left (nil: answer).
-func (s *Server) payUnknown(w http.ResponseWriter, addr string) error {
-	if wait, ok := s.unauth.takeN(addr, 1, s.cmd.Now()); !ok {
+// does not know (unknown), at the time of the answer, and reports the 429
+// to send when the budget has none left (nil: answer). An address below
+// one token is refused for a known token too, so that the answer never
+// tells it for free whether a string is a token.
+func (s *Server) payUnknown(w http.ResponseWriter, addr string, unknown bool) error {
+	n := 0
+	if unknown {
+		n = 1
+	}
+	if wait, ok := s.unauth.takeN(addr, n, s.cmd.Now()); !ok {
 		return tooManyRequests(w, wait, "Too many unknown tokens from this address; retry after the time in Retry-After")
 	}
 	return nil
@@ -189,10 +193,8 @@ func (s *Server) revokeHeld(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	t, st := s.verify(secret)
-	if st == tokenset.Unknown {
-		if err := s.payUnknown(w, addr); err != nil {
-			return err
-		}
+	if err := s.payUnknown(w, addr, st == tokenset.Unknown); err != nil {
+		return err
 	}
 	if st != tokenset.Valid {
 		w.WriteHeader(http.StatusOK) // nothing to revoke: the RFC answers 200

@@ -63,6 +63,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err := s.decode(w, r, &body); err != nil {
 		return err
 	}
+	if err := s.noSecrets("id", body.ID, "name", body.Name, "description", body.Description); err != nil {
+		return err
+	}
 	res, err := s.cmd.CreateProject(r.Context(), s.meta(r, p), commands.CreateProject{ProjectID: body.ID, Name: body.Name, Description: body.Description})
 	if errors.Is(err, commands.ErrExists) {
 		return conflict("A project with this id already exists (ids of deleted projects are not reused)")
@@ -109,6 +112,9 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.
 		Description *string `json:"description"`
 	}
 	if err := s.decode(w, r, &body); err != nil {
+		return err
+	}
+	if err := s.noSecrets("name", deref(body.Name), "description", deref(body.Description)); err != nil {
 		return err
 	}
 	res, err := s.cmd.UpdateProject(r.Context(), s.meta(r, p), commands.UpdateProject{ProjectID: pr.ID, Name: body.Name, Description: body.Description})

@@ -19,7 +19,9 @@ import (
 // 500 or the record as it was before. If the store's read of the aggregate
 // lags too, the answer is a 503 that says the change is stored.
 func (s *Server) afterWriteDir(w http.ResponseWriter, r *http.Request, res commands.Result, kind, id string) (*directory.Directory, error) {
-	if s.afterWrite(w, r, res) {
+	// A replay answers its first result, as the first attempt did: folded
+	// to its own event, not the record as later commands left it.
+	if s.afterWrite(w, r, res) && !res.Replayed {
 		return s.dir, nil
 	}
 	// The command's own event: the first of its atomic batch (names,

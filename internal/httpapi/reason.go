@@ -38,7 +38,7 @@ func (s *Server) withReason(r *http.Request) (*http.Request, error) {
 	case len(vs[0]) > maxReasonBytes:
 		return r, badRequest(reasonHeader, reasonHeader+" must be at most "+strconv.Itoa(maxReasonBytes)+" bytes")
 	}
-	reason := auditText(s.scrubSecrets(vs[0]), maxReasonBytes)
+	reason := s.clientText(vs[0], maxReasonBytes)
 	if reason == "" {
 		return r, nil
 	}

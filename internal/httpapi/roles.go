@@ -212,6 +212,9 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
+	if err := s.noSecrets("name", b.Name, "description", b.Description); err != nil {
+		return err
+	}
 	m, rid := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateRole(r.Context(), m, commands.CreateRole{RoleID: rid, Name: b.Name, Type: typ,
 		Description: b.Description, Permissions: permNames(b.Permissions)})
@@ -243,6 +246,9 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 		if typ, err := roleType(b.Type); err != nil || typ != role.Type {
 			return badRequest("type", "a role's type cannot change")
 		}
+	}
+	if err := s.noSecrets("name", b.Name, "description", b.Description); err != nil {
+		return err
 	}
 	// An omitted name keeps the role's own (the command decides on the
 	// role's state, not on this read model).

@@ -64,6 +64,9 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
+	if err := s.noSecrets("name", b.Name, "username", b.Username); err != nil {
+		return err
+	}
 	m, said := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateServiceAccount(r.Context(), m, commands.CreateServiceAccount{ServiceAccountID: said,
 		Name: b.Name, Username: b.Username, RootRole: role})
@@ -99,6 +102,9 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	var name, role string
 	if b.Name != nil {
 		name = *b.Name
+	}
+	if err := s.noSecretIn("name", name); err != nil {
+		return err
 	}
 	if len(b.RootRole) > 0 {
 		if role, err = s.roleRef(b.RootRole); err != nil {

@@ -101,6 +101,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
+	if err := s.noSecrets("username", b.Username, "email", b.Email, "name", b.Name); err != nil {
+		return err
+	}
 	m, uid := s.createMeta(r, p)
 	id, res, err := s.cmd.CreateUser(r.Context(), m, commands.CreateUser{UserID: uid, Username: b.Username,
 		Email: b.Email, Name: b.Name, RootRole: role})
