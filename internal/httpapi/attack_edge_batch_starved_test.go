@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // An Edge validates its whole token list in one batch (up to 1,000). When
