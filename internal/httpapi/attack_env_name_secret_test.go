@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -23,13 +22,7 @@ func TestEnvironmentNameNeverStoresALiveSecret(t *testing.T) {
 	if r.Status >= 500 {
 		t.Fatalf("status %d: %.300s", r.Status, r.Body)
 	}
-	for _, e := range s.Events(before+1, s.LastSeq()) {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(b), hex) {
-			t.Errorf("the stream's %s at seq %d holds the live secret's 64 hex digits as an environment's name (answer %d)", e.Type, e.Sequence, r.Status)
-		}
+	for _, at := range eventsHolding(t, s, before, hex) {
+		t.Errorf("the stream's %s holds the live secret's 64 hex digits as an environment's name (answer %d)", at, r.Status)
 	}
 }

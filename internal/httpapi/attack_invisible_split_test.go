@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -44,18 +43,8 @@ func TestAnInvisibleCharacterCannotSplitASecretPastTheScrub(t *testing.T) {
 			if r.Status >= 500 {
 				t.Fatalf("status %d: %.300s", r.Status, r.Body)
 			}
-			for _, e := range s.Events(before+1, s.LastSeq()) {
-				b, err := json.Marshal(e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var v any
-				_ = json.Unmarshal(b, &v)
-				plain, _ := json.Marshal(v) // \u escapes decoded
-				text := strings.NewReplacer("\u034f", "", "\ufe0f", "", "\u3164", "", "\u200d", "", "\u200c", "").Replace(string(plain))
-				if strings.Contains(text, hex) {
-					t.Errorf("the stream's %s at seq %d holds the live secret, split by %s (answer %d)", e.Type, e.Sequence, tt.name, r.Status)
-				}
+			for _, at := range eventsHolding(t, s, before, hex, "\u034f", "\ufe0f", "\u3164", "\u200d", "\u200c") {
+				t.Errorf("the stream's %s holds the live secret, split by %s (answer %d)", at, tt.name, r.Status)
 			}
 		})
 	}
