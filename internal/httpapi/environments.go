@@ -38,6 +38,9 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
+	if err := s.noSecretIn(w, r, "name", b.Name); err != nil {
+		return err
+	}
 	res, err := s.cmd.CreateEnvironment(r.Context(), s.meta(r, p), commands.CreateEnvironment{Name: b.Name, Type: b.Type})
 	if errors.Is(err, commands.ErrExists) {
 		return conflict("An environment with this name already exists (names of deleted environments are not reused)")

@@ -137,6 +137,7 @@ func (l *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, b
 	if n <= l.burst && b.AllowN(now, n) {
 		return 0, true
 	}
+
 	n = min(n, l.burst)
 	if charge := min(n, int(b.TokensAt(now)+float64(l.burst))); charge > 0 {
 		b.ReserveN(now, charge)

@@ -100,14 +100,14 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	if b.Description == "" {
 		return badRequest("description", "PAT description cannot be empty.")
 	}
-	if err := s.noSecretIn("description", b.Description); err != nil {
-		return err
-	}
 	if b.ExpiresAt == nil && typ == events.TokenPersonal {
 		return badRequest("expiresAt", `"expiresAt" is required (an ISO 8601 date-time in the future)`)
 	}
 	if b.ExpiresAt != nil && !b.ExpiresAt.After(s.cmd.Now()) {
 		return badRequest("expiresAt", "The expiry date should be in future.")
+	}
+	if err := s.noSecretIn(w, r, "description", b.Description); err != nil {
+		return err
 	}
 	m, tokenID := s.createMeta(r, p)
 	created, err := s.cmd.CreateToken(r.Context(), m, commands.CreateToken{TokenID: tokenID, Type: typ,

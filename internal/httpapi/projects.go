@@ -63,7 +63,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err := s.decode(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.noSecrets("id", body.ID, "name", body.Name, "description", body.Description); err != nil {
+	if err := s.noSecrets(w, r, "id", body.ID, "name", body.Name, "description", body.Description); err != nil {
 		return err
 	}
 	res, err := s.cmd.CreateProject(r.Context(), s.meta(r, p), commands.CreateProject{ProjectID: body.ID, Name: body.Name, Description: body.Description})
@@ -114,7 +114,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err := s.decode(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.noSecrets("name", deref(body.Name), "description", deref(body.Description)); err != nil {
+	if err := s.noSecrets(w, r, "name", deref(body.Name), "description", deref(body.Description)); err != nil {
 		return err
 	}
 	res, err := s.cmd.UpdateProject(r.Context(), s.meta(r, p), commands.UpdateProject{ProjectID: pr.ID, Name: body.Name, Description: body.Description})

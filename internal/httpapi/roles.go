@@ -212,7 +212,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.noSecrets("name", b.Name, "description", b.Description); err != nil {
+	if err := s.noSecrets(w, r, "name", b.Name, "description", b.Description); err != nil {
 		return err
 	}
 	m, rid := s.createMeta(r, p)
@@ -247,7 +247,7 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 			return badRequest("type", "a role's type cannot change")
 		}
 	}
-	if err := s.noSecrets("name", b.Name, "description", b.Description); err != nil {
+	if err := s.noSecrets(w, r, "name", b.Name, "description", b.Description); err != nil {
 		return err
 	}
 	// An omitted name keeps the role's own (the command decides on the

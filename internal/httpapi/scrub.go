@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -12,48 +13,48 @@ import (
 // minSecretHex is the shortest run of hex digits taken for (part of) a
 // token's secret in free text. The ledger's secrets end in 64 hex digits
 // (56 random and an 8-digit checksum) and legacy tokens are 64 hex digits;
-// a git SHA-1 (40) or a UUID's groups stay readable, and so does a digest
-// labelled as one ("sha256:…", see digestLabels).
+// a git SHA-1 (40) or a UUID's groups stay readable. A content digest of
+// 48 or more hex digits (sha256:…) is taken for a secret too: its digits
+// cannot be told from a secret's, whose public prefix the trail shows.
 const minSecretHex = 48
-
-// digestLabels mark a run of hex digits as a content digest, which no
-// secret of the ledger's shape is (a held legacy token written so is still
-// found by the lookup).
-var digestLabels = []string{"sha1:", "sha224:", "sha256:", "sha384:", "sha512:", "sha3-256:", "sha3-512:", "blake2b:", "blake3:"}
 
 // minLookupLen is the shortest word looked up in the token set as a
 // possible secret: admin secrets have at least 32 characters, and an
 // imported Unleash token has its "project:environment." prefix.
 const minLookupLen = 20
 
-// maxLookups bounds the token-set lookups one text costs.
+// maxLookups bounds the token-set lookups one text costs; a text that
+// would need more is treated as holding a secret (fail closed).
 const maxLookups = 64
 
 // hexRuns calls fn with the byte offsets [i, j) of each run of at least
-// minSecretHex hex digits in v that is not labelled as a digest.
+// minSecretHex hex digits in v. Characters that are not printable ASCII
+// (invisible joiners, variation selectors, fillers, controls) do not end a
+// run, so they cannot split a secret past the check.
 func hexRuns(v string, fn func(i, j int)) {
-	start := -1
-	for k := 0; k <= len(v); k++ {
-		if k < len(v) && isHex(v[k]) {
+	start, digits, end := -1, 0, 0
+	flush := func() {
+		if start >= 0 && digits >= minSecretHex {
+			fn(start, end)
+		}
+		start, digits = -1, 0
+	}
+	for k := 0; k < len(v); k++ {
+		c := v[k]
+		switch {
+		case isHex(c):
 			if start < 0 {
 				start = k
 			}
-			continue
-		}
-		if start >= 0 && k-start >= minSecretHex && !digestLabelled(v[:start]) {
-			fn(start, k)
-		}
-		start = -1
-	}
-}
-
-func digestLabelled(before string) bool {
-	for _, l := range digestLabels {
-		if len(before) >= len(l) && strings.EqualFold(before[len(before)-len(l):], l) {
-			return true
+			digits++
+			end = k + 1
+		case c >= 0x80 || c < 0x20 || c == 0x7f:
+			// transparent: part of a run only between its digits
+		default:
+			flush()
 		}
 	}
-	return false
+	flush()
 }
 
 func isHex(c byte) bool {
@@ -69,38 +70,70 @@ func hasSecretHex(v string) bool {
 }
 
 // secretWords calls fn with each part of v that may be a secret of another
-// shape (an admin token's, an imported one) and is long enough to be one:
-// each word (split at spaces, quotes, brackets, slashes and the like), the
-// word trimmed of punctuation, and the parts of the word on either side of
-// each colon ("token:<secret>", "<secret>:"). At most maxLookups parts.
-func secretWords(v string, fn func(w string) bool) {
+// shape (an admin token's, an imported one) and is long enough to be one,
+// until fn returns false: each word, split first at spaces and quotes
+// only, then also at every character no Unleash-shaped secret has; the
+// word trimmed of punctuation; and the parts on either side of each colon
+// ("token:<secret>", "<secret>:"). v is read as printed: characters that
+// are not printable ASCII are dropped first (skeleton). It reports false
+// when the parts exceed maxLookups (the caller fails closed).
+func secretWords(v string, fn func(w string) bool) bool {
 	n := 0
 	try := func(w string) bool {
-		if len(w) < minLookupLen || n >= maxLookups {
-			return n < maxLookups
+		if len(w) < minLookupLen {
+			return true
 		}
-		n++
+		if n++; n > maxLookups {
+			return false
+		}
 		return fn(w)
 	}
-	for _, w := range strings.FieldsFunc(v, secretSeparator) {
-		if !try(w) {
-			return
-		}
-		t := strings.Trim(w, ".:!?-_*")
-		if t != w && !try(t) {
-			return
-		}
-		for i := 0; i < len(t); i++ {
-			if t[i] == ':' && (!try(t[i+1:]) || !try(t[:i])) {
-				return
+	v = skeleton(v)
+	seen := map[string]bool{}
+	for _, split := range []func(rune) bool{secretSeparator, unleashSeparator} {
+		for _, w := range strings.FieldsFunc(v, split) {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			if !try(w) {
+				return n <= maxLookups
+			}
+			for _, t := range []string{strings.Trim(w, "[](){}<>"), strings.Trim(w, ".:!?-_*[](){}<>")} {
+				if t != w && !try(t) {
+					return n <= maxLookups
+				}
+			}
+			t := strings.Trim(w, ".:!?-_*[](){}<>")
+			for i := 0; i < len(t); i++ {
+				if t[i] == ':' && (!try(t[i+1:]) || !try(t[:i])) {
+					return n <= maxLookups
+				}
 			}
 		}
 	}
+	return true
+}
+
+// skeleton is v without the characters that are not printable ASCII.
+func skeleton(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r >= 0x7f {
+			return -1
+		}
+		return r
+	}, v)
 }
 
 // secretSeparator splits free text into the words a secret may be.
 func secretSeparator(r rune) bool {
-	return unicode.IsSpace(r) || strings.ContainsRune(",;=&\"'`()<>{}[]|/\\", r)
+	return unicode.IsSpace(r) || strings.ContainsRune(",;\"'`", r)
+}
+
+// unleashSeparator also splits at every character that no secret of
+// Unleash's shape holds ("ci@<secret>", "<secret>#1", "ci+<secret>").
+func unleashSeparator(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-:.*[]", r))
 }
 
 // scrubSecrets returns free text a client sent (a reason, a User-Agent),
@@ -123,13 +156,19 @@ func (s *Server) scrubSecrets(v string) string {
 		v = b.String()
 	}
 	var held []string
-	secretWords(v, func(w string) bool {
+	complete := secretWords(v, func(w string) bool {
 		if s.holdsSecret(w) {
 			held = append(held, w)
 		}
 		return true
 	})
+	if !complete {
+		return "[secret]" // too many parts to look up: fail closed
+	}
 	for _, w := range held {
+		if !strings.Contains(v, w) {
+			return "[secret]" // found only once invisible characters were dropped
+		}
 		v = strings.ReplaceAll(v, w, "[secret]")
 	}
 	return v
@@ -150,26 +189,40 @@ func (s *Server) clientText(v string, max int) string {
 }
 
 // noSecretIn refuses a name or description that holds a secret: a run of
-// hex digits as long as a secret's, or a part the token set holds as one.
-// Such text goes to the stream, the trail and the readers' feed, and
-// changing it silently would surprise its owner. Text longer than a name
-// may be is left to the command's own length check, so the answer to a
-// long list of guesses never depends on one being live.
-func (s *Server) noSecretIn(field, v string) error {
+// hex digits as long as a secret's (any length of text), or, in text no
+// longer than a name may be, a part the token set holds as one. Such text
+// goes to the stream, the trail and the readers' feed, and changing it
+// silently would surprise its owner. The lookups are a test of guesses,
+// so they are paid from the client address's budget of unknown tokens
+// (--unauth-rate) as at /edge/validate: each part looked up costs one
+// token, and an address without enough is answered 429 before any lookup.
+func (s *Server) noSecretIn(w http.ResponseWriter, r *http.Request, field, v string) error {
+	if hasSecretHex(v) {
+		return secretInText(field)
+	}
 	if utf8.RuneCountInString(v) > commands.MaxNameLen {
+		return nil // the command refuses it for its length
+	}
+	var parts []string
+	if !secretWords(v, func(w string) bool { parts = append(parts, w); return true }) {
+		return secretInText(field)
+	}
+	if len(parts) == 0 {
 		return nil
 	}
-	bad := hasSecretHex(v)
-	if !bad {
-		secretWords(v, func(w string) bool {
-			bad = s.holdsSecret(w)
-			return !bad
-		})
+	if wait, ok := s.unauth.takeN(s.clientKey(r), len(parts), s.cmd.Now()); !ok {
+		return tooManyRequests(w, wait, "Too many possible secrets checked from this address; retry after the time in Retry-After")
 	}
-	if bad {
-		return badRequest(field, fmt.Sprintf("%q must not hold a token's secret (it is shown to every reader of the audit trail and the feed)", field))
+	for _, p := range parts {
+		if s.holdsSecret(p) {
+			return secretInText(field)
+		}
 	}
 	return nil
+}
+
+func secretInText(field string) error {
+	return badRequest(field, fmt.Sprintf("%q must not hold a token's secret (it is shown to every reader of the audit trail and the feed)", field))
 }
 
 // heldPart reports whether v (a request id: letters, digits and "._-"),
@@ -193,9 +246,9 @@ func (s *Server) heldPart(v string) bool {
 }
 
 // noSecrets is noSecretIn for several fields, given as name, value pairs.
-func (s *Server) noSecrets(fieldValues ...string) error {
+func (s *Server) noSecrets(w http.ResponseWriter, r *http.Request, fieldValues ...string) error {
 	for i := 0; i+1 < len(fieldValues); i += 2 {
-		if err := s.noSecretIn(fieldValues[i], fieldValues[i+1]); err != nil {
+		if err := s.noSecretIn(w, r, fieldValues[i], fieldValues[i+1]); err != nil {
 			return err
 		}
 	}

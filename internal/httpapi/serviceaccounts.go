@@ -64,7 +64,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	if err := s.noSecrets("name", b.Name, "username", b.Username); err != nil {
+	if err := s.noSecrets(w, r, "name", b.Name, "username", b.Username); err != nil {
 		return err
 	}
 	m, said := s.createMeta(r, p)
@@ -103,7 +103,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if b.Name != nil {
 		name = *b.Name
 	}
-	if err := s.noSecretIn("name", name); err != nil {
+	if err := s.noSecretIn(w, r, "name", name); err != nil {
 		return err
 	}
 	if len(b.RootRole) > 0 {

@@ -101,7 +101,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.noSecrets("username", b.Username, "email", b.Email, "name", b.Name); err != nil {
+	if err := s.noSecrets(w, r, "username", b.Username, "email", b.Email, "name", b.Name); err != nil {
 		return err
 	}
 	m, uid := s.createMeta(r, p)
