@@ -195,7 +195,9 @@ func BenchmarkReplayAllProjections(b *testing.B) {
 // it grows by, sampled every 10,000 events), each beside its floor in the
 // same run: a Direct Get of one event and of 100, a raw Direct Get of a
 // page of one type's own messages on its subject filter ("…_floor"), and
-// the raw ordered consumer.
+// the raw ordered consumer. "first_page_after_gc" times the same pages and
+// raw reads each right after a garbage collection, which reclaims
+// nats-server's cache of the blocks read (see benchFirstPageAfterGC).
 //
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkAuditTrail$' -benchtime 200x -timeout 30m ./projections/
 func BenchmarkAuditTrail(b *testing.B) {
@@ -309,6 +311,22 @@ func BenchmarkAuditTrail(b *testing.B) {
 			b.ReportMetric(ms(took[i][len(took[i])*99/100]), pg.name+"-p99-ms")
 			b.ReportMetric(ms(cpu[i])/float64(len(took[i])), pg.name+"-cpu-ms")
 		}
+	})
+	b.Run("first_page_after_gc", func(b *testing.B) {
+		var cases []coldPage
+		for _, pg := range pages {
+			switch {
+			case pg.name == "floor_direct_get_one":
+				cases = append(cases, coldPage{name: pg.name, seqs: hundred[:1]})
+			case pg.name == "floor_direct_get_100_raw":
+				cases = append(cases, coldPage{name: pg.name, seqs: hundred})
+			case pg.bySeq:
+				cases = append(cases, coldPage{name: pg.name, seqs: pg.seqs})
+			case pg.filter == "":
+				cases = append(cases, coldPage{name: pg.name, q: &pg.q})
+			}
+		}
+		benchFirstPageAfterGC(b, store, log, cases)
 	})
 	b.Run("export_all/floor_raw_ordered_consumer", func(b *testing.B) {
 		for i := 0; i < max(1, min(b.N, 2)); i++ {
