@@ -214,6 +214,15 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 		// expectations has them before, so 10201 searches the whole
 		// aggregate.
 		seq, found, lerr := s.findStored(ctx, batch, code == codeBatchDuplicateMsgID)
+		// 10201: the stream holds a msg id of the batch, stored by an
+		// earlier attempt or by another ledger process running the same
+		// command; the read may come from a follower that has not stored
+		// it yet. Look again for a little while before giving up.
+		for wait := 20 * time.Millisecond; code == codeBatchDuplicateMsgID && lerr == nil && !found &&
+			wait <= 320*time.Millisecond && ctx.Err() == nil; wait *= 2 {
+			time.Sleep(wait)
+			seq, found, lerr = s.findStored(ctx, batch, true)
+		}
 		if lerr != nil {
 			return commands.Stored{}, fmt.Errorf("jsstore: append %s: %w; looking for an earlier attempt failed, outcome unknown (retry with the same MsgID): %w", where, err, lerr)
 		}
@@ -221,7 +230,10 @@ func (s *Store) failed(ctx context.Context, batch []commands.Append, err error) 
 			return commands.Stored{Seq: seq, Duplicate: true}, nil
 		}
 		if code == codeBatchDuplicateMsgID {
-			return commands.Stored{}, fmt.Errorf("jsstore: append %s: a msg id of the batch was stored before, but not for these events: %w", where, err)
+			// Stored, as far as the server knows, but not readable as
+			// these events: the pipeline's replay check decides on the
+			// retry (same command id, same msg ids).
+			return commands.Stored{}, fmt.Errorf("jsstore: append %s: a msg id of the batch was stored before, but not for these events: %w: %w", where, commands.ErrOutcomeUnknown, err)
 		}
 		return commands.Stored{}, fmt.Errorf("jsstore: append %s: %w (%w)", where, commands.ErrConflict, err)
 	case codeMessageTooLarge:
