@@ -195,7 +195,9 @@ func BenchmarkReplayAllProjections(b *testing.B) {
 // it grows by, sampled every 10,000 events), each beside its floor in the
 // same run: a Direct Get of one event and of 100, a raw Direct Get of a
 // page of one type's own messages on its subject filter ("…_floor"), and
-// the raw ordered consumer.
+// the raw ordered consumer. "first_page_after_gc" times the same pages and
+// raw reads each right after a garbage collection, which reclaims
+// nats-server's cache of the blocks read (see benchFirstPageAfterGC).
 //
 //	TOKENLEDGER_BENCH_EVENTS=1000000 go test -run '^$' -bench '^BenchmarkAuditTrail$' -benchtime 200x -timeout 30m ./projections/
 func BenchmarkAuditTrail(b *testing.B) {
@@ -263,7 +265,11 @@ func BenchmarkAuditTrail(b *testing.B) {
 	}
 	// Every iteration runs the floor and each page once, in turn, so that
 	// all of them see the same moments of the machine; each reports its
-	// p50 and p99 (and CPU per call) over the iterations.
+	// p50 and p99 (and CPU per call) over the iterations. Every other
+	// iteration runs them in the reverse order: a page and the floor that
+	// reads the same block are then equally often the first read of it
+	// after a garbage collection (which costs the reload of the block; see
+	// benchFirstPageAfterGC).
 	hundred := make([]uint64, auditlog.DefaultLimit) // a page's worth, from the middle
 	for i := range hundred {
 		hundred[i] = uint64(n/2 + i)
@@ -272,8 +278,14 @@ func BenchmarkAuditTrail(b *testing.B) {
 		took := make([][]time.Duration, len(pages))
 		cpu := make([]time.Duration, len(pages))
 		stop := profileWindow(b)
+		order := make([]int, len(pages))
+		for i := range order {
+			order[i] = i
+		}
 		for b.Loop() {
-			for i, pg := range pages {
+			slices.Reverse(order)
+			for _, i := range order {
+				pg := pages[i]
 				start, c := time.Now(), cpuTime()
 				switch {
 				case pg.name == "floor_direct_get_one":
@@ -303,12 +315,24 @@ func BenchmarkAuditTrail(b *testing.B) {
 		}
 		stop()
 		for i, pg := range pages {
-			slices.Sort(took[i])
-			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-			b.ReportMetric(ms(took[i][len(took[i])/2]), pg.name+"-p50-ms")
-			b.ReportMetric(ms(took[i][len(took[i])*99/100]), pg.name+"-p99-ms")
-			b.ReportMetric(ms(cpu[i])/float64(len(took[i])), pg.name+"-cpu-ms")
+			reportLatencies(b, pg.name, took[i], cpu[i])
 		}
+	})
+	b.Run("first_page_after_gc", func(b *testing.B) {
+		var cases []coldPage
+		for _, pg := range pages {
+			switch {
+			case pg.name == "floor_direct_get_one":
+				cases = append(cases, coldPage{name: pg.name, seqs: hundred[:1]})
+			case pg.name == "floor_direct_get_100_raw":
+				cases = append(cases, coldPage{name: pg.name, seqs: hundred})
+			case pg.bySeq:
+				cases = append(cases, coldPage{name: pg.name, seqs: pg.seqs})
+			case pg.filter == "":
+				cases = append(cases, coldPage{name: pg.name, q: &pg.q})
+			}
+		}
+		benchFirstPageAfterGC(b, store, log, cases)
 	})
 	b.Run("export_all/floor_raw_ordered_consumer", func(b *testing.B) {
 		for i := 0; i < max(1, min(b.N, 2)); i++ {

@@ -150,7 +150,7 @@ func (m *Main) restoreSnapshot(ctx context.Context, chain *ledgerkey.Chain) {
 		return
 	}
 	m.Tokens, m.Dir, m.Audit, m.Integrity, m.chains = ps.tokens, ps.dir, ps.audit, ps.integrity, ps.chains
-	m.check.arm(s.written, ps.integrity.Tree()) // records 1..S: checked in the background
+	m.check.arm(s.written, ps.integrity.Tree(), ps.chains) // records 1..S: checked in the background
 	m.log.Info("projections restored from their snapshot", "file", s.file, "seq", s.written,
 		"bytes", len(b), "duration_seconds", time.Since(start).Seconds())
 }

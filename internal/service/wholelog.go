@@ -42,6 +42,9 @@ import (
 type wholeLogCheck struct {
 	upTo uint64
 	tree *integrity.Tree
+	// chains is the restored aggregate chains, live: a command's read of
+	// one aggregate is checked against its head (see chainHead).
+	chains *projections.Chains
 	// hold, when not nil, delays the check until it is closed (tests: the
 	// service's answers while the check is pending).
 	hold chan struct{}
@@ -54,7 +57,9 @@ type wholeLogCheck struct {
 func newWholeLogCheck() *wholeLogCheck { return &wholeLogCheck{done: make(chan struct{})} }
 
 // arm sets what the check covers, before the service reads anything.
-func (c *wholeLogCheck) arm(upTo uint64, tree *integrity.Tree) { c.upTo, c.tree = upTo, tree }
+func (c *wholeLogCheck) arm(upTo uint64, tree *integrity.Tree, chains *projections.Chains) {
+	c.upTo, c.tree, c.chains = upTo, tree, chains
+}
 
 // pending reports whether the check has not ended yet.
 func (c *wholeLogCheck) pending() bool {
@@ -275,11 +280,16 @@ func (s checkedStore) Load(ctx context.Context, kind, id string) ([]events.Envel
 	return s.LoadAfter(ctx, kind, id, 0)
 }
 
-// LoadAfter implements [commands.EventStore].
+// LoadAfter implements [commands.EventStore]. While the check is pending,
+// the aggregate's events must also be its whole chain (see chainHead).
 func (s checkedStore) LoadAfter(ctx context.Context, kind, id string, after uint64) ([]events.Envelope, error) {
+	head, watch := s.check.chainHead(kind, id)
 	evs, err := s.Store.LoadAfter(ctx, kind, id, after)
 	if err == nil {
 		err = s.envelopes(evs, kind, id)
+	}
+	if err == nil && watch {
+		err = s.check.wholeChain(head, evs, after == 0)
 	}
 	if err != nil {
 		return nil, err
