@@ -35,6 +35,10 @@ type Result struct {
 	// Replayed is true when the command id had been carried out before and
 	// nothing new was appended.
 	Replayed bool
+	// Head is the stream sequence of the command's own event on its
+	// aggregate (the first of its atomic batch; for a replay, the first
+	// attempt's), ≤ Seq; 0 when the command does not report it.
+	Head uint64
 }
 
 // Config holds the handler's dependencies that tests replace. The zero value

@@ -38,6 +38,9 @@ func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder ev
 		if _, ours := s.Command(m.CommandID); ours {
 			return nil, errKeyOurs
 		}
+		if _, ours := s.Command(m.CommandID + unchangedSuffix); ours {
+			return nil, errKeyUnchanged
+		}
 		return nil, ErrKeyReused
 	}
 	if err != nil {
@@ -45,6 +48,48 @@ func (h *Handler) keyClaim(ctx context.Context, m Meta, now time.Time, holder ev
 	}
 	return claims, nil
 }
+
+// claimKeyAlone claims m.Key for a command that changes nothing
+// (ErrUnchanged), so the key means the same as after any other command: a
+// retry of the same request answers the same, another request under the
+// key is ErrKeyReused. It appends the claim alone and returns its sequence
+// (0 without a key, or when this command claimed the key before: a retry).
+// The claim records the command id with unchangedSuffix, so a retry
+// after the aggregate changed meanwhile (when the same request would now
+// change it) is still answered as the first attempt was: unchanged.
+func (h *Handler) claimKeyAlone(ctx context.Context, m Meta, now time.Time, holder events.Owner) (uint64, error) {
+	if m.Key == "" {
+		return 0, nil
+	}
+	m.CommandID += unchangedSuffix
+	for attempt := 0; ; attempt++ {
+		claims, err := h.keyClaim(ctx, m, now, holder)
+		if errors.Is(err, errKeyOurs) || errors.Is(err, errKeyUnchanged) {
+			return 0, nil
+		}
+		if err != nil || len(claims) == 0 {
+			return 0, err
+		}
+		claims[0].MsgID = m.CommandID
+		stored, err := h.store.Append(ctx, claims...)
+		if errors.Is(err, ErrConflict) && attempt == 0 {
+			continue // claimed meanwhile: by this request's twin, or another
+		}
+		if err != nil {
+			return 0, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		return stored.Seq, nil
+	}
+}
+
+// unchangedSuffix marks the command id of an idempotency key claimed by a
+// command that changed nothing (claimKeyAlone).
+const unchangedSuffix = "/unchanged"
+
+// errKeyUnchanged: the idempotency key is claimed by this very request's
+// first attempt, which changed nothing; its retry answers the same
+// (ErrUnchanged), whatever the aggregate became meanwhile.
+var errKeyUnchanged = errors.New("the idempotency key is claimed by this request, which changed nothing")
 
 // errKeyOurs: the idempotency key is claimed under this very command id,
 // by an identical request that was stored after this one looked for its

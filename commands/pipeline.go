@@ -178,7 +178,8 @@ var errDecideAgain = errors.New("decide again")
 // deciding again on fresh state: a key or name taken meanwhile, the first
 // attempt stored after all (its replay), ErrExists for a create, the
 // decision's error when the command no longer applies, else ErrConflict.
-func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (outcome[S], error) {
+func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (o outcome[S], err error) {
+	defer func() { o.Head = o.first }()
 	if !ValidID(c.id) {
 		if !c.create {
 			return outcome[S]{}, ErrNotFound
@@ -245,6 +246,13 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 			return replay(s, seq, names(s, nil))
 		}
 		p, err = c.decide(ctx, s, &wide, now)
+		if errors.Is(err, ErrUnchanged) {
+			seq, kerr := h.claimKeyAlone(ctx, m, now, events.Owner{Kind: c.kind, ID: c.id})
+			if kerr != nil {
+				return outcome[S]{}, kerr
+			}
+			return outcome[S]{Result: Result{Seq: max(seq, s.base().Version)}, state: s}, ErrUnchanged
+		}
 	}
 	if err != nil {
 		return outcome[S]{}, err
@@ -255,6 +263,9 @@ func run[S stateful[S]](ctx context.Context, h *Handler, m Meta, c command[S]) (
 		extra = func() ([]Append, error) { return c.claims(ctx, s, p, now) }
 	}
 	a, err := h.withTokens(ctx, m, c.kind, c.id, s.base(), wide, p, now, ops, extra, c.tokens, c.token)
+	if errors.Is(err, errKeyUnchanged) { // the first attempt changed nothing
+		return outcome[S]{Result: Result{Seq: s.base().Version}, state: s}, ErrUnchanged
+	}
 	if errors.Is(err, errKeyOurs) { // an identical request won the race
 		stored, seq, err := replayedRace(ctx, m, read)
 		if err != nil {

@@ -100,9 +100,11 @@ func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 	out := map[string][]string{}
 	size, dropped := 0, 0
 	keep := func(k string, vs []string) {
-		k = s.redactSecret(auditText(k, 64))
+		// Redacted before the cut to its bound, so a cut cannot keep part
+		// of a secret (the first cut bounds the redaction's work).
+		k = auditText(s.redactSecret(auditText(k, 4*maxParamLen)), 64)
 		for i, v := range vs {
-			v = s.redactSecret(auditText(v, maxParamLen))
+			v = auditText(s.redactSecret(auditText(v, 4*maxParamLen)), maxParamLen)
 			if i >= maxRecordedValues || (len(out) >= maxRecordedParams && out[k] == nil) ||
 				size+len(k)+len(v) > maxRecordedBytes {
 				dropped++
@@ -139,10 +141,12 @@ func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 // as a whole, trimmed, or as one of its words (a value such as
 // "Bearer <secret>" or "<secret>,x"), or when a word has the shape of a
 // token's secret (projects:environment.hash with a long hash, or a legacy
-// 64-hex token) whether or not the ledger holds it now. Filter values are
-// ids, names, types, times and sequences: none has that shape.
+// 64-hex token) whether or not the ledger holds it now, or when it holds a
+// run of hex digits as long as a secret's anywhere (a personal token's
+// "user:{hex}" in any wrapping). Filter values are ids, names, types, times
+// and sequences: none has that shape.
 func (s *Server) redactSecret(v string) string {
-	if s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) {
+	if hasSecretHex(v) || s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) {
 		return "[secret]"
 	}
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool {

@@ -70,7 +70,7 @@ func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handler
 			"Content-Type must be application/json on every change made through the single-sign-on proxy, a body-less one included")
 	}
 	if mutation {
-		if r, err = withReason(r); err != nil {
+		if r, err = s.withReason(r); err != nil {
 			return err
 		}
 		if wait, ok := s.writes.take(p.Kind+"\x00"+p.ID, now); !ok {
@@ -126,7 +126,7 @@ func (s *Server) remoteAddr(r *http.Request) string {
 
 func (s *Server) via(r *http.Request, credentialID, credentialType string) events.Via {
 	return events.Via{CredentialID: credentialID, CredentialType: credentialType,
-		RemoteAddr: s.remoteAddr(r), UserAgent: auditText(r.UserAgent(), 256), RequestID: requestID(r)}
+		RemoteAddr: s.remoteAddr(r), UserAgent: auditText(s.scrubSecrets(auditText(r.UserAgent(), 1024)), 256), RequestID: requestID(r)}
 }
 
 // auditText makes a client-chosen header fit for the audit record: valid

@@ -63,7 +63,7 @@ type edgeWriter struct {
 // requestID is the request's id, made on first use.
 func (w *edgeWriter) requestID() string {
 	if w.id == "" {
-		w.id = newRequestID(w.r)
+		w.id = w.s.newRequestID(w.r)
 	}
 	return w.id
 }

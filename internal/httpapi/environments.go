@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tokenledger/tokenledger/commands"
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/authz"
 	"github.com/tokenledger/tokenledger/projections/directory"
 )
@@ -44,8 +45,11 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	e, _ := s.dir.Environment(b.Name)
+	d, err := s.afterWriteDir(w, r, res, events.KindEnvironment, b.Name)
+	if err != nil {
+		return err
+	}
+	e, _ := d.Environment(b.Name)
 	writeJSON(w, createdStatus(res), toEnvironmentJSON(e))
 	return nil
 }
@@ -87,8 +91,11 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	e, _ = s.dir.Environment(e.Name)
+	d, err := s.afterWriteDir(w, r, res, events.KindEnvironment, e.Name)
+	if err != nil {
+		return err
+	}
+	e, _ = d.Environment(e.Name)
 	writeJSON(w, http.StatusOK, toEnvironmentJSON(e))
 	return nil
 }

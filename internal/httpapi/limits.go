@@ -110,22 +110,36 @@ func (l *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 }
 
 // takeN spends n tokens of key's bucket at once if it holds them, and
-// otherwise spends none and reports how long to wait. More than a burst
-// can never fit: it drains the bucket and reports the wait for a burst.
-// Concurrent callers are serialised, so they cannot overdraw the bucket.
+// otherwise reports how long to wait. A refusal is paid for too: the
+// bucket is charged the n tokens (at most a burst) into debt, down to at
+// most a burst below empty, so a refused batch of guesses is never a free
+// test (whether it held a valid token would show in the answer) and a
+// client that keeps sending them stays refused. While the bucket holds
+// less than one token, even n = 0 is refused: otherwise a request naming
+// one string would be answered 200 when it is a valid token and 429 when it
+// is not, a free test. Concurrent callers are serialised, so they cannot
+// overdraw the bucket.
 func (l *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, bool) {
-	if l == nil || n <= 0 {
+	if l == nil {
 		return 0, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n <= 0 {
+		if b, ok := l.buckets[key]; ok {
+			if tokens := b.TokensAt(now); tokens < 1 {
+				return time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second)), false
+			}
+		}
+		return 0, true
+	}
 	b := l.bucket(key, now)
 	if n <= l.burst && b.AllowN(now, n) {
 		return 0, true
 	}
-	if n > l.burst {
-		b.ReserveN(now, l.burst)
-		n = l.burst
+	n = min(n, l.burst)
+	if charge := min(n, int(b.TokensAt(now)+float64(l.burst))); charge > 0 {
+		b.ReserveN(now, charge)
 	}
 	return time.Duration((float64(n) - b.TokensAt(now)) / float64(l.limit) * float64(time.Second)), false
 }

@@ -27,7 +27,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveEdge(w, r, start)
 		return
 	}
-	id := newRequestID(r)
+	id := s.newRequestID(r)
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	r = s.hashBody(r)
@@ -123,9 +123,10 @@ func safeRequestID(id string) bool {
 }
 
 // newRequestID is the request's id: the client's X-Request-Id when
-// safeRequestID accepts it, else a random one of the ledger's own.
-func newRequestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); safeRequestID(id) {
+// safeRequestID accepts it and it holds no secret (it goes into the log and
+// the events' via), else a random one of the ledger's own.
+func (s *Server) newRequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); safeRequestID(id) && !hasSecretHex(id) && !s.holdsSecret(id) {
 		return id
 	}
 	var b [8]byte

@@ -100,6 +100,9 @@ func (s *Server) issueAccountToken(w http.ResponseWriter, r *http.Request, p *au
 	if b.Description == "" {
 		return badRequest("description", "PAT description cannot be empty.")
 	}
+	if err := s.noSecretIn("description", b.Description); err != nil {
+		return err
+	}
 	if b.ExpiresAt == nil && typ == events.TokenPersonal {
 		return badRequest("expiresAt", `"expiresAt" is required (an ISO 8601 date-time in the future)`)
 	}

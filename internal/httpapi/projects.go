@@ -70,8 +70,11 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	pr, _ := s.dir.Project(body.ID)
+	d, err := s.afterWriteDir(w, r, res, events.KindProject, body.ID)
+	if err != nil {
+		return err
+	}
+	pr, _ := d.Project(body.ID)
 	writeJSON(w, createdStatus(res), toProjectJSON(pr))
 	return nil
 }
@@ -115,8 +118,11 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	pr, _ = s.dir.Project(pr.ID)
+	d, err := s.afterWriteDir(w, r, res, events.KindProject, pr.ID)
+	if err != nil {
+		return err
+	}
+	pr, _ = d.Project(pr.ID)
 	writeJSON(w, http.StatusOK, toProjectJSON(pr))
 	return nil
 }

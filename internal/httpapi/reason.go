@@ -24,8 +24,9 @@ type reasonKey struct{}
 // withReason checks a mutation's X-Ledger-Reason and puts it, made fit for
 // the record (auditText: no control or format characters), in the
 // request's context for meta. Sent twice, not UTF-8 or longer than
-// maxReasonBytes: a 400.
-func withReason(r *http.Request) (*http.Request, error) {
+// maxReasonBytes: a 400. A secret in it is replaced by "[secret]"
+// (scrubSecrets): the reason goes to the stream, the trail and the feed.
+func (s *Server) withReason(r *http.Request) (*http.Request, error) {
 	vs := r.Header.Values(reasonHeader)
 	switch {
 	case len(vs) == 0:
@@ -37,7 +38,7 @@ func withReason(r *http.Request) (*http.Request, error) {
 	case len(vs[0]) > maxReasonBytes:
 		return r, badRequest(reasonHeader, reasonHeader+" must be at most "+strconv.Itoa(maxReasonBytes)+" bytes")
 	}
-	reason := auditText(vs[0], maxReasonBytes)
+	reason := auditText(s.scrubSecrets(vs[0]), maxReasonBytes)
 	if reason == "" {
 		return r, nil
 	}

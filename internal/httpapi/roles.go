@@ -218,8 +218,11 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	role, ok := s.dir.Role(id)
+	d, err := s.afterWriteDir(w, r, res, events.KindRole, id)
+	if err != nil {
+		return err
+	}
+	role, ok := d.Role(id)
 	if !ok {
 		return fmt.Errorf("role %s not in the directory after its write", id)
 	}
@@ -248,8 +251,11 @@ func (s *Server) updateRole(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	role, _ = s.dir.Role(role.ID)
+	d, err := s.afterWriteDir(w, r, res, events.KindRole, role.ID)
+	if err != nil {
+		return err
+	}
+	role, _ = d.Role(role.ID)
 	writeJSON(w, http.StatusOK, s.toRole(role))
 	return nil
 }

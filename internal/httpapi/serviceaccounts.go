@@ -70,8 +70,11 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	sa, ok := s.dir.ServiceAccount(id)
+	d, err := s.afterWriteDir(w, r, res, events.KindServiceAccount, id)
+	if err != nil {
+		return err
+	}
+	sa, ok := d.ServiceAccount(id)
 	if !ok {
 		return fmt.Errorf("service account %s not in the directory after its write", id)
 	}
@@ -106,8 +109,11 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	sa, _ = s.dir.ServiceAccount(sa.ID)
+	d, err := s.afterWriteDir(w, r, res, events.KindServiceAccount, sa.ID)
+	if err != nil {
+		return err
+	}
+	sa, _ = d.ServiceAccount(sa.ID)
 	writeJSON(w, http.StatusOK, s.toServiceAccount(sa))
 	return nil
 }

@@ -162,6 +162,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *authz.Pr
 // issueAPIToken creates the token (the command refuses a scope that is not
 // live) and answers 201 with the full secret, the only time it is shown.
 func (s *Server) issueAPIToken(w http.ResponseWriter, r *http.Request, p *authz.Principal, c commands.CreateToken) error {
+	if err := s.noSecretIn("tokenName", c.Name); err != nil {
+		return err
+	}
 	m, id := s.createMeta(r, p)
 	c.TokenID = id
 	created, err := s.cmd.CreateToken(r.Context(), m, c)

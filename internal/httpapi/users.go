@@ -107,8 +107,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	u, ok := s.dir.User(id)
+	d, err := s.afterWriteDir(w, r, res, events.KindUser, id)
+	if err != nil {
+		return err
+	}
+	u, ok := d.User(id)
 	if !ok {
 		return fmt.Errorf("user %s not in the directory after its write", id)
 	}
@@ -145,8 +148,11 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err != nil {
 		return err
 	}
-	s.afterWrite(w, r, res)
-	u, _ = s.dir.User(u.ID)
+	d, err := s.afterWriteDir(w, r, res, events.KindUser, u.ID)
+	if err != nil {
+		return err
+	}
+	u, _ = d.User(u.ID)
 	writeJSON(w, http.StatusOK, s.toUser(u))
 	return nil
 }

@@ -28,8 +28,8 @@ const TreeHeadLagging = "lagging"
 // afterWrite makes a mutation's answer read-your-writes: it waits until the
 // projections applied seq and the signed tree head counts it, and tells the
 // client the sequence (and, with TreeHeadHeader, when it did not wait for
-// the head).
-func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) {
+// the head). It reports whether the projections applied seq.
+func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands.Result) bool {
 	w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -43,18 +43,24 @@ func (s *Server) afterWrite(w http.ResponseWriter, r *http.Request, res commands
 		if s.treeHead != nil {
 			w.Header().Set(TreeHeadHeader, TreeHeadLagging)
 		}
-	} else if s.treeHead != nil {
+		return false
+	}
+	if s.treeHead != nil {
 		if err := s.treeHead(ctx, res.Seq); err != nil {
 			// Stored and applied; only its signed tree head is missing.
 			s.log.Warn("signed tree head lagging behind write", "seq", res.Seq, "err", err)
 			w.Header().Set(TreeHeadHeader, TreeHeadLagging)
 		}
 	}
+	return true
 }
 
 // written finishes a mutation that answers 200 with an empty body.
 func (s *Server) written(w http.ResponseWriter, r *http.Request, res commands.Result, err error) error {
 	if errors.Is(err, commands.ErrUnchanged) { // the wish holds; nothing to record
+		if res.Seq > 0 { // the state it holds (or its key's claim)
+			w.Header().Set("X-Ledger-Sequence", itoa(res.Seq))
+		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
