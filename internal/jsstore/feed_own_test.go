@@ -90,6 +90,33 @@ func (e *ownEnv) holdVerified() (release func()) {
 	return func() { once.Do(func() { close(gate) }) }
 }
 
+// keys are the verifier keys that trust e's ledger key.
+func (e *ownEnv) keys(t *testing.T) *feed.Keys {
+	t.Helper()
+	keys := &feed.Keys{}
+	if err := keys.Add(e.key.VerifierKey()); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// plantUnsigned stores a sealed but unsigned event of payload on a new
+// aggregate directly in the ledger stream, as whoever holds the owner's
+// credentials could, and returns its sequence.
+func plantUnsigned(t *testing.T, e *feedEnv, payload events.Payload) uint64 {
+	t.Helper()
+	forged := storetest.Event(t, storetest.NewAggregateID(), payload, "")
+	data, err := events.Marshal(&forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := e.js.Publish(ctxFor(t), forged.Subject(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
 // liveEvents subscribes a reader to the feed's live messages.
 func (e *ownEnv) liveEvents(t *testing.T) *nats.Subscription {
 	t.Helper()
@@ -147,10 +174,7 @@ func TestOwnAppendReachesReadersWithoutWaitingForTheProjections(t *testing.T) {
 	release := e.holdVerified()
 	defer release()
 	live := e.liveEvents(t)
-	keys := &feed.Keys{}
-	if err := keys.Add(e.key.VerifierKey()); err != nil {
-		t.Fatal(err)
-	}
+	keys := e.keys(t)
 
 	id, first, created := create(t, e.store)
 	checkLive(t, live, keys, 1, created, 0)
@@ -169,10 +193,7 @@ func TestOwnAppendWaitsForAnEarlierFeedEvent(t *testing.T) {
 	release := e.holdVerified()
 	defer release()
 	live := e.liveEvents(t)
-	keys := &feed.Keys{}
-	if err := keys.Add(e.key.VerifierKey()); err != nil {
-		t.Fatal(err)
-	}
+	keys := e.keys(t)
 
 	id, first, created := create(t, other) // not this process's append
 	revoked := revokeToken(t, e.store, id, first, created)
@@ -202,23 +223,14 @@ func TestOwnAppendAfterAForgeryStaysOutOfTheFeed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startOwnFeed(t)
-			ctx := ctxFor(t)
 			live := e.liveEvents(t)
 			_, _, genuine := create(t, e.store)
 			if m, err := live.NextMsg(10 * time.Second); err != nil || m.Header.Get(jsstore.LedgerSequenceHeader) != fmt.Sprint(genuine) {
 				t.Fatalf("the genuine event at %d: %v", genuine, err)
 			}
-			forged := storetest.Event(t, storetest.NewAggregateID(), tc.payload, "") // sealed, unsigned
-			data, err := events.Marshal(&forged)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ack, err := e.js.Publish(ctx, forged.Subject(), data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			forged := plantUnsigned(t, e.feedEnv, tc.payload)
 			eventually(t, 10*time.Second, func() error {
-				if te := events.AsTamper(e.runner.Err()); te == nil || te.Seq != ack.Sequence {
+				if te := events.AsTamper(e.runner.Err()); te == nil || te.Seq != forged {
 					return fmt.Errorf("runner: %v", e.runner.Err())
 				}
 				return nil
@@ -226,7 +238,7 @@ func TestOwnAppendAfterAForgeryStaysOutOfTheFeed(t *testing.T) {
 			_, _, after := create(t, e.store)
 			if m, err := live.NextMsg(300 * time.Millisecond); err == nil {
 				t.Fatalf("a reader received ledger sequence %s after the forged %d (the own append is %d)",
-					m.Header.Get(jsstore.LedgerSequenceHeader), ack.Sequence, after)
+					m.Header.Get(jsstore.LedgerSequenceHeader), forged, after)
 			}
 		})
 	}
@@ -296,10 +308,7 @@ func TestOwnLaneAndFollowKeepTheFeedInLedgerOrder(t *testing.T) {
 		t.Fatalf("the ledger holds %d token events, want %d", len(want), 2*writers*rounds)
 	}
 	waitFollowed(t, func() []feed.Event { return got() }, len(want))
-	keys := &feed.Keys{}
-	if err := keys.Add(e.key.VerifierKey()); err != nil {
-		t.Fatal(err)
-	}
+	keys := e.keys(t)
 	evs := got()
 	if len(evs) != len(want) {
 		t.Fatalf("the feed holds %d events, the ledger %d token events", len(evs), len(want))
