@@ -48,9 +48,10 @@ func startOwnFeed(t *testing.T) *ownEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tracker := &jsstore.FeedTracker{}
 	e.runner = projections.NewRunner(e.store, tokenset.New())
+	tracker := &jsstore.FeedTracker{Applied: e.runner.LastApplied}
 	e.runner.Verify = tracker.Verify(chain.Check)
+	e.runner.Chains = projections.NewChains() // as the service: each event in its place in its aggregate's chain
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -117,6 +118,33 @@ func plantUnsigned(t *testing.T, e *feedEnv, payload events.Payload) uint64 {
 	return ack.Sequence
 }
 
+// plantCopy appends a signed event of payload on a new aggregate and
+// stores a copy of its bytes again after it, as whoever holds the owner's
+// credentials could: the key chain accepts the copy (the ledger signed
+// it), its aggregate's chain does not. It returns the copy's sequence.
+func plantCopy(t *testing.T, e *ownEnv, payload events.Payload) uint64 {
+	t.Helper()
+	ctx := ctxFor(t)
+	orig := storetest.Event(t, storetest.NewAggregateID(), payload, "")
+	stored, err := e.store.Append(ctx, commands.Append{Event: orig, MsgID: storetest.NewEventID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.js.Stream(ctx, jsstore.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, stored.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := e.js.Publish(ctx, m.Subject, m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
 // liveEvents subscribes a reader to the feed's live messages.
 func (e *ownEnv) liveEvents(t *testing.T) *nats.Subscription {
 	t.Helper()
@@ -131,11 +159,15 @@ func (e *ownEnv) liveEvents(t *testing.T) *nats.Subscription {
 	return sub
 }
 
-// revokeToken appends a revocation of the token id created at seq by
-// first.
-func revokeToken(t *testing.T, st *jsstore.Store, id string, first events.Envelope, seq uint64) uint64 {
+// revokeToken appends a revocation of the token id, whose last event is
+// at seq, chained to that event as stored (signed).
+func revokeToken(t *testing.T, st *jsstore.Store, id string, seq uint64) uint64 {
 	t.Helper()
-	stored, err := st.Append(ctxFor(t), commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonDeleted}, first.Hash),
+	evs, err := st.Load(ctxFor(t), events.KindToken, id)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("load token %s: %d events, %v", id, len(evs), err)
+	}
+	stored, err := st.Append(ctxFor(t), commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonDeleted}, evs[len(evs)-1].Hash),
 		Expected: seq, MsgID: storetest.NewEventID()})
 	if err != nil {
 		t.Fatal(err)
@@ -176,9 +208,9 @@ func TestOwnAppendReachesReadersWithoutWaitingForTheProjections(t *testing.T) {
 	live := e.liveEvents(t)
 	keys := e.keys(t)
 
-	id, first, created := create(t, e.store)
+	id, _, created := create(t, e.store)
 	checkLive(t, live, keys, 1, created, 0)
-	revoked := revokeToken(t, e.store, id, first, created)
+	revoked := revokeToken(t, e.store, id, created)
 	checkLive(t, live, keys, 2, revoked, created)
 }
 
@@ -195,8 +227,8 @@ func TestOwnAppendWaitsForAnEarlierFeedEvent(t *testing.T) {
 	live := e.liveEvents(t)
 	keys := e.keys(t)
 
-	id, first, created := create(t, other) // not this process's append
-	revoked := revokeToken(t, e.store, id, first, created)
+	id, _, created := create(t, other) // not this process's append
+	revoked := revokeToken(t, e.store, id, created)
 	if err := e.runner.WaitFor(ctxFor(t), revoked); err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +247,16 @@ func TestOwnAppendWaitsForAnEarlierFeedEvent(t *testing.T) {
 // complete, and the follow waits for the stopped projections.
 func TestOwnAppendAfterAForgeryStaysOutOfTheFeed(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		payload events.Payload
+		name  string
+		plant func(t *testing.T, e *ownEnv) uint64
 	}{
-		{"token event", storetest.TokenCreated()},
-		{"project event", events.ProjectCreated{Name: "planted"}},
+		{"unsigned token event", func(t *testing.T, e *ownEnv) uint64 { return plantUnsigned(t, e.feedEnv, storetest.TokenCreated()) }},
+		{"unsigned project event", func(t *testing.T, e *ownEnv) uint64 {
+			return plantUnsigned(t, e.feedEnv, events.ProjectCreated{Name: "planted"})
+		}},
+		{"replayed copy of a signed project event", func(t *testing.T, e *ownEnv) uint64 {
+			return plantCopy(t, e, events.ProjectCreated{Name: "copied"})
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startOwnFeed(t)
@@ -228,7 +265,7 @@ func TestOwnAppendAfterAForgeryStaysOutOfTheFeed(t *testing.T) {
 			if m, err := live.NextMsg(10 * time.Second); err != nil || m.Header.Get(jsstore.LedgerSequenceHeader) != fmt.Sprint(genuine) {
 				t.Fatalf("the genuine event at %d: %v", genuine, err)
 			}
-			forged := plantUnsigned(t, e.feedEnv, tc.payload)
+			forged := tc.plant(t, e)
 			eventually(t, 10*time.Second, func() error {
 				if te := events.AsTamper(e.runner.Err()); te == nil || te.Seq != forged {
 					return fmt.Errorf("runner: %v", e.runner.Err())
@@ -267,18 +304,19 @@ func TestOwnLaneAndFollowKeepTheFeedInLedgerOrder(t *testing.T) {
 			}
 			for range rounds {
 				id := storetest.NewAggregateID()
-				first := storetest.Event(t, id, storetest.TokenCreated(), "")
-				c, err := st.Append(ctx, commands.Append{Event: first, MsgID: storetest.NewEventID()})
+				batch := []commands.Append{{Event: storetest.Event(t, id, storetest.TokenCreated(), ""), MsgID: storetest.NewEventID()}}
+				c, err := st.Append(ctx, batch...)
 				if err != nil {
 					errs <- err
 					return
 				}
+				created := batch[0].Event.Hash // as signed and stored
 				project := storetest.Event(t, storetest.NewAggregateID(), events.ProjectCreated{Name: "p"}, "")
 				if _, err := st.Append(ctx, commands.Append{Event: project, MsgID: storetest.NewEventID()}); err != nil {
 					errs <- err
 					return
 				}
-				if _, err := st.Append(ctx, commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonDeleted}, first.Hash),
+				if _, err := st.Append(ctx, commands.Append{Event: storetest.Event(t, id, events.TokenRevoked{Reason: events.ReasonDeleted}, created),
 					Expected: c.Seq, MsgID: storetest.NewEventID()}); err != nil {
 					errs <- err
 					return

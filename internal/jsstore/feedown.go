@@ -55,6 +55,13 @@ func (s *Store) tellAppended(stored commands.Stored, msgs []*nats.Msg) {
 // projections' Runner with [FeedTracker.Verify]. Safe for concurrent use;
 // the zero value is ready.
 type FeedTracker struct {
+	// Applied, when set, is how far the projections applied the stream
+	// (Runner.LastApplied): the own lane then also waits until every
+	// event before its own was applied, so an event Verify accepted but
+	// the Runner refused after it (a replayed copy out of its
+	// aggregate's chain) holds it back as well. Set it before use.
+	Applied func() uint64
+
 	// through is the last sequence checked; feedAt the last feed event's
 	// sequence at or below it, or, before one was seen, the sequence
 	// before the first event checked (nothing between it and through is a
@@ -94,11 +101,13 @@ func (t *FeedTracker) Checked(env *events.Envelope) {
 // at feedEnd or before it: the check reached seq-1 and the last feed event
 // it saw up to there is at feedEnd.
 func (t *FeedTracker) completeBefore(seq, feedEnd uint64) bool {
-	through := t.through.Load()
+	if t.through.Load()+1 < seq || (t.Applied != nil && t.Applied()+1 < seq) {
+		return false
+	}
 	// Read after through: the last feed event at or below a point at or
 	// after through (never one at seq or later that the feed lacks: that
 	// fails the comparison, safely).
-	return through+1 >= seq && t.feedAt.Load() == feedEnd
+	return t.feedAt.Load() == feedEnd
 }
 
 // ownAppend is an acknowledged append handed to the own lane.
