@@ -210,6 +210,10 @@ func TestOwnAppendReachesReadersWithoutWaitingForTheProjections(t *testing.T) {
 
 	id, _, created := create(t, e.store)
 	checkLive(t, live, keys, 1, created, 0)
+	// As the service answers a create: once the projections applied it.
+	if err := e.runner.WaitFor(ctxFor(t), created); err != nil {
+		t.Fatal(err)
+	}
 	revoked := revokeToken(t, e.store, id, created)
 	checkLive(t, live, keys, 2, revoked, created)
 }

@@ -67,7 +67,10 @@ type FeedTracker struct {
 	// before the first event checked (nothing between it and through is a
 	// feed event). feedAt is stored before through.
 	through, feedAt atomic.Uint64
-	seen            atomic.Bool
+	// before is the feed event before feedAt (stored before feedAt), so
+	// that a check already past an own event still tells what precedes it.
+	before atomic.Uint64
+	seen   atomic.Bool
 }
 
 // Verify returns check (nil: accept every event) followed by recording
@@ -92,6 +95,7 @@ func (t *FeedTracker) Checked(env *events.Envelope) {
 		t.feedAt.Store(env.Sequence - 1)
 	}
 	if fedToReaders(env) {
+		t.before.Store(t.feedAt.Load())
 		t.feedAt.Store(env.Sequence)
 	}
 	t.through.Store(env.Sequence)
@@ -105,9 +109,19 @@ func (t *FeedTracker) completeBefore(seq, feedEnd uint64) bool {
 		return false
 	}
 	// Read after through: the last feed event at or below a point at or
-	// after through (never one at seq or later that the feed lacks: that
-	// fails the comparison, safely).
-	return t.feedAt.Load() == feedEnd
+	// after through. When it is seq itself (the check already passed the
+	// own event), the one before it counts, read between two reads of
+	// feedAt that agree (a before at or past feedAt is a later update's:
+	// refused, safely). A feed event past seq fails the comparison.
+	last := t.feedAt.Load()
+	if last == seq {
+		before := t.before.Load()
+		if t.feedAt.Load() != last || before >= last {
+			return false
+		}
+		last = before
+	}
+	return last == feedEnd
 }
 
 // ownAppend is an acknowledged append handed to the own lane.
