@@ -105,6 +105,7 @@ func (s *Store) Append(ctx context.Context, batch ...commands.Append) (commands.
 	if err != nil {
 		return s.failed(ctx, batch, err)
 	}
+	s.tellAppended(stored, msgs)
 	return stored, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,20 @@ type FeedPublisher struct {
 	// [feed.HeartbeatSubject] how far the feed is complete, while it is
 	// (default feed.DefaultHeartbeat; negative: never).
 	Heartbeat time.Duration
+	// Own, when set, is how far the ledger checked its stream (the
+	// projections' Verify records it): the events Store appends are then
+	// published as soon as their append is acknowledged, without waiting
+	// for the follow or for Verified, whenever Own proves every feed event
+	// before them already in the feed (see feedown.go). nil: every event
+	// goes through the follow.
+	Own *FeedTracker
+
+	// mu is held while an event is published: at is where the feed ends,
+	// as the follow and the own lane share it.
+	mu   sync.Mutex
+	at   feedPosition
+	js   jetstream.JetStream
+	owns chan ownAppend
 
 	following atomic.Bool
 	last      atomic.Uint64
@@ -107,6 +122,18 @@ func (p *FeedPublisher) Run(ctx context.Context) error {
 	wait := min(time.Second, maxWait)
 	var stuckAt uint64
 	p.beat = make(chan struct{}, 1)
+	p.js = js
+	if p.Own != nil {
+		p.owns = make(chan ownAppend, ownQueue)
+		lctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		unhook := p.Store.onAppended(p.offer)
+		defer func() { unhook(); stop(); <-done }()
+		go func() {
+			defer close(done)
+			p.ownLane(lctx)
+		}()
+	}
 	if p.Heartbeat >= 0 {
 		hctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -211,19 +238,21 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return err
 	}
-	p.last.Store(at.ledger)
+	p.mu.Lock()
 	p.handled.Store(at.ledger)
-	p.feedEnd.Store(at.feed)
+	p.publishedLocked(at)
 	p.following.Store(true)
-	p.poke()
+	p.mu.Unlock()
 	return p.Store.followSubject(ctx, feed.AllSubjects(), at.ledger+1, func(env events.Envelope) error {
-		if !fedToReaders(&env) || env.Sequence <= at.ledger {
+		prev := p.feedLedgerEnd()
+		if !fedToReaders(&env) || env.Sequence <= prev {
+			// Not the feed's, or published by the own lane.
 			p.handled.Store(max(p.handled.Load(), env.Sequence))
 			return nil
 		}
 		// Encoded and signed while the projections check the event: the
 		// work is off the path from the ledger's append to the readers.
-		msg, err := feedMessage(&env, p.Key, at.ledger)
+		msg, err := feedMessage(&env, p.Key, prev)
 		if err != nil {
 			return err
 		}
@@ -241,13 +270,21 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 			p.handled.Store(env.Sequence)
 			return nil
 		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		at := p.at
+		if env.Sequence <= at.ledger {
+			p.handled.Store(max(p.handled.Load(), env.Sequence))
+			return nil // the own lane published it meanwhile
+		}
+		if at.ledger != prev { // the own lane published before it: signed again
+			if msg, err = feedMessage(&env, p.Key, at.ledger); err != nil {
+				return err
+			}
+		}
 		next, err := publishFeedMessage(ctx, js, at.feed, msg, env.Sequence)
 		if err == nil {
-			at = feedPosition{feed: next, ledger: env.Sequence}
-			p.last.Store(at.ledger)
-			p.feedEnd.Store(at.feed)
-			p.handled.Store(at.ledger)
-			p.poke()
+			p.publishedLocked(feedPosition{feed: next, ledger: env.Sequence})
 			return nil
 		}
 		if !isWrongLastSequence(err) {
@@ -257,6 +294,23 @@ func (p *FeedPublisher) run(ctx context.Context, js jetstream.JetStream) error {
 		// last genuine event.
 		return fmt.Errorf("jsstore: feed publisher: after ledger sequence %d: %w", at.ledger, errFeedMoved)
 	})
+}
+
+// publishedLocked records that the feed ends at at (p.mu held).
+func (p *FeedPublisher) publishedLocked(at feedPosition) {
+	p.at = at
+	p.last.Store(at.ledger)
+	p.feedEnd.Store(at.feed)
+	p.handled.Store(max(p.handled.Load(), at.ledger))
+	p.poke()
+}
+
+// feedLedgerEnd is the ledger sequence of the feed's last event as the
+// publisher knows it.
+func (p *FeedPublisher) feedLedgerEnd() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.at.ledger
 }
 
 // fedToReaders reports whether env is an event the feed carries: a token

@@ -90,6 +90,9 @@ type Store struct {
 	watcherDone chan struct{}
 	created     time.Time // the opened stream's creation time: a replaced stream latches
 	wants       wants     // sequences readers wait for; see Want
+	// appended, when set, hears of every append this Store made, once
+	// acknowledged (see onAppended).
+	appended atomic.Pointer[appendedFunc]
 }
 
 // Open returns a Store on the stream named by cfg (defaults applied),

@@ -159,7 +159,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.reads(), m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
-	m.Runner.Verify = chain.Check      // only events the ledger signed reach the projections
+	// Only events the ledger signed reach the projections; the feed's own
+	// lane hears how far that check came (jsstore.FeedTracker).
+	checked := &jsstore.FeedTracker{Applied: m.Runner.LastApplied}
+	m.Runner.Verify = checked.Verify(chain.Check)
 	m.Runner.Precheck = chain.Precheck // the replay's signatures checked on all CPUs
 	// … each in its place in its aggregate's chain (a replayed copy is not).
 	m.Runner.Chains = m.chains
@@ -207,7 +210,8 @@ func (m *Main) Run(ctx context.Context) error {
 		m.goRun("stream-watch", func() error { return m.watch.run(bg) })
 	}
 	if m.feed != nil {
-		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.check.verified(trusted.waitFor(m.Runner.WaitFor)), Key: m.key}
+		pub := &jsstore.FeedPublisher{Store: m.Store, Conn: m.feed, Log: m.log, Verified: m.check.verified(trusted.waitFor(m.Runner.WaitFor)), Key: m.key,
+			Own: checked}
 		m.goRun("feed", func() error { return pub.Run(bg) })
 		tel.Feed = func() (bool, uint64) { return pub.Following(), pub.LastLedgerSequence() }
 	}
