@@ -274,7 +274,9 @@ func Marshal(e *Envelope) ([]byte, error) {
 // audit log records it raw) but is reported by [Envelope.Payload].
 func Unmarshal(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := fastjson.Unmarshal(b, &e); err != nil {
+	// UnmarshalOf, not Unmarshal: e stays off the heap (a replay decodes
+	// every event; the caller copies the result where it keeps it).
+	if err := fastjson.UnmarshalOf(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	if e.Type == "" || e.AggregateKind == "" || e.AggregateID == "" {
