@@ -9,9 +9,10 @@ import (
 )
 
 // A read of decoded events (Replay, Follow) runs in two stages: the
-// consumer's goroutine reads each message, decodes it (and runs the
-// caller's prepare on it) and queues it; a goroutine of its own calls fn
-// on the queued events, one at a time and in stream order. So decoding
+// consumer's goroutine reads each message, decodes its envelope (and runs
+// the caller's prepare on it) and queues it; a goroutine of its own
+// decodes the payload and calls fn on the queued events, one at a time
+// and in stream order. So decoding
 // the next events overlaps applying the previous ones on a second CPU.
 // Whatever ends the read from the reading side (a gap, an unreadable or
 // misfiled message, the target reached) is queued behind the events
@@ -173,6 +174,10 @@ func (q *applyQueue) run(fn func(events.Envelope) error, end func(error)) {
 				end(it.err)
 				return
 			}
+			// The payload is decoded here, on the applying side: the
+			// reading side, which also runs the client's delivery, was
+			// the replay's slower stage (issue 13).
+			it.env.DecodePayload()
 			if err := fn(it.env); err != nil {
 				end(err)
 				return

@@ -321,7 +321,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			return
 		}
 		var err error
-		*env, err = events.Unmarshal(data)
+		*env, err = events.UnmarshalDeferred(data) // the payload: see applyQueue.run
 		if err != nil {
 			d.fail(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
 				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, subject, err)})
