@@ -79,13 +79,19 @@ var leafHashers = sync.Pool{New: func() any {
 // pooled digest instead of a new one per record; it allocates nothing.
 func recordHash(data []byte) tlog.Hash {
 	d := leafHashers.Get().(*leafDigest)
+	out := d.hash(data)
+	leafHashers.Put(d)
+	return out
+}
+
+// hash is tlog.RecordHash(data) with d's digest and buffers.
+func (d *leafDigest) hash(data []byte) tlog.Hash {
 	d.h.Reset()
 	d.h.Write(d.prefix[:])
 	d.h.Write(data)
 	d.sum = d.h.Sum(d.sum[:0])
 	var out tlog.Hash
 	copy(out[:], d.sum)
-	leafHashers.Put(d)
 	return out
 }
 
