@@ -335,6 +335,9 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if prepare != nil {
 			prepare(env)
 		}
+		if q.behind() {
+			env.DecodePayload()
+		}
 		d.last = seq
 		atTarget := target > 0 && seq >= target
 		if !q.push(queued{env: *env}, flushNext || atTarget) {
