@@ -14,12 +14,7 @@ import (
 // two steps accept, refuse and decode exactly what Unmarshal does, a
 // payload this build cannot decode included.
 func FuzzUnmarshalDeferredIsUnmarshal(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.golden.json")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	addGoldenSeeds(f)
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":"r"}}`))
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":7}}`))
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":99,"data":{}}`))
@@ -50,4 +45,14 @@ func FuzzUnmarshalDeferredIsUnmarshal(f *testing.F) {
 			t.Fatal("a second DecodePayload changed the envelope")
 		}
 	})
+}
+
+// addGoldenSeeds adds every golden event file's bytes to f's corpus.
+func addGoldenSeeds(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.golden.json")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
 }
