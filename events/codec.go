@@ -34,7 +34,7 @@ func register[T Payload](v int, up func(json.RawMessage) (T, error)) {
 	if up == nil {
 		up = func(raw json.RawMessage) (T, error) {
 			var p T
-			err := fastjson.Unmarshal(raw, &p)
+			err := fastjson.UnmarshalOf(raw, &p) // p stays off the heap until boxed
 			return p, err
 		}
 	}

@@ -273,14 +273,25 @@ func Marshal(e *Envelope) ([]byte, error) {
 // it again; a payload this build cannot decode is not an error here (the
 // audit log records it raw) but is reported by [Envelope.Payload].
 func Unmarshal(b []byte) (Envelope, error) {
+	e, err := unmarshalEnvelope(b)
+	if err != nil {
+		return Envelope{}, err
+	}
+	e.payload, _ = e.decodePayload()
+	return e, nil
+}
+
+// unmarshalEnvelope is Unmarshal without the payload.
+func unmarshalEnvelope(b []byte) (Envelope, error) {
 	var e Envelope
-	if err := fastjson.Unmarshal(b, &e); err != nil {
+	// UnmarshalOf, not Unmarshal: e stays off the heap (a replay decodes
+	// every event; the caller copies the result where it keeps it).
+	if err := fastjson.UnmarshalOf(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	if e.Type == "" || e.AggregateKind == "" || e.AggregateID == "" {
 		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
 	}
-	e.payload, _ = e.decodePayload()
 	e.stored = b
 	return e, nil
 }

@@ -1,8 +1,6 @@
 package events_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -12,12 +10,7 @@ import (
 // its payload returns an error or a value, never a panic, and an envelope
 // whose hash verifies re-encodes to bytes whose hash verifies.
 func FuzzUnmarshal(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.golden.json")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	addGoldenSeeds(f)
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":null}`))
 	f.Add([]byte(`{"type":"x","kind":"y","aggregate":"z","data":[1,2]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

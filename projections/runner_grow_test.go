@@ -5,7 +5,16 @@ import (
 	"testing"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/projections"
+	"github.com/tokenledger/tokenledger/projections/tokenset"
+)
+
+// The projections a replay fills in bulk make room before it: the Merkle
+// tree and the token set's indexes.
+var (
+	_ projections.Grower = (*integrity.Log)(nil)
+	_ projections.Grower = (*tokenset.Set)(nil)
 )
 
 // growing is a projection that records its Grow calls and how many

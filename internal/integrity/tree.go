@@ -61,19 +61,37 @@ func (t *Tree) Append(data []byte) error {
 	return t.AppendHash(recordHash(data))
 }
 
-// leafHashers lends SHA-256 digests to recordHash.
-var leafHashers = sync.Pool{New: func() any { return sha256.New() }}
+// leafDigest is a SHA-256 digest with the buffers recordHash gives it
+// (through an interface, a byte slice on the stack would escape: two
+// allocations per record).
+type leafDigest struct {
+	h      hash.Hash
+	prefix [1]byte // RFC 6962's leaf prefix, 0x00
+	sum    []byte
+}
+
+// leafHashers lends leafDigests to recordHash.
+var leafHashers = sync.Pool{New: func() any {
+	return &leafDigest{h: sha256.New(), sum: make([]byte, 0, sha256.Size)}
+}}
 
 // recordHash is tlog.RecordHash(data), SHA-256(0x00 || data), with a
-// pooled digest instead of a new one per record.
+// pooled digest instead of a new one per record; it allocates nothing.
 func recordHash(data []byte) tlog.Hash {
-	h := leafHashers.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte{0})
-	h.Write(data)
+	d := leafHashers.Get().(*leafDigest)
+	out := d.hash(data)
+	leafHashers.Put(d)
+	return out
+}
+
+// hash is tlog.RecordHash(data) with d's digest and buffers.
+func (d *leafDigest) hash(data []byte) tlog.Hash {
+	d.h.Reset()
+	d.h.Write(d.prefix[:])
+	d.h.Write(data)
+	d.sum = d.h.Sum(d.sum[:0])
 	var out tlog.Hash
-	h.Sum(out[:0])
-	leafHashers.Put(h)
+	copy(out[:], d.sum)
 	return out
 }
 

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"hash"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -140,21 +139,16 @@ func (v *Verifier) AddBatch(first uint64, records [][]byte) error {
 // preparer is what one preparing goroutine reuses from record to record.
 type preparer struct {
 	sc   events.Scanner
-	leaf hash.Hash // SHA-256, for the leaf hashes
+	leaf leafDigest // SHA-256, for the leaf hashes (see recordHash)
 }
 
 // recordHash is tlog.RecordHash(data), SHA-256(0x00 || data), without
-// allocating a hash per record.
+// allocating per record.
 func (pr *preparer) recordHash(data []byte) tlog.Hash {
-	if pr.leaf == nil {
-		pr.leaf = sha256.New()
+	if pr.leaf.h == nil {
+		pr.leaf.h, pr.leaf.sum = sha256.New(), make([]byte, 0, sha256.Size)
 	}
-	pr.leaf.Reset()
-	pr.leaf.Write([]byte{0})
-	pr.leaf.Write(data)
-	var h tlog.Hash
-	pr.leaf.Sum(h[:0])
-	return h
+	return pr.leaf.hash(data)
 }
 
 // prepared is the work on one record that needs no other record: its leaf

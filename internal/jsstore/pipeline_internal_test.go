@@ -66,3 +66,28 @@ func TestApplyQueueRunsInOrderUpToTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// The reading side learns that the applying side lags (and then decodes
+// payloads itself) only while more events wait than one wake-up hands
+// over; once the applying side took them, it leaves that work to it again.
+func TestApplyQueueSaysWhenTheApplyingSideLags(t *testing.T) {
+	q := newApplyQueue()
+	for i := range applyBatch {
+		q.push(queued{env: events.Envelope{Sequence: uint64(i + 1)}}, false)
+	}
+	if q.behind() {
+		t.Fatalf("behind with %d events waiting, one wake-up's worth", applyBatch)
+	}
+	q.push(queued{env: events.Envelope{Sequence: applyBatch + 1}}, false)
+	if !q.behind() {
+		t.Fatalf("not behind with %d events waiting", applyBatch+1)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	if batch := q.take(timer); len(batch) != applyBatch+1 {
+		t.Fatalf("took %d events, want %d", len(batch), applyBatch+1)
+	}
+	if q.behind() {
+		t.Fatal("behind after the applying side took every event")
+	}
+}

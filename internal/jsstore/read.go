@@ -287,6 +287,10 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	// flushNext is false while the consumer announces more messages
 	// (d.mu held): see applyQueue.push.
 	flushNext := true
+	// env is where deliver decodes each message (d.mu held): one
+	// envelope for the whole read rather than one on the heap per event
+	// (prepare takes its address); the queue keeps a copy.
+	env := new(events.Envelope)
 	// deliver passes the message at seq on; d.mu held, d.done false.
 	deliver := func(seq uint64, subject string, data []byte) {
 		if seq <= d.last {
@@ -316,23 +320,27 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			}
 			return
 		}
-		env, err := events.Unmarshal(data)
+		var err error
+		*env, err = events.UnmarshalDeferred(data) // the payload: see applyQueue.run
 		if err != nil {
 			d.fail(&events.TamperError{Seq: seq, Kind: events.TamperUnreadable,
 				Err: fmt.Errorf("jsstore: stream %s: event at sequence %d (%s): %w", s.name, seq, subject, err)})
 			return
 		}
 		if !env.StoredUnder(subject) {
-			d.fail(misfiled(s.name, seq, subject, &env))
+			d.fail(misfiled(s.name, seq, subject, env))
 			return
 		}
 		env.Sequence = seq
 		if prepare != nil {
-			prepare(&env)
+			prepare(env)
+		}
+		if q.behind() {
+			env.DecodePayload()
 		}
 		d.last = seq
 		atTarget := target > 0 && seq >= target
-		if !q.push(queued{env: env}, flushNext || atTarget) {
+		if !q.push(queued{env: *env}, flushNext || atTarget) {
 			d.done = true
 			return
 		}
@@ -349,13 +357,17 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			return
 		}
 		d.consumerAt = time.Now()
-		md, err := msg.Metadata()
-		if err != nil {
-			d.fail(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
-			return
+		seq, pending, ok := ackPosition(msg.Reply())
+		if !ok {
+			md, err := msg.Metadata()
+			if err != nil {
+				d.fail(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
+				return
+			}
+			seq, pending = md.Sequence.Stream, md.NumPending
 		}
-		flushNext = md.NumPending == 0
-		deliver(md.Sequence.Stream, msg.Subject(), msg.Data())
+		flushNext = pending == 0
+		deliver(seq, msg.Subject(), msg.Data())
 		flushNext = true
 	}
 	// Runs under the ordered consumer's lock: must not call into it.

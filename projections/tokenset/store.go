@@ -170,6 +170,8 @@ type interned struct {
 	owners table[events.Owner, *events.Owner]
 	actors table[events.Actor, events.Actor]
 	over   column[time.Time]
+	// listKey is list's buffer for a list's key; writer only.
+	listKey []byte
 }
 
 // init empties the tables and adds the values at index 0.
@@ -193,13 +195,19 @@ func (in *interned) list(ps []string) uint32 {
 	if ps == nil {
 		return 0
 	}
-	var b strings.Builder
-	b.WriteString(strconv.Itoa(len(ps)))
+	// The key is built in a buffer kept for it and looked up without a
+	// string of its own: a list already interned (most events) allocates
+	// nothing.
+	b := strconv.AppendInt(in.listKey[:0], int64(len(ps)), 10)
 	for _, p := range ps {
-		b.WriteByte(0)
-		b.WriteString(p)
+		b = append(b, 0)
+		b = append(b, p...)
 	}
-	return in.lists.id(b.String(), func(string) projList {
+	in.listKey = b
+	if i, ok := in.lists.lookup(string(b)); ok {
+		return i
+	}
+	return in.lists.id(string(b), func(string) projList {
 		l := projList{names: make([]string, len(ps)), ids: make([]uint32, len(ps))}
 		for i, p := range ps {
 			l.ids[i] = in.str(p)

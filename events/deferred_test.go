@@ -1,0 +1,58 @@
+package events_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/tokenledger/tokenledger/events"
+)
+
+// A replay decodes an envelope and its payload on two goroutines
+// (UnmarshalDeferred, then DecodePayload): whatever the stored bytes, the
+// two steps accept, refuse and decode exactly what Unmarshal does, a
+// payload this build cannot decode included.
+func FuzzUnmarshalDeferredIsUnmarshal(f *testing.F) {
+	addGoldenSeeds(f)
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":"r"}}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":7}}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":99,"data":{}}`))
+	f.Add([]byte(`{"type":"no.such","kind":"token","aggregate":"a","v":1,"data":{}}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","data":{}}`))
+	f.Add([]byte(`{"type":`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := events.Unmarshal(b)
+		got, gerr := events.UnmarshalDeferred(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("Unmarshal: %v; UnmarshalDeferred: %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		before := got
+		got.DecodePayload()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("after DecodePayload the envelope differs from Unmarshal's:\n%+v\n%+v", got, want)
+		}
+		p1, e1 := before.Payload() // decoded on demand, as before
+		p2, e2 := want.Payload()
+		if (e1 == nil) != (e2 == nil) || !reflect.DeepEqual(p1, p2) {
+			t.Fatalf("Payload: %v, %v; Unmarshal's: %v, %v", p1, e1, p2, e2)
+		}
+		got.DecodePayload() // a second call changes nothing
+		if !reflect.DeepEqual(got, want) {
+			t.Fatal("a second DecodePayload changed the envelope")
+		}
+	})
+}
+
+// addGoldenSeeds adds every golden event file's bytes to f's corpus.
+func addGoldenSeeds(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.golden.json")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+}
