@@ -95,6 +95,7 @@ type treeHead struct {
 	leavesNext    int64 // … up to leavesNext-1
 	leavesFailing bool  // the last leaves write failed (logged once)
 	buf           []byte
+	noteBuf       []byte // the signed note being written
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
@@ -306,11 +307,11 @@ func (h *treeHead) writeLocked(n uint64) error {
 		h.log.Info("the tree head's leaves are kept again", "file", h.file+integrity.LeavesSuffix)
 		h.leavesFailing = false
 	}
-	signed, err := integrity.SignCheckpoint(integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
+	h.noteBuf, err = appendSignedHead(h.noteBuf[:0], integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
 	if err != nil {
 		return err
 	}
-	return h.writeNote(signed)
+	return h.writeNote(h.noteBuf)
 }
 
 // writeNote writes the signed note over the head file, in place: one
