@@ -24,14 +24,19 @@ import (
 // would repeat needs crypto/rand to repeat 32 bytes. Sign prepares one
 // itself when none is ready.
 type Presigner struct {
-	name    string
-	hash    uint32
-	pub     []byte
-	s       *edwards25519.Scalar // the secret scalar
-	prefix  []byte               // the expanded key's second half
-	mu      sync.Mutex
-	r       *edwards25519.Scalar // the prepared nonce, nil when none
-	rCommit []byte               // R = r·B, encoded
+	name   string
+	hash   uint32
+	pub    []byte
+	s      *edwards25519.Scalar // the secret scalar
+	prefix []byte               // the expanded key's second half
+	mu     sync.Mutex
+	ready  []presigned // the prepared nonces, each taken by one Sign
+}
+
+// presigned is a prepared nonce r and its commitment R = r·B, encoded.
+type presigned struct {
+	r      *edwards25519.Scalar
+	commit []byte
 }
 
 // Presigner returns a Presigner of k.
@@ -52,23 +57,29 @@ func (p *Presigner) Name() string { return p.name }
 func (p *Presigner) KeyHash() uint32 { return p.hash }
 
 // Prepare computes the nonce the next Sign uses, unless one is ready.
-func (p *Presigner) Prepare() error {
-	p.mu.Lock()
-	ready := p.r != nil
-	p.mu.Unlock()
-	if ready {
-		return nil
+func (p *Presigner) Prepare() error { return p.PrepareN(1) }
+
+// PrepareN computes nonces until n are ready for the next Signs (a
+// caller that prepares in batches wakes once for many signatures). Sign
+// is not held up meanwhile: each nonce is computed outside the lock.
+func (p *Presigner) PrepareN(n int) error {
+	for p.Ready() < n {
+		r, commit, err := p.nonce()
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.ready = append(p.ready, presigned{r: r, commit: commit})
+		p.mu.Unlock()
 	}
-	r, commit, err := p.nonce()
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	if p.r == nil {
-		p.r, p.rCommit = r, commit
-	}
-	p.mu.Unlock()
 	return nil
+}
+
+// Ready is the number of prepared nonces.
+func (p *Presigner) Ready() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready)
 }
 
 func (p *Presigner) nonce() (*edwards25519.Scalar, []byte, error) {
@@ -89,9 +100,14 @@ func (p *Presigner) nonce() (*edwards25519.Scalar, []byte, error) {
 // Sign signs msg with the prepared nonce (taken: it signs nothing else),
 // or with a new one when none is ready.
 func (p *Presigner) Sign(msg []byte) ([]byte, error) {
+	var r *edwards25519.Scalar
+	var commit []byte
 	p.mu.Lock()
-	r, commit := p.r, p.rCommit
-	p.r, p.rCommit = nil, nil
+	if k := len(p.ready); k > 0 {
+		r, commit = p.ready[k-1].r, p.ready[k-1].commit
+		p.ready[k-1] = presigned{}
+		p.ready = p.ready[:k-1]
+	}
 	p.mu.Unlock()
 	if r == nil {
 		var err error

@@ -30,6 +30,22 @@ const maxHeadLeaves = integrity.MaxHeadLeaves
 // as a missing one is).
 const maxLeavesFileBytes = integrity.MaxLeavesBytes
 
+// Nonces of the head's signatures are prepared in batches (see
+// ledgerkey.Presigner): the preparer is woken when fewer than nonceLow are
+// ready and prepares up to nonceBatch, one wake-up for many heads instead
+// of one per head.
+const (
+	nonceLow   = 8
+	nonceBatch = 32
+)
+
+// headSweep is how often the background writer looks for applied events
+// no head covers while acknowledged writes are writing the heads (one
+// waited within the last headSweep): it stays off their path instead of
+// waking, and taking the head, with every event they wait for. An event
+// no head covered for a headSweep gets one from it all the same.
+const headSweep = 10 * time.Millisecond
+
 // errHeadStopped: the tree head is no longer kept (the projections
 // stopped, or the ledger is closing).
 var errHeadStopped = errors.New("service: the signed tree head is no longer kept")
@@ -59,6 +75,10 @@ type treeHead struct {
 	// started is set once the start-up check accepted the stream: no
 	// head is written before.
 	started atomic.Bool
+	// epoch and lastWait (nanoseconds since epoch, monotonic) say when an
+	// acknowledged write last waited for a head (WaitFor).
+	epoch    time.Time
+	lastWait atomic.Int64
 
 	mu      sync.Mutex
 	written uint64 // the size of the last head written
@@ -75,33 +95,38 @@ type treeHead struct {
 	leavesNext    int64 // … up to leavesNext-1
 	leavesFailing bool  // the last leaves write failed (logged once)
 	buf           []byte
+	noteBuf       []byte // the signed note being written
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
 	h := &treeHead{log: log, runner: runner, proj: proj, signer: key.Signer(), file: file, changed: make(chan struct{}),
-		prepare: make(chan struct{}, 1)}
+		prepare: make(chan struct{}, 1), epoch: time.Now()}
+	h.lastWait.Store(-int64(headSweep)) // no write has waited yet
 	if p, err := key.Presigner(); err == nil {
 		h.signer, h.presigner = p, p
 	}
 	return h
 }
 
-// prepared asks for the next signature's nonce, after a head.
+// prepared asks for more nonces, after a head, when few are left.
 func (h *treeHead) prepared() {
+	if h.presigner == nil || h.presigner.Ready() >= nonceLow {
+		return
+	}
 	select {
 	case h.prepare <- struct{}{}:
 	default:
 	}
 }
 
-// prepareNonces prepares the presigner's next nonce after each head,
-// until ctx ends.
+// prepareNonces keeps nonces prepared for the heads' signatures, a batch
+// whenever few are left, until ctx ends.
 func (h *treeHead) prepareNonces(ctx context.Context) {
 	if h.presigner == nil {
 		return
 	}
 	for {
-		if err := h.presigner.Prepare(); err != nil {
+		if err := h.presigner.PrepareN(nonceBatch); err != nil {
 			h.log.Warn("could not prepare the tree head's next signature", "err", err)
 		}
 		select {
@@ -113,9 +138,10 @@ func (h *treeHead) prepareNonces(ctx context.Context) {
 }
 
 // run writes a new head whenever the projections applied more events (the
-// events no one waits for, another replica's, included), unless a waiter
-// wrote it first (WaitFor), until ctx ends or the projections stop (a
-// tampered stream is never signed).
+// events no one waits for, another replica's, included), until ctx ends or
+// the projections stop (a tampered stream is never signed). While
+// acknowledged writes wait for heads, they write them (WaitFor) and run
+// only sweeps every headSweep.
 func (h *treeHead) run(ctx context.Context) error {
 	defer h.stop()
 	ctx, cancel := context.WithCancel(ctx)
@@ -123,6 +149,8 @@ func (h *treeHead) run(ctx context.Context) error {
 	preparer.Go(func() { h.prepareNonces(ctx) })
 	defer preparer.Wait()
 	defer cancel()
+	sweep := time.NewTimer(headSweep)
+	defer sweep.Stop()
 	failing := false
 	for {
 		h.mu.Lock()
@@ -133,6 +161,21 @@ func (h *treeHead) run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		if !failing && h.waitersActive() {
+			seen := h.runner.LastApplied()
+			sweep.Reset(headSweep)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sweep.C:
+			}
+			h.mu.Lock()
+			covered := h.written >= seen
+			h.mu.Unlock()
+			if covered {
+				continue // the waiters wrote it
+			}
 		}
 		h.wmu.Lock()
 		if !h.lead() {
@@ -166,6 +209,7 @@ func (h *treeHead) run(ctx context.Context) error {
 // waiter at or below it), so the answer does not wait for another
 // goroutine to be scheduled; while one is being written, it waits for it.
 func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
+	h.lastWait.Store(int64(time.Since(h.epoch)))
 	for {
 		h.mu.Lock()
 		written, err, stopped, ch := h.written, h.err, h.stopped, h.changed
@@ -187,6 +231,12 @@ func (h *treeHead) WaitFor(ctx context.Context, seq uint64) error {
 		case <-ch:
 		}
 	}
+}
+
+// waitersActive reports whether an acknowledged write waited for a head
+// within the last headSweep.
+func (h *treeHead) waitersActive() bool {
+	return time.Since(h.epoch)-time.Duration(h.lastWait.Load()) < headSweep
 }
 
 // lead writes, under wmu (held, released here), the head of every event
@@ -257,11 +307,11 @@ func (h *treeHead) writeLocked(n uint64) error {
 		h.log.Info("the tree head's leaves are kept again", "file", h.file+integrity.LeavesSuffix)
 		h.leavesFailing = false
 	}
-	signed, err := integrity.SignCheckpoint(integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
+	h.noteBuf, err = appendSignedHead(h.noteBuf[:0], integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
 	if err != nil {
 		return err
 	}
-	return h.writeNote(signed)
+	return h.writeNote(h.noteBuf)
 }
 
 // writeNote writes the signed note over the head file, in place: one
