@@ -18,6 +18,16 @@ var (
 	}
 )
 
+// DefaultEnvironmentNames are the names of the environments
+// EnsureDefaults creates.
+func DefaultEnvironmentNames() []string {
+	out := make([]string, len(defaultEnvirons))
+	for i, c := range defaultEnvirons {
+		out[i] = c.Name
+	}
+	return out
+}
+
 // EnsureDefaults creates whatever of the defaults does not
 // exist yet (project default, environments development and production) in
 // one atomic append, as events of m.Actor (at start-up: events.System). It

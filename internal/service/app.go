@@ -261,8 +261,10 @@ func (m *Main) serveReady(ctx, bg context.Context, chain *ledgerkey.Chain, token
 	}
 	m.startTreeHead(bg)
 	sys := commands.Meta{Actor: events.System, Via: events.Via{CredentialType: "internal", RequestID: "startup"}}
-	if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
-		return fmt.Errorf("create default project and environments: %w", err)
+	if !m.defaultsRestored() {
+		if _, err := m.Commands.EnsureDefaults(ctx, sys); err != nil {
+			return fmt.Errorf("create default project and environments: %w", err)
+		}
 	}
 	if err := m.catchUp(ctx); err != nil {
 		return err
@@ -579,4 +581,22 @@ func redactURLs(list string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// defaultsRestored reports whether the directory the start restored already
+// holds the default project and environments (live or deleted): then
+// EnsureDefaults would append nothing, and its reads of those aggregates,
+// which on a large stream walk the whole stream after them when cold
+// (seconds at a million events), are skipped. Otherwise (a fresh ledger, a
+// directory that has not caught up) EnsureDefaults decides on the stream.
+func (m *Main) defaultsRestored() bool {
+	if _, ok := m.Dir.Project(commands.DefaultProject); !ok {
+		return false
+	}
+	for _, env := range commands.DefaultEnvironmentNames() {
+		if _, ok := m.Dir.Environment(env); !ok {
+			return false
+		}
+	}
+	return true
 }
