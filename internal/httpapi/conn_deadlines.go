@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -12,7 +13,7 @@ import (
 // deadline changes per keep-alive request, each a runtime timer added,
 // moved or removed), and the bare server none of them: at
 // /edge/validate under wrk that was ~1.2 µs of the ~20 µs a request costs
-// (issue 16, item 5). A limitedConn therefore applies deadlines lazily:
+// (issue 16, item 5). A connection of LazyDeadlines applies them lazily:
 // it records the deadline asked for and changes the socket's only when the
 // new one is earlier than the socket's (a later or no deadline leaves the
 // earlier one armed). A socket deadline that passes before the one asked
@@ -20,6 +21,27 @@ import (
 // for and carries on. So a deadline never fires later than asked for, and
 // a read or write fails with os.ErrDeadlineExceeded only when the
 // deadline asked for has passed.
+
+// LazyDeadlines returns ln whose connections apply their deadlines
+// lazily (see above); an http.Server serves it as it would ln.
+func LazyDeadlines(ln net.Listener) net.Listener { return lazyListener{ln} }
+
+type lazyListener struct{ net.Listener }
+
+// Accept implements net.Listener.
+func (l lazyListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &lazyConn{Conn: c}, nil
+}
+
+// lazyConn is a connection whose deadlines are applied lazily.
+type lazyConn struct {
+	net.Conn
+	rd, wd lazyDeadline
+}
 
 // lazyDeadline is one direction's deadline of a connection.
 type lazyDeadline struct {
@@ -64,7 +86,7 @@ func (d *lazyDeadline) spurious(err error, arm func(time.Time) error) bool {
 }
 
 // Read implements net.Conn.
-func (c *limitedConn) Read(p []byte) (int, error) {
+func (c *lazyConn) Read(p []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(p)
 		if n > 0 || err == nil || !c.rd.spurious(err, c.Conn.SetReadDeadline) {
@@ -74,7 +96,7 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 }
 
 // Write implements net.Conn.
-func (c *limitedConn) Write(p []byte) (int, error) {
+func (c *lazyConn) Write(p []byte) (int, error) {
 	written := 0
 	for {
 		n, err := c.Conn.Write(p[written:])
@@ -86,16 +108,16 @@ func (c *limitedConn) Write(p []byte) (int, error) {
 }
 
 // SetDeadline implements net.Conn.
-func (c *limitedConn) SetDeadline(t time.Time) error {
+func (c *lazyConn) SetDeadline(t time.Time) error {
 	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
 }
 
 // SetReadDeadline implements net.Conn.
-func (c *limitedConn) SetReadDeadline(t time.Time) error {
+func (c *lazyConn) SetReadDeadline(t time.Time) error {
 	return c.rd.set(t, c.Conn.SetReadDeadline)
 }
 
 // SetWriteDeadline implements net.Conn.
-func (c *limitedConn) SetWriteDeadline(t time.Time) error {
+func (c *lazyConn) SetWriteDeadline(t time.Time) error {
 	return c.wd.set(t, c.Conn.SetWriteDeadline)
 }

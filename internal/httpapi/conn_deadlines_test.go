@@ -42,9 +42,9 @@ func (c *countingConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// limitedServer serves h on loopback behind LimitConnections, with the
-// given timeouts; it returns its address and the counting listener under
-// the limiter.
+// limitedServer serves h on loopback with lazy deadlines behind
+// LimitConnections, as serve does, with srv's timeouts; it returns its
+// address and the counting listener under both.
 func limitedServer(t *testing.T, srv *http.Server, h http.HandlerFunc) (string, *countingListener) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,7 +53,7 @@ func limitedServer(t *testing.T, srv *http.Server, h http.HandlerFunc) (string, 
 	}
 	cl := &countingListener{Listener: ln}
 	srv.Handler = h
-	served := LimitConnections(cl, srv, 16, nil)
+	served := LimitConnections(LazyDeadlines(cl), srv, 16, nil)
 	go func() { _ = srv.Serve(served) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String(), cl

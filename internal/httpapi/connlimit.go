@@ -191,9 +191,6 @@ type limitedConn struct {
 	// last became idle or new (Unix ns), read by evictIdleOf.
 	state     atomic.Int32
 	idleSince atomic.Int64
-	// rd and wd are its read and write deadlines, applied lazily
-	// (conn_deadlines.go).
-	rd, wd lazyDeadline
 }
 
 // Close implements net.Conn.
