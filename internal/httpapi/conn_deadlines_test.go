@@ -69,6 +69,18 @@ func echoBody(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// dial connects to addr, with a deadline well past the tests' timeouts.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
 // post sends one keep-alive POST on c and reads its answer's body.
 func post(t *testing.T, c net.Conn, rd *bufio.Reader, body string) string {
 	t.Helper()
@@ -89,18 +101,13 @@ func post(t *testing.T, c net.Conn, rd *bufio.Reader, body string) string {
 }
 
 // A keep-alive request on a server with every timeout set changed the
-// socket's deadlines eight times, each a runtime timer moved; applied lazily, only those earlier than the socket's are.
+// socket's deadlines eight times, each a runtime timer moved; applied
+// lazily, only those earlier than the socket's are.
 func TestKeepAliveRequestsArmFewSocketDeadlines(t *testing.T) {
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 25 * time.Second, IdleTimeout: time.Minute}
 	addr, cl := limitedServer(t, srv, echoBody)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	rd := bufio.NewReader(c)
+	c, rd := dial(t, addr)
 	post(t, c, rd, "warm") // the first request arms what later ones keep
 	const n = 50
 	before := cl.deadlines.Load()
@@ -126,13 +133,7 @@ func TestStaleSocketDeadlineDoesNotFailALaterRequest(t *testing.T) {
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second,
 		WriteTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute}
 	addr, cl := limitedServer(t, srv, echoBody)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	rd := bufio.NewReader(c)
+	c, rd := dial(t, addr)
 	for i := range 3 {
 		if got := post(t, c, rd, "ping"); got != "ping" {
 			t.Fatalf("request %d: answer %q", i, got)

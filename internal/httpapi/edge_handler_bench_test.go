@@ -76,22 +76,32 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(code int)        { w.status = code }
 func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
-// edgeServer is the API over a real store, its projections caught up,
-// holding one backend token of the default project in development.
-func edgeServer(b *testing.B) (*httpapi.Server, string) {
-	b.Helper()
+// newAPI is the API over a real store, with its projections' Runner (not
+// started) and command handler.
+func newAPI(tb testing.TB) (*httpapi.Server, *projections.Runner, *commands.Handler) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	b.Cleanup(cancel)
-	st, err := jsstore.Open(ctx, natstest.Connect(b, natstest.RunServer(b)), jsstore.Config{})
+	tb.Cleanup(cancel)
+	st, err := jsstore.Open(ctx, natstest.Connect(tb, natstest.RunServer(tb)), jsstore.Config{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { _ = st.Close() })
+	tb.Cleanup(func() { _ = st.Close() })
 	tokens, dir, audit := tokenset.New(), directory.New(), auditlog.New(st)
 	runner := projections.NewRunner(st, tokens, dir, audit)
 	cmd := commands.NewHandler(st, commands.Config{})
 	api := httpapi.New(httpapi.Config{}, httpapi.Deps{Commands: cmd, Tokens: tokens,
 		Directory: dir, Audit: audit, Runner: runner, Source: st, Store: st, Health: st.Health})
+	return api, runner, cmd
+}
+
+// edgeServer is the API over a real store, its projections caught up,
+// holding one backend token of the default project in development.
+func edgeServer(b *testing.B) (*httpapi.Server, string) {
+	b.Helper()
+	api, runner, cmd := newAPI(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	b.Cleanup(cancel)
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runner.Run(rctx) }()
