@@ -75,13 +75,17 @@ func (d *lazyDeadline) spurious(err error, arm func(time.Time) error) bool {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.armed.Equal(d.want) || (!d.want.IsZero() && !time.Now().Before(d.want)) {
+	if !d.want.IsZero() && !time.Now().Before(d.want) {
 		return false // the deadline asked for has passed
 	}
-	if arm(d.want) != nil {
-		return false
+	// An earlier socket deadline passed; the one asked for may have been
+	// armed meanwhile by another goroutine (set), or not yet.
+	if !d.armed.Equal(d.want) {
+		if arm(d.want) != nil {
+			return false
+		}
+		d.armed = d.want
 	}
-	d.armed = d.want
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,5 +191,35 @@ func TestLazyDeadlinesKeepEveryTimeout(t *testing.T) {
 				t.Fatalf("the connection was still open 20 s later: the server's %s timeout did not fire", c.name)
 			}
 		})
+	}
+}
+
+// A read or write that met a socket deadline goes on (after arming the
+// deadline asked for, if another goroutine has not yet) unless the
+// deadline asked for itself has passed; other errors end it.
+func TestLazyDeadlineRetriesOnlyBeforeTheDeadlineAskedFor(t *testing.T) {
+	now := time.Now()
+	past, future := now.Add(-time.Second), now.Add(time.Hour)
+	for _, c := range []struct {
+		name        string
+		want, armed time.Time
+		err         error
+		retry, arms bool
+	}{
+		{"stale socket deadline", future, past, os.ErrDeadlineExceeded, true, true},
+		{"asked-for deadline armed meanwhile", future, future, os.ErrDeadlineExceeded, true, false},
+		{"no deadline asked for", time.Time{}, past, os.ErrDeadlineExceeded, true, true},
+		{"asked-for deadline passed", past, past, os.ErrDeadlineExceeded, false, false},
+		{"not a deadline", future, past, io.ErrUnexpectedEOF, false, false},
+	} {
+		d := lazyDeadline{want: c.want, armed: c.armed}
+		armed := false
+		retry := d.spurious(c.err, func(t time.Time) error { armed = true; return nil })
+		if retry != c.retry || armed != c.arms {
+			t.Errorf("%s: retry %v, armed %v; want %v, %v", c.name, retry, armed, c.retry, c.arms)
+		}
+		if c.retry && !d.armed.Equal(c.want) {
+			t.Errorf("%s: socket deadline %v, want the one asked for %v", c.name, d.armed, c.want)
+		}
 	}
 }
