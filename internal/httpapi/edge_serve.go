@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -19,7 +20,8 @@ import (
 // X-Request-Id when it is safe, as on every other route).
 func (s *Server) serveEdge(w http.ResponseWriter, r *http.Request, start time.Time) {
 	r.Pattern = edgeValidatePattern
-	ew := &edgeWriter{ResponseWriter: w, s: s, r: r}
+	ew := edgeWriters.Get().(*edgeWriter)
+	*ew = edgeWriter{ResponseWriter: w, s: s, r: r}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -32,11 +34,13 @@ func (s *Server) serveEdge(w http.ResponseWriter, r *http.Request, start time.Ti
 				"Internal error; nothing was changed unless a later read shows it"))
 		}
 		took := time.Since(start)
-		if level := accessLogLevel(edgeValidatePattern, ew.status); s.log.Enabled(r.Context(), level) {
+		if level := accessLogLevel(edgeValidatePattern, ew.status); ew.logs(level) {
 			s.log.LogAttrs(r.Context(), level, "request", slog.String("method", http.MethodPost), slog.String("route", edgeValidatePattern),
 				slog.Int("status", ew.status), slog.Int64("ms", took.Milliseconds()), slog.String("request_id", ew.requestID()))
 		}
 		s.metrics.observe(edgeValidatePattern, http.MethodPost, ew.status, took)
+		*ew = edgeWriter{} // holds nothing of the request while pooled
+		edgeWriters.Put(ew)
 	}()
 	if err := s.checkOrigin(r); err != nil {
 		s.writeError(ew, r, err)
@@ -52,12 +56,29 @@ func (s *Server) serveEdge(w http.ResponseWriter, r *http.Request, start time.Ti
 
 // edgeWriter is serveEdge's statusWriter: it records the status and adds
 // the X-Request-Id header to an answer whose access-log line is written.
+// serveEdge takes it from edgeWriters and puts it back when done (no
+// handler keeps its ResponseWriter past its return).
 type edgeWriter struct {
 	http.ResponseWriter
 	s      *Server
 	r      *http.Request
 	status int
 	id     string
+	// level and logged are the last answer of logs, when checked.
+	checked bool
+	level   slog.Level
+	logged  bool
+}
+
+var edgeWriters = sync.Pool{New: func() any { return new(edgeWriter) }}
+
+// logs reports whether the logger writes lines at level, asking it once
+// per request and level (the header and the access line ask the same).
+func (w *edgeWriter) logs(level slog.Level) bool {
+	if !w.checked || w.level != level {
+		w.checked, w.level, w.logged = true, level, w.s.log.Enabled(w.r.Context(), level)
+	}
+	return w.logged
 }
 
 // requestID is the request's id, made on first use.
@@ -71,7 +92,7 @@ func (w *edgeWriter) requestID() string {
 func (w *edgeWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
-		if w.s.log.Enabled(w.r.Context(), accessLogLevel(edgeValidatePattern, code)) {
+		if w.logs(accessLogLevel(edgeValidatePattern, code)) {
 			w.Header().Set("X-Request-Id", echoRequestID(w.r, w.requestID()))
 		}
 	}

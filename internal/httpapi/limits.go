@@ -162,6 +162,14 @@ func (l *keyedLimiter) len() int {
 // the client and prove nothing). So clients behind the proxy each have
 // their own budget, and a client sending the header directly gains none.
 func (s *Server) clientKey(r *http.Request) string {
+	// The commonest key, parsed once and without allocating: the host of
+	// a direct IPv4 client, which netip parses only in its canonical
+	// dotted form.
+	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+		if a, err := netip.ParseAddr(r.RemoteAddr[:i]); err == nil && a.Is4() && !s.trustedProxy(a) {
+			return r.RemoteAddr[:i]
+		}
+	}
 	a, ok := s.clientAddr(r)
 	if !ok {
 		return r.RemoteAddr
@@ -170,8 +178,8 @@ func (s *Server) clientKey(r *http.Request) string {
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
-	// The commonest key without allocating: RemoteAddr's host when it is
-	// this address (netip parses only the canonical dotted form).
+	// A trusted proxy's own address (no X-Forwarded-For hop beyond it)
+	// without allocating, as above.
 	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
 		if h, err := netip.ParseAddr(r.RemoteAddr[:i]); err == nil && h == a {
 			return r.RemoteAddr[:i]

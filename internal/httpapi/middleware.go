@@ -198,6 +198,11 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	if safeMethod(r.Method) {
 		return nil
 	}
+	if r.Header["Origin"] == nil && r.Header["Sec-Fetch-Site"] == nil {
+		// What every client that is not a browser sends (Unleash Edge,
+		// SDKs, scripts): nothing to check, without the lookups below.
+		return nil
+	}
 	deny := func() error {
 		return newError(http.StatusForbidden, "CrossOriginRequestError",
 			"Cross-origin changes are refused: send the request from the ledger's own origin or from a client that is not a browser")

@@ -9,31 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
-	"github.com/tokenledger/tokenledger/internal/jsstore"
-	"github.com/tokenledger/tokenledger/internal/natstest"
 	"github.com/tokenledger/tokenledger/projections"
-	"github.com/tokenledger/tokenledger/projections/auditlog"
-	"github.com/tokenledger/tokenledger/projections/directory"
-	"github.com/tokenledger/tokenledger/projections/tokenset"
 )
 
 // probeServer is the API over a real store whose projections have not
 // caught up yet (the Runner is not running: the state of a long replay).
 func probeServer(t *testing.T) (*httptest.Server, *httpapi.Server, *projections.Runner) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	st, err := jsstore.Open(ctx, natstest.Connect(t, natstest.RunServer(t)), jsstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	tokens, dir, audit := tokenset.New(), directory.New(), auditlog.New(st)
-	runner := projections.NewRunner(st, tokens, dir, audit)
-	api := httpapi.New(httpapi.Config{}, httpapi.Deps{Commands: commands.NewHandler(st, commands.Config{}), Tokens: tokens,
-		Directory: dir, Audit: audit, Runner: runner, Source: st, Store: st, Health: st.Health})
+	api, runner, _ := newAPI(t)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return srv, api, runner

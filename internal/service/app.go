@@ -308,7 +308,7 @@ func (m *Main) listen() error {
 	m.http = &http.Server{Handler: &m.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 2*wait + 15*time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	trusted := m.Config.TrustedProxies
-	served := httpapi.LimitConnections(m.ln, m.http, m.Config.MaxConnections, func(a netip.Addr) bool {
+	served := httpapi.LimitConnections(httpapi.LazyDeadlines(m.ln), m.http, m.Config.MaxConnections, func(a netip.Addr) bool {
 		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 	})
 	m.goRun("http", func() error {

@@ -243,7 +243,7 @@ func rawJetStream(b *testing.B) jetstream.JetStream {
 }
 
 func BenchmarkValidateConcurrency16(b *testing.B) {
-	s := servicetest.StartWith(b, "", nil, production)
+	s := servicetest.StartWith(b, "", nil, productionEdge)
 	secret, _ := s.CreateToken("backend", "development", "default")
 	body, _ := json.Marshal(map[string]any{"tokens": []string{secret}})
 	client := keepAliveClient(benchConcurrency)

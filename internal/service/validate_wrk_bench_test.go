@@ -11,21 +11,25 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // BenchmarkValidateWrk16 measures issue 16's validation goal with wrk
 // itself (`wrk -t1 -c16 --latency`, a separate process): /edge/validate of
-// one valid token on the real service (production durability and expiry
-// period) and a bare net/http handler answering the same JSON, in
+// one valid token on the real service (serve's defaults: durability,
+// expiry period, connection cap, limit of unknown tokens) and a bare net/http handler answering the same JSON, in
 // wrkRounds alternating runs of wrkSeconds each, reporting each side's
-// median req/s and p99 and the ratio of the medians. It is skipped when
-// wrk is not installed. One command, about 40 s:
+// median req/s, p99 and process CPU per request (wrk runs apart, so it is
+// the servers' own), the ratio of the median rates and the ratio of the
+// median CPU per request (bare over ours: the same scale). It is skipped when
+// wrk is not installed. One command, about 50 s:
 //
 //	go test -run '^$' -bench '^BenchmarkValidateWrk16$' -benchtime 1x ./internal/service/
 func BenchmarkValidateWrk16(b *testing.B) {
@@ -33,7 +37,13 @@ func BenchmarkValidateWrk16(b *testing.B) {
 	if err != nil {
 		b.Skip("wrk is not installed")
 	}
-	s := servicetest.StartWith(b, "", nil, production)
+	// Every goroutine of the service carries the label side=ours, the
+	// bare server's side=bare (startBare): a -cpuprofile of the benchmark
+	// shows each server's whole cost (go tool pprof -tagfocus side=ours);
+	// what neither carries is the runtime's own (scheduler, GC workers).
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "ours")))
+	s := servicetest.StartWith(b, "", nil, productionEdge)
+	pprof.SetGoroutineLabels(context.Background())
 	secret, _ := s.CreateToken("backend", "development", "default")
 	answer, _ := json.Marshal(map[string]any{"tokens": []map[string]any{{"token": secret, "type": "backend",
 		"projects": []string{"default"}, "environment": "development"}}})
@@ -57,36 +67,54 @@ end
 	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	run := func(url string) (rps, p99ms float64) {
+	// run runs wrk against url and reports its req/s and p99, and the CPU
+	// this process (both servers, the ledger's background work, never wrk)
+	// spent per request meanwhile.
+	run := func(url string) (rps, p99ms, cpuUS float64) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(wrkSeconds+30)*time.Second)
 		defer cancel()
+		cpu0 := processCPU()
 		out, err := exec.CommandContext(ctx, wrk, "-t1", "-c16", "-d"+strconv.Itoa(wrkSeconds)+"s", "--latency", "-s", script, url).CombinedOutput()
+		cpu := processCPU() - cpu0
 		if err != nil {
 			b.Fatalf("wrk: %v\n%s", err, out)
 		}
-		return parseWrk(b, out)
+		rps, p99ms = parseWrk(b, out)
+		return rps, p99ms, float64(cpu.Microseconds()) / (rps * wrkSeconds)
 	}
-	var ours, bare, oursP99, bareP99 []float64
+	var ours, bare, oursP99, bareP99, oursCPU, bareCPU []float64
 	b.ResetTimer()
 	for range wrkRounds {
-		r, p := run(s.URL() + "/edge/validate")
-		ours, oursP99 = append(ours, r), append(oursP99, p)
-		r, p = run(bareURL)
-		bare, bareP99 = append(bare, r), append(bareP99, p)
+		r, p, c := run(s.URL() + "/edge/validate")
+		ours, oursP99, oursCPU = append(ours, r), append(oursP99, p), append(oursCPU, c)
+		r, p, c = run(bareURL)
+		bare, bareP99, bareCPU = append(bare, r), append(bareP99, p), append(bareCPU, c)
 	}
 	b.StopTimer()
-	b.Logf("ours req/s %.0f, p99 %.2f ms; bare %.0f, p99 %.2f ms", ours, oursP99, bare, bareP99)
+	b.Logf("ours req/s %.0f, p99 %.2f ms, CPU %.1f us/req; bare %.0f, p99 %.2f ms, CPU %.1f us/req",
+		ours, oursP99, oursCPU, bare, bareP99, bareCPU)
 	b.ReportMetric(median(ours), "ours_req/s")
 	b.ReportMetric(median(oursP99), "ours_p99_ms")
+	b.ReportMetric(median(oursCPU), "ours_cpu_us/req")
 	b.ReportMetric(median(bare), "bare_req/s")
 	b.ReportMetric(median(bareP99), "bare_p99_ms")
+	b.ReportMetric(median(bareCPU), "bare_cpu_us/req")
 	b.ReportMetric(median(ours)/median(bare), "ratio")
+	b.ReportMetric(median(bareCPU)/median(oursCPU), "cpu_ratio")
+}
+
+// productionEdge is production with serve's defaults that /edge/validate
+// meets on every request: the connection cap (--max-connections) and the
+// per-address limit of unknown tokens (--unauth-rate, --unauth-burst).
+func productionEdge(c *service.Config) {
+	production(c)
+	c.MaxConnections, c.UnauthRate, c.UnauthBurst = 1024, 5, 50
 }
 
 // wrkRounds and wrkSeconds: each side runs wrkRounds times wrkSeconds.
 const (
-	wrkRounds  = 3
-	wrkSeconds = 5
+	wrkRounds  = 7
+	wrkSeconds = 3
 )
 
 // startBare serves answer to every request on a bare net/http server on
@@ -102,7 +130,10 @@ func startBare(b *testing.B, answer []byte) string {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(answer)
 	})}
-	go func() { _ = srv.Serve(ln) }()
+	// The bare server's goroutines carry the label side=bare, so that a
+	// -cpuprofile of the benchmark shows the two servers apart
+	// (go tool pprof -tagfocus side=bare, or -tagignore side=bare).
+	go pprof.Do(context.Background(), pprof.Labels("side", "bare"), func(context.Context) { _ = srv.Serve(ln) })
 	b.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + "/edge/validate"
 }

@@ -13,3 +13,11 @@ func (s *Set) BetweenDigestChunks(f func()) { s.betweenDigestChunks = f }
 
 // DigestChunk is DigestYielding's chunk size.
 const DigestChunk = digestChunk
+
+// OverSlots is the number of slots of the over column (the times a
+// record cannot keep in a word), free ones included.
+func (s *Set) OverSlots() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return int(s.in.over.n)
+}

@@ -313,12 +313,15 @@ func (s *Set) publish(i uint32, old, t *Token) {
 	// A time that did not change keeps its stamp (an overflowed one is
 	// not added again).
 	exp, rev := r.exp.Load(), r.rev.Load()
-	if old == nil || !sameTime(old.ExpiresAt, t.ExpiresAt) {
+	oldExp, oldRev, oldFlags := exp, rev, cur
+	expChanged := old == nil || !sameTime(old.ExpiresAt, t.ExpiresAt)
+	revChanged := old == nil || !sameTime(old.RevokedAt, t.RevokedAt)
+	if expChanged {
 		var set, over bool
 		exp, set, over = s.in.stamp(t.ExpiresAt)
 		cur = cur&^(recExpSet|recExpOver) | bit(set, recExpSet) | bit(over, recExpOver)
 	}
-	if old == nil || !sameTime(old.RevokedAt, t.RevokedAt) {
+	if revChanged {
 		var set, over bool
 		rev, set, over = s.in.stamp(t.RevokedAt)
 		cur = cur&^(recRevSet|recRevOver) | bit(set, recRevSet) | bit(over, recRevOver)
@@ -332,6 +335,14 @@ func (s *Set) publish(i uint32, old, t *Token) {
 	r.version.Store(t.Version)
 	r.rev.Store(rev)
 	r.seq.Add(1)
+	// The over slots of the times the record no longer holds are free
+	// (an unchanged time kept its stamp; a new record held none).
+	if expChanged {
+		s.in.unstamp(oldExp, oldFlags&recExpOver != 0)
+	}
+	if revChanged {
+		s.in.unstamp(oldRev, oldFlags&recRevOver != 0)
+	}
 
 	if old == nil || old.AllProjects != t.AllProjects || !slices.Equal(old.Projects, t.Projects) {
 		if old != nil {
@@ -526,6 +537,10 @@ func (s *Set) token(i uint32) Token {
 		}
 		w := recWords{flags: r.flags.Load(), exp: r.exp.Load(), version: r.version.Load(),
 			projects: r.projects.Load(), reason: r.reason.Load(), rev: r.rev.Load()}
+		// Over times are read before the second check: their slots are
+		// freed once the record changed (see interned.over).
+		w.expOver = s.in.overTime(w.exp, w.flags&recExpOver != 0)
+		w.revOver = s.in.overTime(w.rev, w.flags&recRevOver != 0)
 		if r.seq.Load() == q {
 			return s.read(r, &w)
 		}
@@ -540,6 +555,9 @@ type recWords struct {
 	exp, rev         int64
 	version          uint64
 	projects, reason uint32
+	// The times of exp and rev when they are over (see stamp), read
+	// under the lock too.
+	expOver, revOver *time.Time
 }
 
 // read builds the Token of r whose changing words are w; see token.
@@ -549,7 +567,7 @@ func (s *Set) read(r *rec, w *recWords) Token {
 	id, name, hint := s.blob(r)
 	return Token{
 		verifier:        r.verifier,
-		ExpiresAt:       in.time(w.exp, flags&recExpSet != 0, flags&recExpOver != 0),
+		ExpiresAt:       timeOf(w.exp, flags&recExpSet != 0, w.expOver),
 		Revoked:         flags&recRevoked != 0,
 		ExpiredRecorded: flags&recExpiredRecorded != 0,
 		AllProjects:     flags&recAllProjects != 0,
@@ -566,7 +584,7 @@ func (s *Set) read(r *rec, w *recWords) Token {
 		Path:            in.strs.at(r.path),
 		Hint:            hint,
 		CreatedBy:       in.actors.at(r.creator),
-		RevokedAt:       in.time(w.rev, flags&recRevSet != 0, flags&recRevOver != 0),
+		RevokedAt:       timeOf(w.rev, flags&recRevSet != 0, w.revOver),
 		RevokeReason:    in.strs.at(w.reason),
 		Version:         w.version,
 	}

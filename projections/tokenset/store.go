@@ -163,13 +163,20 @@ type projList struct {
 
 // interned is the Set's tables of shared values. Index 0 of strs is "",
 // of lists the nil list, of owners no owner. over holds the times a
-// record cannot keep in a word (see stamp).
+// record cannot keep in a word (see stamp); a slot whose time a record no
+// longer holds is in overFree, and the next such time takes it.
 type interned struct {
 	strs   table[string, string]
 	lists  table[string, projList]
 	owners table[events.Owner, *events.Owner]
 	actors table[events.Actor, events.Actor]
-	over   column[time.Time]
+	// A slot of over is changed whole (a pointer to a time never
+	// changed), so a reader that read a record's index under its
+	// sequence lock and the slot before the lock's second check never
+	// sees a torn time; the writer frees a slot only after the record
+	// that held it was changed, so such a reader retries (see Set.token).
+	over     column[atomic.Pointer[time.Time]]
+	overFree []uint32 // writer only
 	// listKey is list's buffer for a list's key; writer only.
 	listKey []byte
 }
@@ -181,6 +188,7 @@ func (in *interned) init() {
 	in.owners.reset()
 	in.actors.reset()
 	in.over.reset()
+	in.overFree = nil
 	in.strs.id("", func(string) string { return "" })
 	in.lists.id("", func(string) projList { return projList{} })
 	in.owners.id(events.Owner{}, func(events.Owner) *events.Owner { return nil })
@@ -241,16 +249,58 @@ func (in *interned) stamp(t time.Time) (v int64, set, over bool) {
 	case t.Location() == time.UTC && !t.Before(minNano) && !t.After(maxNano):
 		return t.UnixNano(), true, false
 	}
-	return int64(in.over.add(t)), true, true
+	var i uint32
+	if n := len(in.overFree); n > 0 {
+		i, in.overFree = in.overFree[n-1], in.overFree[:n-1]
+	} else {
+		_, i = in.over.next()
+	}
+	in.over.at(i).Store(&t)
+	return int64(i), true, true
 }
 
-// time is the time stamp made.
+// unstamp frees the over slot of a stamp a record no longer holds (one
+// that is not over holds none). The record's change must be published
+// first: a reader that read the old stamp then retries.
+func (in *interned) unstamp(v int64, over bool) {
+	if over {
+		in.overFree = append(in.overFree, uint32(v))
+	}
+}
+
+// time is the time stamp made; an over time is read from its slot now
+// (see interned.over for when that is safe).
 func (in *interned) time(v int64, set, over bool) time.Time {
 	switch {
 	case !set:
 		return time.Time{}
 	case over:
-		return *in.over.at(uint32(v))
+		return *in.over.at(uint32(v)).Load()
+	}
+	return time.Unix(0, v).UTC()
+}
+
+// overTime is the time in an over slot, if over; nil otherwise. v and
+// over may be torn (read before the sequence lock's second check): an
+// index out of the column is nil too.
+func (in *interned) overTime(v int64, over bool) *time.Time {
+	if !over || v < 0 || v > math.MaxUint32 {
+		return nil
+	}
+	p := in.over.dir.Load()
+	if p == nil || int(v>>colShift) >= len(*p) {
+		return nil
+	}
+	return (*p)[v>>colShift][v&(1<<colShift-1)].Load()
+}
+
+// timeOf is the time of a stamp whose over time, if any, was read as ot.
+func timeOf(v int64, set bool, ot *time.Time) time.Time {
+	switch {
+	case !set:
+		return time.Time{}
+	case ot != nil:
+		return *ot
 	}
 	return time.Unix(0, v).UTC()
 }
