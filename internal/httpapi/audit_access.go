@@ -146,7 +146,9 @@ func (s *Server) recordedFilters(r *http.Request) map[string][]string {
 // "user:{hex}" in any wrapping). Filter values are ids, names, types, times
 // and sequences: none has that shape.
 func (s *Server) redactSecret(v string) string {
-	if hasSecretHex(v) || s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) || s.scrubSecrets(v) != v {
+	// scrubSecrets changes v when it holds a secret's run of hex digits or
+	// a held secret among its long enough parts.
+	if s.holdsSecret(v) || s.holdsSecret(strings.TrimSpace(v)) || s.scrubSecrets(v) != v {
 		return "[secret]"
 	}
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool {
