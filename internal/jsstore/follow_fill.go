@@ -115,16 +115,16 @@ func (w *wants) wanted() uint64 {
 // Direct Get and passes each event to deliver (called
 // under d.mu, in order, only the next sequence). When the consumer
 // delivered nothing for replaceAfter since a fill, while fills went on,
-// it calls replace.
-func (s *Store) fillWanted(ctx context.Context, d *delivery, deliver func(seq uint64, subject string, data []byte), replace func(), stop <-chan struct{}, done func()) {
+// it calls replace. ch is its subscription to [Store.Want] and
+// reconnects the connection's reconnect count, both taken before d's
+// consumer was created: a reconnect since resets that consumer.
+func (s *Store) fillWanted(ctx context.Context, d *delivery, ch chan struct{}, reconnects uint64, deliver func(seq uint64, subject string, data []byte), replace func(), stop <-chan struct{}, done func()) {
 	defer done()
-	ch := s.wants.subscribe()
 	defer s.wants.unsubscribe(ch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var firstFill time.Time // first fill since the consumer last delivered
-	reconnects := s.js.Conn().Stats().Reconnects
-	empty := false // the last fill delivered nothing
+	empty := false          // the last fill delivered nothing
 	for {
 		select {
 		case <-stop:

@@ -22,7 +22,9 @@ import (
 // a command's read-your-writes wait) is read with Direct Get at once,
 // not after fillAfter, made an hour here: the consumer is known lost.
 func TestFollowReadsAWantedEventAtOnceAfterItsConnectionReconnected(t *testing.T) {
-	defer func(d time.Duration) { fillAfter = d }(fillAfter)
+	// Restored after startPermFollow's cleanup ended Follow (cleanups run
+	// last first), not while its fill goroutine still reads it.
+	t.Cleanup(func(d time.Duration) func() { return func() { fillAfter = d } }(fillAfter))
 	fillAfter = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -395,8 +395,21 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		return cons, cc, nil
 	}
 	var consMu sync.Mutex // guards cons and cc, replaced by a fill
+	// What fillWanted compares against is taken before the consumer
+	// exists, however late its goroutine starts: the connection's
+	// reconnects (one after this resets the consumer) and the wants (one
+	// made meanwhile is not missed).
+	reconnects := s.js.Conn().Stats().Reconnects
+	var wanted chan struct{}
+	if whole && target == 0 {
+		wanted = s.wants.subscribe()
+		s.wantAgain(wanted) // a sequence wanted before Follow began
+	}
 	cons, cc, err := start(ctx, from)
 	if err != nil {
+		if wanted != nil {
+			s.wants.unsubscribe(wanted)
+		}
 		return err
 	}
 	applied := make(chan struct{})
@@ -441,7 +454,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 				d.mu.Unlock()
 			}
 			watching.Add(1)
-			go s.fillWanted(ctx, d, deliver, replace, stop, watching.Done)
+			go s.fillWanted(ctx, d, wanted, reconnects, deliver, replace, stop, watching.Done)
 		}
 	}
 
