@@ -81,7 +81,7 @@ func (s *Store) Append(ctx context.Context, batch ...commands.Append) (commands.
 	}
 	stored, err := s.publishRetrying(ctx, batch, func(ctx context.Context) (commands.Stored, error) {
 		if len(msgs) == 1 {
-			ack, err := s.js.PublishMsg(ctx, msgs[0])
+			ack, err := s.publishOne(ctx, msgs[0])
 			if err != nil {
 				return commands.Stored{}, err
 			}
