@@ -67,7 +67,13 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	// makes (they still hash each event's stored bytes).
 	own := ledgerkey.NewOwn(0)
 	chain.SkipOwn(own)
-	m.Store.SetSigner(own.Signer(key))
+	// Events are signed with nonces prepared ahead (ledgerkey.EventSigner):
+	// standard Ed25519 signatures, most of whose cost is off the append's path.
+	var signer events.Signer = key
+	if es, err := key.EventSigner(); err == nil {
+		signer = es
+	}
+	m.Store.SetSigner(own.Signer(signer))
 	m.key = key
 	m.log.Info("ledger signing key", "key_file", file, "verifier_key", key.VerifierKey(), "key_id", key.ID())
 	return chain, nil
