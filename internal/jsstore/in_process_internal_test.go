@@ -11,7 +11,6 @@ import (
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/natstest"
 )
 
 // TestAppendWhoseMsgIDIsStillInProcessIsRetriedNeverAnInternalError: a
@@ -32,15 +31,7 @@ func TestAppendWhoseMsgIDIsStillInProcessIsRetriedNeverAnInternalError(t *testin
 		{"stored once the quorum is back", 2, 7},
 		{"still in process when the budget ends", -1, 0},
 	}
-	srv := natstest.RunServer(t)
-	nc := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, nc, s := openOnNewServer(t, 60*time.Second)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var attempts atomic.Int32

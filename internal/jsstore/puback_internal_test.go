@@ -79,15 +79,7 @@ func TestPubAckParserReadsEveryAnswerShape(t *testing.T) {
 // conflict), a subject no stream captures (no responders: unavailable), a
 // responder that never answers (a timeout: outcome unknown).
 func TestPublishOneAnswersLikeTheClientLibrary(t *testing.T) {
-	srv := natstest.RunServer(t)
-	nc := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, nc, s := openOnNewServer(t, 30*time.Second)
 	if _, err := nc.SubscribeSync("silent.x"); err != nil { // takes requests and never answers
 		t.Fatal(err)
 	}
@@ -139,6 +131,21 @@ func TestPublishOneAnswersLikeTheClientLibrary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openOnNewServer starts a server, connects to it and opens a Store on
+// the connection, all closed when t ends; ctx ends after within.
+func openOnNewServer(t *testing.T, within time.Duration) (context.Context, *nats.Conn, *Store) {
+	t.Helper()
+	nc := natstest.Connect(t, natstest.RunServer(t))
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	t.Cleanup(cancel)
+	s, err := Open(ctx, nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return ctx, nc, s
 }
 
 // BenchmarkPubAckParse: the hand parser beside encoding/json on the

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
-	"github.com/tokenledger/tokenledger/internal/natstest"
 )
 
 // TestRetriedAppendWithAnUnansweredAttemptIsNotCalledRefused: an append
@@ -22,15 +21,7 @@ import (
 // The attempts are real requests: a real subscriber takes the first and
 // never answers, then leaves, so the next ones find no responders.
 func TestRetriedAppendWithAnUnansweredAttemptIsNotCalledRefused(t *testing.T) {
-	srv := natstest.RunServer(t)
-	nc := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, nc, s := openOnNewServer(t, 30*time.Second)
 
 	sink, err := nc.SubscribeSync("attempts.x") // takes the first attempt and never answers
 	if err != nil {
