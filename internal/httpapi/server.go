@@ -7,6 +7,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,12 @@ import (
 // Config holds the server's settings. The zero value is usable: no auth
 // proxy, 64 KiB bodies, 5 s read-your-writes wait.
 type Config struct {
+	// SecretBodies are the SHA-256 digests of the parts after the public
+	// "projects:environment." prefix of the secrets this process was given
+	// (the bootstrap tokens, admin ones included), which need not look
+	// like generated ones (hex): the checks of client text for secrets
+	// (scrub.go) find such a part alone too, as the whole secret.
+	SecretBodies [][sha256.Size]byte
 	// AuthProxyHeader names a header carrying the signed-in user's username
 	// or email, set by a trusted single-sign-on proxy. Empty: off.
 	AuthProxyHeader string
@@ -96,18 +103,20 @@ type Deps struct {
 
 // Server serves the API. Build it with New; it is an http.Handler.
 type Server struct {
-	cfg     Config
-	cmd     *commands.Handler
-	tokens  *tokenset.Set
-	dir     *directory.Directory
-	audit   *auditlog.Log
-	runner  *projections.Runner
-	source  projections.Source
-	store   commands.EventStore
-	health  func() error
-	log     *slog.Logger
-	mux     *http.ServeMux
-	metrics *metrics
+	cfg Config
+	// secretBodies: Config.SecretBodies as a set (nil when none).
+	secretBodies map[[sha256.Size]byte]struct{}
+	cmd          *commands.Handler
+	tokens       *tokenset.Set
+	dir          *directory.Directory
+	audit        *auditlog.Log
+	runner       *projections.Runner
+	source       projections.Source
+	store        commands.EventStore
+	health       func() error
+	log          *slog.Logger
+	mux          *http.ServeMux
+	metrics      *metrics
 	// csrf refuses cross-origin mutations from browsers.
 	csrf *http.CrossOriginProtection
 	// unauth limits the token oracles per client address; writes limits
@@ -156,6 +165,12 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+	if len(cfg.SecretBodies) > 0 {
+		s.secretBodies = make(map[[sha256.Size]byte]struct{}, len(cfg.SecretBodies))
+		for _, b := range cfg.SecretBodies {
+			s.secretBodies[b] = struct{}{}
+		}
+	}
 	s.integrity = d.Integrity
 	s.staleness = d.Staleness
 	s.treeHead = d.TreeHead
