@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -28,6 +29,11 @@ import (
 // Config holds the server's settings. The zero value is usable: no auth
 // proxy, 64 KiB bodies, 5 s read-your-writes wait.
 type Config struct {
+	// WriteTimeout is the http.Server's: streamed answers (audit exports)
+	// extend the connection's write deadline by it before each write, so
+	// it bounds each write, not the whole answer. Zero: 2 × WriteWait +
+	// 15 s, serve's.
+	WriteTimeout time.Duration
 	// SecretBodies are the SHA-256 digests of the parts after the public
 	// "projects:environment." prefix of the secrets this process was given
 	// (the bootstrap tokens, admin ones included), which need not look
@@ -156,6 +162,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.WriteWait <= 0 {
 		cfg.WriteWait = 5 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2*cfg.WriteWait + 15*time.Second
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -345,6 +354,22 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})
+}
+
+// encodeJSON is v as writeJSON writes it, in a buffer of its own.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return b.Bytes()
+}
+
+// writeJSONBytes writes body, JSON that encodeJSON made.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -221,7 +221,7 @@ func (m *Main) Run(ctx context.Context) error {
 		WriteWait:  m.Config.ReadWait,
 		UnauthRate: m.Config.UnauthRate, UnauthBurst: m.Config.UnauthBurst,
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
-		TrustedOrigins: m.Config.TrustedOrigins, SecretBodies: secretBodies(tokens)},
+		TrustedOrigins: m.Config.TrustedOrigins, SecretBodies: secretBodies(tokens), WriteTimeout: m.http.WriteTimeout},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.reads(), Store: m.reads(), Health: health, Log: m.log, Telemetry: tel,
 			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead,
