@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"slices"
@@ -172,11 +171,10 @@ func (s *Server) holdsSecret(v string) bool {
 	if _, ok := s.tokens.Lookup(v); ok {
 		return true
 	}
-	if s.secretBodies != nil {
+	if s.bodies.is(v) {
 		// The part of a given secret after its public prefix is as
 		// secret as the whole.
-		_, ok := s.secretBodies[sha256.Sum256([]byte(v))]
-		return ok
+		return true
 	}
 	return false
 }

@@ -8,7 +8,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -34,12 +33,13 @@ type Config struct {
 	// it bounds each write, not the whole answer. Zero: 2 × WriteWait +
 	// 15 s, serve's.
 	WriteTimeout time.Duration
-	// SecretBodies are the SHA-256 digests of the parts after the public
-	// "projects:environment." prefix of the secrets this process was given
-	// (the bootstrap tokens, admin ones included), which need not look
-	// like generated ones (hex): the checks of client text for secrets
-	// (scrub.go) find such a part alone too, as the whole secret.
-	SecretBodies [][sha256.Size]byte
+	// SecretBodies are the parts after the public "projects:environment."
+	// prefix of the secrets this process was given (the bootstrap tokens,
+	// admin ones included), which need not look like generated ones (hex):
+	// the checks of client text for secrets find such a part anywhere in
+	// it, alone or glued to other characters. New keeps no copy of them
+	// (see needles).
+	SecretBodies []string
 	// AuthProxyHeader names a header carrying the signed-in user's username
 	// or email, set by a trusted single-sign-on proxy. Empty: off.
 	AuthProxyHeader string
@@ -110,19 +110,19 @@ type Deps struct {
 // Server serves the API. Build it with New; it is an http.Handler.
 type Server struct {
 	cfg Config
-	// secretBodies: Config.SecretBodies as a set (nil when none).
-	secretBodies map[[sha256.Size]byte]struct{}
-	cmd          *commands.Handler
-	tokens       *tokenset.Set
-	dir          *directory.Directory
-	audit        *auditlog.Log
-	runner       *projections.Runner
-	source       projections.Source
-	store        commands.EventStore
-	health       func() error
-	log          *slog.Logger
-	mux          *http.ServeMux
-	metrics      *metrics
+	// bodies finds Config.SecretBodies in client text (nil when none).
+	bodies  *needles
+	cmd     *commands.Handler
+	tokens  *tokenset.Set
+	dir     *directory.Directory
+	audit   *auditlog.Log
+	runner  *projections.Runner
+	source  projections.Source
+	store   commands.EventStore
+	health  func() error
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
 	// csrf refuses cross-origin mutations from browsers.
 	csrf *http.CrossOriginProtection
 	// unauth limits the token oracles per client address; writes limits
@@ -174,12 +174,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
-	if len(cfg.SecretBodies) > 0 {
-		s.secretBodies = make(map[[sha256.Size]byte]struct{}, len(cfg.SecretBodies))
-		for _, b := range cfg.SecretBodies {
-			s.secretBodies[b] = struct{}{}
-		}
-	}
+	s.bodies = newNeedles(cfg.SecretBodies)
+	s.cfg.SecretBodies = nil
 	s.integrity = d.Integrity
 	s.staleness = d.Staleness
 	s.treeHead = d.TreeHead

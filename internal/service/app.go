@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -602,13 +601,13 @@ func (m *Main) defaultsRestored() bool {
 	return true
 }
 
-// secretBodies are the digests of the bootstrap secrets' parts after
-// their public "projects:environment." prefix (httpapi.Config.SecretBodies).
-func secretBodies(tokens []bootstrap.Token) [][sha256.Size]byte {
-	var out [][sha256.Size]byte
+// secretBodies are the bootstrap secrets' parts after their public
+// "projects:environment." prefix (httpapi.Config.SecretBodies).
+func secretBodies(tokens []bootstrap.Token) []string {
+	var out []string
 	for _, t := range tokens {
 		if p, err := commands.ParseToken(t.Secret.Reveal()); err == nil && p.Body != "" && p.Body != t.Secret.Reveal() {
-			out = append(out, sha256.Sum256([]byte(p.Body)))
+			out = append(out, p.Body)
 		}
 	}
 	return out
