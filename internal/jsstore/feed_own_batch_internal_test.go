@@ -51,6 +51,8 @@ func TestFeedTrackerRefusesABatchWithAFeedEventMissingBeforeIt(t *testing.T) {
 		seq, feedEnd  uint64
 		wantPublished bool
 	}{
+		{"nothing checked yet, the stream's first event", 0, 1, 0, true},
+		{"nothing checked yet, a later event", 0, 2, 0, false},
 		{"the feed's last event is the one before", 20, 11, 10, true},
 		{"the feed lacks the event before", 20, 11, 9, false},
 		{"the feed holds an event past the append's first", 20, 11, 12, false},

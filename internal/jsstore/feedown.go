@@ -69,7 +69,8 @@ type FeedTracker struct {
 
 	mu sync.Mutex
 	// start is the sequence before the first event checked (nothing is
-	// known of the feed events before it); seen says one was.
+	// known of the feed events before it), 0 until one was; seen says
+	// one was.
 	start uint64
 	seen  atomic.Bool
 	// feeds holds the ledger sequences of the last feedRing feed events
@@ -136,8 +137,9 @@ func (t *FeedTracker) completeBefore(seq, feedEnd uint64) bool {
 	if t.n > feedRing {
 		return false // the last feed event before seq is forgotten
 	}
-	// None checked before seq: the last one is at or before start.
-	return t.seen.Load() && t.start == feedEnd
+	// None checked before seq: the last one is at or before start (0
+	// while nothing was checked: then seq is 1, with nothing before it).
+	return t.start == feedEnd
 }
 
 // ownAppend is an acknowledged append handed to the own lane.
