@@ -202,3 +202,20 @@ func msgIDs(m Meta, batch []Append) {
 		batch[i].MsgID = fmt.Sprintf("%s/%d", m.CommandID, i)
 	}
 }
+
+// Replays reports whether m is the retry of a command already stored:
+// its idempotency key (m.Key) is claimed under its very command id. The
+// API asks before it resolves a request's references, so a retry answers
+// its first result even when what the request named was deleted since.
+// A command that changed nothing (claimKeyAlone) is not a replay here.
+func (h *Handler) Replays(ctx context.Context, m Meta) (bool, error) {
+	if m.Key == "" || m.CommandID == "" {
+		return false, nil
+	}
+	s, err := load(ctx, h, events.KindName, events.NameID(events.ScopeIdempotencyKey, m.Key), FoldName)
+	if err != nil {
+		return false, err
+	}
+	_, ours := s.Command(m.CommandID)
+	return ours, nil
+}

@@ -161,12 +161,22 @@ func (s *Server) redactSecret(v string) string {
 	return v
 }
 
+// holdsSecret reports whether v is a secret the token set holds, or the
+// part after the public prefix of a secret this process was given
+// (Config.SecretBodies).
 func (s *Server) holdsSecret(v string) bool {
 	if v == "" {
 		return false
 	}
-	_, ok := s.tokens.Lookup(v)
-	return ok
+	if _, ok := s.tokens.Lookup(v); ok {
+		return true
+	}
+	if s.bodies.is(v) {
+		// The part of a given secret after its public prefix is as
+		// secret as the whole.
+		return true
+	}
+	return false
 }
 
 // secretShaped reports whether w looks like a token's secret: a legacy

@@ -76,6 +76,7 @@ func (s *Server) authedPrelude(w http.ResponseWriter, r *http.Request, h handler
 		if wait, ok := s.writes.take(p.Kind+"\x00"+p.ID, now); !ok {
 			return tooManyRequests(w, wait, "Too many changes by this principal; retry after the time in Retry-After")
 		}
+		r = s.markReplay(r, p)
 	}
 	if v := r.Header.Get("X-Ledger-Min-Sequence"); v != "" {
 		// Read-your-writes across requests (and, with several replicas,

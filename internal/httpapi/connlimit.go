@@ -23,6 +23,15 @@ import (
 // request is still arriving is busy and cannot be evicted, so without
 // this one address could hold every slot until the read timeout. It sets
 // srv.ConnState (keeping a hook already there); call it before srv.Serve.
+//
+// Addresses are cheap, so the share alone does not keep a slot for a new
+// client: two addresses could hold every slot with busy connections
+// (atk-r13). When every connection is busy, a newcomer whose address holds
+// fewer connections than another address by two or more closes that
+// address's connection busy the longest: shares converge to equal, an
+// address holding one connection is never evicted by another, and taking
+// every slot needs as many addresses as slots. An IPv6 address counts by
+// its /64 (one host's), an IPv4 address alone.
 func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(netip.Addr) bool) net.Listener {
 	if limit <= 0 {
 		return ln
@@ -76,8 +85,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 // admit gives c a slot, or closes it when its address already holds its
 // share and none of those connections is idle.
 func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
-	addr := connAddr(c)
-	if !l.exempt(addr) {
+	real := connAddr(c)
+	addr, exempt := clientGroup(real), l.exempt(real)
+	if !exempt {
 		l.mu.Lock()
 		over := l.byAddr[addr] >= l.perAddr
 		l.mu.Unlock()
@@ -89,12 +99,14 @@ func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
 	for {
 		select {
 		case l.slots <- struct{}{}:
-			lc := &limitedConn{Conn: c, l: l, addr: addr}
+			lc := &limitedConn{Conn: c, l: l, addr: addr, exempt: exempt}
 			lc.idleSince.Store(time.Now().UnixNano())
 			lc.state.Store(int32(http.StateNew))
 			l.mu.Lock()
 			l.conns[lc] = struct{}{}
-			l.byAddr[addr]++
+			if !exempt {
+				l.byAddr[addr]++
+			}
 			l.mu.Unlock()
 			return lc, true
 		case <-l.done:
@@ -102,7 +114,7 @@ func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
 			return nil, false
 		default:
 		}
-		if !l.evictIdleOf(netip.Addr{}, false) {
+		if !l.evictIdleOf(netip.Addr{}, false) && !l.evictForShare(addr) {
 			// Every connection is busy: wait for one to end.
 			select {
 			case l.slots <- struct{}{}:
@@ -145,6 +157,52 @@ func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
 	return true
 }
 
+// evictForShare closes, when every connection is busy, the connection busy
+// the longest of the address holding the most connections, if that is at
+// least two more than addr holds (exempt connections are not counted and
+// never chosen); it
+// reports whether it closed one.
+func (l *connLimiter) evictForShare(addr netip.Addr) bool {
+	l.mu.Lock()
+	own := l.byAddr[addr]
+	var most netip.Addr
+	held := 0
+	for a, n := range l.byAddr {
+		if n > held && a != addr {
+			most, held = a, n
+		}
+	}
+	var victim *limitedConn
+	if held >= own+2 {
+		var oldest int64
+		for c := range l.conns {
+			if c.addr != most || c.exempt {
+				continue
+			}
+			if since := c.idleSince.Load(); victim == nil || since < oldest {
+				victim, oldest = c, since
+			}
+		}
+	}
+	l.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	_ = victim.Close()
+	return true
+}
+
+// clientGroup is the address a client's connections count under: an IPv6
+// address's /64, an IPv4 address itself.
+func clientGroup(a netip.Addr) netip.Addr {
+	if a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return a
+}
+
 // setState records a connection's state. The server calls it twice per
 // request (active, then idle): those calls store into the connection
 // itself and take no lock, so the requests of many connections do not
@@ -168,6 +226,9 @@ func (l *connLimiter) forget(c *limitedConn) {
 		return
 	}
 	delete(l.conns, c)
+	if c.exempt {
+		return
+	}
 	if l.byAddr[c.addr]--; l.byAddr[c.addr] <= 0 {
 		delete(l.byAddr, c.addr)
 	}
@@ -185,8 +246,11 @@ func connAddr(c net.Conn) netip.Addr {
 type limitedConn struct {
 	net.Conn
 	l    *connLimiter
-	addr netip.Addr
-	once sync.Once
+	addr netip.Addr // clientGroup's
+	// exempt: the limiter's exempt reported true for its address; not
+	// counted in byAddr.
+	exempt bool
+	once   sync.Once
 	// state is the connection's http.ConnState and idleSince when it
 	// last became idle or new (Unix ns), read by evictIdleOf.
 	state     atomic.Int32

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/projections/auditlog"
@@ -64,7 +65,7 @@ func (s *Server) exportEvents(w http.ResponseWriter, r *http.Request, aq auditQu
 	h.Set("X-Ledger-Sequence-Range", rng)
 	h.Set("Cache-Control", "no-store")
 	var write func(auditlog.Entry) error
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := bufio.NewWriterSize(paced{w, http.NewResponseController(w), s.cfg.WriteTimeout}, 64<<10)
 	switch aq.format {
 	case "ndjson":
 		h.Set("Content-Type", "application/x-ndjson")
@@ -388,4 +389,20 @@ func ocsfSource(v events.Via) ocsfEndpoint {
 		ep.Name = "internal"
 	}
 	return ep
+}
+
+// paced writes a streamed answer with the connection's write deadline
+// moved to timeout from now before each write: a client that reads
+// steadily gets an answer of any length, one that stops reading is cut
+// after timeout (the server's WriteTimeout alone bounds the whole
+// answer, which cut long exports: atk-r13).
+type paced struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (p paced) Write(b []byte) (int, error) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+	return p.w.Write(b)
 }

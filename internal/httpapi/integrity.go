@@ -213,21 +213,23 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	if end-from+1 > MaxBundleEvents {
 		return newError(http.StatusUnprocessableEntity, "ValidationError", "at most 20000 events in one bundle: ask for several ranges (each verifies alone)")
 	}
-	b, err := s.integrity.Bundle(r.Context(), from, end, int64(since))
-	if errors.Is(err, integrity.ErrSize) {
-		return newError(http.StatusConflict, "ConflictError", "The latest checkpoint changed; ask again")
-	}
-	if err != nil {
-		return err
-	}
-	// A bundle hands out events: it is an audit-trail read, recorded
-	// before it is answered (no record, no bundle).
+	// A bundle hands out events: it is an audit-trail read, limited and
+	// recorded before any event is read (no record, no bundle). The slot
+	// is held while the bundle is built, not while a client reads it.
 	release, err := s.heavyRead()
 	if err != nil {
 		return err
 	}
-	defer release()
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "bundle"}); err != nil {
+		release()
+		return err
+	}
+	b, err := s.integrity.Bundle(r.Context(), from, end, int64(since))
+	release()
+	if errors.Is(err, integrity.ErrSize) {
+		return newError(http.StatusConflict, "ConflictError", "The latest checkpoint changed; ask again")
+	}
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, b)

@@ -117,12 +117,16 @@ func (s *Server) ledgerTokens(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err != nil {
 		return err
 	}
-	defer release()
-	writeTokenList(w, s.tokens, s.cmd.Now())
+	body := tokenListJSON(s.tokens, s.cmd.Now())
+	release()
+	writeJSONBytes(w, http.StatusOK, body)
 	return nil
 }
 
-func writeTokenList(w http.ResponseWriter, set *tokenset.Set, now time.Time) {
+// tokenListJSON is the whole token list's answer, encoded: built while
+// a whole-ledger read slot is held, written after it was released, so a
+// client that does not read holds no slot (atk-r13).
+func tokenListJSON(set *tokenset.Set, now time.Time) []byte {
 	all := set.All()
 	out := struct {
 		LastApplied uint64        `json:"lastApplied"`
@@ -131,7 +135,7 @@ func writeTokenList(w http.ResponseWriter, set *tokenset.Set, now time.Time) {
 	for _, t := range all {
 		out.Tokens = append(out.Tokens, toLedgerToken(t, now))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return encodeJSON(out)
 }
 
 // tokenHistory: every event of one token, with the verdict of its hash chain.
@@ -213,7 +217,12 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if err != nil {
 		return err
 	}
-	defer release()
+	held := true
+	defer func() {
+		if held {
+			release()
+		}
+	}()
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: "json"}); err != nil {
 		return err
 	}
@@ -240,6 +249,9 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 			now = t
 		}
 	}
-	writeTokenList(w, set, now)
+	body := tokenListJSON(set, now)
+	held = false
+	release() // written after: a client that does not read holds no slot
+	writeJSONBytes(w, http.StatusOK, body)
 	return nil
 }

@@ -28,8 +28,10 @@ func (s *Server) roleIntID(ref string) uint64 {
 
 // roleRef turns a request's role (an integer id, a predefined name, a
 // custom role's name or its aggregate id) into the reference the commands
-// take. Unknown references pass through for the command to reject.
-func (s *Server) roleRef(raw json.RawMessage) (string, error) {
+// take. Unknown references pass through for the command to reject. A
+// replay (markReplay) may name a custom role deleted since.
+func (s *Server) roleRef(r *http.Request, raw json.RawMessage) (string, error) {
+	replay := replaying(r)
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", badRequest("rootRole", "a role is required")
 	}
@@ -41,8 +43,8 @@ func (s *Server) roleRef(raw json.RawMessage) (string, error) {
 			}
 		}
 		if n > customRoleBase {
-			if r, ok := s.dir.RoleByIntID(n - customRoleBase); ok && !r.Deleted {
-				return r.ID, nil
+			if role, ok := s.dir.RoleByIntID(n - customRoleBase); ok && (!role.Deleted || replay) {
+				return role.ID, nil
 			}
 		}
 		return "", badRequest("rootRole", fmt.Sprintf("no role has id %d", n))
@@ -54,8 +56,8 @@ func (s *Server) roleRef(raw json.RawMessage) (string, error) {
 	if _, ok := predefinedRoleIDs[name]; ok {
 		return name, nil
 	}
-	if r, ok := s.dir.RoleByName(name); ok && !r.Deleted {
-		return r.ID, nil
+	if role, ok := s.dir.RoleByName(name); ok && !role.Deleted {
+		return role.ID, nil
 	}
 	return name, nil
 }

@@ -155,6 +155,7 @@ func (s *Server) scrubSecrets(v string) string {
 		b.WriteString(v[last:])
 		v = b.String()
 	}
+	v = s.bodies.cover(v) // a given secret, glued to a word or not
 	var held []string
 	complete := secretWords(v, func(w string) bool {
 		if s.holdsSecret(w) {
@@ -204,6 +205,9 @@ func (s *Server) noSecretIn(_ http.ResponseWriter, _ *http.Request, field, v str
 	if utf8.RuneCountInString(v) > commands.MaxNameLen {
 		return nil // the command refuses it for its length
 	}
+	if s.bodies.contains(skeleton(v)) {
+		return secretInText(field) // a given secret, glued to a word or not
+	}
 	var parts []string
 	if !secretWords(v, func(w string) bool { parts = append(parts, w); return true }) {
 		return secretInText(field)
@@ -224,7 +228,7 @@ func secretInText(field string) error {
 // or a part of it before or after one of its punctuation marks, is a
 // secret the token set holds ("req-<secret>", "<secret>.1").
 func (s *Server) heldPart(v string) bool {
-	if s.holdsSecret(v) {
+	if s.holdsSecret(v) || s.bodies.contains(v) {
 		return true
 	}
 	for i := 0; i < len(v); i++ {

@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,6 +28,18 @@ import (
 // Config holds the server's settings. The zero value is usable: no auth
 // proxy, 64 KiB bodies, 5 s read-your-writes wait.
 type Config struct {
+	// WriteTimeout is the http.Server's: streamed answers (audit exports)
+	// extend the connection's write deadline by it before each write, so
+	// it bounds each write, not the whole answer. Zero: 2 × WriteWait +
+	// 15 s, serve's.
+	WriteTimeout time.Duration
+	// SecretBodies are the parts after the public "projects:environment."
+	// prefix of the secrets this process was given (the bootstrap tokens,
+	// admin ones included), which need not look like generated ones (hex):
+	// the checks of client text for secrets find such a part anywhere in
+	// it, alone or glued to other characters. New keeps no copy of them
+	// (see needles).
+	SecretBodies []string
 	// AuthProxyHeader names a header carrying the signed-in user's username
 	// or email, set by a trusted single-sign-on proxy. Empty: off.
 	AuthProxyHeader string
@@ -96,7 +109,9 @@ type Deps struct {
 
 // Server serves the API. Build it with New; it is an http.Handler.
 type Server struct {
-	cfg     Config
+	cfg Config
+	// bodies finds Config.SecretBodies in client text (nil when none).
+	bodies  *needles
 	cmd     *commands.Handler
 	tokens  *tokenset.Set
 	dir     *directory.Directory
@@ -148,6 +163,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.WriteWait <= 0 {
 		cfg.WriteWait = 5 * time.Second
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2*cfg.WriteWait + 15*time.Second
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -156,6 +174,8 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, cmd: d.Commands, tokens: d.Tokens, dir: d.Directory, audit: d.Audit,
 		runner: d.Runner, source: d.Source, store: d.Store, health: d.Health, log: d.Log, mux: http.NewServeMux()}
+	s.bodies = newNeedles(cfg.SecretBodies)
+	s.cfg.SecretBodies = nil
 	s.integrity = d.Integrity
 	s.staleness = d.Staleness
 	s.treeHead = d.TreeHead
@@ -330,6 +350,22 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})
+}
+
+// encodeJSON is v as writeJSON writes it, in a buffer of its own.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return b.Bytes()
+}
+
+// writeJSONBytes writes body, JSON that encodeJSON made.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -60,7 +60,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, p 
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	role, err := s.roleRef(b.RootRole)
+	role, err := s.roleRef(r, b.RootRole)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (s *Server) updateServiceAccount(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	if len(b.RootRole) > 0 {
-		if role, err = s.roleRef(b.RootRole); err != nil {
+		if role, err = s.roleRef(r, b.RootRole); err != nil {
 			return err
 		}
 	}

@@ -97,7 +97,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err := s.decode(w, r, &b); err != nil {
 		return err
 	}
-	role, err := s.roleRef(b.RootRole)
+	role, err := s.roleRef(r, b.RootRole)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p *authz.Pri
 	if err := b.onlyRoleChanges(u); err != nil {
 		return err
 	}
-	role, err := s.roleRef(b.RootRole)
+	role, err := s.roleRef(r, b.RootRole)
 	if err != nil {
 		return err
 	}

@@ -124,10 +124,33 @@ func (s *Server) hashBody(r *http.Request) *http.Request {
 	return r
 }
 
-// retry reports whether a request may be the retry of a deletion: a
-// DELETE under an Idempotency-Key. Its lookups then let deleted records
-// through, so the command can recognise and replay the first attempt (or
-// answer not found for a new command).
+// retry reports whether a request may be the retry of a deletion (a
+// DELETE under an Idempotency-Key) or is the retry of a change already
+// stored (markReplay). Its lookups then let deleted records through, so
+// the command can recognise and replay the first attempt (or answer not
+// found for a new command).
 func retry(r *http.Request) bool {
-	return r.Method == http.MethodDelete && r.Header.Get("Idempotency-Key") != ""
+	return r.Method == http.MethodDelete && r.Header.Get("Idempotency-Key") != "" || replaying(r)
+}
+
+type replayKey struct{}
+
+// markReplay marks a change under an Idempotency-Key whose key this very
+// request already claimed (commands.Handler.Replays): its lookups then let
+// records deleted since through (retry), and its role reference may name a
+// role deleted since, so it answers its first result as the first attempt
+// did. A failed check marks nothing: the command decides as usual.
+func (s *Server) markReplay(r *http.Request, p *authz.Principal) *http.Request {
+	if r.Method == http.MethodDelete || r.Header.Get("Idempotency-Key") == "" {
+		return r
+	}
+	if ok, err := s.cmd.Replays(r.Context(), s.meta(r, p)); !ok || err != nil {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), replayKey{}, true))
+}
+
+// replaying reports whether markReplay marked r.
+func replaying(r *http.Request) bool {
+	return r != nil && r.Context().Value(replayKey{}) != nil
 }

@@ -3,6 +3,7 @@ package jsstore
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -62,16 +63,26 @@ type FeedTracker struct {
 	// aggregate's chain) holds it back as well. Set it before use.
 	Applied func() uint64
 
-	// through is the last sequence checked; feedAt the last feed event's
-	// sequence at or below it, or, before one was seen, the sequence
-	// before the first event checked (nothing between it and through is a
-	// feed event). feedAt is stored before through.
-	through, feedAt atomic.Uint64
-	// before is the feed event before feedAt (stored before feedAt), so
-	// that a check already past an own event still tells what precedes it.
-	before atomic.Uint64
-	seen   atomic.Bool
+	// through is the last sequence checked, stored after the feed events
+	// up to it were recorded.
+	through atomic.Uint64
+
+	mu sync.Mutex
+	// start is the sequence before the first event checked (nothing is
+	// known of the feed events before it), 0 until one was; seen says
+	// one was.
+	start uint64
+	seen  atomic.Bool
+	// feeds holds the ledger sequences of the last feedRing feed events
+	// checked, the newest at feeds[(n-1)%feedRing]; n counts them all.
+	feeds [feedRing]uint64
+	n     uint64
 }
+
+// feedRing is how many of the last feed events a FeedTracker remembers:
+// an own append whose first event lies before all of them (the check ran
+// that far ahead) is left to the follow.
+const feedRing = 64
 
 // Verify returns check (nil: accept every event) followed by recording
 // the event as checked: the Runner's Verify hook.
@@ -90,38 +101,45 @@ func (t *FeedTracker) Verify(check func(events.Envelope) error) func(events.Enve
 // Checked records that the ledger checked env, the event after the last
 // one recorded (the Runner checks every event in stream order).
 func (t *FeedTracker) Checked(env *events.Envelope) {
-	if !t.seen.Load() {
-		t.seen.Store(true)
-		t.feedAt.Store(env.Sequence - 1)
-	}
-	if fedToReaders(env) {
-		t.before.Store(t.feedAt.Load())
-		t.feedAt.Store(env.Sequence)
+	if feed := fedToReaders(env); feed || !t.seen.Load() {
+		t.mu.Lock()
+		if !t.seen.Load() {
+			t.start = env.Sequence - 1
+			t.seen.Store(true)
+		}
+		if feed {
+			t.feeds[t.n%feedRing] = env.Sequence
+			t.n++
+		}
+		t.mu.Unlock()
 	}
 	t.through.Store(env.Sequence)
 }
 
 // completeBefore reports whether every feed event before seq is the one
 // at feedEnd or before it: the check reached seq-1 and the last feed event
-// it saw up to there is at feedEnd.
+// it saw before seq is at feedEnd. It holds however far past seq the
+// check already came (an own append of several events, a cascade), as
+// long as that feed event is still remembered.
 func (t *FeedTracker) completeBefore(seq, feedEnd uint64) bool {
 	if t.through.Load()+1 < seq || (t.Applied != nil && t.Applied()+1 < seq) {
 		return false
 	}
-	// Read after through: the last feed event at or below a point at or
-	// after through. When it is seq itself (the check already passed the
-	// own event), the one before it counts, read between two reads of
-	// feedAt that agree (a before at or past feedAt is a later update's:
-	// refused, safely). A feed event past seq fails the comparison.
-	last := t.feedAt.Load()
-	if last == seq {
-		before := t.before.Load()
-		if t.feedAt.Load() != last || before >= last {
-			return false
+	// Every event before seq was recorded (through was stored after).
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	kept := min(t.n, feedRing)
+	for i := uint64(1); i <= kept; i++ {
+		if at := t.feeds[(t.n-i)%feedRing]; at < seq {
+			return at == feedEnd
 		}
-		last = before
 	}
-	return last == feedEnd
+	if t.n > feedRing {
+		return false // the last feed event before seq is forgotten
+	}
+	// None checked before seq: the last one is at or before start (0
+	// while nothing was checked: then seq is 1, with nothing before it).
+	return t.start == feedEnd
 }
 
 // ownAppend is an acknowledged append handed to the own lane.

@@ -220,7 +220,7 @@ func (m *Main) Run(ctx context.Context) error {
 		WriteWait:  m.Config.ReadWait,
 		UnauthRate: m.Config.UnauthRate, UnauthBurst: m.Config.UnauthBurst,
 		MutationRate: m.Config.MutationRate, MutationBurst: m.Config.MutationBurst,
-		TrustedOrigins: m.Config.TrustedOrigins},
+		TrustedOrigins: m.Config.TrustedOrigins, SecretBodies: secretBodies(tokens), WriteTimeout: m.http.WriteTimeout},
 		httpapi.Deps{Commands: m.Commands, Tokens: m.Tokens, Directory: m.Dir, Audit: m.Audit, Runner: m.Runner,
 			Source: m.reads(), Store: m.reads(), Health: health, Log: m.log, Telemetry: tel,
 			Integrity: m.checkpoints, Staleness: staleness, TreeHead: m.waitTreeHead,
@@ -599,4 +599,16 @@ func (m *Main) defaultsRestored() bool {
 		}
 	}
 	return true
+}
+
+// secretBodies are the bootstrap secrets' parts after their public
+// "projects:environment." prefix (httpapi.Config.SecretBodies).
+func secretBodies(tokens []bootstrap.Token) []string {
+	var out []string
+	for _, t := range tokens {
+		if p, err := commands.ParseToken(t.Secret.Reveal()); err == nil && p.Body != "" && p.Body != t.Secret.Reveal() {
+			out = append(out, p.Body)
+		}
+	}
+	return out
 }
