@@ -1,13 +1,130 @@
 package events
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	fastjson "github.com/goccy/go-json"
+)
+
 // UnmarshalDeferred is [Unmarshal] without decoding Data: the payload is
 // decoded by [Envelope.DecodePayload], or by the first call of
 // [Envelope.Payload] on the envelope. A replay decodes the envelope on
 // the goroutine that reads the stream and the payload on the one that
 // applies the events, so that neither does all of the decoding. It
-// accepts and refuses exactly what Unmarshal does.
+// accepts and refuses exactly what Unmarshal does, and the envelope it
+// returns holds the same values.
+//
+// b must not be changed afterwards: the envelope keeps it ([Envelope.Stored])
+// and, to spare a replay a dozen allocations an event, Data and the strings
+// that only identify or seal the event refer to it instead of copies (ID,
+// CommandID, Prev, Hash, Key, Sig and Via's RemoteAddr, UserAgent and
+// RequestID): keeping one of those alone keeps all of b. The strings a
+// projection keeps are copies of their own as with Unmarshal (AggregateID,
+// Actor's ID and Name, Via's CredentialID, Reason), or the package's
+// constants (Type, AggregateKind, Actor.Kind and Via.CredentialType when
+// they are one of the values this build writes).
 func UnmarshalDeferred(b []byte) (Envelope, error) {
-	return unmarshalEnvelope(b)
+	w := wireEnvelope{Data: dataRef{src: b}}
+	// UnmarshalOf, not Unmarshal: w stays off the heap.
+	if err := fastjson.UnmarshalOf(b, &w, fastjson.DecodeNoCopyString()); err != nil {
+		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	}
+	if w.Type == "" || w.AggregateKind == "" || w.AggregateID == "" {
+		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
+	}
+	return Envelope{
+		Format:        w.Format,
+		ID:            w.ID,
+		Type:          own(w.Type),
+		Version:       w.Version,
+		AggregateKind: own(w.AggregateKind),
+		AggregateID:   strings.Clone(w.AggregateID),
+		Time:          w.Time,
+		CommandID:     w.CommandID,
+		Actor:         Actor{Kind: own(w.Actor.Kind), ID: own(w.Actor.ID), Name: own(w.Actor.Name)},
+		Via: Via{CredentialID: strings.Clone(w.Via.CredentialID), CredentialType: own(w.Via.CredentialType),
+			RemoteAddr: w.Via.RemoteAddr, UserAgent: w.Via.UserAgent, RequestID: w.Via.RequestID},
+		Reason: strings.Clone(w.Reason),
+		Data:   w.Data.out,
+		Prev:   w.Prev,
+		Hash:   w.Hash,
+		Key:    w.Key,
+		Sig:    w.Sig,
+		stored: b,
+	}, nil
+}
+
+// wireEnvelope is [Envelope]'s encoded fields, decoded by
+// UnmarshalDeferred (TestWireEnvelopeHasEnvelopesFields keeps the two
+// alike).
+type wireEnvelope struct {
+	Format        int       `json:"fmt,omitempty"`
+	ID            string    `json:"id"`
+	Type          string    `json:"type"`
+	Version       int       `json:"v"`
+	AggregateKind string    `json:"kind"`
+	AggregateID   string    `json:"aggregate"`
+	Time          time.Time `json:"time"`
+	CommandID     string    `json:"command,omitempty"`
+	Actor         Actor     `json:"actor"`
+	Via           Via       `json:"via"`
+	Reason        string    `json:"reason,omitempty"`
+	Data          dataRef   `json:"data"`
+	Prev          string    `json:"prev,omitempty"`
+	Hash          string    `json:"hash,omitempty"`
+	Key           string    `json:"key,omitempty"`
+	Sig           string    `json:"sig,omitempty"`
+}
+
+// dataRef decodes Data as [encoding/json.RawMessage] does, but as the
+// part of src that holds it rather than a copy.
+type dataRef struct {
+	src []byte // the whole encoded envelope
+	out []byte
+}
+
+// UnmarshalJSON implements json.Unmarshaler: data is the raw value, in
+// the decoder's own buffer. The same bytes in src are the value's (any
+// other place holding them holds the same bytes); a copy if src has none.
+func (d *dataRef) UnmarshalJSON(data []byte) error {
+	if i := bytes.Index(d.src, data); i >= 0 {
+		d.out = d.src[i : i+len(data) : i+len(data)]
+		return nil
+	}
+	d.out = bytes.Clone(data)
+	return nil
+}
+
+// ownStrings are the values of an envelope's kind-like fields that this
+// build writes, each as the package's constant (made on first use: the
+// event types are registered by the package's init functions).
+var ownStrings = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for _, s := range Types() {
+		m[s] = s
+	}
+	for _, s := range []string{KindToken, KindUser, KindServiceAccount, KindRole, KindProject, KindEnvironment,
+		KindBootstrap, KindAudit, KindLog, KindName,
+		ActorUser, ActorServiceAccount, ActorAdminToken, ActorSystem, System.ID, System.Name,
+		TokenClient, TokenBackend, TokenFrontend, TokenAdmin, TokenPersonal, TokenServiceAccount,
+		"auth-proxy", "internal"} {
+		m[s] = s
+	}
+	return m
+})
+
+// own is s as a string of its own: the package's constant when s is
+// one of ownStrings, else a copy.
+func own(s string) string {
+	if c, ok := ownStrings()[s]; ok {
+		return c
+	}
+	return strings.Clone(s)
 }
 
 // DecodePayload decodes Data once and keeps the result on the envelope,
