@@ -1,7 +1,7 @@
 package events
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,8 +20,8 @@ import (
 // returns holds the same values.
 //
 // b must not be changed afterwards: the envelope keeps it ([Envelope.Stored])
-// and, to spare a replay a dozen allocations an event, Data and the strings
-// that only identify or seal the event refer to it instead of copies (ID,
+// and, to spare a replay a dozen allocations an event, the strings that
+// only identify or seal the event refer to it instead of copies (ID,
 // CommandID, Prev, Hash, Key, Sig and Via's RemoteAddr, UserAgent and
 // RequestID): keeping one of those alone keeps all of b. The strings a
 // projection keeps are copies of their own as with Unmarshal (AggregateID,
@@ -29,7 +29,7 @@ import (
 // constants (Type, AggregateKind, Actor.Kind and Via.CredentialType when
 // they are one of the values this build writes).
 func UnmarshalDeferred(b []byte) (Envelope, error) {
-	w := wireEnvelope{Data: dataRef{src: b}}
+	var w wireEnvelope
 	// UnmarshalOf, not Unmarshal: w stays off the heap.
 	if err := fastjson.UnmarshalOf(b, &w, fastjson.DecodeNoCopyString()); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
@@ -50,7 +50,7 @@ func UnmarshalDeferred(b []byte) (Envelope, error) {
 		Via: Via{CredentialID: strings.Clone(w.Via.CredentialID), CredentialType: own(w.Via.CredentialType),
 			RemoteAddr: w.Via.RemoteAddr, UserAgent: w.Via.UserAgent, RequestID: w.Via.RequestID},
 		Reason: strings.Clone(w.Reason),
-		Data:   w.Data.out,
+		Data:   w.Data,
 		Prev:   w.Prev,
 		Hash:   w.Hash,
 		Key:    w.Key,
@@ -63,41 +63,22 @@ func UnmarshalDeferred(b []byte) (Envelope, error) {
 // UnmarshalDeferred (TestWireEnvelopeHasEnvelopesFields keeps the two
 // alike).
 type wireEnvelope struct {
-	Format        int       `json:"fmt,omitempty"`
-	ID            string    `json:"id"`
-	Type          string    `json:"type"`
-	Version       int       `json:"v"`
-	AggregateKind string    `json:"kind"`
-	AggregateID   string    `json:"aggregate"`
-	Time          time.Time `json:"time"`
-	CommandID     string    `json:"command,omitempty"`
-	Actor         Actor     `json:"actor"`
-	Via           Via       `json:"via"`
-	Reason        string    `json:"reason,omitempty"`
-	Data          dataRef   `json:"data"`
-	Prev          string    `json:"prev,omitempty"`
-	Hash          string    `json:"hash,omitempty"`
-	Key           string    `json:"key,omitempty"`
-	Sig           string    `json:"sig,omitempty"`
-}
-
-// dataRef decodes Data as [encoding/json.RawMessage] does, but as the
-// part of src that holds it rather than a copy.
-type dataRef struct {
-	src []byte // the whole encoded envelope
-	out []byte
-}
-
-// UnmarshalJSON implements json.Unmarshaler: data is the raw value, in
-// the decoder's own buffer. The same bytes in src are the value's (any
-// other place holding them holds the same bytes); a copy if src has none.
-func (d *dataRef) UnmarshalJSON(data []byte) error {
-	if i := bytes.Index(d.src, data); i >= 0 {
-		d.out = d.src[i : i+len(data) : i+len(data)]
-		return nil
-	}
-	d.out = bytes.Clone(data)
-	return nil
+	Format        int             `json:"fmt,omitempty"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Version       int             `json:"v"`
+	AggregateKind string          `json:"kind"`
+	AggregateID   string          `json:"aggregate"`
+	Time          time.Time       `json:"time"`
+	CommandID     string          `json:"command,omitempty"`
+	Actor         Actor           `json:"actor"`
+	Via           Via             `json:"via"`
+	Reason        string          `json:"reason,omitempty"`
+	Data          json.RawMessage `json:"data"`
+	Prev          string          `json:"prev,omitempty"`
+	Hash          string          `json:"hash,omitempty"`
+	Key           string          `json:"key,omitempty"`
+	Sig           string          `json:"sig,omitempty"`
 }
 
 // ownStrings are the values of an envelope's kind-like fields that this
