@@ -13,7 +13,7 @@ import (
 // profiled runs fn, the case name of a benchmark, with a CPU profile, an
 // execution trace and an allocation profile of that case alone written to
 // the directory TOKENLEDGER_BENCH_PROFILE names (name.cpu, name.trace,
-// name.allocs), leaving out what the benchmark does before (filling the
+// name.allocs, and name.allocs0 before the case: pprof -diff_base), leaving out what the benchmark does before (filling the
 // stream: at a million signed events, most of go test's -cpuprofile).
 // Without the variable it only runs fn.
 func profiled(b *testing.B, name string, fn func()) {
@@ -28,6 +28,12 @@ func profiled(b *testing.B, name string, fn func()) {
 			b.Fatal(err)
 		}
 		return f
+	}
+	before := create("allocs0")
+	defer before.Close()
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(before, 0); err != nil {
+		b.Fatal(err)
 	}
 	cpu, tr := create("cpu"), create("trace")
 	defer cpu.Close()
