@@ -1,12 +1,10 @@
 package events
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	fastjson "github.com/goccy/go-json"
 )
@@ -29,56 +27,20 @@ import (
 // constants (Type, AggregateKind, Actor.Kind and Via.CredentialType when
 // they are one of the values this build writes).
 func UnmarshalDeferred(b []byte) (Envelope, error) {
-	var w wireEnvelope
-	// UnmarshalOf, not Unmarshal: w stays off the heap.
-	if err := fastjson.UnmarshalOf(b, &w, fastjson.DecodeNoCopyString()); err != nil {
+	var e Envelope
+	// UnmarshalOf, not Unmarshal: e stays off the heap.
+	if err := fastjson.UnmarshalOf(b, &e, fastjson.DecodeNoCopyString()); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
-	if w.Type == "" || w.AggregateKind == "" || w.AggregateID == "" {
+	if e.Type == "" || e.AggregateKind == "" || e.AggregateID == "" {
 		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
 	}
-	return Envelope{
-		Format:        w.Format,
-		ID:            w.ID,
-		Type:          own(w.Type),
-		Version:       w.Version,
-		AggregateKind: own(w.AggregateKind),
-		AggregateID:   strings.Clone(w.AggregateID),
-		Time:          w.Time,
-		CommandID:     w.CommandID,
-		Actor:         Actor{Kind: own(w.Actor.Kind), ID: own(w.Actor.ID), Name: own(w.Actor.Name)},
-		Via: Via{CredentialID: strings.Clone(w.Via.CredentialID), CredentialType: own(w.Via.CredentialType),
-			RemoteAddr: w.Via.RemoteAddr, UserAgent: w.Via.UserAgent, RequestID: w.Via.RequestID},
-		Reason: strings.Clone(w.Reason),
-		Data:   w.Data,
-		Prev:   w.Prev,
-		Hash:   w.Hash,
-		Key:    w.Key,
-		Sig:    w.Sig,
-		stored: b,
-	}, nil
-}
-
-// wireEnvelope is [Envelope]'s encoded fields, decoded by
-// UnmarshalDeferred (TestWireEnvelopeHasEnvelopesFields keeps the two
-// alike).
-type wireEnvelope struct {
-	Format        int             `json:"fmt,omitempty"`
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	Version       int             `json:"v"`
-	AggregateKind string          `json:"kind"`
-	AggregateID   string          `json:"aggregate"`
-	Time          time.Time       `json:"time"`
-	CommandID     string          `json:"command,omitempty"`
-	Actor         Actor           `json:"actor"`
-	Via           Via             `json:"via"`
-	Reason        string          `json:"reason,omitempty"`
-	Data          json.RawMessage `json:"data"`
-	Prev          string          `json:"prev,omitempty"`
-	Hash          string          `json:"hash,omitempty"`
-	Key           string          `json:"key,omitempty"`
-	Sig           string          `json:"sig,omitempty"`
+	e.Type, e.AggregateKind, e.AggregateID = own(e.Type), own(e.AggregateKind), strings.Clone(e.AggregateID)
+	e.Actor = Actor{Kind: own(e.Actor.Kind), ID: own(e.Actor.ID), Name: own(e.Actor.Name)}
+	e.Via.CredentialID, e.Via.CredentialType = strings.Clone(e.Via.CredentialID), own(e.Via.CredentialType)
+	e.Reason = strings.Clone(e.Reason)
+	e.stored = b
+	return e, nil
 }
 
 // ownStrings are the values of an envelope's kind-like fields that this
