@@ -21,6 +21,10 @@ func FuzzUnmarshalDeferredIsUnmarshal(f *testing.F) {
 	f.Add([]byte(`{"type":"no.such","kind":"token","aggregate":"a","v":1,"data":{}}`))
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","data":{}}`))
 	f.Add([]byte(`{"type":`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":null}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":"x"},"DATA":{"reason":"y"}}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a\u0041","v":1,"actor":{"kind":"user","id":"u\n"},"data":{"reason":"x"}}`))
+	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":"x","hash":"h","prev":"p"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, werr := events.Unmarshal(b)
 		got, gerr := events.UnmarshalDeferred(b)

@@ -7,7 +7,8 @@ package tokenset
 // rehashes every token, reading its id or name from the arena; at a
 // million events the rebuilds cost about a tenth of the token set's
 // replay. The price is room for events that create no token: 32 bytes
-// an event (two slots in each index, which stay at most half full),
+// and a bit (the tokens that may expire) an event (two slots in each
+// index, which stay at most half full),
 // rounded up to a power of two, as any index of that many tokens; a
 // stream whose events are mostly creations ends at the same sizes.
 func (s *Set) Grow(n int) {
@@ -20,6 +21,7 @@ func (s *Set) Grow(n int) {
 	s.vx.reserveFor(&s.recs, total)
 	s.byID.reserve(total, s.hashID)
 	s.byName.reserve(total, s.hashName)
+	s.pending.reserve(total)
 }
 
 // reserveFor grows the index, if needed, to hold n verifiers at the load

@@ -48,7 +48,7 @@ type Set struct {
 	byProject map[uint32][]uint32 // project (in.strs) → tokens listing it, ascending
 	// pending holds the tokens that may still expire: not revoked, with an
 	// ExpiresAt and no token.expired recorded for it.
-	pending map[uint32]struct{}
+	pending pendingSet
 
 	// The deleted scopes and owners, in stream order, and the not-revoked
 	// tokens that still name one of them (stale: to be revoked or narrowed
@@ -75,7 +75,7 @@ func (s *Set) init() {
 	s.seed = maphash.MakeSeed()
 	s.byID, s.byName, s.ownerHead = hindex{}, hindex{}, nil
 	s.byProject = map[uint32][]uint32{}
-	s.pending = map[uint32]struct{}{}
+	s.pending = pendingSet{}
 	s.deletedProjects = map[string]bool{}
 	s.deletedEnvs = map[string]bool{}
 	s.deletedOwners = map[events.Owner]bool{}
@@ -351,9 +351,9 @@ func (s *Set) publish(i uint32, old, t *Token) {
 		s.indexProjects(i, t, true)
 	}
 	if !t.Revoked && !t.ExpiresAt.IsZero() && !t.ExpiredRecorded {
-		s.pending[i] = struct{}{}
+		s.pending.add(i)
 	} else {
-		delete(s.pending, i)
+		s.pending.remove(i)
 	}
 }
 
@@ -775,11 +775,11 @@ func (s *Set) All() []Token {
 func (s *Set) Due(now time.Time) []Token {
 	s.mu.RLock()
 	var out []Token
-	for i := range s.pending {
+	s.pending.each(func(i uint32) {
 		if t := s.token(i); !now.Before(t.ExpiresAt) {
 			out = append(out, t)
 		}
-	}
+	})
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Token) int {
 		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {

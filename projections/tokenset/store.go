@@ -255,7 +255,8 @@ func (in *interned) stamp(t time.Time) (v int64, set, over bool) {
 	} else {
 		_, i = in.over.next()
 	}
-	in.over.at(i).Store(&t)
+	kept := t // only an over time goes to the heap (&t would take every t there)
+	in.over.at(i).Store(&kept)
 	return int64(i), true, true
 }
 

@@ -1,0 +1,28 @@
+package events
+
+import "testing"
+
+// The replay's envelope decode (UnmarshalDeferred: the strings that only
+// identify or seal an event refer to the stored bytes) beside the decode
+// that copies every string (unmarshalEnvelope, as Unmarshal decodes):
+//
+//	go test -run '^$' -bench '^BenchmarkUnmarshalDeferred$' -benchmem ./events/
+func BenchmarkUnmarshalDeferred(b *testing.B) {
+	data := storedTokenEvent(b)
+	b.Run("copies_every_string", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := unmarshalEnvelope(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("deferred", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := UnmarshalDeferred(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
