@@ -71,6 +71,7 @@ type options struct {
 	curveCount      int
 	heapProfile     string
 	workloadsString string
+	serveArgs       []string
 }
 
 // allWorkloads in the order they run: memory right after the load, cold
@@ -114,6 +115,8 @@ and --duration and runs interleaved with its floor.
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "cost curves: after each preload, write a heap profile of the ledger started in-process on that data to `file`.<size>")
 	fs.DurationVar(&o.startLimit, "start-timeout", 10*time.Minute, "longest wait for a spawned server's /ready")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the temporary data dir (its path is printed)")
+	fs.Func("serve-args", "more `flags` for every serve the tool spawns, space-separated (e.g. \"--memory-limit 64MiB\")",
+		func(v string) error { o.serveArgs = strings.Fields(v); return nil })
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -271,7 +274,7 @@ func (r *runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: filepath.Join(r.tmp, "data"), admin: admin}
+	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: filepath.Join(r.tmp, "data"), admin: admin, args: r.o.serveArgs}
 	if r.srv, _, err = r.spec.start(ctx, r.hc, r.o.startLimit); err != nil {
 		return err
 	}
@@ -620,8 +623,14 @@ func (r *runner) memory(ctx context.Context, tokens int) (Memory, error) {
 		if m.RSSBytes, err = r.srv.rss(); err != nil {
 			return m, err
 		}
+		if m.ServerCPUSeconds, err = r.srv.cpuSeconds(); err != nil {
+			return m, err
+		}
 	}
 	if m.HeapBytes, m.HeapMetric, err = r.l.heap(ctx); err != nil {
+		return m, err
+	}
+	if m.MemoryLimitBytes, err = r.l.memoryLimit(ctx); err != nil {
 		return m, err
 	}
 	return m, nil

@@ -107,13 +107,14 @@ func checkRows(t *testing.T, r bench.Report, want map[rowKey]int, order []rowKey
 
 // The tool starts a real ledger of its own, runs every workload with the
 // counts asked for, each beside its floor, prints the table and writes
-// the same figures as JSON, the server's memory included; and the server
-// it started is gone afterwards (its data dir removed).
+// the same figures as JSON, the server's memory, memory limit (from
+// --serve-args) and CPU time included; and the server it started is gone
+// afterwards (its data dir removed).
 func TestBenchRunsEveryWorkloadAgainstAServerItStarts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	stdout, err := runBench(t, nil, "--concurrency", "1,3", "--count", "4", "--rounds", "2", "--duration", "60s",
 		"--validate-concurrency", "2", "--list-tokens", "12", "--list-count", "2", "--revocations", "2", "--cold-starts", "1",
-		"--json", out)
+		"--serve-args", "--memory-limit 96MiB", "--json", out)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout)
 	}
@@ -136,6 +137,9 @@ func TestBenchRunsEveryWorkloadAgainstAServerItStarts(t *testing.T) {
 	m := r.Memory[0]
 	if m.RSSBytes <= 0 || m.EmptyRSS <= 0 || m.HeapBytes <= 0 || m.HeapMetric != "go_gc_heap_live_bytes" || m.Tokens < 12 {
 		t.Errorf("memory %+v", m)
+	}
+	if m.MemoryLimitBytes != 96<<20 || m.ServerCPUSeconds <= 0 {
+		t.Errorf("memory limit %d (want --serve-args' 96 MiB), server CPU %v s", m.MemoryLimitBytes, m.ServerCPUSeconds)
 	}
 	for _, w := range []string{"workload", "create", "validate", "list", "revoke_to_rejection", "cold_start_ready", "memory", "load average"} {
 		if !strings.Contains(stdout, w) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -174,4 +175,17 @@ func (l *ledger) heap(ctx context.Context) (int64, string, error) {
 		}
 	}
 	return 0, "", fmt.Errorf("bench: /metrics has no Go heap gauge")
+}
+
+// memoryLimit is the server's Go soft memory limit, 0 when it has none
+// (or does not export it).
+func (l *ledger) memoryLimit(ctx context.Context) (int64, error) {
+	m, err := l.metrics(ctx, "go_gc_gomemlimit_bytes")
+	if err != nil {
+		return 0, err
+	}
+	if v := m["go_gc_gomemlimit_bytes"]; v > 0 && v < math.MaxInt64/2 {
+		return int64(v), nil
+	}
+	return 0, nil
 }

@@ -70,7 +70,7 @@ func (r *runner) curves(ctx context.Context) (err error) {
 		return err
 	}
 	r.report.Server = "spawned"
-	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: filepath.Join(r.tmp, "data"), admin: admin}
+	r.spec = &serverSpec{exe: r.env.Executable, env: r.env.ChildEnv, dataDir: filepath.Join(r.tmp, "data"), admin: admin, args: r.o.serveArgs}
 	// The empty ledger: the memory floor.
 	if r.srv, _, err = r.spec.start(ctx, r.hc, r.o.startLimit); err != nil {
 		return err

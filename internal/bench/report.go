@@ -53,6 +53,12 @@ type Memory struct {
 	EmptyRSS     int64  `json:"empty_rss_bytes,omitempty"`
 	EmptyHeap    int64  `json:"empty_heap_bytes,omitempty"`
 	HeapPerToken int64  `json:"heap_per_token_bytes,omitempty"` // (HeapBytes-EmptyHeap)/Tokens
+	// ServerCPUSeconds is the CPU time (user and system) the spawned
+	// server used since it started: the cost of the load run so far.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	// MemoryLimitBytes is the server's Go soft memory limit
+	// (go_gc_gomemlimit_bytes; --memory-limit), 0 for none.
+	MemoryLimitBytes int64 `json:"memory_limit_bytes,omitempty"`
 }
 
 // Report is what --json writes.
@@ -118,10 +124,10 @@ func printResult(w io.Writer, r Result) {
 		fname, frate, fp50, fp99, ratio)
 }
 
-const memoryRow = "%-20s %9v %12v %12v %14v %16v %16v\n"
+const memoryRow = "%-20s %9v %12v %12v %14v %16v %16v %14v\n"
 
 func printMemoryHeader(w io.Writer) {
-	fmt.Fprintf(w, memoryRow, "memory", "tokens", "RSS MiB", "heap MiB", "heap B/token", "empty RSS MiB", "empty heap MiB")
+	fmt.Fprintf(w, memoryRow, "memory", "tokens", "RSS MiB", "heap MiB", "heap B/token", "empty RSS MiB", "empty heap MiB", "server CPU s")
 }
 
 func printMemory(w io.Writer, m Memory) {
@@ -135,7 +141,11 @@ func printMemory(w io.Writer, m Memory) {
 	if m.HeapPerToken > 0 {
 		per = fmt.Sprint(m.HeapPerToken)
 	}
-	fmt.Fprintf(w, memoryRow, "", m.Tokens, mib(m.RSSBytes), mib(m.HeapBytes), per, mib(m.EmptyRSS), mib(m.EmptyHeap))
+	cpu := "-"
+	if m.ServerCPUSeconds > 0 {
+		cpu = fmt.Sprintf("%.2f", m.ServerCPUSeconds)
+	}
+	fmt.Fprintf(w, memoryRow, "", m.Tokens, mib(m.RSSBytes), mib(m.HeapBytes), per, mib(m.EmptyRSS), mib(m.EmptyHeap), cpu)
 }
 
 func num(v float64) string {

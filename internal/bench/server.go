@@ -36,6 +36,7 @@ type serverSpec struct {
 	env     []string // added to the tool's environment (without TOKENLEDGER_*)
 	dataDir string
 	admin   string
+	args    []string // more serve flags (--serve-args)
 }
 
 // adminSecret is a fresh bootstrap admin secret: "*:*." and 48 random hex
@@ -89,8 +90,9 @@ func (sp serverSpec) startOnce(ctx context.Context, hc *http.Client, limit time.
 		return nil, startTimes{}, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", httpPort)
-	cmd := exec.Command(sp.exe, "serve", "--data-dir", sp.dataDir, "--listen", addr,
-		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--log-level", "warn")
+	args := append([]string{"serve", "--data-dir", sp.dataDir, "--listen", addr,
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort), "--log-level", "warn"}, sp.args...)
+	cmd := exec.Command(sp.exe, args...)
 	// The server's own settings come from flags and these, never from the
 	// tool's environment (a TOKENLEDGER_DATA_DIR there must not point the
 	// server at a real ledger).
@@ -187,6 +189,31 @@ func (s *spawned) stop() error {
 // rss is the server process's resident set (VmRSS) in bytes.
 func (s *spawned) rss() (int64, error) {
 	return procStatus(s.cmd.Process.Pid, "VmRSS")
+}
+
+// cpuSeconds is the CPU time, user and system, the server process used
+// so far (/proc/<pid>/stat, in clock ticks of 1/100 s).
+func (s *spawned) cpuSeconds() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: read process stat: %w", err)
+	}
+	// The fields after the command's name, which is in parentheses and
+	// may hold spaces: state is the first, utime the 12th, stime the 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bench: process stat: unexpected %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: process stat: unexpected %q", b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bench: process stat: unexpected %q", b)
+	}
+	return float64(utime+stime) / 100, nil
 }
 
 // procStatus reads a kB field of /proc/<pid>/status, in bytes.

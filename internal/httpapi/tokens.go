@@ -31,10 +31,6 @@ type apiToken struct {
 	Secure      bool       `json:"secure"`
 }
 
-type apiTokens struct {
-	Tokens []apiToken `json:"tokens"`
-}
-
 func toAPIToken(t tokenset.Token) apiToken {
 	projects := t.Projects
 	if t.AllProjects {
@@ -78,21 +74,11 @@ func (s *Server) findAPITokenFor(r *http.Request, ref string) (tokenset.Token, b
 	return t, true
 }
 
-func (s *Server) visibleAPITokens(p *authz.Principal, ts []tokenset.Token) apiTokens {
-	out := apiTokens{Tokens: []apiToken{}}
-	for _, t := range ts {
-		if isAPIToken(t) && authz.CanOnToken(p, authz.Read, t.Type) == nil {
-			out.Tokens = append(out.Tokens, toAPIToken(t))
-		}
-	}
-	return out
-}
-
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := authz.CanAny(p, authz.RoutePermissions(authz.Read)...); err != nil {
 		return forbidden(err.Error())
 	}
-	writeJSON(w, http.StatusOK, s.visibleAPITokens(p, s.tokens.All()))
+	s.writeAllAPITokens(w, p)
 	return nil
 }
 
@@ -100,7 +86,9 @@ func (s *Server) tokensByName(w http.ResponseWriter, r *http.Request, p *authz.P
 	if err := authz.CanAny(p, authz.RoutePermissions(authz.Read)...); err != nil {
 		return forbidden(err.Error())
 	}
-	writeJSON(w, http.StatusOK, s.visibleAPITokens(p, s.tokens.ByName(r.PathValue("name"))))
+	writeAPITokens(w, s.tokens.ByName(r.PathValue("name")), func(t tokenset.Token) bool {
+		return isAPIToken(t) && authz.CanOnToken(p, authz.Read, t.Type) == nil
+	})
 	return nil
 }
 
@@ -257,13 +245,9 @@ func (s *Server) listProjectTokens(w http.ResponseWriter, r *http.Request, p *au
 	if err != nil {
 		return err
 	}
-	out := apiTokens{Tokens: []apiToken{}}
-	for _, t := range s.tokens.ByProject(project) {
-		if isAPIToken(t) && t.Type != events.TokenAdmin {
-			out.Tokens = append(out.Tokens, toAPIToken(t))
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeAPITokens(w, s.tokens.ByProject(project), func(t tokenset.Token) bool {
+		return isAPIToken(t) && t.Type != events.TokenAdmin
+	})
 	return nil
 }
 

@@ -25,6 +25,7 @@ type Own struct {
 	sigs  map[[32]byte][64]byte
 	order [][32]byte // ring of remembered hashes, oldest at next
 	next  int
+	max   int // the ring's size; it and the map grow as signatures come
 }
 
 // NewOwn returns an Own remembering at most n signatures (n ≤ 0:
@@ -33,7 +34,7 @@ func NewOwn(n int) *Own {
 	if n <= 0 {
 		n = DefaultOwn
 	}
-	return &Own{sigs: make(map[[32]byte][64]byte, n), order: make([][32]byte, 0, n)}
+	return &Own{sigs: map[[32]byte][64]byte{}, max: n}
 }
 
 // Signer returns s remembering each signature it makes of an event hash
@@ -59,7 +60,7 @@ func (s ownSigner) Sign(msg []byte) []byte {
 func (o *Own) remember(h [32]byte, sig [64]byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.order) < cap(o.order) {
+	if len(o.order) < o.max {
 		o.order = append(o.order, h)
 	} else {
 		delete(o.sigs, o.order[o.next])

@@ -414,6 +414,17 @@ func (m *Main) connect(ctx context.Context) error {
 	if listen == "" {
 		return nil // no reader can connect: no feed to keep
 	}
+	if len(cfg.Readers) == 0 {
+		// No reader can sign in either: the feed would cost an fsynced
+		// publish per token event and its last block's write buffer (up to
+		// 8 MiB of heap) for nobody. A later start with readers resumes
+		// it after its last event (jsstore.FeedPublisher), so nothing is
+		// lost by not keeping it now.
+		m.front.Serve(s)
+		m.log.Info("the NATS listener accepts no readers: add nkeys or name:bcrypt-hash users with --nats-readers or --nats-readers-file to let services follow token events",
+			"nats", m.front.ClientURL())
+		return nil
+	}
 	// The feed is a projection the ledger publishes (jsstore.FeedPublisher,
 	// started in Run) through a connection of its own in the feed's
 	// account.
@@ -426,10 +437,6 @@ func (m *Main) connect(ctx context.Context) error {
 		return err
 	}
 	m.front.Serve(s)
-	if len(cfg.Readers) == 0 {
-		m.log.Info("the NATS listener accepts no readers: add nkeys or name:bcrypt-hash users with --nats-readers or --nats-readers-file to let services follow token events",
-			"nats", m.front.ClientURL())
-	}
 	return nil
 }
 

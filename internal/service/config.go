@@ -113,6 +113,11 @@ type Config struct {
 	SnapshotFile     string
 	SnapshotEvery    int
 	SnapshotInterval time.Duration
+
+	// MemoryLimit is the Go runtime's soft memory limit that Serve sets
+	// (--memory-limit): bytes, MemoryLimitAuto (the default) or
+	// MemoryLimitOff; see memlimit.go.
+	MemoryLimit int64
 }
 
 // NATSLimits are the embedded NATS server's resource caps.
@@ -268,6 +273,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		str(&c.TreeHead))
 	def("signing-key", "SIGNING_KEY", "<data-dir>.signing-key", "`file` of the ledger's Ed25519 signing key (a signed-note signer key, mode 0600), outside the data dir; generated on first start",
 		str(&c.SigningKey))
+	def("memory-limit", "MEMORY_LIMIT", "auto", "soft memory `limit` of the Go runtime (heap, stacks, runtime metadata) as GOMEMLIMIT writes it (512MiB, 2GiB), \"off\", or \"auto\": GOMEMLIMIT when set, else 90% of the container's (cgroup's) memory limit, else none",
+		func(v string) error { n, err := parseMemoryLimit(v); c.MemoryLimit = n; return err })
 	// Not an environment twin: left set, it would rotate at every start.
 	fs.BoolVar(&c.RotateSigningKey, "rotate-signing-key", false, "append a key.rotated event signed by the current signing key and replace the key file with a new key, then serve (command line only)")
 

@@ -36,6 +36,7 @@ func TestConfigErrorsNameTheVariableOrTheFlagTheUserSet(t *testing.T) {
 		{"nats-max-payload", "TOKENLEDGER_NATS_MAX_PAYLOAD", "lots"},
 		{"nats-feed-max-gib", "TOKENLEDGER_NATS_FEED_MAX_GIB", "0"},
 		{"nats-ping-interval", "TOKENLEDGER_NATS_PING_INTERVAL", "0s"},
+		{"memory-limit", "TOKENLEDGER_MEMORY_LIMIT", "lots"},
 		{"auth-proxy-header", "TOKENLEDGER_AUTH_PROXY_HEADER", "X-User"}, // without trusted proxies
 	}
 	for _, tt := range tests {

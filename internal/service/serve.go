@@ -25,6 +25,9 @@ func Serve(ctx context.Context, args []string, getenv func(string) string) error
 		return err
 	}
 	m := NewMain(cfg)
+	// The process's own setting: tests run many Mains in one process.
+	limit, source := applyMemoryLimit(cfg)
+	m.log.Info("memory limit", "bytes", limit, "source", source)
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
