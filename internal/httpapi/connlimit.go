@@ -136,32 +136,18 @@ func (l *connLimiter) Close() error {
 // onlyAddr), if any; it reports whether it closed one.
 func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
 	l.mu.Lock()
-	var victim *limitedConn
-	var oldest int64
-	for c := range l.conns {
-		if st := http.ConnState(c.state.Load()); st != http.StateIdle && st != http.StateNew {
-			continue
-		}
-		if onlyAddr && c.addr != addr {
-			continue
-		}
-		if since := c.idleSince.Load(); victim == nil || since < oldest {
-			victim, oldest = c, since
-		}
-	}
+	victim := l.oldest(func(c *limitedConn) bool {
+		st := http.ConnState(c.state.Load())
+		return (st == http.StateIdle || st == http.StateNew) && (!onlyAddr || c.addr == addr)
+	})
 	l.mu.Unlock()
-	if victim == nil {
-		return false
-	}
-	_ = victim.Close()
-	return true
+	return closeVictim(victim)
 }
 
 // evictForShare closes, when every connection is busy, the connection busy
 // the longest of the address holding the most connections, if that is at
 // least two more than addr holds (exempt connections are not counted and
-// never chosen); it
-// reports whether it closed one.
+// never chosen); it reports whether it closed one.
 func (l *connLimiter) evictForShare(addr netip.Addr) bool {
 	l.mu.Lock()
 	own := l.byAddr[addr]
@@ -174,21 +160,34 @@ func (l *connLimiter) evictForShare(addr netip.Addr) bool {
 	}
 	var victim *limitedConn
 	if held >= own+2 {
-		var oldest int64
-		for c := range l.conns {
-			if c.addr != most || c.exempt {
-				continue
-			}
-			if since := c.idleSince.Load(); victim == nil || since < oldest {
-				victim, oldest = c, since
-			}
-		}
+		victim = l.oldest(func(c *limitedConn) bool { return c.addr == most && !c.exempt })
 	}
 	l.mu.Unlock()
-	if victim == nil {
+	return closeVictim(victim)
+}
+
+// oldest is the connection that became idle (or new) the longest ago among
+// those pick accepts, or nil; l.mu is held.
+func (l *connLimiter) oldest(pick func(*limitedConn) bool) *limitedConn {
+	var victim *limitedConn
+	var at int64
+	for c := range l.conns {
+		if !pick(c) {
+			continue
+		}
+		if since := c.idleSince.Load(); victim == nil || since < at {
+			victim, at = c, since
+		}
+	}
+	return victim
+}
+
+// closeVictim closes c, if any, and reports whether it did.
+func closeVictim(c *limitedConn) bool {
+	if c == nil {
 		return false
 	}
-	_ = victim.Close()
+	_ = c.Close()
 	return true
 }
 
