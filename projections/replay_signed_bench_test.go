@@ -2,7 +2,10 @@ package projections_test
 
 // Replay of a stream of signed events into the token set with the
 // integrity checks, beside the same replay unchecked and a raw ordered
-// consumer that only counts the messages, interleaved in each iteration so
+// consumer that only counts the messages. The stream is the ledger's as a
+// start finds it: each event stored with the headers of jsstore's append,
+// the embedded server restarted on its data dir after the writes
+// (filledAndRestarted). The cases are interleaved in each iteration so
 // that every rate comes from the same moment of the machine; each case's
 // CPU time per event (all threads, the in-process NATS server included) is
 // reported too:
@@ -26,6 +29,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -40,19 +44,8 @@ func BenchmarkReplaySignatureChecks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := natstest.RunServer(b)
-	nc := natstest.Connect(b, srv)
 	ctx := context.Background()
-	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = store.Close() })
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		b.Fatal(err)
-	}
-	fillSignedStream(b, js, n, key)
+	store, js := filledAndRestarted(b, n, key)
 	last := uint64(n)
 
 	// The root a checkpoint of the whole stream signs.
@@ -151,4 +144,44 @@ func BenchmarkReplaySignatureChecks(b *testing.B) {
 	if took[1] > 0 && took[2] > 0 {
 		b.ReportMetric(took[1].Seconds()/took[2].Seconds(), "covered/unchecked")
 	}
+}
+
+// filledAndRestarted fills a stream of n signed events (fillSignedStream),
+// then stops the embedded server and starts another on its data dir, as a
+// ledger's start finds its stream: recovered from disk, without the state
+// the writes left in memory (nats-server keeps each message block's
+// per-subject state for two minutes after its last write, which a replay
+// right after the fill would mark at every collection). It returns the
+// store and a JetStream context on a connection to the new server.
+func filledAndRestarted(b *testing.B, n int, sign events.Signer) (*jsstore.Store, jetstream.JetStream) {
+	b.Helper()
+	ctx := context.Background()
+	dir := b.TempDir()
+	srv := natstest.RunServerAt(b, dir)
+	nc := natstest.Connect(b, srv)
+	first, err := jsstore.Open(ctx, nc, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillSignedStream(b, js, n, sign)
+	_ = first.Close()
+	nc.Close()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+
+	srv = natstest.RunServerAt(b, dir)
+	nc = natstest.Connect(b, srv)
+	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	if js, err = jetstream.New(nc); err != nil {
+		b.Fatal(err)
+	}
+	return store, js
 }
