@@ -156,6 +156,12 @@ func (s *Server) scrubSecrets(v string) string {
 		v = b.String()
 	}
 	v = s.bodies.cover(v) // a given secret, glued to a word or not
+	if s.bodies.contains(skeleton(v)) {
+		// A given secret split by a character that is not printable ASCII
+		// (a combining mark, a variation selector: auditText keeps them):
+		// fail closed, as for a held word found only in the skeleton.
+		return "[secret]"
+	}
 	var held []string
 	complete := secretWords(v, func(w string) bool {
 		if s.holdsSecret(w) {
