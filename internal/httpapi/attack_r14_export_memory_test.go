@@ -22,8 +22,9 @@ import (
 // READ_AUDIT_LOG PAT) holding 48 exports within one burst, and more at
 // 2 a second on every connection slot of its addresses, made the process
 // hold goroutines, consumers and memory in proportion to their count
-// (~2 MiB each here: ~2 GiB on 1,024 slots), where an honest auditor needs one or two exports. The exports
-// of one principal that stream at once, and what they hold, are bounded:
+// (~2 MiB each here: ~2 GiB on 1,024 slots), where an honest auditor
+// needs one or two exports. The exports of one principal that stream at
+// once, and what they hold, are bounded:
 // of 48 asked for on 48 connections, the goroutines beyond one per
 // connection are at most what two exports hold (16 each) and 16 more, and
 // the heap at most two pull buffers and write buffers and 16 MiB more.

@@ -131,6 +131,8 @@ type Server struct {
 	writes *keyedLimiter
 	// heavy holds a slot per whole-ledger read running (heavyRead).
 	heavy chan struct{}
+	// exports counts each principal's audit exports (exportSlot).
+	exports exportSlots
 	// started is set by MarkStarted once start-up work (the default
 	// catalogue, INIT_* tokens) is done; until then the API answers 503.
 	started atomic.Bool
