@@ -23,16 +23,19 @@ import (
 // address may hold (512 by default). The two slots bound how many answers
 // are built at once, not how many are held. atk-r13's streamed
 // /api/admin/api-tokens holds a 64 KiB buffer per slow reader; these must
-// hold no more: 16 connections that each ask for an answer larger than the
-// kernel's buffers take (~5 MB) and read only its status line hold at most
-// 16 write buffers and 8 MiB of slack.
-func TestSlowReadersOfWholeLedgerAnswersHoldNoWholeAnswerEach(t *testing.T) {
+// hold no more than that, and one principal no more than two whole
+// answers at once: 16 connections of one principal that each ask for an
+// answer larger than the kernel's buffers take (~5 MB) and read only its
+// status line hold at most two answers (in buffers up to twice their
+// size), 16 write buffers and 8 MiB of slack.
+func TestOnePrincipalsSlowReadersHoldAtMostTwoWholeLedgerAnswers(t *testing.T) {
 	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
 	createTokens(t, s, 8000, "client", "bulk-"+strings.Repeat("z", 200))
 	last := s.LastSeq()
 	for _, tt := range []struct{ name, path string }{
 		{"ledger token list", "/api/ledger/tokens"},
 		{"past state", fmt.Sprintf("/api/ledger/state?seq=%d", last)},
+		{"bundle", "/api/ledger/bundle?from_seq=1&to_seq=4000"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			size := len(s.Must(http.StatusOK, "GET", tt.path, servicetest.AdminSecret, nil).Body)
@@ -46,6 +49,7 @@ func TestSlowReadersOfWholeLedgerAnswersHoldNoWholeAnswerEach(t *testing.T) {
 			const conns = 16
 			req := "GET " + tt.path + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + servicetest.AdminSecret + "\r\n\r\n"
 			var during uint64
+			statuses := map[string]int{}
 			for range conns {
 				c := dialSmallWindow(t, s)
 				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
@@ -55,16 +59,18 @@ func TestSlowReadersOfWholeLedgerAnswersHoldNoWholeAnswerEach(t *testing.T) {
 				// The status line says the answer was built and its slot
 				// released (two slots: the next request is not refused).
 				line, err := bufio.NewReaderSize(c, 64).ReadString('\n')
-				if err != nil || !strings.Contains(line, " 200 ") {
-					t.Fatalf("status line %q: %v", line, err)
+				if err != nil {
+					t.Fatalf("no status line: %v", err)
 				}
+				statuses[strings.TrimSpace(line)]++
 				during = max(during, heap())
 			}
 			grew := int64(during) - int64(before)
-			t.Logf("answer %d bytes; heap %d MiB before, %d MiB while %d connections do not read (+%d MiB)",
-				size, before>>20, during>>20, conns, grew>>20)
-			if limit := int64(conns*64<<10 + 8<<20); grew > limit {
-				t.Fatalf("%d slow readers of the %s (%d bytes) hold %d MiB of heap (more than %d MiB)", conns, tt.name, size, grew>>20, limit>>20)
+			t.Logf("answer %d bytes; answers %v; heap %d MiB before, %d MiB while %d connections do not read (+%d MiB)",
+				size, statuses, before>>20, during>>20, conns, grew>>20)
+			// An encoded answer's buffer may be up to twice its size.
+			if limit := int64(2*2*size + conns*64<<10 + 8<<20); grew > limit {
+				t.Fatalf("%d slow readers of the %s (%d bytes) hold %d MiB of heap (more than %d MiB: two answers, write buffers, slack)", conns, tt.name, size, grew>>20, limit>>20)
 			}
 		})
 	}
