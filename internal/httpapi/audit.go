@@ -222,7 +222,7 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Pr
 		return err
 	}
 	if aq.format != "" {
-		release, err := s.exportSlot(w, p)
+		release, err := s.longRead(w, p, longReadExport)
 		if err != nil {
 			return err
 		}
