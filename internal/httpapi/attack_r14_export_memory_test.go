@@ -1,9 +1,6 @@
 package httpapi_test
 
 import (
-	"bufio"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,31 +28,16 @@ import (
 func TestOneAuditorsStalledExportsHoldBoundedMemory(t *testing.T) {
 	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MutationRate = 0 })
 	createTokens(t, s, 4000, "client", "bulk")
-	measure := func() (uint64, int) {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc, runtime.NumGoroutine()
-	}
-	heap0, g0 := measure()
+	heap0, g0 := liveHeap()
 	const exports = 48 // within the default mutation burst (60)
 	req := "GET /api/ledger/events HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\nAuthorization: " + servicetest.AdminSecret + "\r\n\r\n"
 	statuses := map[string]int{}
 	for range exports {
-		c := dialSmallWindow(t, s)
-		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-		if _, err := c.Write([]byte(req)); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReaderSize(c, 64).ReadString('\n')
-		if err != nil {
-			t.Fatalf("no status line: %v", err)
-		}
-		statuses[strings.TrimSpace(line)]++
+		statuses[askAndStall(t, s, req)]++
 	}
 	// The exports fill the kernel's buffers, then wait for their readers.
 	time.Sleep(time.Second)
-	heap1, g1 := measure()
+	heap1, g1 := liveHeap()
 	held := g1 - g0 - exports // one goroutine serves each connection
 	t.Logf("answers %v; heap +%d MiB, %d goroutines beyond one per connection while %d exports wait for their readers",
 		statuses, (int64(heap1)-int64(heap0))>>20, held, exports)

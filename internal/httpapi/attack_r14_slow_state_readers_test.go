@@ -1,10 +1,8 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,31 +47,17 @@ func TestOnePrincipalsSlowReadersHoldAtMostTwoWholeLedgerAnswers(t *testing.T) {
 				size = len(r.Body)
 				return nil
 			})
-			heap := func() uint64 {
-				runtime.GC()
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				return ms.HeapAlloc
-			}
-			before := heap()
+			before, _ := liveHeap()
 			const conns = 16
 			req := "GET " + tt.path + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + servicetest.AdminSecret + "\r\n\r\n"
 			var during uint64
 			statuses := map[string]int{}
 			for range conns {
-				c := dialSmallWindow(t, s)
-				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-				if _, err := c.Write([]byte(req)); err != nil {
-					t.Fatal(err)
-				}
 				// The status line says the answer was built and its slot
 				// released (two slots: the next request is not refused).
-				line, err := bufio.NewReaderSize(c, 64).ReadString('\n')
-				if err != nil {
-					t.Fatalf("no status line: %v", err)
-				}
-				statuses[strings.TrimSpace(line)]++
-				during = max(during, heap())
+				statuses[askAndStall(t, s, req)]++
+				h, _ := liveHeap()
+				during = max(during, h)
 			}
 			grew := int64(during) - int64(before)
 			t.Logf("answer %d bytes; answers %v; heap %d MiB before, %d MiB while %d connections do not read (+%d MiB)",
