@@ -221,6 +221,13 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request, p *authz.Pr
 	if err != nil {
 		return err
 	}
+	if aq.format != "" {
+		release, err := s.longRead(w, p, longReadExport)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if err := s.recordRead(w, r, p, events.AuditQueried{Outcome: events.AuditAllowed, Format: cmp.Or(aq.format, "json")}); err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 // arrives at the cap, the connection idle the longest (a keep-alive
 // connection between requests, or one that has not sent a request yet) is
 // closed to make room; HTTP clients retry a request on a closed idle
-// connection. Only when every connection is busy does Accept wait, and
-// busy connections end within the server's timeouts. So idle connections
+// connection. When every connection is busy, a newcomer that may evict
+// none (see below) is closed: Accept never waits, so one newcomer cannot
+// hold back those queued behind it. So idle connections
 // cannot exhaust the process's file descriptors, and a new client (a
 // /health probe) is still served. One client address may hold at most
 // half of the slots (exempt: addresses for which exempt reports true, such
@@ -115,13 +116,12 @@ func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
 		default:
 		}
 		if !l.evictIdleOf(netip.Addr{}, false) && !l.evictForShare(addr) {
-			// Every connection is busy: wait for one to end.
-			select {
-			case l.slots <- struct{}{}:
-				<-l.slots // take it in the loop above, with the bookkeeping
-			case <-l.done:
-			case <-time.After(100 * time.Millisecond):
-			}
+			// Every connection is busy and c's address holds its share:
+			// refuse c. Waiting here for a slot would hold every newcomer
+			// behind c in the listen queue, those that may evict included
+			// (atk-r14).
+			_ = c.Close()
+			return nil, false
 		}
 	}
 }

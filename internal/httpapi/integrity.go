@@ -215,7 +215,13 @@ func (s *Server) getBundle(w http.ResponseWriter, r *http.Request, p *authz.Prin
 	}
 	// A bundle hands out events: it is an audit-trail read, limited and
 	// recorded before any event is read (no record, no bundle). The slot
-	// is held while the bundle is built, not while a client reads it.
+	// is held while the bundle is built, not while a client reads it; the
+	// principal's long read is held until the bundle is written.
+	done, err := s.longRead(w, p, longReadAnswer)
+	if err != nil {
+		return err
+	}
+	defer done()
 	release, err := s.heavyRead()
 	if err != nil {
 		return err

@@ -113,6 +113,11 @@ func toLedgerToken(t tokenset.Token, now time.Time) ledgerToken {
 }
 
 func (s *Server) ledgerTokens(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
+	done, err := s.longRead(w, p, longReadAnswer) // until the answer is written
+	if err != nil {
+		return err
+	}
+	defer done()
 	release, err := s.heavyRead()
 	if err != nil {
 		return err
@@ -213,6 +218,11 @@ func (s *Server) stateAt(w http.ResponseWriter, r *http.Request, p *authz.Princi
 	if seq > 0 == atGiven {
 		return badRequest("seq", "give exactly one of seq (a stream sequence) or at (an RFC 3339 time)")
 	}
+	done, err := s.longRead(w, p, longReadAnswer) // until the answer is written
+	if err != nil {
+		return err
+	}
+	defer done()
 	release, err := s.heavyRead()
 	if err != nil {
 		return err

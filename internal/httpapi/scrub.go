@@ -156,6 +156,12 @@ func (s *Server) scrubSecrets(v string) string {
 		v = b.String()
 	}
 	v = s.bodies.cover(v) // a given secret, glued to a word or not
+	if s.bodies.contains(skeleton(v)) {
+		// A given secret split by a character that is not printable ASCII
+		// (a combining mark, a variation selector: auditText keeps them):
+		// fail closed, as for a held word found only in the skeleton.
+		return "[secret]"
+	}
 	var held []string
 	complete := secretWords(v, func(w string) bool {
 		if s.holdsSecret(w) {
@@ -205,8 +211,10 @@ func (s *Server) noSecretIn(_ http.ResponseWriter, _ *http.Request, field, v str
 	if utf8.RuneCountInString(v) > commands.MaxNameLen {
 		return nil // the command refuses it for its length
 	}
-	if s.bodies.contains(skeleton(v)) {
-		return secretInText(field) // a given secret, glued to a word or not
+	if s.bodies.contains(v) || s.bodies.contains(skeleton(v)) {
+		// A given secret, glued to a word or not, split by characters that
+		// are not printable ASCII or holding some (a bootstrap secret may).
+		return secretInText(field)
 	}
 	var parts []string
 	if !secretWords(v, func(w string) bool { parts = append(parts, w); return true }) {

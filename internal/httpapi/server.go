@@ -131,6 +131,9 @@ type Server struct {
 	writes *keyedLimiter
 	// heavy holds a slot per whole-ledger read running (heavyRead).
 	heavy chan struct{}
+	// longReads counts each principal's exports and whole-ledger answers
+	// (longRead).
+	longReads longReads
 	// started is set by MarkStarted once start-up work (the default
 	// catalogue, INIT_* tokens) is done; until then the API answers 503.
 	started atomic.Bool
