@@ -211,9 +211,16 @@ func TestWholeLogCheckAfterReadyNamesWhatAFullReplayNames(t *testing.T) {
 					t.Errorf("%s = %d %v, want %d LEDGER_TAMPERED, %s at %d", probe.path, st, body, probe.status, want.Kind, want.Seq)
 				}
 			}
+			// The line is written once the projections' goroutine returns,
+			// after the probes already say so: wait for it (bounded).
 			line := `"level":"ERROR","msg":"ledger tampered: the projections stopped`
-			if l := logs.String(); !strings.Contains(l, line) || !strings.Contains(l, fmt.Sprintf(`"seq":%d,"kind":%q`, want.Seq, want.Kind)) {
-				t.Errorf("no ERROR line naming %s at %d:\n%s", want.Kind, want.Seq, l)
+			named := fmt.Sprintf(`"seq":%d,"kind":%q`, want.Seq, want.Kind)
+			logged := func() bool { l := logs.String(); return strings.Contains(l, line) && strings.Contains(l, named) }
+			for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !logged() {
+				t.Errorf("no ERROR line naming %s at %d:\n%s", want.Kind, want.Seq, logs.String())
 			}
 			for _, r := range []struct{ method, path string }{
 				{"GET", "/api/admin/api-tokens"}, {"GET", "/api/ledger/events"}, {"POST", "/api/admin/api-tokens"},
