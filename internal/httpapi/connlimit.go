@@ -16,7 +16,7 @@ import (
 // closed to make room; HTTP clients retry a request on a closed idle
 // connection. When every connection is busy, a newcomer that may evict
 // none (see below) waits for a slot apart from Accept (at most
-// maxSlotWait, at most limit newcomers and one per address at once;
+// maxSlotWait, at most maxSlotWaiters newcomers and one per address at once;
 // beyond, it is closed), so one newcomer cannot hold back those queued
 // behind it and a newcomer of an honest burst is served once a busy
 // request ends (atk-r15). So idle connections
@@ -45,7 +45,7 @@ func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(
 	}
 	l := &connLimiter{Listener: ln, slots: make(chan struct{}, limit), conns: map[*limitedConn]struct{}{},
 		done: make(chan struct{}), perAddr: max(limit/2, 1), byAddr: map[netip.Addr]int{}, exempt: exempt,
-		ready: make(chan acceptResult), maxWaiters: limit, waitingBy: map[netip.Addr]int{}}
+		ready: make(chan acceptResult), maxWaiters: min(limit, maxSlotWaiters), waitingBy: map[netip.Addr]int{}}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		if lc, ok := c.(*limitedConn); ok && lc.l == l {
@@ -84,6 +84,11 @@ type connLimiter struct {
 	waiters    int
 	waitingBy  map[netip.Addr]int
 }
+
+// maxSlotWaiters bounds the newcomers waiting for a slot at once (below
+// the cap when it is larger): each polls the limiter ten times a second,
+// a search of every connection, while every connection is busy.
+const maxSlotWaiters = 128
 
 // maxSlotWait is how long a newcomer waits for a slot when every
 // connection is busy and it may evict none; it is closed then.
