@@ -147,7 +147,7 @@ func (l *connLimiter) deliver(r acceptResult) bool {
 func (l *connLimiter) admit(c net.Conn) {
 	real := connAddr(c)
 	addr, exempt := clientGroup(real), l.exempt(real)
-	lc, refused := l.tryAdmit(c, addr, exempt)
+	lc, refused := l.tryAdmit(c, addr, exempt, true)
 	switch {
 	case lc != nil:
 		l.deliver(acceptResult{c: lc})
@@ -197,7 +197,10 @@ func (l *connLimiter) wait(c net.Conn, addr netip.Addr, exempt bool) {
 			_ = c.Close()
 			return
 		}
-		lc, refused := l.tryAdmit(c, addr, exempt)
+		// A waiter evicts idle connections only, never a newcomer that has
+		// not sent its request yet: polling, it would close every one
+		// admitted meanwhile (a /health that evicted for its share).
+		lc, refused := l.tryAdmit(c, addr, exempt, false)
 		if lc != nil {
 			l.deliver(acceptResult{c: lc})
 			return
@@ -211,13 +214,14 @@ func (l *connLimiter) wait(c net.Conn, addr netip.Addr, exempt bool) {
 // tryAdmit gives c a slot, taking a free one or evicting for it; it
 // closes c and reports refused when c's address holds its share and none
 // of those connections is idle, or the limiter is closed. Neither: every
-// connection is busy and c may evict none.
-func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt bool) (lc *limitedConn, refused bool) {
+// connection is busy and c may evict none. evictNew: connections that
+// have not sent a request yet may be evicted as idle ones.
+func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt, evictNew bool) (lc *limitedConn, refused bool) {
 	if !exempt {
 		l.mu.Lock()
 		over := l.byAddr[addr] >= l.perAddr
 		l.mu.Unlock()
-		if over && !l.evictIdleOf(addr, true) {
+		if over && !l.evictIdleOf(addr, true, evictNew) {
 			_ = c.Close()
 			return nil, true
 		}
@@ -240,7 +244,7 @@ func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt bool) (lc *li
 			return nil, true
 		default:
 		}
-		if !l.evictIdleOf(netip.Addr{}, false) && !l.evictForShare(addr) {
+		if !l.evictIdleOf(netip.Addr{}, false, evictNew) && !l.evictForShare(addr) {
 			return nil, false
 		}
 	}
@@ -253,12 +257,13 @@ func (l *connLimiter) Close() error {
 }
 
 // evictIdleOf closes the connection idle the longest (of addr only, when
-// onlyAddr), if any; it reports whether it closed one.
-func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
+// onlyAddr; one that has not sent a request yet counts as idle when
+// evictNew), if any; it reports whether it closed one.
+func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr, evictNew bool) bool {
 	l.mu.Lock()
 	victim := l.oldest(func(c *limitedConn) bool {
 		st := http.ConnState(c.state.Load())
-		return (st == http.StateIdle || st == http.StateNew) && (!onlyAddr || c.addr == addr)
+		return (st == http.StateIdle || evictNew && st == http.StateNew) && (!onlyAddr || c.addr == addr)
 	})
 	l.mu.Unlock()
 	return closeVictim(victim)
