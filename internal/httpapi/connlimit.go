@@ -15,8 +15,11 @@ import (
 // connection between requests, or one that has not sent a request yet) is
 // closed to make room; HTTP clients retry a request on a closed idle
 // connection. When every connection is busy, a newcomer that may evict
-// none (see below) is closed: Accept never waits, so one newcomer cannot
-// hold back those queued behind it. So idle connections
+// none (see below) waits for a slot apart from Accept (at most
+// maxSlotWait, at most maxSlotWaiters newcomers and one per address at once;
+// beyond, it is closed), so one newcomer cannot hold back those queued
+// behind it and a newcomer of an honest burst is served once a busy
+// request ends (atk-r15). So idle connections
 // cannot exhaust the process's file descriptors, and a new client (a
 // /health probe) is still served. One client address may hold at most
 // half of the slots (exempt: addresses for which exempt reports true, such
@@ -41,7 +44,8 @@ func LimitConnections(ln net.Listener, srv *http.Server, limit int, exempt func(
 		exempt = func(netip.Addr) bool { return false }
 	}
 	l := &connLimiter{Listener: ln, slots: make(chan struct{}, limit), conns: map[*limitedConn]struct{}{},
-		done: make(chan struct{}), perAddr: max(limit/2, 1), byAddr: map[netip.Addr]int{}, exempt: exempt}
+		done: make(chan struct{}), perAddr: max(limit/2, 1), byAddr: map[netip.Addr]int{}, exempt: exempt,
+		ready: make(chan acceptResult), maxWaiters: min(limit, maxSlotWaiters), waitingBy: map[netip.Addr]int{}}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		if lc, ok := c.(*limitedConn); ok && lc.l == l {
@@ -68,33 +72,158 @@ type connLimiter struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// The underlying Accept runs in a goroutine of its own (started by
+	// the first Accept), which admits newcomers and hands them to Accept
+	// through ready; a newcomer that must wait for a slot waits in a
+	// goroutine of its own (waiters of them, waitingBy per address, under
+	// mu), so the newcomers behind it are admitted meanwhile.
+	start      sync.Once
+	ready      chan acceptResult
+	maxWaiters int
+	waiters    int
+	waitingBy  map[netip.Addr]int
+}
+
+// maxSlotWaiters bounds the newcomers waiting for a slot at once (below
+// the cap when it is larger): each polls the limiter ten times a second,
+// a search of every connection, while every connection is busy.
+const maxSlotWaiters = 128
+
+// maxSlotWait is how long a newcomer waits for a slot when every
+// connection is busy and it may evict none; it is closed then.
+const maxSlotWait = 10 * time.Second
+
+// acceptResult is what Accept returns.
+type acceptResult struct {
+	c   net.Conn
+	err error
 }
 
 // Accept implements net.Listener.
 func (l *connLimiter) Accept() (net.Conn, error) {
+	l.start.Do(func() { go l.acceptLoop() })
+	select {
+	case r := <-l.ready:
+		return r.c, r.err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// acceptLoop accepts newcomers and admits them (admit), until the
+// limiter is closed.
+func (l *connLimiter) acceptLoop() {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if !l.deliver(acceptResult{err: err}) {
+				return
+			}
+			continue
 		}
-		if lc, ok := l.admit(c); ok {
-			return lc, nil
+		l.admit(c)
+	}
+}
+
+// deliver hands r to Accept; it reports false, closing r's connection,
+// when the limiter was closed first.
+func (l *connLimiter) deliver(r acceptResult) bool {
+	select {
+	case l.ready <- r:
+		return true
+	case <-l.done:
+		if r.c != nil {
+			_ = r.c.Close()
+		}
+		return false
+	}
+}
+
+// admit gives c a slot and hands it to Accept, closes it when its address
+// already holds its share and none of those connections is idle, or has
+// it wait for a slot (wait) when every connection is busy and it may
+// evict none.
+func (l *connLimiter) admit(c net.Conn) {
+	real := connAddr(c)
+	addr, exempt := clientGroup(real), l.exempt(real)
+	lc, refused := l.tryAdmit(c, addr, exempt, true)
+	switch {
+	case lc != nil:
+		l.deliver(acceptResult{c: lc})
+	case refused:
+	default:
+		// Every connection is busy and c may evict none. Waiting here
+		// would hold every newcomer behind c in the listen queue, those
+		// that may evict included (atk-r14); closing c would lose an
+		// honest request that a busy one ending would let in (atk-r15).
+		l.mu.Lock()
+		park := l.waiters < l.maxWaiters && (exempt || l.waitingBy[addr] == 0)
+		if park {
+			l.waiters++
+			l.waitingBy[addr]++
+		}
+		l.mu.Unlock()
+		if !park {
+			_ = c.Close()
+			return
+		}
+		go l.wait(c, addr, exempt)
+	}
+}
+
+// wait admits c once a slot frees or a connection may be evicted, or
+// closes it after maxSlotWait or when the limiter is closed.
+func (l *connLimiter) wait(c net.Conn, addr netip.Addr, exempt bool) {
+	defer func() {
+		l.mu.Lock()
+		l.waiters--
+		if l.waitingBy[addr]--; l.waitingBy[addr] <= 0 {
+			delete(l.waitingBy, addr)
+		}
+		l.mu.Unlock()
+	}()
+	give := time.NewTimer(maxSlotWait)
+	defer give.Stop()
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			<-l.slots // a slot freed: take it in tryAdmit, with the bookkeeping
+		case <-time.After(100 * time.Millisecond): // a busy connection may have gone idle
+		case <-give.C:
+			_ = c.Close()
+			return
+		case <-l.done:
+			_ = c.Close()
+			return
+		}
+		// A waiter evicts idle connections only, never a newcomer that has
+		// not sent its request yet: polling, it would close every one
+		// admitted meanwhile (a /health that evicted for its share).
+		lc, refused := l.tryAdmit(c, addr, exempt, false)
+		if lc != nil {
+			l.deliver(acceptResult{c: lc})
+			return
+		}
+		if refused {
+			return
 		}
 	}
 }
 
-// admit gives c a slot, or closes it when its address already holds its
-// share and none of those connections is idle.
-func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
-	real := connAddr(c)
-	addr, exempt := clientGroup(real), l.exempt(real)
+// tryAdmit gives c a slot, taking a free one or evicting for it; it
+// closes c and reports refused when c's address holds its share and none
+// of those connections is idle, or the limiter is closed. Neither: every
+// connection is busy and c may evict none. evictNew: connections that
+// have not sent a request yet may be evicted as idle ones.
+func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt, evictNew bool) (lc *limitedConn, refused bool) {
 	if !exempt {
 		l.mu.Lock()
 		over := l.byAddr[addr] >= l.perAddr
 		l.mu.Unlock()
-		if over && !l.evictIdleOf(addr, true) {
+		if over && !l.evictIdleOf(addr, true, evictNew) {
 			_ = c.Close()
-			return nil, false
+			return nil, true
 		}
 	}
 	for {
@@ -109,18 +238,13 @@ func (l *connLimiter) admit(c net.Conn) (*limitedConn, bool) {
 				l.byAddr[addr]++
 			}
 			l.mu.Unlock()
-			return lc, true
+			return lc, false
 		case <-l.done:
 			_ = c.Close()
-			return nil, false
+			return nil, true
 		default:
 		}
-		if !l.evictIdleOf(netip.Addr{}, false) && !l.evictForShare(addr) {
-			// Every connection is busy and c's address holds its share:
-			// refuse c. Waiting here for a slot would hold every newcomer
-			// behind c in the listen queue, those that may evict included
-			// (atk-r14).
-			_ = c.Close()
+		if !l.evictIdleOf(netip.Addr{}, false, evictNew) && !l.evictForShare(addr) {
 			return nil, false
 		}
 	}
@@ -133,12 +257,13 @@ func (l *connLimiter) Close() error {
 }
 
 // evictIdleOf closes the connection idle the longest (of addr only, when
-// onlyAddr), if any; it reports whether it closed one.
-func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr bool) bool {
+// onlyAddr; one that has not sent a request yet counts as idle when
+// evictNew), if any; it reports whether it closed one.
+func (l *connLimiter) evictIdleOf(addr netip.Addr, onlyAddr, evictNew bool) bool {
 	l.mu.Lock()
 	victim := l.oldest(func(c *limitedConn) bool {
 		st := http.ConnState(c.state.Load())
-		return (st == http.StateIdle || st == http.StateNew) && (!onlyAddr || c.addr == addr)
+		return (st == http.StateIdle || evictNew && st == http.StateNew) && (!onlyAddr || c.addr == addr)
 	})
 	l.mu.Unlock()
 	return closeVictim(victim)

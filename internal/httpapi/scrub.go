@@ -28,9 +28,12 @@ const minLookupLen = 20
 const maxLookups = 64
 
 // hexRuns calls fn with the byte offsets [i, j) of each run of at least
-// minSecretHex hex digits in v. Characters that are not printable ASCII
-// (invisible joiners, variation selectors, fillers, controls) do not end a
-// run, so they cannot split a secret past the check.
+// minSecretHex hex digits in v. Invisible characters (controls, format
+// characters, combining marks, variation selectors, fillers; bytes that
+// are not UTF-8) do not end a run, so they cannot split a secret past the
+// check. A visible one does, as an ASCII space or comma does: a no-break
+// space, an ideographic comma or a letter between short figures does not
+// make them a secret (atk-r15).
 func hexRuns(v string, fn func(i, j int)) {
 	start, digits, end := -1, 0, 0
 	flush := func() {
@@ -48,13 +51,27 @@ func hexRuns(v string, fn func(i, j int)) {
 			}
 			digits++
 			end = k + 1
-		case c >= 0x80 || c < 0x20 || c == 0x7f:
+		case c < 0x20 || c == 0x7f:
 			// transparent: part of a run only between its digits
+		case c >= 0x80:
+			r, size := utf8.DecodeRuneInString(v[k:])
+			if (r != utf8.RuneError || size != 1) && !invisible(r) {
+				flush()
+			}
+			k += size - 1
 		default:
 			flush()
 		}
 	}
 	flush()
+}
+
+// invisible reports whether r is printed as nothing of its own: a control
+// or format character, a combining mark, a variation selector or another
+// default-ignorable character (the Hangul fillers).
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Mn, unicode.Me, unicode.Variation_Selector,
+		unicode.Other_Default_Ignorable_Code_Point)
 }
 
 func isHex(c byte) bool {
