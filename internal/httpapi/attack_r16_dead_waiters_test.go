@@ -1,0 +1,59 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
+)
+
+// Waiting places are few (at most the cap, at most 128), and a waiter
+// keeps its place until a slot frees or its wait ends, even when its
+// client is gone: an attacker who connects from as many addresses as
+// there are places and resets each connection at once (holding nothing
+// itself) fills them for 10 s at the cost of a handshake each, and an
+// honest newcomer arriving at a busy moment is closed instead of waiting
+// for the busy requests to end.
+func TestNewcomerIsNotRefusedAWaitByConnectionsAlreadyGone(t *testing.T) {
+	const limit = 2
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MaxConnections = limit })
+	var finish []func() error
+	for i := range limit {
+		if f := startSlowUpload(t, s, fmt.Sprintf("127.0.0.%d", 2+i)); f != nil {
+			finish = append(finish, f)
+		}
+	}
+	if len(finish) != limit {
+		t.Fatalf("%d busy connections, want every slot (%d)", len(finish), limit)
+	}
+	for i := range limit { // as many as may wait
+		c, err := r13Dial(t, s, fmt.Sprintf("127.0.0.%d", 30+i), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.(*net.TCPConn).SetLinger(0)
+		time.Sleep(50 * time.Millisecond) // it waits
+		_ = c.Close()                     // a reset: the client is gone
+	}
+	time.Sleep(300 * time.Millisecond) // a few of a waiter's polls
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(300 * time.Millisecond)
+		for _, f := range finish {
+			if err := f(); err != nil {
+				t.Errorf("a slow upload's answer: %v", err)
+			}
+		}
+	}()
+	err := healthFrom(t, s, "127.0.0.9")
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("/health from a newcomer at a busy moment, the waiting places held by connections already reset: %v (closed instead of waiting)", err)
+	}
+}
