@@ -15,10 +15,21 @@ import (
 // keeps its place until a slot frees or its wait ends, even when its
 // client is gone: an attacker who connects from as many addresses as
 // there are places and resets each connection at once (holding nothing
-// itself) fills them for 10 s at the cost of a handshake each, and an
+// itself; or closes it) fills them for 10 s at the cost of a handshake each, and an
 // honest newcomer arriving at a busy moment is closed instead of waiting
 // for the busy requests to end.
 func TestNewcomerIsNotRefusedAWaitByConnectionsAlreadyGone(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		reset bool
+	}{{"reset", true}, {"closed", false}} {
+		t.Run(tt.name, func(t *testing.T) { newcomerAfterGoneWaiters(t, tt.reset) })
+	}
+}
+
+// newcomerAfterGoneWaiters is TestNewcomerIsNotRefusedAWaitByConnectionsAlreadyGone
+// with the waiters' connections reset or closed.
+func newcomerAfterGoneWaiters(t *testing.T, reset bool) {
 	const limit = 2
 	s := servicetest.StartWith(t, "", nil, func(c *service.Config) { c.MaxConnections = limit })
 	var finish []func() error
@@ -35,9 +46,11 @@ func TestNewcomerIsNotRefusedAWaitByConnectionsAlreadyGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = c.(*net.TCPConn).SetLinger(0)
+		if reset {
+			_ = c.(*net.TCPConn).SetLinger(0)
+		}
 		time.Sleep(50 * time.Millisecond) // it waits
-		_ = c.Close()                     // a reset: the client is gone
+		_ = c.Close()                     // the client is gone
 	}
 	time.Sleep(300 * time.Millisecond) // a few of a waiter's polls
 	var wg sync.WaitGroup
