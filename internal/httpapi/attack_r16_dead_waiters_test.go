@@ -53,20 +53,26 @@ func newcomerAfterGoneWaiters(t *testing.T, reset bool) {
 		_ = c.Close()                     // the client is gone
 	}
 	time.Sleep(300 * time.Millisecond) // a few of a waiter's polls
+	ended := endUploadsAfter(t, 300*time.Millisecond, finish)
+	err := healthFrom(t, s, "127.0.0.9")
+	ended()
+	if err != nil {
+		t.Fatalf("/health from a newcomer at a busy moment, the waiting places held by connections already reset: %v (closed instead of waiting)", err)
+	}
+}
+
+// endUploadsAfter sends the rest of each slow upload (startSlowUpload's
+// finish) after d, in a goroutine; the function it returns waits for it.
+func endUploadsAfter(t *testing.T, d time.Duration, finish []func() error) func() {
+	t.Helper()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		time.Sleep(300 * time.Millisecond)
+	wg.Go(func() {
+		time.Sleep(d)
 		for _, f := range finish {
 			if err := f(); err != nil {
 				t.Errorf("a slow upload's answer: %v", err)
 			}
 		}
-	}()
-	err := healthFrom(t, s, "127.0.0.9")
-	wg.Wait()
-	if err != nil {
-		t.Fatalf("/health from a newcomer at a busy moment, the waiting places held by connections already reset: %v (closed instead of waiting)", err)
-	}
+	})
+	return wg.Wait
 }
