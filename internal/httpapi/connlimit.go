@@ -234,10 +234,17 @@ func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt, evictNew boo
 	for {
 		select {
 		case l.slots <- struct{}{}:
+			l.mu.Lock()
+			if !exempt && l.byAddr[addr] >= l.perAddr {
+				// Another newcomer of addr was counted since the check
+				// (the accept loop and a waiter at once): check again.
+				l.mu.Unlock()
+				<-l.slots
+				return l.tryAdmit(c, addr, exempt, evictNew)
+			}
 			lc := &limitedConn{Conn: c, l: l, addr: addr, exempt: exempt}
 			lc.idleSince.Store(time.Now().UnixNano())
 			lc.state.Store(int32(http.StateNew))
-			l.mu.Lock()
 			l.conns[lc] = struct{}{}
 			if !exempt {
 				l.byAddr[addr]++
