@@ -34,7 +34,7 @@ func peerGone(c net.Conn) bool {
 		gone = n == 0 && err == nil || errors.Is(err, syscall.ECONNRESET)
 		return true
 	}); err != nil {
-		return true // the connection is closed
+		return errors.Is(err, net.ErrClosed) // a deadline passed: not told
 	}
 	return gone
 }
