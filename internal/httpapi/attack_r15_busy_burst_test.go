@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,19 +89,9 @@ func TestNewcomerAtBusyCapIsServedWhenABusyRequestEnds(t *testing.T) {
 			if len(finish) != limit {
 				t.Fatalf("%d busy connections, want every slot (%d)", len(finish), limit)
 			}
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				time.Sleep(300 * time.Millisecond)
-				for _, f := range finish {
-					if err := f(); err != nil {
-						t.Errorf("a slow upload's answer: %v", err)
-					}
-				}
-			}()
+			ended := endUploadsAfter(t, 300*time.Millisecond, finish)
 			err := healthFrom(t, s, tt.from)
-			wg.Wait()
+			ended()
 			if err != nil {
 				t.Fatalf("/health from %s while %d honest uploads hold every slot for 300 ms more: %v (the newcomer was closed instead of served when a slot came free)", tt.from, limit, err)
 			}

@@ -125,3 +125,6 @@ func (c *lazyConn) SetReadDeadline(t time.Time) error {
 func (c *lazyConn) SetWriteDeadline(t time.Time) error {
 	return c.wd.set(t, c.Conn.SetWriteDeadline)
 }
+
+// NetConn is the connection c wraps.
+func (c *lazyConn) NetConn() net.Conn { return c.Conn }

@@ -173,7 +173,8 @@ func (l *connLimiter) admit(c net.Conn) {
 }
 
 // wait admits c once a slot frees or a connection may be evicted, or
-// closes it after maxSlotWait or when the limiter is closed.
+// closes it after maxSlotWait, when its client is gone or when the limiter
+// is closed.
 func (l *connLimiter) wait(c net.Conn, addr netip.Addr, exempt bool) {
 	defer func() {
 		l.mu.Lock()
@@ -194,6 +195,10 @@ func (l *connLimiter) wait(c net.Conn, addr netip.Addr, exempt bool) {
 			_ = c.Close()
 			return
 		case <-l.done:
+			_ = c.Close()
+			return
+		}
+		if peerGone(c) { // its place goes to a newcomer still there (atk-r16)
 			_ = c.Close()
 			return
 		}
@@ -229,10 +234,17 @@ func (l *connLimiter) tryAdmit(c net.Conn, addr netip.Addr, exempt, evictNew boo
 	for {
 		select {
 		case l.slots <- struct{}{}:
+			l.mu.Lock()
+			if !exempt && l.byAddr[addr] >= l.perAddr {
+				// Another newcomer of addr was counted since the check
+				// (the accept loop and a waiter at once): check again.
+				l.mu.Unlock()
+				<-l.slots
+				return l.tryAdmit(c, addr, exempt, evictNew)
+			}
 			lc := &limitedConn{Conn: c, l: l, addr: addr, exempt: exempt}
 			lc.idleSince.Store(time.Now().UnixNano())
 			lc.state.Store(int32(http.StateNew))
-			l.mu.Lock()
 			l.conns[lc] = struct{}{}
 			if !exempt {
 				l.byAddr[addr]++
