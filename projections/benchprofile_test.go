@@ -11,7 +11,8 @@ import (
 )
 
 // profiled runs fn, the case name of a benchmark, with a CPU profile, an
-// execution trace and an allocation profile of that case alone written to
+// execution trace (unless TOKENLEDGER_BENCH_TRACE=off) and an allocation
+// profile of that case alone written to
 // the directory TOKENLEDGER_BENCH_PROFILE names (name.cpu, name.trace,
 // name.allocs, and name.allocs0 before the case: pprof -diff_base), leaving out what the benchmark does before (filling the
 // stream: at a million signed events, most of go test's -cpuprofile).
@@ -35,17 +36,25 @@ func profiled(b *testing.B, name string, fn func()) {
 	if err := pprof.Lookup("allocs").WriteTo(before, 0); err != nil {
 		b.Fatal(err)
 	}
-	cpu, tr := create("cpu"), create("trace")
+	cpu := create("cpu")
 	defer cpu.Close()
-	defer tr.Close()
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		b.Fatal(err)
 	}
-	if err := trace.Start(tr); err != nil {
-		b.Fatal(err)
+	// The execution trace costs a fifth of the CPU or more: off when
+	// TOKENLEDGER_BENCH_TRACE is "off", for a profile of the work alone.
+	tracing := os.Getenv("TOKENLEDGER_BENCH_TRACE") != "off"
+	if tracing {
+		tr := create("trace")
+		defer tr.Close()
+		if err := trace.Start(tr); err != nil {
+			b.Fatal(err)
+		}
 	}
 	fn()
-	trace.Stop()
+	if tracing {
+		trace.Stop()
+	}
 	pprof.StopCPUProfile()
 	allocs := create("allocs")
 	defer allocs.Close()
