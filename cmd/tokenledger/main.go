@@ -43,12 +43,23 @@ func main() {
 // rule when set.
 const defaultGCPercent = 50
 
+// catchUpGCPercent is the collector's target while the start replays the
+// stream into the projections, before defaultGCPercent takes over. The
+// replay allocates ~3 KB an event, most of it nats.go's copy of each
+// message and its decoded headers, while the live heap grows with every
+// token: at 50 the collections took a fifth more CPU and the replay of a
+// million events ran at 0.72–0.85 of its rate at 100 (BenchmarkReplaySignatureChecks,
+// docs/decisions.md). The heap's peak during the start is 2 rather than
+// 1.5 times what is live; the freed pages go back to the system after.
+const catchUpGCPercent = 100
+
 // serve is "tokenledger serve" with the process's environment.
 func serve(ctx context.Context, args []string) error {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+	if os.Getenv("GOGC") != "" {
+		return service.Serve(ctx, args, os.Getenv)
 	}
-	return service.Serve(ctx, args, os.Getenv)
+	debug.SetGCPercent(catchUpGCPercent)
+	return service.Serve(ctx, args, os.Getenv, func() { debug.SetGCPercent(defaultGCPercent) })
 }
 
 // benchmark is "tokenledger bench": it spawns this executable's serve.

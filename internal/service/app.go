@@ -43,6 +43,11 @@ import (
 type Main struct {
 	Config Config
 
+	// caughtUp is called once the start is over (startOver): [Serve]'s
+	// hooks, such as the collector's target after the catch-up.
+	caughtUp []func()
+	overOnce sync.Once
+
 	log      *slog.Logger
 	nats     *server.Server
 	nc       *nats.Conn
@@ -276,6 +281,7 @@ func (m *Main) serveReady(ctx, bg context.Context, chain *ledgerkey.Chain, token
 	if err := m.catchUp(ctx); err != nil {
 		return err
 	}
+	m.startOver()
 	m.api.MarkStarted()
 	m.log.Info("tokenledger serving", "http", m.URL(), "nats", m.NATSURL(), "data_dir", m.Config.DataDir,
 		"tokens", m.Tokens.Len(), "imported_init_tokens", n, "last_seq", m.Runner.LastApplied())
@@ -618,4 +624,14 @@ func secretBodies(tokens []bootstrap.Token) []string {
 		}
 	}
 	return out
+}
+
+// startOver calls m.caughtUp's functions, the first time only: before the
+// service says it serves, or when the start ended otherwise.
+func (m *Main) startOver() {
+	m.overOnce.Do(func() {
+		for _, f := range m.caughtUp {
+			f()
+		}
+	})
 }

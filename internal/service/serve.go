@@ -15,8 +15,11 @@ import (
 
 // Serve is "tokenledger serve": it parses args (each flag with a
 // TOKENLEDGER_* twin read through getenv), runs the service until ctx is
-// cancelled (SIGINT, SIGTERM) and then shuts it down cleanly.
-func Serve(ctx context.Context, args []string, getenv func(string) string) error {
+// cancelled (SIGINT, SIGTERM) and then shuts it down cleanly. Each of
+// caughtUp is called once the start is over: before the service logs
+// that it serves (the projections caught up with the stream), or when
+// the start stopped at tampering (the probes still answer) or failed.
+func Serve(ctx context.Context, args []string, getenv func(string) string, caughtUp ...func()) error {
 	cfg, err := ParseConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -28,7 +31,10 @@ func Serve(ctx context.Context, args []string, getenv func(string) string) error
 	// The process's own setting: tests run many Mains in one process.
 	limit, source := applyMemoryLimit(cfg)
 	m.log.Info("memory limit", "bytes", limit, "source", source)
-	if err := m.Run(ctx); err != nil {
+	m.caughtUp = caughtUp
+	err = m.Run(ctx)
+	m.startOver() // a start ended at tampering or by an error
+	if err != nil {
 		_ = m.Close()
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			m.log.Info("shutting down during start-up", "err", err)
