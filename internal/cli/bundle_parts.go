@@ -227,13 +227,15 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if parts == 0 {
-			anchor, anchorCp = []byte(b.Checkpoint), br.Checkpoint
+			// The note as the key signed it, not as the file holds it
+			// (lines of unknown keys dropped): what is printed and kept.
+			anchor, anchorCp = br.Note, br.Checkpoint
 			first = b.FromSeq
 			if b.FromSeq == 1 {
 				stream = integrity.NewVerifier(integrity.Config{Keys: keys})
 			}
 		}
-		checkpoint[b.Checkpoint] = true
+		checkpoint[string(br.Note)] = true
 		if stream != nil {
 			recs := make([][]byte, len(b.Events))
 			for i := range b.Events {

@@ -95,9 +95,12 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 // BundleReport is what VerifyBundle proved.
 type BundleReport struct {
 	Checkpoint Checkpoint
-	FromSeq    uint64
-	ToSeq      uint64
-	Events     int
+	// Note is the bundle's checkpoint as the keys signed it: its text and
+	// the signatures that verified (see [OpenCheckpointNote]).
+	Note    []byte
+	FromSeq uint64
+	ToSeq   uint64
+	Events  int
 	// Complete: FromSeq is 1 and ToSeq the checkpoint's size: the bundle
 	// holds the whole log as the checkpoint signs it.
 	Complete bool
@@ -116,11 +119,11 @@ type BundleReport struct {
 // failure is a *Finding naming the sequence and the kind.
 func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) (BundleReport, error) {
 	var rep BundleReport
-	cp, err := OpenCheckpoint([]byte(b.Checkpoint), keys)
+	cp, signed, err := OpenCheckpointNote([]byte(b.Checkpoint), keys)
 	if err != nil {
 		return rep, &Finding{Seq: b.FromSeq, Kind: KindInsertion, Detail: "the bundle's checkpoint: " + err.Error()}
 	}
-	rep.Checkpoint, rep.FromSeq, rep.ToSeq = cp, b.FromSeq, b.ToSeq
+	rep.Checkpoint, rep.Note, rep.FromSeq, rep.ToSeq = cp, signed, b.FromSeq, b.ToSeq
 	if b.FromSeq < 1 || b.FromSeq > b.ToSeq || b.ToSeq > uint64(cp.Size) {
 		return rep, fmt.Errorf("%w: the bundle names records %d to %d under a checkpoint of %d", ErrSize, b.FromSeq, b.ToSeq, cp.Size)
 	}

@@ -115,28 +115,57 @@ func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
 // the checkpoint's origin; signatures of unknown keys are ignored, a
 // signature of a known key that does not verify is an error.
 func OpenCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, error) {
+	c, _, err := openCheckpoint(msg, known)
+	return c, err
+}
+
+// OpenCheckpointNote is [OpenCheckpoint] that also returns the note as the
+// known keys signed it: its text and the signatures that verified, and
+// nothing else. The lines of unknown keys a note may carry (whoever
+// handed it over may add them: their names can hold C1 controls, DEL or
+// bidi overrides) are dropped, so that what is printed and kept is what
+// the ledger signed.
+func OpenCheckpointNote(msg []byte, known note.Verifiers) (Checkpoint, []byte, error) {
+	c, n, err := openCheckpoint(msg, known)
+	if err != nil {
+		return c, nil, err
+	}
+	var b strings.Builder
+	b.WriteString(n.Text)
+	b.WriteByte('\n')
+	for _, s := range n.Sigs {
+		b.WriteString("— ")
+		b.WriteString(s.Name)
+		b.WriteByte(' ')
+		b.WriteString(s.Base64)
+		b.WriteByte('\n')
+	}
+	return c, []byte(b.String()), nil
+}
+
+func openCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, *note.Note, error) {
 	if len(msg) > MaxCheckpointSize {
-		return Checkpoint{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedCheckpoint, len(msg), MaxCheckpointSize)
+		return Checkpoint{}, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedCheckpoint, len(msg), MaxCheckpointSize)
 	}
 	n, err := note.Open(msg, known)
 	if err != nil {
 		var unknown *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError
 		if errors.As(err, &unknown) || errors.As(err, &invalid) {
-			return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
+			return Checkpoint{}, nil, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
 		}
-		return Checkpoint{}, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+		return Checkpoint{}, nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
 	}
 	c, err := ParseCheckpoint(n.Text)
 	if err != nil {
-		return Checkpoint{}, err
+		return Checkpoint{}, nil, err
 	}
 	for _, s := range n.Sigs {
 		if s.Name == c.Origin {
-			return c, nil
+			return c, n, nil
 		}
 	}
-	return Checkpoint{}, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
+	return Checkpoint{}, nil, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
 }
 
 // Verifiers parses public verifier keys ("<name>+<hash>+<base64>", what
