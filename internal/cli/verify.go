@@ -342,15 +342,22 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	return report(rep, v.Finish(uint64(cp.Size)), vkey), nil
 }
 
+// maxDetail bounds the detail verify prints of a finding.
+const maxDetail = 2048
+
 func printVerify(cmd *cobra.Command, rep verifyReport) error {
 	w := cmd.OutOrStdout()
+	// A finding's detail names what the records hold (an event's id, type
+	// and aggregate): whoever wrote them chose those bytes. No control or
+	// format character of theirs reaches the terminal (nor jq -r).
+	rep.Detail = inert(rep.Detail, maxDetail)
 	if jsonOut(cmd) {
 		if err := printJSON(w, rep); err != nil {
 			return err
 		}
 	} else if rep.Intact {
 		fmt.Fprintf(w, "intact: %s: %d records (to sequence %d), %d signed checkpoints verified, proven up to %d\n",
-			rep.Source, rep.Records, rep.LastSeq, rep.Checkpoints, rep.Proven)
+			inert(rep.Source, 4096), rep.Records, rep.LastSeq, rep.Checkpoints, rep.Proven)
 		if rep.Complete {
 			fmt.Fprintln(w, "complete: the bundle holds every record its checkpoint signs")
 		}
