@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -135,7 +134,7 @@ func (l *partLimit) Read(p []byte) (int, error) {
 // eachPart calls fn with every bundle part of the files, in order.
 func eachPart(paths []string, fn func(path string, b *integrity.Bundle) error) error {
 	for _, path := range paths {
-		f, err := os.Open(path)
+		f, err := openInput(path)
 		if err != nil {
 			return err
 		}

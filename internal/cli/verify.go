@@ -99,7 +99,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 			}
 			var kept []byte
 			if since != "" {
-				b, err := os.ReadFile(since)
+				b, err := readInput(since, integrity.MaxNoteBytes)
 				if err != nil {
 					return usagef("--since-checkpoint: %v", err)
 				}
@@ -144,7 +144,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 // readKeyFlag reads --key: a verifier key or @FILE.
 func readKeyFlag(v string) (string, error) {
 	if f, ok := strings.CutPrefix(v, "@"); ok {
-		b, err := os.ReadFile(f)
+		b, err := readInput(f, integrity.MaxNoteBytes)
 		if err != nil {
 			return "", usagef("--key: %v", err)
 		}
