@@ -216,7 +216,9 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
 		if vkey == "" && d.KeyFile != "" {
-			b, err := os.ReadFile(d.KeyFile)
+			// Beside the data dir: a regular file of bounded size, as the
+			// tree head (a pipe or a device there must not hang verify).
+			b, err := integrity.ReadKeptFile(d.KeyFile, integrity.MaxNoteBytes)
 			if err != nil {
 				return err
 			}
