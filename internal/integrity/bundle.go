@@ -164,12 +164,16 @@ type BundleReport struct {
 // failure is a *Finding naming the sequence and the kind.
 func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) (BundleReport, error) {
 	var rep BundleReport
+	// The range first: a finding names a sequence inside it.
+	if b.FromSeq < 1 || b.FromSeq > b.ToSeq {
+		return rep, fmt.Errorf("%w: the bundle names records %d to %d", ErrSize, b.FromSeq, b.ToSeq)
+	}
 	cp, signed, err := OpenCheckpointNote([]byte(b.Checkpoint), keys)
 	if err != nil {
 		return rep, &Finding{Seq: b.FromSeq, Kind: KindInsertion, Detail: "the bundle's checkpoint: " + err.Error()}
 	}
 	rep.Checkpoint, rep.Note, rep.FromSeq, rep.ToSeq = cp, signed, b.FromSeq, b.ToSeq
-	if b.FromSeq < 1 || b.FromSeq > b.ToSeq || b.ToSeq > uint64(cp.Size) {
+	if b.ToSeq > uint64(cp.Size) {
 		return rep, fmt.Errorf("%w: the bundle names records %d to %d under a checkpoint of %d", ErrSize, b.FromSeq, b.ToSeq, cp.Size)
 	}
 	if kept != nil {
@@ -186,6 +190,14 @@ func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) 
 	want := b.FromSeq
 	for i := range b.Events {
 		e := &b.Events[i]
+		// Events outside the range the bundle names: the file is
+		// malformed, which says nothing of the records.
+		switch {
+		case e.Seq > b.ToSeq:
+			return rep, fmt.Errorf("%w: the bundle names records %d to %d and holds sequence %d", ErrSize, b.FromSeq, b.ToSeq, e.Seq)
+		case i == 0 && e.Seq < b.FromSeq:
+			return rep, fmt.Errorf("%w: the bundle names records %d to %d and starts with sequence %d", ErrSize, b.FromSeq, b.ToSeq, e.Seq)
+		}
 		switch {
 		case e.Seq > want:
 			for _, later := range b.Events[i+1:] {
