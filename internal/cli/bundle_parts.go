@@ -231,7 +231,17 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 			anchor, anchorCp = br.Note, br.Checkpoint
 			first = b.FromSeq
 			if b.FromSeq == 1 {
-				stream = integrity.NewVerifier(integrity.Config{Keys: keys})
+				// The stream follows the key chain (as --data-dir does):
+				// the records after the last checkpoint in the bundle must
+				// be signed by the key current there, not by any key
+				// given. The anchor is not trusted for that: a retired
+				// key, given for the checkpoints before its rotation,
+				// signs a valid anchor over records of its holder's own.
+				sigs, err := newKeyChain(vkey)
+				if err != nil {
+					return err
+				}
+				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 			}
 		}
 		checkpoint[string(br.Note)] = true
