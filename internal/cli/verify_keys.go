@@ -20,6 +20,7 @@ var (
 	_ integrity.Signatures  = keyChain{}
 	_ integrity.KeyFollower = keyChain{}
 	_ integrity.Prechecker  = keyChain{}
+	_ integrity.KeyTracker  = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -50,3 +51,7 @@ func (k keyChain) Covered(env *events.Envelope) error {
 	k.c.TrustThrough(env.Sequence)
 	return k.c.Check(*env)
 }
+
+// CurrentKey implements integrity.KeyTracker: the ID of the key the chain
+// has reached.
+func (k keyChain) CurrentKey() string { return k.c.CurrentID() }

@@ -35,6 +35,10 @@ type Checkpoint struct {
 	// Extensions are the optional lines after the root, each without its
 	// newline; the ledger writes none and keeps those it reads.
 	Extensions []string
+	// Signers are the IDs (the key hash, 8 lower-case hex digits, as
+	// ledgerkey names keys) of the known keys, named as the origin, whose
+	// signatures verified; set by OpenCheckpoint.
+	Signers []string
 }
 
 // Text is the checkpoint's note text: origin, decimal size and base64 root,
@@ -162,10 +166,13 @@ func openCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, *note.Note, e
 	}
 	for _, s := range n.Sigs {
 		if s.Name == c.Origin {
-			return c, n, nil
+			c.Signers = append(c.Signers, fmt.Sprintf("%08x", s.Hash))
 		}
 	}
-	return Checkpoint{}, nil, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
+	if len(c.Signers) == 0 {
+		return Checkpoint{}, nil, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
+	}
+	return c, n, nil
 }
 
 // Verifiers parses public verifier keys ("<name>+<hash>+<base64>", what

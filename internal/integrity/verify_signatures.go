@@ -6,8 +6,11 @@ package integrity
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -27,6 +30,14 @@ type Signatures interface {
 // checked against the key it names.
 type KeyFollower interface {
 	Covered(env *events.Envelope) error
+}
+
+// KeyTracker is implemented by a [KeyFollower] that knows which key its
+// chain has reached: CurrentKey is that key's ID ("" before the chain
+// met a signed event). A checkpoint then covers the events before it only
+// if the key current at its size signed it (see [Verifier.signedByCurrent]).
+type KeyTracker interface {
+	CurrentKey() string
 }
 
 // maxUnchecked bounds the signed events a Verifier holds back; past it
@@ -133,4 +144,43 @@ func (v *Verifier) covered(h held) *Finding {
 		return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("key.rotated: %v", err)}
 	}
 	return nil
+}
+
+// signedByCurrent reports whether cp is signed by the key the ledger's
+// chain is at by cp's size: the current key, moved on by the key.rotated
+// events cp would cover. Every key of a rotation verifies checkpoints (an
+// auditor gives them all, for the checkpoints before each rotation), but
+// after a rotation the ledger signs with the new key only: a checkpoint
+// of a later size signed by a retired key is its holder's, and proves
+// nothing of who wrote the events it covers. Without a KeyTracker, or
+// while the chain has met no signed event, any known key will do.
+func (v *Verifier) signedByCurrent(cp Checkpoint) bool {
+	kt, ok := v.cfg.Signatures.(KeyTracker)
+	if !ok {
+		return true
+	}
+	cur := kt.CurrentKey()
+	for _, h := range v.unsigned {
+		if h.seq > uint64(cp.Size) {
+			break
+		}
+		if !h.rotation {
+			continue
+		}
+		env, err := events.Unmarshal(h.data)
+		if err != nil {
+			return true // covered names it
+		}
+		p, err := env.Payload()
+		r, ok := p.(events.KeyRotated)
+		if err != nil || !ok {
+			return true // covered names it
+		}
+		nv, err := note.NewVerifier(r.Key)
+		if err != nil {
+			return true // covered names it
+		}
+		cur = fmt.Sprintf("%08x", nv.KeyHash())
+	}
+	return cur == "" || slices.Contains(cp.Signers, cur)
 }
