@@ -29,6 +29,23 @@ import (
 // chain had rotated away by its size proves nothing of the events'
 // authorship: verify must check them one by one and name the forgery.
 func TestVerifyDataDirRefusesAHeadSignedByTheRetiredKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// rotateBack: a key.rotated back to the retired key first, signed
+		// by it and linked to the genuine rotation: covered by the head, it
+		// would make the retired key current again.
+		rotateBack bool
+	}{
+		{"an event", false},
+		{"a rotation back to the retired key, then an event", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			retiredKeyHeadForgery(t, tc.rotateBack)
+		})
+	}
+}
+
+func retiredKeyHeadForgery(t *testing.T, rotateBack bool) {
 	s := servicetest.Start(t, "", nil)
 	dir := s.Config.DataDir
 	s.CreateToken("backend", "development")
@@ -68,7 +85,41 @@ func TestVerifyDataDirRefusesAHeadSignedByTheRetiredKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var first uint64 // the first forged record
+	if rotateBack {
+		var genuine events.Envelope
+		_, err := service.ReadDataDir(context.Background(), dir, func(service.StoredRecords) error { return nil },
+			func(seq uint64, data []byte) error {
+				if e, err := events.Unmarshal(data); err == nil && e.Type == events.TypeKeyRotated {
+					genuine = e
+				}
+				return nil
+			})
+		if err != nil || genuine.Hash == "" {
+			t.Fatalf("no genuine key.rotated: %v", err)
+		}
+		back, err := events.New(ulid.Make().String(), events.KeyAggregate,
+			events.KeyRotated{Previous: current.VerifierKey(), Key: retired.VerifierKey()}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		back.Actor, back.Prev = events.System, genuine.Hash
+		if err := back.SealFor(retired.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if err := back.Sign(retired); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := events.Marshal(&back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = publishOfflineMsg(t, dir, &nats.Msg{Subject: back.Subject(), Data: raw})
+	}
 	seq := publishOfflineMsg(t, dir, &nats.Msg{Subject: forged.Subject(), Data: data})
+	if first == 0 {
+		first = seq
+	}
 
 	// The head of the whole stream, signed by the retired key.
 	tree := integrity.NewTree()
@@ -96,7 +147,7 @@ func TestVerifyDataDirRefusesAHeadSignedByTheRetiredKey(t *testing.T) {
 		Seq  uint64 `json:"seq"`
 	}
 	_ = json.Unmarshal([]byte(out), &rep)
-	if code != cli.ExitTampered || rep.Kind != "forgery" || rep.Seq != seq {
-		t.Fatalf("verify of the data dir with a head signed by the retired key: exit %d %s %s; want the event at %d named a forgery", code, out, errOut, seq)
+	if code != cli.ExitTampered || rep.Kind != "forgery" || rep.Seq != first {
+		t.Fatalf("verify of the data dir with a head signed by the retired key: exit %d %s %s; want the event at %d named a forgery", code, out, errOut, first)
 	}
 }
