@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/ed25519"
 	"strings"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -55,3 +56,6 @@ func (k keyChain) Covered(env *events.Envelope) error {
 // CurrentKey implements integrity.KeyTracker: the ID of the key the chain
 // has reached.
 func (k keyChain) CurrentKey() string { return k.c.CurrentID() }
+
+// KnownKey implements integrity.KeyTracker.
+func (k keyChain) KnownKey(id string) (ed25519.PublicKey, bool) { return k.c.KnownKey(id) }
