@@ -176,20 +176,65 @@ func openCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, *note.Note, e
 }
 
 // Verifiers parses public verifier keys ("<name>+<hash>+<base64>", what
-// auditors keep) into the set [OpenCheckpoint] takes.
+// auditors keep) into the set [OpenCheckpoint] takes. A key given twice
+// is one key; two different keys of one name and key hash (the hash is 32
+// bits: a collision can be made) each verify a signature under that name
+// and hash, rather than making every note ambiguous (note.VerifierList
+// refuses them, and a genuine checkpoint would read as tampering).
 func Verifiers(keys ...string) (note.Verifiers, error) {
-	var vs []note.Verifier
+	set := verifierSet{}
+	seen := map[string]bool{}
 	for _, k := range keys {
-		v, err := note.NewVerifier(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		v, err := note.NewVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("integrity: verifier key: %w", err)
 		}
-		vs = append(vs, v)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		nh := nameHash{v.Name(), v.KeyHash()}
+		set[nh] = append(set[nh], v)
 	}
-	if len(vs) == 0 {
+	if len(set) == 0 {
 		return nil, errors.New("integrity: no verifier key")
 	}
-	return note.VerifierList(vs...), nil
+	return set, nil
+}
+
+type nameHash struct {
+	name string
+	hash uint32
+}
+
+// verifierSet is the note.Verifiers of Verifiers.
+type verifierSet map[nameHash][]note.Verifier
+
+func (s verifierSet) Verifier(name string, hash uint32) (note.Verifier, error) {
+	switch vs := s[nameHash{name, hash}]; len(vs) {
+	case 0:
+		return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
+	case 1:
+		return vs[0], nil
+	default:
+		return anyOf(vs), nil
+	}
+}
+
+// anyOf verifies a signature that one of its keys (of one name and key
+// hash) made.
+type anyOf []note.Verifier
+
+func (a anyOf) Name() string    { return a[0].Name() }
+func (a anyOf) KeyHash() uint32 { return a[0].KeyHash() }
+func (a anyOf) Verify(msg, sig []byte) bool {
+	for _, v := range a {
+		if v.Verify(msg, sig) {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifierKeyOf is the public verifier key ("<name>+<hash>+<base64>") of
