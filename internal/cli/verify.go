@@ -227,7 +227,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				return fmt.Errorf("%s: %w", d.KeyFile, err)
 			}
 			vkey = k
-			fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key beside the data dir,", vkey)
+			// The key's name is the key file's: whoever wrote the file chose it.
+			fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key beside the data dir,", inert(vkey, 512))
 		}
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
@@ -308,7 +309,8 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	}
 	if vkey == "" {
 		vkey = cp.VerifierKey
-		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", vkey)
+		// Not parsed yet, and the server's to choose: inert.
+		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
 	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
