@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -135,7 +134,7 @@ func (l *partLimit) Read(p []byte) (int, error) {
 // eachPart calls fn with every bundle part of the files, in order.
 func eachPart(paths []string, fn func(path string, b *integrity.Bundle) error) error {
 	for _, path := range paths {
-		f, err := os.Open(path)
+		f, err := openInput(path)
 		if err != nil {
 			return err
 		}
@@ -227,13 +226,25 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if parts == 0 {
-			anchor, anchorCp = []byte(b.Checkpoint), br.Checkpoint
+			// The note as the key signed it, not as the file holds it
+			// (lines of unknown keys dropped): what is printed and kept.
+			anchor, anchorCp = br.Note, br.Checkpoint
 			first = b.FromSeq
 			if b.FromSeq == 1 {
-				stream = integrity.NewVerifier(integrity.Config{Keys: keys})
+				// The stream follows the key chain (as --data-dir does):
+				// the records after the last checkpoint in the bundle must
+				// be signed by the key current there, not by any key
+				// given. The anchor is not trusted for that: a retired
+				// key, given for the checkpoints before its rotation,
+				// signs a valid anchor over records of its holder's own.
+				sigs, err := newKeyChain(vkey)
+				if err != nil {
+					return err
+				}
+				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 			}
 		}
-		checkpoint[b.Checkpoint] = true
+		checkpoint[string(br.Note)] = true
 		if stream != nil {
 			recs := make([][]byte, len(b.Events))
 			for i := range b.Events {

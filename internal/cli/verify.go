@@ -99,7 +99,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 			}
 			var kept []byte
 			if since != "" {
-				b, err := os.ReadFile(since)
+				b, err := readInput(since, integrity.MaxNoteBytes)
 				if err != nil {
 					return usagef("--since-checkpoint: %v", err)
 				}
@@ -144,7 +144,7 @@ Exit codes: 0 intact, 7 tampering found (kind and sequence printed), 1 could not
 // readKeyFlag reads --key: a verifier key or @FILE.
 func readKeyFlag(v string) (string, error) {
 	if f, ok := strings.CutPrefix(v, "@"); ok {
-		b, err := os.ReadFile(f)
+		b, err := readInput(f, integrity.MaxNoteBytes)
 		if err != nil {
 			return "", usagef("--key: %v", err)
 		}
@@ -216,7 +216,9 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
 		if vkey == "" && d.KeyFile != "" {
-			b, err := os.ReadFile(d.KeyFile)
+			// Beside the data dir: a regular file of bounded size, as the
+			// tree head (a pipe or a device there must not hang verify).
+			b, err := integrity.ReadKeptFile(d.KeyFile, integrity.MaxNoteBytes)
 			if err != nil {
 				return err
 			}
@@ -225,7 +227,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				return fmt.Errorf("%s: %w", d.KeyFile, err)
 			}
 			vkey = k
-			fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key beside the data dir,", vkey)
+			// The key's name is the key file's: whoever wrote the file chose it.
+			fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key beside the data dir,", inert(vkey, 512))
 		}
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
@@ -306,7 +309,8 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	}
 	if vkey == "" {
 		vkey = cp.VerifierKey
-		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", vkey)
+		// Not parsed yet, and the server's to choose: inert.
+		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
 	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
@@ -342,15 +346,22 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	return report(rep, v.Finish(uint64(cp.Size)), vkey), nil
 }
 
+// maxDetail bounds the detail verify prints of a finding.
+const maxDetail = 2048
+
 func printVerify(cmd *cobra.Command, rep verifyReport) error {
 	w := cmd.OutOrStdout()
+	// A finding's detail names what the records hold (an event's id, type
+	// and aggregate): whoever wrote them chose those bytes. No control or
+	// format character of theirs reaches the terminal (nor jq -r).
+	rep.Detail = inert(rep.Detail, maxDetail)
 	if jsonOut(cmd) {
 		if err := printJSON(w, rep); err != nil {
 			return err
 		}
 	} else if rep.Intact {
 		fmt.Fprintf(w, "intact: %s: %d records (to sequence %d), %d signed checkpoints verified, proven up to %d\n",
-			rep.Source, rep.Records, rep.LastSeq, rep.Checkpoints, rep.Proven)
+			inert(rep.Source, 4096), rep.Records, rep.LastSeq, rep.Checkpoints, rep.Proven)
 		if rep.Complete {
 			fmt.Fprintln(w, "complete: the bundle holds every record its checkpoint signs")
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/ed25519"
 	"strings"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -20,6 +21,7 @@ var (
 	_ integrity.Signatures  = keyChain{}
 	_ integrity.KeyFollower = keyChain{}
 	_ integrity.Prechecker  = keyChain{}
+	_ integrity.KeyTracker  = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -50,3 +52,10 @@ func (k keyChain) Covered(env *events.Envelope) error {
 	k.c.TrustThrough(env.Sequence)
 	return k.c.Check(*env)
 }
+
+// CurrentKey implements integrity.KeyTracker: the ID of the key the chain
+// has reached.
+func (k keyChain) CurrentKey() string { return k.c.CurrentID() }
+
+// KnownKey implements integrity.KeyTracker.
+func (k keyChain) KnownKey(id string) (ed25519.PublicKey, bool) { return k.c.KnownKey(id) }

@@ -29,7 +29,7 @@ type Integrity interface {
 }
 
 // MaxBundleEvents is the most events one bundle answer holds.
-const MaxBundleEvents = 20_000
+const MaxBundleEvents = integrity.MaxBundleEvents
 
 // checkpointJSON is GET /api/ledger/checkpoint's answer.
 type checkpointJSON struct {

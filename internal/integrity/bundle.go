@@ -1,6 +1,7 @@
 package integrity
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,11 @@ const BundleFormat = "tokenledger-bundle/1"
 // MaxBundleBytes bounds the bundle a reader accepts.
 const MaxBundleBytes = 1 << 30
 
+// MaxBundleEvents is the most events one bundle (one part of a file)
+// holds: the ledger's bundle route answers at most this many, and a
+// reader refuses more before it decodes them.
+const MaxBundleEvents = 20_000
+
 // Bundle is an auditor bundle: the events of the stream sequences
 // FromSeq..ToSeq, each with its stored bytes and an inclusion proof in the
 // tree the signed Checkpoint (a C2SP tlog-checkpoint note) covers. With
@@ -25,11 +31,11 @@ const MaxBundleBytes = 1 << 30
 // are exactly the records the ledger wrote at these sequences, none
 // missing: the JSON format is documented in the README ("Auditor").
 type Bundle struct {
-	Format     string        `json:"format"`
-	Checkpoint string        `json:"checkpoint"` // signed note
-	FromSeq    uint64        `json:"fromSeq"`
-	ToSeq      uint64        `json:"toSeq"`
-	Events     []BundleEvent `json:"events"`
+	Format     string       `json:"format"`
+	Checkpoint string       `json:"checkpoint"` // signed note
+	FromSeq    uint64       `json:"fromSeq"`
+	ToSeq      uint64       `json:"toSeq"`
+	Events     BundleEvents `json:"events"`
 	// Consistency, when present, proves that the tree of an earlier
 	// checkpoint (of size Consistency.From) is a prefix of this one.
 	Consistency *BundleConsistency `json:"consistency,omitempty"`
@@ -40,6 +46,45 @@ type BundleEvent struct {
 	Seq   uint64      `json:"seq"`
 	Data  []byte      `json:"data"`  // the stored bytes, base64
 	Proof []tlog.Hash `json:"proof"` // RFC 6962 inclusion proof, base64 hashes
+}
+
+// BundleEvents are a bundle's records. Decoded, they are at most
+// MaxBundleEvents: an event of a few bytes in the file ("{}") is a
+// BundleEvent of 56 in memory, so a count bounded only by the file's size
+// would cost a reader tens of times the part it holds.
+type BundleEvents []BundleEvent
+
+// UnmarshalJSON decodes the events one by one, refusing more than
+// MaxBundleEvents and unknown fields.
+func (es *BundleEvents) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil { // null
+		*es = nil
+		return nil
+	}
+	if tok != json.Delim('[') {
+		return fmt.Errorf("integrity: bundle events: not an array")
+	}
+	var out BundleEvents
+	for dec.More() {
+		if len(out) == MaxBundleEvents {
+			return fmt.Errorf("integrity: bundle events: more than %d in one bundle part", MaxBundleEvents)
+		}
+		out = append(out, BundleEvent{})
+		if err := dec.Decode(&out[len(out)-1]); err != nil {
+			return fmt.Errorf("integrity: bundle event %d: %w", len(out), err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	*es = out
+	return nil
 }
 
 // BundleConsistency is a consistency proof from a tree of From records.
@@ -95,9 +140,12 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 // BundleReport is what VerifyBundle proved.
 type BundleReport struct {
 	Checkpoint Checkpoint
-	FromSeq    uint64
-	ToSeq      uint64
-	Events     int
+	// Note is the bundle's checkpoint as the keys signed it: its text and
+	// the signatures that verified (see [OpenCheckpointNote]).
+	Note    []byte
+	FromSeq uint64
+	ToSeq   uint64
+	Events  int
 	// Complete: FromSeq is 1 and ToSeq the checkpoint's size: the bundle
 	// holds the whole log as the checkpoint signs it.
 	Complete bool
@@ -116,12 +164,16 @@ type BundleReport struct {
 // failure is a *Finding naming the sequence and the kind.
 func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) (BundleReport, error) {
 	var rep BundleReport
-	cp, err := OpenCheckpoint([]byte(b.Checkpoint), keys)
+	// The range first: a finding names a sequence inside it.
+	if b.FromSeq < 1 || b.FromSeq > b.ToSeq {
+		return rep, fmt.Errorf("%w: the bundle names records %d to %d", ErrSize, b.FromSeq, b.ToSeq)
+	}
+	cp, signed, err := OpenCheckpointNote([]byte(b.Checkpoint), keys)
 	if err != nil {
 		return rep, &Finding{Seq: b.FromSeq, Kind: KindInsertion, Detail: "the bundle's checkpoint: " + err.Error()}
 	}
-	rep.Checkpoint, rep.FromSeq, rep.ToSeq = cp, b.FromSeq, b.ToSeq
-	if b.FromSeq < 1 || b.FromSeq > b.ToSeq || b.ToSeq > uint64(cp.Size) {
+	rep.Checkpoint, rep.Note, rep.FromSeq, rep.ToSeq = cp, signed, b.FromSeq, b.ToSeq
+	if b.ToSeq > uint64(cp.Size) {
 		return rep, fmt.Errorf("%w: the bundle names records %d to %d under a checkpoint of %d", ErrSize, b.FromSeq, b.ToSeq, cp.Size)
 	}
 	if kept != nil {
@@ -138,6 +190,14 @@ func VerifyBundle(b *Bundle, keys note.Verifiers, sigs Signatures, kept []byte) 
 	want := b.FromSeq
 	for i := range b.Events {
 		e := &b.Events[i]
+		// Events outside the range the bundle names: the file is
+		// malformed, which says nothing of the records.
+		switch {
+		case e.Seq > b.ToSeq:
+			return rep, fmt.Errorf("%w: the bundle names records %d to %d and holds sequence %d", ErrSize, b.FromSeq, b.ToSeq, e.Seq)
+		case i == 0 && e.Seq < b.FromSeq:
+			return rep, fmt.Errorf("%w: the bundle names records %d to %d and starts with sequence %d", ErrSize, b.FromSeq, b.ToSeq, e.Seq)
+		}
 		switch {
 		case e.Seq > want:
 			for _, later := range b.Events[i+1:] {

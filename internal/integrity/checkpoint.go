@@ -35,6 +35,10 @@ type Checkpoint struct {
 	// Extensions are the optional lines after the root, each without its
 	// newline; the ledger writes none and keeps those it reads.
 	Extensions []string
+	// Signers are the IDs (the key hash, 8 lower-case hex digits, as
+	// ledgerkey names keys) of the known keys, named as the origin, whose
+	// signatures verified; set by OpenCheckpoint.
+	Signers []string
 }
 
 // Text is the checkpoint's note text: origin, decimal size and base64 root,
@@ -115,45 +119,122 @@ func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
 // the checkpoint's origin; signatures of unknown keys are ignored, a
 // signature of a known key that does not verify is an error.
 func OpenCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, error) {
+	c, _, err := openCheckpoint(msg, known)
+	return c, err
+}
+
+// OpenCheckpointNote is [OpenCheckpoint] that also returns the note as the
+// known keys signed it: its text and the signatures that verified, and
+// nothing else. The lines of unknown keys a note may carry (whoever
+// handed it over may add them: their names can hold C1 controls, DEL or
+// bidi overrides) are dropped, so that what is printed and kept is what
+// the ledger signed.
+func OpenCheckpointNote(msg []byte, known note.Verifiers) (Checkpoint, []byte, error) {
+	c, n, err := openCheckpoint(msg, known)
+	if err != nil {
+		return c, nil, err
+	}
+	var b strings.Builder
+	b.WriteString(n.Text)
+	b.WriteByte('\n')
+	for _, s := range n.Sigs {
+		b.WriteString("— ")
+		b.WriteString(s.Name)
+		b.WriteByte(' ')
+		b.WriteString(s.Base64)
+		b.WriteByte('\n')
+	}
+	return c, []byte(b.String()), nil
+}
+
+func openCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, *note.Note, error) {
 	if len(msg) > MaxCheckpointSize {
-		return Checkpoint{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedCheckpoint, len(msg), MaxCheckpointSize)
+		return Checkpoint{}, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedCheckpoint, len(msg), MaxCheckpointSize)
 	}
 	n, err := note.Open(msg, known)
 	if err != nil {
 		var unknown *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError
 		if errors.As(err, &unknown) || errors.As(err, &invalid) {
-			return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
+			return Checkpoint{}, nil, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
 		}
-		return Checkpoint{}, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
+		return Checkpoint{}, nil, fmt.Errorf("%w: %w", ErrMalformedCheckpoint, err)
 	}
 	c, err := ParseCheckpoint(n.Text)
 	if err != nil {
-		return Checkpoint{}, err
+		return Checkpoint{}, nil, err
 	}
 	for _, s := range n.Sigs {
 		if s.Name == c.Origin {
-			return c, nil
+			c.Signers = append(c.Signers, fmt.Sprintf("%08x", s.Hash))
 		}
 	}
-	return Checkpoint{}, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
+	if len(c.Signers) == 0 {
+		return Checkpoint{}, nil, fmt.Errorf("%w: origin %q is not the name of a key that signed it", ErrCheckpointSignature, c.Origin)
+	}
+	return c, n, nil
 }
 
 // Verifiers parses public verifier keys ("<name>+<hash>+<base64>", what
-// auditors keep) into the set [OpenCheckpoint] takes.
+// auditors keep) into the set [OpenCheckpoint] takes. A key given twice
+// is one key; two different keys of one name and key hash (the hash is 32
+// bits: a collision can be made) each verify a signature under that name
+// and hash, rather than making every note ambiguous (note.VerifierList
+// refuses them, and a genuine checkpoint would read as tampering).
 func Verifiers(keys ...string) (note.Verifiers, error) {
-	var vs []note.Verifier
+	set := verifierSet{}
+	seen := map[string]bool{}
 	for _, k := range keys {
-		v, err := note.NewVerifier(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		v, err := note.NewVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("integrity: verifier key: %w", err)
 		}
-		vs = append(vs, v)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		nh := nameHash{v.Name(), v.KeyHash()}
+		set[nh] = append(set[nh], v)
 	}
-	if len(vs) == 0 {
+	if len(set) == 0 {
 		return nil, errors.New("integrity: no verifier key")
 	}
-	return note.VerifierList(vs...), nil
+	return set, nil
+}
+
+type nameHash struct {
+	name string
+	hash uint32
+}
+
+// verifierSet is the note.Verifiers of Verifiers.
+type verifierSet map[nameHash][]note.Verifier
+
+func (s verifierSet) Verifier(name string, hash uint32) (note.Verifier, error) {
+	switch vs := s[nameHash{name, hash}]; len(vs) {
+	case 0:
+		return nil, &note.UnknownVerifierError{Name: name, KeyHash: hash}
+	case 1:
+		return vs[0], nil
+	default:
+		return anyOf(vs), nil
+	}
+}
+
+// anyOf verifies a signature that one of its keys (of one name and key
+// hash) made.
+type anyOf []note.Verifier
+
+func (a anyOf) Name() string    { return a[0].Name() }
+func (a anyOf) KeyHash() uint32 { return a[0].KeyHash() }
+func (a anyOf) Verify(msg, sig []byte) bool {
+	for _, v := range a {
+		if v.Verify(msg, sig) {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifierKeyOf is the public verifier key ("<name>+<hash>+<base64>") of

@@ -4,10 +4,16 @@ package integrity
 // covers them or checks them.
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -27,6 +33,17 @@ type Signatures interface {
 // checked against the key it names.
 type KeyFollower interface {
 	Covered(env *events.Envelope) error
+}
+
+// KeyTracker is implemented by a [KeyFollower] that knows which key its
+// chain has reached: CurrentKey is that key's ID ("" before the chain
+// met a signed event), KnownKey the public key of a key it knows (given,
+// or named by a rotation it followed). A checkpoint then covers the events
+// before it only if the key current at its size signed it (see
+// [Verifier.signedByCurrent]).
+type KeyTracker interface {
+	CurrentKey() string
+	KnownKey(id string) (ed25519.PublicKey, bool)
 }
 
 // maxUnchecked bounds the signed events a Verifier holds back; past it
@@ -133,4 +150,93 @@ func (v *Verifier) covered(h held) *Finding {
 		return &Finding{Seq: h.seq, Kind: KindForgery, Detail: fmt.Sprintf("key.rotated: %v", err)}
 	}
 	return nil
+}
+
+// signedByCurrent reports whether cp is signed by the key the ledger's
+// chain is at by cp's size: the current key, moved on by the key.rotated
+// events cp would cover. Every key of a rotation verifies checkpoints (an
+// auditor gives them all, for the checkpoints before each rotation), but
+// after a rotation the ledger signs with the new key only: a checkpoint
+// of a later size signed by a retired key is its holder's, and proves
+// nothing of who wrote the events it covers. The rotations themselves are
+// checked one by one here (each signed by the key it retires, naming it):
+// a rotation is what decides which key may sign the checkpoint, so the
+// checkpoint cannot vouch for it. Without a KeyTracker, or while the chain
+// has met no signed event and cp covers no rotation, any known key will
+// do (verify cannot tell a retired key's checkpoints then: README, Known
+// gaps).
+func (v *Verifier) signedByCurrent(cp Checkpoint) bool {
+	kt, ok := v.cfg.Signatures.(KeyTracker)
+	if !ok {
+		return true
+	}
+	cur := kt.CurrentKey()
+	var pub ed25519.PublicKey
+	if cur != "" {
+		if pub, ok = kt.KnownKey(cur); !ok {
+			return false
+		}
+	}
+	for _, h := range v.unsigned {
+		if h.seq > uint64(cp.Size) {
+			break
+		}
+		if !h.rotation {
+			continue
+		}
+		env, err := events.Unmarshal(h.data)
+		if err != nil {
+			return false
+		}
+		env.Sequence = h.seq
+		p, err := env.Payload()
+		r, ok := p.(events.KeyRotated)
+		if err != nil || !ok {
+			return false
+		}
+		prev, err1 := note.NewVerifier(r.Previous)
+		next, err2 := note.NewVerifier(r.Key)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if cur == "" {
+			// The chain has met no signed event: as ledgerkey.Chain does
+			// for a covered rotation, the first one starts it from the key
+			// it names as previous, which must be its signer.
+			cur = fmt.Sprintf("%08x", prev.KeyHash())
+			if pub, ok = ed25519Key(r.Previous); !ok {
+				return false
+			}
+		}
+		if fmt.Sprintf("%08x", prev.KeyHash()) != cur || env.Key != cur || env.CheckSignature(oneKey{cur, pub}) != nil {
+			return false
+		}
+		if pub, ok = ed25519Key(r.Key); !ok {
+			return false
+		}
+		cur = fmt.Sprintf("%08x", next.KeyHash())
+	}
+	return cur == "" || slices.Contains(cp.Signers, cur)
+}
+
+// oneKey is the KeyRing of one key.
+type oneKey struct {
+	id  string
+	pub ed25519.PublicKey
+}
+
+func (k oneKey) PublicKey(id string) (ed25519.PublicKey, bool) { return k.pub, id == k.id }
+
+// ed25519Key is the public key of a signed-note Ed25519 verifier key
+// ("<name>+<hash>+<base64 of 0x01 and the key>").
+func ed25519Key(vkey string) (ed25519.PublicKey, bool) {
+	i := strings.LastIndexByte(vkey, '+')
+	if i < 0 {
+		return nil, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(vkey[i+1:])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
+		return nil, false
+	}
+	return ed25519.PublicKey(raw[1:]), true
 }

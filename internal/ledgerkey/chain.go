@@ -126,6 +126,15 @@ func (c *Chain) publicKey(id string) (ed25519.PublicKey, bool) {
 	return pub, ok
 }
 
+// KnownKey is the public key of a key the Chain knows (given, or named by
+// a key.rotated event it learnt), whether current or not.
+func (c *Chain) KnownKey(id string) (ed25519.PublicKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pub, ok := c.known[id]
+	return pub, ok
+}
+
 // CurrentID is the ID of the key the next event must be signed by, ""
 // while no event was signed.
 func (c *Chain) CurrentID() string {

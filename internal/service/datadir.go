@@ -59,7 +59,7 @@ func ReadDataDir(ctx context.Context, dir string, setup func(StoredRecords) erro
 	}
 	defer os.RemoveAll(tmp)
 	cp := filepath.Join(tmp, "data")
-	if err := os.CopyFS(cp, os.DirFS(dir)); err != nil {
+	if err := copyVerifiedDataDir(cp, dir); err != nil {
 		return out, fmt.Errorf("copy %s: %w", dir, err)
 	}
 	owner, err := randomPassword()

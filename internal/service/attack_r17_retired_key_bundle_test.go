@@ -1,0 +1,122 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/integrity"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+)
+
+// A ledger rotated its signing key (serve --rotate-signing-key), and the
+// README tells the auditor of a bundle from sequence 1 to give every key
+// of the chain (the checkpoints before the rotation are signed by the old
+// one). The old key is retired, not destroyed everywhere: a backup of its
+// file, a replica's copy. Whoever holds it takes a genuine bundle, keeps
+// every record (the rotation included), appends an event of their own (a
+// project here; an admin token alike) signed by the old key, and signs a checkpoint of the longer tree
+// with the old key. Every record sits under that signed root and the
+// chains hold, so verify said "intact, complete". But after the rotation
+// the ledger signs with the new key only: verify must name the appended
+// event a forgery, as --data-dir does for an event after the last
+// checkpoint.
+func TestVerifyBundleRefusesRecordsAfterARotationSignedByTheRetiredKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	m, _ := startLedger(t, dir, 4, func(c *Config) { c.CheckpointInterval = 20 * time.Millisecond })
+	tokenLife(t, m, "before")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	retired, err := ledgerkey.Load(ledgerkey.DefaultFile(dir)) // the attacker's copy
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ = startLedger(t, dir, 4, func(c *Config) {
+		c.CheckpointInterval = 20 * time.Millisecond
+		c.RotateSigningKey = true
+	})
+	tokenLife(t, m, "after")
+	last, _ := m.Store.LastSequence(context.Background())
+	waitCheckpoint(t, m, int64(last))
+	if m.VerifierKey() == retired.VerifierKey() {
+		t.Fatal("the key did not rotate")
+	}
+	file := filepath.Join(t.TempDir(), "ledger.bundle.json")
+	if code, _, errOut := runCLI(t, "export", "--server", m.URL(), "--bundle", file); code != 0 {
+		t.Fatalf("export --bundle: exit %d %s", code, errOut)
+	}
+	keys := []string{"--key", retired.VerifierKey(), "--key", m.VerifierKey()}
+	if code, out, errOut := runCLI(t, append([]string{"verify", "--bundle", file}, keys...)...); code != cli.ExitOK {
+		t.Fatalf("the genuine bundle with both keys: exit %d %s %s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := integrity.ReadBundle(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The forgery: every genuine record, then an event signed by the
+	// retired key, under a checkpoint the retired key signs.
+	forged, err := events.New(ulid.Make().String(), uuid.NewString(), events.ProjectCreated{Name: "backdoor"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Actor = events.System
+	if err := forged.SealFor(retired.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.Sign(retired); err != nil {
+		t.Fatal(err)
+	}
+	data, err := events.Marshal(&forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs [][]byte
+	for _, e := range genuine.Events {
+		recs = append(recs, e.Data)
+	}
+	recs = append(recs, data)
+	tree := integrity.NewTree()
+	for _, r := range recs {
+		if err := tree.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := tree.Root(tree.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := integrity.Checkpoint{Origin: retired.Name(), Size: tree.Size(), Root: root}
+	signed, err := integrity.SignCheckpoint(cp, retired.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := integrity.BuildBundle(tree, cp, signed, 1, uint64(len(recs)), 0, func(seq uint64) ([]byte, error) { return recs[seq-1], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(len(recs))
+	code, out, errOut := runCLI(t, append([]string{"verify", "--bundle", writeBundle(t, b), "--json"}, keys...)...)
+	var rep struct {
+		Kind string `json:"kind"`
+		Seq  uint64 `json:"seq"`
+	}
+	_ = json.Unmarshal([]byte(out), &rep)
+	if code != cli.ExitTampered || rep.Kind != "forgery" || rep.Seq != seq {
+		t.Fatalf("verify of a bundle extended with the retired key: exit %d %s %s; want the event at %d named a forgery", code, out, errOut, seq)
+	}
+}
