@@ -193,6 +193,7 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 		next       uint64
 		parts      int
 		stream     *integrity.Verifier
+		follow     *sinceChain
 		checkpoint = map[string]bool{}
 	)
 	found := func(f *integrity.Finding) error {
@@ -242,6 +243,17 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 					return err
 				}
 				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
+			} else if since != nil {
+				// A later range, from the auditor's kept checkpoint on:
+				// the chain starts at the key that signed it.
+				if follow, err = newSinceChain(since, keys, vkey, b.FromSeq); err != nil {
+					return err
+				}
+			}
+		}
+		if follow != nil {
+			if f := follow.add(b); f != nil {
+				return found(f)
 			}
 		}
 		checkpoint[string(br.Note)] = true
@@ -263,6 +275,16 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 	}
 	if err != nil {
 		return rep, err
+	}
+	if follow != nil {
+		f, err := follow.anchor(anchorCp, rep.LastSeq)
+		if err != nil {
+			return rep, err
+		}
+		if f != nil {
+			rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
+			return rep, nil
+		}
 	}
 	rep.Checkpoint, rep.Proven, rep.Checkpoints = string(anchor), anchorCp.Size, len(checkpoint)
 	rep.Root = fmt.Sprintf("%v", anchorCp.Root)

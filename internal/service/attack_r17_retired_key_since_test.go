@@ -56,7 +56,30 @@ func TestVerifySinceCheckpointRefusesARangeTheRetiredKeyExtends(t *testing.T) {
 		t.Fatal("the key did not rotate")
 	}
 	newKept, newSize, _, _ := m.checkpoints.Latest() // an audit after the rotation
+	tokenLife(t, m, "later")
+	last, _ = m.Store.LastSequence(context.Background())
+	waitCheckpoint(t, m, int64(last))
 	keys := []string{"--key", retired.VerifierKey(), "--key", m.VerifierKey()}
+
+	// The genuine ranges after each kept checkpoint verify intact: the
+	// chain starts at the kept checkpoint's key and follows the rotation.
+	for _, k := range []struct {
+		kept []byte
+		size int64
+	}{{oldKept, oldSize}, {newKept, newSize}} {
+		part := filepath.Join(t.TempDir(), "range.bundle.json")
+		from, size := strconv.FormatInt(k.size+1, 10), strconv.FormatInt(k.size, 10)
+		if code, _, errOut := runCLI(t, "export", "--server", m.URL(), "--bundle", part, "--from-seq", from, "--since", size); code != 0 {
+			t.Fatalf("export --bundle --from-seq %s --since %s: exit %d %s", from, size, code, errOut)
+		}
+		since := filepath.Join(t.TempDir(), "kept.checkpoint")
+		if err := os.WriteFile(since, k.kept, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errOut := runCLI(t, append([]string{"verify", "--bundle", part, "--since-checkpoint", since}, keys...)...); code != cli.ExitOK {
+			t.Fatalf("the genuine range after the checkpoint of %d records: exit %d %s %s", k.size, code, out, errOut)
+		}
+	}
 
 	// The genuine records up to the new key's checkpoint.
 	whole := filepath.Join(t.TempDir(), "whole.bundle.json")
