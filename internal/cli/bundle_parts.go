@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -193,6 +194,7 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 		next       uint64
 		parts      int
 		stream     *integrity.Verifier
+		streamKeys keyChain
 		follow     *sinceChain
 		checkpoint = map[string]bool{}
 	)
@@ -238,11 +240,10 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 				// given. The anchor is not trusted for that: a retired
 				// key, given for the checkpoints before its rotation,
 				// signs a valid anchor over records of its holder's own.
-				sigs, err := newKeyChain(vkey)
-				if err != nil {
+				if streamKeys, err = newKeyChain(vkey); err != nil {
 					return err
 				}
-				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
+				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: streamKeys})
 			} else if since != nil {
 				// A later range, from the auditor's kept checkpoint on:
 				// the chain starts at the key that signed it.
@@ -293,6 +294,15 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 		if f := stream.Finish(0).Finding; f != nil {
 			rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
 			rep.Complete = false
+			return rep, nil
+		}
+		// The anchor of a range that ends at its size must be signed by
+		// the key the chain is at there: a retired key's is not kept
+		// (it would start the next --since-checkpoint at that key).
+		if id := streamKeys.CurrentKey(); id != "" && rep.LastSeq == uint64(anchorCp.Size) && !slices.Contains(anchorCp.Signers, id) {
+			rep.Kind, rep.Seq = string(integrity.KindForgery), rep.LastSeq
+			rep.Detail = fmt.Sprintf("the bundle's checkpoint of %d records is not signed by the key the ledger's chain is at there (%s)", anchorCp.Size, id)
+			rep.Complete, rep.Checkpoint = false, ""
 			return rep, nil
 		}
 	}
