@@ -82,4 +82,18 @@ func TestVerifyBundleFromOneRefusesAnAnchorTheRetiredKeySigns(t *testing.T) {
 	if code == cli.ExitOK || rep.Intact || rep.Checkpoint == string(signed) {
 		t.Fatalf("verify of a genuine log under an anchor the retired key signs: exit %d %s %s; want it refused, the anchor not kept", code, out, errOut)
 	}
+
+	// A range from 1 that ends before the anchor (export --to-seq): a
+	// rotation after it would be unseen, so verify cannot refuse the
+	// anchor, but it must not hand it over to keep either.
+	part, err := integrity.BuildBundle(tree, cp, signed, 1, uint64(len(recs))-1, 0, func(seq uint64) ([]byte, error) { return recs[seq-1], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, append([]string{"verify", "--bundle", writeBundle(t, part), "--json"}, keys...)...)
+	rep.Checkpoint = ""
+	_ = json.Unmarshal([]byte(out), &rep)
+	if rep.Checkpoint == string(signed) {
+		t.Fatalf("verify of a partial range under an anchor the retired key signs: exit %d %s %s; want the anchor not kept", code, out, errOut)
+	}
 }
