@@ -299,11 +299,16 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 		// The anchor of a range that ends at its size must be signed by
 		// the key the chain is at there: a retired key's is not kept
 		// (it would start the next --since-checkpoint at that key).
-		if id := streamKeys.CurrentKey(); id != "" && rep.LastSeq == uint64(anchorCp.Size) && !slices.Contains(anchorCp.Signers, id) {
-			rep.Kind, rep.Seq = string(integrity.KindForgery), rep.LastSeq
-			rep.Detail = fmt.Sprintf("the bundle's checkpoint of %d records is not signed by the key the ledger's chain is at there (%s)", anchorCp.Size, id)
-			rep.Complete, rep.Checkpoint = false, ""
-			return rep, nil
+		// A range that ends before it cannot tell (a rotation after the
+		// range is unseen): its anchor is not handed over to keep.
+		if id := streamKeys.CurrentKey(); id != "" && !slices.Contains(anchorCp.Signers, id) {
+			rep.Checkpoint = ""
+			if rep.LastSeq == uint64(anchorCp.Size) {
+				rep.Kind, rep.Seq = string(integrity.KindForgery), rep.LastSeq
+				rep.Detail = fmt.Sprintf("the bundle's checkpoint of %d records is not signed by the key the ledger's chain is at there (%s)", anchorCp.Size, id)
+				rep.Complete = false
+				return rep, nil
+			}
 		}
 	}
 	rep.Intact = true
