@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 
 	"github.com/tokenledger/tokenledger/internal/integrity"
 )
@@ -193,6 +194,8 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 		next       uint64
 		parts      int
 		stream     *integrity.Verifier
+		streamKeys keyChain
+		follow     *sinceChain
 		checkpoint = map[string]bool{}
 	)
 	found := func(f *integrity.Finding) error {
@@ -237,11 +240,21 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 				// given. The anchor is not trusted for that: a retired
 				// key, given for the checkpoints before its rotation,
 				// signs a valid anchor over records of its holder's own.
-				sigs, err := newKeyChain(vkey)
-				if err != nil {
+				if streamKeys, err = newKeyChain(vkey); err != nil {
 					return err
 				}
-				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
+				stream = integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: streamKeys})
+			} else if since != nil {
+				// A later range, from the auditor's kept checkpoint on:
+				// the chain starts at the key that signed it.
+				if follow, err = newSinceChain(since, keys, vkey, b.FromSeq); err != nil {
+					return err
+				}
+			}
+		}
+		if follow != nil {
+			if f := follow.add(b); f != nil {
+				return found(f)
 			}
 		}
 		checkpoint[string(br.Note)] = true
@@ -264,6 +277,16 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 	if err != nil {
 		return rep, err
 	}
+	if follow != nil {
+		f, err := follow.anchor(anchorCp, rep.LastSeq)
+		if err != nil {
+			return rep, err
+		}
+		if f != nil {
+			rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
+			return rep, nil
+		}
+	}
 	rep.Checkpoint, rep.Proven, rep.Checkpoints = string(anchor), anchorCp.Size, len(checkpoint)
 	rep.Root = fmt.Sprintf("%v", anchorCp.Root)
 	rep.Complete = first == 1 && rep.LastSeq == uint64(anchorCp.Size)
@@ -272,6 +295,20 @@ func verifyBundleParts(paths []string, vkey string, since []byte) (verifyReport,
 			rep.Kind, rep.Seq, rep.Detail = string(f.Kind), f.Seq, f.Detail
 			rep.Complete = false
 			return rep, nil
+		}
+		// The anchor of a range that ends at its size must be signed by
+		// the key the chain is at there: a retired key's is not kept
+		// (it would start the next --since-checkpoint at that key).
+		// A range that ends before it cannot tell (a rotation after the
+		// range is unseen): its anchor is not handed over to keep.
+		if id := streamKeys.CurrentKey(); id != "" && !slices.Contains(anchorCp.Signers, id) {
+			rep.Checkpoint = ""
+			if rep.LastSeq == uint64(anchorCp.Size) {
+				rep.Kind, rep.Seq = string(integrity.KindForgery), rep.LastSeq
+				rep.Detail = fmt.Sprintf("the bundle's checkpoint of %d records is not signed by the key the ledger's chain is at there (%s)", anchorCp.Size, id)
+				rep.Complete = false
+				return rep, nil
+			}
 		}
 	}
 	rep.Intact = true

@@ -228,13 +228,15 @@ type oneKey struct {
 func (k oneKey) PublicKey(id string) (ed25519.PublicKey, bool) { return k.pub, id == k.id }
 
 // ed25519Key is the public key of a signed-note Ed25519 verifier key
-// ("<name>+<hash>+<base64 of 0x01 and the key>").
+// ("<name>+<hash>+<base64 of 0x01 and the key>"). The name holds no '+'
+// (note.NewVerifier refuses one) but the base64 may: the key is what
+// follows the second '+', not the last.
 func ed25519Key(vkey string) (ed25519.PublicKey, bool) {
-	i := strings.LastIndexByte(vkey, '+')
-	if i < 0 {
+	fields := strings.SplitN(vkey, "+", 3)
+	if len(fields) != 3 {
 		return nil, false
 	}
-	raw, err := base64.StdEncoding.DecodeString(vkey[i+1:])
+	raw, err := base64.StdEncoding.DecodeString(fields[2])
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
 		return nil, false
 	}
