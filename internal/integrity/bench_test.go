@@ -1,6 +1,7 @@
 package integrity_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -119,6 +120,15 @@ func (k benchChain) Covered(env *events.Envelope) error {
 	k.c.TrustThrough(env.Sequence)
 	return k.c.Check(*env)
 }
+
+// CurrentKey and KnownKey make benchChain an integrity.KeyTracker, as the
+// CLI's chain is: each checkpoint is checked against the key current at
+// its size.
+func (k benchChain) CurrentKey() string { return k.c.CurrentID() }
+
+func (k benchChain) KnownKey(id string) (ed25519.PublicKey, bool) { return k.c.KnownKey(id) }
+
+var _ integrity.KeyTracker = benchChain{}
 
 // BenchmarkVerify verifies the whole synthetic stream as `tokenledger
 // verify` does: continuity, each event's decoding and hash, each
