@@ -64,6 +64,11 @@ type Runner struct {
 	// checks every signature ([ledgerkey.Chain.Precheck]). Live events
 	// are not held back for it. Set it before Run.
 	Precheck func([]events.Envelope)
+	// Stopping, when set, is called with the error that ends Run before
+	// Err (and whoever waits on the Runner) can see it: what it writes
+	// (the service's ERROR line about a tampered ledger) is out before a
+	// probe reports the stop. Set it before Run.
+	Stopping func(error)
 
 	src Source
 	ps  []Projection
@@ -151,6 +156,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err == nil {
 		// A Source must not end Follow without a reason; treat it as one.
 		err = errors.New("projections: source stopped following")
+	}
+	if r.Stopping != nil {
+		r.Stopping(err)
 	}
 	r.mu.Lock()
 	r.running, r.stopped, r.err = false, true, err

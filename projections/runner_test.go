@@ -388,6 +388,34 @@ func TestRunner_stops_at_an_apply_error(t *testing.T) {
 	}
 }
 
+// Ensure the Stopping hook hears why Run stops before Err or a waiter
+// can see it (the service logs a tampered ledger there, before its
+// probes report it).
+func TestRunner_Stopping_hears_the_stop_before_Err_reports_it(t *testing.T) {
+	t.Parallel()
+	l := newLedger(t)
+	l.mixed(3)
+	l.append(storetest.NewAggregateID(), events.TokenRevoked{Reason: events.ReasonDeleted}) // never created
+	r := projections.NewRunner(l.store, tokenset.New())
+	var heard, errThen error
+	calls := 0
+	r.Stopping = func(err error) {
+		calls++
+		heard, errThen = err, r.Err()
+	}
+	_, done := start(t, r)
+	err := done()
+	if calls != 1 || heard != err {
+		t.Fatalf("Stopping called %d times with %v, want once with Run's %v", calls, heard, err)
+	}
+	if errThen != nil {
+		t.Errorf("Err() inside Stopping = %v, want nil (not yet reported)", errThen)
+	}
+	if !errors.Is(r.Err(), tokenset.ErrCorrupt) {
+		t.Errorf("Err() after Run = %v", r.Err())
+	}
+}
+
 // Ensure Run refuses to run twice at once.
 func TestRunner_refuses_a_second_concurrent_run(t *testing.T) {
 	t.Parallel()

@@ -208,7 +208,8 @@ func (m *Main) Run(ctx context.Context) error {
 
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.goRun("projections", func() error { return logTamper(m.log, m.Runner.Run(bg)) })
+	m.Runner.Stopping = func(err error) { logTamper(m.log, err) }
+	m.goRun("projections", func() error { return tamperLogged(m.Runner.Run(bg)) })
 	m.goRun("whole-log-check", func() error { return m.runWholeLogCheck(bg) })
 	if m.watch != nil {
 		tel.LeaderChanges = m.watch.leaderChanges

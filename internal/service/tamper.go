@@ -8,17 +8,26 @@ import (
 )
 
 // logTamper logs at ERROR, with the sequence and kind, why the projections
-// stopped when the stream was found tampered with, and returns nil for it
-// (the service keeps serving its probes, which say so); any other error
-// is returned as is.
-func logTamper(log *slog.Logger, err error) error {
+// stopped when the stream was found tampered with. It is the Runner's
+// Stopping hook: the line is out before /health and /ready say
+// LEDGER_TAMPERED.
+func logTamper(log *slog.Logger, err error) {
 	te := events.AsTamper(err)
 	if te == nil {
-		return err
+		return
 	}
 	log.Error("ledger tampered: the projections stopped; every API route answers 503 until the stream is restored from a backup",
 		"seq", te.Seq, "kind", te.Kind, "err", err)
-	return nil
+}
+
+// tamperLogged is nil for a tamper stop, which logTamper logged (the
+// service keeps serving its probes, which say so); any other error is
+// returned as is.
+func tamperLogged(err error) error {
+	if events.AsTamper(err) != nil {
+		return nil
+	}
+	return err
 }
 
 // tamperStop is the projections' tamper stop (nil while they run): from
