@@ -26,9 +26,11 @@ package projections_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -149,8 +151,9 @@ func BenchmarkReplaySignatureChecks(b *testing.B) {
 }
 
 // filledAndRestarted fills a stream of n signed events (fillSignedStream),
-// then stops the embedded server and starts another on its data dir, as a
-// ledger's start finds its stream: recovered from disk, without the state
+// then stops the embedded server and starts another on its data dir, and
+// connects to it in process as the service does, as a ledger's start
+// finds its stream: recovered from disk, without the state
 // the writes left in memory (nats-server keeps each message block's
 // per-subject state for two minutes after its last write, which a replay
 // right after the fill would mark at every collection). It returns the
@@ -177,7 +180,13 @@ func filledAndRestarted(b *testing.B, n int, sign events.Signer) (*jsstore.Store
 	srv.WaitForShutdown()
 
 	srv = natstest.RunServerAt(b, dir)
-	nc = natstest.Connect(b, srv)
+	// The ledger talks to its embedded server in process (no socket);
+	// TOKENLEDGER_BENCH_CONN=tcp reads over loopback TCP instead.
+	var conn []nats.Option
+	if os.Getenv("TOKENLEDGER_BENCH_CONN") != "tcp" {
+		conn = append(conn, nats.InProcessServer(srv))
+	}
+	nc = natstest.Connect(b, srv, conn...)
 	store, err := jsstore.Open(ctx, nc, jsstore.Config{})
 	if err != nil {
 		b.Fatal(err)

@@ -21,15 +21,22 @@ import (
 // A variable so tests can force paging.
 var loadPageSize = 512
 
-// pullMaxMessages is the ordered consumer's buffer for Replay and Follow;
-// pullMaxBytes caps one pull request (and directget.MaxBytes one Direct Get
+// pullMaxBytes is the ordered consumer's window for Replay and Follow: the
+// bytes of messages asked for and not yet handed to the read, refilled
+// whenever it falls below half (and directget.MaxBytes caps one Direct Get
 // batch), far below the embedded server's max_pending (EmbeddedMaxPending):
 // the server closes a connection for which it holds more than that, the
-// ledger's own included.
-const (
-	pullMaxMessages = 4096
-	pullMaxBytes    = 2 << 20
-)
+// ledger's own included. Half the window is far more than one stored event
+// (MaxMsgSize), so a refill always has room for the next.
+//
+// A window in bytes alone, not a count of messages capped by bytes
+// (PullMaxMessagesWithBytesLimit): with that, a pull of 4,096 messages
+// capped at 2 MiB ended at about 1,600 of the ledger's events, fewer than
+// the half that makes the client library pull again, so each pull was
+// drained to the last event before the next was asked for, and the
+// server, the client and the projections took turns waiting (a third of
+// a replay's time idle on two CPUs).
+const pullMaxBytes = 2 << 20
 
 // errStopScan ends a scan early without an error.
 var errStopScan = errors.New("stop scan")
@@ -387,7 +394,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if err != nil {
 			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
 		}
-		cc, err := cons.Consume(handler, jetstream.PullMaxMessagesWithBytesLimit(pullMaxMessages, pullMaxBytes),
+		cc, err := cons.Consume(handler, jetstream.PullMaxBytes(pullMaxBytes),
 			jetstream.PullHeartbeat(followHeartbeat), jetstream.ConsumeErrHandler(errHandler))
 		if err != nil {
 			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
