@@ -55,19 +55,37 @@ func newSinceChain(since []byte, keys note.Verifiers, vkeys string, from uint64)
 }
 
 // add checks the part's records after the kept checkpoint, in order.
+// Their hashes and signatures are first checked on all CPUs
+// (ledgerkey.Chain.Precheck); the chain then takes them one by one, as
+// the service's replay does, and checks in full (naming what is wrong)
+// any record whose precheck failed or whose key it did not know yet.
 func (s *sinceChain) add(b *integrity.Bundle) *integrity.Finding {
+	envs := make([]events.Envelope, 0, len(b.Events))
 	for i := range b.Events {
 		e := &b.Events[i]
 		if e.Seq <= uint64(s.kept.Size) {
 			continue // under the kept checkpoint, which the consistency proof extends
 		}
 		env, err := events.Unmarshal(e.Data)
-		if err == nil {
-			env.Sequence = e.Seq
-			err = s.chain.Check(env)
-		}
 		if err != nil {
+			if f := s.check(envs); f != nil { // an earlier record's finding comes first
+				return f
+			}
 			return &integrity.Finding{Seq: e.Seq, Kind: integrity.KindForgery, Detail: fmt.Sprintf("%s event %s: %v", env.Type, env.ID, err)}
+		}
+		env.Sequence = e.Seq
+		envs = append(envs, env)
+	}
+	return s.check(envs)
+}
+
+// check takes consecutive records into the chain: prechecked on all CPUs,
+// then in order.
+func (s *sinceChain) check(envs []events.Envelope) *integrity.Finding {
+	s.chain.Precheck(envs)
+	for i := range envs {
+		if err := s.chain.Check(envs[i]); err != nil {
+			return &integrity.Finding{Seq: envs[i].Sequence, Kind: integrity.KindForgery, Detail: fmt.Sprintf("%s event %s: %v", envs[i].Type, envs[i].ID, err)}
 		}
 	}
 	return nil
