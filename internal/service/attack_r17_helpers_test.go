@@ -10,7 +10,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"github.com/oklog/ulid/v2"
+	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
 // r17Bundle starts a ledger, writes two tokens' lives, waits for a
@@ -65,4 +69,26 @@ func terminalControl(s string) rune {
 		}
 	}
 	return -1
+}
+
+// retiredKeyForgery is a project.created the ledger never wrote, sealed
+// and signed by key (the retired key an attacker kept), as stored bytes.
+func retiredKeyForgery(t *testing.T, key *ledgerkey.Key) []byte {
+	t.Helper()
+	forged, err := events.New(ulid.Make().String(), uuid.NewString(), events.ProjectCreated{Name: "backdoor"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Actor = events.System
+	if err := forged.SealFor(key.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := forged.Sign(key); err != nil {
+		t.Fatal(err)
+	}
+	data, err := events.Marshal(&forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

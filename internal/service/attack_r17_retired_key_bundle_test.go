@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/oklog/ulid/v2"
-
-	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -70,21 +66,7 @@ func TestVerifyBundleRefusesRecordsAfterARotationSignedByTheRetiredKey(t *testin
 
 	// The forgery: every genuine record, then an event signed by the
 	// retired key, under a checkpoint the retired key signs.
-	forged, err := events.New(ulid.Make().String(), uuid.NewString(), events.ProjectCreated{Name: "backdoor"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged.Actor = events.System
-	if err := forged.SealFor(retired.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := forged.Sign(retired); err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Marshal(&forged)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := retiredKeyForgery(t, retired)
 	var recs [][]byte
 	for _, e := range genuine.Events {
 		recs = append(recs, e.Data)

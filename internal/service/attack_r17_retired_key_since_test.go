@@ -10,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/oklog/ulid/v2"
-
-	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -102,21 +98,7 @@ func TestVerifySinceCheckpointRefusesARangeTheRetiredKeyExtends(t *testing.T) {
 		t.Fatalf("the genuine bundle holds %d records, want %d", len(recs), newSize)
 	}
 
-	forged, err := events.New(ulid.Make().String(), uuid.NewString(), events.ProjectCreated{Name: "backdoor"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged.Actor = events.System
-	if err := forged.SealFor(retired.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := forged.Sign(retired); err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Marshal(&forged)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := retiredKeyForgery(t, retired)
 	recs = append(recs, data)
 	tree := integrity.NewTree()
 	for _, r := range recs {
