@@ -78,8 +78,8 @@ func (s *Store) watchStall(ctx context.Context, d *delivery, stop <-chan struct{
 			continue // advancing
 		}
 		first, seen = false, last
-		missing, err := s.unreadable(ctx, last+1)
-		if err != nil || !missing {
+		why, err := s.unreadable(ctx, last+1)
+		if err != nil || why == "" {
 			misses = 0
 			continue // cannot tell now, or simply nothing new yet
 		}
@@ -94,32 +94,63 @@ func (s *Store) watchStall(ctx context.Context, d *delivery, stop <-chan struct{
 			continue
 		}
 		d.fail(&events.TamperError{Seq: last + 1, Kind: events.TamperUnreadable,
-			Err: fmt.Errorf("jsstore: stream %s: sequence %d is stored but cannot be read", s.name, last+1)})
+			Err: fmt.Errorf("jsstore: stream %s: sequence %d is stored but cannot be read: %s", s.name, last+1, why)})
 		d.mu.Unlock()
 		return
 	}
 }
 
-// unreadable reports whether the stream's last sequence is at least seq
-// while no message at seq can be read, or the one there is not a record a
-// consumer delivers.
-func (s *Store) unreadable(ctx context.Context, seq uint64) (bool, error) {
+// unreadable tells why, while the stream's last sequence is at least
+// seq, the record at seq is not one a consumer delivers ("" when it is,
+// or when the stream does not hold seq yet): no message can be read
+// there; the one there has no data or a Status header (a consumer takes
+// it for the server's own control message); or it is larger than the
+// consumer's byte window (pullMaxBytes), so that no pull request can
+// carry it (nats-server answers each "409 Message Size Exceeds MaxBytes"
+// and the client library asks again at once, for ever). The ledger's own
+// records are far smaller (MaxMsgSize); a stream it did not create may
+// allow larger ones.
+func (s *Store) unreadable(ctx context.Context, seq uint64) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.js.Options().DefaultTimeout)
 	defer cancel()
 	last, err := s.LastSequence(ctx)
 	if err != nil || last < seq {
-		return false, err
+		return "", err
 	}
 	msgs, err := s.directBatch(ctx, "", seq, 1)
 	if errors.Is(err, errNoMessages) {
-		return true, nil
+		return "no message can be read there", nil
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	// A record the ledger never writes, with no data or with a Status
-	// header: a consumer takes it for the server's own control message
-	// and never delivers it.
 	m := msgs[0]
-	return m.Sequence != seq || len(m.Data) == 0 || len(m.Header.Values("Status")) > 0, nil
+	switch {
+	case m.Sequence != seq:
+		return fmt.Sprintf("the next readable message is at %d", m.Sequence), nil
+	case len(m.Data) == 0 || len(m.Header.Values("Status")) > 0:
+		return "it has no data or a Status header, as the server's control messages", nil
+	}
+	if size := deliveredSize(m); size > pullMaxBytes-pullReplySlack {
+		return fmt.Sprintf("%d bytes, more than a pull request of %d carries", size, pullMaxBytes), nil
+	}
+	return "", nil
+}
+
+// pullReplySlack is room for what a consumer's delivery adds to a record's
+// size as the server counts it against a pull's bytes (the ack reply
+// subject, well under it).
+const pullReplySlack = 1 << 10
+
+// deliveredSize is at least the size of m as the server counts it against
+// a pull request's bytes, the reply aside: subject, headers (the Direct
+// Get answer's, which add the server's own to the stored ones) and data.
+func deliveredSize(m *jetstream.RawStreamMsg) int {
+	n := len(m.Subject) + len(m.Data) + len("NATS/1.0\r\n\r\n")
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	return n
 }
