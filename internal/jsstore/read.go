@@ -38,6 +38,24 @@ var loadPageSize = 512
 // a replay's time idle on two CPUs).
 const pullMaxBytes = 2 << 20
 
+// bytesOnlyBatch is how many messages nats.go asks for in each pull of a
+// window in bytes alone (PullMaxBytes): its defaultBatchMaxBytesOnly.
+const bytesOnlyBatch = 1_000_000
+
+// pullWindow is the ordered consumer's pull option: the byte window, or,
+// where the server bounds the messages one pull may ask for below
+// bytesOnlyBatch (a cluster's jetstream { limits { max_request_batch } },
+// which every pull consumer created without its own bound gets), that
+// many messages capped at pullMaxBytes a pull. nats-server refuses a pull
+// asking for more ("409 Exceeded MaxRequestBatch"), and nats.go would
+// leave the consumer waiting for ever.
+func (s *Store) pullWindow() jetstream.PullConsumeOpt {
+	if n := s.requestBatch.Load(); n > 0 {
+		return jetstream.PullMaxMessagesWithBytesLimit(int(n), pullMaxBytes)
+	}
+	return jetstream.PullMaxBytes(pullMaxBytes)
+}
+
 // errStopScan ends a scan early without an error.
 var errStopScan = errors.New("stop scan")
 
@@ -390,16 +408,31 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 	start := func(ctx context.Context, start uint64) (jetstream.Consumer, jetstream.ConsumeContext, error) {
 		c := cfg
 		c.OptStartSeq = start
-		cons, err := s.js.OrderedConsumer(ctx, s.name, c)
-		if err != nil {
-			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
+		for range 2 {
+			cons, err := s.js.OrderedConsumer(ctx, s.name, c)
+			if err != nil {
+				return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
+			}
+			capped := s.requestBatch.Load() > 0
+			cc, err := cons.Consume(handler, s.pullWindow(),
+				jetstream.PullHeartbeat(followHeartbeat), jetstream.ConsumeErrHandler(errHandler))
+			if err != nil {
+				return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
+			}
+			// Consume created the server's consumer: its bound on a
+			// pull's messages is the server's. Above the byte window's
+			// count, every pull was refused and nothing delivered: read
+			// again with pulls that bound (the Store keeps it).
+			if info := cons.CachedInfo(); !capped && info != nil && info.Config.MaxRequestBatch > 0 &&
+				info.Config.MaxRequestBatch < bytesOnlyBatch {
+				cc.Stop()
+				s.deleteConsumer(cons)
+				s.requestBatch.Store(int64(info.Config.MaxRequestBatch))
+				continue
+			}
+			return cons, cc, nil
 		}
-		cc, err := cons.Consume(handler, jetstream.PullMaxBytes(pullMaxBytes),
-			jetstream.PullHeartbeat(followHeartbeat), jetstream.ConsumeErrHandler(errHandler))
-		if err != nil {
-			return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: %w", s.name, start, err)
-		}
-		return cons, cc, nil
+		return nil, nil, fmt.Errorf("jsstore: read stream %s from %d: the server bounds pulls to %d messages", s.name, start, s.requestBatch.Load())
 	}
 	var consMu sync.Mutex // guards cons and cc, replaced by a fill
 	// What fillWanted compares against is taken before the consumer

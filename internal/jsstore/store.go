@@ -90,6 +90,10 @@ type Store struct {
 	watcherDone chan struct{}
 	created     time.Time // the opened stream's creation time: a replaced stream latches
 	wants       wants     // sequences readers wait for; see Want
+	// requestBatch is the most messages the server lets one pull ask
+	// for, when that is below what a byte window asks (see pullWindow);
+	// 0 until a consumer showed such a bound.
+	requestBatch atomic.Int64
 	// appended, when set, hears of every append this Store made, once
 	// acknowledged (see onAppended).
 	appended atomic.Pointer[appendedFunc]
