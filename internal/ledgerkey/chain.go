@@ -72,10 +72,24 @@ func NewChain(trusted ...string) (*Chain, error) {
 	return c, nil
 }
 
+// ErrKeyIDCollision: two different keys with one key ID. Events and
+// checkpoints name their key by that ID (32 bits of a hash of a free name
+// and the public key), so a chain holds at most one key per ID: a second
+// one is refused, never taken for the first. Matching a given ID costs
+// minutes of SHA-256; two random keys of a ledger share one with odds of
+// about 2^-32 a pair.
+var ErrKeyIDCollision = errors.New("ledgerkey: another key has this key ID")
+
 func (c *Chain) know(vkey string) error {
 	pub, id, err := ParseVerifierKey(vkey)
 	if err != nil {
 		return err
+	}
+	if old, ok := c.known[id]; ok {
+		if !old.Equal(pub) {
+			return fmt.Errorf("%w: %s and %s are both %s", ErrKeyIDCollision, c.vkeys[id], vkey, id)
+		}
+		return nil // known already (under this name or another of the same ID)
 	}
 	c.known[id], c.vkeys[id] = pub, vkey
 	return nil
@@ -99,7 +113,13 @@ func (c *Chain) Learn(rotations []events.Envelope) error {
 		r := p.(events.KeyRotated)
 		for _, v := range []string{r.Previous, r.Key} {
 			if err := c.know(v); err != nil {
-				return fmt.Errorf("ledgerkey: key.rotated at sequence %d: %w", e.Sequence, err)
+				err = fmt.Errorf("ledgerkey: key.rotated at sequence %d: %w", e.Sequence, err)
+				if errors.Is(err, ErrKeyIDCollision) {
+					// Only a key made to match a known one's ID does this:
+					// the stream holds a rotation the ledger did not write.
+					return forged(e, err)
+				}
+				return err
 			}
 		}
 	}
