@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +48,14 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	rotations, err := m.Store.Load(ctx, events.KindLog, events.KeyAggregate)
 	if err != nil {
 		return nil, fmt.Errorf("read the key rotations: %w", err)
+	}
+	// A rotation naming a key made to share a known key's ID is a forgery
+	// whatever else is wrong: said first (finishRotation would take it for
+	// a stale key file).
+	if probe, err := ledgerkey.NewChain(key.VerifierKey()); err != nil {
+		return nil, err
+	} else if err := probe.Learn(rotations); events.AsTamper(err) != nil {
+		return nil, err
 	}
 	if key, err = m.finishRotation(file, key, rotations); err != nil {
 		return nil, err
@@ -95,8 +104,83 @@ func (m *Main) finishRotation(file string, key *ledgerkey.Key, rotations []event
 		m.log.Warn("finished an interrupted signing key rotation", "key_file", file, "verifier_key", next.VerifierKey())
 		return next, nil
 	}
-	return nil, fmt.Errorf("signing key %s is key %s, but the ledger's last key.rotated event names key %s: start with the current key file",
-		file, key.VerifierKey(), last.Key)
+	if err := unwrittenRotation(rotations); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("signing key %s is key %s, but the ledger's last key.rotated event names key %s (sequence %d): start with the current key file "+
+		"(if this is it, that event is one the ledger did not write: restore the stream from a backup)",
+		file, key.VerifierKey(), last.Key, lastRotationSeq(rotations))
+}
+
+// unwrittenRotation is a TamperError when the stream's last key.rotated is
+// one the ledger did not write: not signed by the key it names as the
+// previous one, or naming as previous another key than the one the
+// rotation before it made current. (A stored rotation is read at start
+// before the replay checks it; without this a planted one was reported as
+// a stale key file.)
+func unwrittenRotation(rotations []events.Envelope) error {
+	var prev, last *events.Envelope
+	for i := range rotations {
+		if rotations[i].Type == events.TypeKeyRotated {
+			prev, last = last, &rotations[i]
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	r, ok := rotationOf(last)
+	if !ok {
+		return nil // unreadable: the replay names it
+	}
+	why := ""
+	if p, ok := rotationOf(prev); ok && p.Key != r.Previous {
+		why = fmt.Sprintf("names previous key %s, the rotation before it made key %s current", r.Previous, p.Key)
+	} else if pub, id, err := ledgerkey.ParseVerifierKey(r.Previous); err != nil {
+		why = fmt.Sprintf("names previous key %q: %v", r.Previous, err)
+	} else if err := last.CheckSignature(singleKey{id, pub}); err != nil {
+		why = fmt.Sprintf("is not signed by the key it retires (%s): %v", r.Previous, err)
+	}
+	if why == "" {
+		return nil
+	}
+	return &events.TamperError{Seq: last.Sequence, Kind: events.TamperForged,
+		Err: fmt.Errorf("the key.rotated event at sequence %d %s: the ledger did not write it", last.Sequence, why)}
+}
+
+// lastRotationSeq is the sequence of the last key.rotated of rotations.
+func lastRotationSeq(rotations []events.Envelope) uint64 {
+	for i := len(rotations) - 1; i >= 0; i-- {
+		if rotations[i].Type == events.TypeKeyRotated {
+			return rotations[i].Sequence
+		}
+	}
+	return 0
+}
+
+// rotationOf is e's key.rotated payload (false for nil or unreadable).
+func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
+	if e == nil {
+		return events.KeyRotated{}, false
+	}
+	p, err := e.Payload()
+	if err != nil {
+		return events.KeyRotated{}, false
+	}
+	r, ok := p.(events.KeyRotated)
+	return r, ok
+}
+
+// singleKey is the KeyRing of one key.
+type singleKey struct {
+	id  string
+	pub ed25519.PublicKey
+}
+
+func (k singleKey) PublicKey(id string) (ed25519.PublicKey, bool) {
+	if id != k.id {
+		return nil, false
+	}
+	return k.pub, true
 }
 
 // rotate appends a key.rotated event signed by key naming a new key, and
