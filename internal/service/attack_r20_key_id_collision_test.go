@@ -111,7 +111,7 @@ func plantCollidingKey(t *testing.T, a, b *ledgerkey.Key, rotations []events.Key
 	planted = append(planted, forgedSeq)
 
 	// The offline auditor with the ledger's verifier key.
-	if code, out, errOut := verifyDataDirWithKey(t, dir, a.VerifierKey()); code == cli.ExitOK || strings.Contains(out, `"intact":true`) {
+	if code, out, errOut := verifyDataDirText(t, dir, "--json", "--key", a.VerifierKey()); code == cli.ExitOK || strings.Contains(out, `"intact":true`) {
 		t.Errorf("verify --data-dir --key <a> over the planted events %v: exit %d, says intact:\n%s%s", planted, code, out, errOut)
 	} else {
 		var rep map[string]any
@@ -194,24 +194,6 @@ func plantCollidingKey(t *testing.T, a, b *ledgerkey.Key, rotations []events.Key
 	if health["health"] != "LEDGER_TAMPERED" || !atPlanted {
 		t.Errorf("/health = %v, want LEDGER_TAMPERED at a planted event %v", health, planted)
 	}
-}
-
-// verifyDataDirWithKey runs verify --json --data-dir dir --key vkey.
-func verifyDataDirWithKey(t *testing.T, dir, vkey string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
-		ReadDataDir: func(ctx context.Context, dir string, setup func(cli.DataDir) error, fn func(uint64, []byte) error) (cli.DataDir, error) {
-			conv := func(r service.StoredRecords) cli.DataDir {
-				return cli.DataDir{LastSeq: r.LastSeq, KeyFile: r.KeyFile, KeptFile: r.KeptFile}
-			}
-			r, err := service.ReadDataDir(ctx, dir, func(r service.StoredRecords) error { return setup(conv(r)) }, fn)
-			return conv(r), err
-		}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"verify", "--json", "--data-dir", dir, "--key", vkey}, env)
-	return code, stdout.String(), stderr.String()
 }
 
 // r20Do sends a request to m (cred in Authorization, "" for none) and

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -141,21 +140,10 @@ func TestStatusHeaderMessageWrittenOfflineIsNamedByVerifyAndAtStart(t *testing.T
 // (exit 1: it could not verify).
 func verifyDataDirCode(t *testing.T, dir string) (int, map[string]any) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
-		ReadDataDir: func(ctx context.Context, dir string, setup func(cli.DataDir) error, fn func(uint64, []byte) error) (cli.DataDir, error) {
-			conv := func(r service.StoredRecords) cli.DataDir {
-				return cli.DataDir{LastSeq: r.LastSeq, KeyFile: r.KeyFile, KeptFile: r.KeptFile}
-			}
-			r, err := service.ReadDataDir(ctx, dir, func(r service.StoredRecords) error { return setup(conv(r)) }, fn)
-			return conv(r), err
-		}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"verify", "--json", "--data-dir", dir}, env)
+	code, stdout, stderr := verifyDataDirText(t, dir, "--json")
 	rep := map[string]any{}
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		rep["detail"] = stderr.String()
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		rep["detail"] = stderr
 	}
 	return code, rep
 }

@@ -1,15 +1,11 @@
 package service_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
-	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
@@ -17,21 +13,10 @@ import (
 // returns its exit code and report.
 func verifyDataDir(t *testing.T, dir string) (int, map[string]any) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env := cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
-		ReadDataDir: func(ctx context.Context, dir string, setup func(cli.DataDir) error, fn func(uint64, []byte) error) (cli.DataDir, error) {
-			conv := func(r service.StoredRecords) cli.DataDir {
-				return cli.DataDir{LastSeq: r.LastSeq, KeyFile: r.KeyFile, KeptFile: r.KeptFile}
-			}
-			r, err := service.ReadDataDir(ctx, dir, func(r service.StoredRecords) error { return setup(conv(r)) }, fn)
-			return conv(r), err
-		}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"verify", "--json", "--data-dir", dir}, env)
+	code, stdout, stderr := verifyDataDirText(t, dir, "--json")
 	var rep map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("verify exit %d, output %q, stderr %q", code, stdout.String(), stderr.String())
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("verify exit %d, output %q, stderr %q", code, stdout, stderr)
 	}
 	return code, rep
 }
