@@ -30,6 +30,15 @@ type KeyRing interface {
 	PublicKey(id string) (ed25519.PublicKey, bool)
 }
 
+// OneKey is the KeyRing of one key: Pub, under its ID.
+type OneKey struct {
+	ID  string
+	Pub ed25519.PublicKey
+}
+
+// PublicKey implements KeyRing.
+func (k OneKey) PublicKey(id string) (ed25519.PublicKey, bool) { return k.Pub, id == k.ID }
+
 // Sign records s's signature of the event: Key is s.ID() and Sig the
 // base64 (standard, padded) Ed25519 signature over the ASCII hex Hash.
 // The event must be sealed in format 2 (the signature is left out of the

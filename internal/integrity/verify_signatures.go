@@ -208,7 +208,7 @@ func (v *Verifier) signedByCurrent(cp Checkpoint) bool {
 				return false
 			}
 		}
-		if fmt.Sprintf("%08x", prev.KeyHash()) != cur || env.Key != cur || env.CheckSignature(oneKey{cur, pub}) != nil {
+		if fmt.Sprintf("%08x", prev.KeyHash()) != cur || env.Key != cur || env.CheckSignature(events.OneKey{ID: cur, Pub: pub}) != nil {
 			return false
 		}
 		if pub, ok = ed25519Key(r.Key); !ok {
@@ -218,14 +218,6 @@ func (v *Verifier) signedByCurrent(cp Checkpoint) bool {
 	}
 	return cur == "" || slices.Contains(cp.Signers, cur)
 }
-
-// oneKey is the KeyRing of one key.
-type oneKey struct {
-	id  string
-	pub ed25519.PublicKey
-}
-
-func (k oneKey) PublicKey(id string) (ed25519.PublicKey, bool) { return k.pub, id == k.id }
 
 // ed25519Key is the public key of a signed-note Ed25519 verifier key
 // ("<name>+<hash>+<base64 of 0x01 and the key>"). The name holds no '+'

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -92,52 +91,40 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 // event names: after a crash between the append and the file's replacement
 // the new key is still in "<file>.next", and is moved into place.
 func (m *Main) finishRotation(file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, error) {
-	last := lastRotation(rotations)
-	if last == nil || last.Key == key.VerifierKey() {
-		return key, nil
+	prev, last := lastRotations(rotations)
+	r, ok := rotationOf(last)
+	if !ok || r.Key == key.VerifierKey() {
+		return key, nil // none, the key file's, or unreadable (the chain check reports that)
 	}
 	next, err := ledgerkey.Load(file + ".next")
-	if err == nil && next.VerifierKey() == last.Key {
+	if err == nil && next.VerifierKey() == r.Key {
 		if err := os.Rename(file+".next", file); err != nil {
 			return nil, fmt.Errorf("finish the key rotation: %w", err)
 		}
 		m.log.Warn("finished an interrupted signing key rotation", "key_file", file, "verifier_key", next.VerifierKey())
 		return next, nil
 	}
-	if err := unwrittenRotation(rotations); err != nil {
+	if err := unwrittenRotation(prev, last, r); err != nil {
 		return nil, err
 	}
 	return nil, fmt.Errorf("signing key %s is key %s, but the ledger's last key.rotated event names key %s (sequence %d): start with the current key file "+
 		"(if this is it, that event is one the ledger did not write: restore the stream from a backup)",
-		file, key.VerifierKey(), last.Key, lastRotationSeq(rotations))
+		file, key.VerifierKey(), r.Key, last.Sequence)
 }
 
-// unwrittenRotation is a TamperError when the stream's last key.rotated is
-// one the ledger did not write: not signed by the key it names as the
-// previous one, or naming as previous another key than the one the
-// rotation before it made current. (A stored rotation is read at start
-// before the replay checks it; without this a planted one was reported as
-// a stale key file.)
-func unwrittenRotation(rotations []events.Envelope) error {
-	var prev, last *events.Envelope
-	for i := range rotations {
-		if rotations[i].Type == events.TypeKeyRotated {
-			prev, last = last, &rotations[i]
-		}
-	}
-	if last == nil {
-		return nil
-	}
-	r, ok := rotationOf(last)
-	if !ok {
-		return nil // unreadable: the replay names it
-	}
+// unwrittenRotation is a TamperError when last, the stream's last
+// key.rotated (r its payload, prev the one before it or nil), is one the
+// ledger did not write: not signed by the key it names as the previous
+// one, or naming as previous another key than the one prev made current.
+// (A stored rotation is read at start before the replay checks it;
+// without this a planted one was reported as a stale key file.)
+func unwrittenRotation(prev, last *events.Envelope, r events.KeyRotated) error {
 	why := ""
 	if p, ok := rotationOf(prev); ok && p.Key != r.Previous {
 		why = fmt.Sprintf("names previous key %s, the rotation before it made key %s current", r.Previous, p.Key)
 	} else if pub, id, err := ledgerkey.ParseVerifierKey(r.Previous); err != nil {
 		why = fmt.Sprintf("names previous key %q: %v", r.Previous, err)
-	} else if err := last.CheckSignature(singleKey{id, pub}); err != nil {
+	} else if err := last.CheckSignature(events.OneKey{ID: id, Pub: pub}); err != nil {
 		why = fmt.Sprintf("is not signed by the key it retires (%s): %v", r.Previous, err)
 	}
 	if why == "" {
@@ -147,14 +134,15 @@ func unwrittenRotation(rotations []events.Envelope) error {
 		Err: fmt.Errorf("the key.rotated event at sequence %d %s: the ledger did not write it", last.Sequence, why)}
 }
 
-// lastRotationSeq is the sequence of the last key.rotated of rotations.
-func lastRotationSeq(rotations []events.Envelope) uint64 {
-	for i := len(rotations) - 1; i >= 0; i-- {
+// lastRotations are the stream's last two key.rotated events (nil when
+// there are fewer).
+func lastRotations(rotations []events.Envelope) (prev, last *events.Envelope) {
+	for i := range rotations {
 		if rotations[i].Type == events.TypeKeyRotated {
-			return rotations[i].Sequence
+			prev, last = last, &rotations[i]
 		}
 	}
-	return 0
+	return prev, last
 }
 
 // rotationOf is e's key.rotated payload (false for nil or unreadable).
@@ -168,19 +156,6 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 	}
 	r, ok := p.(events.KeyRotated)
 	return r, ok
-}
-
-// singleKey is the KeyRing of one key.
-type singleKey struct {
-	id  string
-	pub ed25519.PublicKey
-}
-
-func (k singleKey) PublicKey(id string) (ed25519.PublicKey, bool) {
-	if id != k.id {
-		return nil, false
-	}
-	return k.pub, true
 }
 
 // rotate appends a key.rotated event signed by key naming a new key, and
@@ -228,22 +203,6 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 		return nil, nil, fmt.Errorf("read the key rotations: %w", err)
 	}
 	return next, rotations, nil
-}
-
-// lastRotation is the payload of the newest key.rotated event, nil when
-// there is none (or it does not decode: the chain check reports that).
-func lastRotation(rotations []events.Envelope) *events.KeyRotated {
-	for i := len(rotations) - 1; i >= 0; i-- {
-		if rotations[i].Type != events.TypeKeyRotated {
-			continue
-		}
-		if p, err := rotations[i].Payload(); err == nil {
-			r := p.(events.KeyRotated)
-			return &r
-		}
-		return nil
-	}
-	return nil
 }
 
 // checkChainEnd refuses to serve when the stream's key chain, as replayed,

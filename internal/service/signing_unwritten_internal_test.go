@@ -50,7 +50,14 @@ func TestUnwrittenRotationNamesAPlantedLastRotation(t *testing.T) {
 		{"after_a_genuine_one_not_signed_by_its_key", []events.Envelope{rotation(5, a, c, a), rotation(9, c, mallory, mallory)}, 9},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := unwrittenRotation(tt.rotations)
+			var err error
+			if prev, last := lastRotations(tt.rotations); last != nil {
+				r, ok := rotationOf(last)
+				if !ok {
+					t.Fatal("the last rotation does not decode")
+				}
+				err = unwrittenRotation(prev, last, r)
+			}
 			te := events.AsTamper(err)
 			switch {
 			case tt.want == 0 && err != nil:
