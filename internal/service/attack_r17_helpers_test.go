@@ -92,3 +92,35 @@ func retiredKeyForgery(t *testing.T, key *ledgerkey.Key) []byte {
 	}
 	return data
 }
+
+// rotatedLedger runs a ledger in dir (a checkpoint every 20 ms) through
+// one token's life, calls before on it (nil: nothing), stops it, and
+// starts it again rotating its signing key, through another token's life
+// up to a checkpoint of every event. It returns the running ledger and
+// the retired key (the attacker's copy).
+func rotatedLedger(t *testing.T, dir string, before func(*Main)) (*Main, *ledgerkey.Key) {
+	t.Helper()
+	m, _ := startLedger(t, dir, 4, func(c *Config) { c.CheckpointInterval = 20 * time.Millisecond })
+	tokenLife(t, m, "before")
+	if before != nil {
+		before(m)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	retired, err := ledgerkey.Load(ledgerkey.DefaultFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ = startLedger(t, dir, 4, func(c *Config) {
+		c.CheckpointInterval = 20 * time.Millisecond
+		c.RotateSigningKey = true
+	})
+	tokenLife(t, m, "after")
+	last, _ := m.Store.LastSequence(context.Background())
+	waitCheckpoint(t, m, int64(last))
+	if m.VerifierKey() == retired.VerifierKey() {
+		t.Fatal("the key did not rotate")
+	}
+	return m, retired
+}

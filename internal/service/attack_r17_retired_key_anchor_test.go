@@ -2,16 +2,13 @@ package service
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
-	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
 // The first step of a two-step forgery by the retired key's holder: they
@@ -23,23 +20,7 @@ import (
 // size past the rotation signed by the retired key is not the ledger's:
 // verify must not call it intact nor hand it over to keep.
 func TestVerifyBundleFromOneRefusesAnAnchorTheRetiredKeySigns(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	m, _ := startLedger(t, dir, 4, func(c *Config) { c.CheckpointInterval = 20 * time.Millisecond })
-	tokenLife(t, m, "before")
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	retired, err := ledgerkey.Load(ledgerkey.DefaultFile(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ = startLedger(t, dir, 4, func(c *Config) {
-		c.CheckpointInterval = 20 * time.Millisecond
-		c.RotateSigningKey = true
-	})
-	tokenLife(t, m, "after")
-	last, _ := m.Store.LastSequence(context.Background())
-	waitCheckpoint(t, m, int64(last))
+	m, retired := rotatedLedger(t, filepath.Join(t.TempDir(), "data"), nil)
 	file := filepath.Join(t.TempDir(), "ledger.bundle.json")
 	if code, _, errOut := runCLI(t, "export", "--server", m.URL(), "--bundle", file); code != 0 {
 		t.Fatalf("export --bundle: exit %d %s", code, errOut)

@@ -1,17 +1,14 @@
 package service
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/integrity"
-	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
 // A ledger rotated its signing key (serve --rotate-signing-key), and the
@@ -27,26 +24,7 @@ import (
 // event a forgery, as --data-dir does for an event after the last
 // checkpoint.
 func TestVerifyBundleRefusesRecordsAfterARotationSignedByTheRetiredKey(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	m, _ := startLedger(t, dir, 4, func(c *Config) { c.CheckpointInterval = 20 * time.Millisecond })
-	tokenLife(t, m, "before")
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	retired, err := ledgerkey.Load(ledgerkey.DefaultFile(dir)) // the attacker's copy
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ = startLedger(t, dir, 4, func(c *Config) {
-		c.CheckpointInterval = 20 * time.Millisecond
-		c.RotateSigningKey = true
-	})
-	tokenLife(t, m, "after")
-	last, _ := m.Store.LastSequence(context.Background())
-	waitCheckpoint(t, m, int64(last))
-	if m.VerifierKey() == retired.VerifierKey() {
-		t.Fatal("the key did not rotate")
-	}
+	m, retired := rotatedLedger(t, filepath.Join(t.TempDir(), "data"), nil)
 	file := filepath.Join(t.TempDir(), "ledger.bundle.json")
 	if code, _, errOut := runCLI(t, "export", "--server", m.URL(), "--bundle", file); code != 0 {
 		t.Fatalf("export --bundle: exit %d %s", code, errOut)
