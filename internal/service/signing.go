@@ -48,13 +48,22 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the key rotations: %w", err)
 	}
-	// A rotation naming a key made to share a known key's ID is a forgery
-	// whatever else is wrong: said first (finishRotation would take it for
-	// a stale key file).
+	// The stored rotations are read before the replay checks them: one
+	// the ledger did not write (a key made to share a known key's ID; a
+	// last rotation not signed by the key it retires, or not following the
+	// one before it) is a forgery, said before the key file is judged by
+	// it or a rotation is chained after it.
 	if probe, err := ledgerkey.NewChain(key.VerifierKey()); err != nil {
 		return nil, err
 	} else if err := probe.Learn(rotations); events.AsTamper(err) != nil {
 		return nil, err
+	}
+	if prev, last := lastRotations(rotations); last != nil {
+		if r, ok := rotationOf(last); ok {
+			if err := unwrittenRotation(prev, last, r); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if key, err = m.finishRotation(file, key, rotations); err != nil {
 		return nil, err
@@ -91,7 +100,7 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 // event names: after a crash between the append and the file's replacement
 // the new key is still in "<file>.next", and is moved into place.
 func (m *Main) finishRotation(file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, error) {
-	prev, last := lastRotations(rotations)
+	_, last := lastRotations(rotations)
 	r, ok := rotationOf(last)
 	if !ok || r.Key == key.VerifierKey() {
 		return key, nil // none, the key file's, or unreadable (the chain check reports that)
@@ -103,9 +112,6 @@ func (m *Main) finishRotation(file string, key *ledgerkey.Key, rotations []event
 		}
 		m.log.Warn("finished an interrupted signing key rotation", "key_file", file, "verifier_key", next.VerifierKey())
 		return next, nil
-	}
-	if err := unwrittenRotation(prev, last, r); err != nil {
-		return nil, err
 	}
 	return nil, fmt.Errorf("signing key %s is key %s, but the ledger's last key.rotated event names key %s (sequence %d): start with the current key file "+
 		"(if this is it, that event is one the ledger did not write: restore the stream from a backup)",
@@ -132,6 +138,30 @@ func unwrittenRotation(prev, last *events.Envelope, r events.KeyRotated) error {
 	}
 	return &events.TamperError{Seq: last.Sequence, Kind: events.TamperForged,
 		Err: fmt.Errorf("the key.rotated event at sequence %d %s: the ledger did not write it", last.Sequence, why)}
+}
+
+// newKeyID generates the successor of key: a key whose ID no key of the
+// chain (key, or one a rotation names) has, since a chain refuses a
+// second key of a known ID (ledgerkey.ErrKeyIDCollision). A random key
+// shares one with odds of about 2^-32 a known key; the loop is bounded.
+func newKeyID(key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, error) {
+	known := map[string]bool{key.ID(): true}
+	for i := range rotations {
+		if r, ok := rotationOf(&rotations[i]); ok {
+			for _, v := range []string{r.Previous, r.Key} {
+				if _, id, err := ledgerkey.ParseVerifierKey(v); err == nil {
+					known[id] = true
+				}
+			}
+		}
+	}
+	for range 8 {
+		next, err := ledgerkey.Generate(key.Name())
+		if err != nil || !known[next.ID()] {
+			return next, err
+		}
+	}
+	return nil, errors.New("rotate the signing key: every new key had the ID of a key the chain knows")
 }
 
 // lastRotations are the stream's last two key.rotated events (nil when
@@ -163,7 +193,7 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 // "<file>.next" before the append, so a crash in between loses nothing
 // (see finishRotation).
 func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, []events.Envelope, error) {
-	next, err := ledgerkey.Generate(key.Name())
+	next, err := newKeyID(key, rotations)
 	if err != nil {
 		return nil, nil, err
 	}
