@@ -28,9 +28,11 @@ import (
 // they are one of the values this build writes).
 func UnmarshalDeferred(b []byte) (Envelope, error) {
 	var e Envelope
-	// UnmarshalOf, not Unmarshal: e stays off the heap.
-	if err := fastjson.UnmarshalOf(b, &e, fastjson.DecodeNoCopyString()); err != nil {
-		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	if !plainEnvelope(b, &e) {
+		e = Envelope{}
+		if err := decodeDeferred(b, &e); err != nil {
+			return Envelope{}, err
+		}
 	}
 	if e.Type == "" || e.AggregateKind == "" || e.AggregateID == "" {
 		return Envelope{}, errors.New("decode envelope: type, kind and aggregate are required")
@@ -41,6 +43,17 @@ func UnmarshalDeferred(b []byte) (Envelope, error) {
 	e.Reason = strings.Clone(e.Reason)
 	e.stored = b
 	return e, nil
+}
+
+// decodeDeferred decodes b into e with the JSON decoder, the strings
+// referring to b: UnmarshalDeferred's way for a record plainEnvelope does
+// not take.
+func decodeDeferred(b []byte, e *Envelope) error {
+	// UnmarshalOf, not Unmarshal: e stays off the heap.
+	if err := fastjson.UnmarshalOf(b, e, fastjson.DecodeNoCopyString()); err != nil {
+		return fmt.Errorf("decode envelope: %w", err)
+	}
+	return nil
 }
 
 // ownStrings are the values of an envelope's kind-like fields that this

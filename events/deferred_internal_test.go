@@ -2,6 +2,7 @@ package events
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -68,4 +69,66 @@ func storedTokenEvent(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// The replay's envelope decode reads the ledger's own records in one pass
+// (plainEnvelope) and leaves every other form to the JSON decoder: each
+// golden record and a record with every field a request fills take the
+// plain path and decode to what the decoder gives; the forms it must not
+// take go to the decoder, which judges them.
+func TestPlainEnvelopeTakesTheLedgersRecordsAndNoOtherForm(t *testing.T) {
+	records := map[string][]byte{"every field": storedTokenEvent(t)}
+	for name, b := range goldenFiles(t) {
+		records[name] = b
+	}
+	for name, b := range records {
+		var plain, decoded Envelope
+		if !plainEnvelope(b, &plain) {
+			t.Errorf("%s: not read in the plain form", name)
+			continue
+		}
+		if err := decodeDeferred(b, &decoded); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(plain, decoded) {
+			t.Errorf("%s: the plain read differs from the decoder's:\n%+v\n%+v", name, plain, decoded)
+		}
+	}
+	ok := `{"fmt":2,"id":"i","type":"token.revoked","v":1,"kind":"token","aggregate":"a","time":"2026-12-06T10:00:00Z","actor":{"kind":"user","id":"u"},"via":{},"data":{"reason":"x"}}`
+	for _, c := range []struct{ name, from, to string }{
+		{"an escape in a string", `"aggregate":"a"`, `"aggregate":"\u0061"`},
+		{"an escape in an actor's string", `"id":"u"`, `"id":"\u0075"`},
+		{"invalid UTF-8", `"aggregate":"a"`, "\"aggregate\":\"a\xff\""},
+		{"a member in another case", `"aggregate":`, `"Aggregate":`},
+		{"an unknown member", `"v":1,`, `"v":1,"x":1,`},
+		{"a member twice", `"v":1,`, `"v":1,"v":1,`},
+		{"members out of the write order", `"type":"token.revoked","v":1,`, `"v":1,"type":"token.revoked",`},
+		{"a space before a colon", `"v":1`, `"v" :1`},
+		{"a number not in its shortest form", `"v":1`, `"v":01`},
+		{"a negative number", `"v":1`, `"v":-1`},
+		{"a fraction", `"v":1`, `"v":1.0`},
+		{"null", `"via":{}`, `"via":null`},
+		{"an empty time", `"time":"2026-12-06T10:00:00Z"`, `"time":""`},
+		{"a time the decoder refuses", `"time":"2026-12-06T10:00:00Z"`, `"time":"2026-13-06T10:00:00Z"`},
+		{"a payload that is not an object", `"data":{"reason":"x"}`, `"data":"x"`},
+		{"a payload that is not JSON", `"data":{"reason":"x"}`, `"data":{"reason":x}`},
+		{"a payload number that is not JSON", `"data":{"reason":"x"}`, `"data":{"reason":1.}`},
+		{"a payload escape that is not JSON", `"data":{"reason":"x"}`, `"data":{"reason":"\x"}`},
+		{"bytes after the object", `}}`, `}} x`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := []byte(strings.Replace(ok, c.from, c.to, 1))
+			if string(b) == ok {
+				t.Fatalf("%q is not in the record", c.from)
+			}
+			var e Envelope
+			if plainEnvelope(b, &e) {
+				t.Errorf("read in the plain form: %s", b)
+			}
+		})
+	}
+	var e Envelope
+	if !plainEnvelope([]byte(ok), &e) {
+		t.Fatalf("the record the cases change is not read in the plain form: %s", ok)
+	}
 }

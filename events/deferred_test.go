@@ -25,6 +25,17 @@ func FuzzUnmarshalDeferredIsUnmarshal(f *testing.F) {
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":{"reason":"x"},"DATA":{"reason":"y"}}`))
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a\u0041","v":1,"actor":{"kind":"user","id":"u\n"},"data":{"reason":"x"}}`))
 	f.Add([]byte(`{"type":"token.revoked","kind":"token","aggregate":"a","v":1,"data":"x","hash":"h","prev":"p"}`))
+	// The plain form's edges (plainEnvelope): spaces, members out of the
+	// write order, non-ASCII, escapes, and payloads of every JSON kind.
+	f.Add([]byte(` { "fmt" : 2 , "type":"token.revoked","v":1,"kind":"token","aggregate":"a","data":{"reason":"x"} } `))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":1,"kind":"token","aggregate":"a","data":{"reason":"x"},"fmt":1}`))
+	f.Add([]byte(`{"type":"token.revoked","fmt":2,"v":1,"kind":"token","aggregate":"a","data":{"reason":"x"}}`))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":1,"kind":"token","aggregate":"\u00e9\/","actor":{"name":"é","kind":"user","id":"u"},"data":{"reason":"x"}}`))
+	f.Add([]byte("{\"fmt\":2,\"type\":\"token.revoked\",\"v\":1,\"kind\":\"token\",\"aggregate\":\"a\xff\",\"data\":{\"reason\":\"x\"}}"))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":01,"kind":"token","aggregate":"a","time":"2026-12-06T10:00:00+01:00","via":{},"data":{"a":[1,-0.5e+3,true,false,null,{"b":"\ud800"}],"c":{}}}`))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":1,"kind":"token","aggregate":"a","data":{"a":tru}}`))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":1,"kind":"token","aggregate":"a","data":{"a":1.}}`))
+	f.Add([]byte(`{"fmt":2,"type":"token.revoked","v":1,"kind":"token","aggregate":"a","time":"","data":{}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, werr := events.Unmarshal(b)
 		got, gerr := events.UnmarshalDeferred(b)
