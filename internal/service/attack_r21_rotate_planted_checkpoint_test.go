@@ -3,8 +3,10 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +124,45 @@ func TestTheStartNeverRotatesPastAPlantedRotationBeforeOrAfterTheLastCheckpoint(
 			}
 		})
 	}
+}
+
+// A genuine ledger rotates twice in a row: each start with
+// --rotate-signing-key checks the stream (the rotation before it too) and
+// rotates, and the ledger then serves with the newest key. A start without
+// the flag does not pay for the check.
+func TestAGenuineLedgerRotatesItsSigningKeyTwiceInARow(t *testing.T) {
+	const checkLine = "checking every event's signature before rotating the signing key"
+	dir := t.TempDir() + "/data"
+	m, logs := startLedger(t, dir, 4)
+	tokenLife(t, m, "before")
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), checkLine) {
+		t.Errorf("a start without --rotate-signing-key checked the stream for a rotation:\n%s", logs.String())
+	}
+	vkeys := []string{m.key.VerifierKey()}
+	for round := 1; round <= 2; round++ {
+		m, logs = startLedger(t, dir, 4, func(c *Config) { c.RotateSigningKey = true })
+		if !strings.Contains(logs.String(), checkLine) || !strings.Contains(logs.String(), "ROTATED THE LEDGER SIGNING KEY") {
+			t.Fatalf("rotation %d: no check of the stream or no rotation in the logs:\n%s", round, logs.String())
+		}
+		tokenLife(t, m, fmt.Sprint("after-", round))
+		vkeys = append(vkeys, m.key.VerifierKey())
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vkeys[0] == vkeys[1] || vkeys[1] == vkeys[2] || vkeys[0] == vkeys[2] {
+		t.Fatalf("the key did not rotate twice: %v", vkeys)
+	}
+	m, _ = startLedger(t, dir, 4)
+	rotations, err := m.Store.Load(context.Background(), events.KindLog, events.KeyAggregate)
+	if err != nil || len(rotations) != 2 {
+		t.Fatalf("key.rotated events: %d (%v), want 2", len(rotations), err)
+	}
+	if m.key.VerifierKey() != vkeys[2] {
+		t.Errorf("the ledger serves with key %s, want the newest %s", m.key.VerifierKey(), vkeys[2])
+	}
+	tokenLife(t, m, "last") // signed by the newest key, and accepted
 }
