@@ -27,7 +27,8 @@ func (m *Main) signingKeyFile() string {
 }
 
 // setUpSigning loads (or generates) the ledger's signing key, rotates it
-// when asked, makes the store sign every event it appends and returns the
+// when asked (once the stream's events verified, see checkBeforeRotating),
+// makes the store sign every event it appends and returns the
 // key chain the projections check every event against. It runs after the
 // store is open and before the projections start.
 func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
@@ -69,6 +70,9 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 		return nil, err
 	}
 	if m.Config.RotateSigningKey {
+		if err := m.checkBeforeRotating(ctx, key, rotations); err != nil {
+			return nil, err
+		}
 		if key, rotations, err = m.rotate(ctx, file, key, rotations); err != nil {
 			return nil, err
 		}
@@ -186,6 +190,57 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 	}
 	r, ok := p.(events.KeyRotated)
 	return r, ok
+}
+
+// checkBeforeRotating replays the whole stream with a fresh key chain
+// (key, the key file's, and the keys rotations name), every event's
+// signature checked, before the start rotates the signing key. The
+// rotation cannot be undone: it chains a key.rotated signed by key after
+// the stream's last rotation and replaces the key file, whose old key a
+// restore from a backup then needs. A key.rotated planted as the stream's
+// first and last rotation, signed by a key it names as previous and
+// naming key as new, passes every check above, which read the rotations
+// alone; only the events before it tell it from the ledger's own (key
+// signed them). It returns the tampering the replay found, as an
+// *events.TamperError, before anything is appended or written.
+//
+// The last checkpoint covers no signature here (no TrustThrough): a
+// rotation is rare and cannot be undone, so this check pays for every
+// signature rather than trust events a checkpoint proves only once the
+// replay reaches its root. Starts without --rotate-signing-key do not
+// run it.
+func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rotations []events.Envelope) error {
+	// A deadline of its own, as the whole-log check's: without one each
+	// request of the read would get the client's default (seconds).
+	ctx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	last, err := m.Store.LastSequence(ctx)
+	if err != nil {
+		return fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
+	}
+	if last == 0 {
+		return nil // nothing to chain after
+	}
+	chain, err := freshChain(key.VerifierKey(), rotations)
+	if err != nil {
+		return err
+	}
+	const what = "checking every event's signature before rotating the signing key"
+	prev := m.starting.Swap(&startState{reason: what})
+	defer m.starting.Store(prev)
+	m.log.Info(what, "last_seq", last)
+	start := time.Now()
+	if err := m.replayFresh(ctx, chain, last); err != nil {
+		if te := events.AsTamper(err); te != nil {
+			m.log.Error("ledger tampered: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the stream from a backup",
+				"seq", te.Seq, "kind", te.Kind, "err", te)
+			return te
+		}
+		return fmt.Errorf("rotate the signing key: check the stream first: %w", err)
+	}
+	m.log.Info("every event's signature checked: rotating the signing key", "through", last,
+		"duration_seconds", time.Since(start).Seconds())
+	return nil
 }
 
 // rotate appends a key.rotated event signed by key naming a new key, and

@@ -211,16 +211,38 @@ func (m *Main) diagnose(ctx context.Context, upTo uint64) *events.TamperError {
 	if err != nil {
 		return events.AsTamper(err)
 	}
-	chain, err := ledgerkey.NewChain(m.key.VerifierKey())
-	if err == nil {
-		err = chain.Learn(rotations)
-	}
+	chain, err := freshChain(m.key.VerifierKey(), rotations)
 	if err != nil {
 		return events.AsTamper(err)
 	}
 	if _, err := m.trustLastCheckpoint(ctx, chain); err != nil {
 		return nil
 	}
+	return events.AsTamper(m.replayFresh(ctx, chain, upTo))
+}
+
+// freshChain is a key chain that knows the key file's key (vkey) and the
+// keys the stream's rotations name, and has checked no event yet.
+func freshChain(vkey string, rotations []events.Envelope) (*ledgerkey.Chain, error) {
+	chain, err := ledgerkey.NewChain(vkey)
+	if err != nil {
+		return nil, err
+	}
+	if err := chain.Learn(rotations); err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+// replayFresh replays the stream from its first event up to upTo into
+// fresh projections, as a start without a snapshot does: each event
+// checked by chain (its signature, on all CPUs, unless chain trusts a
+// checkpoint covering it) and in its aggregate's chain, each checkpoint's
+// root compared with the tree of the events before it. It returns nil
+// once upTo was applied, else why not: an error holding an
+// *events.TamperError when the stream holds events the ledger did not
+// write, or the read's own error.
+func (m *Main) replayFresh(ctx context.Context, chain *ledgerkey.Chain, upTo uint64) error {
 	r := projections.NewRunner(m.Store, tokenset.New(), directory.New(), auditlog.New(nil), integrity.NewLog())
 	r.Verify, r.Precheck, r.Chains = chain.Check, chain.Precheck, projections.NewChains()
 	ctx, stop := context.WithCancel(ctx)
@@ -229,10 +251,10 @@ func (m *Main) diagnose(ctx context.Context, upTo uint64) *events.TamperError {
 		defer close(ran)
 		_ = r.Run(ctx)
 	}()
-	err = r.WaitFor(ctx, upTo)
+	err := r.WaitFor(ctx, upTo)
 	stop()
 	<-ran
-	return events.AsTamper(err)
+	return err
 }
 
 // checkedStore is the store as the service reads it: records the start's
