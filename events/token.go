@@ -112,7 +112,7 @@ func (TokenExpired) SchemaVersion() int       { return 1 }
 func (TokenRevoked) SchemaVersion() int       { return 1 }
 
 func init() {
-	register[TokenCreated](1, nil)
+	register[TokenCreated](1, decodeTokenCreated)
 	register[TokenScoped](1, nil)
 	register[TokenExpiryChanged](1, nil)
 	register[TokenExpired](1, nil)
