@@ -21,11 +21,13 @@ import (
 // and, to spare a replay a dozen allocations an event, the strings that
 // only identify or seal the event refer to it instead of copies (ID,
 // CommandID, Prev, Hash, Key, Sig and Via's RemoteAddr, UserAgent and
-// RequestID): keeping one of those alone keeps all of b. The strings a
-// projection keeps are copies of their own as with Unmarshal (AggregateID,
-// Actor's ID and Name, Via's CredentialID, Reason), or the package's
-// constants (Type, AggregateKind, Actor.Kind and Via.CredentialType when
-// they are one of the values this build writes).
+// RequestID), and so does Data when b is in the plain form the ledger
+// writes (Unmarshal's Data is a copy): keeping one of those alone keeps
+// all of b. The strings a projection keeps are copies of their own as
+// with Unmarshal (AggregateID, Actor's ID and Name, Via's CredentialID,
+// Reason), or the package's constants (Type, AggregateKind, Actor.Kind
+// and Via.CredentialType when they are one of the values this build
+// writes).
 func UnmarshalDeferred(b []byte) (Envelope, error) {
 	var e Envelope
 	if !plainEnvelope(b, &e) {

@@ -11,7 +11,8 @@ import (
 // The strings a projection may keep (an id in an index, an actor's name)
 // must not keep the whole stored message alive: UnmarshalDeferred copies
 // them, or gives the package's constant; only the fields that identify
-// or seal the event, refer to the stored bytes.
+// or seal the event, and the payload (Data, which a projection that keeps
+// it must copy), refer to the stored bytes.
 func TestUnmarshalDeferredCopiesTheStringsProjectionsKeep(t *testing.T) {
 	b := storedTokenEvent(t)
 	got, err := UnmarshalDeferred(b)
@@ -40,7 +41,7 @@ func TestUnmarshalDeferredCopiesTheStringsProjectionsKeep(t *testing.T) {
 			t.Errorf("%s refers to the stored bytes", name)
 		}
 	}
-	for name, s := range map[string]string{"ID": got.ID, "Hash": got.Hash, "Prev": got.Prev} {
+	for name, s := range map[string]string{"ID": got.ID, "Hash": got.Hash, "Prev": got.Prev, "Data": unsafe.String(unsafe.SliceData(got.Data), len(got.Data))} {
 		if len(s) > 0 && !inB(s) {
 			t.Errorf("%s is a copy (the replay decodes it without one)", name)
 		}
