@@ -7,10 +7,19 @@ import (
 )
 
 // The pooled leaf hashes are tlog's RFC 6962 record hashes, record after
-// record (a reused digest starts afresh).
+// record (a reused digest starts afresh), at lengths around the digest's
+// block (the prefix byte shifts the record against it).
 func TestRecordHashIsTlogsRecordHash(t *testing.T) {
 	var pr preparer
-	for _, data := range [][]byte{nil, []byte("{}"), make([]byte, 1000), []byte(`{"id":"x"}`)} {
+	long := make([]byte, 1000)
+	for i := range long {
+		long[i] = byte(i*7 + 3)
+	}
+	records := [][]byte{nil, []byte("{}"), make([]byte, 1000), []byte(`{"id":"x"}`)}
+	for _, n := range []int{1, 62, 63, 64, 65, 127, 128, 129, 1000, 5} {
+		records = append(records, long[:n])
+	}
+	for _, data := range records {
 		want := tlog.RecordHash(data)
 		if got := recordHash(data); got != want {
 			t.Fatalf("recordHash(%q) = %v, want %v", data, got, want)
