@@ -255,38 +255,13 @@ type delivery struct {
 	done bool
 	last uint64 // last sequence passed to fn
 	end  chan error
-	// consumerAt is when the consumer last delivered a message, read
-	// from the clock for the first message of a burst, its last and every
-	// stampEvery-th in between (see stamp).
+	// consumerAt is when the consumer last delivered a message.
 	consumerAt time.Time
-	// unstamped counts the messages since consumerAt was read, and
-	// stampNext says the last one ended a burst (nothing pending).
-	unstamped int
-	stampNext bool
 	// lostAt is when (Unix ns) the consumer was last known lost (see
 	// follow_fill.go); no lock, the client library's callbacks set it.
 	lostAt atomic.Int64
 	// queue carries decoded events to fn (nil for raw reads); see fail.
 	queue *applyQueue
-}
-
-// stampEvery bounds how many messages of a burst go by between two reads
-// of the clock for consumerAt.
-const stampEvery = 64
-
-// stamp records a message from the consumer, pending more after it; d.mu
-// held. The clock is read for the first message after a burst ended,
-// for one that ends a burst and for every stampEvery-th in between, not
-// for each: time.Now costs ~120 ns on a VM without a fast clock source, a
-// percent of a replay's CPU, and what consumerAt answers (silent for
-// seconds? delivered since a moment seconds ago? lost since?) is off by
-// at most the time of stampEvery messages of a burst.
-func (d *delivery) stamp(pending uint64) {
-	d.unstamped++
-	if d.stampNext || pending == 0 || d.unstamped >= stampEvery {
-		d.consumerAt, d.unstamped = time.Now(), 0
-	}
-	d.stampNext = pending == 0
 }
 
 // fail ends the read d with err (nil: done), d.mu held: after the events
@@ -328,7 +303,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 			return err
 		}
 	}
-	d := &delivery{last: from - 1, end: make(chan error, 1), consumerAt: time.Now(), stampNext: true}
+	d := &delivery{last: from - 1, end: make(chan error, 1), consumerAt: time.Now()}
 	var q *applyQueue
 	if raw == nil {
 		q = newApplyQueue()
@@ -406,17 +381,16 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 		if d.done {
 			return
 		}
+		d.consumerAt = time.Now()
 		seq, pending, ok := ackPosition(msg.Reply())
 		if !ok {
 			md, err := msg.Metadata()
 			if err != nil {
-				d.consumerAt = time.Now()
 				d.fail(fmt.Errorf("jsstore: read stream %s after sequence %d: message metadata: %w", s.name, d.last, err))
 				return
 			}
 			seq, pending = md.Sequence.Stream, md.NumPending
 		}
-		d.stamp(pending)
 		flushNext = pending == 0
 		deliver(seq, msg.Subject(), msg.Data())
 		flushNext = true
@@ -516,7 +490,7 @@ func (s *Store) consume(ctx context.Context, filters []string, from, target uint
 				occ.Stop()
 				go s.deleteConsumer(old)
 				d.mu.Lock()
-				d.consumerAt, d.stampNext = time.Now(), true
+				d.consumerAt = time.Now()
 				d.mu.Unlock()
 			}
 			watching.Add(1)
