@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -19,6 +20,22 @@ func baseLog(t *testing.T, k key) *testLog {
 	l.fill(27, 10)
 	l.fill(5, 0)
 	return l
+}
+
+// reorderAcross is the sequences of two consecutive events of one
+// aggregate on either side of the checkpoint at sequence cp.
+func reorderAcross(t *testing.T, records [][]byte, cp int) (int, int) {
+	t.Helper()
+	last := map[string]int{} // each aggregate's last sequence so far
+	for i, r := range records {
+		seq, agg := i+1, decode(t, r).AggregateID
+		if a := last[agg]; a != 0 && a < cp && seq > cp && strings.HasPrefix(agg, "tok-") {
+			return a, seq
+		}
+		last[agg] = seq
+	}
+	t.Fatalf("no aggregate has events on both sides of sequence %d", cp)
+	return 0, 0
 }
 
 // reseal decodes a record, lets edit change it, seals it again (its Prev
@@ -248,6 +265,20 @@ func TestVerifierNamesTheFirstBadSequenceAndTheKind(t *testing.T) {
 					return rs, nil, 0
 				},
 				wantSeq:  uint64(seqOf(t, l.records, "tok-3", 2)),
+				wantKind: integrity.KindReorder,
+			},
+			{
+				// The later event of a pair is moved back into the range a
+				// checkpoint covers: the checkpoint's root disagrees first,
+				// but the reorder found afterwards names the record moved
+				// (found by CI: the range's first sequence was named).
+				name: "reorder_back_into_a_checkpoints_range",
+				tamper: func(rs [][]byte) ([][]byte, []uint64, uint64) {
+					a, b := reorderAcross(t, rs, 10)
+					rs[a-1], rs[b-1] = rs[b-1], rs[a-1]
+					return rs, nil, 0
+				},
+				wantSeq:  func() uint64 { a, _ := reorderAcross(t, l.records, 10); return uint64(a) }(),
 				wantKind: integrity.KindReorder,
 			},
 			{
