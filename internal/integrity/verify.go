@@ -265,7 +265,12 @@ func (v *Verifier) fail(f *Finding) error {
 		pin = sig
 	}
 	consider(pin)
-	if v.suspect != nil && (pin == nil || pin.Seq > v.suspectHi) {
+	// A record the range holds that shows what is wrong pins the range
+	// down, whether it is a held-back link or the finding itself (a
+	// reorder that ends at the record moved back into a checkpoint's
+	// range): the range's first sequence is not a finding of its own.
+	pinned := func(c *Finding) bool { return c != nil && c.Seq <= v.suspectHi }
+	if v.suspect != nil && !pinned(pin) && !pinned(f) {
 		consider(v.suspect)
 	}
 	if best == nil {
