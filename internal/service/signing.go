@@ -230,13 +230,30 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 	defer m.starting.Store(prev)
 	m.log.Info(what, "last_seq", last)
 	start := time.Now()
-	if err := m.replayFresh(ctx, chain, last); err != nil {
+	proj, err := m.replayFreshTree(ctx, chain, last)
+	if err != nil {
 		if te := events.AsTamper(err); te != nil {
 			m.log.Error("ledger tampered: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the stream from a backup",
 				"seq", te.Seq, "kind", te.Kind, "err", te)
 			return te
 		}
 		return fmt.Errorf("rotate the signing key: check the stream first: %w", err)
+	}
+	// The stream must also extend the tree head kept beside the data dir,
+	// as the start checks once the projections caught up (checkpoints.start):
+	// an older copy of the data dir put back, or a stream cut short, holds
+	// only events the ledger wrote, and the replay alone accepts it.
+	if keep := m.keptHeadFile(); keep != "" {
+		keys, err := rotatedKeys(key.VerifierKey(), rotations)
+		if err != nil {
+			return err
+		}
+		_, _, cp, _ := proj.LastCheckpoint()
+		if err := checkHeadFile(proj.Tree(), keep, keys, cp.Size); err != nil {
+			m.log.Error("the stream does not extend the tree head kept beside the data dir: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the data dir from a backup",
+				"tree_head", keep, "err", err)
+			return err
+		}
 	}
 	m.log.Info("every event's signature checked: rotating the signing key", "through", last,
 		"duration_seconds", time.Since(start).Seconds())
