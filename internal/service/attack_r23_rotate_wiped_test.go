@@ -67,3 +67,16 @@ func TestTheStartNeverRotatesOnAnEmptiedDataDirBehindTheKeptTreeHead(t *testing.
 		t.Errorf("start = %v, want it refused as tampering (%v)", runErr, integrity.ErrTampered)
 	}
 }
+
+// A new ledger's first start may rotate: an empty stream and no kept tree
+// head pass the check (the empty-stream case above still refuses a wiped
+// data dir only because its head survived).
+func TestANewLedgersFirstStartMayRotateItsSigningKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	m, logs := startLedger(t, dir, 4, func(c *Config) { c.RotateSigningKey = true })
+	rotations, err := m.Store.Load(context.Background(), events.KindLog, events.KeyAggregate)
+	if err != nil || len(rotations) != 1 || rotations[0].Sequence != 1 {
+		t.Fatalf("key.rotated events on the first start: %v (%v), want one at sequence 1\n%s", rotations, err, logs.String())
+	}
+	tokenLife(t, m, "after")
+}

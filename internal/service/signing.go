@@ -220,9 +220,8 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 	if err != nil {
 		return 0, fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
 	}
-	if last == 0 {
-		return 0, nil // nothing to chain after
-	}
+	// An empty stream is checked too: replayed (nothing), then compared
+	// with the kept tree head, which a wiped data dir does not extend.
 	chain, err := freshChain(key.VerifierKey(), rotations)
 	if err != nil {
 		return 0, err
