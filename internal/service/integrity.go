@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -16,10 +18,7 @@ import (
 // exists with the embedded server, and with an external cluster (whose
 // data dir is not ours) when --tree-head names its file.
 func (m *Main) newCheckpoints() error {
-	keep := m.Config.TreeHead
-	if keep == "" && m.nats != nil {
-		keep = defaultKeptCheckpoint(m.Config.DataDir)
-	}
+	keep := m.keptHeadFile()
 	c, err := newCheckpoints(m.log, m.Store, m.Runner, m.Integrity, m.key, m.Config.CheckpointEvery, m.Config.CheckpointInterval, keep, m.Config.Now)
 	if err != nil {
 		return err
@@ -29,6 +28,16 @@ func (m *Main) newCheckpoints() error {
 	}
 	m.checkpoints = c
 	return nil
+}
+
+// keptHeadFile is the file the signed tree head (or checkpoint) is kept
+// in beside the data dir: --tree-head, else the default one when the
+// ledger runs its own NATS server; "" for none.
+func (m *Main) keptHeadFile() string {
+	if m.Config.TreeHead == "" && m.nats != nil {
+		return defaultKeptCheckpoint(m.Config.DataDir)
+	}
+	return m.Config.TreeHead
 }
 
 // learnRotatedKeys lets the checkpointer accept checkpoints signed by the
@@ -41,7 +50,19 @@ func (m *Main) learnRotatedKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the key rotations: %w", err)
 	}
-	vkeys := []string{m.key.VerifierKey()}
+	keys, err := rotatedKeys(m.key.VerifierKey(), rotations)
+	if err != nil {
+		return err
+	}
+	m.checkpoints.keys = keys
+	return nil
+}
+
+// rotatedKeys are the verifiers of vkey (the key file's) and of the keys
+// the rotations retired: the keys a checkpoint or tree head of this ledger
+// may be signed by, once a replay checked the rotations.
+func rotatedKeys(vkey string, rotations []events.Envelope) (note.Verifiers, error) {
+	vkeys := []string{vkey}
 	for _, e := range rotations {
 		if p, err := e.Payload(); err == nil {
 			if r, ok := p.(events.KeyRotated); ok {
@@ -51,10 +72,9 @@ func (m *Main) learnRotatedKeys(ctx context.Context) error {
 	}
 	keys, err := integrity.Verifiers(vkeys...)
 	if err != nil {
-		return fmt.Errorf("the keys of the key rotations: %w", err)
+		return nil, fmt.Errorf("the keys of the key rotations: %w", err)
 	}
-	m.checkpoints.keys = keys
-	return nil
+	return keys, nil
 }
 
 // trustedCheckpoint is the stream's last checkpoint as trustLastCheckpoint

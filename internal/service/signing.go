@@ -70,10 +70,11 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 		return nil, err
 	}
 	if m.Config.RotateSigningKey {
-		if err := m.checkBeforeRotating(ctx, key, rotations); err != nil {
+		checked, err := m.checkBeforeRotating(ctx, key, rotations)
+		if err != nil {
 			return nil, err
 		}
-		if key, rotations, err = m.rotate(ctx, file, key, rotations); err != nil {
+		if key, rotations, err = m.rotate(ctx, file, key, rotations, checked); err != nil {
 			return nil, err
 		}
 	}
@@ -202,52 +203,73 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 // naming key as new, passes every check above, which read the rotations
 // alone; only the events before it tell it from the ledger's own (key
 // signed them). It returns the tampering the replay found, as an
-// *events.TamperError, before anything is appended or written.
+// *events.TamperError, before anything is appended or written; else the
+// last sequence it checked, which the rotation's append expects.
 //
 // The last checkpoint covers no signature here (no TrustThrough): a
 // rotation is rare and cannot be undone, so this check pays for every
 // signature rather than trust events a checkpoint proves only once the
 // replay reaches its root. Starts without --rotate-signing-key do not
 // run it.
-func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rotations []events.Envelope) error {
+func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rotations []events.Envelope) (uint64, error) {
 	// A deadline of its own, as the whole-log check's: without one each
 	// request of the read would get the client's default (seconds).
 	ctx, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
 	last, err := m.Store.LastSequence(ctx)
 	if err != nil {
-		return fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
+		return 0, fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
 	}
-	if last == 0 {
-		return nil // nothing to chain after
-	}
+	// An empty stream is checked too: replayed (nothing), then compared
+	// with the kept tree head, which a wiped data dir does not extend.
 	chain, err := freshChain(key.VerifierKey(), rotations)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	const what = "checking every event's signature before rotating the signing key"
 	prev := m.starting.Swap(&startState{reason: what})
 	defer m.starting.Store(prev)
 	m.log.Info(what, "last_seq", last)
 	start := time.Now()
-	if err := m.replayFresh(ctx, chain, last); err != nil {
+	proj, err := m.replayFreshTree(ctx, chain, last)
+	if err != nil {
 		if te := events.AsTamper(err); te != nil {
 			m.log.Error("ledger tampered: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the stream from a backup",
 				"seq", te.Seq, "kind", te.Kind, "err", te)
-			return te
+			return 0, te
 		}
-		return fmt.Errorf("rotate the signing key: check the stream first: %w", err)
+		return 0, fmt.Errorf("rotate the signing key: check the stream first: %w", err)
+	}
+	// The stream must also extend the tree head kept beside the data dir,
+	// as the start checks once the projections caught up (checkpoints.start):
+	// an older copy of the data dir put back, or a stream cut short, holds
+	// only events the ledger wrote, and the replay alone accepts it.
+	if keep := m.keptHeadFile(); keep != "" {
+		keys, err := rotatedKeys(key.VerifierKey(), rotations)
+		if err != nil {
+			return 0, err
+		}
+		_, _, cp, _ := proj.LastCheckpoint()
+		if err := checkHeadFile(proj.Tree(), keep, keys, cp.Size); err != nil {
+			m.log.Error("the stream does not extend the tree head kept beside the data dir: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the data dir from a backup",
+				"tree_head", keep, "err", err)
+			return 0, err
+		}
 	}
 	m.log.Info("every event's signature checked: rotating the signing key", "through", last,
 		"duration_seconds", time.Since(start).Seconds())
-	return nil
+	return last, nil
 }
 
 // rotate appends a key.rotated event signed by key naming a new key, and
 // replaces the key file with the new key. The new key is written to
 // "<file>.next" before the append, so a crash in between loses nothing
-// (see finishRotation).
-func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Key, []events.Envelope, error) {
+// (see finishRotation). The append expects checked, the last sequence
+// checkBeforeRotating checked, as the whole stream's last: an event
+// appended after it (another writer of a cluster's stream, during a check
+// that takes half a minute a million events) was never checked, and
+// the rotation is refused rather than chained after it.
+func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope, checked uint64) (*ledgerkey.Key, []events.Envelope, error) {
 	next, err := newKeyID(key, rotations)
 	if err != nil {
 		return nil, nil, err
@@ -266,15 +288,21 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 	}
 	env.Actor = events.System
 	env.Via = events.Via{CredentialType: "internal", RequestID: "rotate-signing-key"}
-	var expected uint64
 	if n := len(rotations); n > 0 {
-		env.Prev, expected = rotations[n-1].Hash, rotations[n-1].Sequence
+		env.Prev = rotations[n-1].Hash
 	}
 	if err := env.Seal(); err != nil {
 		return nil, nil, err
 	}
 	m.Store.SetSigner(key) // the old key signs its successor
-	stored, err := m.Store.Append(ctx, commands.Append{Event: env, Expected: expected, MsgID: "key-rotated/" + env.ID})
+	stored, err := m.Store.Append(ctx, commands.Append{Event: env, Expected: checked, ExpectedFilter: events.SubjectPrefix + ".>",
+		MsgID: "key-rotated/" + env.ID})
+	if errors.Is(err, commands.ErrConflict) {
+		// Nothing appended: the new key never signed, and is dropped.
+		_ = os.Remove(file + ".next")
+		return nil, nil, fmt.Errorf("rotate the signing key: events were appended to the stream after the check read it through sequence %d; "+
+			"not rotated (the key file is unchanged): stop every other writer of the stream and start again: %w", checked, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("rotate the signing key: append key.rotated: %w", err)
 	}

@@ -243,7 +243,16 @@ func freshChain(vkey string, rotations []events.Envelope) (*ledgerkey.Chain, err
 // *events.TamperError when the stream holds events the ledger did not
 // write, or the read's own error.
 func (m *Main) replayFresh(ctx context.Context, chain *ledgerkey.Chain, upTo uint64) error {
-	r := projections.NewRunner(m.Store, tokenset.New(), directory.New(), auditlog.New(nil), integrity.NewLog())
+	_, err := m.replayFreshTree(ctx, chain, upTo)
+	return err
+}
+
+// replayFreshTree is replayFresh returning its integrity projection (the
+// tree of the records it applied, the last checkpoint it proved), for
+// checks of the replayed stream against what is kept outside it.
+func (m *Main) replayFreshTree(ctx context.Context, chain *ledgerkey.Chain, upTo uint64) (*integrity.Log, error) {
+	proj := integrity.NewLog()
+	r := projections.NewRunner(m.Store, tokenset.New(), directory.New(), auditlog.New(nil), proj)
 	r.Verify, r.Precheck, r.Chains = chain.Check, chain.Precheck, projections.NewChains()
 	ctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
@@ -254,7 +263,7 @@ func (m *Main) replayFresh(ctx context.Context, chain *ledgerkey.Chain, upTo uin
 	err := r.WaitFor(ctx, upTo)
 	stop()
 	<-ran
-	return err
+	return proj, err
 }
 
 // checkedStore is the store as the service reads it: records the start's
