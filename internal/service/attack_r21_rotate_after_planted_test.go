@@ -40,23 +40,8 @@ func TestTheStartNeverRotatesPastAPlantedRotationNamingTheLedgersKey(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := events.New(ulid.Make().String(), events.KeyAggregate,
-		events.KeyRotated{Previous: mallory.VerifierKey(), Key: ledgerVKey}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot.Actor = events.System
-	if err := rot.SealFor(mallory.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := rot.Sign(mallory); err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Marshal(&rot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seq := publishOffline(t, dir, rot.Subject(), data)
+	subj, data := signedRotation(t, mallory, mallory.VerifierKey(), ledgerVKey)
+	seq := publishOffline(t, dir, subj, data)
 
 	cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
 	cfg.RotateSigningKey = true
@@ -79,4 +64,27 @@ func TestTheStartNeverRotatesPastAPlantedRotationNamingTheLedgersKey(t *testing.
 			t.Errorf("the stream's last sequence after the start = %d (%v), want %d: nothing appended", last, err, seq)
 		}
 	}
+}
+
+// signedRotation is a key.rotated the ledger never wrote, naming previous
+// and next, sealed and signed by signer: its subject and stored bytes.
+func signedRotation(t *testing.T, signer *ledgerkey.Key, previous, next string) (string, []byte) {
+	t.Helper()
+	rot, err := events.New(ulid.Make().String(), events.KeyAggregate,
+		events.KeyRotated{Previous: previous, Key: next}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot.Actor = events.System
+	if err := rot.SealFor(signer.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rot.Sign(signer); err != nil {
+		t.Fatal(err)
+	}
+	data, err := events.Marshal(&rot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rot.Subject(), data
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/service"
@@ -34,23 +32,8 @@ func TestAPlantedLastRotationWithAnEmptyPreviousKeyIsNamedAsTampering(t *testing
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rot, err := events.New(ulid.Make().String(), events.KeyAggregate,
-		events.KeyRotated{Previous: "", Key: ledgerVKey}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot.Actor = events.System
-	if err := rot.SealFor(mallory.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := rot.Sign(mallory); err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Marshal(&rot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seq := publishOffline(t, dir, rot.Subject(), data)
+	subj, data := signedRotation(t, mallory, "", ledgerVKey)
+	seq := publishOffline(t, dir, subj, data)
 
 	m := service.NewMain(servicetest.Config(dir, nil, &servicetest.LogBuffer{}))
 	t.Cleanup(func() { _ = m.Close() })

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
@@ -62,23 +61,8 @@ func TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted(t *testing.T) {
 	}
 	createStreamOffline(t, dir) // the data dir of a ledger that never started
 	forgedSeq := publishOffline(t, dir, subj, forged)
-	rot, err := events.New(ulid.Make().String(), events.KeyAggregate,
-		events.KeyRotated{Previous: mallory.VerifierKey(), Key: key.VerifierKey()}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot.Actor = events.System
-	if err := rot.SealFor(mallory.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if err := rot.Sign(mallory); err != nil {
-		t.Fatal(err)
-	}
-	data, err := events.Marshal(&rot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rotSeq := publishOffline(t, dir, rot.Subject(), data)
+	rotSubj, data := signedRotation(t, mallory, mallory.VerifierKey(), key.VerifierKey())
+	rotSeq := publishOffline(t, dir, rotSubj, data)
 	t.Logf("planted: a token.created signed by another key at %d, key.rotated from it to the ledger's key at %d", forgedSeq, rotSeq)
 
 	cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
