@@ -14,9 +14,11 @@ import (
 // events.KeyRing (the key expected now).
 //
 // The rules: events before the first signed one are the history of a
-// ledger that did not sign yet and pass as they are; the first signed
-// event must be signed by a known key (one the Chain was given, or one a
-// key.rotated event names), which becomes the current key; from then on
+// ledger that did not sign yet and pass as they are (anchored: only up to
+// the key history's sequence); the first signed event must be signed by a
+// known key (one the Chain was given, or one a key.rotated event names;
+// anchored: one the ledger's key history lists, see [Chain.Anchor]),
+// which becomes the current key; from then on
 // every event must be signed by the current key, and a key.rotated event
 // (signed by the current key, naming it as its previous key) makes its new
 // key current from the next event on. An unsigned event after a signed one,
@@ -26,14 +28,16 @@ import (
 // Check is meant to be called in stream order from one goroutine (the
 // projections' runner); the other methods may be called concurrently.
 type Chain struct {
-	mu          sync.Mutex
-	known       map[string]ed25519.PublicKey
-	vkeys       map[string]string // id → verifier key
-	current     string            // "" until the first signed event
-	firstSigned uint64
-	trusted     uint64                // events up to here are authentic in bulk (TrustThrough)
-	own         *Own                  // signatures this process made (SkipOwn); nil: none
-	prechecked  map[uint64]prechecked // by sequence (Precheck)
+	mu              sync.Mutex
+	known           map[string]ed25519.PublicKey
+	vkeys           map[string]string // id → verifier key
+	current         string            // "" until the first signed event
+	firstSigned     uint64
+	anchors         map[string]bool       // nil: any known key may sign first (Anchor)
+	unsignedThrough uint64                // with anchors: the last sequence an unsigned event may have
+	trusted         uint64                // events up to here are authentic in bulk (TrustThrough)
+	own             *Own                  // signatures this process made (SkipOwn); nil: none
+	prechecked      map[uint64]prechecked // by sequence (Precheck)
 }
 
 // SkipOwn makes Check trust the signatures o remembers: an event whose
@@ -177,11 +181,17 @@ func (c *Chain) Check(e events.Envelope) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e.Sig == "" && c.current == "" {
+		if c.anchors != nil && e.Sequence > c.unsignedThrough {
+			return forged(e, fmt.Errorf("unsigned event at sequence %d: the ledger's key history says it signed every event after sequence %d", e.Sequence, c.unsignedThrough))
+		}
 		return nil // history from before the ledger signed
 	}
 	if c.current == "" {
 		if _, ok := c.known[e.Key]; !ok {
 			return forged(e, fmt.Errorf("the first signed event names key %q, which is not the ledger's", e.Key))
+		}
+		if c.anchors != nil && !c.anchors[e.Key] {
+			return forged(e, fmt.Errorf("the first signed event is signed by key %s, which the ledger's key history does not list: the ledger never signed with it (a key.rotated naming it is planted too)", c.vkeys[e.Key]))
 		}
 		c.current, c.firstSigned = e.Key, e.Sequence
 	}

@@ -100,6 +100,22 @@ func chainEvent(t *testing.T, seq uint64, p events.Payload, k events.Signer) eve
 	return e
 }
 
+// firstTamper checks evs in order with c and returns the first
+// TamperError (nil: every event passed).
+func firstTamper(t *testing.T, c *ledgerkey.Chain, evs []events.Envelope) *events.TamperError {
+	t.Helper()
+	for _, e := range evs {
+		if err := c.Check(e); err != nil {
+			got := events.AsTamper(err)
+			if got == nil {
+				t.Fatalf("seq %d: %v, want a TamperError", e.Sequence, err)
+			}
+			return got
+		}
+	}
+	return nil
+}
+
 func genKey(t *testing.T) *ledgerkey.Key {
 	t.Helper()
 	k, err := ledgerkey.Generate("ledger")
@@ -160,15 +176,7 @@ func TestChain(t *testing.T) {
 				if pre {
 					c.Precheck(evs)
 				}
-				var got *events.TamperError
-				for _, e := range evs {
-					if err := c.Check(e); err != nil {
-						if got = events.AsTamper(err); got == nil {
-							t.Fatalf("seq %d: %v, want a TamperError", e.Sequence, err)
-						}
-						break
-					}
-				}
+				got := firstTamper(t, c, evs)
 				switch {
 				case tt.badSeq == 0 && got != nil:
 					t.Fatalf("honest chain refused: %v", got)

@@ -61,6 +61,9 @@ type Main struct {
 	Commands *commands.Handler
 
 	key *ledgerkey.Key // signs every appended event
+	// keyHist is the ledger's key history (keyhistory.go): the keys the
+	// stream's first signed event may be signed by.
+	keyHist ledgerkey.History
 
 	lock *flock.Flock // the data dir's lock, held while the embedded server runs
 	ln   net.Listener

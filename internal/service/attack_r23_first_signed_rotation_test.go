@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,69 +21,135 @@ import (
 // key.rotated names, so that a ledger started with its newest key file
 // still accepts the events its retired keys signed. Before a ledger signed
 // anything (a new ledger whose key file was made ahead and whose verifier
-// key was handed out; an older ledger's unsigned history before its first
-// start with signing) nothing has to be rewritten for that rule to be
-// abused: an attacker who can write the data dir plants a token.created of
-// an admin token signed by a key of their own, and a key.rotated from that
-// key to the ledger's. The start accepts both (a kept tree head, if any, is
-// extended, not contradicted), the planted admin token authenticates, and
-// --rotate-signing-key chains the ledger's own rotation after the planted
-// one. The ledger must not take a signed history it has no proof of
-// writing. Found (atk-r23).
+// key was handed out; an older ledger's unsigned history) nothing has to
+// be rewritten for that rule to be abused: an attacker who can write the
+// data dir plants a token.created of an admin token signed by a key of
+// their own, and a key.rotated from that key to the ledger's (or the
+// token.created unsigned, as the history of a ledger that did not sign
+// yet). Found (atk-r23): the start accepted both and the planted admin
+// token authenticated.
 //
-// Not fixed yet (README Known gaps): the genuine history of a rotated
-// ledger (its first signed events by a retired key, the key file holding
-// the newest) looks the same to a start that holds only the newest key;
-// telling them apart needs proof signed by a key the ledger holds (a
-// checkpoint covering the first rotation) or the retired keys. Skipped
-// until then.
+// Fixed by the key history beside the key file (ledgerkey.History): the
+// keys the ledger signed with and the last sequence it took unsigned. The
+// first signed event must be signed by a key it lists, an unsigned event
+// must not come after that sequence; a key file without a history, on a
+// stream that names other keys or begins unsigned, is refused (only the
+// operator can say the ledger wrote it: --adopt-key-history).
 func TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted(t *testing.T) {
-	t.Skip("known defect (atk-r23): the first signed event may be signed by any key a key.rotated names")
 	mallory, err := ledgerkey.Generate(ledgerkey.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A genuine admin token.created to copy the forged one from.
+	// A genuine admin token.created to copy the forged ones from.
 	other := servicetest.Start(t, filepath.Join(t.TempDir(), "other"), nil)
-	subj, forged := forgeAdminToken(t, other, mallory)
+	signedSubj, signed := forgeAdminToken(t, other, mallory)
+	unsignedSubj, unsigned := forgeAdminToken(t, other, nil)
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	dir := filepath.Join(t.TempDir(), "data")
-	keyFile := ledgerkey.DefaultFile(dir)
-	key, _, err := ledgerkey.LoadOrGenerate(keyFile, ledgerkey.DefaultName) // made ahead, its verifier key handed out
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := os.ReadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	createStreamOffline(t, dir) // the data dir of a ledger that never started
-	forgedSeq := publishOffline(t, dir, subj, forged)
-	rotSubj, data := signedRotation(t, mallory, mallory.VerifierKey(), key.VerifierKey())
-	rotSeq := publishOffline(t, dir, rotSubj, data)
-	t.Logf("planted: a token.created signed by another key at %d, key.rotated from it to the ledger's key at %d", forgedSeq, rotSeq)
+	const (
+		firstStart  = iota // the ledger's first start made the key file and its history (and signed events)
+		withHistory        // the key file and its history were made ahead (a backup, the node that rotated)
+		keyAlone           // the key file was made ahead by other means, without a history
+	)
+	for _, tc := range []struct {
+		name  string
+		setUp int
+		// rotated: the planted token.created is signed by mallory and
+		// followed by a key.rotated from mallory's key to the ledger's;
+		// else it is unsigned.
+		rotated bool
+		// wantTamper: the start fails with a TamperError at the planted
+		// token.created; else it refuses for want of a key history.
+		wantTamper bool
+	}{
+		{name: "signed_by_another_key_and_rotated_after_a_first_start", setUp: firstStart, rotated: true, wantTamper: true},
+		{name: "unsigned_after_a_first_start", setUp: firstStart, wantTamper: true},
+		{name: "signed_by_another_key_and_rotated_before_any_start_with_a_key_history", setUp: withHistory, rotated: true, wantTamper: true},
+		{name: "unsigned_before_any_start_with_a_key_history", setUp: withHistory, wantTamper: true},
+		{name: "signed_by_another_key_and_rotated_before_any_start_without_a_key_history", setUp: keyAlone, rotated: true},
+		{name: "unsigned_before_any_start_without_a_key_history", setUp: keyAlone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			keyFile := ledgerkey.DefaultFile(dir)
+			var key *ledgerkey.Key
+			if tc.setUp == firstStart {
+				s := servicetest.StartWith(t, dir, nil, func(c *service.Config) {
+					c.Getenv = func(string) string { return "" } // no bootstrap
+				})
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if key, err = ledgerkey.Load(keyFile); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if key, _, err = ledgerkey.LoadOrGenerate(keyFile, ledgerkey.DefaultName); err != nil { // made ahead, its verifier key handed out
+					t.Fatal(err)
+				}
+				if tc.setUp == withHistory {
+					b, err := ledgerkey.History{Keys: []string{key.VerifierKey()}}.MarshalText()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(ledgerkey.HistoryFile(keyFile), b, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				createStreamOffline(t, dir) // the data dir of a ledger that never started
+			}
+			before, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			histBefore, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile))
+			var forgedSeq uint64
+			if tc.rotated {
+				forgedSeq = publishOffline(t, dir, signedSubj, signed)
+				rotSubj, data := signedRotation(t, mallory, mallory.VerifierKey(), key.VerifierKey())
+				publishOffline(t, dir, rotSubj, data)
+			} else {
+				forgedSeq = publishOffline(t, dir, unsignedSubj, unsigned)
+			}
 
-	cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
-	cfg.RotateSigningKey = true
-	m := service.NewMain(cfg)
-	t.Cleanup(func() { _ = m.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	runErr := m.Run(ctx)
-	t.Logf("start with --rotate-signing-key: %v", runErr)
-	if after, _ := os.ReadFile(keyFile); string(after) != string(before) {
-		t.Errorf("the start rotated the signing key past a history the ledger never signed")
-	}
-	if m.Tokens != nil {
-		if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {
-			t.Errorf("the planted admin token (sequence %d, signed by a key only a planted key.rotated names) reached the token set", forgedSeq)
-		}
-	}
-	if events.AsTamper(runErr) == nil {
-		t.Errorf("start = %v, want a TamperError", runErr)
+			for _, rotate := range []bool{false, true} {
+				cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
+				cfg.RotateSigningKey = rotate
+				m := service.NewMain(cfg)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				runErr := m.Run(ctx)
+				cancel()
+				if runErr == nil {
+					// Served: the projections must have stopped at the forgery.
+					for deadline := time.Now().Add(10 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
+						time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
+					}
+					runErr = m.Runner.Err()
+				}
+				t.Logf("start (--rotate-signing-key %v): %v", rotate, runErr)
+				if after, _ := os.ReadFile(keyFile); string(after) != string(before) {
+					t.Errorf("the start rotated the signing key past a history the ledger never signed")
+				}
+				if after, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile)); string(after) != string(histBefore) {
+					t.Errorf("the start changed the key history:\n%s\nwas:\n%s", after, histBefore)
+				}
+				if m.Tokens != nil {
+					if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {
+						t.Errorf("the planted admin token (sequence %d) reached the token set", forgedSeq)
+					}
+				}
+				te := events.AsTamper(runErr)
+				switch {
+				case tc.wantTamper && (te == nil || te.Seq != forgedSeq || te.Kind != events.TamperForged):
+					t.Errorf("start = %v, want a forgery at sequence %d", runErr, forgedSeq)
+				case !tc.wantTamper && (runErr == nil || !strings.Contains(runErr.Error(), "--adopt-key-history")):
+					t.Errorf("start = %v, want a refusal for want of a key history", runErr)
+				}
+				_ = m.Close()
+			}
+		})
 	}
 }
 

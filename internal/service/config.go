@@ -92,6 +92,11 @@ type Config struct {
 	// by the current key and replace the key file with a new key
 	// (--rotate-signing-key, command line only).
 	RotateSigningKey bool
+	// AdoptKeyHistory makes this start begin the key history beside the
+	// key file from the keys the stream's key.rotated events name, for a
+	// ledger rotated (or signing after unsigned history) by a version
+	// that kept no key history (--adopt-key-history, command line only).
+	AdoptKeyHistory bool
 
 	// Checkpoints (issue 13): a signed checkpoint of the Merkle tree is
 	// appended every CheckpointEvery events or CheckpointInterval, when
@@ -277,6 +282,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		func(v string) error { n, err := parseMemoryLimit(v); c.MemoryLimit = n; return err })
 	// Not an environment twin: left set, it would rotate at every start.
 	fs.BoolVar(&c.RotateSigningKey, "rotate-signing-key", false, "append a key.rotated event signed by the current signing key and replace the key file with a new key, then serve (command line only)")
+	fs.BoolVar(&c.AdoptKeyHistory, "adopt-key-history", false, "begin the key history beside the key file from the keys the stream's key.rotated events name (a ledger rotated by a version before key histories; check that they are this ledger's keys first; command line only)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,6 +70,9 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	if key, err = m.finishRotation(file, key, rotations); err != nil {
 		return nil, err
 	}
+	if m.keyHist, err = m.keyHistory(ctx, file, key, generated, rotations); err != nil {
+		return nil, err
+	}
 	if m.Config.RotateSigningKey {
 		checked, err := m.checkBeforeRotating(ctx, key, rotations)
 		if err != nil {
@@ -78,11 +82,8 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 			return nil, err
 		}
 	}
-	chain, err := ledgerkey.NewChain(key.VerifierKey())
+	chain, err := m.freshChain(key, rotations)
 	if err != nil {
-		return nil, err
-	}
-	if err := chain.Learn(rotations); err != nil {
 		return nil, err
 	}
 	// The projections do not verify again the signatures this process
@@ -222,7 +223,7 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 	}
 	// An empty stream is checked too: replayed (nothing), then compared
 	// with the kept tree head, which a wiped data dir does not extend.
-	chain, err := freshChain(key.VerifierKey(), rotations)
+	chain, err := m.freshChain(key, rotations)
 	if err != nil {
 		return 0, err
 	}
@@ -277,6 +278,16 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 	if err := os.Remove(file + ".next"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
 	}
+	// The key history lists the new key before anything signed by it can
+	// exist: a crash after this leaves a listed key that never signed.
+	hist := m.keyHist
+	hist.Keys = slices.Clone(hist.Keys)
+	if hist.Add(next.VerifierKey()) {
+		if err := m.writeKeyHistory(ledgerkey.HistoryFile(file), hist); err != nil {
+			return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
+		}
+	}
+	m.keyHist = hist
 	if err := next.WriteNew(file + ".next"); err != nil {
 		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
 	}

@@ -211,7 +211,7 @@ func (m *Main) diagnose(ctx context.Context, upTo uint64) *events.TamperError {
 	if err != nil {
 		return events.AsTamper(err)
 	}
-	chain, err := freshChain(m.key.VerifierKey(), rotations)
+	chain, err := m.freshChain(m.key, rotations)
 	if err != nil {
 		return events.AsTamper(err)
 	}
@@ -221,14 +221,18 @@ func (m *Main) diagnose(ctx context.Context, upTo uint64) *events.TamperError {
 	return events.AsTamper(m.replayFresh(ctx, chain, upTo))
 }
 
-// freshChain is a key chain that knows the key file's key (vkey) and the
-// keys the stream's rotations name, and has checked no event yet.
-func freshChain(vkey string, rotations []events.Envelope) (*ledgerkey.Chain, error) {
-	chain, err := ledgerkey.NewChain(vkey)
+// freshChain is a key chain that knows key (the key file's) and the keys
+// the stream's rotations name, anchored in the ledger's key history, and
+// has checked no event yet.
+func (m *Main) freshChain(key *ledgerkey.Key, rotations []events.Envelope) (*ledgerkey.Chain, error) {
+	chain, err := ledgerkey.NewChain(key.VerifierKey())
 	if err != nil {
 		return nil, err
 	}
 	if err := chain.Learn(rotations); err != nil {
+		return nil, err
+	}
+	if err := chain.Anchor(m.keyHist, key.VerifierKey()); err != nil {
 		return nil, err
 	}
 	return chain, nil

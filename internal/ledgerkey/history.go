@@ -1,0 +1,137 @@
+package ledgerkey
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// History is what a ledger keeps beside its key file (never in the data
+// dir) of the keys it has signed with: the verifier key of every key it
+// generated, oldest first, and the last sequence its stream held before
+// it kept a history (the unsigned events up to there are the history of a
+// ledger that did not sign yet).
+//
+// The stream alone cannot say which key the ledger signed its first
+// events with: a key.rotated names its new key and is signed by the old
+// one, so the root of the chain is whatever the first signed event names.
+// Anyone who can write the data dir of a ledger that has not signed yet
+// could plant events signed by a key of their own and a key.rotated from
+// it to the ledger's key. A Chain anchored in the History (Anchor) takes a
+// first signed event only by a key the History lists, and an unsigned
+// event only up to UnsignedThrough.
+type History struct {
+	// UnsignedThrough is the stream's last sequence when the ledger began
+	// its history: unsigned events after it are forgeries.
+	UnsignedThrough uint64
+	// Keys are verifier keys, oldest first, without repeats.
+	Keys []string
+}
+
+// HistoryFile is the History kept for the key in keyFile:
+// "<key file>.history".
+func HistoryFile(keyFile string) string { return keyFile + ".history" }
+
+// MaxHistoryBytes bounds a History file (about 60 bytes a key: a ledger
+// rotating daily for a century stays under it).
+const MaxHistoryBytes = 4 << 20
+
+const historyHeader = "# tokenledger key history: the verifier keys this ledger has signed with, oldest first.\n" +
+	"# Written by the ledger beside its key file; keep it with the key file (backups, other nodes).\n"
+
+// Add appends vkey unless h lists it; it reports whether it did.
+func (h *History) Add(vkey string) bool {
+	if slices.Contains(h.Keys, vkey) {
+		return false
+	}
+	h.Keys = append(h.Keys, vkey)
+	return true
+}
+
+// Lists reports whether h lists a key of ID id.
+func (h *History) Lists(id string) bool {
+	for _, v := range h.Keys {
+		if _, kid, err := ParseVerifierKey(v); err == nil && kid == id {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalText is the History's file.
+func (h History) MarshalText() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(historyHeader)
+	fmt.Fprintf(&b, "unsigned-through %d\n", h.UnsignedThrough)
+	for _, v := range h.Keys {
+		if _, _, err := ParseVerifierKey(v); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "key %s\n", v)
+	}
+	return b.Bytes(), nil
+}
+
+// ParseHistory reads a History file: "#" comment lines, one
+// "unsigned-through N" line, then one "key <verifier key>" line per key.
+// Anything else is an error, as is a History without a key.
+func ParseHistory(b []byte) (History, error) {
+	var h History
+	seenUnsigned := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 4096)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		word, rest, _ := strings.Cut(line, " ")
+		switch {
+		case word == "unsigned-through" && !seenUnsigned && len(h.Keys) == 0:
+			v, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return History{}, fmt.Errorf("ledgerkey: key history line %d: unsigned-through %q is not a sequence", n, rest)
+			}
+			h.UnsignedThrough, seenUnsigned = v, true
+		case word == "key" && seenUnsigned:
+			vkey := strings.TrimSpace(rest)
+			if _, _, err := ParseVerifierKey(vkey); err != nil {
+				return History{}, fmt.Errorf("ledgerkey: key history line %d: %w", n, err)
+			}
+			h.Add(vkey)
+		default:
+			return History{}, fmt.Errorf("ledgerkey: key history line %d: want %s, got %.40q", n, map[bool]string{false: `"unsigned-through N"`, true: `"key <verifier key>"`}[seenUnsigned], line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return History{}, fmt.Errorf("ledgerkey: key history: %w", err)
+	}
+	if len(h.Keys) == 0 {
+		return History{}, errors.New("ledgerkey: key history lists no key")
+	}
+	return h, nil
+}
+
+// Anchor makes c take the stream's first signed event only by a key h
+// lists (or one of also: the key file's), and an unsigned event only up
+// to h.UnsignedThrough. Without Anchor, the first signed event may name
+// any key c knows (an auditor holding only the newest verifier key of a
+// rotated ledger) and unsigned events pass until the first signed one.
+func (c *Chain) Anchor(h History, also ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := map[string]bool{}
+	for _, v := range append(slices.Clone(h.Keys), also...) {
+		if err := c.know(v); err != nil {
+			return err
+		}
+		_, id, _ := ParseVerifierKey(v)
+		ids[id] = true
+	}
+	c.anchors, c.unsignedThrough = ids, h.UnsignedThrough
+	return nil
+}

@@ -1,0 +1,113 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+)
+
+// keyHistory returns the ledger's key history (ledgerkey.History), kept
+// beside the key file, with key (the key file's) in it: the keys the
+// ledger has signed with, which the first signed event of the stream must
+// be signed by. A missing history is begun when the stream proves nothing
+// else (empty, or first signed by key, or never signed by this ledger's
+// key generated now); a stream that names other keys (key.rotated events)
+// or holds unsigned events before a key the ledger already had is refused
+// unless --adopt-key-history: anyone who can write a data dir can plant
+// that, and only the operator knows whether this ledger wrote it.
+func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, generated bool, rotations []events.Envelope) (ledgerkey.History, error) {
+	hfile := ledgerkey.HistoryFile(file)
+	b, err := readBesideFile(hfile, ledgerkey.MaxHistoryBytes)
+	switch {
+	case err == nil:
+		h, err := ledgerkey.ParseHistory(b)
+		if err != nil {
+			return ledgerkey.History{}, fmt.Errorf("key history %s: %w (restore it from the backup of the key file)", hfile, err)
+		}
+		if h.Add(key.VerifierKey()) {
+			// The key file is the ledger's: a node given the key a
+			// rotation made elsewhere keeps it in its history too.
+			if err := m.writeKeyHistory(hfile, h); err != nil {
+				return ledgerkey.History{}, err
+			}
+			m.log.Info("key history: added the key file's key", "key_history", hfile, "verifier_key", key.VerifierKey())
+		}
+		return h, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return ledgerkey.History{}, fmt.Errorf("key history %s: %w", hfile, err)
+	}
+	last, err := m.Store.LastSequence(ctx)
+	if err != nil {
+		return ledgerkey.History{}, fmt.Errorf("key history: read the stream's last sequence: %w", err)
+	}
+	h := ledgerkey.History{Keys: []string{key.VerifierKey()}}
+	named := rotationKeys(rotations)
+	switch {
+	case last == 0:
+		// A new ledger: every event will be signed by key.
+	case generated && len(named) == 0:
+		// The first start that signs: the stream's events are the
+		// unsigned history of an older version (any signed one is by a
+		// key the ledger does not have, and the replay says so).
+		h.UnsignedThrough = last
+		m.log.Warn("began the key history of a ledger whose events up to here are unsigned: they are taken as they are (nothing proves who wrote them)",
+			"key_history", hfile, "unsigned_through", last)
+	case len(named) == 0 && m.firstSignedBy(ctx, key):
+		// Signed from its first event by the key file's key.
+	case m.Config.AdoptKeyHistory:
+		h = ledgerkey.History{UnsignedThrough: last, Keys: named}
+		h.Add(key.VerifierKey())
+		m.log.Warn("ADOPTED THE STREAM'S KEY CHAIN AS THE LEDGER'S KEY HISTORY (--adopt-key-history): the first signed event may be signed by any of these keys",
+			"key_history", hfile, "verifier_keys", strings.Join(h.Keys, " "), "unsigned_through", last)
+	default:
+		why := "its events are not signed from the first one by the key file's key"
+		if len(named) > 0 {
+			why = fmt.Sprintf("its key.rotated events name keys other than the key file's (%s)", strings.Join(named, " "))
+		}
+		return ledgerkey.History{}, fmt.Errorf("no key history beside the signing key (%s), and the stream cannot show which keys this ledger signed with: %s. "+
+			"Copy the key history from where the key file came from (the node that rotated, the backup), "+
+			"or, for a ledger rotated by a version before key histories, check that those are this ledger's keys and start once with --adopt-key-history "+
+			"(events planted in a data dir before the ledger signed look the same)", hfile, why)
+	}
+	if err := m.writeKeyHistory(hfile, h); err != nil {
+		return ledgerkey.History{}, err
+	}
+	return h, nil
+}
+
+// writeKeyHistory replaces the key history file with h.
+func (m *Main) writeKeyHistory(hfile string, h ledgerkey.History) error {
+	b, err := h.MarshalText()
+	if err == nil {
+		err = writeBesideFile(hfile, b, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("write the key history %s: %w", hfile, err)
+	}
+	return nil
+}
+
+// rotationKeys are the keys the key.rotated events name, in chain order
+// (the first one's previous key first), without repeats.
+func rotationKeys(rotations []events.Envelope) []string {
+	var h ledgerkey.History
+	for i := range rotations {
+		if r, ok := rotationOf(&rotations[i]); ok {
+			h.Add(r.Previous)
+			h.Add(r.Key)
+		}
+	}
+	return h.Keys
+}
+
+// firstSignedBy reports whether the stream's first event names key as its
+// signer (the replay checks the signature; one unreadable is not).
+func (m *Main) firstSignedBy(ctx context.Context, key *ledgerkey.Key) bool {
+	envs, err := m.Store.Events(ctx, []uint64{1})
+	return err == nil && len(envs) == 1 && envs[0].Sig != "" && envs[0].Key == key.ID()
+}

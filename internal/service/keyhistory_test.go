@@ -1,0 +1,199 @@
+package service_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+	"github.com/tokenledger/tokenledger/internal/service"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
+)
+
+// readHistory is the key history beside the ledger's key file.
+func readHistory(t *testing.T, keyFile string) ledgerkey.History {
+	t.Helper()
+	b, err := os.ReadFile(ledgerkey.HistoryFile(keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ledgerkey.ParseHistory(b)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, b)
+	}
+	return h
+}
+
+// startRotated starts a ledger on a new data dir, rotates its key rotations
+// times (one start each) and returns the data dir and the verifier keys,
+// oldest first. The ledger is stopped.
+func startRotated(t *testing.T, rotations int) (dir string, vkeys []string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "data")
+	keyFile := ledgerkey.DefaultFile(dir)
+	for i := 0; i <= rotations; i++ {
+		s := servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.RotateSigningKey = i > 0 })
+		s.CreateToken("backend", "development")
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		k, err := ledgerkey.Load(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vkeys = append(vkeys, k.VerifierKey())
+	}
+	return dir, vkeys
+}
+
+func TestTheKeyHistoryListsEveryKeyTheLedgerSignedWith(t *testing.T) {
+	dir, vkeys := startRotated(t, 2)
+	h := readHistory(t, ledgerkey.DefaultFile(dir))
+	if strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") || h.UnsignedThrough != 0 {
+		t.Errorf("key history = %+v, want the keys %v oldest first, unsigned through 0", h, vkeys)
+	}
+	s := servicetest.Start(t, dir, nil)
+	s.CreateToken("backend", "development") // the newest key signs, the stream verifies
+}
+
+// startRefused starts a service on dir that must fail before it serves,
+// and returns the error.
+func startRefused(t *testing.T, dir string, change func(*service.Config)) error {
+	t.Helper()
+	cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
+	if change != nil {
+		change(&cfg)
+	}
+	m := service.NewMain(cfg)
+	defer func() { _ = m.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.Run(ctx)
+	if err == nil {
+		t.Fatal("the start served, want a refusal")
+	}
+	return err
+}
+
+func TestALedgerWithoutAKeyHistoryBeginsOneOnlyWhenTheStreamProvesItsKeys(t *testing.T) {
+	t.Run("signed_from_its_first_event_by_the_key_file", func(t *testing.T) {
+		dir, vkeys := startRotated(t, 0)
+		keyFile := ledgerkey.DefaultFile(dir)
+		if err := os.Remove(ledgerkey.HistoryFile(keyFile)); err != nil { // a ledger of a version before key histories
+			t.Fatal(err)
+		}
+		s := servicetest.Start(t, dir, nil)
+		s.CreateToken("backend", "development")
+		if h := readHistory(t, keyFile); strings.Join(h.Keys, " ") != vkeys[0] || h.UnsignedThrough != 0 {
+			t.Errorf("key history = %+v, want the key file's key, unsigned through 0", h)
+		}
+	})
+	t.Run("rotated_by_a_version_before_key_histories", func(t *testing.T) {
+		dir, vkeys := startRotated(t, 1)
+		keyFile := ledgerkey.DefaultFile(dir)
+		if err := os.Remove(ledgerkey.HistoryFile(keyFile)); err != nil {
+			t.Fatal(err)
+		}
+		err := startRefused(t, dir, nil)
+		if !strings.Contains(err.Error(), "--adopt-key-history") || !strings.Contains(err.Error(), vkeys[0]) {
+			t.Errorf("start = %v, want a refusal naming the retired key and --adopt-key-history", err)
+		}
+		if _, err := os.Stat(ledgerkey.HistoryFile(keyFile)); err == nil {
+			t.Errorf("a refused start wrote a key history")
+		}
+		s := servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.AdoptKeyHistory = true })
+		if !strings.Contains(s.Logs(), "ADOPTED THE STREAM'S KEY CHAIN") {
+			t.Errorf("no loud log line for the adopted key chain:\n%s", s.Logs())
+		}
+		last := s.LastSeq()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		h := readHistory(t, keyFile)
+		if strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") || h.UnsignedThrough == 0 || h.UnsignedThrough > last {
+			t.Errorf("adopted key history = %+v, want %v, unsigned through the stream's last sequence at the start (≤ %d)", h, vkeys, last)
+		}
+		s = servicetest.Start(t, dir, nil) // no flag needed again
+		s.CreateToken("backend", "development")
+	})
+	t.Run("a_node_given_the_key_a_rotation_made_elsewhere", func(t *testing.T) {
+		dir, vkeys := startRotated(t, 1)
+		keyFile := ledgerkey.DefaultFile(dir)
+		b, err := ledgerkey.History{Keys: vkeys[:1]}.MarshalText() // its history from before the rotation
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ledgerkey.HistoryFile(keyFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := servicetest.Start(t, dir, nil)
+		s.CreateToken("backend", "development")
+		if h := readHistory(t, keyFile); strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") {
+			t.Errorf("key history = %v, want the key file's key added: %v", h.Keys, vkeys)
+		}
+	})
+}
+
+func TestAKeyHistoryThatCannotBeReadStopsTheStart(t *testing.T) {
+	for _, tc := range []struct{ name, content string }{
+		{"empty", ""},
+		{"no_key", "unsigned-through 0\n"},
+		{"garbage", "unsigned-through 0\nkey not-a-key\n"},
+		{"a_key_before_the_sequence", "key tokenledger+00000000+AAAA\nunsigned-through 0\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := startRotated(t, 0)
+			hfile := ledgerkey.HistoryFile(ledgerkey.DefaultFile(dir))
+			if err := os.WriteFile(hfile, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := startRefused(t, dir, nil); !strings.Contains(err.Error(), "key history") {
+				t.Errorf("start = %v, want an error naming the key history", err)
+			}
+			if b, _ := os.ReadFile(hfile); string(b) != tc.content {
+				t.Errorf("the refused start rewrote the key history")
+			}
+		})
+	}
+}
+
+// A stream of a version before signing holds unsigned events: the first
+// start that signs (it generates the key) takes them as they are, nothing
+// can prove who wrote them, and its key history says through which
+// sequence. An unsigned event after that sequence is a forgery, even
+// planted before the ledger signed anything after the start.
+func TestTheUnsignedHistoryOfAVersionBeforeSigningIsTakenOnceAtTheFirstStartThatSigns(t *testing.T) {
+	other := servicetest.Start(t, filepath.Join(t.TempDir(), "other"), nil)
+	subj, unsigned := forgeAdminToken(t, other, nil)
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	createStreamOffline(t, dir)
+	legacy := publishOffline(t, dir, subj, unsigned)
+
+	s := servicetest.Start(t, dir, nil)
+	if !strings.Contains(s.Logs(), "began the key history of a ledger whose events up to here are unsigned") {
+		t.Errorf("no warning that unsigned events were taken:\n%s", s.Logs())
+	}
+	if _, ok := s.Tokens.Lookup(forgedAdminSecret); !ok {
+		t.Errorf("the unsigned history's token (sequence %d) was not taken", legacy)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h := readHistory(t, ledgerkey.DefaultFile(dir)); h.UnsignedThrough != legacy {
+		t.Errorf("key history unsigned through %d, want %d", h.UnsignedThrough, legacy)
+	}
+
+	planted := publishOffline(t, dir, subj, unsigned) // the same unsigned event once more, after the ledger signed
+	s = servicetest.Start(t, dir, nil)
+	waitStopped(t, s)
+	if te := events.AsTamper(s.Runner.Err()); te == nil || te.Seq != planted || te.Kind != events.TamperForged {
+		t.Errorf("projections stopped with %v, want a forgery at %d", s.Runner.Err(), planted)
+	}
+}
