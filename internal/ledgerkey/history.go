@@ -3,6 +3,9 @@ package ledgerkey
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,7 +65,73 @@ func (h *History) Lists(id string) bool {
 	return false
 }
 
-// MarshalText is the History's file.
+// historyMACPurpose is the DeriveKey purpose of the key history's MAC.
+const historyMACPurpose = "key-history"
+
+// ErrHistoryNotSealed: the key history carries no MAC by the key file's
+// key that matches its text.
+var ErrHistoryNotSealed = errors.New("ledgerkey: the key history is not sealed by the key file's key (edited, written for another key, or planted)")
+
+// Seal is the History's file sealed by each of keys: its text, then a
+// line "mac <key ID> <base64 HMAC-SHA-256>" a key, the MAC keyed by the
+// key's DeriveKey. The files beside a data dir sit where whoever can write
+// its parent can plant one; only a holder of the private key can seal a
+// history that OpenHistory takes. A rotation seals by the old key and the
+// new one, so that a crash on either side of the key file's replacement
+// leaves a history the key file opens.
+func (h History) Seal(keys ...*Key) ([]byte, error) {
+	text, err := h.MarshalText()
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(text)
+	for _, k := range keys {
+		mac, err := historyMAC(k, text)
+		if err != nil {
+			return nil, err
+		}
+		out = fmt.Appendf(out, "mac %s %s\n", k.ID(), base64.StdEncoding.EncodeToString(mac))
+	}
+	return out, nil
+}
+
+// OpenHistory reads a key history file that key sealed (History.Seal):
+// ErrHistoryNotSealed when no MAC line of key's ID matches its text.
+func OpenHistory(b []byte, key *Key) (History, error) {
+	text, macs, _ := bytes.Cut(b, []byte("\nmac "))
+	if len(macs) == 0 {
+		return History{}, ErrHistoryNotSealed
+	}
+	text = append(slices.Clip(text), '\n')
+	h, err := ParseHistory(text)
+	if err != nil {
+		return History{}, err
+	}
+	want, err := historyMAC(key, text)
+	if err != nil {
+		return History{}, err
+	}
+	for line := range strings.Lines("mac " + string(macs)) {
+		id, mac, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "mac "), " ")
+		got, err := base64.StdEncoding.DecodeString(mac)
+		if ok && err == nil && id == key.ID() && hmac.Equal(got, want) {
+			return h, nil
+		}
+	}
+	return History{}, ErrHistoryNotSealed
+}
+
+func historyMAC(k *Key, text []byte) ([]byte, error) {
+	secret, err := k.DeriveKey(historyMACPurpose)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write(text)
+	return m.Sum(nil), nil
+}
+
+// MarshalText is the History's text (unsealed: see Seal).
 func (h History) MarshalText() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(historyHeader)

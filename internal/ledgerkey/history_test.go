@@ -129,5 +129,60 @@ func FuzzParseHistoryReadsBackWhatItWrites(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, h) {
 			t.Fatalf("ParseHistory(MarshalText(%+v)) = %+v, %v", h, again, err)
 		}
+		sealed, err := h.Seal(fuzzKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened, err := ledgerkey.OpenHistory(sealed, fuzzKey); err != nil || !reflect.DeepEqual(opened, h) {
+			t.Fatalf("OpenHistory(Seal(%+v)) = %+v, %v", h, opened, err)
+		}
+		// The text as given, with the sealed history's MAC line: sealed
+		// only when it is the very text sealed.
+		_, mac, _ := strings.Cut(string(sealed), "\nmac ")
+		forged := strings.TrimSuffix(text, "\n") + "\nmac " + mac
+		if _, err := ledgerkey.OpenHistory([]byte(forged), fuzzKey); err == nil && strings.TrimSuffix(text, "\n")+"\n" != string(out) {
+			t.Fatalf("OpenHistory took another text (%q) with the MAC of %q", text, out)
+		}
 	})
+}
+
+var fuzzKey = func() *ledgerkey.Key {
+	k, err := ledgerkey.Generate("ledger")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+func TestASealedKeyHistoryOpensOnlyWithAKeyThatSealedIt(t *testing.T) {
+	old, next, mallory := genKey(t), genKey(t), genKey(t)
+	h := ledgerkey.History{UnsignedThrough: 3, Keys: []string{old.VerifierKey(), next.VerifierKey()}}
+	sealed, err := h.Seal(old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*ledgerkey.Key{old, next} {
+		if got, err := ledgerkey.OpenHistory(sealed, k); err != nil || !reflect.DeepEqual(got, h) {
+			t.Errorf("OpenHistory with a sealing key = %+v, %v", got, err)
+		}
+	}
+	body, macs, _ := strings.Cut(string(sealed), "\nmac ")
+	for _, tc := range []struct {
+		name string
+		b    string
+		key  *ledgerkey.Key
+	}{
+		{"another_key", string(sealed), mallory},
+		{"unsealed", body + "\n", old},
+		{"a_key_added", body + "\nkey " + mallory.VerifierKey() + "\nmac " + macs, old},
+		{"the_sequence_changed", strings.Replace(string(sealed), "unsigned-through 3", "unsigned-through 4", 1), old},
+		{"a_comment_added", "# hello\n" + string(sealed), old},
+		{"the_mac_under_another_id", strings.ReplaceAll(string(sealed), "mac "+old.ID(), "mac "+mallory.ID()), old},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := ledgerkey.OpenHistory([]byte(tc.b), tc.key); err == nil {
+				t.Errorf("OpenHistory = %+v, want an error", got)
+			}
+		})
+	}
 }

@@ -90,7 +90,7 @@ func TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted(t *testing.T) {
 					t.Fatal(err)
 				}
 				if tc.setUp == withHistory {
-					b, err := ledgerkey.History{Keys: []string{key.VerifierKey()}}.MarshalText()
+					b, err := ledgerkey.History{Keys: []string{key.VerifierKey()}}.Seal(key)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -25,14 +25,14 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 	b, err := readBesideFile(hfile, ledgerkey.MaxHistoryBytes)
 	switch {
 	case err == nil:
-		h, err := ledgerkey.ParseHistory(b)
+		h, err := ledgerkey.OpenHistory(b, key)
 		if err != nil {
-			return ledgerkey.History{}, fmt.Errorf("key history %s: %w (restore it from the backup of the key file)", hfile, err)
+			return ledgerkey.History{}, fmt.Errorf("key history %s: %w: copy it with the key file from where that came from (its backup, the node that rotated)", hfile, err)
 		}
 		if h.Add(key.VerifierKey()) {
-			// The key file is the ledger's: a node given the key a
-			// rotation made elsewhere keeps it in its history too.
-			if err := m.writeKeyHistory(hfile, h); err != nil {
+			// Sealed by the key file's key, which it does not list: not
+			// written by a rotation, yet the key file is the ledger's.
+			if err := m.writeKeyHistory(hfile, h, key); err != nil {
 				return ledgerkey.History{}, err
 			}
 			m.log.Info("key history: added the key file's key", "key_history", hfile, "verifier_key", key.VerifierKey())
@@ -74,15 +74,15 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 			"or, for a ledger rotated by a version before key histories, check that those are this ledger's keys and start once with --adopt-key-history "+
 			"(events planted in a data dir before the ledger signed look the same)", hfile, why)
 	}
-	if err := m.writeKeyHistory(hfile, h); err != nil {
+	if err := m.writeKeyHistory(hfile, h, key); err != nil {
 		return ledgerkey.History{}, err
 	}
 	return h, nil
 }
 
-// writeKeyHistory replaces the key history file with h.
-func (m *Main) writeKeyHistory(hfile string, h ledgerkey.History) error {
-	b, err := h.MarshalText()
+// writeKeyHistory replaces the key history file with h sealed by keys.
+func (m *Main) writeKeyHistory(hfile string, h ledgerkey.History, keys ...*ledgerkey.Key) error {
+	b, err := h.Seal(keys...)
 	if err == nil {
 		err = writeBesideFile(hfile, b, 0o600)
 	}

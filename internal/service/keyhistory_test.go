@@ -21,7 +21,11 @@ func readHistory(t *testing.T, keyFile string) ledgerkey.History {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := ledgerkey.ParseHistory(b)
+	k, err := ledgerkey.Load(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ledgerkey.OpenHistory(b, k)
 	if err != nil {
 		t.Fatalf("%v:\n%s", err, b)
 	}
@@ -29,9 +33,9 @@ func readHistory(t *testing.T, keyFile string) ledgerkey.History {
 }
 
 // startRotated starts a ledger on a new data dir, rotates its key rotations
-// times (one start each) and returns the data dir and the verifier keys,
-// oldest first. The ledger is stopped.
-func startRotated(t *testing.T, rotations int) (dir string, vkeys []string) {
+// times (one start each) and returns the data dir and the keys (and their
+// verifier keys), oldest first. The ledger is stopped.
+func startRotated(t *testing.T, rotations int) (dir string, vkeys []string, keys []*ledgerkey.Key) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "data")
 	keyFile := ledgerkey.DefaultFile(dir)
@@ -45,13 +49,13 @@ func startRotated(t *testing.T, rotations int) (dir string, vkeys []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vkeys = append(vkeys, k.VerifierKey())
+		vkeys, keys = append(vkeys, k.VerifierKey()), append(keys, k)
 	}
-	return dir, vkeys
+	return dir, vkeys, keys
 }
 
 func TestTheKeyHistoryListsEveryKeyTheLedgerSignedWith(t *testing.T) {
-	dir, vkeys := startRotated(t, 2)
+	dir, vkeys, _ := startRotated(t, 2)
 	h := readHistory(t, ledgerkey.DefaultFile(dir))
 	if strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") || h.UnsignedThrough != 0 {
 		t.Errorf("key history = %+v, want the keys %v oldest first, unsigned through 0", h, vkeys)
@@ -81,7 +85,7 @@ func startRefused(t *testing.T, dir string, change func(*service.Config)) error 
 
 func TestALedgerWithoutAKeyHistoryBeginsOneOnlyWhenTheStreamProvesItsKeys(t *testing.T) {
 	t.Run("signed_from_its_first_event_by_the_key_file", func(t *testing.T) {
-		dir, vkeys := startRotated(t, 0)
+		dir, vkeys, _ := startRotated(t, 0)
 		keyFile := ledgerkey.DefaultFile(dir)
 		if err := os.Remove(ledgerkey.HistoryFile(keyFile)); err != nil { // a ledger of a version before key histories
 			t.Fatal(err)
@@ -93,7 +97,7 @@ func TestALedgerWithoutAKeyHistoryBeginsOneOnlyWhenTheStreamProvesItsKeys(t *tes
 		}
 	})
 	t.Run("rotated_by_a_version_before_key_histories", func(t *testing.T) {
-		dir, vkeys := startRotated(t, 1)
+		dir, vkeys, _ := startRotated(t, 1)
 		keyFile := ledgerkey.DefaultFile(dir)
 		if err := os.Remove(ledgerkey.HistoryFile(keyFile)); err != nil {
 			t.Fatal(err)
@@ -121,40 +125,74 @@ func TestALedgerWithoutAKeyHistoryBeginsOneOnlyWhenTheStreamProvesItsKeys(t *tes
 		s.CreateToken("backend", "development")
 	})
 	t.Run("a_node_given_the_key_a_rotation_made_elsewhere", func(t *testing.T) {
-		dir, vkeys := startRotated(t, 1)
-		keyFile := ledgerkey.DefaultFile(dir)
-		b, err := ledgerkey.History{Keys: vkeys[:1]}.MarshalText() // its history from before the rotation
+		dir, vkeys, keys := startRotated(t, 1)
+		hfile := ledgerkey.HistoryFile(ledgerkey.DefaultFile(dir))
+		rotated, err := os.ReadFile(hfile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(ledgerkey.HistoryFile(keyFile), b, 0o600); err != nil {
+		// Its own history from before the rotation, sealed by its old key.
+		b, err := ledgerkey.History{Keys: vkeys[:1]}.Seal(keys[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hfile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := startRefused(t, dir, nil); !strings.Contains(err.Error(), "copy it with the key file") {
+			t.Errorf("start = %v, want a refusal asking for the key history that came with the key file", err)
+		}
+		if err := os.WriteFile(hfile, rotated, 0o600); err != nil { // copied from the node that rotated
 			t.Fatal(err)
 		}
 		s := servicetest.Start(t, dir, nil)
 		s.CreateToken("backend", "development")
-		if h := readHistory(t, keyFile); strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") {
-			t.Errorf("key history = %v, want the key file's key added: %v", h.Keys, vkeys)
+		if h := readHistory(t, ledgerkey.DefaultFile(dir)); strings.Join(h.Keys, " ") != strings.Join(vkeys, " ") {
+			t.Errorf("key history = %v, want %v", h.Keys, vkeys)
 		}
 	})
 }
 
-func TestAKeyHistoryThatCannotBeReadStopsTheStart(t *testing.T) {
-	for _, tc := range []struct{ name, content string }{
-		{"empty", ""},
-		{"no_key", "unsigned-through 0\n"},
-		{"garbage", "unsigned-through 0\nkey not-a-key\n"},
-		{"a_key_before_the_sequence", "key tokenledger+00000000+AAAA\nunsigned-through 0\n"},
+func TestAKeyHistoryTheKeyFileDidNotSealStopsTheStart(t *testing.T) {
+	mallory, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		// history is the key history's content, given the ledger's key.
+		history func(t *testing.T, key *ledgerkey.Key) []byte
+	}{
+		{"empty", func(*testing.T, *ledgerkey.Key) []byte { return nil }},
+		{"unsealed", func(t *testing.T, key *ledgerkey.Key) []byte {
+			b, _ := ledgerkey.History{Keys: []string{key.VerifierKey(), mallory.VerifierKey()}}.MarshalText()
+			return b
+		}},
+		{"sealed_by_another_key", func(t *testing.T, key *ledgerkey.Key) []byte {
+			b, _ := ledgerkey.History{Keys: []string{key.VerifierKey(), mallory.VerifierKey()}}.Seal(mallory)
+			return b
+		}},
+		{"a_key_added_after_sealing", func(t *testing.T, key *ledgerkey.Key) []byte {
+			b, _ := ledgerkey.History{Keys: []string{key.VerifierKey()}}.Seal(key)
+			return []byte(strings.Replace(string(b), "\nmac ", "\nkey "+mallory.VerifierKey()+"\nmac ", 1))
+		}},
+		{"the_sequence_raised_after_sealing", func(t *testing.T, key *ledgerkey.Key) []byte {
+			b, _ := ledgerkey.History{Keys: []string{key.VerifierKey()}}.Seal(key)
+			return []byte(strings.Replace(string(b), "unsigned-through 0", "unsigned-through 9", 1))
+		}},
+		{"garbage", func(*testing.T, *ledgerkey.Key) []byte { return []byte("unsigned-through 0\nkey not-a-key\nmac x y\n") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir, _ := startRotated(t, 0)
+			dir, _, keys := startRotated(t, 0)
 			hfile := ledgerkey.HistoryFile(ledgerkey.DefaultFile(dir))
-			if err := os.WriteFile(hfile, []byte(tc.content), 0o600); err != nil {
+			content := tc.history(t, keys[0])
+			if err := os.WriteFile(hfile, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if err := startRefused(t, dir, nil); !strings.Contains(err.Error(), "key history") {
 				t.Errorf("start = %v, want an error naming the key history", err)
 			}
-			if b, _ := os.ReadFile(hfile); string(b) != tc.content {
+			if b, _ := os.ReadFile(hfile); string(b) != string(content) {
 				t.Errorf("the refused start rewrote the key history")
 			}
 		})

@@ -279,13 +279,14 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
 	}
 	// The key history lists the new key before anything signed by it can
-	// exist: a crash after this leaves a listed key that never signed.
+	// exist (a crash after this leaves a listed key that never signed),
+	// sealed by both keys: the key file opens it whether or not the
+	// rotation got to replace it.
 	hist := m.keyHist
 	hist.Keys = slices.Clone(hist.Keys)
-	if hist.Add(next.VerifierKey()) {
-		if err := m.writeKeyHistory(ledgerkey.HistoryFile(file), hist); err != nil {
-			return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
-		}
+	hist.Add(next.VerifierKey())
+	if err := m.writeKeyHistory(ledgerkey.HistoryFile(file), hist, key, next); err != nil {
+		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
 	}
 	m.keyHist = hist
 	if err := next.WriteNew(file + ".next"); err != nil {
