@@ -69,65 +69,96 @@ func wipeBesideDataDir(t *testing.T, dir string) {
 
 // A ledger upgraded from a version before signing takes its unsigned
 // events once, at the first start that signs, and its key history says
-// through which sequence (unsigned-through). That bounds how many unsigned
+// through which sequence (unsigned-through). That bounded how many unsigned
 // events pass, not which: an attacker who can write the data dir and its
 // parent replaces the stream by a new one holding as many unsigned events
 // of their own (an admin token.created), removes the kept tree head and
 // snapshot (a missing one is not a finding), and keeps the key file and
-// its sealed history. The anchored chain took every planted event: the
-// planted admin token authenticated.
+// its sealed history. Found (atk-r24): the anchored chain took every
+// planted event and the planted admin token authenticated.
+//
+// Fixed: the history also pins the tree hash of the records it took
+// (unsigned-root); the start refuses a stream whose records 1..N differ
+// from them (edited, named at sequence 1) or end before N (a gap).
 func TestAReplantedUnsignedPrefixIsNeverAccepted(t *testing.T) {
 	other := servicetest.Start(t, filepath.Join(t.TempDir(), "other"), nil)
-	legacySubj, legacy := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-00000000000000000000000000", "legacy")
+	legacySubj1, legacy1 := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-10000000000000000000000000", "legacy-1")
+	legacySubj2, legacy2 := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-20000000000000000000000000", "legacy-2")
 	forgedSubj, forged := forgeAdminToken(t, other, nil)
 	if err := other.Close(); err != nil {
 		t.Fatal(err)
 	}
+	type msg struct {
+		subj string
+		data []byte
+	}
+	for _, tc := range []struct {
+		name     string
+		replant  []msg
+		wantSeq  uint64
+		wantKind string // "" : the start serves (the same records)
+	}{
+		{"as_many_with_a_planted_admin_token", []msg{{forgedSubj, forged}, {legacySubj2, legacy2}}, 1, events.TamperEdited},
+		{"fewer_with_a_planted_admin_token", []msg{{forgedSubj, forged}}, 2, events.TamperGap},
+		{"the_same_records_again", []msg{{legacySubj1, legacy1}, {legacySubj2, legacy2}}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			createStreamOffline(t, dir)
+			publishOffline(t, dir, legacySubj1, legacy1) // the older version's unsigned history: two events
+			publishOffline(t, dir, legacySubj2, legacy2)
+			s := servicetest.Start(t, dir, nil) // the first start that signs: the key, its history (unsigned through 2)
+			s.CreateToken("backend", "development")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			keyFile := ledgerkey.DefaultFile(dir)
+			if h := readHistory(t, keyFile); h.UnsignedThrough != 2 {
+				t.Fatalf("key history unsigned through %d, want 2", h.UnsignedThrough)
+			}
+			histBefore, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile))
+			keyBefore, _ := os.ReadFile(keyFile)
 
-	dir := filepath.Join(t.TempDir(), "data")
-	createStreamOffline(t, dir)
-	publishOffline(t, dir, legacySubj, legacy) // the older version's unsigned history: one event
-	s := servicetest.Start(t, dir, nil)        // the first start that signs: the key, its history (unsigned through 1)
-	s.CreateToken("backend", "development")
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	keyFile := ledgerkey.DefaultFile(dir)
-	if h := readHistory(t, keyFile); h.UnsignedThrough != 1 {
-		t.Fatalf("key history unsigned through %d, want 1", h.UnsignedThrough)
-	}
-	histBefore, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile))
-	keyBefore, _ := os.ReadFile(keyFile)
+			wipeBesideDataDir(t, dir)
+			createStreamOffline(t, dir)
+			for _, m := range tc.replant {
+				publishOffline(t, dir, m.subj, m.data)
+			}
 
-	wipeBesideDataDir(t, dir)
-	createStreamOffline(t, dir)
-	planted := publishOffline(t, dir, forgedSubj, forged) // sequence 1, unsigned, within unsigned-through
-
-	cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
-	m := service.NewMain(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	runErr := m.Run(ctx)
-	cancel()
-	defer func() { _ = m.Close() }()
-	if runErr == nil {
-		for deadline := time.Now().Add(10 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
-		}
-		runErr = m.Runner.Err()
-	}
-	t.Logf("start: %v", runErr)
-	if m.Tokens != nil {
-		if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {
-			t.Errorf("the planted admin token (sequence %d, within unsigned-through) reached the token set", planted)
-		}
-	}
-	if te := events.AsTamper(runErr); te == nil {
-		t.Errorf("start = %v, want a tampering naming the unsigned events the key history took", runErr)
-	}
-	if after, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile)); string(after) != string(histBefore) {
-		t.Errorf("the start changed the key history")
-	}
-	if after, _ := os.ReadFile(keyFile); string(after) != string(keyBefore) {
-		t.Errorf("the start changed the key file")
+			cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
+			m := service.NewMain(cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			runErr := m.Run(ctx)
+			cancel()
+			defer func() { _ = m.Close() }()
+			if runErr == nil {
+				for deadline := time.Now().Add(3 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
+				}
+				runErr = m.Runner.Err()
+			}
+			t.Logf("start: %v", runErr)
+			if m.Tokens != nil {
+				if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {
+					t.Errorf("the planted admin token (within unsigned-through) reached the token set")
+				}
+			}
+			te := events.AsTamper(runErr)
+			switch {
+			case tc.wantKind == "" && runErr != nil:
+				t.Errorf("start = %v, want it to serve the records the key history took", runErr)
+			case tc.wantKind != "" && (te == nil || te.Seq != tc.wantSeq || te.Kind != tc.wantKind):
+				t.Errorf("start = %v, want %s at sequence %d", runErr, tc.wantKind, tc.wantSeq)
+			}
+			if tc.wantKind == "" {
+				return
+			}
+			if after, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile)); string(after) != string(histBefore) {
+				t.Errorf("the start changed the key history")
+			}
+			if after, _ := os.ReadFile(keyFile); string(after) != string(keyBefore) {
+				t.Errorf("the start changed the key file")
+			}
+		})
 	}
 }

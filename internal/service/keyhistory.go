@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strings"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
@@ -29,13 +31,34 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 		if err != nil {
 			return ledgerkey.History{}, fmt.Errorf("key history %s: %w: copy it with the key file from where that came from (its backup, the node that rotated)", hfile, err)
 		}
-		if h.Add(key.VerifierKey()) {
+		pinned := false
+		if h.UnsignedThrough > 0 {
+			root, err := m.unsignedRoot(ctx, h.UnsignedThrough)
+			switch {
+			case err != nil:
+				return ledgerkey.History{}, fmt.Errorf("key history %s: %w", hfile, err)
+			case h.UnsignedRoot == (tlog.Hash{}):
+				// Kept by a version that pinned only their number.
+				h.UnsignedRoot, pinned = root, true
+			case root != h.UnsignedRoot:
+				return ledgerkey.History{}, &events.TamperError{Seq: 1, Kind: events.TamperEdited,
+					Err: fmt.Errorf("the stream's unsigned events 1 to %d are not the ones the ledger took when it began signing (key history %s: their tree hash was %s, it is %s): restore the data dir from a backup",
+						h.UnsignedThrough, hfile, h.UnsignedRoot, root)}
+			}
+		}
+		if added := h.Add(key.VerifierKey()); added || pinned {
 			// Sealed by the key file's key, which it does not list: not
 			// written by a rotation, yet the key file is the ledger's.
 			if err := m.writeKeyHistory(hfile, h, key); err != nil {
 				return ledgerkey.History{}, err
 			}
-			m.log.Info("key history: added the key file's key", "key_history", hfile, "verifier_key", key.VerifierKey())
+			if added {
+				m.log.Info("key history: added the key file's key", "key_history", hfile, "verifier_key", key.VerifierKey())
+			}
+			if pinned {
+				m.log.Warn("key history: pinned the tree hash of the unsigned events it took (as the stream holds them now)",
+					"key_history", hfile, "unsigned_through", h.UnsignedThrough, "unsigned_root", h.UnsignedRoot.String())
+			}
 		}
 		return h, nil
 	case !errors.Is(err, fs.ErrNotExist):
@@ -74,10 +97,67 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 			"or, for a ledger rotated by a version before key histories, check that those are this ledger's keys and start once with --adopt-key-history "+
 			"(events planted in a data dir before the ledger signed look the same)", hfile, why)
 	}
+	if h.UnsignedThrough > 0 {
+		if h.UnsignedRoot, err = m.unsignedRoot(ctx, h.UnsignedThrough); err != nil {
+			return ledgerkey.History{}, fmt.Errorf("key history: %w", err)
+		}
+	}
 	if err := m.writeKeyHistory(hfile, h, key); err != nil {
 		return ledgerkey.History{}, err
 	}
 	return h, nil
+}
+
+// unsignedRoot is the integrity tree hash (RFC 6962) of the stream's
+// records 1..through as stored: the unsigned events a key history took.
+// A record missing among them is a TamperError (a gap).
+func (m *Main) unsignedRoot(ctx context.Context, through uint64) (tlog.Hash, error) {
+	var f frontier
+	err := m.Store.EventRange(ctx, 1, through, func(seq uint64, data []byte) error {
+		if seq != f.n+1 {
+			return &events.TamperError{Seq: f.n + 1, Kind: events.TamperGap,
+				Err: fmt.Errorf("the record at sequence %d, among the unsigned events the key history took (1 to %d), is missing", f.n+1, through)}
+		}
+		f.add(tlog.RecordHash(data))
+		return nil
+	})
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	if f.n < through {
+		return tlog.Hash{}, &events.TamperError{Seq: f.n + 1, Kind: events.TamperGap,
+			Err: fmt.Errorf("the stream ends at sequence %d, before the last of the unsigned events the key history took (1 to %d)", f.n, through)}
+	}
+	return f.root(), nil
+}
+
+// frontier is an RFC 6962 Merkle tree kept as the roots of its complete
+// subtrees, largest first: its tree hash without holding every leaf.
+type frontier struct {
+	n      uint64
+	hashes []tlog.Hash
+}
+
+func (f *frontier) add(leaf tlog.Hash) {
+	f.hashes = append(f.hashes, leaf)
+	for k := f.n; k&1 == 1; k >>= 1 {
+		l := len(f.hashes)
+		f.hashes[l-2] = tlog.NodeHash(f.hashes[l-2], f.hashes[l-1])
+		f.hashes = f.hashes[:l-1]
+	}
+	f.n++
+}
+
+// root is the tree hash of the leaves added (zero for none).
+func (f *frontier) root() tlog.Hash {
+	if len(f.hashes) == 0 {
+		return tlog.Hash{}
+	}
+	h := f.hashes[len(f.hashes)-1]
+	for i := len(f.hashes) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(f.hashes[i], h)
+	}
+	return h
 }
 
 // writeKeyHistory replaces the key history file with h sealed by keys.
