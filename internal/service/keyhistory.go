@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,8 +22,9 @@ import (
 // else (empty, or first signed by key, or never signed by this ledger's
 // key generated now); a stream that names other keys (key.rotated events)
 // or holds unsigned events before a key the ledger already had is refused
-// unless --adopt-key-history: anyone who can write a data dir can plant
-// that, and only the operator knows whether this ledger wrote it.
+// unless --adopt-key-history has the value the refusal names (bound to the
+// stream as it is then): anyone who can write a data dir can plant that,
+// and only the operator knows whether this ledger wrote it.
 func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, generated bool, rotations []events.Envelope) (ledgerkey.History, error) {
 	hfile := ledgerkey.HistoryFile(file)
 	b, err := readBesideFile(hfile, ledgerkey.MaxHistoryBytes)
@@ -82,22 +85,37 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 			"key_history", hfile, "unsigned_through", last)
 	case len(named) == 0 && m.firstSignedBy(ctx, key):
 		// Signed from its first event by the key file's key.
-	case m.Config.AdoptKeyHistory:
-		h = ledgerkey.History{UnsignedThrough: last, Keys: named}
-		h.Add(key.VerifierKey())
-		m.log.Warn("ADOPTED THE STREAM'S KEY CHAIN AS THE LEDGER'S KEY HISTORY (--adopt-key-history): the first signed event may be signed by any of these keys",
-			"key_history", hfile, "verifier_keys", strings.Join(h.Keys, " "), "unsigned_through", last)
 	default:
+		// Only the operator can say the ledger wrote this stream; what they
+		// checked is bound to the flag's value (the stream's tree hash and
+		// keys as they are now), so that a flag left on the command line
+		// adopts no stream planted after that start.
+		root, err := m.unsignedRoot(ctx, last)
+		if err != nil {
+			return ledgerkey.History{}, fmt.Errorf("key history: %w", err)
+		}
+		token := adoptionToken(last, root, named, key)
+		if m.Config.AdoptKeyHistory == token {
+			h = ledgerkey.History{UnsignedThrough: last, UnsignedRoot: root, Keys: named}
+			h.Add(key.VerifierKey())
+			m.log.Warn("ADOPTED THE STREAM'S KEY CHAIN AS THE LEDGER'S KEY HISTORY (--adopt-key-history): the first signed event may be signed by any of these keys",
+				"key_history", hfile, "verifier_keys", strings.Join(h.Keys, " "), "unsigned_through", last)
+			break
+		}
 		why := "its events are not signed from the first one by the key file's key"
 		if len(named) > 0 {
 			why = fmt.Sprintf("its key.rotated events name keys other than the key file's (%s)", strings.Join(named, " "))
 		}
-		return ledgerkey.History{}, fmt.Errorf("no key history beside the signing key (%s), and the stream cannot show which keys this ledger signed with: %s. "+
+		given := ""
+		if m.Config.AdoptKeyHistory != "" {
+			given = fmt.Sprintf(" (--adopt-key-history=%s was given for another stream than this one: remove it)", m.Config.AdoptKeyHistory)
+		}
+		return ledgerkey.History{}, fmt.Errorf("no key history beside the signing key (%s), and the stream cannot show which keys this ledger signed with: %s%s. "+
 			"Copy the key history from where the key file came from (the node that rotated, the backup), "+
-			"or, for a ledger rotated by a version before key histories, check that those are this ledger's keys and start once with --adopt-key-history "+
-			"(events planted in a data dir before the ledger signed look the same)", hfile, why)
+			"or, for a ledger rotated by a version before key histories, check that those are this ledger's keys and start once with --adopt-key-history=%s "+
+			"(for the stream as it is now, through sequence %d; events planted in a data dir before the ledger signed look the same)", hfile, why, given, token, last)
 	}
-	if h.UnsignedThrough > 0 {
+	if h.UnsignedThrough > 0 && h.UnsignedRoot == (tlog.Hash{}) {
 		if h.UnsignedRoot, err = m.unsignedRoot(ctx, h.UnsignedThrough); err != nil {
 			return ledgerkey.History{}, fmt.Errorf("key history: %w", err)
 		}
@@ -106,6 +124,18 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 		return ledgerkey.History{}, err
 	}
 	return h, nil
+}
+
+// adoptionToken is the value --adopt-key-history must have to adopt the
+// stream as it is: a digest of its last sequence, its tree hash, the keys
+// its rotations name and the key file's key.
+func adoptionToken(last uint64, root tlog.Hash, named []string, key *ledgerkey.Key) string {
+	d := sha256.New()
+	fmt.Fprintf(d, "tokenledger adopt-key-history\n%d\n%s\n%s\n", last, root, key.VerifierKey())
+	for _, v := range named {
+		fmt.Fprintf(d, "%s\n", v)
+	}
+	return hex.EncodeToString(d.Sum(nil)[:16])
 }
 
 // unsignedRoot is the integrity tree hash (RFC 6962) of the stream's
