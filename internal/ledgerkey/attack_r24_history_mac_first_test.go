@@ -35,3 +35,29 @@ func TestAPlantedKeyHistoryIsRefusedAsUnsealedBeforeItIsParsed(t *testing.T) {
 		})
 	}
 }
+
+// A sealed history that went through a CRLF conversion, or holds a NUL or
+// an enormous line, is refused (never taken, never a panic): the MAC
+// covers the exact bytes the ledger wrote (held, atk-r24).
+func TestASealedKeyHistoryWithItsBytesChangedIsRefused(t *testing.T) {
+	key := genKey(t)
+	sealed, err := ledgerkey.History{UnsignedThrough: 3, Keys: []string{key.VerifierKey()}}.Seal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledgerkey.OpenHistory(sealed, key); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"crlf":          bytes.ReplaceAll(sealed, []byte("\n"), []byte("\r\n")),
+		"nul":           bytes.Replace(sealed, []byte("unsigned-through 3"), []byte("unsigned-through 3\x00"), 1),
+		"enormous_line": bytes.Replace(sealed, []byte("\nkey "), append(append([]byte("\n# "), bytes.Repeat([]byte("x"), 1<<20)...), "\nkey "...), 1),
+		"mac_only":      sealed[bytes.Index(sealed, []byte("\nmac ")):],
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ledgerkey.OpenHistory(b, key); !errors.Is(err, ledgerkey.ErrHistoryNotSealed) {
+				t.Errorf("OpenHistory = %v, want ErrHistoryNotSealed", err)
+			}
+		})
+	}
+}
