@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tokenledger/tokenledger/internal/integrity"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
 // Exit codes of verify, besides ExitOK (intact), ExitError (could not
@@ -165,7 +166,11 @@ func parseKeys(vkey string) (note.Verifiers, error) {
 	return integrity.Verifiers(strings.Fields(vkey)...)
 }
 
-func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []byte) (*integrity.Verifier, error) {
+// verifierFor is the verifier of the events signed by the keys of vkey
+// (and those their rotations name), trusting kept (a checkpoint kept by
+// keptSource) and since (the auditor's). A non-nil anchor is the ledger's
+// key history: the first signed event must be signed by a key it lists.
+func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource integrity.Source, since []byte) (*integrity.Verifier, error) {
 	keys, err := parseKeys(vkey)
 	if err != nil {
 		return nil, err
@@ -173,6 +178,11 @@ func verifierFor(vkey string, kept []byte, keptSource integrity.Source, since []
 	sigs, err := newKeyChain(vkey)
 	if err != nil {
 		return nil, err
+	}
+	if anchor != nil {
+		if err := sigs.c.Anchor(*anchor, strings.Fields(vkey)...); err != nil {
+			return nil, err
+		}
 	}
 	v := integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 	if kept != nil {
@@ -212,6 +222,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	var setupErr error
 	var kept []byte // the tree head kept beside the data dir
 	var keptFile string
+	var anchor *ledgerkey.History // the key history beside the key file
 	info, err := env.ReadDataDir(ctx, dir, func(d DataDir) error {
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
@@ -229,6 +240,9 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 			vkey = k
 			// The key's name is the key file's: whoever wrote the file chose it.
 			fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key beside the data dir,", inert(vkey, 512))
+			if anchor, err = keyHistoryBeside(env, d.KeyFile, b); err != nil {
+				return err
+			}
 		}
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
@@ -242,7 +256,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				kept, keptFile = b, d.KeptFile
 			}
 		}
-		v, setupErr = verifierFor(vkey, kept, integrity.SourceKept, since)
+		v, setupErr = verifierFor(vkey, anchor, kept, integrity.SourceKept, since)
 		return setupErr
 	}, func(seq uint64, data []byte) error {
 		if v == nil {
@@ -314,7 +328,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
-	v, err := verifierFor(vkey, []byte(cp.Checkpoint), integrity.SourceKept, since)
+	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, since)
 	if err != nil {
 		return rep, err
 	}

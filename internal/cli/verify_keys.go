@@ -2,6 +2,9 @@ package cli
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/tokenledger/tokenledger/events"
@@ -22,6 +25,8 @@ var (
 	_ integrity.KeyFollower = keyChain{}
 	_ integrity.Prechecker  = keyChain{}
 	_ integrity.KeyTracker  = keyChain{}
+
+	_ integrity.UnsignedLimiter = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -53,9 +58,37 @@ func (k keyChain) Covered(env *events.Envelope) error {
 	return k.c.Check(*env)
 }
 
+// UnsignedThrough implements integrity.UnsignedLimiter.
+func (k keyChain) UnsignedThrough() (uint64, bool) { return k.c.UnsignedThrough() }
+
 // CurrentKey implements integrity.KeyTracker: the ID of the key the chain
 // has reached.
 func (k keyChain) CurrentKey() string { return k.c.CurrentID() }
 
 // KnownKey implements integrity.KeyTracker.
 func (k keyChain) KnownKey(id string) (ed25519.PublicKey, bool) { return k.c.KnownKey(id) }
+
+// keyHistoryBeside is the ledger's key history beside keyFile (whose
+// content is skey), which verify --data-dir without --key trusts with the
+// key file: nil (said on stderr) when there is none; an error when it is
+// not sealed by that key (edited, another key's, or planted).
+func keyHistoryBeside(env *Env, keyFile string, skey []byte) (*ledgerkey.History, error) {
+	hfile := ledgerkey.HistoryFile(keyFile)
+	b, err := integrity.ReadKeptFile(hfile, ledgerkey.MaxHistoryBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintln(env.Stderr, "tokenledger: no key history beside the key file: the first signed event may be signed by any key a key.rotated names")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := ledgerkey.Parse(string(skey))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	h, err := ledgerkey.OpenHistory(b, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", hfile, err)
+	}
+	return &h, nil
+}

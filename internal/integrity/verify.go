@@ -197,6 +197,10 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 			}
 		} else if v.signedSeen {
 			return v.fail(&Finding{Seq: seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s is unsigned, after signed events", rec.Type, rec.ID)})
+		} else if l, ok := v.cfg.Signatures.(UnsignedLimiter); ok {
+			if through, ok := l.UnsignedThrough(); ok && seq > through {
+				return v.fail(&Finding{Seq: seq, Kind: KindForgery, Detail: fmt.Sprintf("%s event %s is unsigned, after sequence %d, from which the ledger's key history says it signed every event", rec.Type, rec.ID, through)})
+			}
 		}
 	}
 	if f := v.link(seq, rec, &p.sum); f != nil {

@@ -46,6 +46,14 @@ type KeyTracker interface {
 	KnownKey(id string) (ed25519.PublicKey, bool)
 }
 
+// UnsignedLimiter is implemented by a [Signatures] that knows the last
+// sequence an unsigned event may have (the ledger's key history, see
+// ledgerkey.Chain.Anchor): ok false when any may be, until the first
+// signed one.
+type UnsignedLimiter interface {
+	UnsignedThrough() (seq uint64, ok bool)
+}
+
 // maxUnchecked bounds the signed events a Verifier holds back; past it
 // (a stream without checkpoints) their signatures are checked at once.
 const maxUnchecked = 1 << 14

@@ -224,3 +224,11 @@ func (c *Chain) Anchor(h History, also ...string) error {
 	c.anchors, c.unsignedThrough = ids, h.UnsignedThrough
 	return nil
 }
+
+// UnsignedThrough is the last sequence an unsigned event may have: ok
+// false when the Chain is not anchored (any may, until the first signed).
+func (c *Chain) UnsignedThrough() (seq uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsignedThrough, c.anchors != nil
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/jsstore"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/service"
@@ -112,6 +113,14 @@ func TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted(t *testing.T) {
 				publishOffline(t, dir, rotSubj, data)
 			} else {
 				forgedSeq = publishOffline(t, dir, unsignedSubj, unsigned)
+			}
+
+			// verify --data-dir, trusting the key file and its history
+			// beside the data dir, names the planted event as the start
+			// does; with a key file alone it cannot (README Known gaps).
+			if code, rep := verifyDataDir(t, dir); tc.setUp != keyAlone &&
+				(code != cli.ExitTampered || rep["kind"] != "forgery" || rep["seq"] != float64(forgedSeq)) {
+				t.Errorf("verify --data-dir: exit %d, %v; want %d, a forgery at %d", code, rep, cli.ExitTampered, forgedSeq)
 			}
 
 			for _, rotate := range []bool{false, true} {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
@@ -233,5 +234,36 @@ func TestTheUnsignedHistoryOfAVersionBeforeSigningIsTakenOnceAtTheFirstStartThat
 	waitStopped(t, s)
 	if te := events.AsTamper(s.Runner.Err()); te == nil || te.Seq != planted || te.Kind != events.TamperForged {
 		t.Errorf("projections stopped with %v, want a forgery at %d", s.Runner.Err(), planted)
+	}
+}
+
+// verify --data-dir without --key trusts the key file beside the data dir
+// and its key history: it says when there is none, and refuses to verify
+// with one the key file did not seal.
+func TestVerifyDataDirTrustsTheKeyHistoryBesideTheKeyFile(t *testing.T) {
+	dir, _, keys := startRotated(t, 0)
+	hfile := ledgerkey.HistoryFile(ledgerkey.DefaultFile(dir))
+	if code, _, stderr := verifyDataDirText(t, dir); code != cli.ExitOK || strings.Contains(stderr, "no key history") {
+		t.Errorf("with the ledger's key history: exit %d, stderr %q", code, stderr)
+	}
+	mallory, err := ledgerkey.Generate(ledgerkey.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ledgerkey.History{Keys: []string{keys[0].VerifierKey(), mallory.VerifierKey()}}.Seal(mallory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hfile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := verifyDataDirText(t, dir); code != cli.ExitError || !strings.Contains(stderr, "not sealed by the key file's key") {
+		t.Errorf("with a key history sealed by another key: exit %d, stderr %q; want %d naming the seal", code, stderr, cli.ExitError)
+	}
+	if err := os.Remove(hfile); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := verifyDataDirText(t, dir); code != cli.ExitOK || !strings.Contains(stderr, "no key history beside the key file") {
+		t.Errorf("without a key history: exit %d, stderr %q; want %d and a note", code, stderr, cli.ExitOK)
 	}
 }
