@@ -12,8 +12,9 @@ import (
 // The r23 plantings, written into the data dir of a ledger whose key file
 // and key history were made ahead (nothing signed yet): the start refuses
 // them (TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted).
-// What does tokenledger verify --data-dir (no --key: it trusts the key
-// file beside the data dir, not its key history) say of them?
+// tokenledger verify --data-dir (no --key: it trusts the key file beside
+// the data dir, and since d4225e9 its key history) names both (held;
+// atk-r24 found the unsigned one read intact before that commit).
 func TestVerifyDataDirOnAPlantedHistoryBeforeTheFirstSignedEvent(t *testing.T) {
 	mallory, err := ledgerkey.Generate(ledgerkey.DefaultName)
 	if err != nil {
@@ -30,10 +31,6 @@ func TestVerifyDataDirOnAPlantedHistoryBeforeTheFirstSignedEvent(t *testing.T) {
 		rotated bool
 	}{{"signed_by_another_key_and_rotated", true}, {"unsigned", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if !tc.rotated {
-				t.Skip("known limit (atk-r24, not fixed): verify --data-dir takes unsigned events before the first signed one as an older version's history; " +
-					"it does not read the key history's unsigned-through (the start does). Fix idea: with no --key, open the history beside the key file and Anchor the chain")
-			}
 			dir := filepath.Join(t.TempDir(), "data")
 			keyFile := ledgerkey.DefaultFile(dir)
 			key, _, err := ledgerkey.LoadOrGenerate(keyFile, ledgerkey.DefaultName) // made ahead: nothing signed yet
@@ -62,5 +59,34 @@ func TestVerifyDataDirOnAPlantedHistoryBeforeTheFirstSignedEvent(t *testing.T) {
 				t.Errorf("verify --data-dir exit %d, want 7: the planted event at sequence %d is one the ledger never wrote", code, seq)
 			}
 		})
+	}
+}
+
+// The replant of TestAReplantedUnsignedPrefixIsNeverAccepted (a legacy
+// ledger's unsigned events 1..unsigned-through replaced by as many of the
+// attacker's, the kept tree head and snapshot removed): the start refuses
+// it by the key history's unsigned-root; verify --data-dir, which anchors
+// in the same history, must name it too.
+func TestVerifyDataDirNamesAReplantedUnsignedPrefix(t *testing.T) {
+	other := servicetest.Start(t, filepath.Join(t.TempDir(), "other"), nil)
+	legacySubj, legacy := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-10000000000000000000000000", "legacy-1")
+	forgedSubj, forged := forgeAdminToken(t, other, nil)
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	createStreamOffline(t, dir)
+	publishOffline(t, dir, legacySubj, legacy)
+	s := servicetest.Start(t, dir, nil) // the first start that signs: unsigned through 1, its root pinned
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wipeBesideDataDir(t, dir)
+	createStreamOffline(t, dir)
+	seq := publishOffline(t, dir, forgedSubj, forged)
+	code, out, errOut := verifyDataDirText(t, dir)
+	t.Logf("verify: exit %d\n%s%s", code, out, errOut)
+	if code != 7 {
+		t.Errorf("verify --data-dir exit %d, want 7: the record at sequence %d is not the one the key history took", code, seq)
 	}
 }
