@@ -221,8 +221,17 @@ func (c *Chain) Anchor(h History, also ...string) error {
 		_, id, _ := ParseVerifierKey(v)
 		ids[id] = true
 	}
-	c.anchors, c.unsignedThrough = ids, h.UnsignedThrough
+	c.anchors, c.unsignedThrough, c.unsignedRoot = ids, h.UnsignedThrough, h.UnsignedRoot
 	return nil
+}
+
+// UnsignedRoot is the tree hash the anchoring history pinned for records
+// 1..through (its unsigned events): ok false when the Chain is not
+// anchored or the history pinned none.
+func (c *Chain) UnsignedRoot() (through uint64, root tlog.Hash, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsignedThrough, c.unsignedRoot, c.anchors != nil && c.unsignedRoot != (tlog.Hash{})
 }
 
 // UnsignedThrough is the last sequence an unsigned event may have: ok

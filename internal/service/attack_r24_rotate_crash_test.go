@@ -17,8 +17,8 @@ import (
 // (or names what is missing), and a rotation after it works.
 func TestEveryCrashPointOfARotationRestartsCleanly(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		withNext  bool // .next written
+		name     string
+		withNext bool // .next written
 	}{
 		{name: "after_the_key_history"},
 		{name: "after_the_next_key_file", withNext: true},

@@ -3,6 +3,7 @@ package service_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -81,8 +82,14 @@ func TestVerifyDataDirNamesAReplantedUnsignedPrefix(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if code, out, errOut := verifyDataDirText(t, dir); code != 0 {
+		t.Errorf("verify --data-dir of the genuine ledger: exit %d\n%s%s", code, out, errOut)
+	}
 	wipeBesideDataDir(t, dir)
 	createStreamOffline(t, dir)
+	if code, out, errOut := verifyDataDirText(t, dir); code != 7 || !strings.Contains(out, "truncat") {
+		t.Errorf("verify --data-dir of an empty stream (the unsigned event the key history took is gone): exit %d, want 7 naming a truncation\n%s%s", code, out, errOut)
+	}
 	seq := publishOffline(t, dir, forgedSubj, forged)
 	code, out, errOut := verifyDataDirText(t, dir)
 	t.Logf("verify: exit %d\n%s%s", code, out, errOut)
