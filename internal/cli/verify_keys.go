@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strings"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -27,6 +29,7 @@ var (
 	_ integrity.KeyTracker  = keyChain{}
 
 	_ integrity.UnsignedLimiter = keyChain{}
+	_ integrity.UnsignedRooter  = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -60,6 +63,9 @@ func (k keyChain) Covered(env *events.Envelope) error {
 
 // UnsignedThrough implements integrity.UnsignedLimiter.
 func (k keyChain) UnsignedThrough() (uint64, bool) { return k.c.UnsignedThrough() }
+
+// UnsignedRoot implements integrity.UnsignedRooter.
+func (k keyChain) UnsignedRoot() (uint64, tlog.Hash, bool) { return k.c.UnsignedRoot() }
 
 // CurrentKey implements integrity.KeyTracker: the ID of the key the chain
 // has reached.

@@ -203,6 +203,14 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 			}
 		}
 	}
+	if r, ok := v.cfg.Signatures.(UnsignedRooter); ok {
+		if through, root, ok := r.UnsignedRoot(); ok && seq == through {
+			if got, err := v.tree.Root(int64(seq)); err != nil || got != root {
+				return v.fail(&Finding{Seq: 1, Kind: KindAltered,
+					Detail: fmt.Sprintf("records 1 to %d are not the unsigned events the ledger's key history took when it began signing (their tree hash was %s, it is %s)", through, root, got)})
+			}
+		}
+	}
 	if f := v.link(seq, rec, &p.sum); f != nil {
 		return v.fail(f)
 	}
@@ -304,6 +312,12 @@ func (v *Verifier) Finish(claimedLast uint64) Report {
 	if m := v.mismatch; m != nil {
 		consider(&Finding{Seq: uint64(v.provenBefore(m.cp.Size)) + 1, Kind: KindAltered,
 			Detail: fmt.Sprintf("records up to %d do not hash to the root of the trusted checkpoint of size %d", m.cp.Size, m.cp.Size)})
+	}
+	if r, ok := v.cfg.Signatures.(UnsignedRooter); ok {
+		if through, _, ok := r.UnsignedRoot(); ok && uint64(size) < through {
+			consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,
+				Detail: fmt.Sprintf("the ledger's key history took unsigned events up to sequence %d, the stream ends at %d", through, size)})
+		}
 	}
 	if claimedLast > uint64(size) {
 		consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,

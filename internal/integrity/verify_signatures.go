@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tokenledger/tokenledger/events"
 )
@@ -52,6 +53,13 @@ type KeyTracker interface {
 // signed one.
 type UnsignedLimiter interface {
 	UnsignedThrough() (seq uint64, ok bool)
+}
+
+// UnsignedRooter is implemented by a [Signatures] that knows the tree hash
+// the ledger's key history pinned for records 1..through (the unsigned
+// events it took when it began signing): ok false when none is pinned.
+type UnsignedRooter interface {
+	UnsignedRoot() (through uint64, root tlog.Hash, ok bool)
 }
 
 // maxUnchecked bounds the signed events a Verifier holds back; past it

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // History is what a ledger keeps beside its key file (never in the data
@@ -31,6 +33,12 @@ type History struct {
 	// UnsignedThrough is the stream's last sequence when the ledger began
 	// its history: unsigned events after it are forgeries.
 	UnsignedThrough uint64
+	// UnsignedRoot is the Merkle tree hash (RFC 6962, the integrity
+	// tree's) of the stream's records 1..UnsignedThrough as the ledger
+	// took them: unsigned-through bounds how many unsigned events pass,
+	// the root which (a stream replaced by one holding as many unsigned
+	// events of a planter's own is refused). Zero: none kept.
+	UnsignedRoot tlog.Hash
 	// Keys are verifier keys, oldest first, without repeats.
 	Keys []string
 }
@@ -103,10 +111,9 @@ func OpenHistory(b []byte, key *Key) (History, error) {
 		return History{}, ErrHistoryNotSealed
 	}
 	text = append(slices.Clip(text), '\n')
-	h, err := ParseHistory(text)
-	if err != nil {
-		return History{}, err
-	}
+	// The MAC first: the text is read only once the key file's key
+	// vouches for it (a planted file is named as such, and costs no
+	// parsing).
 	want, err := historyMAC(key, text)
 	if err != nil {
 		return History{}, err
@@ -115,7 +122,7 @@ func OpenHistory(b []byte, key *Key) (History, error) {
 		id, mac, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "mac "), " ")
 		got, err := base64.StdEncoding.DecodeString(mac)
 		if ok && err == nil && id == key.ID() && hmac.Equal(got, want) {
-			return h, nil
+			return ParseHistory(text)
 		}
 	}
 	return History{}, ErrHistoryNotSealed
@@ -136,6 +143,12 @@ func (h History) MarshalText() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(historyHeader)
 	fmt.Fprintf(&b, "unsigned-through %d\n", h.UnsignedThrough)
+	if h.UnsignedRoot != (tlog.Hash{}) {
+		if h.UnsignedThrough == 0 {
+			return nil, errors.New("ledgerkey: key history: an unsigned root without unsigned events")
+		}
+		fmt.Fprintf(&b, "unsigned-root %s\n", h.UnsignedRoot)
+	}
 	for _, v := range h.Keys {
 		if _, _, err := ParseVerifierKey(v); err != nil {
 			return nil, err
@@ -146,11 +159,12 @@ func (h History) MarshalText() ([]byte, error) {
 }
 
 // ParseHistory reads a History file: "#" comment lines, one
-// "unsigned-through N" line, then one "key <verifier key>" line per key.
+// "unsigned-through N" line, with N > 0 at most one "unsigned-root <tree
+// hash>" line, then one "key <verifier key>" line per key.
 // Anything else is an error, as is a History without a key.
 func ParseHistory(b []byte) (History, error) {
 	var h History
-	seenUnsigned := false
+	seenUnsigned, seenRoot := false, false
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 4096)
 	for n := 1; sc.Scan(); n++ {
@@ -166,6 +180,12 @@ func ParseHistory(b []byte) (History, error) {
 				return History{}, fmt.Errorf("ledgerkey: key history line %d: unsigned-through %q is not a sequence", n, rest)
 			}
 			h.UnsignedThrough, seenUnsigned = v, true
+		case word == "unsigned-root" && seenUnsigned && !seenRoot && h.UnsignedThrough > 0 && len(h.Keys) == 0:
+			root, err := tlog.ParseHash(strings.TrimSpace(rest))
+			if err != nil || root == (tlog.Hash{}) {
+				return History{}, fmt.Errorf("ledgerkey: key history line %d: unsigned-root %.60q is not a tree hash", n, rest)
+			}
+			h.UnsignedRoot, seenRoot = root, true
 		case word == "key" && seenUnsigned:
 			vkey := strings.TrimSpace(rest)
 			if _, _, err := ParseVerifierKey(vkey); err != nil {
@@ -201,8 +221,17 @@ func (c *Chain) Anchor(h History, also ...string) error {
 		_, id, _ := ParseVerifierKey(v)
 		ids[id] = true
 	}
-	c.anchors, c.unsignedThrough = ids, h.UnsignedThrough
+	c.anchors, c.unsignedThrough, c.unsignedRoot = ids, h.UnsignedThrough, h.UnsignedRoot
 	return nil
+}
+
+// UnsignedRoot is the tree hash the anchoring history pinned for records
+// 1..through (its unsigned events): ok false when the Chain is not
+// anchored or the history pinned none.
+func (c *Chain) UnsignedRoot() (through uint64, root tlog.Hash, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unsignedThrough, c.unsignedRoot, c.anchors != nil && c.unsignedRoot != (tlog.Hash{})
 }
 
 // UnsignedThrough is the last sequence an unsigned event may have: ok

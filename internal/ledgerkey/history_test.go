@@ -116,6 +116,7 @@ func FuzzParseHistoryReadsBackWhatItWrites(f *testing.F) {
 	f.Add("unsigned-through 0\nkey " + k + "\n")
 	f.Add("# c\n\n  unsigned-through 7  \r\nkey   " + k + "\nkey " + k + "\n")
 	f.Add("unsigned-through 18446744073709551615\nkey " + k + "\n")
+	f.Add("unsigned-through 3\nunsigned-root 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\nkey " + k + "\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		h, err := ledgerkey.ParseHistory([]byte(text))
 		if err != nil {

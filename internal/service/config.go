@@ -96,7 +96,9 @@ type Config struct {
 	// key file from the keys the stream's key.rotated events name, for a
 	// ledger rotated (or signing after unsigned history) by a version
 	// that kept no key history (--adopt-key-history, command line only).
-	AdoptKeyHistory bool
+	// Its value is the one the refused start names for the stream as it
+	// was then: a flag left set adopts no other stream.
+	AdoptKeyHistory string
 
 	// Checkpoints (issue 13): a signed checkpoint of the Merkle tree is
 	// appended every CheckpointEvery events or CheckpointInterval, when
@@ -282,7 +284,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		func(v string) error { n, err := parseMemoryLimit(v); c.MemoryLimit = n; return err })
 	// Not an environment twin: left set, it would rotate at every start.
 	fs.BoolVar(&c.RotateSigningKey, "rotate-signing-key", false, "append a key.rotated event signed by the current signing key and replace the key file with a new key, then serve (command line only)")
-	fs.BoolVar(&c.AdoptKeyHistory, "adopt-key-history", false, "begin the key history beside the key file from the keys the stream's key.rotated events name (a ledger rotated by a version before key histories; check that they are this ledger's keys first; command line only)")
+	fs.StringVar(&c.AdoptKeyHistory, "adopt-key-history", "", "begin the key history beside the key file from the keys the stream's key.rotated events name (a ledger rotated by a version before key histories; check that they are this ledger's keys first); the value is the one the refused start names for the stream as it is (command line only)")
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

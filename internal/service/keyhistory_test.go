@@ -110,7 +110,7 @@ func TestALedgerWithoutAKeyHistoryBeginsOneOnlyWhenTheStreamProvesItsKeys(t *tes
 		if _, err := os.Stat(ledgerkey.HistoryFile(keyFile)); err == nil {
 			t.Errorf("a refused start wrote a key history")
 		}
-		s := servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.AdoptKeyHistory = true })
+		s := servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.AdoptKeyHistory = adoptionValue(t, err) })
 		if !strings.Contains(s.Logs(), "ADOPTED THE STREAM'S KEY CHAIN") {
 			t.Errorf("no loud log line for the adopted key chain:\n%s", s.Logs())
 		}

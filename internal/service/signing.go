@@ -37,6 +37,14 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 	if inside(file, m.Config.DataDir) {
 		return nil, fmt.Errorf("signing key %s is inside the data dir %s: keep it outside (a copy of the data dir must not carry the key that proves it)", file, m.Config.DataDir)
 	}
+	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
+		if _, herr := os.Lstat(ledgerkey.HistoryFile(file)); herr == nil {
+			// The history is written only beside a key file: the key file
+			// went missing (a new key could not continue the stream).
+			return nil, fmt.Errorf("signing key %s is missing, but its key history %s is there: restore the key file from its backup (no key was generated; for a new ledger remove the key history too)",
+				file, ledgerkey.HistoryFile(file))
+		}
+	}
 	key, generated, err := ledgerkey.LoadOrGenerate(file, ledgerkey.DefaultName)
 	if err != nil {
 		return nil, err
