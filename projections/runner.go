@@ -64,6 +64,12 @@ type Runner struct {
 	// checks every signature ([ledgerkey.Chain.Precheck]). Live events
 	// are not held back for it. Set it before Run.
 	Precheck func([]events.Envelope)
+	// DuringCatchUp, when set, is called as a Run's catch-up replay
+	// starts (when there is anything to replay), and the function it
+	// returns once the replay reached the stream's last sequence as Run
+	// found it, or Run ended before: the service raises the collector's
+	// GOGC for the replay (internal/catchupgc). Set it before Run.
+	DuringCatchUp func() (end func())
 	// Stopping, when set, is called with the error that ends Run before
 	// Err (and whoever waits on the Runner) can see it: what it writes
 	// (the service's ERROR line about a tampered ledger) is out before a
@@ -177,6 +183,10 @@ func (r *Runner) run(ctx context.Context) error {
 	}
 	from := r.minApplied()
 	rp := r.startReplay(from, mark)
+	if rp != nil && r.DuringCatchUp != nil {
+		rp.end = r.DuringCatchUp()
+		defer rp.ended()
+	}
 	if mark > from {
 		r.grow(mark - from)
 	}
@@ -266,6 +276,16 @@ type replay struct {
 	nextLog time.Time
 	every   time.Duration
 	events  uint64
+	end     func() // DuringCatchUp's (nil: none)
+	endOnce sync.Once
+}
+
+// ended calls DuringCatchUp's end function, once (from the goroutine that
+// applies events, or Run's as it returns).
+func (rp *replay) ended() {
+	if rp.end != nil {
+		rp.endOnce.Do(rp.end)
+	}
 }
 
 // startReplay logs the replay's start and returns its tracker; nil when
@@ -322,6 +342,7 @@ func (rp *replay) applied(seq uint64) bool {
 
 // finish logs the summary and publishes the final stats.
 func (rp *replay) finish(now time.Time) {
+	rp.ended()
 	took := now.Sub(rp.start)
 	rp.r.mu.Lock()
 	rp.r.replay = ReplayStats{Events: rp.events, Duration: took, Done: true}

@@ -26,6 +26,7 @@ import (
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/bootstrap"
+	"github.com/tokenledger/tokenledger/internal/catchupgc"
 	"github.com/tokenledger/tokenledger/internal/expiry"
 	"github.com/tokenledger/tokenledger/internal/httpapi"
 	"github.com/tokenledger/tokenledger/internal/integrity"
@@ -167,6 +168,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.restoreSnapshot(ctx, chain) // a valid snapshot replaces the empty projections
 	m.Runner = projections.NewRunner(m.reads(), m.Tokens, m.Dir, m.Audit, m.Integrity)
 	m.Runner.Log, m.Runner.ProgressEvery = m.log, m.Config.ReplayProgressEvery
+	m.Runner.DuringCatchUp = m.catchUpGC()
 	// Only events the ledger signed reach the projections; the feed's own
 	// lane hears how far that check came (jsstore.FeedTracker).
 	checked := &jsstore.FeedTracker{Applied: m.Runner.LastApplied}
@@ -638,4 +640,14 @@ func (m *Main) startOver() {
 			f()
 		}
 	})
+}
+
+// catchUpGC is the Runner's DuringCatchUp: a replay runs with the
+// collector's GOGC raised, bounded by a memory limit (catchupgc.Relax);
+// none with --memory-limit off, which asks for no bound.
+func (m *Main) catchUpGC() func() func() {
+	if m.Config.MemoryLimit == MemoryLimitOff {
+		return nil
+	}
+	return catchupgc.Relax
 }

@@ -258,6 +258,7 @@ func (m *Main) replayFreshTree(ctx context.Context, chain *ledgerkey.Chain, upTo
 	proj := integrity.NewLog()
 	r := projections.NewRunner(m.Store, tokenset.New(), directory.New(), auditlog.New(nil), proj)
 	r.Verify, r.Precheck, r.Chains = chain.Check, chain.Precheck, projections.NewChains()
+	r.DuringCatchUp = m.catchUpGC()
 	ctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() {
