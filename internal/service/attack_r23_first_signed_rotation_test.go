@@ -126,17 +126,8 @@ func TestAPlantedHistoryBeforeTheFirstSignedEventIsNeverAccepted(t *testing.T) {
 			for _, rotate := range []bool{false, true} {
 				cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
 				cfg.RotateSigningKey = rotate
-				m := service.NewMain(cfg)
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				runErr := m.Run(ctx)
-				cancel()
-				if runErr == nil {
-					// Served: the projections must have stopped at the forgery.
-					for deadline := time.Now().Add(10 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
-						time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
-					}
-					runErr = m.Runner.Err()
-				}
+				// Served, the projections must have stopped at the forgery.
+				m, runErr := runToStop(cfg, 10*time.Second)
 				t.Logf("start (--rotate-signing-key %v): %v", rotate, runErr)
 				if after, _ := os.ReadFile(keyFile); string(after) != string(before) {
 					t.Errorf("the start rotated the signing key past a history the ledger never signed")

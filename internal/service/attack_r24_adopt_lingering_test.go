@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -83,17 +82,8 @@ func TestALingeringAdoptKeyHistoryFlagNeverAdoptsAPlantedKey(t *testing.T) {
 
 			cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
 			cfg.AdoptKeyHistory = flag // left on the command line since the one start that needed it
-			m := service.NewMain(cfg)
+			m, runErr := runToStop(cfg, 3*time.Second)
 			defer func() { _ = m.Close() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			runErr := m.Run(ctx)
-			cancel()
-			if runErr == nil {
-				for deadline := time.Now().Add(3 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
-					time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
-				}
-				runErr = m.Runner.Err()
-			}
 			t.Logf("start: %v", runErr)
 			if m.Tokens != nil {
 				if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {

@@ -1,18 +1,13 @@
 package service_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/oklog/ulid/v2"
-
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
-	"github.com/tokenledger/tokenledger/internal/service"
 	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
@@ -21,29 +16,7 @@ import (
 // s's admin token.created.
 func unsignedTokenCreated(t *testing.T, s *servicetest.Service, secret, name string) (subject string, data []byte) {
 	t.Helper()
-	tok, ok := s.Tokens.Lookup(servicetest.AdminSecret)
-	if !ok {
-		t.Fatal("no admin token to copy")
-	}
-	evs, err := s.Store.Load(context.Background(), events.KindToken, tok.ID)
-	if err != nil || len(evs) == 0 {
-		t.Fatalf("admin token events: %v", err)
-	}
-	p, _ := evs[0].Payload()
-	created := p.(events.TokenCreated)
-	created.Verifier, created.Name = events.VerifierHex(secret), name
-	f, err := events.New(ulid.Make().String(), uuid.NewString(), created, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Actor, f.Via = evs[0].Actor, evs[0].Via
-	if err := f.Seal(); err != nil {
-		t.Fatal(err)
-	}
-	if data, err = events.Marshal(&f); err != nil {
-		t.Fatal(err)
-	}
-	return f.Subject(), data
+	return forgeToken(t, s, nil, secret, name)
 }
 
 // wipeBesideDataDir removes what an attacker who can write the data dir's
@@ -126,17 +99,8 @@ func TestAReplantedUnsignedPrefixIsNeverAccepted(t *testing.T) {
 			}
 
 			cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
-			m := service.NewMain(cfg)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			runErr := m.Run(ctx)
-			cancel()
+			m, runErr := runToStop(cfg, 3*time.Second)
 			defer func() { _ = m.Close() }()
-			if runErr == nil {
-				for deadline := time.Now().Add(3 * time.Second); m.Runner.Err() == nil && time.Now().Before(deadline); {
-					time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
-				}
-				runErr = m.Runner.Err()
-			}
 			t.Logf("start: %v", runErr)
 			if m.Tokens != nil {
 				if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {

@@ -32,6 +32,12 @@ const forgedAdminSecret = "*:*.forged-admin-secret-ffffffffffffffffffffffffff"
 // with signer, signed by a key that is not the ledger's.
 func forgeAdminToken(t *testing.T, s *servicetest.Service, signer events.Signer) (subject string, data []byte) {
 	t.Helper()
+	return forgeToken(t, s, signer, forgedAdminSecret, "backdoor")
+}
+
+// forgeToken is forgeAdminToken for a token of secret named name.
+func forgeToken(t *testing.T, s *servicetest.Service, signer events.Signer, secret, name string) (subject string, data []byte) {
+	t.Helper()
 	tok, ok := s.Tokens.Lookup(servicetest.AdminSecret)
 	if !ok {
 		t.Fatal("no admin token to copy")
@@ -43,8 +49,8 @@ func forgeAdminToken(t *testing.T, s *servicetest.Service, signer events.Signer)
 	e := evs[0]
 	p, _ := e.Payload()
 	created := p.(events.TokenCreated)
-	created.Verifier = events.VerifierHex(forgedAdminSecret)
-	created.Name = "backdoor"
+	created.Verifier = events.VerifierHex(secret)
+	created.Name = name
 	f, err := events.New(ulid.Make().String(), uuid.NewString(), created, time.Now())
 	if err != nil {
 		t.Fatal(err)

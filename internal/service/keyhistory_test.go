@@ -267,3 +267,20 @@ func TestVerifyDataDirTrustsTheKeyHistoryBesideTheKeyFile(t *testing.T) {
 		t.Errorf("without a key history: exit %d, stderr %q; want %d and a note", code, stderr, cli.ExitOK)
 	}
 }
+
+// runToStop starts a service with cfg and returns it (the caller closes
+// it) with what stopped it: the start's error or, when it served, the
+// projections' within wait (nil if they still run).
+func runToStop(cfg service.Config, wait time.Duration) (*service.Main, error) {
+	m := service.NewMain(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.Run(ctx)
+	if err == nil {
+		for deadline := time.Now().Add(wait); m.Runner.Err() == nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // poll interval, not an assertion
+		}
+		err = m.Runner.Err()
+	}
+	return m, err
+}
