@@ -72,6 +72,11 @@ func TestRunner_DuringCatchUp_spans_the_catch_up_only(t *testing.T) {
 					t.Fatal("Run did not stop at the refused event")
 				}
 			} else {
+				// Live events come once the catch-up reached the mark Run
+				// read (before, the mark could include them).
+				if err := r.WaitReady(ctx); err != nil {
+					t.Fatal(err)
+				}
 				for range tc.live {
 					l.token("alpha")
 				}
