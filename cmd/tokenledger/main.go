@@ -51,6 +51,9 @@ const defaultGCPercent = 50
 // million events ran at 0.72–0.85 of its rate at 100 (BenchmarkReplaySignatureChecks,
 // docs/decisions.md). The heap's peak during the start is 2 rather than
 // 1.5 times what is live; the freed pages go back to the system after.
+// The replay itself runs higher still where a memory limit bounds the heap
+// (internal/catchupgc, through the Runner's DuringCatchUp), and comes back
+// to this when it ends.
 const catchUpGCPercent = 100
 
 // serve is "tokenledger serve" with the process's environment.
