@@ -38,11 +38,13 @@ var (
 	relaxed    int   // catch-ups running under Relax's setting
 	oldPercent int   // GOGC before the first of them
 	oldLimit   int64 // the memory limit before it
+	setLimit   int64 // the memory limit Relax put in force
 )
 
 // Relax raises GOGC to Percent until the returned function is called
 // (once; later calls do nothing). Concurrent catch-ups share the raised
-// setting; the last one to end restores what was there before the first.
+// setting; the last one to end restores what was there before the first,
+// unless it was changed meanwhile (then the change stays).
 // It does nothing when GOGC is set in the environment, when the collector
 // already runs at Percent or above (or is off), or when no memory limit is
 // in force and the machine's memory cannot be read.
@@ -68,6 +70,7 @@ func Relax() (restore func()) {
 			return func() {}
 		}
 		oldPercent, oldLimit = cur, limit
+		setLimit = debug.SetMemoryLimit(-1)
 	}
 	relaxed++
 	var once sync.Once
@@ -76,8 +79,15 @@ func Relax() (restore func()) {
 			mu.Lock()
 			defer mu.Unlock()
 			if relaxed--; relaxed == 0 {
-				debug.SetGCPercent(oldPercent)
-				debug.SetMemoryLimit(oldLimit)
+				// Only what Relax still holds goes back: a setting
+				// changed during the catch-up (serve's GOGC once the
+				// start is over, a memory limit) is whoever changed it's.
+				if p := debug.SetGCPercent(oldPercent); p != Percent {
+					debug.SetGCPercent(p)
+				}
+				if debug.SetMemoryLimit(-1) == setLimit {
+					debug.SetMemoryLimit(oldLimit)
+				}
 			}
 		})
 	}
