@@ -71,21 +71,3 @@ func TestRelaxLeavesAGOGCOfTheEnvironmentAlone(t *testing.T) {
 	}
 	restore()
 }
-
-// A setting made while a catch-up runs (serve's serving target, set once
-// the start caught up while the whole-log check still replays) is not
-// undone when the catch-up ends.
-func TestRelaxKeepsASettingMadeWhileItRan(t *testing.T) {
-	t.Setenv("GOGC", "")
-	p0, l0 := settings()
-	defer func() { debug.SetGCPercent(p0); debug.SetMemoryLimit(l0) }()
-	debug.SetGCPercent(100)
-	debug.SetMemoryLimit(1 << 30)
-	restore := Relax()
-	debug.SetGCPercent(50)
-	debug.SetMemoryLimit(1 << 29)
-	restore()
-	if p, l := settings(); p != 50 || l != 1<<29 {
-		t.Errorf("after the catch-up: GOGC %d, limit %d; want the settings made meanwhile, 50 and %d", p, l, 1<<29)
-	}
-}

@@ -256,7 +256,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				kept, keptFile = b, d.KeptFile
 			}
 		}
-		v, setupErr = verifierFor(vkey, anchor, kept, integrity.SourceKept, since)
+		v, setupErr = verifierFor(withHistoryKeys(vkey, anchor), anchor, kept, integrity.SourceKept, since)
 		return setupErr
 	}, func(seq uint64, data []byte) error {
 		if v == nil {
@@ -287,7 +287,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		return rep, err
 	}
 	_ = flush()
-	r := withHead(v.Finish(info.LastSeq), v.Tree(), vkey, kept, keptFile)
+	r := withHead(v.Finish(info.LastSeq), v.Tree(), withHistoryKeys(vkey, anchor), kept, keptFile)
 	return report(rep, r, vkey), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -97,4 +98,22 @@ func keyHistoryBeside(env *Env, keyFile string, skey []byte) (*ledgerkey.History
 		return nil, fmt.Errorf("%s: %w", hfile, err)
 	}
 	return &h, nil
+}
+
+// withHistoryKeys is vkey (the key file's verifier key) and every other
+// key the key history lists: the keys the ledger signed with, its
+// checkpoints before a rotation by the retired ones, as the start takes
+// them (rotatedKeys). A checkpoint by a retired key still vouches only for
+// records before that key's rotation (integrity.KeyTracker).
+func withHistoryKeys(vkey string, anchor *ledgerkey.History) string {
+	if anchor == nil {
+		return vkey
+	}
+	keys := strings.Fields(vkey)
+	for _, k := range anchor.Keys {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return strings.Join(keys, " ")
 }

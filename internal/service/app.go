@@ -644,9 +644,14 @@ func (m *Main) startOver() {
 
 // catchUpGC is the Runner's DuringCatchUp: a replay runs with the
 // collector's GOGC raised, bounded by a memory limit (catchupgc.Relax);
-// none with --memory-limit off, which asks for no bound.
+// none with --memory-limit off, or GOMEMLIMIT=off under "auto" (the
+// runtime's own "no limit", which "auto" honours), which ask for no bound.
 func (m *Main) catchUpGC() func() func() {
-	if m.Config.MemoryLimit == MemoryLimitOff {
+	getenv := m.Config.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if m.Config.MemoryLimit == MemoryLimitOff || (m.Config.MemoryLimit == MemoryLimitAuto && getenv("GOMEMLIMIT") == "off") {
 		return nil
 	}
 	return catchupgc.Relax

@@ -40,12 +40,14 @@ func TestVerifyDataDirRefusesAHeadSignedByTheRetiredKey(t *testing.T) {
 		{"a rotation back to the retired key, then an event", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			retiredKeyHeadForgery(t, tc.rotateBack)
+			retiredKeyHeadForgery(t, tc.rotateBack, false)
 		})
 	}
 }
 
-func retiredKeyHeadForgery(t *testing.T, rotateBack bool) {
+// Without --key (fromHistory), verify trusts the key file beside the data
+// dir and its key history, which lists both keys.
+func retiredKeyHeadForgery(t *testing.T, rotateBack, fromHistory bool) {
 	s := servicetest.Start(t, "", nil)
 	dir := s.Config.DataDir
 	s.CreateToken("backend", "development")
@@ -66,6 +68,9 @@ func retiredKeyHeadForgery(t *testing.T, rotateBack bool) {
 		t.Fatalf("the key did not rotate: %v", err)
 	}
 	keys := []string{"--key", retired.VerifierKey(), "--key", current.VerifierKey(), "--json"}
+	if fromHistory {
+		keys = []string{"--json"}
+	}
 	if code, out, errOut := verifyDataDirText(t, dir, keys...); code != cli.ExitOK {
 		t.Fatalf("the genuine data dir with both keys: exit %d %s %s", code, out, errOut)
 	}
