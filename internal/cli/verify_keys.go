@@ -31,6 +31,7 @@ var (
 
 	_ integrity.UnsignedLimiter = keyChain{}
 	_ integrity.UnsignedRooter  = keyChain{}
+	_ integrity.PinnedRooter    = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -64,6 +65,9 @@ func (k keyChain) Covered(env *events.Envelope) error {
 
 // UnsignedThrough implements integrity.UnsignedLimiter.
 func (k keyChain) UnsignedThrough() (uint64, bool) { return k.c.UnsignedThrough() }
+
+// PinnedRoot implements integrity.PinnedRooter.
+func (k keyChain) PinnedRoot() (uint64, tlog.Hash, bool) { return k.c.PinnedRoot() }
 
 // UnsignedRoot implements integrity.UnsignedRooter.
 func (k keyChain) UnsignedRoot() (uint64, tlog.Hash, bool) { return k.c.UnsignedRoot() }

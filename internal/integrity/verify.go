@@ -211,6 +211,14 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 			}
 		}
 	}
+	if r, ok := v.cfg.Signatures.(PinnedRooter); ok {
+		if through, root, ok := r.PinnedRoot(); ok && seq == through {
+			if got, err := v.tree.Root(int64(seq)); err != nil || got != root {
+				return v.fail(&Finding{Seq: 1, Kind: KindAltered,
+					Detail: fmt.Sprintf("records 1 to %d are not the ones the ledger checked when it last rotated its signing key (their tree hash was %s, it is %s)", through, root, got)})
+			}
+		}
+	}
 	if f := v.link(seq, rec, &p.sum); f != nil {
 		return v.fail(f)
 	}
@@ -317,6 +325,12 @@ func (v *Verifier) Finish(claimedLast uint64) Report {
 		if through, _, ok := r.UnsignedRoot(); ok && uint64(size) < through {
 			consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,
 				Detail: fmt.Sprintf("the ledger's key history took unsigned events up to sequence %d, the stream ends at %d", through, size)})
+		}
+	}
+	if r, ok := v.cfg.Signatures.(PinnedRooter); ok {
+		if through, _, ok := r.PinnedRoot(); ok && uint64(size) < through {
+			consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,
+				Detail: fmt.Sprintf("the ledger's key history pinned %d records when it last rotated its signing key, the stream ends at %d", through, size)})
 		}
 	}
 	if claimedLast > uint64(size) {

@@ -62,6 +62,14 @@ type UnsignedRooter interface {
 	UnsignedRoot() (through uint64, root tlog.Hash, ok bool)
 }
 
+// PinnedRooter is implemented by a [Signatures] that knows the stream's
+// length and tree hash the ledger's key history pinned when the ledger
+// last rotated its key (records a retired key signed up to its rotation
+// cannot replace them): ok false when none is pinned.
+type PinnedRooter interface {
+	PinnedRoot() (through uint64, root tlog.Hash, ok bool)
+}
+
 // maxUnchecked bounds the signed events a Verifier holds back; past it
 // (a stream without checkpoints) their signatures are checked at once.
 const maxUnchecked = 1 << 14

@@ -38,6 +38,8 @@ type Chain struct {
 	anchors         map[string]bool       // nil: any known key may sign first (Anchor)
 	unsignedThrough uint64                // with anchors: the last sequence an unsigned event may have
 	unsignedRoot    tlog.Hash             // with anchors: the tree hash of records 1..unsignedThrough (zero: none kept)
+	pinnedThrough   uint64                // with anchors: the length the key history pinned at the last rotation
+	pinnedRoot      tlog.Hash             // and its tree hash
 	trusted         uint64                // events up to here are authentic in bulk (TrustThrough)
 	own             *Own                  // signatures this process made (SkipOwn); nil: none
 	prechecked      map[uint64]prechecked // by sequence (Precheck)

@@ -39,6 +39,13 @@ type History struct {
 	// the root which (a stream replaced by one holding as many unsigned
 	// events of a planter's own is refused). Zero: none kept.
 	UnsignedRoot tlog.Hash
+	// PinnedThrough and PinnedRoot are the stream's length and tree hash
+	// when the ledger last rotated its key, after it checked every
+	// signature up to there (0: never rotated). A retired key can sign
+	// records that follow its chain up to its rotation; a stream that
+	// does not hold these records is not the ledger's.
+	PinnedThrough uint64
+	PinnedRoot    tlog.Hash
 	// Keys are verifier keys, oldest first, without repeats.
 	Keys []string
 }
@@ -149,6 +156,12 @@ func (h History) MarshalText() ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "unsigned-root %s\n", h.UnsignedRoot)
 	}
+	if h.PinnedThrough > 0 {
+		if h.PinnedRoot == (tlog.Hash{}) {
+			return nil, errors.New("ledgerkey: key history: a pinned length without its tree hash")
+		}
+		fmt.Fprintf(&b, "pinned %d %s\n", h.PinnedThrough, h.PinnedRoot)
+	}
 	for _, v := range h.Keys {
 		if _, _, err := ParseVerifierKey(v); err != nil {
 			return nil, err
@@ -164,7 +177,7 @@ func (h History) MarshalText() ([]byte, error) {
 // Anything else is an error, as is a History without a key.
 func ParseHistory(b []byte) (History, error) {
 	var h History
-	seenUnsigned, seenRoot := false, false
+	seenUnsigned, seenRoot, seenPinned := false, false, false
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 4096)
 	for n := 1; sc.Scan(); n++ {
@@ -186,6 +199,14 @@ func ParseHistory(b []byte) (History, error) {
 				return History{}, fmt.Errorf("ledgerkey: key history line %d: unsigned-root %.60q is not a tree hash", n, rest)
 			}
 			h.UnsignedRoot, seenRoot = root, true
+		case word == "pinned" && seenUnsigned && !seenPinned && len(h.Keys) == 0:
+			ns, rs, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			v, err := strconv.ParseUint(ns, 10, 64)
+			root, rerr := tlog.ParseHash(strings.TrimSpace(rs))
+			if err != nil || v == 0 || rerr != nil || root == (tlog.Hash{}) {
+				return History{}, fmt.Errorf("ledgerkey: key history line %d: pinned %.60q is not a sequence and a tree hash", n, rest)
+			}
+			h.PinnedThrough, h.PinnedRoot, seenPinned = v, root, true
 		case word == "key" && seenUnsigned:
 			vkey := strings.TrimSpace(rest)
 			if _, _, err := ParseVerifierKey(vkey); err != nil {
@@ -222,6 +243,7 @@ func (c *Chain) Anchor(h History, also ...string) error {
 		ids[id] = true
 	}
 	c.anchors, c.unsignedThrough, c.unsignedRoot = ids, h.UnsignedThrough, h.UnsignedRoot
+	c.pinnedThrough, c.pinnedRoot = h.PinnedThrough, h.PinnedRoot
 	return nil
 }
 
@@ -240,4 +262,12 @@ func (c *Chain) UnsignedThrough() (seq uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.unsignedThrough, c.anchors != nil
+}
+
+// PinnedRoot is the stream's length and tree hash the anchoring history
+// pinned when the ledger last rotated its key: ok false when none.
+func (c *Chain) PinnedRoot() (through uint64, root tlog.Hash, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pinnedThrough, c.pinnedRoot, c.anchors != nil && c.pinnedThrough > 0
 }

@@ -1,6 +1,7 @@
 package ledgerkey_test
 
 import (
+	"golang.org/x/mod/sumdb/tlog"
 	"reflect"
 	"strings"
 	"testing"
@@ -71,7 +72,8 @@ func TestAnAnchoredChainTakesAFirstSignedEventOnlyByAKeyTheHistoryLists(t *testi
 
 func TestAKeyHistoryFileReadsBackWhatWasWritten(t *testing.T) {
 	a, b := genKey(t), genKey(t)
-	h := ledgerkey.History{UnsignedThrough: 42, Keys: []string{a.VerifierKey(), b.VerifierKey()}}
+	h := ledgerkey.History{UnsignedThrough: 42, PinnedThrough: 50, PinnedRoot: tlog.RecordHash([]byte("records")),
+		Keys: []string{a.VerifierKey(), b.VerifierKey()}}
 	text, err := h.MarshalText()
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +103,10 @@ func TestAKeyHistoryFileInAnotherFormIsRefused(t *testing.T) {
 		{"not_a_key", "unsigned-through 0\nkey tokenledger+00000000+AAAA\n"},
 		{"a_private_key", "unsigned-through 0\nkey PRIVATE+KEY+x+00000000+AAAA\n"},
 		{"unknown_line", "unsigned-through 0\nkey " + k + "\ntrust everything\n"},
+		{"pinned_zero", "unsigned-through 0\npinned 0 " + tlog.RecordHash([]byte("x")).String() + "\nkey " + k + "\n"},
+		{"pinned_without_a_root", "unsigned-through 0\npinned 5\nkey " + k + "\n"},
+		{"pinned_twice", "unsigned-through 0\npinned 5 " + tlog.RecordHash([]byte("x")).String() + "\npinned 6 " + tlog.RecordHash([]byte("x")).String() + "\nkey " + k + "\n"},
+		{"pinned_after_a_key", "unsigned-through 0\nkey " + k + "\npinned 5 " + tlog.RecordHash([]byte("x")).String() + "\n"},
 		{"overlong_line", "unsigned-through 0\nkey " + k + strings.Repeat("A", 5000) + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +122,7 @@ func FuzzParseHistoryReadsBackWhatItWrites(f *testing.F) {
 	f.Add("unsigned-through 0\nkey " + k + "\n")
 	f.Add("# c\n\n  unsigned-through 7  \r\nkey   " + k + "\nkey " + k + "\n")
 	f.Add("unsigned-through 18446744073709551615\nkey " + k + "\n")
+	f.Add("unsigned-through 3\npinned 9 " + tlog.RecordHash([]byte("x")).String() + "\nkey " + k + "\n")
 	f.Add("unsigned-through 3\nunsigned-root 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\nkey " + k + "\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		h, err := ledgerkey.ParseHistory([]byte(text))

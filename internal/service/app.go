@@ -264,6 +264,9 @@ func (m *Main) serveReady(ctx, bg context.Context, chain *ledgerkey.Chain, token
 	if err := m.checkChainEnd(chain); err != nil {
 		return err
 	}
+	if err := m.checkPinned(); err != nil {
+		return err
+	}
 	if err := m.learnRotatedKeys(ctx); err != nil {
 		return err
 	}

@@ -109,6 +109,12 @@ func TestStartRefusesAnAdminTokenCoveredByTheRetiredKeysCheckpointAndHead(t *tes
 // forgeAdminTokenBy is forgeAdminToken sealed for and signed by key.
 func forgeAdminTokenBy(t *testing.T, s *servicetest.Service, key *ledgerkey.Key) (string, []byte) {
 	t.Helper()
+	return forgeTokenBy(t, s, key, forgedAdminSecret, "backdoor")
+}
+
+// forgeTokenBy is forgeToken sealed for and signed by key.
+func forgeTokenBy(t *testing.T, s *servicetest.Service, key *ledgerkey.Key, secret, name string) (string, []byte) {
+	t.Helper()
 	tok, ok := s.Tokens.Lookup(servicetest.AdminSecret)
 	if !ok {
 		t.Fatal("no admin token to copy")
@@ -119,8 +125,8 @@ func forgeAdminTokenBy(t *testing.T, s *servicetest.Service, key *ledgerkey.Key)
 	}
 	p, _ := evs[0].Payload()
 	created := p.(events.TokenCreated)
-	created.Verifier = events.VerifierHex(forgedAdminSecret)
-	created.Name = "backdoor"
+	created.Verifier = events.VerifierHex(secret)
+	created.Name = name
 	f, err := events.New(ulid.Make().String(), uuid.NewString(), created, time.Now())
 	if err != nil {
 		t.Fatal(err)

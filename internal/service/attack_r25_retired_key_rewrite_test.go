@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,18 +34,20 @@ import (
 // token set; verify --data-dir (which trusts the same history) must not
 // call it intact.
 //
-// Found (atk-r25), not fixed: verify --data-dir says intact, the start
-// serves and the planted admin token authenticates. Fix idea: at each
-// rotation the key history also pins the sequence of the key.rotated and
-// the tree hash of records 1..it ("rotated-root N <hash>", sealed with the
-// rest; a crash before it is written pins it at the next start, as the
-// unsigned-root of an older history); the start and verify refuse a
-// stream whose records 1..N hash otherwise or that ends before N. To keep
-// the start's cost, check it against the tree the replay (or the restored
-// snapshot's tree, then the whole-log check) builds anyway, not by a
-// second read of the stream as unsigned-root does.
+// Found (atk-r25). Fixed: at each rotation the key history pins the
+// stream the check before it proved (its length and tree hash, "pinned N
+// <hash>"). A shorter stream is refused before the replay; one as long
+// whose records hash otherwise, once the projections caught up, before
+// the ledger serves; verify --data-dir names either.
 func TestARetiredKeyCannotRewriteTheStreamUpToItsRotation(t *testing.T) {
-	t.Skip("known defect (atk-r25): the key history does not pin where a retired key's reign ended; a retired key rewrites the stream up to its rotation (see the comment)")
+	for _, padded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shorter_than_the_pinned_stream", true: "as_long_as_the_pinned_stream"}[padded], func(t *testing.T) {
+			retiredKeyRewrite(t, padded)
+		})
+	}
+}
+
+func retiredKeyRewrite(t *testing.T, padded bool) {
 	dir := filepath.Join(t.TempDir(), "data")
 	keyFile := ledgerkey.DefaultFile(dir)
 	s := servicetest.Start(t, dir, nil)
@@ -59,6 +62,16 @@ func TestARetiredKeyCannotRewriteTheStreamUpToItsRotation(t *testing.T) {
 	s = servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.RotateSigningKey = true })
 	s.CreateToken("client", "development")
 	forgedSubj, forged := forgeAdminTokenBy(t, s, k0)
+	// Tokens of the attacker's, signed by K0, to pad a stream with.
+	type planted struct {
+		subj string
+		data []byte
+	}
+	var fillers []planted
+	for i := range 20 {
+		subj, data := forgeTokenBy(t, s, k0, fmt.Sprintf("*:*.filler-secret-%026d", i), fmt.Sprint("filler-", i))
+		fillers = append(fillers, planted{subj, data})
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +85,21 @@ func TestARetiredKeyCannotRewriteTheStreamUpToItsRotation(t *testing.T) {
 	histBefore, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile))
 	keyBefore, _ := os.ReadFile(keyFile)
 
+	pinned := readHistory(t, keyFile).PinnedThrough
+	if pinned == 0 {
+		t.Fatal("the rotation pinned no stream")
+	}
 	wipeBesideDataDir(t, dir)
 	createStreamOffline(t, dir)
 	publishOffline(t, dir, forgedSubj, forged)
+	// padded: tokens of the attacker's, signed by K0, up to the pinned
+	// length, so that only the records' hash tells.
+	for i := 2; padded && uint64(i) < pinned; i++ {
+		if i-2 >= len(fillers) {
+			t.Fatalf("the pinned stream (%d records) is longer than the fillers made", pinned)
+		}
+		publishOffline(t, dir, fillers[i-2].subj, fillers[i-2].data)
+	}
 	rotSubj, rot := signedRotation(t, k0, k0.VerifierKey(), k1.VerifierKey())
 	publishOffline(t, dir, rotSubj, rot)
 
@@ -88,7 +113,12 @@ func TestARetiredKeyCannotRewriteTheStreamUpToItsRotation(t *testing.T) {
 	m, runErr := runToStop(cfg, 3*time.Second)
 	defer func() { _ = m.Close() }()
 	t.Logf("start: %v", runErr)
-	if m.Tokens != nil {
+	// A shorter stream is refused before the replay: the planted token
+	// never reaches the token set. One as long is refused once the
+	// projections caught up, before the ledger serves (as a stream that
+	// does not extend the kept tree head): it reaches the token set of a
+	// ledger that never serves, so it authenticates no one.
+	if m.Tokens != nil && !padded {
 		if _, ok := m.Tokens.Lookup(forgedAdminSecret); ok {
 			t.Errorf("the admin token signed by the retired key before its (replayed) rotation reached the token set")
 		}

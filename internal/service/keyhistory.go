@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tokenledger/tokenledger/events"
+	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
 )
 
@@ -48,6 +49,9 @@ func (m *Main) keyHistory(ctx context.Context, file string, key *ledgerkey.Key, 
 					Err: fmt.Errorf("the stream's unsigned events 1 to %d are not the ones the ledger took when it began signing (key history %s: their tree hash was %s, it is %s): restore the data dir from a backup",
 						h.UnsignedThrough, hfile, h.UnsignedRoot, root)}
 			}
+		}
+		if err := m.checkPinnedLength(ctx, h, hfile); err != nil {
+			return ledgerkey.History{}, err
 		}
 		if added := h.Add(key.VerifierKey()); added || pinned {
 			// Sealed by the key file's key, which it does not list: not
@@ -220,4 +224,50 @@ func rotationKeys(rotations []events.Envelope) []string {
 func (m *Main) firstSignedBy(ctx context.Context, key *ledgerkey.Key) bool {
 	envs, err := m.Store.Events(ctx, []uint64{1})
 	return err == nil && len(envs) == 1 && envs[0].Sig != "" && envs[0].Key == key.ID()
+}
+
+// checkPinnedLength refuses, before the replay, a stream shorter than the
+// one the ledger pinned when it last rotated its key (h.PinnedThrough):
+// records a retired key signed up to its rotation, in place of the
+// ledger's, never reach the projections when they are fewer.
+func (m *Main) checkPinnedLength(ctx context.Context, h ledgerkey.History, hfile string) error {
+	if h.PinnedThrough == 0 {
+		return nil
+	}
+	last, err := m.Store.LastSequence(ctx)
+	if err != nil {
+		return fmt.Errorf("key history: read the stream's last sequence: %w", err)
+	}
+	if last < h.PinnedThrough {
+		return &events.TamperError{Seq: last + 1, Kind: events.TamperGap,
+			Err: fmt.Errorf("the stream ends at sequence %d, before the %d records the ledger checked when it last rotated its signing key (key history %s): restore the data dir from a backup",
+				last, h.PinnedThrough, hfile)}
+	}
+	return nil
+}
+
+// checkPinned checks, once the projections caught up, that the stream's
+// records 1..PinnedThrough hash to the tree hash the ledger pinned when it
+// last rotated its key: a retired key's holder can sign records that follow
+// the key chain up to its rotation, and the replay accepts them; the
+// ledger's own are those it checked then.
+func (m *Main) checkPinned() error {
+	h := m.keyHist
+	if h.PinnedThrough == 0 {
+		return nil
+	}
+	tree := m.Integrity.Tree()
+	if tree.Size() < int64(h.PinnedThrough) {
+		return fmt.Errorf("%w: the projections hold %d records, fewer than the %d the ledger checked when it last rotated its signing key (run tokenledger verify; restore the data dir from a backup)",
+			integrity.ErrTampered, tree.Size(), h.PinnedThrough)
+	}
+	root, err := tree.Root(int64(h.PinnedThrough))
+	if err != nil {
+		return fmt.Errorf("key history: the tree hash at %d: %w", h.PinnedThrough, err)
+	}
+	if root != h.PinnedRoot {
+		return fmt.Errorf("%w: records 1 to %d are not the ones the ledger checked when it last rotated its signing key (their tree hash was %s, it is %s; run tokenledger verify; restore the data dir from a backup)",
+			integrity.ErrTampered, h.PinnedThrough, h.PinnedRoot, root)
+	}
+	return nil
 }

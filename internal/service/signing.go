@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tokenledger/tokenledger/commands"
 	"github.com/tokenledger/tokenledger/events"
@@ -86,7 +87,7 @@ func (m *Main) setUpSigning(ctx context.Context) (*ledgerkey.Chain, error) {
 		if err != nil {
 			return nil, err
 		}
-		if key, rotations, err = m.rotate(ctx, file, key, rotations, checked); err != nil {
+		if key, rotations, err = m.rotate(ctx, file, key, rotations, checked.seq, checked.root); err != nil {
 			return nil, err
 		}
 	}
@@ -202,6 +203,13 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 	return r, ok
 }
 
+// checkedPrefix is how far checkBeforeRotating checked the stream: its
+// last sequence then and the tree hash of records 1..seq.
+type checkedPrefix struct {
+	seq  uint64
+	root tlog.Hash
+}
+
 // checkBeforeRotating replays the whole stream with a fresh key chain
 // (key, the key file's, and the keys rotations name), every event's
 // signature checked, before the start rotates the signing key. The
@@ -220,20 +228,20 @@ func rotationOf(e *events.Envelope) (events.KeyRotated, bool) {
 // signature rather than trust events a checkpoint proves only once the
 // replay reaches its root. Starts without --rotate-signing-key do not
 // run it.
-func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rotations []events.Envelope) (uint64, error) {
+func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rotations []events.Envelope) (checkedPrefix, error) {
 	// A deadline of its own, as the whole-log check's: without one each
 	// request of the read would get the client's default (seconds).
 	ctx, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
 	last, err := m.Store.LastSequence(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
+		return checkedPrefix{}, fmt.Errorf("rotate the signing key: read the stream's last sequence: %w", err)
 	}
 	// An empty stream is checked too: replayed (nothing), then compared
 	// with the kept tree head, which a wiped data dir does not extend.
 	chain, err := m.freshChain(key, rotations)
 	if err != nil {
-		return 0, err
+		return checkedPrefix{}, err
 	}
 	const what = "checking every event's signature before rotating the signing key"
 	prev := m.starting.Swap(&startState{reason: what})
@@ -245,9 +253,9 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 		if te := events.AsTamper(err); te != nil {
 			m.log.Error("ledger tampered: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the stream from a backup",
 				"seq", te.Seq, "kind", te.Kind, "err", te)
-			return 0, te
+			return checkedPrefix{}, te
 		}
-		return 0, fmt.Errorf("rotate the signing key: check the stream first: %w", err)
+		return checkedPrefix{}, fmt.Errorf("rotate the signing key: check the stream first: %w", err)
 	}
 	// The stream must also extend the tree head kept beside the data dir,
 	// as the start checks once the projections caught up (checkpoints.start):
@@ -256,18 +264,24 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 	if keep := m.keptHeadFile(); keep != "" {
 		keys, err := rotatedKeys(key.VerifierKey(), rotations)
 		if err != nil {
-			return 0, err
+			return checkedPrefix{}, err
 		}
 		_, _, cp, _ := proj.LastCheckpoint()
 		if err := checkHeadFile(proj.Tree(), keep, keys, cp.Size); err != nil {
 			m.log.Error("the stream does not extend the tree head kept beside the data dir: the signing key was not rotated (the key file is unchanged, nothing was appended); restore the data dir from a backup",
 				"tree_head", keep, "err", err)
-			return 0, err
+			return checkedPrefix{}, err
+		}
+	}
+	var root tlog.Hash
+	if last > 0 {
+		if root, err = proj.Tree().Root(int64(last)); err != nil {
+			return checkedPrefix{}, fmt.Errorf("rotate the signing key: the checked stream's tree hash: %w", err)
 		}
 	}
 	m.log.Info("every event's signature checked: rotating the signing key", "through", last,
 		"duration_seconds", time.Since(start).Seconds())
-	return last, nil
+	return checkedPrefix{seq: last, root: root}, nil
 }
 
 // rotate appends a key.rotated event signed by key naming a new key, and
@@ -278,7 +292,7 @@ func (m *Main) checkBeforeRotating(ctx context.Context, key *ledgerkey.Key, rota
 // appended after it (another writer of a cluster's stream, during a check
 // that takes half a minute a million events) was never checked, and
 // the rotation is refused rather than chained after it.
-func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope, checked uint64) (*ledgerkey.Key, []events.Envelope, error) {
+func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rotations []events.Envelope, checked uint64, checkedRoot tlog.Hash) (*ledgerkey.Key, []events.Envelope, error) {
 	next, err := newKeyID(key, rotations)
 	if err != nil {
 		return nil, nil, err
@@ -293,6 +307,11 @@ func (m *Main) rotate(ctx context.Context, file string, key *ledgerkey.Key, rota
 	hist := m.keyHist
 	hist.Keys = slices.Clone(hist.Keys)
 	hist.Add(next.VerifierKey())
+	// … and pins the stream the check proved: records a retired key signs
+	// later cannot replace them (checkPinned).
+	if checked > hist.PinnedThrough {
+		hist.PinnedThrough, hist.PinnedRoot = checked, checkedRoot
+	}
 	if err := m.writeKeyHistory(ledgerkey.HistoryFile(file), hist, key, next); err != nil {
 		return nil, nil, fmt.Errorf("rotate the signing key: %w", err)
 	}
