@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/tokenledger/tokenledger/events"
 	"github.com/tokenledger/tokenledger/internal/integrity"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
@@ -30,8 +28,7 @@ var (
 	_ integrity.KeyTracker  = keyChain{}
 
 	_ integrity.UnsignedLimiter = keyChain{}
-	_ integrity.UnsignedRooter  = keyChain{}
-	_ integrity.PinnedRooter    = keyChain{}
+	_ integrity.Pinner          = keyChain{}
 )
 
 // newKeyChain starts the chain at the verifier keys given (whitespace
@@ -66,11 +63,15 @@ func (k keyChain) Covered(env *events.Envelope) error {
 // UnsignedThrough implements integrity.UnsignedLimiter.
 func (k keyChain) UnsignedThrough() (uint64, bool) { return k.c.UnsignedThrough() }
 
-// PinnedRoot implements integrity.PinnedRooter.
-func (k keyChain) PinnedRoot() (uint64, tlog.Hash, bool) { return k.c.PinnedRoot() }
-
-// UnsignedRoot implements integrity.UnsignedRooter.
-func (k keyChain) UnsignedRoot() (uint64, tlog.Hash, bool) { return k.c.UnsignedRoot() }
+// Pins implements integrity.Pinner: the prefixes the anchoring key
+// history pinned.
+func (k keyChain) Pins() []integrity.Pin {
+	var pins []integrity.Pin
+	for _, p := range k.c.Pins() {
+		pins = append(pins, integrity.Pin(p))
+	}
+	return pins
+}
 
 // CurrentKey implements integrity.KeyTracker: the ID of the key the chain
 // has reached.

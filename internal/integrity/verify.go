@@ -126,6 +126,7 @@ type Verifier struct {
 	preparers []preparer // one per preparing goroutine
 	batch     []prepared // AddBatch's records, reused
 
+	pins       []Pin // the key history's (Pinner)
 	signedSeen bool
 	unsigned   []held // signed records not yet covered by a verified checkpoint
 
@@ -150,9 +151,13 @@ func NewVerifier(cfg Config) *Verifier {
 	if cfg.Records > 0 {
 		t.Grow(cfg.Records)
 	}
-	return &Verifier{tree: t, cfg: cfg, next: 1,
+	v := &Verifier{tree: t, cfg: cfg, next: 1,
 		chains: make(map[shortKey]int32, cfg.Records/2), long: map[string]int32{}, links: make([]chain, 0, cfg.Records/2),
 		pending: map[uint64]brokenLink{}, hashes: make([]uint64, 0, cfg.Records)}
+	if p, ok := cfg.Signatures.(Pinner); ok {
+		v.pins = p.Pins()
+	}
+	return v
 }
 
 // Tree is the tree the Verifier built so far.
@@ -203,20 +208,13 @@ func (v *Verifier) add(seq uint64, data []byte, p *prepared) error {
 			}
 		}
 	}
-	if r, ok := v.cfg.Signatures.(UnsignedRooter); ok {
-		if through, root, ok := r.UnsignedRoot(); ok && seq == through {
-			if got, err := v.tree.Root(int64(seq)); err != nil || got != root {
-				return v.fail(&Finding{Seq: 1, Kind: KindAltered,
-					Detail: fmt.Sprintf("records 1 to %d are not the unsigned events the ledger's key history took when it began signing (their tree hash was %s, it is %s)", through, root, got)})
-			}
+	for _, pin := range v.pins {
+		if seq != pin.Through {
+			continue
 		}
-	}
-	if r, ok := v.cfg.Signatures.(PinnedRooter); ok {
-		if through, root, ok := r.PinnedRoot(); ok && seq == through {
-			if got, err := v.tree.Root(int64(seq)); err != nil || got != root {
-				return v.fail(&Finding{Seq: 1, Kind: KindAltered,
-					Detail: fmt.Sprintf("records 1 to %d are not the ones the ledger checked when it last rotated its signing key (their tree hash was %s, it is %s)", through, root, got)})
-			}
+		if got, err := v.tree.Root(int64(seq)); err != nil || got != pin.Root {
+			return v.fail(&Finding{Seq: 1, Kind: KindAltered,
+				Detail: fmt.Sprintf("records 1 to %d are not %s (their tree hash was %s, it is %s)", pin.Through, pin.What, pin.Root, got)})
 		}
 	}
 	if f := v.link(seq, rec, &p.sum); f != nil {
@@ -321,16 +319,10 @@ func (v *Verifier) Finish(claimedLast uint64) Report {
 		consider(&Finding{Seq: uint64(v.provenBefore(m.cp.Size)) + 1, Kind: KindAltered,
 			Detail: fmt.Sprintf("records up to %d do not hash to the root of the trusted checkpoint of size %d", m.cp.Size, m.cp.Size)})
 	}
-	if r, ok := v.cfg.Signatures.(UnsignedRooter); ok {
-		if through, _, ok := r.UnsignedRoot(); ok && uint64(size) < through {
+	for _, pin := range v.pins {
+		if uint64(size) < pin.Through {
 			consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,
-				Detail: fmt.Sprintf("the ledger's key history took unsigned events up to sequence %d, the stream ends at %d", through, size)})
-		}
-	}
-	if r, ok := v.cfg.Signatures.(PinnedRooter); ok {
-		if through, _, ok := r.PinnedRoot(); ok && uint64(size) < through {
-			consider(&Finding{Seq: uint64(size) + 1, Kind: KindTruncation,
-				Detail: fmt.Sprintf("the ledger's key history pinned %d records when it last rotated its signing key, the stream ends at %d", through, size)})
+				Detail: fmt.Sprintf("the ledger's key history pinned records 1 to %d, %s; the stream ends at %d", pin.Through, pin.What, size)})
 		}
 	}
 	if claimedLast > uint64(size) {

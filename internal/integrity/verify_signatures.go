@@ -55,19 +55,21 @@ type UnsignedLimiter interface {
 	UnsignedThrough() (seq uint64, ok bool)
 }
 
-// UnsignedRooter is implemented by a [Signatures] that knows the tree hash
-// the ledger's key history pinned for records 1..through (the unsigned
-// events it took when it began signing): ok false when none is pinned.
-type UnsignedRooter interface {
-	UnsignedRoot() (through uint64, root tlog.Hash, ok bool)
+// Pin is a prefix of the stream, records 1..Through, whose tree hash
+// (Root) the ledger's key history recorded; What names those records in
+// a finding ("the unsigned events the ledger took when it began signing").
+type Pin struct {
+	Through uint64
+	Root    tlog.Hash
+	What    string
 }
 
-// PinnedRooter is implemented by a [Signatures] that knows the stream's
-// length and tree hash the ledger's key history pinned when the ledger
-// last rotated its key (records a retired key signed up to its rotation
-// cannot replace them): ok false when none is pinned.
-type PinnedRooter interface {
-	PinnedRoot() (through uint64, root tlog.Hash, ok bool)
+// Pinner is implemented by a [Signatures] that knows the prefixes of the
+// stream the ledger's key history pinned (ledgerkey.Chain.Anchor): the
+// records of each must hash to its root, and the stream may not end
+// before it. The Verifier asks once, when it is made.
+type Pinner interface {
+	Pins() []Pin
 }
 
 // maxUnchecked bounds the signed events a Verifier holds back; past it

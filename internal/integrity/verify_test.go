@@ -579,3 +579,59 @@ func TestVerifierFollowsTheChainsOfLongAggregateIDs(t *testing.T) {
 		t.Fatalf("got %v, want a byte edit at 5", f)
 	}
 }
+
+// pinned is a Signatures that signs nothing (the records are unsigned)
+// and knows the prefixes a key history pinned.
+type pinned []integrity.Pin
+
+func (pinned) Check(*events.Envelope) error { return errors.New("no record here is signed") }
+func (p pinned) Pins() []integrity.Pin      { return p }
+
+func TestVerifierHoldsTheStreamToThePrefixesTheKeyHistoryPinned(t *testing.T) {
+	k := newKey(t, "ledger.example")
+	l := baseLog(t, k) // 35 records
+	root := func(n int64) [32]byte {
+		r, err := l.tree.Root(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	unsigned := integrity.Pin{Through: 12, Root: root(12), What: "the unsigned events"}
+	rotation := integrity.Pin{Through: 31, Root: root(31), What: "the records checked at the rotation"}
+	other := root(11) // a root of other records
+	tests := []struct {
+		name     string
+		pins     pinned
+		records  int // the stream's first records kept
+		wantKind integrity.Kind
+		wantSeq  uint64
+		wantText string
+	}{
+		{name: "both_pins_hold", pins: pinned{unsigned, rotation}, records: 35},
+		{name: "a_stream_that_ends_at_a_pin_holds_it", pins: pinned{unsigned, rotation}, records: 31},
+		{name: "other_records_under_the_unsigned_pin_are_altered", pins: pinned{{Through: 12, Root: other, What: "the unsigned events"}, rotation}, records: 35,
+			wantKind: integrity.KindAltered, wantSeq: 1, wantText: "records 1 to 12 are not the unsigned events"},
+		{name: "other_records_under_the_rotation_pin_are_altered", pins: pinned{unsigned, {Through: 31, Root: other, What: "the records checked at the rotation"}}, records: 35,
+			wantKind: integrity.KindAltered, wantSeq: 1, wantText: "records 1 to 31 are not the records checked at the rotation"},
+		{name: "a_stream_cut_before_the_rotation_pin_is_truncated", pins: pinned{unsigned, rotation}, records: 25,
+			wantKind: integrity.KindTruncation, wantSeq: 26, wantText: "pinned records 1 to 31, the records checked at the rotation; the stream ends at 25"},
+		{name: "a_stream_cut_before_both_pins_is_truncated_at_its_end", pins: pinned{unsigned, rotation}, records: 8,
+			wantKind: integrity.KindTruncation, wantSeq: 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := verify(t, integrity.Config{Keys: k.keys, Signatures: tt.pins}, l.records[:tt.records], 0)
+			f := rep.Finding
+			if tt.wantKind == "" {
+				if f != nil {
+					t.Fatalf("finding %v, want none", f)
+				}
+				return
+			}
+			if f == nil || f.Kind != tt.wantKind || f.Seq != tt.wantSeq || !strings.Contains(f.Detail, tt.wantText) {
+				t.Fatalf("finding %v, want %s at %d saying %q", f, tt.wantKind, tt.wantSeq, tt.wantText)
+			}
+		})
+	}
+}

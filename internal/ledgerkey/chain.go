@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/tokenledger/tokenledger/events"
 )
 
@@ -37,9 +35,7 @@ type Chain struct {
 	firstSigned     uint64
 	anchors         map[string]bool       // nil: any known key may sign first (Anchor)
 	unsignedThrough uint64                // with anchors: the last sequence an unsigned event may have
-	unsignedRoot    tlog.Hash             // with anchors: the tree hash of records 1..unsignedThrough (zero: none kept)
-	pinnedThrough   uint64                // with anchors: the length the key history pinned at the last rotation
-	pinnedRoot      tlog.Hash             // and its tree hash
+	pins            []Pin                 // with anchors: the prefixes the key history pinned
 	trusted         uint64                // events up to here are authentic in bulk (TrustThrough)
 	own             *Own                  // signatures this process made (SkipOwn); nil: none
 	prechecked      map[uint64]prechecked // by sequence (Precheck)

@@ -242,18 +242,38 @@ func (c *Chain) Anchor(h History, also ...string) error {
 		_, id, _ := ParseVerifierKey(v)
 		ids[id] = true
 	}
-	c.anchors, c.unsignedThrough, c.unsignedRoot = ids, h.UnsignedThrough, h.UnsignedRoot
-	c.pinnedThrough, c.pinnedRoot = h.PinnedThrough, h.PinnedRoot
+	c.anchors, c.unsignedThrough, c.pins = ids, h.UnsignedThrough, h.Pins()
 	return nil
 }
 
-// UnsignedRoot is the tree hash the anchoring history pinned for records
-// 1..through (its unsigned events): ok false when the Chain is not
-// anchored or the history pinned none.
-func (c *Chain) UnsignedRoot() (through uint64, root tlog.Hash, ok bool) {
+// Pin is a prefix of the stream, records 1..Through, whose RFC 6962 tree
+// hash (Root) a key history recorded; What says which records they are,
+// for a finding that names them.
+type Pin struct {
+	Through uint64
+	Root    tlog.Hash
+	What    string
+}
+
+// Pins lists the prefixes h pinned: its unsigned events' (when it kept
+// their root) and the stream's at its last rotation (when it pinned one).
+func (h History) Pins() []Pin {
+	var pins []Pin
+	if h.UnsignedThrough > 0 && h.UnsignedRoot != (tlog.Hash{}) {
+		pins = append(pins, Pin{h.UnsignedThrough, h.UnsignedRoot, "the unsigned events the ledger took when it began signing"})
+	}
+	if h.PinnedThrough > 0 {
+		pins = append(pins, Pin{h.PinnedThrough, h.PinnedRoot, "the records the ledger checked when it last rotated its signing key"})
+	}
+	return pins
+}
+
+// Pins are the prefixes the anchoring history pinned (History.Pins):
+// none when the Chain is not anchored.
+func (c *Chain) Pins() []Pin {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.unsignedThrough, c.unsignedRoot, c.anchors != nil && c.unsignedRoot != (tlog.Hash{})
+	return slices.Clone(c.pins)
 }
 
 // UnsignedThrough is the last sequence an unsigned event may have: ok
@@ -262,12 +282,4 @@ func (c *Chain) UnsignedThrough() (seq uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.unsignedThrough, c.anchors != nil
-}
-
-// PinnedRoot is the stream's length and tree hash the anchoring history
-// pinned when the ledger last rotated its key: ok false when none.
-func (c *Chain) PinnedRoot() (through uint64, root tlog.Hash, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pinnedThrough, c.pinnedRoot, c.anchors != nil && c.pinnedThrough > 0
 }
