@@ -1,0 +1,41 @@
+package service_test
+
+import (
+	"testing"
+
+	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+)
+
+// The r25 attacker (holder of the retired key K0, who can write the
+// stopped ledger's data dir and its parent) rewrites the stream up to
+// K0's rotation, keeping the key file (K1) and its sealed history, whose
+// pin names the stream the rotation proved. The start refuses it
+// (TestARetiredKeyCannotRewriteTheStreamUpToItsRotation), and so does
+// verify --data-dir without --key. An auditor who gives the ledger's
+// keys, as the README asks ("Given only the newest key, give the older
+// ones too": --key K0 --key K1), or the current key alone, must not be
+// told the rewritten stream is intact either: the key file beside the
+// data dir is the ledger's (its key is one given), and its history pins
+// the stream all the same.
+func TestVerifyDataDirWithKeysDoesNotCallARetiredKeyRewriteIntact(t *testing.T) {
+	for _, padded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shorter_than_the_pinned_stream", true: "as_long_as_the_pinned_stream"}[padded], func(t *testing.T) {
+			dir, k0, k1 := plantRetiredKeyRewrite(t, padded)
+			for _, keys := range []struct {
+				name string
+				args []string
+			}{
+				{"both_keys", []string{"--key", k0.VerifierKey(), "--key", k1.VerifierKey()}},
+				{"the_current_key", []string{"--key", k1.VerifierKey()}},
+			} {
+				code, stdout, stderr := verifyDataDirText(t, dir, keys.args...)
+				t.Logf("%s: verify --data-dir: exit %d\n%s%s", keys.name, code, stdout, stderr)
+				if code == cli.ExitOK {
+					t.Errorf("verify --data-dir %v calls a stream the retired key rewrote up to its rotation intact (the start refuses it; the key history beside %s pins it)",
+						keys.name, ledgerkey.DefaultFile(dir))
+				}
+			}
+		})
+	}
+}
