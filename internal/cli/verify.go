@@ -226,7 +226,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	info, err := env.ReadDataDir(ctx, dir, func(d DataDir) error {
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
-		if vkey == "" && d.KeyFile != "" {
+		given := vkey != ""
+		if !given && d.KeyFile != "" {
 			// Beside the data dir: a regular file of bounded size, as the
 			// tree head (a pipe or a device there must not hang verify).
 			b, err := integrity.ReadKeptFile(d.KeyFile, integrity.MaxNoteBytes)
@@ -246,6 +247,17 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		}
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
+		}
+		if given && d.KeyFile != "" {
+			// Keys given: the key file beside is the ledger's when its
+			// key is one of them, and then so is the history it seals,
+			// which the start applies (its pins above all: a retired
+			// key, given too, cannot rewrite the records before its
+			// rotation). Another key's file says nothing.
+			var err error
+			if anchor, err = keyHistoryOfGivenKey(env, d.KeyFile, vkey); err != nil {
+				return err
+			}
 		}
 		if d.KeptFile != "" {
 			b, err := integrity.ReadKeptFile(d.KeptFile, integrity.MaxNoteBytes)
