@@ -1,10 +1,13 @@
 package service_test
 
 import (
+	"os"
 	"testing"
+	"time"
 
 	"github.com/tokenledger/tokenledger/internal/cli"
 	"github.com/tokenledger/tokenledger/internal/ledgerkey"
+	"github.com/tokenledger/tokenledger/internal/servicetest"
 )
 
 // The r25 attacker (holder of the retired key K0, who can write the
@@ -35,6 +38,38 @@ func TestVerifyDataDirWithKeysDoesNotCallARetiredKeyRewriteIntact(t *testing.T) 
 					t.Errorf("verify --data-dir %v calls a stream the retired key rewrote up to its rotation intact (the start refuses it; the key history beside %s pins it)",
 						keys.name, ledgerkey.DefaultFile(dir))
 				}
+			}
+		})
+	}
+}
+
+// The same attacker also removes the key history beside the key file
+// (they can write its directory). The start refuses: a key file without
+// its history, on a stream whose key.rotated events name another key, is
+// the case --adopt-key-history exists for, and the attacker cannot make
+// its value come true for the ledger's operator by accident. verify
+// --data-dir without --key, which trusts the same key file, must not call
+// the rewritten stream intact where the start refuses it.
+func TestVerifyDataDirWithoutTheKeyHistoryDoesNotCallARetiredKeyRewriteIntact(t *testing.T) {
+	for _, padded := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shorter_than_the_pinned_stream", true: "as_long_as_the_pinned_stream"}[padded], func(t *testing.T) {
+			dir, _, _ := plantRetiredKeyRewrite(t, padded)
+			keyFile := ledgerkey.DefaultFile(dir)
+			if err := os.Remove(ledgerkey.HistoryFile(keyFile)); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := verifyDataDirText(t, dir)
+			t.Logf("verify --data-dir: exit %d\n%s%s", code, stdout, stderr)
+
+			cfg := servicetest.Config(dir, nil, &servicetest.LogBuffer{})
+			m, runErr := runToStop(cfg, 3*time.Second)
+			defer func() { _ = m.Close() }()
+			t.Logf("start: %v", runErr)
+			if runErr == nil {
+				t.Fatalf("the start served a stream the retired key wrote up to its rotation, its key history removed")
+			}
+			if code == cli.ExitOK {
+				t.Errorf("verify --data-dir calls intact a stream the retired key rewrote up to its rotation, its key history removed; the start refuses it: %v", runErr)
 			}
 		})
 	}
