@@ -1,0 +1,69 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/integrity"
+)
+
+// An auditor verifies a stopped ledger's data dir and keeps the checkpoint
+// verify prints ("keep it for --since-checkpoint"), as the README says.
+// The ledger starts again and stays idle (no new events, so no new
+// checkpoint). The auditor then verifies the running ledger with that
+// checkpoint: nothing was taken away, so verify must not name
+// tail-truncation (a false alarm), and the bundle route must serve the
+// range the README's `export --bundle --since N` asks for.
+func TestTheCheckpointVerifyDataDirPrintsServesAsSinceCheckpointForTheServer(t *testing.T) {
+	dir := stoppedLedger(t)
+	code, out, errOut := verifyOutput(t, "--data-dir", dir)
+	if code != cli.ExitOK {
+		t.Fatalf("verify --data-dir: exit %d\n%s%s", code, out, errOut)
+	}
+	var rep struct {
+		Checkpoint string `json:"checkpoint"`
+		LastSeq    uint64 `json:"lastSeq"`
+		Proven     int64  `json:"proven"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Checkpoint == "" {
+		t.Fatalf("verify --data-dir --json: %v\n%s", err, out)
+	}
+	kept := filepath.Join(t.TempDir(), "kept.checkpoint")
+	if err := os.WriteFile(kept, []byte(rep.Checkpoint), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := integrity.ParseCheckpoint(noteTextOnly(rep.Checkpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verify --data-dir kept a checkpoint of %d records (stream to %d, proven %d)", cp.Size, rep.LastSeq, rep.Proven)
+
+	m, _ := startLedger(t, dir, 4)
+	_, latest, _, _ := m.checkpoints.Latest()
+	t.Logf("the restarted ledger's latest checkpoint: %d records", latest)
+
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code = cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	t.Logf("verify --server --since-checkpoint: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	if code != cli.ExitOK {
+		t.Errorf("verify --server --since-checkpoint (the checkpoint verify --data-dir printed) on the same, untouched ledger: exit %d, want intact", code)
+	}
+}
+
+// noteTextOnly is a signed note's text, before its blank line.
+func noteTextOnly(signed string) string {
+	if i := bytes.Index([]byte(signed), []byte("\n\n")); i >= 0 {
+		return signed[:i+1]
+	}
+	return signed
+}
