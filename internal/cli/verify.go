@@ -300,7 +300,17 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	}
 	_ = flush()
 	r := withHead(v.Finish(info.LastSeq), v.Tree(), withHistoryKeys(vkey, anchor), kept, keptFile)
-	return report(rep, r, vkey), nil
+	rep = report(rep, r, vkey)
+	if r.LatestInStream != nil {
+		// The checkpoint to keep is the stream's newest, not the tree
+		// head beside the data dir: the head also counts the checkpoint
+		// event after it, which no checkpoint the ledger serves (nor its
+		// bundles) reaches until more events come; kept, it would make a
+		// later --since-checkpoint of the same idle ledger read as
+		// tail-truncation.
+		rep.Checkpoint = string(r.LatestInStream)
+	}
+	return rep, nil
 }
 
 func report(rep verifyReport, r integrity.Report, vkey string) verifyReport {
