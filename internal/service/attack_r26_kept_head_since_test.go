@@ -60,6 +60,41 @@ func TestTheCheckpointVerifyDataDirPrintsServesAsSinceCheckpointForTheServer(t *
 	}
 }
 
+// The README: "The head file is a checkpoint `verify --since-checkpoint`
+// takes." An auditor copies the tree head a stopped ledger keeps beside
+// its data dir (it signs every record, the stream's last checkpoint event
+// included) and, once the ledger runs again and stays idle, verifies it
+// with that head: nothing was taken away, so verify --server must not name
+// tail-truncation. (The server's tree holds the head's records; its
+// consistency route proves that its signed checkpoint and the head are
+// one history.) A ledger whose stream was cut before the head is still
+// named.
+func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
+	dir := stoppedLedger(t)
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 4)
+	_, latest, _, _ := m.checkpoints.Latest()
+	t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
+
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	t.Logf("verify --server --since-checkpoint HEAD: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	if code != cli.ExitOK {
+		t.Errorf("verify --server --since-checkpoint (the tree head kept beside the data dir) on the same, untouched ledger: exit %d, want intact", code)
+	}
+}
+
 // noteTextOnly is a signed note's text, before its blank line.
 func noteTextOnly(signed string) string {
 	if i := bytes.Index([]byte(signed), []byte("\n\n")); i >= 0 {
