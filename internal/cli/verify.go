@@ -348,6 +348,10 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		// Not parsed yet, and the server's to choose: inert.
 		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
 	}
+	since, err = sinceBeyondServed(ctx, cl, env, vkey, []byte(cp.Checkpoint), since)
+	if err != nil {
+		return rep, err
+	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
 	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, since)
