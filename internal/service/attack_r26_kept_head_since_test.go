@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +103,65 @@ func noteTextOnly(signed string) string {
 		return signed[:i+1]
 	}
 	return signed
+}
+
+// The other side of the two tests above: a kept checkpoint past the
+// server's latest one is accounted for only by the server's tree. A server
+// running yesterday's data dir (its stream ends before the head the
+// auditor kept today), or a fork (a copy that wrote other records past
+// yesterday's, no checkpoint since), is still named: exit 7.
+func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) {
+	dir := stoppedLedger(t)
+	yesterday := filepath.Join(t.TempDir(), "yesterday")
+	copyDataDir(t, dir, yesterday)
+	fork := filepath.Join(t.TempDir(), "fork")
+	copyDataDir(t, dir, fork)
+
+	m, _ := startLedger(t, dir, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+	for i := range 3 {
+		tokenLife(t, m, fmt.Sprint("today-", i))
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the auditor keeps today's head: %q", noteTextOnly(string(head)))
+
+	verifyServer := func(m *Main) (int, string) {
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+			cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String() + stderr.String()
+	}
+	t.Run("yesterdays_data_dir", func(t *testing.T) {
+		m, _ := startLedger(t, yesterday, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		code, out := verifyServer(m)
+		t.Logf("exit %d\n%s", code, out)
+		if code != cli.ExitTampered || !strings.Contains(out, "tail-truncation") {
+			t.Errorf("verify --server --since-checkpoint (today's head) on yesterday's data dir: exit %d, want tail-truncation", code)
+		}
+		_ = m.Close()
+	})
+	t.Run("a_fork_past_yesterday", func(t *testing.T) {
+		m, _ := startLedger(t, fork, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		for i := range 5 {
+			tokenLife(t, m, fmt.Sprint("fork-", i))
+		}
+		code, out := verifyServer(m)
+		t.Logf("exit %d\n%s", code, out)
+		if code != cli.ExitTampered {
+			t.Errorf("verify --server --since-checkpoint (today's head) on a fork of yesterday: exit %d, want tampering named", code)
+		}
+		_ = m.Close()
+	})
 }
