@@ -348,7 +348,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		// Not parsed yet, and the server's to choose: inert.
 		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
 	}
-	since, err = sinceBeyondServed(ctx, cl, env, vkey, []byte(cp.Checkpoint), since)
+	since, beyond, err := sinceBeyondServed(ctx, cl, vkey, []byte(cp.Checkpoint), since)
 	if err != nil {
 		return rep, err
 	}
@@ -383,7 +383,12 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		}
 		p.add(len(recs))
 	}
-	return report(rep, v.Finish(uint64(cp.Size)), vkey), nil
+	rep = report(rep, v.Finish(uint64(cp.Size)), vkey)
+	if beyond != nil && rep.Intact {
+		// Not tampering, not proven either: could not verify.
+		return rep, &exitError{ExitError, fmt.Errorf("records 1 to %d are intact, but %w", rep.LastSeq, beyond)}
+	}
+	return rep, nil
 }
 
 // maxDetail bounds the detail verify prints of a finding.
