@@ -167,3 +167,49 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 		_ = m.Close()
 	})
 }
+
+// The same head given to verify --bundle, with a bundle of the idle
+// ledger (tokenledger export --bundle: the whole log its latest checkpoint
+// signs, one record short of the head): nothing was taken away, so verify
+// must not name tail-truncation. The bundle cannot show the head's last
+// record, so the most verify can say is that it could not verify it.
+//
+// Known defect (atk-r26), not fixed: a bundle's checkpoint is the
+// ledger's latest stream checkpoint, which never counts its own event, so
+// the head (which does) is always past it on an idle ledger, and past it by
+// up to a checkpoint interval's events on a busy one; the bundle of a
+// ledger cut before the head looks the same. Fix idea: the ledger serves
+// its tree head as a checkpoint (GET /api/ledger/checkpoint and bundles
+// under it, when it is newer than the stream's last checkpoint), or the
+// README stops offering the head file to --since-checkpoint for bundles
+// and --server (verify --data-dir prints the stream's checkpoint to keep).
+func TestTheTreeHeadFileServesAsSinceCheckpointForABundle(t *testing.T) {
+	t.Skip("known defect (atk-r26): verify --bundle --since-checkpoint with the tree head kept beside the data dir names tail-truncation on an idle, untouched ledger (its bundles stop at the stream's last checkpoint, one record short of the head)")
+	dir := stoppedLedger(t)
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 4)
+	bundle := filepath.Join(t.TempDir(), "ledger.bundle.json")
+	run := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		code := cli.Run(ctx, args, cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := run("export", "--bundle", bundle); code != cli.ExitOK {
+		t.Fatalf("export --bundle: exit %d\n%s", code, out)
+	}
+	code, out := run("verify", "--bundle", bundle, "--key", m.VerifierKey(), "--since-checkpoint", kept)
+	t.Logf("verify --bundle --since-checkpoint HEAD: exit %d\n%s", code, out)
+	if code == cli.ExitTampered {
+		t.Errorf("verify --bundle --since-checkpoint (the tree head kept beside the data dir) of the same, untouched ledger names tampering")
+	}
+}
