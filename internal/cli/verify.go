@@ -170,7 +170,7 @@ func parseKeys(vkey string) (note.Verifiers, error) {
 // (and those their rotations name), trusting kept (a checkpoint kept by
 // keptSource) and since (the auditor's). A non-nil anchor is the ledger's
 // key history: the first signed event must be signed by a key it lists.
-func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource integrity.Source, since []byte) (*integrity.Verifier, error) {
+func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource integrity.Source, keptWhat string, since []byte) (*integrity.Verifier, error) {
 	keys, err := parseKeys(vkey)
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource
 	v := integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 	if kept != nil {
 		if err := v.Trust(kept, keptSource); err != nil {
-			return nil, fmt.Errorf("the checkpoint kept beside the data dir: %w", err)
+			return nil, fmt.Errorf("%s: %w", keptWhat, err)
 		}
 	}
 	if since != nil {
@@ -268,7 +268,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				kept, keptFile = b, d.KeptFile
 			}
 		}
-		v, setupErr = verifierFor(withHistoryKeys(vkey, anchor), anchor, kept, integrity.SourceKept, since)
+		v, setupErr = verifierFor(withHistoryKeys(vkey, anchor), anchor, kept, integrity.SourceKept, "the checkpoint kept beside the data dir", since)
 		return setupErr
 	}, func(seq uint64, data []byte) error {
 		if v == nil {
@@ -354,7 +354,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
-	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, since)
+	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, "the server's latest checkpoint", since)
 	if err != nil {
 		return rep, err
 	}
