@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,5 +73,44 @@ func TestVerifyDataDirWithoutTheKeyHistoryDoesNotCallARetiredKeyRewriteIntact(t 
 				t.Errorf("verify --data-dir calls intact a stream the retired key rewrote up to its rotation, its key history removed; the start refuses it: %v", runErr)
 			}
 		})
+	}
+}
+
+// The r24 attacker replants the unsigned prefix a ledger took when it
+// began signing (an unsigned admin token.created in place of a legacy
+// event; the kept tree head and snapshot removed, the key file and its
+// history kept). The start refuses it (TestAReplantedUnsignedPrefixIsNeverAccepted);
+// verify --data-dir with the ledger's key given must not call it intact:
+// the history beside that key's file pins the unsigned records' tree hash.
+func TestVerifyDataDirWithTheKeyDoesNotCallAReplantedUnsignedPrefixIntact(t *testing.T) {
+	other := servicetest.Start(t, filepath.Join(t.TempDir(), "other"), nil)
+	legacySubj1, legacy1 := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-10000000000000000000000000", "legacy-1")
+	legacySubj2, legacy2 := unsignedTokenCreated(t, other, "*:*.legacy-token-secret-20000000000000000000000000", "legacy-2")
+	forgedSubj, forged := forgeAdminToken(t, other, nil)
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	createStreamOffline(t, dir)
+	publishOffline(t, dir, legacySubj1, legacy1)
+	publishOffline(t, dir, legacySubj2, legacy2)
+	s := servicetest.Start(t, dir, nil) // the first start that signs: unsigned through 2, their root pinned
+	s.CreateToken("backend", "development")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ledgerkey.Load(ledgerkey.DefaultFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wipeBesideDataDir(t, dir)
+	createStreamOffline(t, dir)
+	publishOffline(t, dir, forgedSubj, forged)
+	publishOffline(t, dir, legacySubj2, legacy2)
+
+	code, stdout, stderr := verifyDataDirText(t, dir, "--key", key.VerifierKey())
+	t.Logf("verify --data-dir --key: exit %d\n%s%s", code, stdout, stderr)
+	if code == cli.ExitOK {
+		t.Errorf("verify --data-dir --key (the ledger's) calls a replanted unsigned prefix intact; the key history beside its key file pins it")
 	}
 }
