@@ -114,3 +114,30 @@ func TestVerifyDataDirWithTheKeyDoesNotCallAReplantedUnsignedPrefixIntact(t *tes
 		t.Errorf("verify --data-dir --key (the ledger's) calls a replanted unsigned prefix intact; the key history beside its key file pins it")
 	}
 }
+
+// The other side of applying the key history with --key: a genuinely
+// rotated ledger, verified with the keys given (every key of the chain,
+// or the current key alone, whose key file and history sit beside the
+// data dir), is intact: no false alarm from the history's pins or anchors.
+func TestVerifyDataDirWithKeysOfAGenuinelyRotatedLedgerIsIntact(t *testing.T) {
+	for _, rotations := range []int{1, 2} {
+		dir, vkeys, _ := startRotated(t, rotations)
+		for _, args := range [][]string{
+			{"--key", vkeys[len(vkeys)-1]},
+			append([]string{}, flagEach("--key", vkeys)...),
+		} {
+			code, stdout, stderr := verifyDataDirText(t, dir, args...)
+			if code != cli.ExitOK {
+				t.Errorf("%d rotations, %d keys given: verify --data-dir: exit %d, want intact\n%s%s", rotations, len(args)/2, code, stdout, stderr)
+			}
+		}
+	}
+}
+
+func flagEach(flag string, values []string) []string {
+	var out []string
+	for _, v := range values {
+		out = append(out, flag, v)
+	}
+	return out
+}
