@@ -170,7 +170,7 @@ func parseKeys(vkey string) (note.Verifiers, error) {
 // (and those their rotations name), trusting kept (a checkpoint kept by
 // keptSource) and since (the auditor's). A non-nil anchor is the ledger's
 // key history: the first signed event must be signed by a key it lists.
-func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource integrity.Source, since []byte) (*integrity.Verifier, error) {
+func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource integrity.Source, keptWhat string, since []byte) (*integrity.Verifier, error) {
 	keys, err := parseKeys(vkey)
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func verifierFor(vkey string, anchor *ledgerkey.History, kept []byte, keptSource
 	v := integrity.NewVerifier(integrity.Config{Keys: keys, Signatures: sigs})
 	if kept != nil {
 		if err := v.Trust(kept, keptSource); err != nil {
-			return nil, fmt.Errorf("the checkpoint kept beside the data dir: %w", err)
+			return nil, fmt.Errorf("%s: %w", keptWhat, err)
 		}
 	}
 	if since != nil {
@@ -226,7 +226,8 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	info, err := env.ReadDataDir(ctx, dir, func(d DataDir) error {
 		rep.LastSeq = d.LastSeq
 		p.total = d.LastSeq
-		if vkey == "" && d.KeyFile != "" {
+		given := vkey != ""
+		if !given && d.KeyFile != "" {
 			// Beside the data dir: a regular file of bounded size, as the
 			// tree head (a pipe or a device there must not hang verify).
 			b, err := integrity.ReadKeptFile(d.KeyFile, integrity.MaxNoteBytes)
@@ -247,6 +248,17 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 		if vkey == "" {
 			return usagef("give --key: no key file beside the data dir")
 		}
+		if given && d.KeyFile != "" {
+			// Keys given: the key file beside is the ledger's when its
+			// key is one of them, and then so is the history it seals,
+			// which the start applies (its pins above all: a retired
+			// key, given too, cannot rewrite the records before its
+			// rotation). Another key's file says nothing.
+			var err error
+			if anchor, err = keyHistoryOfGivenKey(env, d.KeyFile, vkey); err != nil {
+				return err
+			}
+		}
 		if d.KeptFile != "" {
 			b, err := integrity.ReadKeptFile(d.KeptFile, integrity.MaxNoteBytes)
 			if err != nil {
@@ -256,7 +268,7 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 				kept, keptFile = b, d.KeptFile
 			}
 		}
-		v, setupErr = verifierFor(withHistoryKeys(vkey, anchor), anchor, kept, integrity.SourceKept, since)
+		v, setupErr = verifierFor(withHistoryKeys(vkey, anchor), anchor, kept, integrity.SourceKept, "the checkpoint kept beside the data dir", since)
 		return setupErr
 	}, func(seq uint64, data []byte) error {
 		if v == nil {
@@ -288,7 +300,17 @@ func verifyDataDir(ctx context.Context, env *Env, dir, vkey string, since []byte
 	}
 	_ = flush()
 	r := withHead(v.Finish(info.LastSeq), v.Tree(), withHistoryKeys(vkey, anchor), kept, keptFile)
-	return report(rep, r, vkey), nil
+	rep = report(rep, r, vkey)
+	if r.LatestInStream != nil {
+		// The checkpoint to keep is the stream's newest, not the tree
+		// head beside the data dir: the head also counts the checkpoint
+		// event after it, which no checkpoint the ledger serves (nor its
+		// bundles) reaches until more events come; kept, it would make a
+		// later --since-checkpoint of the same idle ledger read as
+		// tail-truncation.
+		rep.Checkpoint = string(r.LatestInStream)
+	}
+	return rep, nil
 }
 
 func report(rep verifyReport, r integrity.Report, vkey string) verifyReport {
@@ -326,9 +348,13 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		// Not parsed yet, and the server's to choose: inert.
 		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
 	}
+	since, beyond, err := sinceBeyondServed(ctx, cl, vkey, []byte(cp.Checkpoint), since)
+	if err != nil {
+		return rep, err
+	}
 	// The server's latest checkpoint is trusted like a kept one: the
 	// records it serves must extend it.
-	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, since)
+	v, err := verifierFor(vkey, nil, []byte(cp.Checkpoint), integrity.SourceKept, "the server's latest checkpoint", since)
 	if err != nil {
 		return rep, err
 	}
@@ -357,7 +383,12 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		}
 		p.add(len(recs))
 	}
-	return report(rep, v.Finish(uint64(cp.Size)), vkey), nil
+	rep = report(rep, v.Finish(uint64(cp.Size)), vkey)
+	if beyond != nil && rep.Intact {
+		// Not tampering, not proven either: could not verify.
+		return rep, &exitError{ExitError, fmt.Errorf("records 1 to %d are intact, but %w", rep.LastSeq, beyond)}
+	}
+	return rep, nil
 }
 
 // maxDetail bounds the detail verify prints of a finding.

@@ -105,6 +105,25 @@ func keyHistoryBeside(env *Env, keyFile string, skey []byte) (*ledgerkey.History
 	return &h, nil
 }
 
+// keyHistoryOfGivenKey is the key history beside keyFile when the key
+// file's verifier key is one of the keys given (vkeys, whitespace
+// separated): nil when it is another key's, unreadable (said on stderr),
+// or has no history beside it; an error when the history is not sealed
+// by that key (as for the start).
+func keyHistoryOfGivenKey(env *Env, keyFile, vkeys string) (*ledgerkey.History, error) {
+	b, err := integrity.ReadKeptFile(keyFile, integrity.MaxNoteBytes)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "tokenledger: the key file beside the data dir cannot be read; its key history is not used:", inert(err.Error(), 512))
+		return nil, nil
+	}
+	k, err := integrity.VerifierKeyOf(string(b))
+	if err != nil || !slices.Contains(strings.Fields(vkeys), k) {
+		fmt.Fprintln(env.Stderr, "tokenledger: the key file beside the data dir is not of a key given; its key history is not used")
+		return nil, nil
+	}
+	return keyHistoryBeside(env, keyFile, b)
+}
+
 // withHistoryKeys is vkey (the key file's verifier key) and every other
 // key the key history lists: the keys the ledger signed with, its
 // checkpoints before a rotation by the retired ones, as the start takes

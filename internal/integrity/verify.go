@@ -96,6 +96,12 @@ type Report struct {
 	Proven      int64
 	// Latest is the newest verified checkpoint's signed note (nil if none).
 	Latest []byte
+	// LatestInStream is the newest verified checkpoint of the stream's own
+	// (a log.checkpoint event; nil if none): unlike a trusted one (the
+	// tree head the ledger keeps beside its data dir, which also counts
+	// the checkpoint event itself), one the ledger's checkpoint route and
+	// bundles reach, so one an auditor can give --since-checkpoint later.
+	LatestInStream []byte
 	// SignaturesChecked counts per-event signatures verified one by one.
 	SignaturesChecked int
 	// Finding is the first tampering, nil when none was found.
@@ -133,6 +139,8 @@ type Verifier struct {
 	trust    []trusted
 	mismatch *trusted // a trusted checkpoint whose root disagreed, awaiting the stream's own
 	sizes    []int64  // sizes proven by checkpoints, ascending
+
+	streamProven int64 // the size of rep.LatestInStream
 
 	// suspect is the first signed root that disagreed with the records
 	// it covers when no single record showed why: a range (suspect.Seq to

@@ -75,7 +75,14 @@ func (v *Verifier) streamCheckpoint(env *events.Envelope) *Finding {
 	if root != cp.Root {
 		return v.mismatchRange(cp.Size, true, KindAltered, fmt.Sprintf("records %d to %d do not hash to the root the checkpoint at sequence %d signs", v.rep.Proven+1, cp.Size, seq))
 	}
-	return v.proven(cp, signed)
+	counted := v.rep.Checkpoints
+	if f := v.proven(cp, signed); f != nil {
+		return f
+	}
+	if v.rep.Checkpoints > counted && cp.Size >= v.streamProven {
+		v.streamProven, v.rep.LatestInStream = cp.Size, signed
+	}
+	return nil
 }
 
 // mismatchRange records a signed root of size n that does not match the

@@ -48,60 +48,10 @@ func TestARetiredKeyCannotRewriteTheStreamUpToItsRotation(t *testing.T) {
 }
 
 func retiredKeyRewrite(t *testing.T, padded bool) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir, _, _ := plantRetiredKeyRewrite(t, padded)
 	keyFile := ledgerkey.DefaultFile(dir)
-	s := servicetest.Start(t, dir, nil)
-	s.CreateToken("backend", "development")
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	k0, err := ledgerkey.Load(keyFile) // the key that will be retired, kept by the attacker
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.RotateSigningKey = true })
-	s.CreateToken("client", "development")
-	forgedSubj, forged := forgeAdminTokenBy(t, s, k0)
-	// Tokens of the attacker's, signed by K0, to pad a stream with.
-	type planted struct {
-		subj string
-		data []byte
-	}
-	var fillers []planted
-	for i := range 20 {
-		subj, data := forgeTokenBy(t, s, k0, fmt.Sprintf("*:*.filler-secret-%026d", i), fmt.Sprint("filler-", i))
-		fillers = append(fillers, planted{subj, data})
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	k1, err := ledgerkey.Load(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := readHistory(t, keyFile); strings.Join(h.Keys, " ") != k0.VerifierKey()+" "+k1.VerifierKey() {
-		t.Fatalf("key history lists %v, want K0 and K1", h.Keys)
-	}
 	histBefore, _ := os.ReadFile(ledgerkey.HistoryFile(keyFile))
 	keyBefore, _ := os.ReadFile(keyFile)
-
-	pinned := readHistory(t, keyFile).PinnedThrough
-	if pinned == 0 {
-		t.Fatal("the rotation pinned no stream")
-	}
-	wipeBesideDataDir(t, dir)
-	createStreamOffline(t, dir)
-	publishOffline(t, dir, forgedSubj, forged)
-	// padded: tokens of the attacker's, signed by K0, up to the pinned
-	// length, so that only the records' hash tells.
-	for i := 2; padded && uint64(i) < pinned; i++ {
-		if i-2 >= len(fillers) {
-			t.Fatalf("the pinned stream (%d records) is longer than the fillers made", pinned)
-		}
-		publishOffline(t, dir, fillers[i-2].subj, fillers[i-2].data)
-	}
-	rotSubj, rot := signedRotation(t, k0, k0.VerifierKey(), k1.VerifierKey())
-	publishOffline(t, dir, rotSubj, rot)
 
 	code, stdout, stderr := verifyDataDirText(t, dir)
 	t.Logf("verify --data-dir: exit %d\n%s%s", code, stdout, stderr)
@@ -134,4 +84,66 @@ func retiredKeyRewrite(t *testing.T, padded bool) {
 	if after, _ := os.ReadFile(keyFile); string(after) != string(keyBefore) {
 		t.Errorf("the start changed the key file")
 	}
+}
+
+// plantRetiredKeyRewrite runs a ledger that rotates K0 → K1, then plants
+// (as retiredKeyRewrite says) the retired key's stream in its data dir:
+// an admin token signed by K0 (padded: and fillers up to the pinned
+// length), then K0's key.rotated to K1. The key file (K1) and its history
+// are the ledger's, untouched.
+func plantRetiredKeyRewrite(t *testing.T, padded bool) (dir string, k0, k1 *ledgerkey.Key) {
+	dir = filepath.Join(t.TempDir(), "data")
+	keyFile := ledgerkey.DefaultFile(dir)
+	s := servicetest.Start(t, dir, nil)
+	s.CreateToken("backend", "development")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	k0, err = ledgerkey.Load(keyFile) // the key that will be retired, kept by the attacker
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = servicetest.StartWith(t, dir, nil, func(c *service.Config) { c.RotateSigningKey = true })
+	s.CreateToken("client", "development")
+	forgedSubj, forged := forgeAdminTokenBy(t, s, k0)
+	// Tokens of the attacker's, signed by K0, to pad a stream with.
+	type planted struct {
+		subj string
+		data []byte
+	}
+	var fillers []planted
+	for i := range 20 {
+		subj, data := forgeTokenBy(t, s, k0, fmt.Sprintf("*:*.filler-secret-%026d", i), fmt.Sprint("filler-", i))
+		fillers = append(fillers, planted{subj, data})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	k1, err = ledgerkey.Load(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := readHistory(t, keyFile); strings.Join(h.Keys, " ") != k0.VerifierKey()+" "+k1.VerifierKey() {
+		t.Fatalf("key history lists %v, want K0 and K1", h.Keys)
+	}
+	pinned := readHistory(t, keyFile).PinnedThrough
+	if pinned == 0 {
+		t.Fatal("the rotation pinned no stream")
+	}
+	wipeBesideDataDir(t, dir)
+	createStreamOffline(t, dir)
+	publishOffline(t, dir, forgedSubj, forged)
+	// padded: tokens of the attacker's, signed by K0, up to the pinned
+	// length, so that only the records' hash tells.
+	for i := 2; padded && uint64(i) < pinned; i++ {
+		if i-2 >= len(fillers) {
+			t.Fatalf("the pinned stream (%d records) is longer than the fillers made", pinned)
+		}
+		publishOffline(t, dir, fillers[i-2].subj, fillers[i-2].data)
+	}
+	rotSubj, rot := signedRotation(t, k0, k0.VerifierKey(), k1.VerifierKey())
+	publishOffline(t, dir, rotSubj, rot)
+
+	return dir, k0, k1
 }

@@ -1,0 +1,215 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenledger/tokenledger/internal/cli"
+	"github.com/tokenledger/tokenledger/internal/integrity"
+)
+
+// An auditor verifies a stopped ledger's data dir and keeps the checkpoint
+// verify prints ("keep it for --since-checkpoint"), as the README says.
+// The ledger starts again and stays idle (no new events, so no new
+// checkpoint). The auditor then verifies the running ledger with that
+// checkpoint: nothing was taken away, so verify must not name
+// tail-truncation (a false alarm), and the bundle route must serve the
+// range the README's `export --bundle --since N` asks for.
+func TestTheCheckpointVerifyDataDirPrintsServesAsSinceCheckpointForTheServer(t *testing.T) {
+	dir := stoppedLedger(t)
+	code, out, errOut := verifyOutput(t, "--data-dir", dir)
+	if code != cli.ExitOK {
+		t.Fatalf("verify --data-dir: exit %d\n%s%s", code, out, errOut)
+	}
+	var rep struct {
+		Checkpoint string `json:"checkpoint"`
+		LastSeq    uint64 `json:"lastSeq"`
+		Proven     int64  `json:"proven"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Checkpoint == "" {
+		t.Fatalf("verify --data-dir --json: %v\n%s", err, out)
+	}
+	kept := filepath.Join(t.TempDir(), "kept.checkpoint")
+	if err := os.WriteFile(kept, []byte(rep.Checkpoint), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := integrity.ParseCheckpoint(noteTextOnly(rep.Checkpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("verify --data-dir kept a checkpoint of %d records (stream to %d, proven %d)", cp.Size, rep.LastSeq, rep.Proven)
+
+	m, _ := startLedger(t, dir, 4)
+	_, latest, _, _ := m.checkpoints.Latest()
+	t.Logf("the restarted ledger's latest checkpoint: %d records", latest)
+
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code = cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	t.Logf("verify --server --since-checkpoint: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	if code != cli.ExitOK {
+		t.Errorf("verify --server --since-checkpoint (the checkpoint verify --data-dir printed) on the same, untouched ledger: exit %d, want intact", code)
+	}
+}
+
+// The README: "The head file is a checkpoint `verify --since-checkpoint`
+// takes." An auditor copies the tree head a stopped ledger keeps beside
+// its data dir (it signs every record, the stream's last checkpoint event
+// included) and, once the ledger runs again and stays idle, verifies it
+// with that head: nothing was taken away, so verify --server must not name
+// tail-truncation (exit 7). The server's tree holds the head's records
+// (its consistency route proves its signed checkpoint and the head one
+// history), but its bundles do not reach the head's last record until its
+// next checkpoint: verify cannot prove that record, so it says it could
+// not verify (exit 1) and why, rather than intact. A ledger whose stream
+// was cut before the head is still named (the test after this one).
+func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
+	dir := stoppedLedger(t)
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 4)
+	_, latest, _, _ := m.checkpoints.Latest()
+	t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
+
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	t.Logf("verify --server --since-checkpoint HEAD: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	if code != cli.ExitError || !strings.Contains(stderr.String(), "next checkpoint") || strings.Contains(stdout.String(), "TAMPERED") {
+		t.Errorf("verify --server --since-checkpoint (the tree head kept beside the data dir) on the same, untouched ledger: exit %d, want 1 (could not verify: the records past the server's checkpoint), no tampering named", code)
+	}
+}
+
+// noteTextOnly is a signed note's text, before its blank line.
+func noteTextOnly(signed string) string {
+	if i := bytes.Index([]byte(signed), []byte("\n\n")); i >= 0 {
+		return signed[:i+1]
+	}
+	return signed
+}
+
+// The other side of the two tests above: a kept checkpoint past the
+// server's latest one is accounted for only by the server's tree. A server
+// running yesterday's data dir (its stream ends before the head the
+// auditor kept today), or a fork (a copy that wrote other records past
+// yesterday's, no checkpoint since), is still named: exit 7.
+func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) {
+	dir := stoppedLedger(t)
+	yesterday := filepath.Join(t.TempDir(), "yesterday")
+	copyDataDir(t, dir, yesterday)
+	fork := filepath.Join(t.TempDir(), "fork")
+	copyDataDir(t, dir, fork)
+
+	m, _ := startLedger(t, dir, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+	for i := range 3 {
+		tokenLife(t, m, fmt.Sprint("today-", i))
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the auditor keeps today's head: %q", noteTextOnly(string(head)))
+
+	verifyServer := func(m *Main) (int, string) {
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+			cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String() + stderr.String()
+	}
+	t.Run("yesterdays_data_dir", func(t *testing.T) {
+		m, _ := startLedger(t, yesterday, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		code, out := verifyServer(m)
+		t.Logf("exit %d\n%s", code, out)
+		if code != cli.ExitTampered || !strings.Contains(out, "tail-truncation") {
+			t.Errorf("verify --server --since-checkpoint (today's head) on yesterday's data dir: exit %d, want tail-truncation", code)
+		}
+		_ = m.Close()
+	})
+	t.Run("a_fork_past_yesterday", func(t *testing.T) {
+		m, _ := startLedger(t, fork, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		for i := range 5 {
+			tokenLife(t, m, fmt.Sprint("fork-", i))
+		}
+		code, out := verifyServer(m)
+		t.Logf("exit %d\n%s", code, out)
+		if code != cli.ExitTampered {
+			t.Errorf("verify --server --since-checkpoint (today's head) on a fork of yesterday: exit %d, want tampering named", code)
+		}
+		_ = m.Close()
+	})
+}
+
+// The same head given to verify --bundle, with a bundle of the idle
+// ledger (tokenledger export --bundle: the whole log its latest checkpoint
+// signs, one record short of the head): nothing was taken away, so verify
+// must not name tail-truncation. The bundle cannot show the head's last
+// record, so the most verify can say is that it could not verify it.
+//
+// Known defect (atk-r26), not fixed: a bundle's checkpoint is the
+// ledger's latest stream checkpoint, which never counts its own event, so
+// the head (which does) is always past it on an idle ledger, and past it by
+// up to a checkpoint interval's events on a busy one; the bundle of a
+// ledger cut before the head looks the same. Fix idea: the ledger serves
+// its tree head as a checkpoint (GET /api/ledger/checkpoint and bundles
+// under it, when it is newer than the stream's last checkpoint), or the
+// README stops offering the head file to --since-checkpoint for bundles
+// and --server (verify --data-dir prints the stream's checkpoint to keep).
+func TestTheTreeHeadFileServesAsSinceCheckpointForABundle(t *testing.T) {
+	t.Skip("known defect (atk-r26): verify --bundle --since-checkpoint with the tree head kept beside the data dir names tail-truncation on an idle, untouched ledger (its bundles stop at the stream's last checkpoint, one record short of the head)")
+	dir := stoppedLedger(t)
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := startLedger(t, dir, 4)
+	bundle := filepath.Join(t.TempDir(), "ledger.bundle.json")
+	run := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		code := cli.Run(ctx, args, cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := run("export", "--bundle", bundle); code != cli.ExitOK {
+		t.Fatalf("export --bundle: exit %d\n%s", code, out)
+	}
+	code, out := run("verify", "--bundle", bundle, "--key", m.VerifierKey(), "--since-checkpoint", kept)
+	t.Logf("verify --bundle --since-checkpoint HEAD: exit %d\n%s", code, out)
+	if code == cli.ExitTampered {
+		t.Errorf("verify --bundle --since-checkpoint (the tree head kept beside the data dir) of the same, untouched ledger names tampering")
+	}
+}
