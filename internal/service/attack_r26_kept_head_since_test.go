@@ -67,35 +67,52 @@ func TestTheCheckpointVerifyDataDirPrintsServesAsSinceCheckpointForTheServer(t *
 // its data dir (it signs every record, the stream's last checkpoint event
 // included) and, once the ledger runs again and stays idle, verifies it
 // with that head: nothing was taken away, so verify --server must not name
-// tail-truncation (exit 7). The server's tree holds the head's records
-// (its consistency route proves its signed checkpoint and the head one
-// history), but its bundles do not reach the head's last record until its
-// next checkpoint: verify cannot prove that record, so it says it could
-// not verify (exit 1) and why, rather than intact. A ledger whose stream
-// was cut before the head is still named (the test after this one).
+// tail-truncation (exit 7). The ledger serves its own signed tree head as
+// its newest checkpoint (it signs the records the stream's last
+// checkpoint does not reach): intact. A ledger that keeps no tree head
+// (a benchmark's setting) serves only the stream's checkpoint; its tree
+// holds the head's records (its consistency route proves its signed
+// checkpoint and the head one history), but its bundles do not reach the
+// head's last record: verify cannot prove that record, so it says it
+// could not verify (exit 1) and why, rather than intact. A ledger whose
+// stream was cut before the head is still named (the test after this one).
 func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
-	dir := stoppedLedger(t)
-	head, err := os.ReadFile(dir + ".checkpoint")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		change   func(*Config)
+		wantCode int
+		wantErr  string
+	}{
+		{name: "the_ledger_serves_its_tree_head", change: func(*Config) {}, wantCode: cli.ExitOK},
+		{name: "a_ledger_without_a_tree_head_serves_the_streams_checkpoint", change: func(c *Config) { c.noTreeHead = true },
+			wantCode: cli.ExitError, wantErr: "next checkpoint"},
 	}
-	kept := filepath.Join(t.TempDir(), "head.checkpoint")
-	if err := os.WriteFile(kept, head, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m, _ := startLedger(t, dir, 4)
-	_, latest, _, _ := m.checkpoints.Latest()
-	t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := stoppedLedger(t)
+			head, err := os.ReadFile(dir + ".checkpoint")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := filepath.Join(t.TempDir(), "head.checkpoint")
+			if err := os.WriteFile(kept, head, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m, _ := startLedger(t, dir, 4, tt.change)
+			_, latest, _, _ := m.checkpoints.Latest()
+			t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
 
-	var stdout, stderr bytes.Buffer
-	env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
-		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
-	t.Logf("verify --server --since-checkpoint HEAD: exit %d\n%s%s", code, stdout.String(), stderr.String())
-	if code != cli.ExitError || !strings.Contains(stderr.String(), "next checkpoint") || strings.Contains(stdout.String(), "TAMPERED") {
-		t.Errorf("verify --server --since-checkpoint (the tree head kept beside the data dir) on the same, untouched ledger: exit %d, want 1 (could not verify: the records past the server's checkpoint), no tampering named", code)
+			var stdout, stderr bytes.Buffer
+			env := map[string]string{cli.EnvToken: testAdmin, cli.EnvAddr: m.URL()}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			code := cli.Run(ctx, []string{"verify", "--server", m.URL(), "--key", m.VerifierKey(), "--since-checkpoint", kept},
+				cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+			t.Logf("verify --server --since-checkpoint HEAD: exit %d\n%s%s", code, stdout.String(), stderr.String())
+			if code != tt.wantCode || !strings.Contains(stderr.String(), tt.wantErr) || strings.Contains(stdout.String(), "TAMPERED") {
+				t.Errorf("verify --server --since-checkpoint (the tree head kept beside the data dir) on the same, untouched ledger: exit %d, want %d, no tampering named", code, tt.wantCode)
+			}
+		})
 	}
 }
 
@@ -169,22 +186,14 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 }
 
 // The same head given to verify --bundle, with a bundle of the idle
-// ledger (tokenledger export --bundle: the whole log its latest checkpoint
-// signs, one record short of the head): nothing was taken away, so verify
-// must not name tail-truncation. The bundle cannot show the head's last
-// record, so the most verify can say is that it could not verify it.
-//
-// Known defect (atk-r26), not fixed: a bundle's checkpoint is the
-// ledger's latest stream checkpoint, which never counts its own event, so
-// the head (which does) is always past it on an idle ledger, and past it by
-// up to a checkpoint interval's events on a busy one; the bundle of a
-// ledger cut before the head looks the same. Fix idea: the ledger serves
-// its tree head as a checkpoint (GET /api/ledger/checkpoint and bundles
-// under it, when it is newer than the stream's last checkpoint), or the
-// README stops offering the head file to --since-checkpoint for bundles
-// and --server (verify --data-dir prints the stream's checkpoint to keep).
+// ledger (tokenledger export --bundle: the whole log under its newest
+// checkpoint): nothing was taken away, so verify must not name
+// tail-truncation. atk-r26 found it did: a bundle's checkpoint was the
+// stream's last checkpoint event, which never counts its own event, so the
+// head (which does) was always past it on an idle ledger, and the bundle
+// of a ledger cut before the head looks the same. The ledger now serves
+// its signed tree head as its newest checkpoint, and bundles under it.
 func TestTheTreeHeadFileServesAsSinceCheckpointForABundle(t *testing.T) {
-	t.Skip("known defect (atk-r26): verify --bundle --since-checkpoint with the tree head kept beside the data dir names tail-truncation on an idle, untouched ledger (its bundles stop at the stream's last checkpoint, one record short of the head)")
 	dir := stoppedLedger(t)
 	head, err := os.ReadFile(dir + ".checkpoint")
 	if err != nil {

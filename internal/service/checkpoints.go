@@ -221,9 +221,26 @@ func defaultKeptCheckpoint(dataDir string) string {
 	return filepath.Clean(dataDir) + ".checkpoint"
 }
 
-// Latest implements httpapi.Integrity.
-func (c *checkpoints) Latest() (signed []byte, size int64, root tlog.Hash, ok bool) {
+// newest is the newest signed checkpoint the ledger serves: the stream's
+// last checkpoint event, or the signed tree head when it signs more
+// records (every applied one: an idle ledger's head also signs the last
+// checkpoint event, and an auditor who kept that head, or a checkpoint
+// of a busy ledger's events since, is answered with one at least as
+// new). Both are signed by the ledger's key over the tree the
+// projections built.
+func (c *checkpoints) newest() *signedCheckpoint {
 	l := c.latest.Load()
+	if c.head != nil {
+		if h := c.head.served.Load(); h != nil && (l == nil || h.cp.Size > l.cp.Size) {
+			return h
+		}
+	}
+	return l
+}
+
+// Latest implements httpapi.Integrity: the newest signed checkpoint.
+func (c *checkpoints) Latest() (signed []byte, size int64, root tlog.Hash, ok bool) {
+	l := c.newest()
 	if l == nil {
 		return nil, 0, tlog.Hash{}, false
 	}
@@ -237,9 +254,9 @@ func (c *checkpoints) VerifierKey() string { return c.key.VerifierKey() }
 func (c *checkpoints) Tree() *integrity.Tree { return c.proj.Tree() }
 
 // Bundle implements httpapi.Integrity: the records from..to under the
-// latest checkpoint, read from the stream as stored.
+// newest signed checkpoint, read from the stream as stored.
 func (c *checkpoints) Bundle(ctx context.Context, from, to uint64, since int64) (*integrity.Bundle, error) {
-	l := c.latest.Load()
+	l := c.newest()
 	if l == nil {
 		return nil, fmt.Errorf("%w: no checkpoint yet", integrity.ErrSize)
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +97,12 @@ type treeHead struct {
 	leavesFailing bool  // the last leaves write failed (logged once)
 	buf           []byte
 	noteBuf       []byte // the signed note being written
+
+	// served is the last head written: the newest signed checkpoint the
+	// ledger serves (checkpoints.newest) when it covers more records than
+	// the stream's last checkpoint event, as it does once that event is
+	// applied.
+	served atomic.Pointer[signedCheckpoint]
 }
 
 func newTreeHead(log *slog.Logger, runner *projections.Runner, proj *integrity.Log, key *ledgerkey.Key, file string) *treeHead {
@@ -307,11 +314,16 @@ func (h *treeHead) writeLocked(n uint64) error {
 		h.log.Info("the tree head's leaves are kept again", "file", h.file+integrity.LeavesSuffix)
 		h.leavesFailing = false
 	}
-	h.noteBuf, err = appendSignedHead(h.noteBuf[:0], integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}, h.signer)
+	head := integrity.Checkpoint{Origin: h.signer.Name(), Size: int64(n), Root: root}
+	h.noteBuf, err = appendSignedHead(h.noteBuf[:0], head, h.signer)
 	if err != nil {
 		return err
 	}
-	return h.writeNote(h.noteBuf)
+	if err := h.writeNote(h.noteBuf); err != nil {
+		return err
+	}
+	h.served.Store(&signedCheckpoint{cp: head, signed: bytes.Clone(h.noteBuf), at: time.Now()})
+	return nil
 }
 
 // writeNote writes the signed note over the head file, in place: one
@@ -516,6 +528,13 @@ func (m *Main) startTreeHead(ctx context.Context) {
 	if h := m.checkpoints.head; h != nil {
 		removeLeavesTemps(h.log, h.file)
 		h.started.Store(true)
+		// The head of the events replayed, before the routes serve a
+		// checkpoint: the one kept beside the data dir reaches the
+		// stream's last checkpoint event, which that checkpoint does not
+		// sign; an auditor who kept it is answered with a checkpoint at
+		// least as new. A failed write is the run loop's to retry.
+		h.wmu.Lock()
+		h.lead()
 		m.goRun("tree-head", func() error { return h.run(ctx) })
 	}
 }
