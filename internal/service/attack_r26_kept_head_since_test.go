@@ -89,15 +89,7 @@ func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := stoppedLedger(t)
-			head, err := os.ReadFile(dir + ".checkpoint")
-			if err != nil {
-				t.Fatal(err)
-			}
-			kept := filepath.Join(t.TempDir(), "head.checkpoint")
-			if err := os.WriteFile(kept, head, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			dir, head, kept := stoppedLedgerAndHead(t)
 			m, _ := startLedger(t, dir, 4, tt.change)
 			_, latest, _, _ := m.checkpoints.Latest()
 			t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
@@ -114,6 +106,22 @@ func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stoppedLedgerAndHead is a stopped ledger's data dir, the tree head
+// kept beside it, and an auditor's copy of that head (a file).
+func stoppedLedgerAndHead(t *testing.T) (dir string, head []byte, kept string) {
+	t.Helper()
+	dir = stoppedLedger(t)
+	head, err := os.ReadFile(dir + ".checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept = filepath.Join(t.TempDir(), "head.checkpoint")
+	if err := os.WriteFile(kept, head, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, head, kept
 }
 
 // noteTextOnly is a signed note's text, before its blank line.
@@ -194,15 +202,7 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 // of a ledger cut before the head looks the same. The ledger now serves
 // its signed tree head as its newest checkpoint, and bundles under it.
 func TestTheTreeHeadFileServesAsSinceCheckpointForABundle(t *testing.T) {
-	dir := stoppedLedger(t)
-	head, err := os.ReadFile(dir + ".checkpoint")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := filepath.Join(t.TempDir(), "head.checkpoint")
-	if err := os.WriteFile(kept, head, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, kept := stoppedLedgerAndHead(t)
 	m, _ := startLedger(t, dir, 4)
 	bundle := filepath.Join(t.TempDir(), "ledger.bundle.json")
 	run := func(args ...string) (int, string) {
