@@ -46,7 +46,7 @@ func TestTheCheckpointVerifyDataDirPrintsServesAsSinceCheckpointForTheServer(t *
 	}
 	t.Logf("verify --data-dir kept a checkpoint of %d records (stream to %d, proven %d)", cp.Size, rep.LastSeq, rep.Proven)
 
-	m, _ := startLedger(t, dir, 4)
+	m := startLedgerChecked(t, dir, 4)
 	_, latest, _, _ := m.checkpoints.Latest()
 	t.Logf("the restarted ledger's latest checkpoint: %d records", latest)
 
@@ -90,7 +90,7 @@ func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, head, kept := stoppedLedgerAndHead(t)
-			m, _ := startLedger(t, dir, 4, tt.change)
+			m := startLedgerChecked(t, dir, 4, tt.change)
 			_, latest, _, _ := m.checkpoints.Latest()
 			t.Logf("the head signs %q; the restarted ledger's latest checkpoint: %d records", noteTextOnly(string(head)), latest)
 
@@ -106,6 +106,20 @@ func TestTheTreeHeadFileServesAsSinceCheckpointForTheServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startLedgerChecked is startLedger once the whole-log check of the history a
+// restart restored its snapshot over is done: the audit routes (bundles)
+// answer 503 until then.
+func startLedgerChecked(t *testing.T, dir string, every int, change ...func(*Config)) *Main {
+	t.Helper()
+	m, _ := startLedger(t, dir, every, change...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.check.Wait(ctx); err != nil {
+		t.Fatalf("the whole-log check after the start: %v", err)
+	}
+	return m
 }
 
 // stoppedLedgerAndHead is a stopped ledger's data dir, the tree head
@@ -171,7 +185,7 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 		return code, stdout.String() + stderr.String()
 	}
 	t.Run("yesterdays_data_dir", func(t *testing.T) {
-		m, _ := startLedger(t, yesterday, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		m := startLedgerChecked(t, yesterday, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
 		code, out := verifyServer(m)
 		t.Logf("exit %d\n%s", code, out)
 		if code != cli.ExitTampered || !strings.Contains(out, "tail-truncation") {
@@ -180,7 +194,7 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 		_ = m.Close()
 	})
 	t.Run("a_fork_past_yesterday", func(t *testing.T) {
-		m, _ := startLedger(t, fork, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
+		m := startLedgerChecked(t, fork, 1000, func(c *Config) { c.CheckpointInterval = time.Hour })
 		for i := range 5 {
 			tokenLife(t, m, fmt.Sprint("fork-", i))
 		}
@@ -203,7 +217,7 @@ func TestVerifyServerStillNamesAStreamThatDoesNotReachTheKeptHead(t *testing.T) 
 // its signed tree head as its newest checkpoint, and bundles under it.
 func TestTheTreeHeadFileServesAsSinceCheckpointForABundle(t *testing.T) {
 	dir, _, kept := stoppedLedgerAndHead(t)
-	m, _ := startLedger(t, dir, 4)
+	m := startLedgerChecked(t, dir, 4)
 	bundle := filepath.Join(t.TempDir(), "ledger.bundle.json")
 	run := func(args ...string) (int, string) {
 		var stdout, stderr bytes.Buffer
