@@ -253,6 +253,16 @@ func (c *checkpoints) VerifierKey() string { return c.key.VerifierKey() }
 // Tree implements httpapi.Integrity.
 func (c *checkpoints) Tree() *integrity.Tree { return c.proj.Tree() }
 
+// Reach implements httpapi.Integrity: it waits until the projections
+// applied size records, when the stream holds them.
+func (c *checkpoints) Reach(ctx context.Context, size int64) bool {
+	last, err := c.store.LastSequence(ctx)
+	if err != nil || size < 1 || uint64(size) > last {
+		return false
+	}
+	return c.runner.WaitFor(ctx, uint64(size)) == nil
+}
+
 // Bundle implements httpapi.Integrity: the records from..to under the
 // newest signed checkpoint, read from the stream as stored.
 func (c *checkpoints) Bundle(ctx context.Context, from, to uint64, since int64) (*integrity.Bundle, error) {
