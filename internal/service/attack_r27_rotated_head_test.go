@@ -39,7 +39,7 @@ func TestRightAfterARotationTheServedCheckpointIsTheNewKeysHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := startLedger(t, dir, 1000, func(c *Config) { c.RotateSigningKey = true })
+	m := startLedgerChecked(t, dir, 1000, func(c *Config) { c.RotateSigningKey = true })
 	vkey := m.VerifierKey()
 	if vkey == retired.VerifierKey() {
 		t.Fatal("the key did not rotate")
