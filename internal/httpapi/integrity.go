@@ -26,6 +26,26 @@ type Integrity interface {
 	// latest checkpoint) under the latest checkpoint, with a consistency
 	// proof from size since when since > 0.
 	Bundle(ctx context.Context, from, to uint64, since int64) (*integrity.Bundle, error)
+	// Reach waits until the tree holds size records when the stream
+	// holds them (a replica still applying another replica's records):
+	// false when the stream holds fewer, or ctx ends first.
+	Reach(ctx context.Context, size int64) bool
+}
+
+// reached is the tree once it holds size records, when the stream holds
+// them: a replica still applying records another replica's signed tree
+// head (an auditor's kept checkpoint) counts answers for them once it
+// applied them, within WriteWait, rather than as if its stream ended
+// before them (verify would name tail-truncation).
+func (s *Server) reached(ctx context.Context, size uint64) *integrity.Tree {
+	t := s.integrity.Tree()
+	if size <= uint64(t.Size()) || size > 1<<62 {
+		return t
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteWait)
+	defer cancel()
+	s.integrity.Reach(ctx, int64(size))
+	return s.integrity.Tree()
 }
 
 // MaxBundleEvents is the most events one bundle answer holds.
@@ -104,7 +124,7 @@ func (s *Server) eventProof(w http.ResponseWriter, r *http.Request, p *authz.Pri
 		}
 		size = uint64(latest)
 	}
-	t := s.integrity.Tree()
+	t := s.reached(r.Context(), size)
 	if seq < 1 || seq > size || size > uint64(t.Size()) {
 		return newError(http.StatusUnprocessableEntity, "ValidationError", "seq must be between 1 and size, and size at most the tree's size")
 	}
@@ -161,7 +181,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p *aut
 		}
 		to = uint64(latest)
 	}
-	t := s.integrity.Tree()
+	t := s.reached(r.Context(), to)
 	if from < 1 || from > to || to > uint64(t.Size()) {
 		return newError(http.StatusUnprocessableEntity, "ValidationError", "from must be between 1 and to, and to at most the tree's size")
 	}

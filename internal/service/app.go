@@ -172,7 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// Only events the ledger signed reach the projections; the feed's own
 	// lane hears how far that check came (jsstore.FeedTracker).
 	checked := &jsstore.FeedTracker{Applied: m.Runner.LastApplied}
-	m.Runner.Verify = checked.Verify(chain.Check)
+	m.Runner.Verify = checked.Verify(refuseOwnKeyRetired(m.key.VerifierKey(), chain.Check))
 	m.Runner.Precheck = chain.Precheck // the replay's signatures checked on all CPUs
 	// … each in its place in its aggregate's chain (a replayed copy is not).
 	m.Runner.Chains = m.chains

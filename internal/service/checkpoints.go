@@ -58,6 +58,10 @@ type checkpoints struct {
 	started atomic.Bool // start found the stream extends the kept checkpoint
 	entropy *ulid.MonotonicEntropy
 	latest  atomic.Pointer[signedCheckpoint]
+	// resign is set when the stream's last checkpoint is signed by a key
+	// the ledger retired (a rotation): it is not served (the routes name
+	// the current key), and the next checkpoint is due at once.
+	resign atomic.Bool
 }
 
 type signedCheckpoint struct {
@@ -92,8 +96,17 @@ func newCheckpoints(log *slog.Logger, store *jsstore.Store, runner *projections.
 func (c *checkpoints) start() error {
 	_, _, cp, signed := c.proj.LastCheckpoint()
 	if signed != nil {
-		if _, err := integrity.OpenCheckpoint(signed, c.keys); err == nil {
+		current, err := integrity.Verifiers(c.key.VerifierKey())
+		if err != nil {
+			return err
+		}
+		if _, err := integrity.OpenCheckpoint(signed, current); err == nil {
 			c.latest.Store(&signedCheckpoint{cp: cp, signed: signed, at: c.now()})
+		} else if _, err := integrity.OpenCheckpoint(signed, c.keys); err == nil {
+			// A retired key's (the ledger rotated since): never served
+			// under the current key's name; replaced at once.
+			c.resign.Store(true)
+			c.log.Info("the stream's last checkpoint is signed by a retired ledger key; the next checkpoint, signed by the current key, is appended now")
 		} else {
 			c.log.Warn("the stream's last checkpoint is not signed by this ledger key; the next checkpoint replaces it", "err", err)
 		}
@@ -141,6 +154,10 @@ func (c *checkpoints) run(ctx context.Context) error {
 // `interval` passed since the latest checkpoint.
 func (c *checkpoints) due() bool {
 	applied := c.runner.LastApplied()
+	if c.resign.Load() {
+		_, cpSeq, _, _ := c.proj.LastCheckpoint()
+		return applied > cpSeq
+	}
 	after, since := uint64(0), c.begun // before the first checkpoint: since start
 	if l := c.latest.Load(); l != nil {
 		after, since = uint64(l.cp.Size)+1, l.at // the checkpoint event itself is not new
@@ -196,6 +213,7 @@ func (c *checkpoints) checkpoint(ctx context.Context) error {
 			return fmt.Errorf("append checkpoint of %d records: %w", last, err)
 		}
 		c.latest.Store(&signedCheckpoint{cp: cp, signed: signed, at: now})
+		c.resign.Store(false)
 		if c.head == nil { // else the tree head covers the checkpoint event once it is applied
 			if err := c.keepNote(signed); err != nil {
 				c.log.Error("could not keep the latest checkpoint beside the data dir", "file", c.keep, "err", err)
@@ -252,6 +270,16 @@ func (c *checkpoints) VerifierKey() string { return c.key.VerifierKey() }
 
 // Tree implements httpapi.Integrity.
 func (c *checkpoints) Tree() *integrity.Tree { return c.proj.Tree() }
+
+// Reach implements httpapi.Integrity: it waits until the projections
+// applied size records, when the stream holds them.
+func (c *checkpoints) Reach(ctx context.Context, size int64) bool {
+	last, err := c.store.LastSequence(ctx)
+	if err != nil || size < 1 || uint64(size) > last {
+		return false
+	}
+	return c.runner.WaitFor(ctx, uint64(size)) == nil
+}
 
 // Bundle implements httpapi.Integrity: the records from..to under the
 // newest signed checkpoint, read from the stream as stored.
