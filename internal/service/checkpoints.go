@@ -290,6 +290,10 @@ func (c *checkpoints) Bundle(ctx context.Context, from, to uint64, since int64) 
 	}
 	if to == 0 {
 		to = uint64(l.cp.Size)
+		if to >= from && to-from+1 > integrity.MaxBundleEvents {
+			// Past the cap since the route checked it: ask again.
+			return nil, fmt.Errorf("%w: records %d to %d, more than %d in one bundle", integrity.ErrSize, from, to, integrity.MaxBundleEvents)
+		}
 	}
 	if from < 1 || from > to || to > uint64(l.cp.Size) || (since < 0 || since > l.cp.Size) {
 		return nil, fmt.Errorf("%w: records %d to %d (since %d) under the latest checkpoint of %d", integrity.ErrSize, from, to, since, l.cp.Size)
