@@ -44,7 +44,7 @@ func exportParts(ctx context.Context, cl *client, from, to, since uint64, w io.W
 		var cp struct {
 			Size uint64 `json:"size"`
 		}
-		if err := cl.do(ctx, "GET", "/api/ledger/checkpoint", nil, &cp); err != nil {
+		if err := cl.getWaiting(ctx, "/api/ledger/checkpoint", &cp); err != nil {
 			return sum, err
 		}
 		end = cp.Size
@@ -66,7 +66,7 @@ func exportParts(ctx context.Context, cl *client, from, to, since uint64, w io.W
 			q.Set("since", fmt.Sprint(anchor))
 		}
 		var b integrity.Bundle
-		if err := cl.do(ctx, "GET", "/api/ledger/bundle?"+q.Encode(), nil, &b); err != nil {
+		if err := cl.getWaiting(ctx, "/api/ledger/bundle?"+q.Encode(), &b); err != nil {
 			return sum, err
 		}
 		raw, err := integrity.MarshalBundle(&b)

@@ -43,6 +43,8 @@ type client struct {
 	base  *url.URL
 	token string
 	http  *http.Client
+	// stderr is where getWaiting says that it waits out a Retry-After.
+	stderr io.Writer
 }
 
 // newClient reads --server / TOKENLEDGER_ADDR and TOKENLEDGER_TOKEN. Errors
@@ -66,7 +68,20 @@ func newClient(cmd *cobra.Command, env *Env) (*client, error) {
 	if tok == "" {
 		return nil, &exitError{ExitAuth, fmt.Errorf("%s is not set: export it with an admin token or a personal access token", EnvToken)}
 	}
-	return &client{base: u, token: tok, http: env.HTTP}, nil
+	stderr := env.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	return &client{base: u, token: tok, http: env.HTTP, stderr: stderr}, nil
+}
+
+// getWaiting is a GET that waits out a 429 or 503 naming a Retry-After (see
+// getRetrying), saying so on stderr: the ledger's routes answer 503 with
+// Retry-After while it is starting (its whole-log check, say), and
+// without one once waiting cannot help (its projections stopped on
+// evidence of tampering).
+func (c *client) getWaiting(ctx context.Context, path string, out any) error {
+	return c.getRetrying(ctx, c.stderr, path, out)
 }
 
 // do sends a request with the credential and decodes a 2xx JSON answer

@@ -340,7 +340,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		Checkpoint  string `json:"checkpoint"`
 		VerifierKey string `json:"verifierKey"`
 	}
-	if err := cl.do(ctx, "GET", "/api/ledger/checkpoint", nil, &cp); err != nil {
+	if err := cl.getWaiting(ctx, "/api/ledger/checkpoint", &cp); err != nil {
 		return rep, err
 	}
 	if vkey == "" {
@@ -363,7 +363,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	for from := uint64(1); from <= uint64(cp.Size); from += bundlePage {
 		to := min(from+bundlePage-1, uint64(cp.Size))
 		var b integrity.Bundle
-		if err := cl.do(ctx, "GET", fmt.Sprintf("/api/ledger/bundle?from_seq=%d&to_seq=%d", from, to), nil, &b); err != nil {
+		if err := cl.getWaiting(ctx, fmt.Sprintf("/api/ledger/bundle?from_seq=%d&to_seq=%d", from, to), &b); err != nil {
 			return rep, err
 		}
 		if _, err := integrity.VerifyBundle(&b, keys, nil, nil); err != nil {

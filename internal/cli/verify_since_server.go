@@ -45,7 +45,7 @@ func sinceBeyondServed(ctx context.Context, cl *client, vkey string, served, sin
 		ToRoot   string   `json:"toRoot"`
 		Proof    []string `json:"proof"`
 	}
-	err = cl.do(ctx, "GET", fmt.Sprintf("/api/ledger/proof/consistency?from=%d&to=%d", srv.Size, kept.Size), nil, &c)
+	err = cl.getWaiting(ctx, fmt.Sprintf("/api/ledger/proof/consistency?from=%d&to=%d", srv.Size, kept.Size), &c)
 	var api *APIError
 	if errors.As(err, &api) && api.Status == http.StatusUnprocessableEntity {
 		return since, nil, nil // the server's tree is shorter than the kept checkpoint

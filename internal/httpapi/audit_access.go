@@ -44,7 +44,9 @@ func (s *Server) auditor(h handlerFunc) http.HandlerFunc {
 				return s.auditDenied(w, r, p)
 			}
 			if s.historyUnchecked != nil && s.historyUnchecked() {
-				// Nothing read, nothing recorded: retry shortly.
+				// Nothing read, nothing recorded: retry shortly (the check
+				// of a million records takes seconds).
+				w.Header().Set("Retry-After", "1")
 				return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 					"The ledger is still checking the history it restored its snapshot over (the whole-log check after a start); the audit trail answers once every stored record is checked")
 			}

@@ -47,7 +47,7 @@ func (s *Server) serveEdge(w http.ResponseWriter, r *http.Request, start time.Ti
 		return
 	}
 	if !s.serving() {
-		writeNotServing(ew)
+		s.writeNotServing(ew)
 		return
 	}
 	setStaleness(ew, s.staleness)

@@ -121,7 +121,14 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := s.toAPIError(r, err)
 	if ae.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+		switch {
+		case events.AsTamper(err) != nil || s.runner.Err() != nil:
+			// Evidence of tampering, or projections stopped: waiting
+			// does not mend either (see writeNotServing).
+			w.Header().Del("Retry-After")
+		case w.Header().Get("Retry-After") == "":
+			w.Header().Set("Retry-After", "5")
+		}
 	}
 	writeJSON(w, ae.Status, ae)
 }

@@ -60,7 +60,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path != "/health" && r.URL.Path != "/ready" && r.URL.Path != "/metrics" && r.URL.Path != "/openapi.json" && !isSchemaPath(r.URL.Path) {
 		if !s.serving() {
-			writeNotServing(sw)
+			s.writeNotServing(sw)
 			return
 		}
 		setStaleness(sw, s.staleness)
@@ -75,11 +75,20 @@ func (s *Server) serving() bool {
 	return s.runner.Err() == nil && s.runner.Ready() && s.started.Load()
 }
 
-// writeNotServing is the answer while the API may not answer (serving).
-func writeNotServing(w http.ResponseWriter) {
+// writeNotServing is the answer while the API may not answer (serving):
+// with Retry-After while the projections replay the ledger, without once
+// they stopped (on evidence of tampering, say), which waiting does not
+// mend: only a restart does, and a client that honours Retry-After (the
+// CLI's verify and export) reports the answer at once.
+func (s *Server) writeNotServing(w http.ResponseWriter) {
+	if s.runner.Err() != nil {
+		writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+			"tokenledger is not serving: its projections stopped and stay stopped until a restart; /ready and the log name the cause"))
+		return
+	}
 	w.Header().Set("Retry-After", "1")
 	writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
-		"tokenledger is not serving: its projections are replaying the ledger or stopped; see /ready"))
+		"tokenledger is not serving yet: its projections are replaying the ledger; see /ready"))
 }
 
 // statusWriter records the status for the access log.

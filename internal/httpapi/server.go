@@ -329,15 +329,18 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			"lastApplied": s.runner.LastApplied()})
 	}
 	if te := events.AsTamper(s.runner.Err()); te != nil {
-		w.Header().Set("Retry-After", "1")
+		// No Retry-After: the projections stopped for good (see
+		// writeNotServing).
 		body := tamperBody(te)
 		body["lastApplied"] = s.runner.LastApplied()
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	if err := s.runner.Err(); err != nil {
-		// The cause is in the log (once per probe would flood it).
-		notReady("PROJECTIONS_STOPPED", "the projections stopped following the stream; the log names the cause")
+		// The cause is in the log (once per probe would flood it); no
+		// Retry-After, as above.
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "PROJECTIONS_STOPPED",
+			"reason": "the projections stopped following the stream; the log names the cause", "lastApplied": s.runner.LastApplied()})
 		return
 	}
 	if !s.runner.Ready() {
