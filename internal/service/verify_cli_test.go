@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +61,19 @@ func TestVerifyAServerAndABundleWithThePublicKeyAlone(t *testing.T) {
 	_ = json.Unmarshal([]byte(out), &rep)
 	if code != 0 || rep["intact"] != true || rep["complete"] != true {
 		t.Fatalf("verify --bundle: exit %d %s %s", code, out, errOut)
+	}
+
+	// The next incremental export, nothing recorded since: said so, and
+	// no file written.
+	_, cpBody := text(t, m, "GET", "/api/ledger/checkpoint", nil)
+	var cp struct{ Size int64 }
+	if err := json.Unmarshal([]byte(cpBody), &cp); err != nil || cp.Size < 1 {
+		t.Fatalf("checkpoint: %v %s", err, cpBody)
+	}
+	next := filepath.Join(t.TempDir(), "next.bundle.json")
+	code, _, errOut = runCLI(t, "export", "--server", m.URL(), "--bundle", next, "--from-seq", fmt.Sprint(cp.Size+1), "--since", fmt.Sprint(cp.Size))
+	if _, err := os.Stat(next); code == 0 || err == nil || !strings.Contains(errOut, "nothing to export") {
+		t.Errorf("export from past the latest checkpoint (%d): exit %d, file %v, stderr %q; want \"nothing to export\" and no file", cp.Size, code, err, errOut)
 	}
 
 	// Every key of a rotation chain may be given; a key that is not the
