@@ -84,6 +84,15 @@ func TestAttackR28ALatchedStoreAsksNoRetry(t *testing.T) {
 		}
 	}
 
+	if r := s.Do("GET", "/ready", "", nil); r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "" ||
+		!strings.Contains(string(r.Body), "LEDGER_REFUSES_WRITES") {
+		t.Errorf("/ready on a latched store: %d Retry-After %q %.300s, want 503 LEDGER_REFUSES_WRITES without Retry-After",
+			r.Status, r.Header.Get("Retry-After"), r.Body)
+	}
+	if r := s.Do("GET", "/health", "", nil); r.Status != http.StatusOK {
+		t.Errorf("/health on a latched store: %d, want 200 (the process is live)", r.Status)
+	}
+
 	var stdout, stderr bytes.Buffer
 	env := map[string]string{cli.EnvToken: servicetest.AdminSecret}
 	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
