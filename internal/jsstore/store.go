@@ -413,6 +413,10 @@ func (s *Store) recheck() (retry bool) {
 		return false
 	}
 	switch {
+	case info.Config.Sealed:
+		// JetStream never unseals a stream: it takes no more events.
+		s.latch(fmt.Errorf("jsstore: stream %s was sealed: it takes no more events (a seal cannot be undone)", s.name))
+		return false
 	case !info.Created.Equal(s.created):
 		// Deleted and created again (perhaps while we were disconnected):
 		// the history this store appended to is gone.
