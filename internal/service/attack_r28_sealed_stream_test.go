@@ -62,3 +62,51 @@ func TestAttackR28ASealedStreamIsNotReadyAndAsksNoRetry(t *testing.T) {
 		t.Errorf("write on a sealed stream: Retry-After %q: no wait ends a seal", w.Header.Get("Retry-After"))
 	}
 }
+
+// A ledger started on a stream sealed while it was down must not come up
+// ready to take writes it will refuse for good: the start is refused, or
+// /ready says so at once (no Retry-After).
+func TestAttackR28AStartOnASealedStream(t *testing.T) {
+	srv := natstest.RunServer(t)
+	s := servicetest.StartWith(t, "", nil, func(c *service.Config) {
+		c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true
+	})
+	s.CreateToken("backend", "development")
+	dir := s.Config.DataDir
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(natstest.Connect(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, jsstore.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Sealed = true
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	logs := &servicetest.LogBuffer{}
+	c := servicetest.Config(dir, nil, logs)
+	c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true
+	m := service.NewMain(c)
+	defer m.Close()
+	err = m.Run(ctx)
+	t.Logf("start on a sealed stream: %v", err)
+	if err != nil {
+		return // refused: right
+	}
+	r, rerr := http.Get(m.URL() + "/ready")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	r.Body.Close()
+	if r.StatusCode == http.StatusOK || r.Header.Get("Retry-After") != "" {
+		t.Errorf("started on a sealed stream: /ready %d Retry-After %q; want the start refused or 503 without Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+}
