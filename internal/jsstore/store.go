@@ -393,6 +393,11 @@ func (s *Store) recheck() (retry bool) {
 		// tries again at the next tick.
 		return s.updateHint || s.deleteHints > 0
 	}
+	if info.Config.Sealed {
+		// JetStream never unseals a stream: it takes no more events.
+		s.latch(fmt.Errorf("jsstore: stream %s was sealed: it takes no more events (a seal cannot be undone)", s.name))
+		return false
+	}
 	err = CheckConfig(info.Config)
 	if err == nil {
 		err = s.replicaProblem(info.Config)
@@ -413,10 +418,6 @@ func (s *Store) recheck() (retry bool) {
 		return false
 	}
 	switch {
-	case info.Config.Sealed:
-		// JetStream never unseals a stream: it takes no more events.
-		s.latch(fmt.Errorf("jsstore: stream %s was sealed: it takes no more events (a seal cannot be undone)", s.name))
-		return false
 	case !info.Created.Equal(s.created):
 		// Deleted and created again (perhaps while we were disconnected):
 		// the history this store appended to is gone.
