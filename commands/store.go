@@ -18,6 +18,13 @@ var ErrConflict = errors.New("conflict: the aggregate changed since it was read"
 // outcome of the command is: nothing happened.
 var ErrUnavailable = errors.New("ledger unavailable")
 
+// ErrFailedClosed is matched (errors.Is) by an EventStore's refusal that
+// no wait ends: the store failed closed for good (its stream was deleted
+// or replaced, lost events, or let foreign messages in), and only an
+// operator and a restart end it. Such a refusal also matches
+// ErrUnavailable; its message is the store's own.
+var ErrFailedClosed = errors.New("ledger failed closed for good")
+
 // Append is one event to store, with the optimistic-concurrency expectation
 // for its aggregate.
 type Append struct {

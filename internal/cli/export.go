@@ -29,6 +29,9 @@ proof from the tree of SIZE records (the size of a checkpoint an auditor kept).
 			if out == "" {
 				return usagef("give --bundle FILE (- for standard output)")
 			}
+			if to > 0 && max(from, 1) > to {
+				return usagef("--from-seq %d is past --to-seq %d: give a range first to last", max(from, 1), to)
+			}
 			cl, err := newClient(cmd, env)
 			if err != nil {
 				return err

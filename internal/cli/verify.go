@@ -366,6 +366,14 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		if err := cl.getWaiting(ctx, fmt.Sprintf("/api/ledger/bundle?from_seq=%d&to_seq=%d", from, to), &b); err != nil {
 			return rep, err
 		}
+		if _, _, err := integrity.OpenCheckpointNote([]byte(b.Checkpoint), keys); err != nil {
+			// The server's checkpoint was signed by a given key a moment
+			// ago (getWaiting may have waited out a restart since: one
+			// that rotated the key, say). Its records are not judged by
+			// this note, nor is tampering found by it: could not verify,
+			// as for a server's checkpoint no given key signs.
+			return rep, &exitError{ExitError, fmt.Errorf("the server's bundle of records %d to %d is under a checkpoint no given key signs, unlike the server's checkpoint read first (did the ledger restart with a rotated key meanwhile?): could not verify; run verify again, with every key of the ledger's chain: %w", from, to, err)}
+		}
 		if _, err := integrity.VerifyBundle(&b, keys, nil, nil); err != nil {
 			var fnd *integrity.Finding
 			if errors.As(err, &fnd) {

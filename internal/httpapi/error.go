@@ -122,9 +122,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := s.toAPIError(r, err)
 	if ae.Status == http.StatusServiceUnavailable {
 		switch {
-		case events.AsTamper(err) != nil || s.runner.Err() != nil:
-			// Evidence of tampering, or projections stopped: waiting
-			// does not mend either (see writeNotServing).
+		case events.AsTamper(err) != nil || s.runner.Err() != nil || errors.Is(err, commands.ErrFailedClosed):
+			// Evidence of tampering, projections stopped, or a store
+			// that failed closed for good: waiting mends none of them
+			// (see writeNotServing).
 			w.Header().Del("Retry-After")
 		case w.Header().Get("Retry-After") == "":
 			w.Header().Set("Retry-After", "5")

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -352,6 +353,12 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.health(); err != nil {
+		if errors.Is(err, commands.ErrFailedClosed) {
+			// No Retry-After: the store failed closed for good.
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "LEDGER_REFUSES_WRITES", "reason": err.Error(),
+				"lastApplied": s.runner.LastApplied()})
+			return
+		}
 		notReady("LEDGER_REFUSES_WRITES", err.Error())
 		return
 	}

@@ -125,7 +125,7 @@ func (e *ConfigError) Error() string {
 // allowed deletes, purges, roll-ups and per-message TTLs, any MaxAge,
 // MaxMsgs, MaxBytes or MaxMsgsPerSubject limit, DiscardOld, storage other
 // than file, retention other than limits, async persistence, no-ack, a
-// mirror or subject transform, subjects that do not cover ledger.>, and the
+// mirror or subject transform, a seal, subjects that do not cover ledger.>, and the
 // missing features the store relies on (Direct Get, atomic batches).
 func CheckConfig(sc jetstream.StreamConfig) error {
 	var p []string
@@ -168,6 +168,9 @@ func CheckConfig(sc jetstream.StreamConfig) error {
 	}
 	if sc.PersistMode != jetstream.DefaultPersistMode {
 		add("persist_mode %s (acknowledges before the write is persisted)", sc.PersistMode)
+	}
+	if sc.Sealed {
+		add("sealed (it takes no more events, and a seal cannot be undone)")
 	}
 	if sc.NoAck {
 		add("no_ack on (appends would not be acknowledged)")

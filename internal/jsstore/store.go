@@ -333,10 +333,19 @@ func (s *Store) markDeleted() { s.deletedOnce.Do(func() { close(s.deleted) }) }
 func (s *Store) latch(err error) {
 	s.mu.Lock()
 	if s.latched == nil {
-		s.latched = err
+		s.latched = latchedError{err}
 	}
 	s.mu.Unlock()
 }
+
+// latchedError is a latched reason: its own message, and it matches
+// [commands.ErrFailedClosed] (no wait ends it: the API answers its
+// refusals without Retry-After).
+type latchedError struct{ err error }
+
+func (e latchedError) Error() string        { return e.err.Error() }
+func (e latchedError) Unwrap() error        { return e.err }
+func (e latchedError) Is(target error) bool { return target == commands.ErrFailedClosed }
 
 // watch re-checks the configuration when an update advisory arrives and
 // every cfg.Recheck, until Close.
@@ -383,6 +392,11 @@ func (s *Store) recheck() (retry bool) {
 		// After an update advisory, try again soon; a periodic check
 		// tries again at the next tick.
 		return s.updateHint || s.deleteHints > 0
+	}
+	if info.Config.Sealed {
+		// JetStream never unseals a stream: it takes no more events.
+		s.latch(fmt.Errorf("jsstore: stream %s was sealed: it takes no more events (a seal cannot be undone)", s.name))
+		return false
 	}
 	err = CheckConfig(info.Config)
 	if err == nil {
