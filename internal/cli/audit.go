@@ -34,11 +34,19 @@ const maxRetryWait = time.Minute
 // getRetrying is client.do for GET, waiting out a 429 or 503 that names a
 // Retry-After (at most maxRetries times, never past ctx).
 func (c *client) getRetrying(ctx context.Context, errw io.Writer, path string, out any) error {
+	return c.getWithin(ctx, errw, path, out, nil)
+}
+
+// getWithin is getRetrying that, when left is not nil, also waits no
+// longer than *left in all, and takes what it waited from it: one
+// budget for every request of a command.
+func (c *client) getWithin(ctx context.Context, errw io.Writer, path string, out any, left *time.Duration) error {
 	for attempt := 0; ; attempt++ {
 		err := c.do(ctx, "GET", path, nil, out)
 		var ae *APIError
 		if err == nil || attempt >= maxRetries || !errors.As(err, &ae) || ae.RetryAfter == 0 || ae.RetryAfter > maxRetryWait ||
-			(ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) {
+			(ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) ||
+			(left != nil && ae.RetryAfter > *left) {
 			return err
 		}
 		fmt.Fprintf(errw, "tokenledger: the server asks to wait %s (HTTP %d); retrying\n", ae.RetryAfter, ae.Status)
@@ -46,6 +54,9 @@ func (c *client) getRetrying(ctx context.Context, errw io.Writer, path string, o
 		case <-time.After(ae.RetryAfter):
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if left != nil {
+			*left -= ae.RetryAfter
 		}
 	}
 }

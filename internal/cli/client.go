@@ -45,7 +45,15 @@ type client struct {
 	http  *http.Client
 	// stderr is where getWaiting says that it waits out a Retry-After.
 	stderr io.Writer
+	// waitLeft is how long getWaiting may still wait in all.
+	waitLeft time.Duration
 }
+
+// waitBudget is the most one command's getWaiting requests wait out in
+// all: a ledger's start (a whole-log check of tens of millions of
+// records) fits, a server that answers "later" for ever holds a verify
+// or export no longer than this, however many requests it makes.
+var waitBudget = 5 * time.Minute
 
 // newClient reads --server / TOKENLEDGER_ADDR and TOKENLEDGER_TOKEN. Errors
 // name what the user set, so a typo is found where it was made.
@@ -72,16 +80,17 @@ func newClient(cmd *cobra.Command, env *Env) (*client, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	return &client{base: u, token: tok, http: env.HTTP, stderr: stderr}, nil
+	return &client{base: u, token: tok, http: env.HTTP, stderr: stderr, waitLeft: waitBudget}, nil
 }
 
 // getWaiting is a GET that waits out a 429 or 503 naming a Retry-After (see
 // getRetrying), saying so on stderr: the ledger's routes answer 503 with
 // Retry-After while it is starting (its whole-log check, say), and
 // without one once waiting cannot help (its projections stopped on
-// evidence of tampering).
+// evidence of tampering). All of a command's getWaiting requests wait
+// waitBudget at most together.
 func (c *client) getWaiting(ctx context.Context, path string, out any) error {
-	return c.getRetrying(ctx, c.stderr, path, out)
+	return c.getWithin(ctx, c.stderr, path, out, &c.waitLeft)
 }
 
 // do sends a request with the credential and decodes a 2xx JSON answer

@@ -57,6 +57,47 @@ func (p *switchProxy) point(m *Main) {
 	p.upstream.Store(httputil.NewSingleHostReverseProxy(u))
 }
 
+// cliOutcome is how a command line run ended.
+type cliOutcome struct {
+	code        int
+	out, errOut string
+}
+
+// acrossRotatingRestart runs the command line (args, then --server and
+// the proxy's address) and, once it asked for its first bundle (held
+// with a 503), stops m1 and starts its data dir dir again with a rotated
+// key behind the proxy; it returns the command's outcome and the new
+// ledger.
+func (p *switchProxy) acrossRotatingRestart(t *testing.T, m1 *Main, dir string, args ...string) (cliOutcome, *Main) {
+	t.Helper()
+	done := make(chan cliOutcome, 1)
+	go func() {
+		code, out, errOut := runCLI(t, append(args, "--server", p.srv.URL)...)
+		done <- cliOutcome{code, out, errOut}
+	}()
+	select {
+	case <-p.hit:
+	case o := <-done:
+		t.Fatalf("%s ended before its first bundle: exit %d\n%s%s", args[0], o.code, o.out, o.errOut)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s never asked for a bundle", args[0])
+	}
+	if err := m1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startLedgerChecked(t, dir, 4, func(c *Config) { c.RotateSigningKey = true })
+	p.point(m2)
+	close(p.gate)
+	select {
+	case o := <-done:
+		t.Logf("%s across a rotating restart: exit %d\n%s%s", args[0], o.code, o.out, o.errOut)
+		return o, m2
+	case <-time.After(50 * time.Second):
+		t.Fatalf("%s did not end", args[0])
+	}
+	return cliOutcome{}, nil
+}
+
 // verify --server reads the server's checkpoint, then its bundles; since
 // the CLI waits out a 503 with Retry-After, a restart of the ledger can
 // fall between the two. A restart that rotates the signing key (a
@@ -81,40 +122,10 @@ func TestAttackR28VerifyServerAcrossARotatingRestart(t *testing.T) {
 			}
 			m1 := startLedgerChecked(t, dir, 4)
 			p := newSwitchProxy(t, m1)
-
-			type outcome struct {
-				code        int
-				out, errOut string
-			}
-			done := make(chan outcome, 1)
-			go func() {
-				args := append([]string{"verify", "--server", p.srv.URL}, tc.keys(old.VerifierKey())...)
-				code, out, errOut := runCLI(t, args...)
-				done <- outcome{code, out, errOut}
-			}()
-			select {
-			case <-p.hit:
-			case o := <-done:
-				t.Fatalf("verify ended before its first bundle: exit %d\n%s%s", o.code, o.out, o.errOut)
-			case <-time.After(20 * time.Second):
-				t.Fatal("verify never asked for a bundle")
-			}
-			if err := m1.Close(); err != nil {
-				t.Fatal(err)
-			}
-			m2 := startLedgerChecked(t, dir, 4, func(c *Config) { c.RotateSigningKey = true })
+			o, m2 := p.acrossRotatingRestart(t, m1, dir, append([]string{"verify"}, tc.keys(old.VerifierKey())...)...)
 			if m2.VerifierKey() == old.VerifierKey() {
 				t.Fatal("the key did not rotate")
 			}
-			p.point(m2)
-			close(p.gate)
-			var o outcome
-			select {
-			case o = <-done:
-			case <-time.After(50 * time.Second):
-				t.Fatal("verify did not end")
-			}
-			t.Logf("verify across a rotating restart: exit %d\n%s%s", o.code, o.out, o.errOut)
 			if o.code == cli.ExitTampered || strings.Contains(o.out, "TAMPERED") {
 				t.Errorf("verify --server across a genuine rotating restart: exit %d, %q: a false verdict of tampering", o.code, o.out)
 			}
@@ -134,35 +145,7 @@ func TestAttackR28ExportAcrossARotatingRestart(t *testing.T) {
 	m1 := startLedgerChecked(t, dir, 4)
 	p := newSwitchProxy(t, m1)
 	out := filepath.Join(t.TempDir(), "ledger.bundle.json")
-	type outcome struct {
-		code        int
-		out, errOut string
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		code, o, e := runCLI(t, "export", "--server", p.srv.URL, "--bundle", out)
-		done <- outcome{code, o, e}
-	}()
-	select {
-	case <-p.hit:
-	case o := <-done:
-		t.Fatalf("export ended before its first bundle: exit %d\n%s%s", o.code, o.out, o.errOut)
-	case <-time.After(20 * time.Second):
-		t.Fatal("export never asked for a bundle")
-	}
-	if err := m1.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m2 := startLedgerChecked(t, dir, 4, func(c *Config) { c.RotateSigningKey = true })
-	p.point(m2)
-	close(p.gate)
-	var o outcome
-	select {
-	case o = <-done:
-	case <-time.After(50 * time.Second):
-		t.Fatal("export did not end")
-	}
-	t.Logf("export across a rotating restart: exit %d\n%s%s", o.code, o.out, o.errOut)
+	o, m2 := p.acrossRotatingRestart(t, m1, dir, "export", "--bundle", out)
 	if o.code != cli.ExitOK {
 		t.Fatalf("export across a rotating restart: exit %d", o.code)
 	}

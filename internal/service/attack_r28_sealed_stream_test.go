@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokenledger/tokenledger/internal/jsstore"
@@ -24,21 +25,7 @@ func TestAttackR28ASealedStreamIsNotReadyAndAsksNoRetry(t *testing.T) {
 		c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true
 	})
 	s.CreateToken("backend", "development")
-	js, err := jetstream.New(natstest.Connect(t, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, jsstore.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := st.CachedInfo().Config
-	cfg.Sealed = true
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	sealLedgerStream(t, srv)
 	// The update advisory makes the store re-read the stream at once.
 	var ready servicetest.Response
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
@@ -76,6 +63,33 @@ func TestAttackR28AStartOnASealedStream(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	sealLedgerStream(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	logs := &servicetest.LogBuffer{}
+	c := servicetest.Config(dir, nil, logs)
+	c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true
+	m := service.NewMain(c)
+	defer m.Close()
+	err := m.Run(ctx)
+	t.Logf("start on a sealed stream: %v", err)
+	if err != nil {
+		return // refused: right
+	}
+	r, rerr := http.Get(m.URL() + "/ready")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	r.Body.Close()
+	if r.StatusCode == http.StatusOK || r.Header.Get("Retry-After") != "" {
+		t.Errorf("started on a sealed stream: /ready %d Retry-After %q; want the start refused or 503 without Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+}
+
+// sealLedgerStream seals the ledger's stream on srv through a connection
+// of its own, as anyone with the stream's API could.
+func sealLedgerStream(t *testing.T, srv *server.Server) {
+	t.Helper()
 	js, err := jetstream.New(natstest.Connect(t, srv))
 	if err != nil {
 		t.Fatal(err)
@@ -90,23 +104,5 @@ func TestAttackR28AStartOnASealedStream(t *testing.T) {
 	cfg.Sealed = true
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
-	}
-	logs := &servicetest.LogBuffer{}
-	c := servicetest.Config(dir, nil, logs)
-	c.NATSURL, c.AllowUnsafeDurability = srv.ClientURL(), true
-	m := service.NewMain(c)
-	defer m.Close()
-	err = m.Run(ctx)
-	t.Logf("start on a sealed stream: %v", err)
-	if err != nil {
-		return // refused: right
-	}
-	r, rerr := http.Get(m.URL() + "/ready")
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	r.Body.Close()
-	if r.StatusCode == http.StatusOK || r.Header.Get("Retry-After") != "" {
-		t.Errorf("started on a sealed stream: /ready %d Retry-After %q; want the start refused or 503 without Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 }
