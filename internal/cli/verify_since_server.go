@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -67,4 +68,17 @@ func sinceBeyondServed(ctx context.Context, cl *client, vkey string, served, sin
 	return nil, fmt.Errorf("the kept checkpoint signs %d records and the server's latest checkpoint %d: the server's tree is consistent with the kept one, "+
 		"but its bundles do not reach records %d to %d until its next checkpoint (after new events): verify again then, or verify --data-dir on the stopped ledger",
 		kept.Size, srv.Size, srv.Size+1, kept.Size), nil
+}
+
+// checkpointPath is GET /api/ledger/checkpoint asking, with min_size, for
+// a checkpoint at least as long as the kept one (its size as written,
+// unverified: only a wait depends on it), so that a replica still
+// applying the records another replica's kept head signs answers once
+// it applied and signed them rather than with a shorter checkpoint.
+func checkpointPath(kept []byte) string {
+	text, _, _ := strings.Cut(string(kept), "\n\n")
+	if cp, err := integrity.ParseCheckpoint(text + "\n"); err == nil && cp.Size > 0 {
+		return fmt.Sprintf("/api/ledger/checkpoint?min_size=%d", cp.Size)
+	}
+	return "/api/ledger/checkpoint"
 }

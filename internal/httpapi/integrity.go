@@ -27,8 +27,10 @@ type Integrity interface {
 	// proof from size since when since > 0.
 	Bundle(ctx context.Context, from, to uint64, since int64) (*integrity.Bundle, error)
 	// Reach waits until the tree holds size records when the stream
-	// holds them (a replica still applying another replica's records):
-	// false when the stream holds fewer, or ctx ends first.
+	// holds them (a replica still applying another replica's records),
+	// and a signed checkpoint (Latest) covers them where the ledger signs
+	// its tree as it grows: false when the stream holds fewer, or ctx
+	// ends first.
 	Reach(ctx context.Context, size int64) bool
 }
 
@@ -76,10 +78,28 @@ func (s *Server) integrityOn() error {
 	return nil
 }
 
-// getCheckpoint: GET /api/ledger/checkpoint
+// getCheckpoint: GET /api/ledger/checkpoint?min_size=N
+//
+// With min_size (the size of a checkpoint an auditor kept, perhaps from
+// another replica), a replica whose newest checkpoint is shorter waits,
+// within WriteWait, until it applied and signed that many records when
+// its stream holds them; else it answers with what it has (a stream
+// that holds fewer: the auditor's verify names tail-truncation).
 func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := s.integrityOn(); err != nil {
 		return err
+	}
+	if err := onlyOnce(r.URL.Query(), "min_size"); err != nil {
+		return err
+	}
+	minSize, err := parseUint("min_size", r.URL.Query().Get("min_size"))
+	if err != nil {
+		return err
+	}
+	if _, latest, _, ok := s.integrity.Latest(); minSize > 0 && minSize <= 1<<62 && (!ok || uint64(latest) < minSize) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
+		s.integrity.Reach(ctx, int64(minSize))
+		cancel()
 	}
 	signed, size, root, ok := s.integrity.Latest()
 	if !ok {

@@ -294,15 +294,17 @@ func TestSealedStreamRefusesAppends(t *testing.T) {
 	if err := update(ctx, e.js, func(c *jetstream.StreamConfig) { c.Sealed = true }); err != nil {
 		t.Fatal(err)
 	}
-	// Sealing passes the audit check (nothing can be lost), so once the
-	// update is re-checked appends reach the server, which refuses them.
+	// Nothing stored can be lost, but JetStream never unseals a stream:
+	// once the update is re-checked the store fails closed for good
+	// (atk-r28): Health names the seal and every append is refused as
+	// one no wait ends (ErrFailedClosed: no Retry-After).
 	eventually(t, 30*time.Second, func() error {
-		if err := e.store.Health(); err != nil {
-			return err
+		if err := e.store.Health(); err == nil || !strings.Contains(err.Error(), "sealed") || !errors.Is(err, commands.ErrFailedClosed) {
+			return fmt.Errorf("Health = %v, want the seal, failed closed for good", err)
 		}
 		_, err := e.store.Append(ctx, commands.Append{Event: storetest.Event(t, storetest.NewAggregateID(), storetest.TokenCreated(), "")})
-		if !errors.Is(err, commands.ErrUnavailable) || !strings.Contains(err.Error(), "10109") {
-			return fmt.Errorf("Append = %v, want ErrUnavailable from the sealed stream (10109)", err)
+		if !errors.Is(err, commands.ErrUnavailable) || !errors.Is(err, commands.ErrFailedClosed) {
+			return fmt.Errorf("Append = %v, want ErrUnavailable and ErrFailedClosed from the sealed stream", err)
 		}
 		return nil
 	})

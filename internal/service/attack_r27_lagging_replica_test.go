@@ -41,6 +41,59 @@ import (
 // much slack; now the head the auditor keeps is A's newest record, and
 // any lag of B's at that instant reads as tail-truncation.
 func TestVerifyServerAgainstAReplicaStillApplyingTheKeptHeadIsNotTampered(t *testing.T) {
+	l := startLaggingReplica(t)
+	b, vkey, kept, cp := l.b, l.vkey, l.kept, l.cp
+
+	lb := l.behindProxy(t, true)
+
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{cli.EnvToken: servicetest.AdminSecret}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"verify", "--server", lb.URL, "--key", vkey, "--since-checkpoint", kept},
+		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+	t.Logf("verify --server B --since-checkpoint (A's head): exit %d\n%s%s", code, stdout.String(), stderr.String())
+	if code == cli.ExitTampered || strings.Contains(stdout.String(), "TAMPERED") {
+		t.Errorf("verify --server against an honest replica still applying the kept head's records: exit %d (TAMPERED), want intact", code)
+	}
+	// verify asks for a checkpoint at least as long as the kept one
+	// (min_size): the replica answers once it applied and signed it.
+	if code != cli.ExitOK {
+		t.Errorf("verify: exit %d, want 0 (intact)", code)
+	}
+	// The kept head is genuine: once B applied it, B's tree proves it.
+	servicetest.WaitFor(t, 20*time.Second, func() error {
+		if b.Integrity.Tree().Size() < cp.Size {
+			return fmt.Errorf("b's tree holds %d records", b.Integrity.Tree().Size())
+		}
+		return nil
+	})
+	keys, _ := integrity.Verifiers(vkey)
+	if k, err := integrity.OpenCheckpoint([]byte(cp.Checkpoint), keys); err != nil {
+		t.Fatal(err)
+	} else if root, err := b.Integrity.Tree().Root(k.Size); err != nil || root != k.Root {
+		t.Fatalf("b's tree at %d: %v %v, the kept head signs %v", k.Size, root, err, k.Root)
+	}
+}
+
+// laggingReplica is two replicas a and b of one ledger on a cluster,
+// each keeping (and serving) its own signed tree head, with b's
+// projections held (free lets them go on) while a appended three more
+// records: kept is the file of a's head (cp), which b has not applied.
+type laggingReplica struct {
+	a, b *servicetest.Service
+	vkey string
+	kept string
+	cp   struct {
+		Size       int64  `json:"size"`
+		Checkpoint string `json:"checkpoint"`
+	}
+	free func()
+}
+
+func startLaggingReplica(t *testing.T) *laggingReplica {
+	t.Helper()
+	l := &laggingReplica{}
 	c := natstest.StartCluster(t, 3, nil)
 	key := filepath.Join(t.TempDir(), "ledger.signing-key")
 	start := func(head string) *servicetest.Service {
@@ -84,11 +137,8 @@ func TestVerifyServerAgainstAReplicaStillApplyingTheKeptHeadIsNotTampered(t *tes
 			map[string]any{"tokenName": "during-" + string(rune('a'+i)), "type": "backend", "environment": "development"})
 	}
 	r := a.Must(200, "GET", "/api/ledger/checkpoint", servicetest.AdminSecret, nil)
-	var cp struct {
-		Size       int64  `json:"size"`
-		Checkpoint string `json:"checkpoint"`
-	}
-	if err := json.Unmarshal(r.Body, &cp); err != nil {
+	cp := &l.cp
+	if err := json.Unmarshal(r.Body, cp); err != nil {
 		t.Fatal(err)
 	}
 	kept := filepath.Join(t.TempDir(), "a.checkpoint")
@@ -99,48 +149,55 @@ func TestVerifyServerAgainstAReplicaStillApplyingTheKeptHeadIsNotTampered(t *tes
 		t.Fatalf("replica b's tree holds %d records, the kept head of a %d: b is not behind", n, cp.Size)
 	}
 	t.Logf("the auditor keeps a's head of %d records; b's tree holds %d", cp.Size, b.Integrity.Tree().Size())
+	l.a, l.b, l.vkey, l.kept, l.free = a, b, vkey, kept, free
+	return l
+}
 
-	// B behind a loopback proxy: B's projections go on 200 ms after
-	// verify's first question past its checkpoint reaches B (B is
-	// behind when asked, and catches up meanwhile), at the latest when
-	// verify reads its first bundle.
-	target, _ := url.Parse(b.URL())
+// behindProxy is b behind a loopback proxy: b's projections go on 200 ms
+// after a question past b's checkpoint reaches it (a checkpoint asked
+// for with min_size, a proof: b is behind when asked, and catches up
+// meanwhile), and, with freeAtBundle, at the latest at the first bundle.
+func (l *laggingReplica) behindProxy(t *testing.T, freeAtBundle bool) *httptest.Server {
+	target, _ := url.Parse(l.b.URL())
 	rp := httputil.NewSingleHostReverseProxy(target)
 	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/ledger/bundle"):
-			free()
-		case r.URL.Path != "/api/ledger/checkpoint":
-			time.AfterFunc(200*time.Millisecond, free)
+			if freeAtBundle {
+				l.free()
+			}
+		case r.URL.Path != "/api/ledger/checkpoint" || r.URL.Query().Has("min_size"):
+			time.AfterFunc(200*time.Millisecond, l.free)
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(lb.Close)
+	return lb
+}
 
-	var stdout, stderr bytes.Buffer
+// An auditor's incremental export from a replica still applying the
+// records of the head it kept from another (export --bundle --since N):
+// the export asks for a checkpoint of at least N records, the replica
+// answers once it applied and signed them, and the bundle proves the
+// kept head extended (verify --bundle --since-checkpoint: intact), where
+// before it was built under the replica's shorter checkpoint and
+// refused (since past it).
+func TestExportSinceAKeptHeadFromAReplicaStillApplyingItVerifies(t *testing.T) {
+	l := startLaggingReplica(t)
+	lb := l.behindProxy(t, false) // b goes on only when asked for min_size
+	file := filepath.Join(t.TempDir(), "ledger.bundle.json")
 	env := map[string]string{cli.EnvToken: servicetest.AdminSecret}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code := cli.Run(ctx, []string{"verify", "--server", lb.URL, "--key", vkey, "--since-checkpoint", kept},
-		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
-	t.Logf("verify --server B --since-checkpoint (A's head): exit %d\n%s%s", code, stdout.String(), stderr.String())
-	if code == cli.ExitTampered || strings.Contains(stdout.String(), "TAMPERED") {
-		t.Errorf("verify --server against an honest replica still applying the kept head's records: exit %d (TAMPERED), want intact or could not verify", code)
+	run := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		code := cli.Run(ctx, args, cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }})
+		return code, stdout.String() + stderr.String()
 	}
-	if code != cli.ExitOK && code != cli.ExitError {
-		t.Errorf("verify: exit %d, want 0 or 1", code)
+	if code, out := run("export", "--server", lb.URL, "--bundle", file, "--since", fmt.Sprint(l.cp.Size)); code != cli.ExitOK {
+		t.Fatalf("export --bundle --since %d from the replica still applying them: exit %d\n%s", l.cp.Size, code, out)
 	}
-	// The kept head is genuine: once B applied it, B's tree proves it.
-	servicetest.WaitFor(t, 20*time.Second, func() error {
-		if b.Integrity.Tree().Size() < cp.Size {
-			return fmt.Errorf("b's tree holds %d records", b.Integrity.Tree().Size())
-		}
-		return nil
-	})
-	keys, _ := integrity.Verifiers(vkey)
-	if k, err := integrity.OpenCheckpoint([]byte(cp.Checkpoint), keys); err != nil {
-		t.Fatal(err)
-	} else if root, err := b.Integrity.Tree().Root(k.Size); err != nil || root != k.Root {
-		t.Fatalf("b's tree at %d: %v %v, the kept head signs %v", k.Size, root, err, k.Root)
+	if code, out := run("verify", "--bundle", file, "--key", l.vkey, "--since-checkpoint", l.kept); code != cli.ExitOK {
+		t.Errorf("verify --bundle --since-checkpoint (a's head) of b's bundle: exit %d\n%s", code, out)
 	}
 }

@@ -272,13 +272,21 @@ func (c *checkpoints) VerifierKey() string { return c.key.VerifierKey() }
 func (c *checkpoints) Tree() *integrity.Tree { return c.proj.Tree() }
 
 // Reach implements httpapi.Integrity: it waits until the projections
-// applied size records, when the stream holds them.
+// applied size records, when the stream holds them, and, where the
+// ledger keeps a signed tree head, until a head covering them is written
+// (the newest checkpoint it serves).
 func (c *checkpoints) Reach(ctx context.Context, size int64) bool {
 	last, err := c.store.LastSequence(ctx)
 	if err != nil || size < 1 || uint64(size) > last {
 		return false
 	}
-	return c.runner.WaitFor(ctx, uint64(size)) == nil
+	if c.runner.WaitFor(ctx, uint64(size)) != nil {
+		return false
+	}
+	if c.head != nil {
+		return c.head.WaitFor(ctx, uint64(size)) == nil
+	}
+	return true
 }
 
 // Bundle implements httpapi.Integrity: the records from..to under the
