@@ -108,6 +108,10 @@ func (s *Server) toAPIError(r *http.Request, err error) *apiError {
 		s.log.Error("ledger did not confirm a change in time", "err", err, "request_id", requestID(r))
 		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 			"The ledger did not confirm the change in time (its cluster may be electing a leader); it may or may not be recorded: retry with the same Idempotency-Key, which records it at most once")
+	case errors.Is(err, commands.ErrFailedClosed):
+		s.log.Error("ledger failed closed", "err", err, "request_id", requestID(r))
+		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+			"The ledger refuses changes until an operator repairs its stream and restarts it (/ready names the cause); nothing was changed")
 	case errors.Is(err, commands.ErrUnavailable):
 		s.log.Error("ledger unavailable", "err", err, "request_id", requestID(r))
 		return newError(http.StatusServiceUnavailable, "ServiceUnavailableError", "The ledger cannot record changes right now; nothing was changed")

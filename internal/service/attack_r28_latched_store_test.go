@@ -82,6 +82,9 @@ func TestAttackR28ALatchedStoreAsksNoRetry(t *testing.T) {
 			t.Errorf("%s %s on a latched store: %d Retry-After %q, want 503 without Retry-After (waiting does not end it)\n%.300s",
 				c.method, c.path, r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
+		if c.method == "POST" && !strings.Contains(string(r.Body), "until an operator repairs its stream") {
+			t.Errorf("a write on a latched store: %.300s; want it to say that only an operator's repair and a restart end it", r.Body)
+		}
 	}
 
 	if r := s.Do("GET", "/ready", "", nil); r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") != "" ||
