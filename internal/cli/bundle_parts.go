@@ -44,13 +44,7 @@ func exportParts(ctx context.Context, cl *client, from, to, since uint64, w io.W
 		var cp struct {
 			Size uint64 `json:"size"`
 		}
-		// With since (a kept checkpoint's size), a replica still applying
-		// the records it signs answers once it has (min_size).
-		path := "/api/ledger/checkpoint"
-		if since > 0 {
-			path += fmt.Sprintf("?min_size=%d", since)
-		}
-		if err := cl.getWaiting(ctx, path, &cp); err != nil {
+		if err := cl.getWaiting(ctx, checkpointPath(since), &cp); err != nil {
 			return sum, err
 		}
 		end = cp.Size

@@ -340,7 +340,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 		Checkpoint  string `json:"checkpoint"`
 		VerifierKey string `json:"verifierKey"`
 	}
-	if err := cl.getWaiting(ctx, checkpointPath(since), &cp); err != nil {
+	if err := cl.getWaiting(ctx, checkpointPath(keptSize(since)), &cp); err != nil {
 		return rep, err
 	}
 	if vkey == "" {

@@ -71,14 +71,24 @@ func sinceBeyondServed(ctx context.Context, cl *client, vkey string, served, sin
 }
 
 // checkpointPath is GET /api/ledger/checkpoint asking, with min_size, for
-// a checkpoint at least as long as the kept one (its size as written,
-// unverified: only a wait depends on it), so that a replica still
-// applying the records another replica's kept head signs answers once
-// it applied and signed them rather than with a shorter checkpoint.
-func checkpointPath(kept []byte) string {
-	text, _, _ := strings.Cut(string(kept), "\n\n")
-	if cp, err := integrity.ParseCheckpoint(text + "\n"); err == nil && cp.Size > 0 {
-		return fmt.Sprintf("/api/ledger/checkpoint?min_size=%d", cp.Size)
+// a checkpoint of at least minSize records (a kept checkpoint's size;
+// 0: none), so that a replica still applying the records another
+// replica's kept head signs answers once it applied and signed them
+// rather than with a shorter checkpoint.
+func checkpointPath(minSize uint64) string {
+	if minSize > 0 {
+		return fmt.Sprintf("/api/ledger/checkpoint?min_size=%d", minSize)
 	}
 	return "/api/ledger/checkpoint"
+}
+
+// keptSize is the size a kept signed checkpoint states, unverified (only
+// a wait depends on it: verify checks the note itself); 0 when it does
+// not parse.
+func keptSize(kept []byte) uint64 {
+	text, _, _ := strings.Cut(string(kept), "\n\n")
+	if cp, err := integrity.ParseCheckpoint(text + "\n"); err == nil && cp.Size > 0 {
+		return uint64(cp.Size)
+	}
+	return 0
 }

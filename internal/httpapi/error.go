@@ -126,10 +126,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := s.toAPIError(r, err)
 	if ae.Status == http.StatusServiceUnavailable {
 		switch {
-		case events.AsTamper(err) != nil || s.runner.Err() != nil || errors.Is(err, commands.ErrFailedClosed):
-			// Evidence of tampering, projections stopped, or a store
-			// that failed closed for good: waiting mends none of them
-			// (see writeNotServing).
+		case s.stoppedForGood(err):
 			w.Header().Del("Retry-After")
 		case w.Header().Get("Retry-After") == "":
 			w.Header().Set("Retry-After", "5")
@@ -139,3 +136,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var _ = slog.Default
+
+// stoppedForGood reports whether a 503 caused by err is one that no wait
+// ends, so that its answer carries no Retry-After (and a client that
+// honours one, the CLI's verify and export, reports it at once): the
+// projections stopped (evidence of tampering, a key rotated elsewhere),
+// err is evidence of tampering, or the store failed closed for good
+// (its stream deleted, replaced, sealed, cut short). Only an operator
+// and a restart end these.
+func (s *Server) stoppedForGood(err error) bool {
+	return s.runner.Err() != nil || events.AsTamper(err) != nil || errors.Is(err, commands.ErrFailedClosed)
+}

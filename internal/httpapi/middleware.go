@@ -81,7 +81,7 @@ func (s *Server) serving() bool {
 // mend: only a restart does, and a client that honours Retry-After (the
 // CLI's verify and export) reports the answer at once.
 func (s *Server) writeNotServing(w http.ResponseWriter) {
-	if s.runner.Err() != nil {
+	if s.stoppedForGood(nil) {
 		writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
 			"tokenledger is not serving: its projections stopped and stay stopped until a restart; /ready and the log name the cause"))
 		return

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -324,8 +323,12 @@ func tamperBody(te *events.TamperError) map[string]any {
 // stream and follow it, start-up work is done and the stream is
 // audit-grade (the ledger accepts writes); else 503 naming the reason.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	notReady := func(state, reason string) {
-		w.Header().Set("Retry-After", "1")
+	// notReady answers 503 naming the state; with Retry-After only where
+	// waiting ends it (see stoppedForGood).
+	notReady := func(state, reason string, cause error) {
+		if !s.stoppedForGood(cause) {
+			w.Header().Set("Retry-After", "1")
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": state, "reason": reason,
 			"lastApplied": s.runner.LastApplied()})
 	}
@@ -338,28 +341,20 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.runner.Err(); err != nil {
-		// The cause is in the log (once per probe would flood it); no
-		// Retry-After, as above.
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "PROJECTIONS_STOPPED",
-			"reason": "the projections stopped following the stream; the log names the cause", "lastApplied": s.runner.LastApplied()})
+		// The cause is in the log (once per probe would flood it).
+		notReady("PROJECTIONS_STOPPED", "the projections stopped following the stream; the log names the cause", err)
 		return
 	}
 	if !s.runner.Ready() {
-		notReady("STARTING", "replaying the stream into the projections")
+		notReady("STARTING", "replaying the stream into the projections", nil)
 		return
 	}
 	if !s.started.Load() {
-		notReady("STARTING", "importing the default catalogue and INIT_* tokens")
+		notReady("STARTING", "importing the default catalogue and INIT_* tokens", nil)
 		return
 	}
 	if err := s.health(); err != nil {
-		if errors.Is(err, commands.ErrFailedClosed) {
-			// No Retry-After: the store failed closed for good.
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"health": "LEDGER_REFUSES_WRITES", "reason": err.Error(),
-				"lastApplied": s.runner.LastApplied()})
-			return
-		}
-		notReady("LEDGER_REFUSES_WRITES", err.Error())
+		notReady("LEDGER_REFUSES_WRITES", err.Error(), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"health": "GOOD", "lastApplied": s.runner.LastApplied()})
