@@ -50,8 +50,9 @@ func exportParts(ctx context.Context, cl *client, from, to, since uint64, w io.W
 		end = cp.Size
 		if from > end {
 			// An auditor's next incremental export on a ledger that
-			// recorded nothing since the last one.
-			return sum, fmt.Errorf("nothing to export: the ledger's latest checkpoint covers sequences 1 to %d, none from %d on yet (export again later, or keep this checkpoint: verify --server --since-checkpoint proves the ledger still extends it)", end, from)
+			// recorded nothing since the last one: exit 4 (not found), so
+			// that a cron job can tell it from a failure.
+			return sum, &exitError{ExitNotFound, fmt.Errorf("nothing to export: the ledger's latest checkpoint covers sequences 1 to %d, none from %d on yet (export again later, or keep this checkpoint: verify --server --since-checkpoint proves the ledger still extends it)", end, from)}
 		}
 	}
 	var anchor uint64

@@ -23,7 +23,8 @@ bundle parts, one after another in the file, each later part with the consistenc
 from the first part's checkpoint: verify proves them together. --since SIZE adds the consistency
 proof from the tree of SIZE records (the size of a checkpoint an auditor kept).
 "tokenledger verify --bundle FILE --key PUBKEY" checks it on any machine. Needs an admin
-(` + EnvToken + `).`,
+(` + EnvToken + `). With --from-seq past the latest checkpoint (an incremental export on a
+ledger that recorded nothing since) it writes nothing and exits 4 (nothing to export).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {

@@ -72,8 +72,8 @@ func TestVerifyAServerAndABundleWithThePublicKeyAlone(t *testing.T) {
 	}
 	next := filepath.Join(t.TempDir(), "next.bundle.json")
 	code, _, errOut = runCLI(t, "export", "--server", m.URL(), "--bundle", next, "--from-seq", fmt.Sprint(cp.Size+1), "--since", fmt.Sprint(cp.Size))
-	if _, err := os.Stat(next); code == 0 || err == nil || !strings.Contains(errOut, "nothing to export") {
-		t.Errorf("export from past the latest checkpoint (%d): exit %d, file %v, stderr %q; want \"nothing to export\" and no file", cp.Size, code, err, errOut)
+	if _, err := os.Stat(next); code != cli.ExitNotFound || err == nil || !strings.Contains(errOut, "nothing to export") {
+		t.Errorf("export from past the latest checkpoint (%d): exit %d, file %v, stderr %q; want exit %d, \"nothing to export\" and no file", cp.Size, code, err, errOut, cli.ExitNotFound)
 	}
 
 	// Every key of a rotation chain may be given; a key that is not the
