@@ -33,14 +33,22 @@ type exportSummary struct {
 
 // exportParts asks the server for the bundle parts of from..to (0: 1 and
 // the latest checkpoint's size), the first with a consistency proof from
-// since, and writes them to w as they come.
+// since, and writes them to w as they come. It first asks for a
+// checkpoint of at least since and to records (min_size).
 func exportParts(ctx context.Context, cl *client, from, to, since uint64, w io.Writer) (exportSummary, error) {
 	var sum exportSummary
 	if from == 0 {
 		from = 1
 	}
 	end := to
-	if end == 0 {
+	if end > 0 {
+		// A replica still applying the records of the range (or of the
+		// kept checkpoint since) waits for them when asked (min_size);
+		// the bundle route does not (atk-r29).
+		if err := cl.getWaiting(ctx, checkpointPath(max(since, to)), &struct{}{}); err != nil {
+			return sum, err
+		}
+	} else {
 		var cp struct {
 			Size uint64 `json:"size"`
 		}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -117,8 +118,30 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(inertWriter{env.Stderr}, "tokenledger:", err)
+	fmt.Fprintln(inertWriter{env.Stderr}, "tokenledger:", withoutCredential(err.Error(), env.Getenv(EnvToken)))
 	return ExitCode(err)
+}
+
+// withoutCredential is s with the caller's credential (tok), and the
+// secret after its last dot, replaced: a server or proxy that echoes the
+// Authorization header in its error message (or names it as its key)
+// does not get the CLI to print it, on a terminal or in a CI log
+// (atk-r29).
+func withoutCredential(s, tok string) string {
+	tok = strings.TrimSpace(tok)
+	if len(tok) < 8 {
+		return s
+	}
+	parts := []string{tok}
+	if i := strings.LastIndexByte(tok, '.'); i >= 0 && len(tok)-i-1 >= 16 {
+		parts = append(parts, tok[i+1:])
+	}
+	for _, p := range parts {
+		for _, v := range []string{p, strings.ToLower(p), strings.ToUpper(p)} {
+			s = strings.ReplaceAll(s, v, "[your credential]")
+		}
+	}
+	return s
 }
 
 // ExitCode maps an error of Run's commands to the process exit code.

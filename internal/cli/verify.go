@@ -346,7 +346,7 @@ func verifyServer(cmd *cobra.Command, env *Env, vkey string, since []byte, p *pr
 	if vkey == "" {
 		vkey = cp.VerifierKey
 		// Not parsed yet, and the server's to choose: inert.
-		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(vkey, 512))
+		fmt.Fprintln(env.Stderr, "tokenledger: no --key: trusting the key the server names,", inert(withoutCredential(vkey, cl.token), 512))
 	}
 	since, beyond, err := sinceBeyondServed(ctx, cl, vkey, []byte(cp.Checkpoint), since)
 	if err != nil {

@@ -142,8 +142,11 @@ var _ = slog.Default
 // honours one, the CLI's verify and export, reports it at once): the
 // projections stopped (evidence of tampering, a key rotated elsewhere),
 // err is evidence of tampering, or the store failed closed for good
-// (its stream deleted, replaced, sealed, cut short). Only an operator
-// and a restart end these.
+// (its stream deleted, replaced, sealed, cut short): err says so, or
+// the store does (a 503 for another reason while it is latched, the
+// whole-log check's after a start say: atk-r29). Only an operator and a
+// restart end these.
 func (s *Server) stoppedForGood(err error) bool {
-	return s.runner.Err() != nil || events.AsTamper(err) != nil || errors.Is(err, commands.ErrFailedClosed)
+	return s.runner.Err() != nil || events.AsTamper(err) != nil || errors.Is(err, commands.ErrFailedClosed) ||
+		(s.health != nil && errors.Is(s.health(), commands.ErrFailedClosed))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -38,16 +39,30 @@ type Integrity interface {
 // them: a replica still applying records another replica's signed tree
 // head (an auditor's kept checkpoint) counts answers for them once it
 // applied them, within WriteWait, rather than as if its stream ended
-// before them (verify would name tail-truncation).
-func (s *Server) reached(ctx context.Context, size uint64) *integrity.Tree {
-	t := s.integrity.Tree()
+// before them (verify would name tail-truncation). behind reports that
+// the wait ended first (the stream holds them, the replica is still
+// applying them: see stillBehind); a stream that holds fewer is not
+// waited for.
+func (s *Server) reached(ctx context.Context, size uint64) (t *integrity.Tree, behind bool) {
+	t = s.integrity.Tree()
 	if size <= uint64(t.Size()) || size > 1<<62 {
-		return t
+		return t, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteWait)
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteWait)
 	defer cancel()
-	s.integrity.Reach(ctx, int64(size))
-	return s.integrity.Tree()
+	ok := s.integrity.Reach(wctx, int64(size))
+	return s.integrity.Tree(), !ok && wctx.Err() != nil && ctx.Err() == nil
+}
+
+// stillBehind is the answer of a replica whose stream holds the records
+// asked for but which has not applied (and signed) them within the wait:
+// 503 with Retry-After, for waiting ends it, rather than the answer of a
+// stream that holds fewer (a 422, or a shorter checkpoint), which an
+// auditor's verify names tail-truncation (atk-r29).
+func stillBehind(w http.ResponseWriter, size uint64) error {
+	w.Header().Set("Retry-After", "1")
+	return newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
+		fmt.Sprintf("This replica is still applying the ledger's records up to %d (its stream holds them); retry shortly", size))
 }
 
 // MaxBundleEvents is the most events one bundle answer holds.
@@ -83,8 +98,9 @@ func (s *Server) integrityOn() error {
 // With min_size (the size of a checkpoint an auditor kept, perhaps from
 // another replica), a replica whose newest checkpoint is shorter waits,
 // within WriteWait, until it applied and signed that many records when
-// its stream holds them; else it answers with what it has (a stream
-// that holds fewer: the auditor's verify names tail-truncation).
+// its stream holds them: when the wait ends first, 503 with Retry-After
+// (stillBehind); else it answers with what it has (a stream that holds
+// fewer: the auditor's verify names tail-truncation).
 func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, p *authz.Principal) error {
 	if err := s.integrityOn(); err != nil {
 		return err
@@ -98,8 +114,12 @@ func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, p *authz.
 	}
 	if _, latest, _, ok := s.integrity.Latest(); minSize > 0 && minSize <= 1<<62 && (!ok || uint64(latest) < minSize) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
-		s.integrity.Reach(ctx, int64(minSize))
+		reached := s.integrity.Reach(ctx, int64(minSize))
+		timedOut := !reached && ctx.Err() != nil && r.Context().Err() == nil
 		cancel()
+		if _, latest, _, ok := s.integrity.Latest(); timedOut && (!ok || uint64(latest) < minSize) {
+			return stillBehind(w, minSize)
+		}
 	}
 	signed, size, root, ok := s.integrity.Latest()
 	if !ok {
@@ -144,7 +164,10 @@ func (s *Server) eventProof(w http.ResponseWriter, r *http.Request, p *authz.Pri
 		}
 		size = uint64(latest)
 	}
-	t := s.reached(r.Context(), size)
+	t, behind := s.reached(r.Context(), size)
+	if behind && seq >= 1 && seq <= size && size > uint64(t.Size()) {
+		return stillBehind(w, size)
+	}
 	if seq < 1 || seq > size || size > uint64(t.Size()) {
 		return newError(http.StatusUnprocessableEntity, "ValidationError", "seq must be between 1 and size, and size at most the tree's size")
 	}
@@ -201,7 +224,10 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p *aut
 		}
 		to = uint64(latest)
 	}
-	t := s.reached(r.Context(), to)
+	t, behind := s.reached(r.Context(), to)
+	if behind && from >= 1 && from <= to && to > uint64(t.Size()) {
+		return stillBehind(w, to)
+	}
 	if from < 1 || from > to || to > uint64(t.Size()) {
 		return newError(http.StatusUnprocessableEntity, "ValidationError", "from must be between 1 and to, and to at most the tree's size")
 	}
