@@ -48,10 +48,19 @@ func (s *Server) reached(ctx context.Context, size uint64) (t *integrity.Tree, b
 	if size <= uint64(t.Size()) || size > 1<<62 {
 		return t, false
 	}
+	behind = s.await(ctx, size)
+	return s.integrity.Tree(), behind
+}
+
+// await waits, within WriteWait, until the ledger applied and signed size
+// records when its stream holds them (Integrity.Reach), and reports
+// whether the wait ended first while the request was still live: the
+// replica is behind records its stream holds (see stillBehind). A stream
+// that holds fewer is not waited for (false).
+func (s *Server) await(ctx context.Context, size uint64) (behind bool) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteWait)
 	defer cancel()
-	ok := s.integrity.Reach(wctx, int64(size))
-	return s.integrity.Tree(), !ok && wctx.Err() != nil && ctx.Err() == nil
+	return !s.integrity.Reach(wctx, int64(size)) && wctx.Err() != nil && ctx.Err() == nil
 }
 
 // stillBehind is the answer of a replica whose stream holds the records
@@ -112,14 +121,12 @@ func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request, p *authz.
 	if err != nil {
 		return err
 	}
-	if _, latest, _, ok := s.integrity.Latest(); minSize > 0 && minSize <= 1<<62 && (!ok || uint64(latest) < minSize) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteWait)
-		reached := s.integrity.Reach(ctx, int64(minSize))
-		timedOut := !reached && ctx.Err() != nil && r.Context().Err() == nil
-		cancel()
-		if _, latest, _, ok := s.integrity.Latest(); timedOut && (!ok || uint64(latest) < minSize) {
-			return stillBehind(w, minSize)
-		}
+	short := func() bool {
+		_, latest, _, ok := s.integrity.Latest()
+		return !ok || uint64(latest) < minSize
+	}
+	if minSize > 0 && minSize <= 1<<62 && short() && s.await(r.Context(), minSize) && short() {
+		return stillBehind(w, minSize)
 	}
 	signed, size, root, ok := s.integrity.Latest()
 	if !ok {

@@ -82,8 +82,12 @@ func (s *Server) serving() bool {
 // CLI's verify and export) reports the answer at once.
 func (s *Server) writeNotServing(w http.ResponseWriter) {
 	if s.stoppedForGood(nil) {
+		what := "its projections stopped and stay stopped"
+		if s.runner.Err() == nil {
+			what = "its store failed closed and refuses changes" // while still replaying
+		}
 		writeJSON(w, http.StatusServiceUnavailable, newError(http.StatusServiceUnavailable, "ServiceUnavailableError",
-			"tokenledger is not serving: its projections stopped and stay stopped until a restart; /ready and the log name the cause"))
+			"tokenledger is not serving: "+what+" until an operator's repair and a restart; /ready and the log name the cause"))
 		return
 	}
 	w.Header().Set("Retry-After", "1")
